@@ -1,0 +1,66 @@
+"""Shared chart settings and static export.
+
+Charts are Altair objects built by the evidence and report modules; this module gives them one look and
+exports them to SVG/PNG with vl-convert, with a Korean-capable font registered so Hangul labels render as
+text, not boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import altair as alt
+
+from .files import atomic_write_bytes, atomic_write_text
+
+# Debian's fonts-nanum (installed by the Makefile); other common locations are tried too.
+FONT_DIRS = [
+    "/usr/share/fonts/truetype/nanum",
+    "/usr/share/fonts/opentype/noto",
+    "/usr/share/fonts/truetype/noto",
+    "/System/Library/Fonts",
+]
+FONT_FAMILY = "NanumGothic, Noto Sans CJK KR, Apple SD Gothic Neo, sans-serif"
+
+
+@functools.cache
+def _register_fonts() -> None:
+    import vl_convert as vlc
+
+    for d in FONT_DIRS:
+        if Path(d).is_dir():
+            vlc.register_font_directory(d)
+
+
+def style(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Apply the workbench look (font that renders Hangul, readable sizes)."""
+    return chart.configure(font=FONT_FAMILY).configure_axis(labelFontSize=11, titleFontSize=12)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """Render a chart to SVG text offline (no browser, no network)."""
+    import vl_convert as vlc
+
+    _register_fonts()
+    return vlc.vegalite_to_svg(chart.to_dict())
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """Render a chart to PNG bytes offline."""
+    import vl_convert as vlc
+
+    _register_fonts()
+    return vlc.vegalite_to_png(chart.to_dict(), scale=scale)
+
+
+def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:
+    """Save as ``.svg``, ``.png`` or ``.html`` (self-contained, scripts inlined), chosen by the suffix."""
+    p = Path(path)
+    if p.suffix == ".svg":
+        return atomic_write_text(p, to_svg(chart))
+    if p.suffix == ".png":
+        return atomic_write_bytes(p, to_png(chart))
+    if p.suffix == ".html":
+        return atomic_write_text(p, chart.to_html(inline=True))
+    raise ValueError(f"unsupported chart format '{p.suffix}' (use .svg, .png or .html)")

@@ -1,0 +1,74 @@
+"""Typed errors. Every error the user can cause is a :class:`WorkbenchError`.
+
+The CLI prints ``str(error)`` as one line and exits 1; anything else is a bug and keeps its traceback.
+The line has the shape ``file:line: what is wrong, expected what`` wherever a file and a place are known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class WorkbenchError(Exception):
+    """Base class: a problem with the user's input or environment, reported in one line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        place: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.place = place
+        self.expected = expected
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        """Render as ``file:line: [place] message, expected ...``."""
+        head = ""
+        if self.file:
+            head = self.file + (f":{self.line}" if self.line else "") + ": "
+        where = f"{self.place}: " if self.place else ""
+        tail = f", expected {self.expected}" if self.expected else ""
+        return f"{head}{where}{self.message}{tail}"
+
+
+class InputFileError(WorkbenchError):
+    """A file could not be read or parsed (syntax, size, depth, encoding)."""
+
+
+class ValidationError(WorkbenchError):
+    """A file parsed but its content breaks the model's rules."""
+
+    def __init__(self, message: str, *, problems: list[WorkbenchError] | None = None, **kw) -> None:
+        self.problems = problems or []
+        super().__init__(message, **kw)
+
+
+class RubricError(ValidationError):
+    """A rubric is invalid."""
+
+
+class SheetError(ValidationError):
+    """A score sheet is invalid (criteria, ranges, comments, totals)."""
+
+
+class SignatureError(WorkbenchError):
+    """A signature or envelope does not verify."""
+
+
+class KeyFileError(WorkbenchError):
+    """A key file is missing, malformed, or its passphrase is wrong."""
+
+
+class EvidenceError(WorkbenchError):
+    """A team-submitted evidence file is malformed or untrusted in a way we refuse."""
+
+
+class RoundError(WorkbenchError):
+    """A round folder is inconsistent (rules, roster, assignments, ledger)."""

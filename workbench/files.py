@@ -1,0 +1,291 @@
+"""Reading untrusted structured files safely and writing files atomically.
+
+Every loader bounds the size and nesting depth of what it reads, refuses duplicate keys (YAML and JSON
+parsers silently keep the last one, which hides edits), refuses YAML aliases (they allow exponential
+expansion) and NaN/Infinity in JSON, and reports problems as :class:`InputFileError` naming file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+import yaml
+
+from .errors import InputFileError
+
+MAX_DOC_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+
+Loc = tuple[str | int, ...]
+
+
+def read_bounded(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> bytes:
+    """Read a whole file, refusing it when larger than ``max_bytes``."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise InputFileError(f"file is {size} bytes", file=p, expected=f"at most {max_bytes} bytes")
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputFileError("file not found", file=p) from None
+    except IsADirectoryError:
+        raise InputFileError("is a directory", file=p, expected="a file") from None
+    except PermissionError:
+        raise InputFileError("permission denied", file=p) from None
+    if len(data) > max_bytes:
+        raise InputFileError("file grew while reading", file=p, expected=f"at most {max_bytes} bytes")
+    return data
+
+
+def _decode(data: bytes, path: str | Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputFileError("not valid UTF-8 text", file=path, line=line, expected="UTF-8") from None
+
+
+# ---------------------------------------------------------------- YAML
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting and records a line for every path."""
+
+    def __init__(self, stream: str, name: str) -> None:
+        super().__init__(stream)
+        self.name = name
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise InputFileError(
+                "YAML aliases are not accepted", file=self.name, line=event.start_mark.line + 1,
+                expected="plain values (no '*alias')",
+            )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            event = self.peek_event()
+            raise InputFileError(
+                f"nesting deeper than {MAX_DEPTH} levels", file=self.name, line=event.start_mark.line + 1
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _line_map(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
+    out[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _line_map(v, (*loc, k.value), out)
+            # errors about a key point at the key, not at the first line of a nested block
+            out[(*loc, k.value)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_map(v, (*loc, i), out)
+
+
+def _check_duplicates(node: yaml.Node, name: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for k, v in node.value:
+            if k.value in seen:
+                raise InputFileError(
+                    f"duplicate key '{k.value}' (first at line {seen[k.value]})",
+                    file=name, line=k.start_mark.line + 1, expected="each key once",
+                )
+            seen[k.value] = k.start_mark.line + 1
+            _check_duplicates(v, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _check_duplicates(v, name)
+
+
+def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Loc, int]]:
+    """Parse one YAML document; return the data and a map from key paths to line numbers."""
+    loader = _BoundedLoader(text, name)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_duplicates(node, name)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputFileError(f"YAML syntax error: {e.problem or e}", file=name, line=line) from None
+    except yaml.YAMLError as e:
+        raise InputFileError(f"YAML error: {e}", file=name) from None
+    except RecursionError:
+        raise InputFileError(f"nesting deeper than {MAX_DEPTH} levels", file=name) from None
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {}
+    _line_map(node, (), lines)
+    return data, lines
+
+
+def load_yaml(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> tuple[Any, dict[Loc, int]]:
+    """Load a bounded YAML file; see :func:`parse_yaml`."""
+    data = read_bounded(path, max_bytes)
+    return parse_yaml(_decode(data, path), str(path))
+
+
+def line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
+    """The line of the longest prefix of ``loc`` that the map knows (errors may name missing keys)."""
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+# ---------------------------------------------------------------- JSON
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key '{k}'")
+        out[k] = v
+    return out
+
+
+def _depth_ok(text: str) -> bool:
+    depth = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def parse_json(text: str | bytes, name: str = "<string>") -> Any:
+    """Parse JSON strictly: no NaN/Infinity, no duplicate keys, bounded depth."""
+    if isinstance(text, bytes):
+        text = _decode(text, name)
+    if not _depth_ok(text):
+        raise InputFileError(f"nesting deeper than {MAX_DEPTH} levels", file=name)
+    try:
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_dup_pairs)
+    except json.JSONDecodeError as e:
+        raise InputFileError(f"JSON syntax error: {e.msg} (column {e.colno})", file=name, line=e.lineno) from None
+    except ValueError as e:
+        raise InputFileError(f"invalid JSON: {e}", file=name) from None
+
+
+def load_json(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> Any:
+    """Load a bounded, strict JSON file; see :func:`parse_json`."""
+    return parse_json(read_bounded(path, max_bytes), str(path))
+
+
+# ---------------------------------------------------------------- canonical form and hashes
+
+def canonical_json(obj: Any) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme) bytes of ``obj``."""
+    try:
+        return rfc8785.dumps(obj)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
+        raise InputFileError(f"cannot canonicalize value: {e}", expected="finite JSON values") from None
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as fh:
+            for block in iter(lambda: fh.read(chunk), b""):
+                h.update(block)
+    except FileNotFoundError:
+        raise InputFileError("file not found", file=path) from None
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    Readers see either the old or the new file, never half of one. With ``overwrite=False`` an existing
+    file is an error (used for versioned outputs that must never be replaced).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            # link() fails if the target exists: no silent overwrite, even under a race
+            try:
+                os.link(tmp, p)
+            except FileExistsError:
+                raise InputFileError("file exists and is never overwritten", file=p) from None
+            finally:
+                os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def atomic_write_text(path: str | Path, text: str, **kw: Any) -> Path:
+    """Atomic UTF-8 text write; see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), **kw)
+
+
+def atomic_write_json(path: str | Path, obj: Any, *, canonical: bool = False, **kw: Any) -> Path:
+    """Atomic JSON write: canonical RFC 8785 bytes, or indented UTF-8 for human-read files."""
+    data = canonical_json(obj) if canonical else (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+    return atomic_write_bytes(path, data, **kw)
+
+
+def iter_files(root: str | Path) -> Iterator[Path]:
+    """Regular files below ``root`` in a stable (sorted, path-independent) order; symlinks are skipped."""
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for f in sorted(filenames):
+            p = Path(dirpath) / f
+            if p.is_file() and not p.is_symlink():
+                yield p
