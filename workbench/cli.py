@@ -50,3 +50,170 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------------------- helpers
+
+def _passphrase(env_var: str | None, *, confirm: bool = False, prompt: bool = True) -> bytes | None:
+    """A passphrase from the named environment variable, or from a prompt; never from argv."""
+    import getpass
+    import os
+
+    if env_var:
+        value = os.environ.get(env_var)
+        if value is None:
+            raise WorkbenchError(f"environment variable {env_var} is not set", expected="the key passphrase in it")
+        return value.encode()
+    if not prompt:
+        return None
+    if not sys.stdin.isatty():
+        raise WorkbenchError("a passphrase is needed but there is no terminal to ask on",
+                             expected="--passphrase-env VAR")
+    first = getpass.getpass("Key passphrase: ")
+    if confirm and getpass.getpass("Repeat passphrase: ") != first:
+        raise WorkbenchError("passphrases differ")
+    return first.encode()
+
+
+# ---------------------------------------------------------------- rubric
+
+@register
+def _add_rubric(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rubric", help="check rubric files or write their JSON Schema")
+    rs = p.add_subparsers(dest="rubric_command", metavar="ACTION", required=True)
+    c = rs.add_parser("check", help="validate rubric YAML files; print every problem as file:line")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.set_defaults(func=_cmd_rubric_check)
+    s = rs.add_parser("schema", help="write the rubric JSON Schema")
+    s.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    s.set_defaults(func=_cmd_rubric_schema)
+
+
+def _cmd_rubric_check(args: argparse.Namespace) -> int:
+    from .rubric import check_files
+
+    rubrics, problems = check_files(args.files)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {len(args.files)} file(s)", file=sys.stderr)
+        return 1
+    summary = ", ".join(f"{r.id} {r.version} ({r.total_points:g} pts, sha256 {r.sha256[:12]})" for r in rubrics)
+    print(f"{len(rubrics)} rubric(s) valid: {summary}")
+    return 0
+
+
+def _cmd_rubric_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .files import atomic_write_text
+    from .rubric import json_schema
+
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ---------------------------------------------------------------- keys, sign, verify
+
+@register
+def _add_keys(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="manage signing keys")
+    ks = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    n = ks.add_parser("new", help="create an Ed25519 key pair: ID.key (mode 0600) and ID.pub")
+    n.add_argument("id", metavar="ID")
+    n.add_argument("--dir", default=".", help="folder for the key files (default: current folder)")
+    n.add_argument("--encrypt", action="store_true", help="encrypt the private key; the passphrase is prompted for")
+    n.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in this environment variable")
+    n.set_defaults(func=_cmd_keys_new)
+
+
+def _cmd_keys_new(args: argparse.Namespace) -> int:
+    from .signing import generate_keypair, key_id, load_public_key
+
+    passphrase = None
+    if args.passphrase_env or args.encrypt:
+        passphrase = _passphrase(args.passphrase_env, confirm=True)
+    priv, pub = generate_keypair(args.id, args.dir, passphrase)
+    print(f"private key: {priv} (mode 0600{', encrypted' if passphrase else ''})")
+    print(f"public key:  {pub}")
+    print(f"key id:      {key_id(load_public_key(pub))}")
+    return 0
+
+
+def _load_signing_key(path: str, env_var: str | None):
+    from .signing import is_encrypted, load_private_key
+
+    passphrase = _passphrase(env_var) if (env_var or is_encrypted(path)) else None
+    return load_private_key(path, passphrase)
+
+
+@register
+def _add_sign(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sign", help="sign a score sheet (JSON) into a DSSE envelope")
+    p.add_argument("sheet", metavar="SHEET")
+    p.add_argument("--key", required=True, help="private key file")
+    p.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
+    p.add_argument("--rubric", help="also validate the sheet against this rubric")
+    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.set_defaults(func=_cmd_sign)
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from .files import atomic_write_bytes, read_bounded
+    from .rubric import load_rubric
+    from .sheet import parse_sheet, sheet_bytes, validate_sheet
+    from .signing import SHEET_TYPE, envelope_bytes, key_id, sign_payload
+
+    sheet = parse_sheet(read_bounded(args.sheet), args.sheet)
+    if args.rubric:
+        validate_sheet(sheet, load_rubric(args.rubric), args.sheet)
+    key = _load_signing_key(args.key, args.passphrase_env)
+    kid = key_id(key.public_key())
+    if sheet.reviewer.key_id and sheet.reviewer.key_id != kid:
+        raise WorkbenchError(
+            f"sheet names key {sheet.reviewer.key_id[:16]} but {args.key} is {kid[:16]}",
+            file=args.sheet, place="reviewer.key_id", expected="the reviewer's own key",
+        )
+    atomic_write_bytes(args.output, envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key)))
+    print(f"signed {args.sheet} with key {kid[:16]} -> {args.output}")
+    return 0
+
+
+@register
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="verify a DSSE envelope with a public key (never one inside the envelope)")
+    p.add_argument("envelope", metavar="ENVELOPE")
+    p.add_argument("--pubkey", required=True, help="the signer's public key file")
+    p.add_argument("--type", dest="payload_type", help="require this payload type")
+    p.set_defaults(func=_cmd_verify)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .files import read_bounded
+    from .signing import MAX_ENVELOPE_BYTES, key_id, load_public_key, verify_envelope
+
+    pub = load_public_key(args.pubkey)
+    payload = verify_envelope(read_bounded(args.envelope, MAX_ENVELOPE_BYTES), pub, args.payload_type, args.envelope)
+    print(f"valid: {args.envelope} signed by {key_id(pub)[:16]} ({len(payload)} byte payload)")
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+
+@register
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the main job end to end on the embedded demo data")
+    p.add_argument("--out", default="demo-round", help="output folder (default: demo-round)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, echo=print)
+    return 0
