@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -91,19 +92,15 @@ def test_json_strict(text, fragment):
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_yaml_parser_never_crashes(text):
-    try:
+    with contextlib.suppress(WorkbenchError):
         parse_yaml(text, "fuzz.yaml")
-    except WorkbenchError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_json_parser_never_crashes(data):
-    try:
+    with contextlib.suppress(WorkbenchError):
         parse_json(data, "fuzz.json")
-    except WorkbenchError:
-        pass
 
 
 def test_canonical_json_is_rfc8785():

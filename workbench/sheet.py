@@ -11,6 +11,7 @@ Public API: :class:`ScoreSheet` and its parts, :func:`check_judgments`, :func:`c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 from pathlib import Path, PurePosixPath
@@ -152,10 +153,8 @@ class Problem(_Model):
         """The problem in ``lang``, with the criterion's title when the rubric is given."""
         name = self.criterion
         if rubric is not None:
-            try:
+            with contextlib.suppress(KeyError):
                 name = rubric.criterion(self.criterion).title.get(lang)
-            except KeyError:
-                pass
         return f"{name}: {msg(self.code, lang, **self.params)}"
 
 
