@@ -8,7 +8,7 @@ import random
 import pytest
 import yaml
 from conftest import ROOT
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from workbench.cli import main
@@ -147,6 +147,9 @@ def test_hash_stable_under_reformatting(expert_rubric, seed, flow, width, indent
         _reformat(data, random.Random(seed)), allow_unicode=bool(seed % 2), sort_keys=False,
         default_flow_style=flow, width=width, indent=indent,
     )
+    # PyYAML's emitter does not always round-trip escaped Hangul at narrow widths; only faithful
+    # reformattings test the property "same content, same hash"
+    assume(yaml.safe_load(text) == data)
     assert load_rubric_text(text).sha256 == expert_rubric.sha256
 
 

@@ -16,9 +16,17 @@ from .errors import WorkbenchError
 Command = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: ``--passphrase`` must never be taken as a prefix of ``--passphrase-env``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    """The argument parser with every sub-command registered (sub-parsers inherit the parser class)."""
+    parser = _Parser(
         prog="workbench",
         description="Score, sign, publish and audit a national evaluation of AI foundation models.",
     )
