@@ -24,9 +24,10 @@ from workbench.sheet import (
 )
 
 REV = Reviewer(id="expert-01", role="expert", key_id="ab" * 32)
+NO_COI = COI(has_conflict=False)
 
 
-def make(rubric, judgments=None, coi=COI(has_conflict=False), **kw):
+def make(rubric, judgments=None, coi=NO_COI, **kw):
     return build_sheet(
         rubric, round_id="r1", team_id="team-a", reviewer=REV,
         judgments=demo_judgments(rubric) if judgments is None else judgments, coi=coi,
