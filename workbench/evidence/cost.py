@@ -78,7 +78,7 @@ def load_model_cost(path: str | Path, team: str) -> ModelCost:
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(x for x in err["loc"])
-        raise EvidenceError(err["msg"], file=p, line=line_for(lines, loc), place=".".join(map(str, loc)) or None,
+        raise EvidenceError(err["msg"].removeprefix("Value error, "), file=p, line=line_for(lines, loc), place=".".join(map(str, loc)) or None,
                             expected="model, active_parameters (> 0), total_parameters (>= active), "
                                      "optional inference_cost {value > 0, unit}") from None
 
