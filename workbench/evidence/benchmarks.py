@@ -483,7 +483,7 @@ def _r(x: float | None, digits: int) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def set_members(set_name: str, targets: Targets, sets: BenchmarkSets) -> tuple[BenchmarkSpec, ...]:
+def _set_members(set_name: str, targets: Targets, sets: BenchmarkSets) -> tuple[BenchmarkSpec, ...]:
     """The benchmarks of ``nia``, ``common`` or the team's ``individual`` pair, in a stable order."""
     if set_name in ("nia", "common"):
         return getattr(sets, set_name)
@@ -530,7 +530,7 @@ def compute_points(
     if points <= 0 or not math.isfinite(points):
         raise RubricError(f"criterion points {points}", expected="a positive number")
     sets = sets or load_benchmark_sets()
-    specs = set_members(params["set"], targets, sets)
+    specs = _set_members(params["set"], targets, sets)
     reference_of = frontier if formula == "frontier_ratio" else targets
     if reference_of is None:
         raise RubricError("formula frontier_ratio needs frontier reference scores", expected="frontier=Reference(...)")
