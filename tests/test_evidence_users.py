@@ -67,6 +67,10 @@ def test_fraction_mapping_is_a_parameter():
     sp = survey_points(read_survey(FIX / "survey.csv"), POINTS, steep)
     items_a = {r.item: r for r in sp.team("team-a").items}
     assert items_a["user.usability"].points == pytest.approx(5 * (1 + 1 + 0.5) / 3)
+    per_item = {i: (steep if i == "user.korean_quality" else LINEAR) for i in USER_ITEMS}
+    items_a = {r.item: r for r in survey_points(read_survey(FIX / "survey.csv"), POINTS, per_item).team("team-a").items}
+    assert items_a["user.usability"].points == pytest.approx(3.75)  # linear
+    assert items_a["user.korean_quality"].points == pytest.approx(5 * (1 + 0) / 2)  # steep: 4 -> 1, 2 -> 0
     with pytest.raises(EvidenceError, match="does not cover levels"):
         survey_points(read_survey(FIX / "survey.csv"), POINTS, {1: 0.0, 2: 1.0})
 

@@ -12,7 +12,7 @@ Votes (round file ``users/votes.csv``: ``user_id, prompt_id, model_a, model_b, w
 
 Survey points (per team, per item ``j`` with rubric points ``P_j``): ``P_j * mean_u fraction(level_u,j)``
 over the users ``u`` who answered; the rubric's ``fraction`` maps a Likert level to a share of the points
-(``(level-1)/4`` in the user rubric). A blank value is "not answered": it is left out of the mean and
+(``(level-1)/4`` in the user rubric; one mapping for all items or one per item). A blank value is "not answered": it is left out of the mean and
 counted in the result. The interval resamples the team's users with replacement (all of a user's answers
 together), seeded. Agreement between users is Krippendorff's alpha (ordinal) per item, with users as
 coders and teams as units.
@@ -200,7 +200,7 @@ class SurveyPoints(BaseModel):
 
     teams: tuple[TeamUserPoints, ...]
     agreement: tuple[ItemAgreement, ...]
-    fraction: dict[int, float]
+    fraction: dict[str, dict[int, float]]  # item -> level -> share
     confidence: float
     resamples: int
     seed: int
@@ -226,18 +226,20 @@ class SurveyPoints(BaseModel):
             "teams": [t.to_summary() for t in teams],
             "agreement": [{"item": a.item, "alpha": _r(a.alpha), "users": a.users, "teams": a.teams, "note": a.note}
                           for a in self.agreement],
-            "fraction": {str(k): v for k, v in sorted(self.fraction.items())},
+            "fraction": {item: {str(k): v for k, v in sorted(f.items())} for item, f in sorted(self.fraction.items())},
             "confidence": self.confidence, "resamples": self.resamples, "seed": self.seed, "method": self.method,
         }
 
 
 def survey_points(
-    survey: Survey, item_points: Mapping[str, float], fraction: Mapping[int, float], *,
+    survey: Survey, item_points: Mapping[str, float],
+    fraction: Mapping[int, float] | Mapping[str, Mapping[int, float]], *,
     resamples: int = 2000, seed: int = 0, confidence: float = 0.95,
 ) -> SurveyPoints:
     """Per-team user points by the rubric: ``P_j * mean(fraction(level))`` per item, summed, with intervals.
 
-    ``item_points`` (item id -> points) and ``fraction`` (Likert level -> share in [0, 1]) come from the
+    ``item_points`` (item id -> points) and ``fraction`` (Likert level -> share in [0, 1], either one
+    mapping for every item or a mapping per item id, as the rubric's anchored scales give it) come from the
     user rubric. An item the survey has but the rubric does not score is an error; an item a team got no
     answers for scores 0 and is flagged.
     """
@@ -245,19 +247,26 @@ def survey_points(
     if unscored:
         raise EvidenceError(f"survey items without rubric points: {', '.join(unscored)}", file=survey.source,
                             expected="points for every item: " + ", ".join(sorted(item_points)))
-    missing_levels = [lv for lv in survey.levels if lv not in fraction]
-    if missing_levels or any(not 0 <= f <= 1 for f in fraction.values()):
-        raise EvidenceError(f"fraction mapping {dict(fraction)} does not cover levels {list(survey.levels)}",
-                            expected="a share in [0, 1] for every Likert level")
+    by_item = all(isinstance(k, str) for k in fraction)
+    per_item = {i: dict(fraction.get(i, {}) if by_item else fraction) for i in item_points}  # type: ignore[arg-type]
+    for item, f in per_item.items():
+        if any(lv not in f for lv in survey.levels) or any(not 0 <= x <= 1 for x in f.values()):
+            raise EvidenceError(f"fraction mapping for {item} {f} does not cover levels {list(survey.levels)}",
+                                expected="a share in [0, 1] for every Likert level")
     items = sorted(item_points)
     alpha = (1 - confidence) / 2
     rng = np.random.default_rng(seed)
-    lookup = np.vectorize(lambda v: fraction[int(v)] if not math.isnan(v) else np.nan, otypes=[float])
+    # share of the points by (level position + 1, item); row 0 (NaN) stands for "not answered"
+    order = np.array(sorted(survey.levels), dtype=float)
+    table = np.full((len(order) + 1, len(items)), np.nan)
+    for j, item in enumerate(items):
+        table[1:, j] = [per_item[item][int(lv)] for lv in order]
     teams = []
     for team, sub in sorted(survey.frame.groupby("team", sort=True), key=lambda kv: kv[0]):
         level = sub.pivot(index="user_id", columns="item", values="value").reindex(columns=items).sort_index()
         levels = level.to_numpy(dtype=float)
-        fracs = lookup(levels) if levels.size else levels
+        row = np.where(np.isnan(levels), 0, np.searchsorted(order, np.nan_to_num(levels, nan=order[0])) + 1)
+        fracs = table[row, np.arange(len(items))]
         n_users = levels.shape[0]
         idx = rng.integers(0, n_users, size=(resamples, n_users))
         with warnings.catch_warnings():  # an all-blank item warns; it is flagged below instead
@@ -293,7 +302,7 @@ def survey_points(
                                     items=tuple(rows), flags=tuple(flags)))
     method = (f"bootstrap over each team's users (all their answers together), {resamples} resamples, seed {seed}, "
               f"{confidence:.0%} percentile interval; agreement: Krippendorff's alpha (ordinal)")
-    return SurveyPoints(teams=tuple(teams), agreement=_agreement(survey, items), fraction=dict(fraction),
+    return SurveyPoints(teams=tuple(teams), agreement=_agreement(survey, items), fraction=per_item,
                         confidence=confidence, resamples=resamples, seed=seed, method=method, source=survey.source)
 
 
