@@ -1,0 +1,392 @@
+"""Benchmark evidence: harness and CSV ingestion, the rubric's formulas, intervals, flags, chart export."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.charts import to_png, to_svg
+from workbench.errors import EvidenceError, RubricError
+from workbench.evidence._csv import parse_csv
+from workbench.evidence.benchmarks import (
+    FORMULAS,
+    BenchmarkResult,
+    BenchmarkSpec,
+    Reference,
+    ResultSet,
+    Targets,
+    combine_results,
+    compute_points,
+    load_benchmark_sets,
+    parse_harness_results,
+    read_harness_json,
+    read_results_csv,
+    results_chart,
+)
+from workbench.files import canonical_json
+
+FIX = Path(__file__).parent / "fixtures" / "benchmarks"
+SETS = load_benchmark_sets()
+NIA_TARGETS = {"kobest": 0.75, "haerae": 0.6, "click": 0.5, "kornat": 0.85, "k2_eval": 0.7}
+
+
+def targets(**kw) -> Targets:
+    base = {"team": "team-a", "model": "target-x", "scores": NIA_TARGETS, "individual": ("textvqa", "docvqa")}
+    return Targets(**{**base, **kw})
+
+
+def result(bench: str, value: float, stderr: float | None = None, n: int | None = None, team: str = "team-a"):
+    spec = SETS.by_id()[bench]
+    return BenchmarkResult(team=team, model="m", benchmark=bench, metric=spec.metric, value=value, stderr=stderr,
+                           n=n, source="test")
+
+
+# ---------------------------------------------------------------- the scheme
+
+def test_scheme_has_the_rubric_sets():
+    assert len(SETS.common) == 13
+    assert len(SETS.nia) >= 3
+    assert {"gsm8k", "mmlu_pro", "humaneval", "kmmlu", "toxigen"} <= {s.id for s in SETS.common}
+    assert all("," in s.metric for s in SETS.all())  # harness >= 0.4 keys carry their filter
+
+
+# ---------------------------------------------------------------- harness files
+
+def test_harness_0_4_file_reads_metrics_stderr_and_item_counts():
+    rs = read_harness_json(FIX / "harness_v0_4.json", team="team-a", model="hanbit-7b")
+    by = {r.benchmark: r for r in rs.results}
+    assert set(by) == {"arc_challenge", "gsm8k", "hellaswag", "kmmlu"}
+    assert by["gsm8k"].value == 0.7217589082638363
+    assert by["gsm8k"].stderr == 0.012343803671422683
+    assert by["gsm8k"].metric == "exact_match,strict-match"  # not the flexible-extract twin
+    assert by["hellaswag"].value == 0.7996415056761601  # acc_norm, not acc
+    assert by["arc_challenge"].n == 1172
+    assert by["kmmlu"].n is None  # a group has no n-samples entry
+    # the subtask is not part of the scheme: reported, not dropped silently
+    assert rs.notes == ("harness_v0_4.json: not used (not in the scheme): kmmlu_accounting",)
+
+
+def test_harness_0_3_file_uses_legacy_keys_and_task_aliases():
+    rs = read_harness_json(FIX / "harness_v0_3.json", team="team-b", model="saebyeok-7b")
+    by = {r.benchmark: r for r in rs.results}
+    assert by["hellaswag"].value == 0.7513443537143996 and by["hellaswag"].metric == "acc_norm"
+    assert by["hellaswag"].stderr == 0.0043135716932961205
+    assert by["gsm8k"].metric == "acc" and by["gsm8k"].value == 0.1463229719484458
+    assert by["truthfulqa"].metric == "mc2" and by["truthfulqa"].stderr == 0.013620834740627667
+
+
+def test_harness_na_stderr_is_unknown_and_sample_len_gives_n():
+    rs = read_harness_json(FIX / "harness_v0_4_0_na.json", team="team-a", model="hanbit-7b")
+    by = {r.benchmark: r for r in rs.results}
+    assert by["haerae"].stderr is None and by["haerae"].n == 1538
+    assert by["kobest"].stderr == 0.0061
+
+
+def _doc(entry: dict, task: str = "gsm8k") -> dict:
+    return {"results": {task: entry}}
+
+
+def test_missing_metric_lists_the_metrics_found():
+    with pytest.raises(EvidenceError) as e:
+        parse_harness_results(_doc({"exact_match,flexible-extract": 0.5}), "r.json", team="t", model="m",
+                              benchmarks=SETS.common)
+    msg = str(e.value)
+    assert "r.json: results.gsm8k: metric 'exact_match,strict-match' missing" in msg
+    assert "found: exact_match,flexible-extract" in msg
+
+
+def test_file_without_any_scheme_task_lists_found_and_expected():
+    with pytest.raises(EvidenceError) as e:
+        parse_harness_results({"results": {"piqa": {"acc,none": 0.7}}}, "r.json", team="t", model="m",
+                              benchmarks=SETS.nia)
+    assert "found tasks: piqa" in str(e.value) and "kobest" in str(e.value)
+
+
+@pytest.mark.parametrize("value, why", [(72.5, "outside the range"), (True, "is not a number"),
+                                        ("0.5", "is not a number"), (None, "is not a number")])
+def test_bad_values_are_refused(value, why):
+    with pytest.raises(EvidenceError, match=why):
+        parse_harness_results(_doc({"exact_match,strict-match": value}), "r.json", team="t", model="m",
+                              benchmarks=SETS.common)
+
+
+def test_no_results_block_and_duplicate_json_keys_are_refused(tmp_path):
+    with pytest.raises(EvidenceError, match="no 'results' object"):
+        parse_harness_results({"result": {}}, "r.json", team="t", model="m", benchmarks=SETS.common)
+    p = tmp_path / "dup.json"
+    p.write_text('{"results": {"gsm8k": {"exact_match,strict-match": 0.5, "exact_match,strict-match": 0.9}}}')
+    with pytest.raises(Exception, match="duplicate key"):
+        read_harness_json(p, team="t", model="m")
+
+
+def test_combine_refuses_the_same_benchmark_twice():
+    a = ResultSet(results=(result("gsm8k", 0.5),))
+    b = ResultSet(results=(result("gsm8k", 0.6),))
+    with pytest.raises(EvidenceError, match="duplicate result for team team-a, benchmark gsm8k"):
+        combine_results(a, b)
+    assert len(combine_results(a, ResultSet(results=(result("gsm8k", 0.6, team="team-b"),))).results) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from([s.id for s in SETS.common]),
+                       st.tuples(st.floats(0, 1), st.none() | st.floats(0, 0.1), st.none() | st.integers(1, 10**6)),
+                       min_size=1))
+def test_harness_parser_roundtrips_generated_documents(entries):
+    specs = SETS.by_id()
+    doc = {"results": {}, "n-samples": {}}
+    for bid, (v, se, n) in entries.items():
+        s = specs[bid]
+        base, filt = s.metric.split(",", 1)
+        doc["results"][s.task] = {"alias": s.task, s.metric: v, f"{base}_stderr,{filt}": "N/A" if se is None else se}
+        if n is not None:
+            doc["n-samples"][s.task] = {"original": n, "effective": n}
+    text = json.dumps(doc)
+    rs = parse_harness_results(json.loads(text), "gen.json", team="t", model="m", benchmarks=SETS.common)
+    got = {r.benchmark: (r.value, r.stderr, r.n) for r in rs.results}
+    assert got == entries
+
+
+# ---------------------------------------------------------------- tidy CSV
+
+def test_tidy_csv_loads():
+    rs = read_results_csv(FIX / "results.csv")
+    t = rs.table()
+    assert list(t["benchmark"][:5]) == ["kobest", "haerae", "click", "kornat", "k2_eval"]
+    assert t.loc[1, "stderr"] is None or math.isnan(t.loc[1, "stderr"])
+    assert rs.results[1].n == 1538 and rs.results[0].stderr == 0.01
+    assert rs.results[0].source == "results.csv:2"
+
+
+HEAD = "team,model,benchmark,metric,value,stderr,n\n"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("t,m,nosuch,\"acc,none\",0.5,,\n", "line 2|2: column benchmark: unknown benchmark 'nosuch'"),
+    ("t,m,kobest,\"acc_norm,none\",0.5,,\n", "metric 'acc_norm,none' is not the scheme's metric"),
+    ("t,m,kobest,\"acc,none\",abc,,\n", "'abc' is not a finite number"),
+    ("t,m,kobest,\"acc,none\",NaN,,\n", "'NaN' is not a finite number"),
+    ("t,m,kobest,\"acc,none\",,,\n", "empty cell"),
+    ("t,m,kobest,\"acc,none\",0.5,-1,\n", "negative stderr"),
+    ("t,m,kobest,\"acc,none\",0.5,,2.5\n", "not a positive integer"),
+    ("t,m,kobest,\"acc,none\",55,,\n", "outside the range"),
+    ("t,m,kobest,\"acc,none\",0.5,,\nt,m,kobest,\"acc,none\",0.6,,\n", "duplicate result .* \\(first at line 2\\)"),
+    ("t,m,kobest,\"acc,none\",0.5\n", "row has 5 fields"),
+])
+def test_tidy_csv_errors_name_the_line_and_what_was_expected(tmp_path, body, message):
+    p = tmp_path / "r.csv"
+    p.write_text(HEAD + body)
+    with pytest.raises(EvidenceError, match=message.replace("line 2|", "")) as e:
+        read_results_csv(p)
+    assert str(e.value).startswith(f"{p}:")
+
+
+def test_tidy_csv_missing_column_lists_found_and_expected(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("team,model,benchmark,value\nt,m,kobest,0.5\n")
+    with pytest.raises(EvidenceError) as e:
+        read_results_csv(p)
+    assert "missing column(s) metric" in str(e.value) and "found: team, model, benchmark, value" in str(e.value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+def test_csv_parser_never_fails_with_anything_but_evidence_error(text):
+    with contextlib.suppress(EvidenceError):
+        parse_csv(text, "x.csv", ("a", "b"), ("c",))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["팀-가", "team,b", "t\"c"]), st.sampled_from([s.id for s in SETS.nia]),
+                          st.floats(0, 1), st.none() | st.floats(0, 1)),
+                unique_by=lambda r: (r[0], r[1]), min_size=1, max_size=10))
+def test_tidy_csv_roundtrips_generated_rows(tmp_path_factory, rows):
+    import csv
+    import io
+
+    specs = SETS.by_id()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["team", "model", "benchmark", "metric", "value", "stderr", "n"])
+    for team, bench, v, se in rows:
+        w.writerow([team, "m", bench, specs[bench].metric, repr(v), "" if se is None else repr(se), ""])
+    p = tmp_path_factory.mktemp("csv") / "r.csv"
+    p.write_text(buf.getvalue(), encoding="utf-8")
+    got = [(r.team, r.benchmark, r.value, r.stderr) for r in read_results_csv(p).results]
+    assert got == rows
+
+
+# ---------------------------------------------------------------- formulas (hand-computed)
+
+def test_formula_registry():
+    assert set(FORMULAS) == {"achievement_ratio", "frontier_ratio"}
+
+
+def test_achievement_ratio_on_the_nia_set_by_hand():
+    cp = compute_points("achievement_ratio", {"set": "nia", "cap": 1.0}, 10, read_results_csv(FIX / "results.csv"),
+                        targets())
+    # kobest 0.70/0.75, haerae 0.60/0.60, click 0.55/0.50 capped at 1, kornat 0.80/0.85, k2_eval 0.72/0.70 capped
+    expected = 10 * (0.70 / 0.75 + 1 + 1 + 0.80 / 0.85 + 1) / 5
+    assert cp.points == pytest.approx(expected, abs=1e-12)
+    ratios = {r.benchmark: r.ratio for r in cp.per_benchmark}
+    assert ratios["click"] == 1.0 and ratios["kobest"] == pytest.approx(0.70 / 0.75)
+    assert cp.ci_low <= cp.points <= cp.ci_high
+    assert "kornat: no standard error or item count, treated as exact" in cp.flags
+    # team-b's kobest row is in the file but not counted for team-a
+    assert all(r.source.startswith("results.csv:") and r.source != "results.csv:7" for r in cp.per_benchmark)
+
+
+def test_cap_above_one_rewards_exceeding_the_target():
+    rs = ResultSet(results=tuple(result(b, v) for b, v in
+                                 {"kobest": 0.9, "haerae": 0.6, "click": 0.5, "kornat": 0.85, "k2_eval": 0.7}.items()))
+    cp = compute_points("achievement_ratio", {"set": "nia", "cap": 1.1}, 10, rs, targets())
+    assert cp.points == pytest.approx(10 * (1.1 + 1 + 1 + 1 + 1) / 5)  # 0.9/0.75 = 1.2 capped at 1.1
+
+
+def test_lower_is_better_metric_inverts_the_ratio():
+    rs = ResultSet(results=(result("wikitext", 12.5), result("textvqa", 0.6)))
+    t = targets(scores={"wikitext": 10.0, "textvqa": 0.8}, individual=("wikitext", "textvqa"))
+    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs, t)
+    assert cp.points == pytest.approx(10 * (10 / 12.5 + 0.6 / 0.8) / 2)
+
+
+def test_frontier_ratio_uses_share_of_the_frontier_score():
+    rs = ResultSet(results=(result("textvqa", 0.70), result("docvqa", 0.90)))
+    t = targets(scores={"textvqa": 1.0, "docvqa": 1.0})
+    front = Reference(model="frontier-2026", scores={"textvqa": 0.80, "docvqa": 0.90})
+    cp = compute_points("frontier_ratio", {"set": "individual", "share": 0.95}, 10, rs, t, frontier=front)
+    assert cp.points == pytest.approx(10 * (0.70 / (0.95 * 0.80) + 1.0) / 2)
+    assert {r.benchmark: r.reference for r in cp.per_benchmark}["textvqa"] == pytest.approx(0.76)
+    with pytest.raises(RubricError, match="needs frontier"):
+        compute_points("frontier_ratio", {"set": "individual"}, 10, rs, t)
+
+
+def test_individual_benchmark_outside_the_catalogue_needs_a_spec():
+    spec = BenchmarkSpec(id="ko_doc", name_ko="한국어 문서", name_en="Korean documents", task="ko_doc",
+                         metric="acc,none")
+    rs = ResultSet(results=(result("textvqa", 0.5), BenchmarkResult(team="team-a", model="m", benchmark="ko_doc",
+                                                                    metric="acc,none", value=0.4, source="x")))
+    with pytest.raises(EvidenceError, match="ko_doc not in the catalogue"):
+        compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                       targets(individual=("textvqa", "ko_doc"), scores={"textvqa": 0.5, "ko_doc": 0.8}))
+    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                        targets(individual=("textvqa", "ko_doc"), scores={"textvqa": 0.5, "ko_doc": 0.8},
+                                individual_specs=(spec,)))
+    assert cp.points == pytest.approx(10 * (0.5 + 1.0) / 2)
+
+
+def test_missing_result_is_an_error_or_a_flagged_zero():
+    rs = ResultSet(results=(result("kobest", 0.75), result("haerae", 0.6)))
+    with pytest.raises(EvidenceError) as e:
+        compute_points("achievement_ratio", {"set": "nia"}, 10, rs, targets())
+    assert "no result for click, kornat, k2_eval (found: haerae, kobest)" in str(e.value)
+    cp = compute_points("achievement_ratio", {"set": "nia", "missing": "zero"}, 10, rs, targets())
+    assert cp.points == pytest.approx(10 * 2 / 5)
+    assert "click: no result submitted, scored 0" in cp.flags
+
+
+def test_missing_target_and_bad_params_are_refused():
+    rs = ResultSet(results=(result("textvqa", 0.5), result("docvqa", 0.5)))
+    with pytest.raises(EvidenceError, match="no reference score for docvqa"):
+        compute_points("achievement_ratio", {"set": "individual"}, 10, rs, targets(scores={"textvqa": 0.5}))
+    with pytest.raises(RubricError, match="unknown formula"):
+        compute_points("mean_score", {"set": "nia"}, 10, rs, targets())
+    with pytest.raises(RubricError, match="bad params"):
+        compute_points("achievement_ratio", {"set": "nia", "share": 0.9}, 10, rs, targets())
+    with pytest.raises(RubricError, match="unknown benchmark set"):
+        compute_points("achievement_ratio", {"set": "global"}, 10, rs, targets())
+    with pytest.raises(RubricError, match="out of range"):
+        compute_points("achievement_ratio", {"set": "nia", "cap": 0}, 10, rs, targets())
+
+
+# ---------------------------------------------------------------- uncertainty
+
+def test_bootstrap_interval_matches_the_delta_method_away_from_the_cap():
+    # two benchmarks well below target: points = 10/2 * (s1/t1 + s2/t2), linear, so the delta method is exact:
+    # se = 5 * sqrt((se1/t1)^2 + (se2/t2)^2)
+    rs = ResultSet(results=(result("textvqa", 0.40, stderr=0.02), result("docvqa", 0.30, stderr=0.01)))
+    t = targets(scores={"textvqa": 0.8, "docvqa": 0.6})
+    cp = compute_points("achievement_ratio", {"set": "individual", "resamples": 20000}, 10, rs, t, seed=7)
+    se = 5 * math.sqrt((0.02 / 0.8) ** 2 + (0.01 / 0.6) ** 2)
+    assert cp.points == pytest.approx(5 * (0.5 + 0.5))
+    assert (cp.ci_high - cp.ci_low) / (2 * 1.959964) == pytest.approx(se, rel=0.03)
+    assert cp.seed == 7 and "20000 resamples, seed 7" in cp.method
+
+
+def test_intervals_are_deterministic_for_a_seed():
+    rs = ResultSet(results=(result("textvqa", 0.40, stderr=0.02), result("docvqa", 0.30, stderr=0.01)))
+    t = targets(scores={"textvqa": 0.8, "docvqa": 0.6})
+    a = compute_points("achievement_ratio", {"set": "individual"}, 10, rs, t, seed=1)
+    b = compute_points("achievement_ratio", {"set": "individual"}, 10, rs, t, seed=1)
+    c = compute_points("achievement_ratio", {"set": "individual"}, 10, rs, t, seed=2)
+    assert a.to_summary() == b.to_summary()
+    assert a.ci_low != c.ci_low
+
+
+def test_binomial_standard_error_from_item_count():
+    rs = ResultSet(results=(result("textvqa", 0.5), result("chartqa", 0.6, n=1538)))
+    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                        targets(individual=("textvqa", "chartqa"), scores={"textvqa": 0.5, "chartqa": 0.7}))
+    row = {r.benchmark: r for r in cp.per_benchmark}["chartqa"]
+    assert row.se_source == "item count"
+    assert row.stderr == pytest.approx(math.sqrt(0.6 * 0.4 / 1538))
+    # textvqa's metric is not a 0/1 proportion: no item-count error for it
+    assert {r.benchmark: r for r in cp.per_benchmark}["textvqa"].se_source == "none"
+
+
+def test_a_miss_within_noise_is_flagged_and_a_clear_miss_is_not():
+    rs = ResultSet(results=(result("textvqa", 0.74, stderr=0.01), result("docvqa", 0.60, stderr=0.01)))
+    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                        targets(scores={"textvqa": 0.75, "docvqa": 0.75}))
+    rows = {r.benchmark: r for r in cp.per_benchmark}
+    assert rows["textvqa"].within_noise and not rows["textvqa"].met
+    assert not rows["docvqa"].within_noise and not rows["docvqa"].met
+    assert rows["textvqa"].ci_high == pytest.approx(0.74 + 1.959964 * 0.01, rel=1e-6)
+    assert [f for f in cp.flags if "noise" in f] == [
+        "textvqa: misses its reference 0.75 but the 95% interval [0.7204, 0.7596] reaches it: the miss may be noise"]
+
+
+def test_summary_is_json_canonical_and_finite():
+    cp = compute_points("achievement_ratio", {"set": "nia"}, 10, read_results_csv(FIX / "results.csv"), targets())
+    s = cp.to_summary()
+    json.dumps(s, allow_nan=False)
+    canonical_json(s)
+    assert s["points"] == round(cp.points, 4) and s["max_points"] == 10
+    assert s["params"] == {"cap": 1.0, "confidence": 0.95, "missing": "error", "resamples": 2000, "set": "nia"}
+
+
+# ---------------------------------------------------------------- chart
+
+def _nia_points():
+    return compute_points("achievement_ratio", {"set": "nia"}, 10, read_results_csv(FIX / "results.csv"), targets())
+
+
+def test_results_chart_exports_svg_with_hangul_text():
+    svg = to_svg(results_chart(_nia_points(), lang="ko"))
+    assert svg.lstrip().startswith("<svg") and "벤치마크 결과와 목표" in svg and "KoBEST" in svg
+    assert "해례 벤치" in svg  # a Korean benchmark name from the scheme
+
+
+def test_korean_labels_render_as_distinct_glyphs_in_png():
+    # If the font lacked Hangul, every syllable would be the same missing-glyph box, so two same-length
+    # titles would give identical images.
+    chart = results_chart(_nia_points(), lang="ko")
+    a = to_png(chart.properties(title="가나다라마바"), scale=1)
+    b = to_png(chart.properties(title="사아자차카타"), scale=1)
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a != b
+
+
+def test_chart_for_several_teams_facets():
+    rs = ResultSet(results=tuple(result(b, 0.6, stderr=0.01, team=t) for t in ("team-a", "team-b")
+                                 for b in ("textvqa", "docvqa")))
+    cps = [compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                          targets(team=t, scores={"textvqa": 0.7, "docvqa": 0.5})) for t in ("team-a", "team-b")]
+    spec = results_chart(cps, lang="en").to_dict()
+    assert "facet" in spec
+    assert np.isclose(cps[0].points, 10 * (0.6 / 0.7 + 1) / 2)

@@ -1,0 +1,179 @@
+"""Cost efficiency: points per active parameter and per declared inference cost, from model-card data.
+
+Public API: :class:`ModelCost`, :func:`load_model_cost`, :func:`cost_efficiency`, :class:`CostEfficiency`,
+:class:`CostRow`, :func:`cost_chart`.
+
+The model-card data a team declares (YAML or JSON)::
+
+    model: Hanbit-100B            # the model's name
+    active_parameters: 12.0e9     # parameters used per token (MoE: the active experts), a count
+    total_parameters: 100.0e9     # all parameters, a count (>= active)
+    inference_cost:               # optional: the declared serving cost
+      value: 0.40
+      unit: USD per 1M output tokens
+
+Ratios: ``points / (active_parameters / 1e9)`` (points per billion active parameters) and
+``points / inference_cost.value``. Costs declared in different units cannot be compared: the ratio is
+still computed and the result is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..charts import style
+from ..errors import EvidenceError
+from ..files import line_for, load_json, load_yaml
+
+__all__ = ["CostEfficiency", "CostRow", "ModelCost", "cost_chart", "cost_efficiency", "load_model_cost"]
+
+MAX_CARD_BYTES = 1024 * 1024
+
+
+class InferenceCost(BaseModel):
+    """A declared serving cost and its unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float = Field(gt=0, allow_inf_nan=False)
+    unit: str = Field(min_length=1)
+
+
+class ModelCost(BaseModel):
+    """The cost-relevant facts of one team's model card."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    team: str
+    model: str
+    active_parameters: float = Field(gt=0, allow_inf_nan=False)
+    total_parameters: float = Field(gt=0, allow_inf_nan=False)
+    inference_cost: InferenceCost | None = None
+
+    @model_validator(mode="after")
+    def _active_within_total(self) -> ModelCost:
+        if self.active_parameters > self.total_parameters:
+            raise ValueError("active_parameters exceeds total_parameters")
+        return self
+
+
+def load_model_cost(path: str | Path, team: str) -> ModelCost:
+    """Load a team's model-card cost data (``.json`` or YAML, bounded); errors name the key and line."""
+    p = Path(path)
+    if p.suffix == ".json":
+        data, lines = load_json(p, MAX_CARD_BYTES), {}
+    else:
+        data, lines = load_yaml(p, MAX_CARD_BYTES)
+    if not isinstance(data, dict):
+        raise EvidenceError("not a mapping", file=p, expected="keys model, active_parameters, total_parameters")
+    try:
+        return ModelCost.model_validate({"team": team, **data})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(x for x in err["loc"])
+        raise EvidenceError(err["msg"].removeprefix("Value error, "), file=p, line=line_for(lines, loc), place=".".join(map(str, loc)) or None,
+                            expected="model, active_parameters (> 0), total_parameters (>= active), "
+                                     "optional inference_cost {value > 0, unit}") from None
+
+
+class CostRow(BaseModel):
+    """One team's points and their ratios to size and cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team: str
+    model: str
+    points: float
+    active_billions: float
+    total_billions: float
+    points_per_billion_active: float
+    inference_cost: float | None
+    cost_unit: str | None
+    points_per_cost: float | None
+
+
+class CostEfficiency(BaseModel):
+    """Cost-efficiency rows for every team, with flags."""
+
+    model_config = ConfigDict(frozen=True)
+
+    points_label: str
+    rows: tuple[CostRow, ...]
+    flags: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """One row per team."""
+        return pd.DataFrame([r.model_dump() for r in self.rows])
+
+    def to_summary(self) -> dict[str, Any]:
+        """JSON-able summary (ratios rounded to 4 decimals)."""
+        return {
+            "points_label": self.points_label,
+            "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.model_dump().items()}
+                     for r in self.rows],
+            "flags": list(self.flags),
+        }
+
+
+def cost_efficiency(
+    costs: Sequence[ModelCost], points: Mapping[str, float], *, points_label: str = "points"
+) -> CostEfficiency:
+    """Points per billion active parameters and per unit of declared cost, one row per team (sorted).
+
+    ``points`` maps team -> the points being related to cost (e.g. benchmark points). Every team must have
+    both a card and points; a team twice is an error.
+    """
+    by_team: dict[str, ModelCost] = {}
+    for c in costs:
+        if c.team in by_team:
+            raise EvidenceError(f"two model cards for team {c.team}", expected="one per team")
+        by_team[c.team] = c
+    if set(by_team) != set(points):
+        raise EvidenceError(f"teams with cards ({', '.join(sorted(by_team))}) differ from teams with points "
+                            f"({', '.join(sorted(points))})", expected="the same teams")
+    bad = sorted(t for t, v in points.items() if not math.isfinite(v))
+    if bad:
+        raise EvidenceError(f"points not finite for {', '.join(bad)}", expected="finite numbers")
+    rows = []
+    for team in sorted(by_team):
+        c, pts = by_team[team], float(points[team])
+        active = c.active_parameters / 1e9
+        cost = c.inference_cost
+        rows.append(CostRow(team=team, model=c.model, points=pts, active_billions=active,
+                            total_billions=c.total_parameters / 1e9, points_per_billion_active=pts / active,
+                            inference_cost=cost.value if cost else None, cost_unit=cost.unit if cost else None,
+                            points_per_cost=pts / cost.value if cost else None))
+    flags = [f"{r.team}: no inference cost declared" for r in rows if r.inference_cost is None]
+    units = sorted({r.cost_unit for r in rows if r.cost_unit})
+    if len(units) > 1:
+        flags.append(f"inference costs are declared in different units ({'; '.join(units)}): "
+                     "points per cost are not comparable across teams")
+    return CostEfficiency(points_label=points_label, rows=tuple(rows), flags=tuple(flags))
+
+
+_LABELS = {
+    "ko": {"active": "활성 파라미터 (십억 개, 로그 축)", "title": "모델 크기 대비 점수", "team": "팀"},
+    "en": {"active": "Active parameters (billions, log axis)", "title": "Points against model size", "team": "Team"},
+}
+
+
+def cost_chart(result: CostEfficiency, lang: str = "ko") -> alt.TopLevelMixin:
+    """Points against active parameters (log axis), one labelled dot per team."""
+    lab = _LABELS["ko" if lang == "ko" else "en"]
+    data = result.table()
+    base = alt.Chart().encode(
+        x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=lab["active"]),
+        y=alt.Y("points:Q", title=result.points_label),
+    )
+    dots = base.mark_point(filled=True, size=80).encode(
+        color=alt.Color("team:N", title=lab["team"]),
+        tooltip=["team", "model", "points", "active_billions", "points_per_billion_active", "points_per_cost"])
+    text = base.mark_text(align="left", dx=7).encode(text="team:N")
+    return style(alt.layer(dots, text, data=data).properties(title=lab["title"], width=360, height=260))
