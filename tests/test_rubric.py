@@ -221,3 +221,9 @@ def test_cli_rubric_check_malformed_yaml_no_traceback(capsys, tmp_path):
     assert main(["rubric", "check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.startswith(f"{bad}:")
+
+
+def test_rubric_formula_ids_match_the_evidence_registry():
+    from workbench.evidence.benchmarks import FORMULAS
+
+    assert set(FORMULAS) == set(COMPUTED_FORMULAS)
