@@ -176,7 +176,7 @@ class TrainingEvidence(BaseModel):
 
     def to_summary(self) -> dict:
         """JSON-able, deterministic summary for the score sheet (the curve itself is left out)."""
-        return {"kind": "training_log", **self.model_dump(mode="json", exclude={"curve"})}
+        return {"evidence": "training_log", **self.model_dump(mode="json", exclude={"curve"})}
 
 
 # ---------------------------------------------------------------- loading
