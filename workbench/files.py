@@ -113,7 +113,13 @@ def _check_duplicates(node: yaml.Node, name: str) -> None:
 
 def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Loc, int]]:
     """Parse one YAML document; return the data and a map from key paths to line numbers."""
-    loader = _BoundedLoader(text, name)
+    try:
+        # the reader checks for non-printable characters already when it is built
+        loader = _BoundedLoader(text, name)
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        raise InputFileError(f"YAML error: {e.reason} (character #x{e.character:04x})", file=name,
+                             line=line, expected="printable text") from None
     try:
         node = loader.get_single_node()
         if node is None:
