@@ -8,7 +8,8 @@ the hash is what ties a result to the exact bytes the team submitted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,13 +59,24 @@ def read_input(path: str | Path, max_bytes: int) -> tuple[bytes, InputFile]:
 
 
 def pydantic_problem(
-    err: pydantic.ValidationError, *, file: str | Path, lines: dict[Loc, int], prefix: Loc = ()
+    err: pydantic.ValidationError, *, file: str | Path, lines: dict[Loc, int], prefix: Loc = (),
+    fields: Callable[[Loc], Sequence[str]] | None = None,
 ) -> EvidenceError:
-    """The first problem of a pydantic validation error as one :class:`EvidenceError` with its line."""
-    first = err.errors(include_url=False)[0]
+    """One :class:`EvidenceError`, with its line, for a pydantic validation error.
+
+    An unknown field is reported before anything else (it is usually a misspelling of a field reported
+    missing); ``fields(loc)`` lists the allowed names at ``loc`` for a "did you mean" hint.
+    """
+    problems = err.errors(include_url=False)
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     loc = (*prefix, *first["loc"])
     place = ".".join(str(p) for p in loc) or None
-    if first["type"] == "extra_forbidden":
-        return EvidenceError("unknown field", file=file, line=line_for(lines, loc), place=place,
-                             expected="only the documented fields")
-    return EvidenceError(first["msg"], file=file, line=line_for(lines, loc), place=place)
+    line = line_for(lines, loc)
+    if first["type"] != "extra_forbidden":
+        return EvidenceError(first["msg"], file=file, line=line, place=place)
+    key = str(first["loc"][-1])
+    allowed = list(fields(tuple(first["loc"][:-1]))) if fields else []
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    expected = "one of " + ", ".join(allowed) if allowed else "only the documented fields"
+    return EvidenceError(f"unknown field '{key}'{hint}", file=file, line=line, place=place, expected=expected)
