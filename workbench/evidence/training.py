@@ -248,23 +248,24 @@ def _read_csv(text: str, name: str) -> tuple[dict[str, list], list[int], list[st
             raise EvidenceError("repeated column name", file=name, line=reader.line_num,
                                 expected="unique column names")
         found, ignored = _canonical_columns(header, name, reader.line_num)
-        index = {qty: header.index(col) for qty, col in found.items()}
-        columns: dict[str, list] = {qty: [] for qty in found}
+        rows: list[list[str]] = []
         lines: list[int] = []
+        width = len(header)
         for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != len(header):
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
                 raise EvidenceError(f"{len(row)} fields", file=name, line=reader.line_num,
-                                    expected=f"{len(header)} fields as in the header")
-            if len(lines) >= MAX_ROWS:
+                                    expected=f"{width} fields as in the header")
+            if len(rows) >= MAX_ROWS:
                 raise EvidenceError("too many rows", file=name, line=reader.line_num,
                                     expected=f"at most {MAX_ROWS} (log every few steps)")
-            for qty, i in index.items():
-                columns[qty].append(row[i])
+            rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as e:
         raise EvidenceError(f"CSV syntax error: {e}", file=name, line=reader.line_num) from None
+    by_column = list(zip(*rows, strict=True)) if rows else [()] * width
+    columns = {qty: list(by_column[header.index(col)]) for qty, col in found.items()}
     return columns, lines, ignored
 
 
@@ -396,21 +397,21 @@ def _step_gaps(step: np.ndarray) -> list[Discontinuity]:
 
 
 def _token_jumps(step: np.ndarray, tokens: np.ndarray) -> list[Discontinuity]:
-    if len(step) < JUMP_WINDOW + 2:
+    """Tokens per step against the median rate of the preceding rows (batch ramp-ups change it gradually)."""
+    w = JUMP_WINDOW
+    if len(step) < w + 2:
         return []
     rate = np.diff(tokens) / np.diff(step)
-    out: list[Discontinuity] = []
-    previous_flagged = False
-    for i in range(JUMP_WINDOW, len(rate)):
-        usual = float(np.median(rate[i - JUMP_WINDOW:i]))
-        ratio = rate[i] / usual if usual > 0 else (math.inf if rate[i] > 0 else 1.0)
-        flagged = ratio > GAP_FACTOR or ratio < 1 / GAP_FACTOR
-        # report the first row of a run: the rows after it still compare against the old rate
-        if flagged and not previous_flagged:
-            out.append(Discontinuity(kind="token_jump", step=int(step[i + 1]), before=usual,
-                                     after=float(rate[i]), change=float(min(ratio, 1e300))))
-        previous_flagged = flagged
-    return out
+    usual = np.median(np.lib.stride_tricks.sliding_window_view(rate, w), axis=1)[:-1]  # rate[i-w:i] for i >= w
+    now = rate[w:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(usual > 0, now / usual, np.where(now > 0, np.inf, 1.0))
+    flagged = (ratio > GAP_FACTOR) | (ratio < 1 / GAP_FACTOR)
+    # report the first row of a run: the rows after it still compare against the old rate
+    first = flagged & ~np.concatenate([[False], flagged[:-1]])
+    return [Discontinuity(kind="token_jump", step=int(step[i + w + 1]), before=float(usual[i]),
+                          after=float(now[i]), change=float(min(ratio[i], 1e300)))
+            for i in np.flatnonzero(first)]
 
 
 def _loss_jumps(step: np.ndarray, loss: np.ndarray) -> list[Discontinuity]:
