@@ -114,12 +114,10 @@ def _check_duplicates(node: yaml.Node, name: str) -> None:
 def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Loc, int]]:
     """Parse one YAML document; return the data and a map from key paths to line numbers."""
     try:
-        # the reader checks for non-printable characters already when it is built
         loader = _BoundedLoader(text, name)
     except yaml.reader.ReaderError as e:
         line = text[: e.position].count("\n") + 1
-        raise InputFileError(f"YAML error: {e.reason} (character #x{e.character:04x})", file=name,
-                             line=line, expected="printable text") from None
+        raise InputFileError(f"character {e.character!r} is not allowed in YAML", file=name, line=line) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -130,6 +128,9 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Loc, int]]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
         raise InputFileError(f"YAML syntax error: {e.problem or e}", file=name, line=line) from None
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        raise InputFileError(f"character {e.character!r} is not allowed in YAML", file=name, line=line) from None
     except yaml.YAMLError as e:
         raise InputFileError(f"YAML error: {e}", file=name) from None
     except RecursionError:
