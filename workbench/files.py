@@ -46,7 +46,8 @@ def read_bounded(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> bytes:
     return data
 
 
-def _decode(data: bytes, path: str | Path) -> str:
+def decode_text(data: bytes, path: str | Path) -> str:
+    """Decode UTF-8 (a BOM is allowed); an invalid byte is an error naming its line."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -145,7 +146,7 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, dict[Loc, int]]:
 def load_yaml(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> tuple[Any, dict[Loc, int]]:
     """Load a bounded YAML file; see :func:`parse_yaml`."""
     data = read_bounded(path, max_bytes)
-    return parse_yaml(_decode(data, path), str(path))
+    return parse_yaml(decode_text(data, path), str(path))
 
 
 def line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
@@ -198,7 +199,7 @@ def _depth_ok(text: str) -> bool:
 def parse_json(text: str | bytes, name: str = "<string>") -> Any:
     """Parse JSON strictly: no NaN/Infinity, no duplicate keys, bounded depth."""
     if isinstance(text, bytes):
-        text = _decode(text, name)
+        text = decode_text(text, name)
     if not _depth_ok(text):
         raise InputFileError(f"nesting deeper than {MAX_DEPTH} levels", file=name)
     try:

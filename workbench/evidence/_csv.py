@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EvidenceError
-from ..files import _decode, read_bounded
+from ..files import decode_text, read_bounded
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
@@ -88,7 +88,7 @@ def read_csv(
     path: str | Path, required: Sequence[str], optional: Sequence[str] = (), max_bytes: int = MAX_CSV_BYTES
 ) -> pd.DataFrame:
     """Bounded read of a UTF-8 CSV file; see :func:`parse_csv`."""
-    return parse_csv(_decode(read_bounded(path, max_bytes), path), str(path), required, optional)
+    return parse_csv(decode_text(read_bounded(path, max_bytes), path), str(path), required, optional)
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
