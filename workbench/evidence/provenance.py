@@ -90,6 +90,26 @@ def component_of(name: str, ndim: int) -> str:
     return "other"
 
 
+def _component_labels(fp: Fingerprint) -> list[str]:
+    """Component of each tensor; a second layer stack (a model copied under another prefix) keeps its root.
+
+    The stack with the most parameters is the model's own and gets plain ``layers.N.*`` labels; components
+    under another root that also has numbered layers are labelled ``ROOT.component``.
+    """
+    base = [component_of(t.name, len(t.shape)) for t in fp.tensors]
+    roots = [t.name.split(".", 1)[0] for t in fp.tensors]
+    stacked: dict[str, int] = defaultdict(int)
+    for t, b, r in zip(fp.tensors, base, roots, strict=True):
+        if b.startswith("layers."):
+            stacked[r] += t.numel
+    if len(stacked) < 2:
+        return base
+    main = max(sorted(stacked), key=lambda r: stacked[r])
+    keep = ("vision_encoder", "audio_encoder", "norms")
+    return [f"{r}.{b}" if r in stacked and r != main and b not in keep else b
+            for b, r in zip(base, roots, strict=True)]
+
+
 def _clean(a: np.ndarray) -> np.ndarray:
     return np.clip(a, -CLIP, CLIP)
 
@@ -235,8 +255,9 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     best: dict[int, tuple[tuple[int, int], str, float, int]] = {}
     for shape, cands in sorted(cand_groups.items()):
         best.update(_search(candidate, references, cands, pool[shape], by_hash))
+    labels = _component_labels(candidate)
     for i, t in enumerate(candidate.tensors):
-        comp = component_of(t.name, len(t.shape))
+        comp = labels[i]
         tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i))
         if i in best:
             (r, j), kind, z, tests = best[i]
@@ -365,7 +386,8 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> list[Co
     for comp in sorted(groups, key=_component_order):
         ms, sc = groups[comp], scored[comp]
         logp = _fisher([m.adjusted for m in sc])  # type: ignore[misc]
-        z = float(-special.ndtri_exp(min(logp, -1e-12)))
+        # shown on a z scale; clipped below at the null band (p near 1 says nothing more)
+        z = max(float(-special.ndtri_exp(min(logp, -1e-12))), -NULL_BAND)
         informative = [m for m in ms if m.informative]
         weight: dict[str, float] = defaultdict(float)
         for m in sc:
@@ -384,7 +406,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> list[Co
             reference = None
         sims = [m.similarity for m in sc if m.similarity is not None]
         raws = [m.raw_cosine for m in sc if m.raw_cosine is not None]
-        layer = re.match(r"layers\.(\d+)\.", comp)
+        layer = re.search(r"(?:^|\.)layers\.(\d+)\.", comp)
         params = sum(m.params for m in ms)
         out.append(ComponentResult(
             component=comp, verdict=verdict, reference=reference, param_share=round(params / total, 9),
@@ -398,12 +420,12 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> list[Co
 
 
 def _component_order(comp: str) -> tuple:
-    m = re.match(r"layers\.(\d+)\.(\w+)", comp)
+    m = re.match(r"(.*?)layers\.(\d+)\.(\w+)", comp)
     if m:
-        return (1, int(m.group(1)), m.group(2))
+        return (1, m.group(1), int(m.group(2)), m.group(3))
     first = ("embeddings",)
     last = ("lm_head", "vision_encoder", "audio_encoder", "other", "norms")
-    return (0, 0, comp) if comp in first else (2, last.index(comp) if comp in last else 9, comp)
+    return (0, "", 0, comp) if comp in first else (2, "", last.index(comp) if comp in last else 9, comp)
 
 
 # ---------------------------------------------------------------- views for the notebook and HTML
@@ -420,7 +442,8 @@ def provenance_table(report: ProvenanceReport) -> pd.DataFrame:
 
 def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
     """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band."""
-    rows = [{"layer": c.layer, "part": c.component.split(".")[-1], "statistic": c.statistic, "verdict": c.verdict}
+    rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "statistic": c.statistic,
+             "verdict": c.verdict}
             for c in report.components if c.layer is not None]
     data = pd.DataFrame(rows, columns=["layer", "part", "statistic", "verdict"])
     lo, hi = report.method["null_band"]

@@ -13,6 +13,7 @@ Public API: :data:`DTYPES`, :class:`TensorInfo`, :class:`Header`, :func:`read_he
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import os
@@ -225,7 +226,6 @@ def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WIN
                 yield arr.reshape((r1 - r0, *shape[1:]))
                 del arr
             finally:
-                try:
+                # a caller that kept a view holds the map open; it is released when the view is collected
+                with contextlib.suppress(BufferError):
                     mm.close()
-                except BufferError:  # the caller kept a view; the map is released when it is collected
-                    pass

@@ -70,10 +70,10 @@ META_KEY = "workbench.fingerprint"
 # (norms, biases) get at most VECTOR_SAMPLE; a profile keeps at most PROFILE_MAX positions. At float16
 # this stays near 0.1% of a model's bytes (see tests/test_weights.py and the benchmark).
 SAMPLE_RATIO = 4096
-SAMPLE_MIN = 256
+SAMPLE_MIN = 160
 SAMPLE_MAX = 65536
-VECTOR_SAMPLE = 64
-PROFILE_MAX = 256
+VECTOR_SAMPLE = 48
+PROFILE_MAX = 160
 UNIT_BYTES = 256 * 1024 * 1024  # work per task: large enough to amortize a task, small enough to balance
 BLOCK_BYTES = 4 * 1024 * 1024  # rows converted to float32 at a time: stays in cache
 MAX_FINGERPRINT_BYTES = 2 * 1024**3
@@ -317,8 +317,9 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
         zp, _, _ = _standardize(prof[profile_positions(prof.size, seed)])
         if zp is not None:
             sketches[f"profile{a}"] = zp
-    finite = math.isfinite(mean) and math.isfinite(std)
-    return _Sketched(info.name, h.hexdigest(), sketches, mean if finite else None, std if finite else None)
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        return _Sketched(info.name, h.hexdigest(), sketches, None, None)
+    return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"))
 
 
 def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int], seed: int) -> list[_Sketched]:
