@@ -315,8 +315,13 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
     kinds = sorted({k for i in cands for k in candidate.tensors[i].sketches})
     nref = len(refs)
     where = {pair: k for k, pair in enumerate(refs)}
-    xs = {k: _matrix([candidate.sketch(i, k) for i in cands]) for k in kinds}
-    ys = {k: _matrix([_ref_sketch(references, candidate, r, j, k) for r, j in refs]) for k in kinds}
+    xs: dict[str, np.ndarray] = {}
+    ys: dict[str, np.ndarray] = {}
+    for k in kinds:
+        xv = [candidate.sketch(i, k) for i in cands]
+        yv = [_ref_sketch(references, candidate, r, j, k) for r, j in refs]
+        width = max(v.size for v in xv + yv if v is not None)  # equal shapes give equal lengths
+        xs[k], ys[k] = _matrix(xv, width), _matrix(yv, width)
     probes = {k: (_probe(xs[k]), _probe(ys[k])) for k in kinds}
     exact = np.array([where.get(by_hash.get((candidate.tensors[i].dtype, candidate.tensors[i].sha256)), -1)
                       for i in cands])
@@ -358,9 +363,8 @@ def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j
     return references[r].sketch(j, kind)
 
 
-def _matrix(vectors: list[np.ndarray | None]) -> np.ndarray:
+def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
     """Winsorized sketches as rows (zeros where a tensor lacks the sketch)."""
-    width = max((v.size for v in vectors if v is not None), default=1)
     out = np.zeros((len(vectors), width), dtype=np.float32)
     for n, v in enumerate(vectors):
         if v is not None and v.size == width:
