@@ -307,7 +307,8 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
                     if a == 0:
                         profiles[0][row + b0:row + b0 + block.shape[0]] += x.reshape(x.shape[0], -1).sum(1)
                     else:
-                        profiles[a] += x.sum(axis=tuple(i for i in range(x.ndim) if i != a), dtype=np.float64)
+                        # float32 within a block (fast, exact enough for a few MB), float64 across blocks
+                        profiles[a] += x.sum(axis=tuple(i for i in range(x.ndim) if i != a))
         row += slab.shape[0]
     sketches: dict[str, np.ndarray] = {}
     z, mean, std = _standardize(taken)
