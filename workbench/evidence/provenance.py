@@ -455,7 +455,8 @@ def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
     band = pd.DataFrame({"layer": [layers[0], layers[-1]], "lo": [lo, lo], "hi": [hi, hi]})
     y = alt.Y("statistic:Q", title="statistic (z, symlog)", scale=alt.Scale(type="symlog"))
     null = alt.Chart(band).mark_area(opacity=0.25, color="gray").encode(
-        x=alt.X("layer:Q", title="layer"), y=alt.Y("lo:Q", scale=alt.Scale(type="symlog")), y2="hi:Q")
+        x=alt.X("layer:Q", title="layer", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("lo:Q", scale=alt.Scale(type="symlog")), y2="hi:Q")
     rule = alt.Chart(pd.DataFrame({"threshold": [report.method["threshold_z"]]})).mark_rule(
         strokeDash=[4, 4], color="firebrick").encode(y=alt.Y("threshold:Q", scale=alt.Scale(type="symlog")))
     points = alt.Chart(data).mark_line(point=True).encode(
