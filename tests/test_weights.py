@@ -9,6 +9,8 @@ import struct
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 from tests.weights_models import make_model, minilm_dir, save_model
@@ -187,3 +189,31 @@ def test_real_model_fingerprint_is_at_most_a_thousandth_of_its_bytes(tmp_path):
     assert size <= 0.001 * (d / "model.safetensors").stat().st_size
     assert fp.widths == [384] and len(fp.tensors) == 104
     assert set(fp.side_files) >= {"config.json", "tokenizer.json", "vocab.txt"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_fingerprints_are_valid_or_one_clear_error(model, tmp_path, data):
+    _, _, fp = model
+    path = tmp_path / "m.fp"
+    write_fingerprint(fp, path)
+    blob = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    path.write_bytes(bytes(blob[:data.draw(st.integers(len(blob) // 2, len(blob)))]))
+    try:
+        back = read_fingerprint(path)
+    except EvidenceError as e:
+        assert str(path) in str(e)
+    else:
+        assert len(back.tensors) == len(fp.tensors)
+        assert all(np.isfinite(a).all() for a in back._arrays.values())
+
+
+def test_negative_seed_in_a_fingerprint_is_refused(model, tmp_path):
+    _, _, fp = model
+    path = tmp_path / "s.fp"
+    write_fingerprint(fp, path)
+    _rewrite(path, _edit_desc(lambda d: d.update(seed=-1)))
+    with pytest.raises(EvidenceError, match="seed"):
+        read_fingerprint(path)

@@ -33,7 +33,7 @@ from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -135,9 +135,9 @@ class Fingerprint(BaseModel):
 
     schema_: Literal["workbench.fingerprint/1"] = Field(default=SCHEMA, alias="schema")
     model: str
-    seed: int
-    widths: list[int]
-    files: dict[str, int]
+    seed: int = Field(ge=0, lt=2**63)
+    widths: list[Annotated[int, Field(gt=1)]]
+    files: dict[str, Annotated[int, Field(ge=0)]]
     side_files: dict[str, str] = Field(default_factory=dict)
     ignored_files: list[str] = Field(default_factory=list)
     tensors: list[TensorPrint]
