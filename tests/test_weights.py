@@ -217,3 +217,16 @@ def test_negative_seed_in_a_fingerprint_is_refused(model, tmp_path):
     _rewrite(path, _edit_desc(lambda d: d.update(seed=-1)))
     with pytest.raises(EvidenceError, match="seed"):
         read_fingerprint(path)
+
+
+def test_a_bad_config_or_index_json_names_the_file(model, tmp_path):
+    t, _, _ = model
+    folder = save_model({"w": t["lm_head.weight"]}, tmp_path / "cfg")
+    (folder / "config.json").write_text('{"hidden_size": 64, "hidden_size": 65}')
+    with pytest.raises(EvidenceError, match="duplicate key 'hidden_size'") as e:
+        fingerprint_model(folder, executor="serial")
+    assert "config.json" in str(e.value)
+    (folder / "config.json").unlink()
+    (folder / "model.safetensors.index.json").write_text('{"weight_map": []}')
+    with pytest.raises(EvidenceError, match="no weight_map"):
+        fingerprint_model(folder, executor="serial")

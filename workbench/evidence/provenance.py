@@ -272,7 +272,7 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                 b = y.astype(np.float64) * rt.std + rt.mean
                 tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
         matches.append(tm)
-    components = _components(matches, candidate.n_params or 1, alpha)
+    components, z_crit = _components(matches, candidate.n_params or 1, alpha)
     summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative")}
     for c in components:
         summary[c.verdict] += c.param_share
@@ -288,7 +288,6 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     unmatched = sum(1 for m in matches if m.informative and m.reference is None)
     if unmatched:
         notes.append(f"{unmatched} informative candidate tensors have no reference tensor of the same shape")
-    n_comp = max(1, sum(1 for c in components if c.verdict != "uninformative"))
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
@@ -298,7 +297,7 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                          "z = sum(xy)/sqrt(sum(x^2 y^2)); Bonferroni over the tensors and sketch kinds searched; "
                          "Fisher's method over a component's tensors",
             "null": "independent training: product signs independent of their size (N(0,1) statistic)",
-            "alpha": alpha, "threshold_z": round(float(stats.norm.isf(alpha / n_comp)), 4),
+            "alpha": alpha, "threshold_z": round(z_crit, 4),
             "null_band": [-round(NULL_BAND, 4), round(NULL_BAND, 4)],
             "clip": CLIP, "probe": PROBE, "top": TOP, "seed": candidate.seed,
         },
@@ -379,7 +378,8 @@ def _probe(m: np.ndarray) -> np.ndarray:
     return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 
 
-def _components(matches: list[TensorMatch], total: int, alpha: float) -> list[ComponentResult]:
+def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[list[ComponentResult], float]:
+    """Group tensors into components, combine their evidence, decide verdicts; also return the threshold."""
     groups: dict[str, list[TensorMatch]] = defaultdict(list)
     for m in matches:
         groups[m.component].append(m)
@@ -420,7 +420,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> list[Co
             raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
             layer=int(layer.group(1)) if layer else None,
         ))
-    return out
+    return out, z_crit
 
 
 def _component_order(comp: str) -> tuple:

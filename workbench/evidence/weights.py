@@ -79,7 +79,7 @@ BLOCK_BYTES = 4 * 1024 * 1024  # rows converted to float32 at a time: stays in c
 MAX_FINGERPRINT_BYTES = 2 * 1024**3
 SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
               "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model")
-WIDTH_KEYS = frozenset({"hidden_size", "d_model", "n_embd", "embed_dim", "dim", "hidden_dim_model"})
+WIDTH_KEYS = frozenset({"hidden_size", "d_model", "n_embd", "embed_dim", "dim"})
 _SKETCH_KIND = re.compile(r"^(sample|profile(\d{1,2}))$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -191,11 +191,19 @@ def profile_positions(length: int, seed: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- model directory
 
-def model_files(model_dir: str | Path) -> tuple[list[Path], list[str]]:
-    """The safetensors shards of a model directory (validated against the index when present).
+def _team_json(path: Path) -> Any:
+    try:
+        return load_json(path)
+    except InputFileError as e:
+        raise EvidenceError(e.message, file=path, line=e.line, expected=e.expected) from None
 
-    Returns the shards and the names of ignored files (pickled checkpoints beside safetensors ones).
-    A directory with only pickle checkpoints is refused with a conversion hint.
+
+def model_files(model_dir: str | Path) -> tuple[list[Path], list[str], dict[str, str] | None]:
+    """The safetensors shards of a model directory, checked against ``model.safetensors.index.json``.
+
+    Returns the shards, the names of ignored files (pickled checkpoints beside safetensors ones) and the
+    index's weight map (None without an index). A directory with only pickle checkpoints is refused with a
+    conversion hint.
     """
     d = Path(model_dir)
     if not d.is_dir():
@@ -209,7 +217,7 @@ def model_files(model_dir: str | Path) -> tuple[list[Path], list[str]]:
         raise EvidenceError("no .safetensors files", file=d, expected="a Hugging Face-style model directory")
     index = d / "model.safetensors.index.json"
     if index.is_file():
-        doc = load_json(index)
+        doc = _team_json(index)
         wm = doc.get("weight_map") if isinstance(doc, dict) else None
         if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):
             raise EvidenceError("no weight_map of tensor -> file", file=index, place="weight_map",
@@ -224,8 +232,8 @@ def model_files(model_dir: str | Path) -> tuple[list[Path], list[str]]:
         if extra:
             raise EvidenceError(f"shard '{extra[0].name}' is not listed in the index", file=index,
                                 place="weight_map", expected="every .safetensors file listed")
-        shards = listed
-    return shards, [p.name for p in pickles]
+        return listed, [p.name for p in pickles], wm
+    return shards, [p.name for p in pickles], None
 
 
 def _config_widths(config: Any) -> set[int]:
@@ -333,7 +341,7 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
                       seed: int = 0) -> Fingerprint:
     """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks."""
     d = Path(model_dir)
-    shards, ignored = model_files(d)
+    shards, ignored, weight_map = model_files(d)
     headers = [read_header(p) for p in shards]
     seen: dict[str, str] = {}
     for hd in headers:
@@ -343,13 +351,12 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
                                     place=f"tensor '{t.name}'", expected="each tensor name once")
             seen[t.name] = hd.path.name
     index = d / "model.safetensors.index.json"
-    if index.is_file():
-        wm = load_json(index)["weight_map"]
-        for name, f in sorted(wm.items()):
+    if weight_map is not None:
+        for name, f in sorted(weight_map.items()):
             if seen.get(name) != f:
                 raise EvidenceError(f"index says '{f}' but the tensor is in '{seen.get(name, 'no shard')}'",
                                     file=index, place=f"weight_map.{name}", expected="the index to match the shards")
-        missing = sorted(set(seen) - set(wm))
+        missing = sorted(set(seen) - set(weight_map))
         if missing:
             raise EvidenceError(f"tensor in shard '{seen[missing[0]]}' is not in the index", file=index,
                                 place=f"weight_map.{missing[0]}", expected="every tensor listed")
@@ -360,10 +367,7 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
         if p.is_file() and not p.is_symlink():
             side[name] = sha256_file(p)
             if name == "config.json":
-                try:
-                    config = load_json(p)
-                except InputFileError as e:
-                    raise EvidenceError(e.message, file=p, line=e.line) from None
+                config = _team_json(p)
     all_infos = [t for hd in headers for t in hd.tensors]
     widths = _widths(all_infos, config)
     units: list[tuple[Header, list[TensorInfo]]] = []
