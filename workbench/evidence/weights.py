@@ -1,0 +1,509 @@
+"""Weight fingerprints: a compact, shareable summary of a model's tensors that allows comparison later.
+
+A fingerprint records, for every tensor of a Hugging Face-style model directory, its name, shape, dtype
+and the SHA-256 of its bytes (exact identity), plus small *sketches* from which a centered similarity can
+be estimated without the weights:
+
+- ``sample``: the values at positions drawn with a fixed seed from the tensor's shape, so two tensors of
+  the same shape are sampled at the same places (detects copies, fine-tunes and dtype casts);
+- ``profileA``: for each axis ``A`` whose length is a residual-stream width of the model, the sums over
+  all other axes. Permuting hidden units, attention heads or experts (the other axes) leaves it unchanged,
+  so it detects a copy whose units were shuffled. Axes of other lengths (vocabulary, positions, hidden
+  units) are never profiled: their order is meaningful in independent models too (token frequency),
+  which would make unrelated models look alike.
+
+Sketches are standardized (mean 0, sd 1) and stored as float16; the fingerprint is itself a safetensors
+file (sketches as tensors, the description as JSON in ``__metadata__``), about 0.1% of the model's bytes.
+Tensors are streamed through bounded memory maps, in parallel over chunks of shards with the project's
+executor.
+
+Public API: :class:`Fingerprint`, :class:`TensorPrint`, :func:`fingerprint_model`,
+:func:`write_fingerprint`, :func:`read_fingerprint`, :func:`load_model_or_fingerprint`,
+:func:`sample_positions`, :func:`profile_positions`, :func:`model_files`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import struct
+from collections import Counter
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from ..errors import EvidenceError, InputFileError
+from ..executor import open_executor
+from ..files import atomic_write_bytes, load_json, parse_json, sha256_bytes, sha256_file
+from .safetensors_reader import (
+    DTYPES,
+    PICKLE_SUFFIXES,
+    Header,
+    TensorInfo,
+    iter_tensor_chunks,
+    read_header,
+    refuse_pickle,
+)
+
+__all__ = [
+    "SCHEMA",
+    "Fingerprint",
+    "TensorPrint",
+    "fingerprint_model",
+    "load_model_or_fingerprint",
+    "model_files",
+    "profile_positions",
+    "read_fingerprint",
+    "sample_positions",
+    "write_fingerprint",
+]
+
+SCHEMA = "workbench.fingerprint/1"
+META_KEY = "workbench.fingerprint"
+# Sketch budget: one sampled value per SAMPLE_RATIO elements within [SAMPLE_MIN, SAMPLE_MAX]; 1-D tensors
+# (norms, biases) get at most VECTOR_SAMPLE; a profile keeps at most PROFILE_MAX positions. At float16
+# this stays near 0.1% of a model's bytes (see tests/test_weights.py and the benchmark).
+SAMPLE_RATIO = 4096
+SAMPLE_MIN = 160
+SAMPLE_MAX = 65536
+VECTOR_SAMPLE = 48
+PROFILE_MAX = 160
+UNIT_BYTES = 256 * 1024 * 1024  # work per task: large enough to amortize a task, small enough to balance
+BLOCK_BYTES = 4 * 1024 * 1024  # rows converted to float32 at a time: stays in cache
+MAX_FINGERPRINT_BYTES = 2 * 1024**3
+SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+              "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model")
+WIDTH_KEYS = frozenset({"hidden_size", "d_model", "n_embd", "embed_dim", "dim"})
+_SKETCH_KIND = re.compile(r"^(sample|profile(\d{1,2}))$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TensorPrint(BaseModel):
+    """One tensor of a fingerprint. ``sketches`` maps a sketch kind to its length."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    file: str
+    dtype: str
+    shape: tuple[int, ...]
+    sha256: str
+    sketches: dict[str, int] = Field(default_factory=dict)
+    mean: float | None = None  # of the sampled raw values: lets a reader reconstruct raw cosines
+    std: float | None = None
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, v: str) -> str:
+        if v not in DTYPES:
+            raise ValueError(f"unknown dtype {v!r}")
+        return v
+
+    @field_validator("shape")
+    @classmethod
+    def _sane_shape(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if len(v) > 16 or any(d < 0 for d in v) or math.prod(v) >= 2**62:
+            raise ValueError("not a tensor shape (at most 16 non-negative sizes, fewer than 2**62 elements)")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not _HEX64.match(v):
+            raise ValueError("not a hex SHA-256")
+        return v
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPES[self.dtype].itemsize
+
+
+class Fingerprint(BaseModel):
+    """A model's fingerprint. The sketch arrays live beside the description (see :meth:`sketch`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Literal["workbench.fingerprint/1"] = Field(default=SCHEMA, alias="schema")
+    model: str
+    seed: int = Field(ge=0, lt=2**63)
+    widths: list[Annotated[int, Field(gt=1)]]
+    files: dict[str, Annotated[int, Field(ge=0)]]
+    side_files: dict[str, str] = Field(default_factory=dict)
+    ignored_files: list[str] = Field(default_factory=list)
+    tensors: list[TensorPrint]
+    _arrays: dict[tuple[int, str], np.ndarray] = PrivateAttr(default_factory=dict)
+    _sha256: str | None = PrivateAttr(default=None)
+
+    @property
+    def n_params(self) -> int:
+        return sum(t.numel for t in self.tensors)
+
+    @property
+    def n_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the fingerprint file's bytes (set when written or read)."""
+        return self._sha256
+
+    def sketch(self, index: int, kind: str) -> np.ndarray | None:
+        """The standardized sketch ``kind`` of tensor number ``index`` as float32, or None."""
+        a = self._arrays.get((index, kind))
+        return None if a is None else a.astype(np.float32)
+
+
+# ---------------------------------------------------------------- positions (pure, seeded)
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng([seed, len(key), *key])
+
+
+def sample_positions(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Sorted flat positions sampled from a tensor of ``shape``; the same for every tensor of that shape."""
+    n = math.prod(shape)
+    m = min(n, VECTOR_SAMPLE) if len(shape) < 2 else min(n, max(SAMPLE_MIN, min(SAMPLE_MAX, n // SAMPLE_RATIO)))
+    if m >= n:
+        return np.arange(n, dtype=np.int64)
+    rng = _rng(seed, 1, *shape)
+    picked = np.unique(rng.integers(0, n, size=2 * m + 16, dtype=np.int64))
+    while picked.size < m:  # only when m is close to n: top up
+        picked = np.unique(np.concatenate([picked, rng.integers(0, n, size=m, dtype=np.int64)]))
+    return np.sort(rng.choice(picked, size=m, replace=False))
+
+
+def profile_positions(length: int, seed: int) -> np.ndarray:
+    """Sorted positions kept from a profile of ``length`` (all when short)."""
+    if length <= PROFILE_MAX:
+        return np.arange(length, dtype=np.int64)
+    return np.sort(_rng(seed, 2, length).choice(length, size=PROFILE_MAX, replace=False))
+
+
+# ---------------------------------------------------------------- model directory
+
+def _team_json(path: Path) -> Any:
+    try:
+        return load_json(path)
+    except InputFileError as e:
+        raise EvidenceError(e.message, file=path, line=e.line, expected=e.expected) from None
+
+
+def model_files(model_dir: str | Path) -> tuple[list[Path], list[str], dict[str, str] | None]:
+    """The safetensors shards of a model directory, checked against ``model.safetensors.index.json``.
+
+    Returns the shards, the names of ignored files (pickled checkpoints beside safetensors ones) and the
+    index's weight map (None without an index). A directory with only pickle checkpoints is refused with a
+    conversion hint.
+    """
+    d = Path(model_dir)
+    if not d.is_dir():
+        raise EvidenceError("not a model directory", file=d, expected="a folder with .safetensors files")
+    entries = sorted(p for p in d.iterdir() if p.is_file() and not p.is_symlink())
+    shards = [p for p in entries if p.suffix == ".safetensors"]
+    pickles = [p for p in entries if p.suffix.lower() in PICKLE_SUFFIXES]
+    if not shards:
+        if pickles:
+            refuse_pickle(pickles[0])
+        raise EvidenceError("no .safetensors files", file=d, expected="a Hugging Face-style model directory")
+    index = d / "model.safetensors.index.json"
+    if index.is_file():
+        doc = _team_json(index)
+        wm = doc.get("weight_map") if isinstance(doc, dict) else None
+        if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):
+            raise EvidenceError("no weight_map of tensor -> file", file=index, place="weight_map",
+                                expected="an object mapping tensor names to shard file names")
+        names = set(wm.values())
+        for f in sorted(names):
+            if Path(f).name != f or not (d / f).is_file():
+                raise EvidenceError(f"shard '{f}' is not a file in the model directory", file=index,
+                                    place="weight_map", expected="plain file names of existing shards")
+        listed = sorted(d / f for f in names)
+        extra = sorted(set(shards) - set(listed))
+        if extra:
+            raise EvidenceError(f"shard '{extra[0].name}' is not listed in the index", file=index,
+                                place="weight_map", expected="every .safetensors file listed")
+        return listed, [p.name for p in pickles], wm
+    return shards, [p.name for p in pickles], None
+
+
+def _config_widths(config: Any) -> set[int]:
+    out: set[int] = set()
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in WIDTH_KEYS and isinstance(v, int) and not isinstance(v, bool) and v > 1:
+                    out.add(v)
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
+def _widths(tensors: list[TensorInfo], config: Any) -> list[int]:
+    """Residual-stream widths: from config.json, plus the axis length most 2-D+ float tensors share."""
+    counts: Counter[int] = Counter()
+    for t in tensors:
+        if t.is_float and len(t.shape) >= 2:
+            counts.update(set(t.shape))
+    widths = _config_widths(config)
+    if counts:
+        widths.add(min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0])
+    return sorted(widths)
+
+
+# ---------------------------------------------------------------- sketching one tensor (pure)
+
+@dataclass
+class _Sketched:
+    name: str
+    sha256: str
+    sketches: dict[str, np.ndarray]
+    mean: float | None
+    std: float | None
+
+
+def _standardize(v: np.ndarray) -> tuple[np.ndarray | None, float, float]:
+    v = v.astype(np.float64)
+    if not np.isfinite(v).all():
+        return None, float("nan"), float("nan")
+    mean, std = float(v.mean()), float(v.std())
+    if not std > 0 or not math.isfinite(std):
+        return None, mean, std
+    z = np.clip((v - mean) / std, -60000, 60000)
+    return z.astype(np.float16), mean, std
+
+
+def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], seed: int) -> _Sketched:
+    h = hashlib.sha256()
+    if not info.is_float or info.numel == 0:
+        for slab in iter_tensor_chunks(header, info):
+            h.update(slab.view(np.uint8).reshape(-1))
+        return _Sketched(info.name, h.hexdigest(), {}, None, None)
+    shape = info.shape
+    positions = sample_positions(shape, seed)
+    taken = np.empty(positions.size, dtype=np.float64)
+    axes = [a for a in range(len(shape)) if len(shape) >= 2 and shape[a] in widths]
+    profiles = {a: np.zeros(shape[a], dtype=np.float64) for a in axes}
+    row_elems = math.prod(shape[1:]) if len(shape) > 1 else 1
+    row_bytes = max(1, row_elems * DTYPES[info.dtype].itemsize)
+    rows_per_block = max(1, BLOCK_BYTES // row_bytes)
+    row = 0
+    for slab in iter_tensor_chunks(header, info):
+        for b0 in range(0, slab.shape[0], rows_per_block):
+            block = slab[b0:b0 + rows_per_block]
+            h.update(block.view(np.uint8).reshape(-1))
+            e0, e1 = (row + b0) * row_elems, (row + b0 + block.shape[0]) * row_elems
+            lo, hi = np.searchsorted(positions, [e0, e1])
+            flat = block.reshape(-1)
+            taken[lo:hi] = flat[positions[lo:hi] - e0].astype(np.float64)
+            if axes:
+                x = block.astype(np.float32)
+                for a in axes:
+                    if a == 0:
+                        profiles[0][row + b0:row + b0 + block.shape[0]] += x.reshape(x.shape[0], -1).sum(1)
+                    else:
+                        # float32 within a block (fast, exact enough for a few MB), float64 across blocks
+                        profiles[a] += x.sum(axis=tuple(i for i in range(x.ndim) if i != a))
+        row += slab.shape[0]
+    sketches: dict[str, np.ndarray] = {}
+    z, mean, std = _standardize(taken)
+    if z is not None:
+        sketches["sample"] = z
+    for a, prof in profiles.items():
+        zp, _, _ = _standardize(prof[profile_positions(prof.size, seed)])
+        if zp is not None:
+            sketches[f"profile{a}"] = zp
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        return _Sketched(info.name, h.hexdigest(), sketches, None, None)
+    return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"))
+
+
+def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int], seed: int) -> list[_Sketched]:
+    return [_sketch_tensor(header, i, widths, seed) for i in infos]
+
+
+# ---------------------------------------------------------------- fingerprinting a directory
+
+def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+                      seed: int = 0) -> Fingerprint:
+    """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks."""
+    d = Path(model_dir)
+    shards, ignored, weight_map = model_files(d)
+    headers = [read_header(p) for p in shards]
+    seen: dict[str, str] = {}
+    for hd in headers:
+        for t in hd.tensors:
+            if t.name in seen:
+                raise EvidenceError(f"tensor also in shard '{seen[t.name]}'", file=hd.path,
+                                    place=f"tensor '{t.name}'", expected="each tensor name once")
+            seen[t.name] = hd.path.name
+    index = d / "model.safetensors.index.json"
+    if weight_map is not None:
+        for name, f in sorted(weight_map.items()):
+            if seen.get(name) != f:
+                raise EvidenceError(f"index says '{f}' but the tensor is in '{seen.get(name, 'no shard')}'",
+                                    file=index, place=f"weight_map.{name}", expected="the index to match the shards")
+        missing = sorted(set(seen) - set(weight_map))
+        if missing:
+            raise EvidenceError(f"tensor in shard '{seen[missing[0]]}' is not in the index", file=index,
+                                place=f"weight_map.{missing[0]}", expected="every tensor listed")
+    config: Any = None
+    side: dict[str, str] = {}
+    for name in SIDE_FILES:
+        p = d / name
+        if p.is_file() and not p.is_symlink():
+            side[name] = sha256_file(p)
+            if name == "config.json":
+                config = _team_json(p)
+    all_infos = [t for hd in headers for t in hd.tensors]
+    widths = _widths(all_infos, config)
+    units: list[tuple[Header, list[TensorInfo]]] = []
+    for hd in headers:
+        cur: list[TensorInfo] = []
+        size = 0
+        for t in hd.tensors:
+            cur.append(t)
+            size += t.nbytes
+            if size >= UNIT_BYTES:
+                units.append((hd, cur))
+                cur, size = [], 0
+        if cur:
+            units.append((hd, cur))
+    # biggest first, so the last task to finish is a small one
+    units.sort(key=lambda u: -sum(t.nbytes for t in u[1]))
+    results: dict[str, _Sketched] = {}
+    wset = frozenset(widths)
+    with open_executor(executor, jobs) as ex:
+        for batch in _run(ex, units, wset, seed):
+            for r in batch:
+                results[r.name] = r
+    file_of = {t.name: hd.path.name for hd in headers for t in hd.tensors}
+    info_of = {t.name: t for t in all_infos}
+    prints: list[TensorPrint] = []
+    fp_arrays: dict[tuple[int, str], np.ndarray] = {}
+    for i, name in enumerate(sorted(results)):
+        r, t = results[name], info_of[name]
+        prints.append(TensorPrint(name=name, file=file_of[name], dtype=t.dtype, shape=t.shape, sha256=r.sha256,
+                                  sketches={k: int(v.size) for k, v in sorted(r.sketches.items())},
+                                  mean=r.mean, std=r.std))
+        for k, v in r.sketches.items():
+            fp_arrays[(i, k)] = v
+    fp = Fingerprint(model=d.resolve().name, seed=seed, widths=widths,
+                     files={hd.path.name: hd.file_size for hd in headers}, side_files=side,
+                     ignored_files=ignored, tensors=prints)
+    fp._arrays = fp_arrays
+    return fp
+
+
+def _run(ex: Executor, units: list[tuple[Header, list[TensorInfo]]], widths: frozenset[int], seed: int):
+    futures = [ex.submit(_sketch_unit, hd, infos, widths, seed) for hd, infos in units]
+    for f in futures:
+        yield f.result()
+
+
+# ---------------------------------------------------------------- the fingerprint file
+
+def _container(fp: Fingerprint) -> bytes:
+    """Safetensors bytes: sketches as F16 tensors named ``INDEX.KIND``, the description in metadata."""
+    desc = fp.model_dump(mode="json", by_alias=True)
+    header: dict[str, Any] = {"__metadata__": {META_KEY: json.dumps(desc, sort_keys=True, separators=(",", ":"))}}
+    blobs: list[bytes] = []
+    pos = 0
+    for (i, kind) in sorted(fp._arrays):
+        data = np.ascontiguousarray(fp._arrays[(i, kind)], dtype="<f2").tobytes()
+        header[f"{i}.{kind}"] = {"dtype": "F16", "shape": [len(data) // 2], "data_offsets": [pos, pos + len(data)]}
+        blobs.append(data)
+        pos += len(data)
+    raw = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # the format pads the header to 8 bytes
+    return struct.pack("<Q", len(raw)) + raw + b"".join(blobs)
+
+
+def write_fingerprint(fp: Fingerprint, path: str | Path) -> str:
+    """Write ``fp`` atomically as a safetensors file; return (and remember) its SHA-256."""
+    data = _container(fp)
+    atomic_write_bytes(path, data)
+    fp._sha256 = sha256_bytes(data)
+    return fp._sha256
+
+
+def read_fingerprint(path: str | Path) -> Fingerprint:
+    """Read and validate a fingerprint file (untrusted: a colleague or a team may have sent it)."""
+    p = Path(path)
+    header = read_header(p)
+    if header.file_size > MAX_FINGERPRINT_BYTES:
+        raise EvidenceError(f"fingerprint is {header.file_size} bytes", file=p,
+                            expected=f"at most {MAX_FINGERPRINT_BYTES} bytes")
+    meta = header.metadata.get(META_KEY)
+    if meta is None:
+        raise EvidenceError("not a workbench fingerprint (no description in __metadata__)", file=p,
+                            place=f"__metadata__.{META_KEY}", expected="a file written by `workbench fingerprint`")
+    try:
+        doc = parse_json(meta, str(p))
+        fp = Fingerprint.model_validate(doc)
+    except InputFileError as e:
+        raise EvidenceError(f"corrupt fingerprint description: {e.message}", file=p, place="__metadata__") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise EvidenceError(f"corrupt fingerprint description: {err['msg']}", file=p, place=loc,
+                            expected=f"a {SCHEMA} document") from None
+    arrays: dict[tuple[int, str], np.ndarray] = {}
+    stored = {t.name: t for t in header.tensors}
+    for i, t in enumerate(fp.tensors):
+        for kind, length in t.sketches.items():
+            where = f"tensor '{t.name}' sketch '{kind}'"
+            m = _SKETCH_KIND.match(kind)
+            want = _expected_length(t, kind, m, fp)
+            info = stored.pop(f"{i}.{kind}", None)
+            if want is None or length != want or info is None or info.dtype != "F16" or info.shape != (length,):
+                raise EvidenceError("sketch missing or of the wrong kind, dtype or length", file=p, place=where,
+                                    expected=f"F16 of length {want}" if want else "sample or profileN of a width")
+            a = np.concatenate([np.array(c, copy=True) for c in iter_tensor_chunks(header, info)])
+            if not np.isfinite(a).all():
+                raise EvidenceError("sketch holds NaN or infinity", file=p, place=where, expected="finite values")
+            arrays[(i, kind)] = a
+    if stored:
+        raise EvidenceError("sketch not described", file=p, place=f"tensor '{sorted(stored)[0]}'",
+                            expected="only sketches the description lists")
+    if len({t.name for t in fp.tensors}) != len(fp.tensors):
+        raise EvidenceError("a tensor name appears twice", file=p, place="tensors", expected="unique names")
+    fp._arrays = arrays
+    fp._sha256 = sha256_file(p)
+    return fp
+
+
+def _expected_length(t: TensorPrint, kind: str, m: re.Match | None, fp: Fingerprint) -> int | None:
+    if m is None:
+        return None
+    if kind == "sample":
+        return int(sample_positions(t.shape, fp.seed).size)
+    axis = int(m.group(2))
+    if axis >= len(t.shape) or len(t.shape) < 2 or t.shape[axis] not in fp.widths:
+        return None
+    return min(t.shape[axis], PROFILE_MAX)
+
+
+def load_model_or_fingerprint(path: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+                              seed: int = 0) -> Fingerprint:
+    """A fingerprint from a model directory (computed) or a fingerprint file (read and validated)."""
+    p = Path(path)
+    if p.is_dir():
+        fp = fingerprint_model(p, executor=executor, jobs=jobs, seed=seed)
+        fp._sha256 = sha256_bytes(_container(fp))
+        return fp
+    refuse_pickle(p)
+    return read_fingerprint(p)
