@@ -13,7 +13,7 @@ signed state (a hand edit). Comparisons use the parsed content, so reformatting 
 Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`init_round`, :func:`load_round`, :func:`round_state`, :func:`state_hash`,
 :func:`diff_states`, :func:`freeze`, :func:`amend`, :func:`check_frozen`, :func:`status`,
-:func:`ledger_keys`, :data:`PARTS`.
+:func:`ledger_keys`, :func:`require_coordinator`, :func:`signed_state`, :data:`PARTS`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ __all__ = [
     "init_round",
     "ledger_keys",
     "load_round",
+    "require_coordinator",
     "round_state",
+    "signed_state",
     "state_hash",
     "status",
 ]
@@ -426,7 +428,8 @@ def ledger_keys(r: Round) -> dict[str, Ed25519PublicKey]:
     return {e.id: e.key() for e in r.roster.reviewers}
 
 
-def _coordinator(r: Round, actor: str, key: Ed25519PrivateKey) -> None:
+def require_coordinator(r: Round, actor: str, key: Ed25519PrivateKey) -> None:
+    """Raise :class:`RoundError` unless ``actor`` is a roster coordinator and ``key`` is their roster key."""
     entry = r.roster.get(actor)
     if entry is None or entry.role != "coordinator":
         raise RoundError(f"'{actor}' is not a coordinator in the roster", file=r.path / "roster.yaml")
@@ -447,7 +450,7 @@ def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateK
 def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry:
     """Sign the round's state as version 1 and record it in the ledger (once per round)."""
     r = load_round(path)
-    _coordinator(r, actor, key)
+    require_coordinator(r, actor, key)
     if _versions(r):
         raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
     state = round_state(r)
@@ -478,7 +481,7 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
     if not reason.strip():
         raise RoundError("an amendment needs a reason", expected="--reason 'why the rules change'")
     r = load_round(path)
-    _coordinator(r, actor, key)
+    require_coordinator(r, actor, key)
     versions = _versions(r)
     if not versions:
         raise RoundError("round is not frozen yet", file=r.ledger_path, expected="'workbench round freeze' first")
