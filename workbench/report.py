@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import __version__, ledger
 from .aggregate import Aggregate
 from .charts import style, to_svg
-from .files import atomic_write_bytes, atomic_write_text, canonical_json, sha256_bytes
+from .files import atomic_write_bytes, canonical_json, sha256_bytes
 from .round import Round, require_coordinator
 from .signing import REPORT_TYPE, envelope_bytes, sign_payload
 
@@ -89,8 +89,9 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
     csv = scores_csv(agg).encode()
     payload = canonical_json({**agg.summary(), "files": {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)}})
     env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
-    paths = {"html": atomic_write_text(out / "index.html", html.decode()), "csv": atomic_write_bytes(out / "scores.csv", csv),
-             "signed": atomic_write_bytes(out / "report.dsse.json", env)}
+    paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
+             "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),
+             "signed": atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)}
     ledger.append(r.ledger_path, actor=actor, key=key, type="report", payload_sha256=sha256_bytes(payload),
                   data={"file": "report/report.dsse.json", "frozen_version": agg.frozen_version})
     return paths
