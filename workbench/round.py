@@ -246,12 +246,12 @@ class Round:
         return [r for r in self.roster.reviewers if r.role == "coordinator"]
 
 
-def _load_model(path: Path, model: type[BaseModel]) -> BaseModel:
+def _load_model(path: Path, model: type[BaseModel]) -> tuple[Any, dict]:
     data, lines = load_yaml(path, MAX_ROUND_FILE)
     if not isinstance(data, dict):
         raise RoundError("not a YAML mapping", file=path, line=1, expected=f"the fields of {model.__name__}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), lines
     except pydantic.ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
@@ -260,7 +260,7 @@ def _load_model(path: Path, model: type[BaseModel]) -> BaseModel:
                          place=".".join(map(str, loc)) or None) from None
 
 
-def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments) -> dict[str, Rubric]:
+def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments, asg_lines: dict) -> dict[str, Rubric]:
     rubrics: dict[str, Rubric] = {}
     for part in PARTS:
         pin = rules.rubrics[part]  # type: ignore[index]
@@ -291,7 +291,7 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
     team_ids = {t.id for t in teams.teams}
     seen: set[tuple[str, str]] = set()
     for i, a in enumerate(asg.assignments):
-        where = dict(file=rd / "assignments.yaml", place=f"assignments.{i}")
+        where = dict(file=rd / "assignments.yaml", line=line_for(asg_lines, ("assignments", i)), place=f"assignments.{i}")
         r = roster.get(a.reviewer)
         if r is None or r.role == "coordinator":
             raise RoundError(f"reviewer '{a.reviewer}' is not an expert or user in the roster", **where)
@@ -311,12 +311,12 @@ def load_round(path: str | Path) -> Round:
     rd = Path(path)
     if not (rd / "rules.yaml").is_file():
         raise RoundError("not a round folder (no rules.yaml)", file=rd, expected="a folder made by 'workbench round init'")
-    rules = _load_model(rd / "rules.yaml", Rules)
-    roster = _load_model(rd / "roster.yaml", Roster)
-    teams = _load_model(rd / "teams.yaml", Teams)
-    asg = _load_model(rd / "assignments.yaml", Assignments)
-    rubrics = _cross_check(rd, rules, roster, teams, asg)  # type: ignore[arg-type]
-    return Round(rd, rules, roster, teams, asg, rubrics)  # type: ignore[arg-type]
+    rules, _ = _load_model(rd / "rules.yaml", Rules)
+    roster, _ = _load_model(rd / "roster.yaml", Roster)
+    teams, _ = _load_model(rd / "teams.yaml", Teams)
+    asg, asg_lines = _load_model(rd / "assignments.yaml", Assignments)
+    rubrics = _cross_check(rd, rules, roster, teams, asg, asg_lines)
+    return Round(rd, rules, roster, teams, asg, rubrics)
 
 
 # ---------------------------------------------------------------- init
