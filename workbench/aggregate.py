@@ -216,15 +216,23 @@ def benchmark_points(r: Round) -> dict[str, dict[str, float]]:
 
 
 def _read_csv(path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    text = read_bounded(path, MAX_CSV_BYTES).decode("utf-8-sig", errors="strict")
+    data = read_bounded(path, MAX_CSV_BYTES)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise EvidenceError("not valid UTF-8 text", file=path, line=data[: e.start].count(b"\n") + 1, expected="UTF-8") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
         raise EvidenceError(f"columns {reader.fieldnames}", file=path, line=1, expected=", ".join(columns))
     rows = []
-    for row in reader:
-        if None in row or any(v is None for v in row.values()):
-            raise EvidenceError("wrong number of fields", file=path, line=reader.line_num, expected=f"{len(columns)} fields")
-        rows.append((reader.line_num, row))
+    try:
+        for row in reader:
+            if None in row or any(v is None for v in row.values()):
+                raise EvidenceError("wrong number of fields", file=path, line=reader.line_num,
+                                    expected=f"{len(columns)} fields")
+            rows.append((reader.line_num, row))
+    except csv.Error as e:
+        raise EvidenceError(f"CSV syntax error: {e}", file=path, line=reader.line_num) from None
     return rows
 
 
