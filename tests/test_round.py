@@ -105,3 +105,20 @@ def test_diff_states_keys_records_by_id():
     old = {"teams": {"teams": [{"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
     new = {"teams": {"teams": [{"id": "b", "name": "B"}, {"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
     assert diff_states(old, new) == [{"path": "teams.teams[b].name", "old": None, "new": "B"}]
+
+
+def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
+    from workbench.cli import main
+
+    rd = make_round(tmp_path)
+    key = str(tmp_path / "keys" / "coord.key")
+    assert main(["round", "status", str(rd)]) == 0
+    (rd / "rules.yaml").write_text((rd / "rules.yaml").read_text().replace("cut: 4", "cut: 2"))
+    capsys.readouterr()
+    assert main(["collect", str(rd), "--key", key]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "changed after version 1 was frozen: rules" in err
+    assert main(["round", "amend", str(rd), "--key", key, "--reason", "two teams"]) == 0
+    assert "rules.cut: 4 -> 2" in capsys.readouterr().out
+    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "e1.key")]) == 1
+    assert "not a coordinator's key" in capsys.readouterr().err
