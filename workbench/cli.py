@@ -283,3 +283,174 @@ def _cmd_provenance(args: argparse.Namespace) -> int:
     print(provenance_table(report).to_string(index=False))
     print("share of parameters: " + ", ".join(f"{k} {v:.2%}" for k, v in report.summary.items()))
     return 0
+
+
+# --- coordinator
+
+def _coordinator_key(round_dir: str, key_file: str, env_var: str | None):
+    """The key and the roster coordinator it belongs to."""
+    from .round import load_round
+    from .signing import key_id
+
+    key = _load_signing_key(key_file, env_var)
+    kid = key_id(key.public_key())
+    for c in load_round(round_dir).coordinators():
+        if key_id(c.key()) == kid:
+            return key, c.id
+    raise WorkbenchError(f"key {kid[:16]} is not a coordinator's key in the roster", file=key_file,
+                         expected="the private key of a roster coordinator")
+
+
+def _key_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", required=True, help="the coordinator's private key file")
+    p.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
+
+
+@register
+def _add_round(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("round", help="create, freeze, amend and inspect a round folder")
+    rs = p.add_subparsers(dest="round_command", metavar="ACTION", required=True)
+    i = rs.add_parser("init", help="create a round folder with rubric copies, default rules and the coordinator")
+    i.add_argument("round", metavar="ROUND")
+    i.add_argument("--round-id", required=True)
+    i.add_argument("--stage", type=int, required=True)
+    i.add_argument("--coordinator", required=True, metavar="ID", help="the coordinator's id in the roster")
+    i.add_argument("--pubkey", required=True, help="the coordinator's public key file")
+    i.add_argument("--rubrics", help="folder with benchmark.yaml, expert.yaml, user.yaml (default: the shipped ones)")
+    i.set_defaults(func=_cmd_round_init)
+    f = rs.add_parser("freeze", help="sign the rules, roster, teams and assignments; record them in the ledger")
+    f.add_argument("round", metavar="ROUND")
+    _key_args(f)
+    f.set_defaults(func=_cmd_round_freeze)
+    a = rs.add_parser("amend", help="record edited round files as a new signed version, with a reason")
+    a.add_argument("round", metavar="ROUND")
+    a.add_argument("--reason", required=True)
+    _key_args(a)
+    a.set_defaults(func=_cmd_round_amend)
+    s = rs.add_parser("status", help="frozen version, amendments, hand edits, batch and sheet counts")
+    s.add_argument("round", metavar="ROUND")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=_cmd_round_status)
+
+
+def _cmd_round_init(args: argparse.Namespace) -> int:
+    from .demo import default_rubrics_dir
+    from .round import init_round
+    from .signing import load_public_key
+
+    r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or default_rubrics_dir(),
+                   coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey))
+    print(f"created {r.path}: edit rules.yaml, roster.yaml, teams.yaml, assignments.yaml, then 'workbench round freeze'")
+    return 0
+
+
+def _cmd_round_freeze(args: argparse.Namespace) -> int:
+    from .round import freeze
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    e = freeze(args.round, key, actor)
+    print(f"frozen: version 1 by {actor}, ledger entry {e.seq}, state sha256 {e.payload_sha256}")
+    return 0
+
+
+def _cmd_round_amend(args: argparse.Namespace) -> int:
+    from .round import amend
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    e = amend(args.round, key, actor, args.reason)
+    print(f"amended: version {e.data['version']} by {actor}, ledger entry {e.seq}"
+          f"{' (AFTER sheets were submitted)' if e.data['after_first_submission'] else ''}")
+    for c in e.data["changes"]:
+        print(f"  {c['path']}: {c['old']!r} -> {c['new']!r}")
+    return 0
+
+
+def _cmd_round_status(args: argparse.Namespace) -> int:
+    import json
+
+    from .round import status
+
+    s = status(args.round)
+    if args.json:
+        print(json.dumps(s, ensure_ascii=False, indent=2, sort_keys=True))
+        return 0 if s["problem"] is None else 1
+    print(f"round {s['round_id']} (stage {s['stage']}): {s['teams']} teams, {s['reviewers']} roster entries, "
+          f"{s['assignments']} assignments")
+    print(f"frozen version: {s['frozen_version'] or 'none'}; ledger entries: {s['ledger_entries']}")
+    if s["problem"]:
+        print(f"PROBLEM: {s['problem']}")
+    for a in s["amendments"]:
+        flag = " [after first submission]" if a["after_first_submission"] else ""
+        print(f"amendment v{a['version']} at {a['time']}{flag}: {a['reason']} ({len(a['changes'])} change(s))")
+    print(f"notebooks: {s['notebooks'] or 'none'}; sheets: {s['sheets']}; collected: {s['collected']}")
+    return 0 if s["problem"] is None else 1
+
+
+@register
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="execute the review notebook for every assignment (parallel, resumable)")
+    p.add_argument("round", metavar="ROUND")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+    p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
+    p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
+    p.add_argument("--retries", type=int, default=1, help="re-runs of a failed notebook in this batch (default 1)")
+    p.add_argument("--notebook", help="the review notebook (default: notebooks/review.ipynb)")
+    p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
+    p.add_argument("--lang", default="ko", choices=["ko", "en"])
+    p.set_defaults(func=_cmd_batch)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch, summary_table
+
+    results = run_batch(args.round, notebook=args.notebook, keys_dir=args.keys, jobs=args.jobs, executor=args.executor,
+                        timeout=args.timeout, retries=args.retries, lang=args.lang)
+    print(summary_table(results).to_string(index=False))
+    counts = {s: sum(r.state == s for r in results) for s in ("done", "skipped", "failed")}
+    print(f"{counts['done']} done, {counts['skipped']} skipped (done before), {counts['failed']} failed"
+          + ("; rerun to retry the failed ones" if counts["failed"] else ""))
+    return 1 if counts["failed"] else 0
+
+
+@register
+def _add_collect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("collect", help="verify submitted sheets; accept or reject each and record it in the ledger")
+    p.add_argument("round", metavar="ROUND")
+    _key_args(p)
+    p.set_defaults(func=_cmd_collect)
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .collect import collect
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    results = collect(args.round, key, actor)
+    for r in results:
+        if r.new:
+            print(f"{r.decision:8} {r.path}{': ' + r.reason if r.reason else ''}")
+    new = [r for r in results if r.new]
+    print(f"{len(new)} new sheet(s): {sum(r.decision == 'accepted' for r in new)} accepted, "
+          f"{sum(r.decision == 'rejected' for r in new)} rejected; {len(results) - len(new)} collected before")
+    return 0
+
+
+@register
+def _add_aggregate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("aggregate", help="aggregate the panels and write the signed report under ROUND/report")
+    p.add_argument("round", metavar="ROUND")
+    _key_args(p)
+    p.set_defaults(func=_cmd_aggregate)
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from .aggregate import aggregate_round
+    from .report import SCORE_COLS, write_report
+    from .round import load_round
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    r = load_round(args.round)
+    agg = aggregate_round(r)
+    paths = write_report(r, agg, key, actor)
+    print(agg.scores[SCORE_COLS].to_string(index=False))
+    print(f"report: {paths['html']}")
+    return 0

@@ -1,31 +1,43 @@
-"""The embedded demo: runs what the workbench does end to end on fictional data.
+"""The embedded demo: a whole stage evaluation of 5 fictional consortia, end to end.
 
-Everything in the demo is fictional. It checks the shipped rubrics, creates demo keys, builds a score
-sheet for a fictional team, signs it and verifies the signature, printing each step.
+Steps (each printed): check the shipped rubrics; create demo keys (unencrypted, demo only) for a
+coordinator, 5 experts and 49 user evaluators; create the round from ``data/demo/`` (made by
+``data/make_demo.py``); freeze the rules (cut: 4 teams); run the review notebook for 5 experts x 5 teams
+with 2 jobs from the shipped answers; collect and verify the sheets; amend the rules after the first
+submission (cut 4 -> 3 and a re-challenge rule, as happened in the real stage 1, recorded and flagged);
+aggregate (benchmark points, trimmed-mean expert points, survey user points, gates, ranking, indices);
+write and sign the report; print the ranking and the report's path.
+
+Everything in the demo is fictional.
+
+Public API: :func:`run_demo`, :func:`default_rubrics_dir`, :func:`default_demo_data`, :func:`demo_judgments`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WorkbenchError
-from .files import atomic_write_bytes
-from .rubric import AnchoredScale, GateScale, Rubric, check_files
-from .sheet import COI, Judgment, Reviewer, build_sheet, sheet_bytes, validate_sheet
-from .signing import (
-    SHEET_TYPE,
-    envelope_bytes,
-    generate_keypair,
-    key_id,
-    load_private_key,
-    load_public_key,
-    sign_payload,
-    verify_envelope,
-)
+import yaml
 
-__all__ = ["default_rubrics_dir", "demo_judgments", "run_demo"]
+from .aggregate import aggregate_round
+from .batch import default_notebook, run_batch
+from .collect import collect
+from .errors import WorkbenchError
+from .files import atomic_write_text, load_yaml
+from .report import write_report
+from .round import amend, freeze, init_round, load_round
+from .rubric import AnchoredScale, GateScale, Rubric, check_files
+from .sheet import Judgment
+from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem
+
+__all__ = ["default_demo_data", "default_rubrics_dir", "demo_judgments", "run_demo"]
+
+COORDINATOR = "coordinator"
+ROUND_ID = "demo-2026-stage1"
 
 
 def default_rubrics_dir() -> Path:
@@ -34,6 +46,15 @@ def default_rubrics_dir() -> Path:
     d = Path(env) if env else Path(__file__).resolve().parent.parent / "rubrics"
     if not d.is_dir():
         raise WorkbenchError("rubrics folder not found", file=d, expected="set WORKBENCH_RUBRICS to the rubrics/ folder")
+    return d
+
+
+def default_demo_data() -> Path:
+    """The demo inputs: ``$WORKBENCH_DEMO_DATA``, else ``data/demo/`` beside the package in a checkout."""
+    env = os.environ.get("WORKBENCH_DEMO_DATA")
+    d = Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "demo"
+    if not (d / "teams.yaml").is_file():
+        raise WorkbenchError("demo data not found", file=d, expected="data/demo/ (python data/make_demo.py) or WORKBENCH_DEMO_DATA")
     return d
 
 
@@ -51,38 +72,90 @@ def demo_judgments(rubric: Rubric, seed: int = 0) -> dict[str, Judgment]:
     return out
 
 
-def run_demo(out: str | Path, echo: Callable[[str], None] = print) -> Path:
-    """Run the demo into folder ``out`` and return the signed sheet's path."""
+def _keys(d: Path, ids: list[str]) -> None:
+    for i in ids:
+        if not (d / f"{i}.key").exists():
+            generate_keypair(i, d)
+
+
+def _write_yaml(path: Path, obj: object) -> None:
+    atomic_write_text(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110))
+
+
+def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2, notebook: str | Path | None = None) -> Path:
+    """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path."""
+    t0 = time.monotonic()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rubric_files = sorted(default_rubrics_dir().glob("*.yaml"))
-    rubrics, problems = check_files(rubric_files)
+    data = default_demo_data()
+    rubrics_dir = default_rubrics_dir()
+    rubrics, problems = check_files(sorted(rubrics_dir.glob("*.yaml")))
     if problems:
         raise problems[0]
     for r in rubrics:
         echo(f"rubric ok: {r.id} {r.version}, {r.total_points:g} points, sha256 {r.sha256[:16]}")
-    expert = next(r for r in rubrics if r.part == "expert")
 
+    teams = load_yaml(data / "teams.yaml")[0]["teams"]
+    experts = sorted(p.name for p in (data / "answers").iterdir() if p.is_dir())
+    users = sorted({line.split(",", 1)[0] for line in (data / "users" / "survey.csv").read_text().splitlines()[1:]})
     keys = out / "keys"
-    if not (keys / "expert-01.key").exists():
-        generate_keypair("expert-01", keys)
-    priv = load_private_key(keys / "expert-01.key")
-    pub = load_public_key(keys / "expert-01.pub")
-    echo(f"demo key: {keys / 'expert-01.key'} (id {key_id(pub)[:16]})")
+    _keys(keys, [COORDINATOR, *experts, *users])
+    echo(f"demo keys: {keys} (1 coordinator, {len(experts)} experts, {len(users)} users; unencrypted, demo only)")
+    coord_key = load_private_key(keys / f"{COORDINATOR}.key")
 
-    sheet = build_sheet(
-        expert,
-        round_id="demo-2026-stage1",
-        team_id="team-aurora",
-        reviewer=Reviewer(id="expert-01", role="expert", key_id=key_id(pub)),
-        judgments=demo_judgments(expert),
-        coi=COI(has_conflict=False),
-        parameters={"lang": "en"},
-    )
-    validate_sheet(sheet, expert)
-    echo(f"sheet built: team-aurora by expert-01, total {sheet.totals.total:g} / {sheet.totals.max:g}")
-    env = sign_payload(sheet_bytes(sheet), SHEET_TYPE, priv)
-    path = atomic_write_bytes(out / "sheets" / "expert-01" / "team-aurora.v1.dsse.json", envelope_bytes(env))
-    verify_envelope(path.read_bytes(), pub, SHEET_TYPE, str(path))
-    echo(f"signed and verified: {path}")
-    return path
+    rd = out / "round"
+    if rd.exists():
+        shutil.rmtree(rd)  # the demo always starts a fresh round
+    init_round(rd, round_id=ROUND_ID, stage=1, rubrics_dir=rubrics_dir, coordinator_id=COORDINATOR,
+               coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"))
+    roster = load_yaml(rd / "roster.yaml")[0]
+    roster["reviewers"] += [{"id": i, "role": role, "name": f"Demo {role} {i[-2:]}", "coi": [],
+                             "public_key": public_key_pem(load_public_key(keys / f"{i}.pub"))}
+                            for role, ids in (("expert", experts), ("user", users)) for i in ids]
+    _write_yaml(rd / "roster.yaml", roster)
+    _write_yaml(rd / "teams.yaml", {"teams": teams})
+    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in experts for t in teams]})
+    for sub in ("evidence", "answers", "users"):
+        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users)")
+
+    e = freeze(rd, coord_key, COORDINATOR)
+    echo(f"rules frozen: version 1, cut {load_round(rd).rules.cut} teams, ledger entry {e.seq} (sha256 {e.payload_sha256[:16]})")
+
+    nb = Path(notebook) if notebook else default_notebook()
+    if not nb.is_file():
+        fixture = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "coord" / "review_fixture.ipynb"
+        echo(f"note: {nb} not found; using the test fixture notebook {fixture}")
+        nb = fixture
+    t1 = time.monotonic()
+    results = run_batch(rd, notebook=nb, keys_dir=keys, jobs=jobs, progress=False, lang="en")
+    failed = [x for x in results if x.state == "failed"]
+    echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done with {jobs} jobs in {time.monotonic() - t1:.1f}s")
+    for x in failed:
+        echo(f"  failed: {x.reviewer} x {x.team}: {x.error}")
+
+    decisions = collect(rd, coord_key, COORDINATOR)
+    acc = sum(d.decision == "accepted" for d in decisions)
+    echo(f"collected: {acc} accepted, {len(decisions) - acc} rejected")
+
+    rules = load_yaml(rd / "rules.yaml")[0]
+    rules["cut"] = 3
+    rules["decision_rules"] = [{"id": "re-challenge", "text": "One additional team may be selected by expert review "
+                                "(written and presentation) only if a majority of the committee approves; possibly none."}]
+    _write_yaml(rd / "rules.yaml", rules)
+    e = amend(rd, coord_key, COORDINATOR, "Ministry decision: 3 teams advance; a re-challenge for one more team is added")
+    echo(f"rules amended: version {e.data['version']}, {len(e.data['changes'])} change(s), "
+         f"after first submission: {e.data['after_first_submission']}")
+
+    r = load_round(rd)
+    agg = aggregate_round(r)
+    paths = write_report(r, agg, coord_key, COORDINATOR)
+    echo("")
+    echo("ranking:")
+    for row in agg.scores.sort_values(["rank", "team"], na_position="last").itertuples():
+        rank = "-" if row.rank is None or str(row.rank) == "<NA>" else str(row.rank)
+        echo(f"  {rank:>2}  {row.team:<14} {row.total:6.2f}  (bench {row.benchmark:5.2f}, expert {row.expert:5.2f}, "
+             f"user {row.user:5.2f})  {row.status}")
+    echo("")
+    echo(f"report: {paths['html'].resolve()}")
+    echo(f"demo finished in {time.monotonic() - t0:.1f}s")
+    return paths["html"]

@@ -1,0 +1,87 @@
+"""Builders for small round folders used by the coordinator tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from conftest import RUBRICS
+
+from workbench.demo import demo_judgments
+from workbench.files import atomic_write_bytes
+from workbench.round import freeze, init_round
+from workbench.rubric import load_rubric
+from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
+from workbench.signing import (
+    SHEET_TYPE,
+    envelope_bytes,
+    generate_keypair,
+    key_id,
+    load_private_key,
+    load_public_key,
+    public_key_pem,
+    sign_payload,
+)
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "coord"
+
+
+def write_yaml(path: Path, obj) -> None:
+    path.write_text(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False))
+
+
+def team(tid: str) -> dict:
+    return {"id": tid, "name": tid.title(), "model": f"{tid}-7B", "active_params_b": 7, "total_params_b": 7,
+            "target_model": "ref", "individual_benchmarks": ["a", "b"]}
+
+
+def make_round(base: Path, experts=("e1", "e2"), teams=("ta", "tb"), users=(), coi=None, answers=True,
+               do_freeze=True, **rules) -> Path:
+    """A round under base/round with keys in base/keys; every expert assigned to every team without a COI."""
+    keys = base / "keys"
+    for i in ("coord", *experts, *users):
+        generate_keypair(i, keys)
+    rd = base / "round"
+    init_round(rd, round_id="test-1", stage=1, rubrics_dir=RUBRICS, coordinator_id="coord",
+               coordinator_key=load_public_key(keys / "coord.pub"), rules_overrides=rules or None)
+    coi = coi or {}
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"] += [{"id": i, "role": role, "public_key": public_key_pem(load_public_key(keys / f"{i}.pub")),
+                             "coi": coi.get(i, [])} for role, ids in (("expert", experts), ("user", users)) for i in ids]
+    write_yaml(rd / "roster.yaml", roster)
+    write_yaml(rd / "teams.yaml", {"teams": [team(t) for t in teams]})
+    write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t} for e in experts for t in teams
+                                                         if t not in coi.get(e, [])]})
+    expert = load_rubric(RUBRICS / "expert.yaml")
+    for t in teams:
+        (rd / "evidence" / t).mkdir(parents=True, exist_ok=True)
+        (rd / "evidence" / t / "benchmark_points.json").write_text(
+            json.dumps({"points": {"bench.nia": 5, "bench.common": 10, "bench.individual": 5}}))
+        if answers:
+            for e in experts:
+                p = rd / "answers" / e / f"{t}.yaml"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                write_yaml(p, {"judgments": {k: v.model_dump(exclude_none=True) for k, v in demo_judgments(expert).items()},
+                               "coi": {"has_conflict": False, "statement": ""}})
+    if do_freeze:
+        freeze(rd, coord_key(base), "coord")
+    return rd
+
+
+def coord_key(base: Path):
+    return load_private_key(base / "keys" / "coord.key")
+
+
+def sign_sheet(base: Path, reviewer: str, team_id: str, *, key_name: str | None = None, judgments=None,
+               version: int = 1, round_id: str = "test-1", coi: COI | None = None) -> Path:
+    """Build, sign and file a sheet directly (no notebook); ``key_name`` signs with another key."""
+    rd = base / "round"
+    rubric = load_rubric(rd / "rubrics" / "expert.yaml")
+    key = load_private_key(base / "keys" / f"{key_name or reviewer}.key")
+    sheet = build_sheet(rubric, round_id=round_id, team_id=team_id,
+                        reviewer=Reviewer(id=reviewer, role="expert", key_id=key_id(key.public_key())),
+                        judgments=judgments or demo_judgments(rubric), coi=coi or COI(has_conflict=False),
+                        created_at="2026-01-01T00:00:00Z")
+    data = envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key))
+    return atomic_write_bytes(rd / "sheets" / reviewer / f"{team_id}.v{version}.dsse.json", data, overwrite=False)

@@ -1,0 +1,192 @@
+"""Panel aggregation: formulas with hand-computed values, gates, ranking, survey parsing, the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from coord_helpers import coord_key, make_round, sign_sheet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.aggregate import (
+    aggregate_round,
+    composite_index,
+    gate_decisions,
+    icc2k,
+    kripp_alpha,
+    panel_score,
+    rank_teams,
+    reviewer_outliers,
+    trimmed_mean,
+    user_points,
+)
+from workbench.collect import collect
+from workbench.demo import demo_judgments
+from workbench.errors import EvidenceError
+from workbench.report import write_report
+from workbench.round import load_round
+from workbench.rubric import load_rubric
+from workbench.sheet import Judgment
+from workbench.signing import REPORT_TYPE, load_public_key, verify_envelope
+
+
+def test_trimmed_mean_drops_highest_and_lowest():
+    assert trimmed_mean([10, 1, 3, 2]) == 2.5          # drops 1 and 10
+    assert trimmed_mean([4, 6]) == 5.0                  # too few to trim
+    assert trimmed_mean([1, 2, 3, 4, 100], trim=2) == 3.0
+    assert panel_score([1, 2, 9], "mean") == 4.0
+    assert panel_score([1, 2, 9], "median") == 2.0
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30), st.integers(0, 3))
+def test_trimmed_mean_is_bounded_and_order_free(values, trim):
+    m = trimmed_mean(values, trim)
+    assert min(values) - 1e-6 <= m <= max(values) + 1e-6
+    assert m == pytest.approx(trimmed_mean(list(reversed(values)), trim))
+
+
+def test_icc2k_shrout_fleiss_example():
+    # Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges; published ICC(2,4) = 0.62
+    x = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)
+    assert icc2k(x) == pytest.approx(0.620, abs=5e-4)
+
+
+def test_icc2k_and_alpha_by_hand():
+    x = np.array([[1, 1], [2, 2], [3, 4]], float)
+    # MSR = 19/6, MSC = MSE = 1/6: (19/6 - 1/6) / (19/6) = 18/19
+    assert icc2k(x) == pytest.approx(18 / 19)
+    # interval alpha: Do = 1/3, De = 82/30 -> 1 - (1/3)/(82/30) = 1 - 10/82
+    assert kripp_alpha(x) == pytest.approx(1 - 10 / 82)
+    assert icc2k(np.array([[1.0, np.nan], [2.0, 3.0]])) is None   # one complete rater only
+    assert kripp_alpha(np.full((3, 2), 4.0)) is None                # no variation: undefined
+
+
+def test_outliers_use_modified_z():
+    t = pd.DataFrame({"reviewer": list("abcde"), "team": ["t"] * 5, "total": [20, 21, 22, 23, 35]})
+    out = reviewer_outliers(t, 3.5)
+    # median 22, MAD 1: z(35) = 0.6745 * 13 = 8.77
+    assert out.loc[out["reviewer"] == "e", "z"].item() == pytest.approx(8.769, abs=1e-3)
+    assert out["outlier"].tolist() == [False, False, False, False, True]
+
+
+def test_gates_need_a_strict_majority():
+    v = [("t1", "g", f"r{i}", "fail" if i < 3 else "pass", f"why {i}") for i in range(5)]
+    v += [("t2", "g", f"r{i}", "fail" if i < 2 else "concern", "c") for i in range(4)]
+    g = gate_decisions(v, {"g": {"fail"}}).set_index("team")
+    assert bool(g.loc["t1", "excluded"]) is True and g.loc["t1", "excluding"] == 3
+    assert bool(g.loc["t2", "excluded"]) is False     # 2 of 4 is not a majority
+    assert "r0 (fail): why 0" in g.loc["t1", "justifications"]
+
+
+def _scores(rows):
+    return pd.DataFrame(rows, columns=["team", "total", "expert", "benchmark", "user", "status"])
+
+
+def test_ranking_tie_break_cut_and_exclusion():
+    s = _scores([("a", 90, 30, 40, 20, "ranked"), ("b", 85, 31, 34, 20, "ranked"), ("c", 85, 29, 36, 20, "ranked"),
+                 ("d", 95, 30, 45, 20, "excluded by gate"), ("e", 70, 20, 30, 20, "ranked")])
+    out = rank_teams(s, cut=2, tie_break=["expert", "benchmark"]).set_index("team")
+    assert [out.loc[t, "rank"] for t in "abce"] == [1, 2, 3, 4] and out.loc["d", "rank"] is pd.NA
+    assert [out.loc[t, "status"] for t in "abcde"] == ["advances", "advances", "eliminated", "excluded by gate", "eliminated"]
+
+
+def test_unresolved_tie_at_the_cut_is_reported():
+    s = _scores([("a", 90, 30, 40, 20, "ranked"), ("b", 85, 30, 35, 20, "ranked"), ("c", 85, 30, 35, 20, "ranked")])
+    out = rank_teams(s, cut=2, tie_break=["expert", "benchmark", "user"]).set_index("team")
+    assert out.loc["b", "rank"] == out.loc["c", "rank"] == 2
+    assert out.loc["b", "status"] == out.loc["c", "status"] == "tie at cut line (committee decides)"
+
+
+def test_composite_index():
+    assert composite_index({"x": 5, "y": 3}, {"x": 10, "y": 10, "z": 5}, ["x", "y"]) == pytest.approx(40.0)
+
+
+def _survey(rd, rows):
+    (rd / "users").mkdir(exist_ok=True)
+    (rd / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + "".join(r + "\n" for r in rows))
+
+
+def test_user_points_interpolate_level_fractions(tmp_path):
+    rd = make_round(tmp_path, users=("u1", "u2"))
+    _survey(rd, ["u1,ta,user.usability,4,", "u2,ta,user.usability,5,great"])
+    (rd / "users" / "votes.csv").write_text("user_id,prompt_id,model_a,model_b,winner\nu1,p1,ta,tb,A\nu2,p1,ta,tb,tie\n")
+    pts, votes = user_points(load_round(rd))
+    # mean level 4.5 -> fraction halfway between 0.75 and 1.0 -> 0.875 x 5 points
+    assert pts["ta"]["user.usability"] == pytest.approx(4.375)
+    assert sum(pts["tb"].values()) == 0.0
+    assert votes.set_index("team")["win_rate"].to_dict() == {"ta": 0.75, "tb": 0.25}
+
+
+@pytest.mark.parametrize("row,match", [
+    ("u9,ta,user.usability,4,", r"survey.csv:2: user_id: user 'u9', expected a user in the roster"),
+    ("u1,ta,user.usability,7,", r"survey.csv:2: value: value '7'"),
+    ("u1,tz,user.usability,4,", r"survey.csv:2: team: team 'tz'"),
+    ("u1,ta,expert.strategy.plan,4,", r"survey.csv:2: item"),
+])
+def test_survey_errors_name_row_and_field(tmp_path, row, match):
+    rd = make_round(tmp_path, users=("u1",))
+    _survey(rd, [row])
+    with pytest.raises(EvidenceError, match=match):
+        user_points(load_round(rd))
+
+
+@pytest.fixture(scope="module")
+def survey_round(tmp_path_factory):
+    rd = make_round(tmp_path_factory.mktemp("s"), users=("u1",))
+    (rd / "users").mkdir(exist_ok=True)
+    return rd
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_survey_parser_only_raises_evidence_errors(survey_round, text):
+    (survey_round / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + text)
+    try:
+        pts, _ = user_points(load_round(survey_round))
+    except EvidenceError:
+        return
+    assert all(0 <= v <= 6 for team in pts.values() for v in team.values())
+
+
+def test_survey_not_utf8(survey_round):
+    (survey_round / "users" / "survey.csv").write_bytes(b"user_id,team,item,value,comment\nu1,\xff\n")
+    with pytest.raises(EvidenceError, match="survey.csv:2: not valid UTF-8"):
+        user_points(load_round(survey_round))
+
+
+def test_round_aggregate_and_signed_report(tmp_path):
+    experts = ("e1", "e2", "e3")
+    rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",))
+    rubric = load_rubric(rd / "rubrics" / "expert.yaml")
+    base = demo_judgments(rubric)
+    for i, e in enumerate(experts):
+        for t in ("ta", "tb"):
+            j = dict(base)
+            if t == "tb" and i < 2:
+                j["expert.independence.verdict"] = Judgment(verdict="fail", comment="encoder weights copied")
+            if e == "e3" and t == "ta":
+                j["expert.strategy.plan"] = Judgment(level=1, comment="weak plan")
+            sign_sheet(tmp_path, e, t, judgments=j)
+    _survey(rd, ["u1,ta,user.usability,3,"])
+    collect(rd, coord_key(tmp_path), "coord")
+    r = load_round(rd)
+    agg = aggregate_round(r)
+    s = agg.scores.set_index("team")
+    totals = {e: json.loads(__import__("base64").b64decode(json.loads(
+        (rd / "sheets" / e / "ta.v1.dsse.json").read_bytes())["payload"]))["totals"]["total"] for e in experts}
+    assert s.loc["ta", "expert"] == pytest.approx(sorted(totals.values())[1], abs=1e-4)   # 3 reviewers: the middle one
+    assert s.loc["ta", "benchmark"] == 20 and s.loc["ta", "user"] == pytest.approx(2.5)
+    assert s.loc["tb", "status"] == "excluded by gate" and s.loc["ta", "status"] == "advances"
+    assert set(agg.reliability["criterion"]) == set(rubric.ids("anchored"))
+    paths = write_report(r, agg, coord_key(tmp_path), "coord")
+    html = paths["html"].read_text()
+    assert "<script" not in html and "<svg" in html and "encoder weights copied" in html
+    payload = json.loads(verify_envelope(paths["signed"].read_bytes(), load_public_key(tmp_path / "keys" / "coord.pub"),
+                                         REPORT_TYPE))
+    assert payload["scores"][0]["team"] == "ta" and payload["files"]["scores.csv"]
+    assert paths["csv"].read_text().splitlines()[0].startswith("rank,team,name,benchmark,expert,user,total")
+    # deterministic: aggregating again gives the same summary
+    assert aggregate_round(load_round(rd)).summary() == agg.summary()

@@ -1,0 +1,22 @@
+"""The full demo round, end to end (about 15 s on 2 cores)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.demo import run_demo
+from workbench.round import status
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_the_whole_round(tmp_path):
+    lines: list[str] = []
+    report = run_demo(tmp_path / "demo", echo=lines.append)
+    text = "\n".join(lines)
+    assert report.is_file() and "<svg" in report.read_text()
+    assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 25 accepted, 0 rejected" in text
+    assert "team-cheonma" in text and "excluded by gate" in text          # the copied vision encoder
+    s = status(tmp_path / "demo" / "round")
+    assert s["frozen_version"] == 2 and s["amendments"][0]["after_first_submission"] is True
+    assert s["collected"] == {"accepted": 25, "rejected": 0}

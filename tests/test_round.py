@@ -1,0 +1,124 @@
+"""Round folders: models, freeze, amend, hand edits, status."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from coord_helpers import coord_key, make_round, sign_sheet, team, write_yaml
+
+from workbench.collect import collect
+from workbench.errors import RoundError
+from workbench.ledger import read_entries
+from workbench.round import amend, check_frozen, diff_states, freeze, load_round, status
+
+
+def test_freeze_signs_state_and_refuses_twice(tmp_path):
+    rd = make_round(tmp_path)
+    r = load_round(rd)
+    assert check_frozen(r) == 1
+    assert (rd / "frozen" / "v1.dsse.json").is_file()
+    [e] = read_entries(rd / "ledger.jsonl")
+    assert (e.type, e.actor, e.data["version"]) == ("freeze", "coord", 1)
+    with pytest.raises(RoundError, match="frozen already"):
+        freeze(rd, coord_key(tmp_path), "coord")
+
+
+def test_hand_edit_after_freeze_is_detected_but_comments_are_not(tmp_path):
+    rd = make_round(tmp_path)
+    text = (rd / "rules.yaml").read_text()
+    (rd / "rules.yaml").write_text("# a comment only\n" + text)
+    assert check_frozen(load_round(rd)) == 1
+    (rd / "rules.yaml").write_text(text.replace("cut: 4", "cut: 3"))
+    with pytest.raises(RoundError, match="changed after version 1 was frozen: rules"):
+        check_frozen(load_round(rd))
+    assert "changed after version 1" in status(rd)["problem"]
+
+
+def test_rubric_edit_after_freeze_is_refused(tmp_path):
+    rd = make_round(tmp_path)
+    p = rd / "rubrics" / "expert.yaml"
+    p.write_text(p.read_text().replace("points: 6", "points: 7", 1).replace("total_points: 35", "total_points: 36"))
+    with pytest.raises(RoundError, match="does not match the rules' pin"):
+        load_round(rd)
+
+
+def test_amend_records_changes_and_flags_after_submission(tmp_path):
+    rd = make_round(tmp_path)
+    key = coord_key(tmp_path)
+    with pytest.raises(RoundError, match="nothing changed"):
+        amend(rd, key, "coord", "no-op")
+    sign_sheet(tmp_path, "e1", "ta")
+    collect(rd, key, "coord")
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules["cut"] = 3
+    write_yaml(rd / "rules.yaml", rules)
+    with pytest.raises(RoundError, match="needs a reason"):
+        amend(rd, key, "coord", "  ")
+    e = amend(rd, key, "coord", "3 teams advance")
+    assert e.data["version"] == 2 and e.data["after_first_submission"] is True
+    assert e.data["changes"] == [{"path": "rules.cut", "old": 4, "new": 3}]
+    assert check_frozen(load_round(rd)) == 2
+    [a] = status(rd)["amendments"]
+    assert a["reason"] == "3 teams advance" and a["after_first_submission"] is True
+
+
+def test_late_team_joins_by_amendment(tmp_path):
+    rd = make_round(tmp_path)
+    teams = yaml.safe_load((rd / "teams.yaml").read_text())
+    teams["teams"].append({**team("tc"), "joined_by_amendment": True})
+    write_yaml(rd / "teams.yaml", teams)
+    e = amend(rd, coord_key(tmp_path), "coord", "re-challenge: tc joins")
+    assert e.data["after_first_submission"] is False
+    paths = {c["path"] for c in e.data["changes"]}
+    assert "teams.teams[tc].name" in paths and all(c["old"] is None for c in e.data["changes"])
+
+
+def test_conflicted_assignment_is_refused(tmp_path):
+    rd = make_round(tmp_path, coi={"e1": ["tb"]}, do_freeze=False)
+    asg = yaml.safe_load((rd / "assignments.yaml").read_text())
+    asg["assignments"].append({"reviewer": "e1", "team": "tb"})
+    write_yaml(rd / "assignments.yaml", asg)
+    with pytest.raises(RoundError, match=r"assignments.yaml:\d+: assignments.3: e1 declared a conflict of interest with tb"):
+        load_round(rd)
+
+
+def test_bad_rules_name_file_and_line(tmp_path):
+    rd = make_round(tmp_path, do_freeze=False)
+    text = (rd / "rules.yaml").read_text().replace("cut: 4", "cut: -1")
+    (rd / "rules.yaml").write_text(text)
+    line = text.splitlines().index("cut: -1") + 1
+    with pytest.raises(RoundError, match=rf"rules.yaml:{line}: cut: input should be greater than or equal to 0"):
+        load_round(rd)
+
+
+def test_freeze_needs_the_coordinators_key(tmp_path):
+    from workbench.signing import load_private_key
+
+    rd = make_round(tmp_path, do_freeze=False)
+    with pytest.raises(RoundError, match="not a coordinator"):
+        freeze(rd, load_private_key(tmp_path / "keys" / "e1.key"), "e1")
+    with pytest.raises(RoundError, match="not coord's roster key|is not coord's roster key|the key given"):
+        freeze(rd, load_private_key(tmp_path / "keys" / "e1.key"), "coord")
+
+
+def test_diff_states_keys_records_by_id():
+    old = {"teams": {"teams": [{"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
+    new = {"teams": {"teams": [{"id": "b", "name": "B"}, {"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
+    assert diff_states(old, new) == [{"path": "teams.teams[b].name", "old": None, "new": "B"}]
+
+
+def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
+    from workbench.cli import main
+
+    rd = make_round(tmp_path)
+    key = str(tmp_path / "keys" / "coord.key")
+    assert main(["round", "status", str(rd)]) == 0
+    (rd / "rules.yaml").write_text((rd / "rules.yaml").read_text().replace("cut: 4", "cut: 2"))
+    capsys.readouterr()
+    assert main(["collect", str(rd), "--key", key]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "changed after version 1 was frozen: rules" in err
+    assert main(["round", "amend", str(rd), "--key", key, "--reason", "two teams"]) == 0
+    assert "rules.cut: 4 -> 2" in capsys.readouterr().out
+    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "e1.key")]) == 1
+    assert "not a coordinator's key" in capsys.readouterr().err

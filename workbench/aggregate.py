@@ -1,0 +1,431 @@
+"""Panel aggregation: from accepted sheets and computed points to totals, reliability, gates and a ranking.
+
+Pure functions (no I/O) do the arithmetic:
+
+- :func:`trimmed_mean`: drop the ``trim`` highest and lowest values (the usual rule of Korean public
+  evaluations), then average; with ``2 * trim`` values or fewer nothing is dropped.
+- :func:`panel_score`: the rules' method (``trimmed_mean``, ``mean`` or ``median``).
+- :func:`icc2k`: ICC(2,k) of Shrout & Fleiss (1979), two-way random effects, average of k raters, from
+  the ANOVA mean squares: ``(MSR - MSE) / (MSR + (MSC - MSE) / n)``; raters with a missing cell are left out.
+- :func:`kripp_alpha`: Krippendorff's alpha (interval) via the ``krippendorff`` package; missing cells allowed.
+- :func:`reviewer_outliers`: modified z-scores (Iglewicz & Hoaglin) of each reviewer's total against the
+  team's panel median; ``|z| > threshold`` is flagged (and only shown: nothing is dropped for it).
+- :func:`gate_decisions`: a team is excluded when more than half of its accepted expert sheets give an
+  excluding verdict of a gate named in the rules, whatever its points; the justifications are kept.
+- :func:`rank_teams`: total descending; ties broken by the rules' ``tie_break`` parts in order; teams still
+  equal share a rank. Excluded and incomplete teams are not ranked. The first ``cut`` ranks advance; a tie
+  across the cut line is reported as such (the committee decides), never broken silently.
+- :func:`composite_index`: 100 x achieved / available points over the criteria the rules assign.
+
+:func:`aggregate_round` applies them to a frozen, collected round. Benchmark and user points come in through
+one function each, :func:`benchmark_points` and :func:`user_points`, so that the evidence modules can be
+wired in without touching the rest.
+
+Public API: the functions above, :class:`Aggregate`, :func:`benchmark_points`, :func:`user_points`,
+:func:`aggregate_round`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import krippendorff
+import numpy as np
+import pandas as pd
+
+from . import ledger
+from .collect import CollectResult, accepted_sheets
+from .errors import EvidenceError
+from .files import load_json, read_bounded
+from .round import PARTS, Round, check_frozen, signed_state
+from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
+from .sheet import ScoreSheet
+
+__all__ = [
+    "Aggregate",
+    "aggregate_round",
+    "benchmark_points",
+    "composite_index",
+    "gate_decisions",
+    "icc2k",
+    "kripp_alpha",
+    "panel_score",
+    "rank_teams",
+    "reviewer_outliers",
+    "trimmed_mean",
+    "user_points",
+]
+
+MAX_CSV_BYTES = 16 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- pure arithmetic
+
+def trimmed_mean(values: Sequence[float], trim: int = 1) -> float:
+    """Mean after dropping the ``trim`` highest and lowest values (nothing dropped if too few values)."""
+    if not values:
+        raise ValueError("no values")
+    v = sorted(float(x) for x in values)
+    if len(v) > 2 * trim:
+        v = v[trim: len(v) - trim]
+    return sum(v) / len(v)
+
+
+def panel_score(values: Sequence[float], method: str = "trimmed_mean", trim: int = 1) -> float:
+    """A panel's score by the rules' method."""
+    if method == "trimmed_mean":
+        return trimmed_mean(values, trim)
+    if method == "mean":
+        return trimmed_mean(values, 0)
+    if method == "median":
+        return float(np.median(np.asarray(values, dtype=float)))
+    raise ValueError(f"unknown method '{method}'")
+
+
+def icc2k(matrix: np.ndarray) -> float | None:
+    """ICC(2,k) for an n targets x k raters matrix (NaN = missing); None when undefined."""
+    x = np.asarray(matrix, dtype=float)
+    x = x[:, ~np.isnan(x).any(axis=0)]  # raters who rated every target
+    n, k = x.shape
+    if n < 2 or k < 2:
+        return None
+    grand = x.mean()
+    ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
+    ss_cols = n * ((x.mean(axis=0) - grand) ** 2).sum()
+    ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
+    msr, msc, mse = ss_rows / (n - 1), ss_cols / (k - 1), ss_err / ((n - 1) * (k - 1))
+    denom = msr + (msc - mse) / n
+    if denom <= 0 or not math.isfinite(denom):
+        return None
+    return float((msr - mse) / denom)
+
+
+def kripp_alpha(matrix: np.ndarray) -> float | None:
+    """Krippendorff's alpha (interval) for an n targets x k raters matrix (NaN = missing); None if undefined."""
+    x = np.asarray(matrix, dtype=float)
+    vals = x[~np.isnan(x)]
+    if x.shape[0] < 2 or len(np.unique(vals)) < 2:
+        return None  # no variation at all: alpha is 0/0
+    a = krippendorff.alpha(reliability_data=x.T, level_of_measurement="interval")
+    return float(a) if math.isfinite(a) else None
+
+
+def reviewer_outliers(totals: pd.DataFrame, threshold: float = 3.5) -> pd.DataFrame:
+    """Flag (reviewer, team) totals far from the team's panel median.
+
+    ``totals`` has columns reviewer, team, total. Returns those rows plus ``z`` (modified z-score,
+    0.6745 (x - median) / MAD) and ``outlier``; a team whose MAD is 0 gets z = 0 for everyone equal to
+    the median and is otherwise scaled by the mean absolute deviation (Iglewicz & Hoaglin's fallback).
+    """
+    out = totals[["reviewer", "team", "total"]].copy()
+    z = pd.Series(0.0, index=out.index)
+    for _, g in out.groupby("team", sort=True):
+        med = g["total"].median()
+        dev = g["total"] - med
+        mad = dev.abs().median()
+        if mad > 0:
+            z[g.index] = 0.6745 * dev / mad
+        else:
+            meanad = dev.abs().mean()
+            z[g.index] = dev / (1.253314 * meanad) if meanad > 0 else 0.0
+    out["z"] = z.round(3)
+    out["outlier"] = out["z"].abs() > threshold
+    return out.sort_values(["team", "reviewer"]).reset_index(drop=True)
+
+
+def gate_decisions(verdicts: Iterable[tuple[str, str, str, str, str]], excluding: Mapping[str, set[str]]) -> pd.DataFrame:
+    """Majority gates. ``verdicts``: (team, criterion, reviewer, verdict, comment) from accepted sheets;
+    ``excluding``: criterion -> verdicts that exclude. One row per (team, criterion)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for team, crit, reviewer, verdict, comment in sorted(verdicts):
+        row = rows.setdefault((team, crit), {"team": team, "criterion": crit, "n": 0, "counts": {}, "excluding": 0,
+                                             "justifications": []})
+        row["n"] += 1
+        row["counts"][verdict] = row["counts"].get(verdict, 0) + 1
+        if verdict in excluding.get(crit, set()):
+            row["excluding"] += 1
+        row["justifications"].append(f"{reviewer} ({verdict}): {comment.strip()}")
+    out = pd.DataFrame(list(rows.values()), columns=["team", "criterion", "n", "counts", "excluding", "justifications"])
+    out["excluded"] = out["excluding"] * 2 > out["n"]
+    return out
+
+
+def rank_teams(scores: pd.DataFrame, cut: int, tie_break: Sequence[str]) -> pd.DataFrame:
+    """Rank the teams whose ``status`` is ``ranked``; set rank and status (advances, eliminated, tie at cut).
+
+    ``scores`` has columns team, total, status and every part named in ``tie_break``.
+    """
+    out = scores.copy()
+    out["rank"] = pd.Series([pd.NA] * len(out), dtype="Int64")
+    ranked = out[out["status"] == "ranked"]
+    keys = ["total", *tie_break]
+    key = ranked[keys].round(6).apply(tuple, axis=1)
+    order = sorted(ranked.index, key=lambda i: (tuple(-v for v in key[i]), out.at[i, "team"]))
+    rank, prev = 0, None
+    for pos, i in enumerate(order, start=1):
+        if key[i] != prev:
+            rank, prev = pos, key[i]
+        out.at[i, "rank"] = rank
+    for i in order:
+        r = out.at[i, "rank"]
+        same = sum(1 for j in order if out.at[j, "rank"] == r)
+        if r + same - 1 <= cut:
+            out.at[i, "status"] = "advances"
+        elif r > cut:
+            out.at[i, "status"] = "eliminated"
+        else:
+            out.at[i, "status"] = "tie at cut line (committee decides)"
+    return out
+
+
+def composite_index(points: Mapping[str, float], max_points: Mapping[str, float], criteria: Sequence[str]) -> float:
+    """100 x sum of achieved points / sum of available points over ``criteria``."""
+    avail = sum(max_points[c] for c in criteria)
+    return 100.0 * sum(points.get(c, 0.0) for c in criteria) / avail if avail else 0.0
+
+
+# ---------------------------------------------------------------- inputs (one function per source)
+
+def benchmark_points(r: Round) -> dict[str, dict[str, float]]:
+    """Team -> {benchmark criterion id -> points}, read from ``evidence/<team>/benchmark_points.json``.
+
+    The file is ``{"points": {criterion id: points}}`` with every computed criterion of the frozen benchmark
+    rubric, each within 0..its points. (To be wired to ``workbench.evidence.benchmarks.compute_points``.)
+    """
+    rubric = r.rubrics["benchmark"]
+    want = {c.id: c.points for _, c in rubric.criteria() if isinstance(c.scale, ComputedScale)}
+    out: dict[str, dict[str, float]] = {}
+    for t in r.teams.teams:
+        f = r.path / "evidence" / t.id / "benchmark_points.json"
+        data = load_json(f, 1 << 20)
+        pts = data.get("points") if isinstance(data, dict) else None
+        if not isinstance(pts, dict):
+            raise EvidenceError("no 'points' object", file=f, expected='{"points": {criterion: points}}')
+        if set(pts) != set(want):
+            raise EvidenceError(f"criteria {sorted(pts)}", file=f, place="points", expected=f"exactly {sorted(want)}")
+        for cid, v in pts.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= want[cid] + 1e-9:
+                raise EvidenceError(f"value {v!r}", file=f, place=f"points.{cid}", expected=f"a number in 0..{want[cid]:g}")
+        out[t.id] = {k: float(pts[k]) for k in sorted(pts)}
+    return out
+
+
+def _read_csv(path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    data = read_bounded(path, MAX_CSV_BYTES)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise EvidenceError("not valid UTF-8 text", file=path, line=data[: e.start].count(b"\n") + 1, expected="UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
+        raise EvidenceError(f"columns {reader.fieldnames}", file=path, line=1, expected=", ".join(columns))
+    rows = []
+    try:
+        for row in reader:
+            if None in row or any(v is None for v in row.values()):
+                raise EvidenceError("wrong number of fields", file=path, line=reader.line_num,
+                                    expected=f"{len(columns)} fields")
+            rows.append((reader.line_num, row))
+    except csv.Error as e:
+        raise EvidenceError(f"CSV syntax error: {e}", file=path, line=reader.line_num) from None
+    return rows
+
+
+def _level_fraction(c, mean_value: float) -> float:
+    """Fraction of points at a mean level, interpolated linearly between the anchored levels."""
+    levels = c.scale.levels
+    xs = [lv.value for lv in levels]
+    ys = [lv.fraction for lv in levels]
+    return float(np.interp(mean_value, xs, ys))
+
+
+def user_points(r: Round) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+    """Team -> {user criterion id -> points} from ``users/survey.csv``, and the pairwise win rates.
+
+    Survey columns: user_id, team, item (a user-rubric criterion id), value (a level), comment. Each item's
+    mean level over the users is converted to points by interpolating the rubric's level fractions.
+    Votes (``users/votes.csv``: user_id, prompt_id, model_a, model_b, winner A/B/tie) are summarised as win
+    rates (a tie counts half) and shown next to the points; they do not change the points here. (To be
+    wired to ``workbench.evidence.users``.)
+    """
+    rubric = r.rubrics["user"]
+    items = {c.id: c for _, c in rubric.criteria() if isinstance(c.scale, AnchoredScale)}
+    users = {e.id for e in r.roster.reviewers if e.role == "user"}
+    teams = {t.id for t in r.teams.teams}
+    f = r.path / "users" / "survey.csv"
+    values: dict[tuple[str, str], list[int]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for line, row in _read_csv(f, ["user_id", "team", "item", "value", "comment"]):
+        where = dict(file=f, line=line)
+        if row["user_id"] not in users:
+            raise EvidenceError(f"user '{row['user_id']}'", place="user_id", expected="a user in the roster", **where)
+        if row["team"] not in teams:
+            raise EvidenceError(f"team '{row['team']}'", place="team", expected="a team in teams.yaml", **where)
+        c = items.get(row["item"])
+        if c is None:
+            raise EvidenceError(f"item '{row['item']}'", place="item", expected="a criterion of the user rubric", **where)
+        try:
+            v = int(row["value"])
+        except ValueError:
+            v = None
+        if v is None or c.level(v) is None:
+            raise EvidenceError(f"value '{row['value']}'", place="value",
+                                expected=f"one of {[lv.value for lv in c.scale.levels]}", **where)
+        k = (row["user_id"], row["team"], row["item"])
+        if k in seen:
+            raise EvidenceError(f"second answer of {k[0]} for {k[1]} / {k[2]}", place="row", expected="one answer each", **where)
+        seen.add(k)
+        values.setdefault((row["team"], row["item"]), []).append(v)
+    out: dict[str, dict[str, float]] = {}
+    for t in sorted(teams):
+        out[t] = {}
+        for cid, c in items.items():
+            vs = values.get((t, cid))
+            out[t][cid] = c.points * _level_fraction(c, float(np.mean(vs))) if vs else 0.0
+    return out, _win_rates(r.path / "users" / "votes.csv", users, teams)
+
+
+def _win_rates(f, users: set[str], teams: set[str]) -> pd.DataFrame:
+    wins: dict[str, float] = dict.fromkeys(sorted(teams), 0.0)
+    games: dict[str, int] = dict.fromkeys(sorted(teams), 0)
+    if f.exists():
+        for line, row in _read_csv(f, ["user_id", "prompt_id", "model_a", "model_b", "winner"]):
+            where = dict(file=f, line=line)
+            if row["user_id"] not in users:
+                raise EvidenceError(f"user '{row['user_id']}'", place="user_id", expected="a user in the roster", **where)
+            a, b = row["model_a"], row["model_b"]
+            if a not in teams or b not in teams or a == b:
+                raise EvidenceError(f"pair '{a}' vs '{b}'", place="model_a/model_b", expected="two different teams", **where)
+            w = row["winner"]
+            if w not in ("A", "B", "tie"):
+                raise EvidenceError(f"winner '{w}'", place="winner", expected="A, B or tie", **where)
+            games[a] += 1
+            games[b] += 1
+            wins[a] += 1.0 if w == "A" else 0.5 if w == "tie" else 0.0
+            wins[b] += 1.0 if w == "B" else 0.5 if w == "tie" else 0.0
+    return pd.DataFrame([{"team": t, "votes": games[t], "win_rate": round(wins[t] / games[t], 4) if games[t] else None}
+                         for t in sorted(teams)])
+
+
+# ---------------------------------------------------------------- the round
+
+@dataclass
+class Aggregate:
+    """Everything the report shows: tables (pandas) and a JSON-able summary."""
+
+    round_id: str
+    frozen_version: int
+    scores: pd.DataFrame            # one row per team
+    criteria: pd.DataFrame          # one row per (team, reviewer, expert criterion): points
+    reliability: pd.DataFrame       # one row per expert criterion: ICC(2,k), alpha, spread
+    outliers: pd.DataFrame
+    gates: pd.DataFrame
+    votes: pd.DataFrame
+    unused: list[CollectResult] = field(default_factory=list)
+    amendments: list[dict[str, Any]] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary (what the signed report carries; also for the score sheet notebook)."""
+        def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{k: (None if (not isinstance(v, list | dict) and pd.isna(v)) else v.item() if hasattr(v, "item") else v)
+                     for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+
+        return {
+            "round_id": self.round_id,
+            "frozen_version": self.frozen_version,
+            "rules": self.rules,
+            "scores": rows(self.scores),
+            "reliability": rows(self.reliability),
+            "outliers": rows(self.outliers[self.outliers["outlier"]]),
+            "gates": rows(self.gates),
+            "votes": rows(self.votes),
+            "unused_sheets": [u.model_dump(exclude={"new"}) for u in self.unused],
+            "amendments": self.amendments,
+        }
+
+
+def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
+    out = {}
+    for _, c in rubric.criteria():
+        j = sheet.judgments.get(c.id)
+        if isinstance(c.scale, AnchoredScale) and j is not None and j.level is not None:
+            out[c.id] = c.points * c.level(j.level).fraction  # type: ignore[union-attr]
+    return out
+
+
+def aggregate_round(
+    r: Round,
+    *,
+    bench_source: Callable[[Round], dict[str, dict[str, float]]] = benchmark_points,
+    user_source: Callable[[Round], tuple[dict[str, dict[str, float]], pd.DataFrame]] = user_points,
+) -> Aggregate:
+    """Aggregate a frozen, collected round (see the module docstring for every rule)."""
+    version = check_frozen(r)
+    rules = r.rules
+    agg = rules.aggregation
+    expert = r.rubrics["expert"]
+    sheets, unused = accepted_sheets(r)
+    expert_sheets = {k: s for k, s in sheets.items() if s.reviewer.role == "expert"}
+    bench = bench_source(r)
+    users, votes = user_source(r)
+    max_points = {c.id: c.points for p in PARTS for _, c in r.rubrics[p].criteria()}
+
+    crit_rows = [{"team": t, "reviewer": rv, "criterion": cid, "points": round(p, 6)}
+                 for (rv, t), s in expert_sheets.items() for cid, p in _points_of(s, expert).items()]
+    crit = pd.DataFrame(crit_rows, columns=["team", "reviewer", "criterion", "points"])
+    totals = pd.DataFrame([{"reviewer": rv, "team": t, "total": s.totals.total} for (rv, t), s in expert_sheets.items()],
+                          columns=["reviewer", "team", "total"])
+
+    excluding = {g.criterion: {o.value for o in expert.criterion(g.criterion).scale.options if o.excludes}  # type: ignore[union-attr]
+                 for g in rules.gates if isinstance(expert.criterion(g.criterion).scale, GateScale)}
+    verdicts = [(t, cid, rv, j.verdict, j.comment) for (rv, t), s in expert_sheets.items()
+                for cid, j in s.judgments.items() if cid in excluding and j.verdict]
+    gates = gate_decisions(verdicts, excluding)
+    excluded_teams = set(gates.loc[gates["excluded"], "team"])
+
+    rows = []
+    for t in sorted(r.teams.teams, key=lambda t: t.id):
+        mine = totals[totals["team"] == t.id]["total"].tolist()
+        e_pts = panel_score(mine, agg.expert, agg.trim) if mine else 0.0
+        per_crit = {cid: panel_score(g["points"].tolist(), agg.expert, agg.trim)
+                    for cid, g in crit[crit["team"] == t.id].groupby("criterion", sort=True)}
+        pts = {**bench[t.id], **per_crit, **users[t.id]}
+        b_pts, u_pts = sum(bench[t.id].values()), sum(users[t.id].values())
+        status = ("excluded by gate" if t.id in excluded_teams
+                  else f"incomplete ({len(mine)} of {agg.min_reviewers} expert sheets)" if len(mine) < agg.min_reviewers
+                  else "ranked")
+        rows.append({"team": t.id, "name": t.name, "benchmark": round(b_pts, 4), "expert": round(e_pts, 4),
+                     "user": round(u_pts, 4), "total": round(b_pts + e_pts + u_pts, 4), "n_expert_sheets": len(mine),
+                     "frontier_index": round(composite_index(pts, max_points, rules.indices.frontier), 2),
+                     "diffusion_index": round(composite_index(pts, max_points, rules.indices.diffusion), 2),
+                     "joined_by_amendment": t.joined_by_amendment, "status": status})
+    scores = pd.DataFrame(rows)
+    scores = rank_teams(scores, rules.cut, rules.tie_break).merge(votes, on="team", how="left")
+
+    rel = []
+    for cid in expert.ids("anchored"):
+        sub = crit[crit["criterion"] == cid]
+        m = sub.pivot_table(index="team", columns="reviewer", values="points", aggfunc="first").sort_index().sort_index(axis=1)
+        spread = sub.groupby("team")["points"].agg(lambda s: s.max() - s.min())
+        rel.append({"criterion": cid, "max_points": max_points[cid], "n_teams": m.shape[0], "n_reviewers": m.shape[1],
+                    "icc2k": None if m.empty else _r(icc2k(m.to_numpy())),
+                    "alpha": None if m.empty else _r(kripp_alpha(m.to_numpy())),
+                    "mean_range": round(float(spread.mean()), 4) if len(spread) else None})
+    amendments = [e.data | {"seq": e.seq, "time": e.time, "actor": e.actor}
+                  for e in ledger.read_entries(r.ledger_path) if e.type == "amend"]
+    return Aggregate(
+        round_id=rules.round_id, frozen_version=version, scores=scores, criteria=crit,
+        reliability=pd.DataFrame(rel), outliers=reviewer_outliers(totals, agg.outlier_z), gates=gates, votes=votes,
+        unused=unused, amendments=amendments, rules=signed_state(r, version)["rules"],
+    )
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+

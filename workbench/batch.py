@@ -1,0 +1,272 @@
+"""Batches: execute the review notebook with papermill for every assignment of a frozen round, in parallel.
+
+Each (reviewer, team) runs in its own kernel, started over ZeroMQ's IPC transport (Unix sockets in a
+private temporary folder) rather than TCP, so no port is opened and parallel kernels never race for ports.
+The executor comes from :func:`workbench.executor.open_executor`: local processes or ``dask://HOST:PORT``.
+
+Per assignment the batch writes, under ``<round>/notebooks/<reviewer>/``:
+
+- ``<team>.status.json`` (atomic): ``running``, then ``done`` or ``failed`` with the error, attempts, time;
+- ``<team>.ipynb`` (atomic rename when the run succeeded) or ``<team>.failed.ipynb`` (the partial output).
+
+A rerun skips what is ``done`` and re-runs the rest, so killing a batch loses at most the notebooks that
+were running. One batch per round at a time (an exclusive lock). With an answers file
+``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
+sheet; without, it pre-computes the evidence for the reviewer.
+
+``timeout`` is papermill's per-cell execution timeout.
+
+Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, :func:`run_batch`,
+:func:`summary_table`, :func:`default_notebook`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from .errors import RoundError, WorkbenchError
+from .executor import open_executor
+from .files import atomic_write_json, load_json
+from .round import Round, check_frozen, load_round
+
+__all__ = ["Task", "TaskResult", "default_notebook", "plan", "run_batch", "run_task", "summary_table"]
+
+State = Literal["running", "done", "failed", "skipped"]
+
+
+class Task(BaseModel):
+    """One notebook to execute; paths are relative to the round folder except ``key_file``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reviewer: str
+    team: str
+    role: str
+    answers_file: str = ""
+    key_file: str = ""
+    lang: str = "ko"
+
+    @property
+    def folder(self) -> str:
+        return f"notebooks/{self.reviewer}"
+
+
+class TaskResult(BaseModel):
+    """What happened to one task (also the content of its status file)."""
+
+    reviewer: str
+    team: str
+    state: State
+    attempts: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    transport: str = ""
+
+
+def default_notebook() -> Path:
+    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else ``notebooks/review.ipynb`` beside the package."""
+    env = os.environ.get("WORKBENCH_NOTEBOOK")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "notebooks" / "review.ipynb"
+
+
+def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list[Task]:
+    """A task per assignment, in file order; answers and keys are used where both exist."""
+    out = []
+    for a in r.assignments.assignments:
+        role = r.roster.get(a.reviewer).role  # type: ignore[union-attr]  # load_round checked it
+        answers = f"answers/{a.reviewer}/{a.team}.yaml"
+        key = Path(keys_dir).resolve() / f"{a.reviewer}.key" if keys_dir else None
+        with_answers = (r.path / answers).is_file() and key is not None and key.is_file()
+        out.append(Task(reviewer=a.reviewer, team=a.team, role=role, lang=lang,
+                        answers_file=answers if with_answers else "", key_file=str(key) if with_answers else ""))
+    return out
+
+
+def _status_path(rd: Path, t: Task | TaskResult) -> Path:
+    return rd / "notebooks" / t.reviewer / f"{t.team}.status.json"
+
+
+def _read_status(rd: Path, t: Task) -> TaskResult | None:
+    p = _status_path(rd, t)
+    if not p.exists():
+        return None
+    try:
+        return TaskResult.model_validate(load_json(p))
+    except (WorkbenchError, ValueError):
+        return None  # unreadable status: run again
+
+
+def _ipc_kernel_manager(ipc_dir: str, env: dict[str, str], seen: list[dict[str, Any]]) -> type:
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernel listens on Unix sockets in ``ipc_dir`` instead of TCP ports."""
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(ipc_dir, "kernel")
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**os.environ, **env, **kw.get("env", {})}
+            await super().start_kernel(**kw)
+            seen.append(self.get_connection_info())
+
+    return IPCKernelManager
+
+
+def _one_line(e: BaseException) -> str:
+    name = type(e).__name__
+    ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else str(e)
+    text = " ".join(text.split())
+    return f"{name}: {text[:300]}" if not text.startswith(name) else text[:300]
+
+
+def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float, attempt: int,
+             pythonpath: str = "") -> dict[str, Any]:
+    """Execute one notebook (in a worker process); write its status and output atomically; never raise."""
+    import papermill as pm
+
+    rd = Path(round_dir)
+    t = Task.model_validate(task)
+    folder = rd / t.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{t.team}.partial.ipynb"
+    status = _status_path(rd, t)
+    atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt).model_dump())
+    params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
+              "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": ""}
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
+    ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
+    seen: list[dict[str, Any]] = []
+    start = time.monotonic()
+    error = ""
+    try:
+        pm.execute_notebook(
+            notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
+            cwd=str(rd), execution_timeout=timeout, start_timeout=60,
+            kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen),
+        )
+    except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch
+        error = _one_line(e)
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+    transport = seen[0].get("transport", "") if seen else ""
+    if not error and transport != "ipc":
+        error = f"kernel transport was '{transport}'"
+    if not error:
+        os.replace(partial, folder / f"{t.team}.ipynb")
+        (folder / f"{t.team}.failed.ipynb").unlink(missing_ok=True)
+    elif partial.exists():
+        os.replace(partial, folder / f"{t.team}.failed.ipynb")
+    res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed" if error else "done", attempts=attempt,
+                     seconds=round(time.monotonic() - start, 3), error=error, transport=transport)
+    atomic_write_json(status, res.model_dump())
+    return res.model_dump()
+
+
+@contextlib.contextmanager
+def _batch_lock(rd: Path) -> Iterator[None]:
+    (rd / "notebooks").mkdir(exist_ok=True)
+    with open(rd / "notebooks" / ".batch.lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RoundError("another batch is running on this round", file=rd / "notebooks" / ".batch.lock") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def run_batch(
+    round_dir: str | Path,
+    *,
+    notebook: str | Path | None = None,
+    keys_dir: str | Path | None = None,
+    jobs: int = 2,
+    executor: str = "local",
+    timeout: float = 600,
+    retries: int = 1,
+    lang: str = "ko",
+    progress: bool = True,
+    on_result: Callable[[TaskResult], None] | None = None,
+) -> list[TaskResult]:
+    """Run every assignment's notebook that is not done yet; return one result per assignment, in plan order.
+
+    Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
+    """
+    from tqdm.auto import tqdm
+
+    import workbench
+
+    r = load_round(round_dir)
+    check_frozen(r)
+    rd = r.path.resolve()
+    nb = Path(notebook) if notebook else default_notebook()
+    if not nb.is_file():
+        raise RoundError("review notebook not found", file=nb, expected="--notebook PATH or WORKBENCH_NOTEBOOK")
+    tasks = plan(r, keys_dir, lang)
+    pythonpath = str(Path(workbench.__file__).resolve().parent.parent)  # kernels import this same workbench
+    results: dict[tuple[str, str], TaskResult] = {}
+    with _batch_lock(rd):
+        for stale in (rd / "notebooks").glob("*/.*.partial.ipynb"):
+            stale.unlink()  # left by a batch that was killed: its status says running, so it reruns
+        todo = []
+        for t in tasks:
+            old = _read_status(rd, t)
+            if old and old.state == "done" and (rd / t.folder / f"{t.team}.ipynb").is_file():
+                results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
+            else:
+                todo.append((t, (old.attempts if old else 0)))
+        bar = tqdm(total=len(tasks), initial=len(results), desc="notebooks", unit="nb", disable=not progress)
+        with open_executor(executor, jobs) as ex:
+            pending: dict[Future, tuple[Task, int, int]] = {}
+
+            def submit(t: Task, attempt: int, tries: int) -> None:
+                fut = ex.submit(run_task, t.model_dump(), str(rd), str(nb.resolve()), timeout, attempt, pythonpath)
+                pending[fut] = (t, attempt, tries)
+
+            for t, before in todo:
+                submit(t, before + 1, 0)
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    t, attempt, tries = pending.pop(fut)
+                    try:
+                        res = TaskResult.model_validate(fut.result())
+                    except Exception as e:  # noqa: BLE001 - a lost worker fails this task only
+                        res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt,
+                                         error=_one_line(e))
+                    if res.state == "failed" and tries < retries:
+                        submit(t, attempt + 1, tries + 1)
+                        continue
+                    results[(t.reviewer, t.team)] = res
+                    bar.update(1)
+                    if on_result:
+                        on_result(res)
+        bar.close()
+    return [results[(t.reviewer, t.team)] for t in tasks]
+
+
+def summary_table(results: list[TaskResult]) -> pd.DataFrame:
+    """One row per notebook: reviewer, team, state, attempts, seconds, error."""
+    cols = ["reviewer", "team", "state", "attempts", "seconds", "error"]
+    return pd.DataFrame([r.model_dump() for r in results], columns=[*cols, "transport"])[cols]

@@ -1,0 +1,157 @@
+"""Collecting sheets: verify every submitted sheet version and record the decision in the ledger.
+
+A sheet ``sheets/<reviewer>/<team>.v<N>.dsse.json`` is accepted only when all of these hold: the reviewer is
+in the roster; the envelope verifies with that reviewer's roster key (never a key from the envelope); the
+sheet names the same reviewer, team and round; it was made with the frozen rubric of the reviewer's role
+and its totals follow from its judgments; the reviewer is assigned to the team; and the reviewer declared
+no conflict of interest. Otherwise it is rejected with the first failing reason.
+
+:func:`collect` appends a ``submit`` and a ``collect`` entry for every sheet version it sees for the
+first time (so running it twice records nothing new). A file that changes after it was recorded is
+rejected as replaced. :func:`accepted_sheets` gives aggregation the highest accepted version per
+(reviewer, team), re-verified, and refuses sheets that were never collected.
+
+Public API: :class:`CollectResult`, :func:`check_sheet`, :func:`collect`, :func:`accepted_sheets`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel
+
+from . import ledger
+from .errors import RoundError, WorkbenchError
+from .files import read_bounded, sha256_bytes
+from .round import Round, check_frozen, load_round, require_coordinator
+from .sheet import ScoreSheet, parse_sheet, validate_sheet
+from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
+
+__all__ = ["CollectResult", "accepted_sheets", "check_sheet", "collect"]
+
+NAME = re.compile(r"^(?P<team>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.v(?P<version>[1-9][0-9]{0,5})\.dsse\.json$")
+
+
+class CollectResult(BaseModel):
+    """The decision on one sheet version."""
+
+    path: str
+    reviewer: str
+    team: str
+    version: int
+    sha256: str
+    decision: Literal["accepted", "rejected"]
+    reason: str = ""
+    total: float | None = None
+    new: bool = True
+
+
+def _sheet_files(r: Round) -> list[Path]:
+    return sorted((r.path / "sheets").glob("*/*.dsse.json"))
+
+
+def check_sheet(r: Round, path: Path) -> tuple[CollectResult, ScoreSheet | None]:
+    """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes)."""
+    rel = path.relative_to(r.path).as_posix()
+    reviewer = path.parent.name
+    m = NAME.match(path.name)
+    data = read_bounded(path, MAX_ENVELOPE_BYTES)
+    base = {"path": rel, "reviewer": reviewer, "team": m["team"] if m else "", "version": int(m["version"]) if m else 0,
+            "sha256": sha256_bytes(data)}
+
+    def reject(reason: str) -> tuple[CollectResult, None]:
+        return CollectResult(**base, decision="rejected", reason=reason), None
+
+    if m is None:
+        return reject("file name is not <team>.v<N>.dsse.json")
+    entry = r.roster.get(reviewer)
+    if entry is None or entry.role == "coordinator":
+        return reject(f"'{reviewer}' is not an expert or user in the roster")
+    try:
+        payload = verify_envelope(data, entry.key(), SHEET_TYPE, rel)
+        sheet = parse_sheet(payload, rel)
+    except WorkbenchError as e:
+        return reject(e.message)
+    if sheet.reviewer.id != reviewer or sheet.team_id != m["team"]:
+        return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m['team']}")
+    if sheet.round_id != r.rules.round_id:
+        return reject(f"sheet is for round '{sheet.round_id}', not '{r.rules.round_id}'")
+    if sheet.reviewer.role != entry.role:
+        return reject(f"sheet role '{sheet.reviewer.role}' but the roster says '{entry.role}'")
+    try:
+        validate_sheet(sheet, r.rubrics[entry.role], rel)
+    except WorkbenchError as e:
+        return reject(f"{e.place + ': ' if e.place else ''}{e.message}")
+    if not any(a.reviewer == reviewer and a.team == sheet.team_id for a in r.assignments.assignments):
+        return reject(f"{reviewer} is not assigned to {sheet.team_id}")
+    if sheet.coi.has_conflict:
+        return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}")
+    return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
+
+
+def _recorded(r: Round) -> dict[str, dict[str, ledger.Entry]]:
+    """path -> {envelope sha256 -> its collect entry}."""
+    out: dict[str, dict[str, ledger.Entry]] = {}
+    for e in ledger.read_entries(r.ledger_path):
+        if e.type == "collect":
+            out.setdefault(e.data["path"], {})[e.payload_sha256] = e
+    return out
+
+
+def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[CollectResult]:
+    """Check every sheet file; record new ones (submit + decision) in the ledger; return all decisions."""
+    r = load_round(round_dir)
+    check_frozen(r)
+    require_coordinator(r, actor, key)
+    seen = _recorded(r)
+    out: list[CollectResult] = []
+    for f in _sheet_files(r):
+        res, _ = check_sheet(r, f)
+        earlier = seen.get(res.path, {})
+        if res.sha256 in earlier:
+            e = earlier[res.sha256]
+            out.append(res.model_copy(update={"decision": e.data["decision"], "reason": e.data.get("reason", ""), "new": False}))
+            continue
+        if earlier:
+            res = res.model_copy(update={"decision": "rejected", "total": None,
+                                         "reason": "file was replaced after it was collected (versions are never overwritten)"})
+        facts = {"path": res.path, "reviewer": res.reviewer, "team": res.team, "version": res.version}
+        ledger.append(r.ledger_path, actor=actor, key=key, type="submit", payload_sha256=res.sha256, data=facts)
+        ledger.append(r.ledger_path, actor=actor, key=key, type="collect", payload_sha256=res.sha256,
+                      data={**facts, "decision": res.decision, "reason": res.reason})
+        out.append(res)
+    return out
+
+
+def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[CollectResult]]:
+    """The highest accepted version per (reviewer, team), re-verified now, and the sheets not used (with why).
+
+    Raises :class:`RoundError` when a sheet file was never collected.
+    """
+    seen = _recorded(r)
+    accepted: dict[tuple[str, str], list[tuple[int, ScoreSheet, CollectResult]]] = {}
+    unused: list[CollectResult] = []
+    uncollected = []
+    for f in _sheet_files(r):
+        res, sheet = check_sheet(r, f)
+        entry = seen.get(res.path, {}).get(res.sha256)
+        if entry is None:
+            uncollected.append(res.path)
+        elif entry.data["decision"] != "accepted" or sheet is None:
+            # rejected at collection, or no longer valid (e.g. an amendment replaced the rubric)
+            reason = res.reason if sheet is None else entry.data.get("reason", "")
+            unused.append(res.model_copy(update={"decision": "rejected", "reason": reason}))
+        else:
+            accepted.setdefault((res.reviewer, res.team), []).append((res.version, sheet, res))
+    best: dict[tuple[str, str], ScoreSheet] = {}
+    for k, versions in sorted(accepted.items()):
+        versions.sort(key=lambda v: v[0])
+        best[k] = versions[-1][1]
+        unused += [v[2].model_copy(update={"reason": f"superseded by v{versions[-1][0]}"}) for v in versions[:-1]]
+    if uncollected:
+        raise RoundError(f"{len(uncollected)} sheet file(s) not collected yet, e.g. {uncollected[0]}", file=r.path,
+                         expected="'workbench collect' first")
+    return best, unused

@@ -1,0 +1,97 @@
+"""The round report: ``report/index.html`` (self-contained, offline), ``report/scores.csv`` and
+``report/report.dsse.json`` (the aggregate's summary plus the hashes of both files, signed by the
+coordinator; its hash goes into the ledger as a ``report`` entry).
+
+Charts are Altair objects (:func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`) embedded as
+inline SVG rendered offline by :func:`workbench.charts.to_svg`: no script, no CDN, nothing fetched.
+
+Public API: :func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`, :func:`scores_csv`,
+:func:`render_html`, :func:`write_report`.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import altair as alt
+import jinja2
+import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import __version__, ledger
+from .aggregate import Aggregate
+from .charts import style, to_svg
+from .files import atomic_write_bytes, canonical_json, sha256_bytes
+from .round import Round, require_coordinator
+from .signing import REPORT_TYPE, envelope_bytes, sign_payload
+
+__all__ = ["indices_chart", "render_html", "scores_csv", "spread_chart", "totals_chart", "write_report"]
+
+SCORE_COLS = ["rank", "team", "name", "benchmark", "expert", "user", "total", "frontier_index", "diffusion_index",
+              "win_rate", "n_expert_sheets", "status"]
+
+
+def indices_chart(scores: pd.DataFrame) -> alt.LayerChart:
+    """AI Frontier Index (x) against AI Diffusion Index (y), one labelled point per team."""
+    base = alt.Chart(scores[["team", "frontier_index", "diffusion_index", "status"]]).encode(
+        x=alt.X("frontier_index:Q", title="AI Frontier Index", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("diffusion_index:Q", title="AI Diffusion Index", scale=alt.Scale(domain=[0, 100])),
+    )
+    pts = base.mark_circle(size=120).encode(color=alt.Color("status:N", title="status"), tooltip=["team", "status"])
+    labels = base.mark_text(dx=8, align="left").encode(text="team:N")
+    return (pts + labels).properties(width=420, height=360, title="Frontier vs Diffusion")
+
+
+def spread_chart(criteria: pd.DataFrame) -> alt.Chart:
+    """Each reviewer's points per expert criterion and team (the panel's spread)."""
+    return alt.Chart(criteria).mark_tick(thickness=2).encode(
+        x=alt.X("points:Q", title="points"),
+        y=alt.Y("criterion:N", title=None),
+        color=alt.Color("team:N"),
+        yOffset="team:N",
+        tooltip=["team", "reviewer", "criterion", "points"],
+    ).properties(width=480, title="Reviewer points per criterion")
+
+
+def totals_chart(scores: pd.DataFrame) -> alt.Chart:
+    """Stacked points per part (benchmark, expert, user) per team."""
+    long = scores.melt(id_vars=["team"], value_vars=["benchmark", "expert", "user"], var_name="part", value_name="points")
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("points:Q", stack="zero", title="points (of 100)"),
+        y=alt.Y("team:N", sort="-x", title=None),
+        color=alt.Color("part:N", sort=["benchmark", "expert", "user"]),
+        tooltip=["team", "part", "points"],
+    ).properties(width=480, title="Total points by part")
+
+
+def scores_csv(agg: Aggregate) -> str:
+    """The score table as CSV text (UTF-8, '\\n' line ends, stable column order)."""
+    return agg.scores[SCORE_COLS].to_csv(index=False, lineterminator="\n")
+
+
+def render_html(agg: Aggregate) -> str:
+    """The report page with every chart inlined as SVG."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    tmpl = env.from_string((files("workbench") / "templates" / "report.html.j2").read_text(encoding="utf-8"))
+    charts = {"indices": to_svg(style(indices_chart(agg.scores))), "totals": to_svg(style(totals_chart(agg.scores))),
+              "spread": to_svg(style(spread_chart(agg.criteria))) if not agg.criteria.empty else ""}
+    s = agg.summary()
+    return tmpl.render(s=s, charts=charts, score_cols=SCORE_COLS, version=__version__,
+                       rules_hash=sha256_bytes(canonical_json(s["rules"])))
+
+
+def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -> dict[str, Path]:
+    """Write index.html, scores.csv and the signed report.dsse.json under ``<round>/report``; log it in the ledger."""
+    require_coordinator(r, actor, key)
+    out = r.path / "report"
+    html = render_html(agg).encode()
+    csv = scores_csv(agg).encode()
+    payload = canonical_json({**agg.summary(), "files": {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)}})
+    env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
+    paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
+             "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),
+             "signed": atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)}
+    ledger.append(r.ledger_path, actor=actor, key=key, type="report", payload_sha256=sha256_bytes(payload),
+                  data={"file": "report/report.dsse.json", "frozen_version": agg.frozen_version})
+    return paths
