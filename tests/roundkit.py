@@ -80,3 +80,13 @@ def make_round(base: Path, passphrase: bytes | None = None) -> Kit:
     _dump(rd / "answers" / EXPERT / f"{TEAM}.yaml", answers_for(load_rubric(rd / "rubrics" / "expert.yaml")))
     _dump(rd / "answers" / USER / f"{TEAM}.yaml", answers_for(load_rubric(rd / "rubrics" / "user.yaml")))
     return Kit(rd, keys, ek, uk)
+
+
+def fill_like_a_person(form, answers: dict) -> None:
+    """Set every widget of a :class:`ScoringForm` one by one, as clicks and typing would."""
+    for cid, a in answers["judgments"].items():
+        ctl = form.controls[cid]
+        ctl.choice.value = a.get("verdict", a.get("level"))
+        ctl.comment.value = a.get("comment", "")
+    form.coi_choice.value = answers["coi"]["has_conflict"]
+    form.coi_statement.value = answers["coi"]["statement"]
