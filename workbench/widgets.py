@@ -177,7 +177,7 @@ class ScoringForm:
 
     def coi_box(self) -> w.VBox:
         """The conflict-of-interest declaration."""
-        return w.VBox([w.HTML(f"<h3>{html.escape(msg('coi_title', self.lang))}</h3>"), self.coi_choice,
+        return w.VBox([self.coi_choice,
                        w.HTML(f"<b>{html.escape(msg('coi_statement_label', self.lang))}</b>"), self.coi_statement],
                       layout=FULL)
 
