@@ -114,6 +114,7 @@ class ScoringForm:
         self.coi_choice.add_class("wb-coi")
         self.coi_statement = w.Textarea(placeholder=msg("coi_statement", lang), layout=w.Layout(width="100%", height="4em"))
         self.coi_statement.add_class("wb-coi-statement")
+        self._coi_label = w.HTML(f"<b>{html.escape(msg('coi_statement_label', lang))}</b>")
         self.missing = w.HTML()
         self.missing.add_class("wb-missing-list")
         self.totals = w.HTML()
@@ -177,9 +178,7 @@ class ScoringForm:
 
     def coi_box(self) -> w.VBox:
         """The conflict-of-interest declaration."""
-        return w.VBox([self.coi_choice,
-                       w.HTML(f"<b>{html.escape(msg('coi_statement_label', self.lang))}</b>"), self.coi_statement],
-                      layout=FULL)
+        return w.VBox([self.coi_choice, self._coi_label, self.coi_statement], layout=FULL)
 
     def summary_box(self) -> w.VBox:
         """Totals, the still-missing list, the passphrase (if the key is encrypted) and the sign button."""
@@ -207,7 +206,8 @@ class ScoringForm:
             by_criterion.setdefault(p.criterion, []).append(p)
         for cid, ctl in self.controls.items():
             ctl.show(by_criterion.get(cid, []), self.rubric)
-        self.coi_statement.layout.display = None if self.coi_choice.value else "none"
+        for widget in (self._coi_label, self.coi_statement):
+            widget.layout.display = None if self.coi_choice.value else "none"
         if problems:
             items = "".join(f"<li>{html.escape(p.text(self.lang, self.rubric))}</li>" for p in problems)
             self.missing.value = (f"<b style='color:#b00020'>{html.escape(msg('still_missing', self.lang))} "
