@@ -8,11 +8,13 @@ import time
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
 
 from workbench.drafts import DraftStore
-from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError
-from workbench.review import open_review
+from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
+from workbench.review import load_answers, open_review
 from workbench.sheet import Judgment, parse_sheet, validate_sheet
 from workbench.signing import SHEET_TYPE, generate_keypair, public_key_from_pem, verify_envelope
 
@@ -241,6 +243,21 @@ def test_bad_answers_files_name_the_line(kit):
     a.write_text(yaml.safe_dump(data))
     with pytest.raises(SheetError, match="Independence verdict: a comment"):
         _open(kit, answers_file=str(a)).run_unattended()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200) | st.recursive(st.none() | st.integers() | st.text(max_size=10),
+                                            lambda ch: st.lists(ch, max_size=3) | st.dictionaries(st.text(max_size=8), ch, max_size=3),
+                                            max_leaves=10).map(lambda d: yaml.safe_dump({"judgments": d})))
+def test_answers_parser_fails_only_with_a_workbench_error(tmp_path, text):
+    p = tmp_path / "answers.yaml"
+    p.write_text(text, encoding="utf-8")
+    try:
+        a = load_answers(p)
+    except WorkbenchError as e:
+        assert str(e).startswith(str(p))
+    else:
+        assert isinstance(a.judgments, dict)
 
 
 def test_missing_key_file_and_bad_parameters(kit):

@@ -18,7 +18,7 @@ Evidence is shown by the panel functions in :data:`EVIDENCE_PANELS`, one per sec
 that the sheet records). The evidence modules plug in by replacing an entry.
 
 Public API: :func:`open_review`, :class:`Review`, :class:`ReviewContext`, :class:`EvidencePanel`,
-:class:`SectionView`, :data:`EVIDENCE_PANELS`, :func:`materials_panel`, :func:`benchmark_panel`,
+:class:`SectionView`, :data:`EVIDENCE_PANELS`, :class:`Answers`, :func:`materials_panel`, :func:`benchmark_panel`,
 :func:`usability_panel`, :func:`independence_panel`, :func:`load_answers`.
 """
 
@@ -59,6 +59,7 @@ from .submit import submit_sheet
 
 __all__ = [
     "EVIDENCE_PANELS",
+    "Answers",
     "PASSPHRASE_ENV",
     "EvidencePanel",
     "Review",
@@ -310,11 +311,8 @@ class Review:
         self._panels: dict[str, EvidencePanel] = {}
         self.last_submission: Path | None = None
         self.autosaver = Autosaver(self.store.save)
-        notices: list[str] = []
-        judgments: dict[str, Judgment] = {}
-        coi = COI()
         if answers is not None:
-            judgments, coi = answers.judgments, answers.coi
+            judgments, coi, notices = answers.judgments, answers.coi, []
         else:
             judgments, coi, notices = self._restore()
         encrypted = answers is None and params.key_file is not None and is_encrypted(params.key_file)
