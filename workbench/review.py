@@ -200,16 +200,19 @@ def _declared(ctx: ReviewContext) -> dict[str, str]:
     return out
 
 
+def _under(path: str, declared: str) -> bool:
+    return path == declared or path.startswith(declared.rstrip("/") + "/")
+
+
 def materials_panel(ctx: ReviewContext) -> EvidencePanel:
     """The submitted materials with their sizes and SHA-256, and declared materials that are missing."""
     declared = _declared(ctx)
     rows = []
     for f in ctx.materials:
-        kinds = [k for p, k in declared.items() if f.path == p or f.path.startswith(p.rstrip("/") + "/")]
+        kinds = [k for p, k in declared.items() if _under(f.path, p)]
         rows.append({ctx.t("col_file"): f.path, ctx.t("col_declared"): ", ".join(kinds), ctx.t("col_bytes"): f.bytes,
                      "SHA-256": f.sha256})
-    present = {f.path for f in ctx.materials}
-    missing = sorted(k for p, k in declared.items() if p not in present and not any(x.startswith(p.rstrip("/") + "/") for x in present))
+    missing = sorted(k for p, k in declared.items() if not any(_under(f.path, p) for f in ctx.materials))
     for kind in missing:
         rows.append({ctx.t("col_file"): ctx.team.evidence[kind], ctx.t("col_declared"): kind,
                      ctx.t("col_bytes"): None, "SHA-256": ctx.t("missing_material")})
@@ -271,8 +274,8 @@ def usability_panel(ctx: ReviewContext) -> EvidencePanel:
 
 def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     """The submitted materials, until the weights/training/tokenizer/config/licence modules are plugged in."""
-    panel = materials_panel(ctx)
-    return EvidencePanel([HTML(f"<p>{html.escape(ctx.t('independence_pending'))}</p>"), *panel.items], panel.summary)
+    # no summary of its own: the materials are already in the sheet's inputs and "materials" evidence
+    return EvidencePanel([HTML(f"<p>{html.escape(ctx.t('independence_pending'))}</p>"), *materials_panel(ctx).items])
 
 
 # Section kind -> panel. The evidence modules replace entries (one call per section) after merging.
