@@ -1,0 +1,192 @@
+"""End to end in a real browser: JupyterLab in Debian's Chromium, driven like a reviewer would.
+
+Run all cells, score and comment through the page, restart the kernel and run again (every value comes
+back from the draft), click Sign and submit, and check the signed sheet. A screenshot of the filled form
+is saved to ``test-artifacts/review-form.png``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from roundkit import ROOT, TEAM, USER, make_round
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium); `make system-deps` installs it"),
+]
+
+# what the reviewer enters: criterion -> (option label prefix, comment)
+ENTRIES = {
+    "user.usability": ("4. Agree", ""),
+    "user.korean_quality": ("5. Strongly agree", "Answers in Korean read naturally, even on legal text."),
+    "user.reliability": ("3. Neutral", ""),
+    "user.cost_efficiency": ("4. Agree", ""),
+    "user.applicability": ("2. Disagree", "No on-premise option for our customers."),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_lab(root: Path, port: int, token: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTER_CONFIG_DIR": str(root / ".jupyter"),
+           "JUPYTERLAB_SETTINGS_DIR": str(root / ".jupyter" / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".jupyter" / "workspaces")}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0"]
+    if os.geteuid() == 0:  # containers often run tests as root
+        cmd.append("--allow-root")
+    log = (root / "lab.log").open("wb")
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_ready(port: int, token: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("JupyterLab did not start")
+
+
+def _dismiss_kernel_dialog(page) -> None:
+    # JupyterLab may ask which kernel to start; the notebook names python3, which it preselects
+    if page.locator(".jp-Dialog").count():
+        page.locator(".jp-Dialog-button.jp-mod-accept").click()
+        page.locator(".jp-Dialog").wait_for(state="detached")
+
+
+def _menu(page, top: str, item: str) -> None:
+    _dismiss_kernel_dialog(page)
+    page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
+    entry = page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=item)).first
+    # a menu entry is disabled until the notebook and its kernel are ready; clicking it then does nothing
+    expect(entry).not_to_have_class(re.compile(r"lm-mod-disabled"), timeout=30_000)
+    entry.click()
+
+
+def _wait_kernel_idle(page) -> None:
+    _dismiss_kernel_dialog(page)
+    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first).to_be_visible(timeout=60_000)
+
+
+def _run_all_and_wait(page) -> None:
+    _wait_kernel_idle(page)
+    page.locator(".jp-Notebook .jp-Cell").first.click()  # the notebook, not the file browser, has the focus
+    _menu(page, "Run", "Run All Cells")
+    page.locator("button.wb-sign").first.wait_for(state="visible", timeout=60_000)
+
+
+def _criterion(page, cid: str):
+    return page.locator(".wb-" + cid.replace(".", "-"))
+
+
+def test_review_in_jupyterlab(tmp_path):
+    import papermill as pm
+    from playwright.sync_api import sync_playwright
+
+    from workbench.rubric import load_rubric
+    from workbench.sheet import parse_sheet, validate_sheet
+    from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
+
+    kit = make_round(tmp_path)
+    pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(tmp_path / "review.ipynb"), prepare_only=True,
+                        parameters={"round_dir": str(kit.round_dir), "reviewer_id": USER, "team_id": TEAM, "role": "user",
+                                    "lang": "en", "key_file": str(kit.user_key)})
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = _start_lab(tmp_path, port, token)
+    try:
+        _wait_ready(port, token, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            try:
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/review.ipynb?token={token}")
+                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+                _run_all_and_wait(page)
+
+                for cid, (option, comment) in ENTRIES.items():
+                    box = _criterion(page, cid)
+                    box.locator("label", has_text=option).click()
+                    if comment:
+                        box.locator("textarea").fill(comment)
+                page.locator(".wb-coi label", has_text="I have no conflict").click()
+                sign = page.locator("button.wb-sign")
+                expect(sign).to_be_enabled(timeout=10_000)
+                expect(page.locator(".wb-complete")).to_be_visible()
+
+                draft = kit.round_dir / "drafts" / USER / f"{TEAM}.json"
+                end = time.monotonic() + 5
+                while time.monotonic() < end and not (draft.exists() and "on-premise" in draft.read_text()):
+                    time.sleep(0.1)
+                assert "on-premise" in draft.read_text()
+                _criterion(page, "user.cost_efficiency").scroll_into_view_if_needed()
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "review-form.png"))
+
+                # restart the kernel: every widget is new, the values must come back from the draft
+                _menu(page, "Kernel", "Restart Kernel and Clear Outputs of All Cells")
+                page.locator(".jp-Dialog-button.jp-mod-accept").click()
+                expect(page.locator("button.wb-sign")).to_have_count(0, timeout=30_000)
+                _run_all_and_wait(page)
+                for cid, (option, comment) in ENTRIES.items():
+                    box = _criterion(page, cid)
+                    expect(box.locator("label", has_text=option).locator("input")).to_be_checked()
+                    expect(box.locator("textarea")).to_have_value(comment)
+                expect(page.locator(".wb-notice").first).to_contain_text("restored your earlier input")
+
+                page.locator("button.wb-sign").click()
+                expect(page.locator(".wb-submitted")).to_contain_text("submitted", timeout=20_000)
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "review-failure.png"))
+                raise
+            finally:
+                browser.close()
+
+        sheet_file = kit.round_dir / "sheets" / USER / f"{TEAM}.v1.dsse.json"
+        sheet = parse_sheet(verify_envelope(sheet_file.read_bytes(), load_public_key(kit.keys / f"{USER}.pub"), SHEET_TYPE))
+        validate_sheet(sheet, load_rubric(kit.round_dir / "rubrics" / "user.yaml"))
+        # hand-computed: 0.75x5 + 1.0x6 + 0.5x4 + 0.75x5 + 0.25x5 = 3.75 + 6 + 2 + 3.75 + 1.25
+        assert sheet.totals.total == pytest.approx(16.75)
+        assert sheet.judgments["user.applicability"].comment == ENTRIES["user.applicability"][1]
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its kernels (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,0 +1,267 @@
+"""The review controller: drafts survive restarts, submissions are signed versions, both paths agree."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
+
+from workbench.drafts import DraftStore
+from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
+from workbench.review import load_answers, open_review
+from workbench.sheet import Judgment, parse_sheet, validate_sheet
+from workbench.signing import SHEET_TYPE, generate_keypair, public_key_from_pem, verify_envelope
+
+
+@pytest.fixture()
+def kit(tmp_path):
+    return make_round(tmp_path)
+
+
+def _open(kit, reviewer=EXPERT, **kw):
+    role = "user" if reviewer == USER else "expert"
+    key = kit.user_key if reviewer == USER else kit.expert_key
+    return open_review(kit.round_dir, reviewer, TEAM, role, kw.pop("lang", "en"), kw.pop("key_file", str(key)), **kw)
+
+
+def _answers(kit, reviewer=EXPERT) -> dict:
+    return yaml.safe_load(kit.answers(reviewer).read_text())
+
+
+def _roster_key(kit, reviewer):
+    roster = yaml.safe_load((kit.round_dir / "roster.yaml").read_text())
+    return public_key_from_pem(next(r for r in roster["reviewers"] if r["id"] == reviewer)["public_key"])
+
+
+def _payload(sheet) -> dict:
+    data = sheet.to_json()
+    data.pop("created_at")
+    return data
+
+
+def test_every_change_reaches_the_draft_within_a_second(kit):
+    r = _open(kit)
+    r.form.controls["expert.strategy.plan"].choice.value = 4
+    draft_file = DraftStore(kit.round_dir).path(EXPERT, TEAM)
+    assert json.loads(draft_file.read_text())["judgments"]["expert.strategy.plan"]["level"] == 4  # a click: at once
+    fill_like_a_person(r.form, _answers(kit))  # a burst of changes
+    time.sleep(1.0)
+    assert DraftStore(kit.round_dir).load(EXPERT, TEAM).draft == r.draft()
+
+
+def test_a_restart_restores_every_value(kit):
+    r = _open(kit)
+    fill_like_a_person(r.form, _answers(kit))
+    r.form.controls["expert.diffusion.ecosystem"].comment.value = "긴 의견 " * 50
+    r.autosaver.flush()
+    again = _open(kit)  # a new kernel: the form is rebuilt from the draft file
+    assert again.form.judgments() == r.form.judgments() and again.form.coi() == r.form.coi()
+    assert again.notices == ["restored your earlier input"]
+    assert not again.form.sign_button.disabled
+
+
+def test_sign_and_submit_writes_signed_versions_and_keeps_the_draft(kit):
+    r = _open(kit)
+    fill_like_a_person(r.form, _answers(kit))
+    r.form.click_sign()
+    v1 = kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json"
+    assert "submitted" in r.form.status.value and str(v1) in r.form.status.value
+    sheet = parse_sheet(verify_envelope(v1.read_bytes(), _roster_key(kit, EXPERT), SHEET_TYPE))
+    validate_sheet(sheet, r.rubric)
+    assert sheet.totals.total == pytest.approx(24.6)  # demo answers: levels 4,3,4,3,4 / 3,4,3,4,3 of the rubric
+    first = v1.read_bytes()
+    r.form.controls["expert.strategy.plan"].choice.value = 5
+    r.form.controls["expert.strategy.plan"].comment.value = "Quantified plan with risk handling."
+    r.form.click_sign()
+    v2 = v1.with_name(f"{TEAM}.v2.dsse.json")
+    assert v1.read_bytes() == first and v2.exists()
+    draft = DraftStore(kit.round_dir).load(EXPERT, TEAM).draft
+    assert [s.version for s in draft.submitted] == [1, 2]
+    assert draft.submitted[1].sha256 == hashlib.sha256(v2.read_bytes()).hexdigest()
+    assert draft.submitted[0].file == f"sheets/{EXPERT}/{TEAM}.v1.dsse.json"
+    assert "already submitted: v1, v2" in " ".join(_open(kit).notices)
+
+
+def test_unattended_run_makes_the_sheet_the_interactive_path_makes(kit):
+    person = _open(kit)
+    fill_like_a_person(person.form, _answers(kit))
+    unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    assert _payload(unattended.sheet()) == _payload(person.sheet())
+    path = unattended.run_unattended()
+    assert path.name == f"{TEAM}.v1.dsse.json"
+    assert person.run_unattended() is None  # interactive: nothing happens
+
+
+def test_unattended_run_does_not_touch_the_reviewers_draft(kit):
+    _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    assert not DraftStore(kit.round_dir).path(EXPERT, TEAM).exists()
+
+
+def test_sheet_records_inputs_parameters_and_evidence(kit):
+    r = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    s = r.sheet(created_at="2026-01-15T00:00:00Z")
+    ev = kit.round_dir / "evidence" / TEAM
+    assert [(f.path, f.sha256, f.bytes) for f in s.inputs] == [
+        (f"evidence/{TEAM}/benchmarks.json", hashlib.sha256((ev / "benchmarks.json").read_bytes()).hexdigest(), 31),
+        (f"evidence/{TEAM}/logs/train.jsonl", hashlib.sha256((ev / "logs/train.jsonl").read_bytes()).hexdigest(), 53),
+    ]
+    assert s.parameters == {"lang": "en", "reviewer_id": EXPERT, "role": "expert", "team_id": TEAM}
+    assert s.evidence["materials"] == {"files": 2, "bytes": 84, "missing_declared": ["weights"]}
+    assert s.evidence["benchmark"]["targets"]["kmmlu"] == 60.0
+    assert set(s.evidence) == {"materials", "benchmark", "usability", "independence"}
+    assert s.reviewer.key_id == hashlib.sha256(
+        _roster_key(kit, EXPERT).public_bytes_raw()).hexdigest()
+
+
+def test_user_evaluator_sees_only_the_user_rubric(kit):
+    r = _open(kit, USER)
+    assert r.benchmark_section().items == [] and r.independence_section().items == []
+    shown = r.usability_section().items
+    boxes = [i for i in shown if hasattr(i, "children")]
+    assert len(boxes) == 2  # the user rubric's two sections
+    assert set(r.form.controls) == set(r.rubric.ids())
+    fill_like_a_person(r.form, _answers(kit, USER))
+    assert set(r.sheet().evidence) == {"materials", "usability"}
+
+
+def test_sections_are_labelled_in_the_chosen_language(kit):
+    ko = _open(kit, lang="ko")
+    assert "(가) 평가 대상 팀과 제출 자료" in ko.team_section().items[0].data
+    table = ko.team_section().items[4]  # the materials table
+    assert list(table.columns) == ["파일", "신고 유형", "바이트", "SHA-256"]
+    assert table.iloc[-1]["SHA-256"].startswith("누락")
+
+
+def test_benchmark_section_shows_targets_chart_and_read_only_formulas(kit):
+    import altair as alt
+
+    items = _open(kit).benchmark_section().items
+    charts = [i for i in items if isinstance(i, alt.TopLevelMixin)]
+    assert len(charts) == 1
+    tables = [i for i in items if hasattr(i, "columns")]
+    formulas = tables[-1]
+    assert list(formulas["points"]) == [10, 20, 10]
+    assert all(f.startswith("achievement_ratio(cap=1.0, set=") for f in formulas["formula"])
+
+
+def test_corrupt_draft_is_kept_aside_and_reported(kit):
+    p = DraftStore(kit.round_dir).path(EXPERT, TEAM)
+    p.parent.mkdir(parents=True)
+    p.write_text('{"judgments": ')
+    r = _open(kit)
+    assert (p.parent / f"{TEAM}.json.corrupt-1").read_text() == '{"judgments": '
+    assert "kept aside as team-aurora.json.corrupt-1" in r.notices[0]
+    assert "kept aside" in r.form.notice.value
+
+
+def test_draft_entries_the_rubric_cannot_show_are_kept_and_reported(kit):
+    r = _open(kit)
+    r.form.controls["expert.strategy.plan"].choice.value = 4
+    store = DraftStore(kit.round_dir)
+    d = store.load(EXPERT, TEAM).draft
+    store.save(d.model_copy(update={"judgments": {**d.judgments, "expert.gone": Judgment(level=3, comment="old")}}))
+    again = _open(kit)
+    assert "expert.gone" in " ".join(again.notices)
+    again.form.controls["expert.strategy.plan"].choice.value = 3
+    assert store.load(EXPERT, TEAM).draft.orphans == {"expert.gone": Judgment(level=3, comment="old")}
+
+
+def test_encrypted_key_asks_for_a_passphrase_that_is_never_kept(tmp_path):
+    kit = make_round(tmp_path, passphrase=b"correct horse")
+    r = _open(kit)
+    assert r.form.passphrase is not None
+    fill_like_a_person(r.form, _answers(kit))
+    r.form.passphrase.value = "wrong"
+    r.form.click_sign()
+    assert "wrong passphrase" in r.form.status.value and r.form.passphrase.value == ""
+    assert not (kit.round_dir / "sheets").exists()
+    r.form.passphrase.value = "correct horse"
+    r.form.click_sign()
+    assert r.form.passphrase.value == "" and r.last_submission.exists()
+    for f in (r.last_submission, DraftStore(kit.round_dir).path(EXPERT, TEAM)):
+        assert b"correct horse" not in f.read_bytes() and b"PRIVATE KEY" not in f.read_bytes()
+
+
+def test_a_key_that_is_not_the_reviewers_is_refused(kit, tmp_path):
+    other, _ = generate_keypair("intruder", tmp_path / "other")
+    r = _open(kit, key_file=str(other))
+    fill_like_a_person(r.form, _answers(kit))
+    r.form.click_sign()
+    assert "roster names" in r.form.status.value and r.last_submission is None
+
+
+def test_summary_is_json_for_the_score_sheet(kit):
+    r = _open(kit)
+    s = r.summary()
+    assert s["complete"] is False and len(s["missing"]) == 12 and s["total"] == 0
+    fill_like_a_person(r.form, _answers(kit))
+    s = json.loads(json.dumps(r.summary()))
+    assert s["complete"] and s["missing"] == [] and s["total"] == pytest.approx(24.6)
+    assert s["sections"] == {"strategy": 8.4, "diffusion": 7.4, "independence": 8.8}
+    assert s["gates"] == {"expert.independence.verdict": "pass"}
+
+
+def _edit(path, fn):
+    data = yaml.safe_load(path.read_text())
+    fn(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0].update(id="team-other")), r"teams\.yaml.*team 'team-aurora' is not listed"),
+    (lambda k: _edit(k.round_dir / "assignments.yaml", lambda d: d["assignments"].pop(0)), "not assigned"),
+    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][0].update(coi=[TEAM])), "conflict of interest"),
+    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][0].update(role="user")), "has role 'user'"),
+    (lambda k: _edit(k.round_dir / "rules.yaml", lambda d: d["rubrics"]["expert"].update(sha256="0" * 64)), r"rules\.yaml:\d+: rubrics\.expert\.sha256"),
+    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0]["evidence"].update(x="../../secret")), "leaves its folder"),
+    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0].update(targets={"kmmlu": "high"})), r"teams\.yaml:\d+: teams\.0\.targets\.kmmlu"),
+])
+def test_inconsistent_round_files_give_one_clear_error(kit, change, match):
+    change(kit)
+    with pytest.raises(RoundError, match=match):
+        _open(kit)
+
+
+def test_bad_answers_files_name_the_line(kit):
+    a = kit.answers(EXPERT)
+    a.write_text(a.read_text().replace("level: 4", "level: four", 1))
+    with pytest.raises(ValidationError, match=r"team-aurora\.yaml:\d+: judgments\.expert\.strategy\.plan\.level"):
+        _open(kit, answers_file=str(a))
+    data = answers_for(_open(kit).rubric)
+    data["judgments"]["expert.made_up"] = {"level": 3}
+    a.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValidationError, match="expert.made_up"):
+        _open(kit, answers_file=str(a))
+    data["judgments"].pop("expert.made_up")
+    data["judgments"]["expert.independence.verdict"]["comment"] = ""
+    a.write_text(yaml.safe_dump(data))
+    with pytest.raises(SheetError, match="Independence verdict: a comment"):
+        _open(kit, answers_file=str(a)).run_unattended()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200) | st.recursive(st.none() | st.integers() | st.text(max_size=10),
+                                            lambda ch: st.lists(ch, max_size=3) | st.dictionaries(st.text(max_size=8), ch, max_size=3),
+                                            max_leaves=10).map(lambda d: yaml.safe_dump({"judgments": d})))
+def test_answers_parser_fails_only_with_a_workbench_error(tmp_path, text):
+    p = tmp_path / "answers.yaml"
+    p.write_text(text, encoding="utf-8")
+    try:
+        a = load_answers(p)
+    except WorkbenchError as e:
+        assert str(e).startswith(str(p))
+    else:
+        assert isinstance(a.judgments, dict)
+
+
+def test_missing_key_file_and_bad_parameters(kit):
+    with pytest.raises(KeyFileError, match="key file not found"):
+        _open(kit, key_file="nowhere.key")
+    with pytest.raises(Exception, match="expected expert or user"):
+        open_review(kit.round_dir, EXPERT, TEAM, "coordinator")

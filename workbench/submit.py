@@ -1,0 +1,64 @@
+"""Submitting a score sheet: sign it and write the next version, never replacing an earlier one.
+
+Versions are ``<sheets>/<reviewer>/<team>.v<N>.dsse.json`` with N = 1, 2, ...; the write is atomic and uses
+``overwrite=False`` (a hard link), so two submissions racing for the same N cannot both win: the loser
+takes N + 1. The ledger is not written here; ``workbench collect`` records every version it finds.
+
+Public API: :func:`sheet_versions`, :func:`sheet_path`, :func:`submit_sheet`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .errors import InputFileError, SignatureError, WorkbenchError
+from .files import atomic_write_bytes
+from .sheet import ScoreSheet, sheet_bytes
+from .signing import SHEET_TYPE, envelope_bytes, key_id, sign_payload
+
+__all__ = ["sheet_path", "sheet_versions", "submit_sheet"]
+
+MAX_RACE_RETRIES = 100
+
+
+def sheet_path(sheets_dir: str | Path, reviewer_id: str, team_id: str, version: int) -> Path:
+    """The file of one sheet version."""
+    return Path(sheets_dir) / reviewer_id / f"{team_id}.v{version}.dsse.json"
+
+
+def sheet_versions(sheets_dir: str | Path, reviewer_id: str, team_id: str) -> list[int]:
+    """Versions already written for this reviewer and team, ascending."""
+    d = Path(sheets_dir) / reviewer_id
+    pattern = re.compile(rf"^{re.escape(team_id)}\.v([1-9][0-9]{{0,8}})\.dsse\.json$")
+    if not d.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in d.iterdir() if (m := pattern.match(p.name)))
+
+
+def submit_sheet(sheet: ScoreSheet, key: Ed25519PrivateKey, sheets_dir: str | Path) -> tuple[int, Path]:
+    """Sign ``sheet`` with ``key`` and write it as the next version; return (version, path).
+
+    The key must be the one the sheet names (``reviewer.key_id``), so a sheet is never signed by someone else.
+    """
+    kid = key_id(key.public_key())
+    if sheet.reviewer.key_id and sheet.reviewer.key_id != kid:
+        raise SignatureError(
+            f"the key file is key {kid[:16]}, but the roster names {sheet.reviewer.key_id[:16]} for {sheet.reviewer.id}",
+            place="reviewer.key_id", expected="the reviewer's own private key",
+        )
+    data = envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key))
+    existing = sheet_versions(sheets_dir, sheet.reviewer.id, sheet.team_id)
+    version = (existing[-1] if existing else 0) + 1
+    for _ in range(MAX_RACE_RETRIES):
+        path = sheet_path(sheets_dir, sheet.reviewer.id, sheet.team_id, version)
+        try:
+            atomic_write_bytes(path, data, mode=0o644, overwrite=False)
+            return version, path
+        except InputFileError:
+            if not path.exists():
+                raise
+            version += 1  # another submission took this number first
+    raise WorkbenchError("could not find a free sheet version", file=Path(sheets_dir) / sheet.reviewer.id)
