@@ -113,7 +113,8 @@ def _inside(root: Path, base: Path, text: str, *, file: Path, place: str) -> Pat
         raise EvidenceError(f"path '{text}' resolves outside the round folder (a symlink?)", file=file, place=place,
                             expected="a file inside the round folder")
     if not p.exists():
-        raise EvidenceError(f"'{text}' not found", file=file, place=place, expected=f"a file under {base.name}/")
+        raise EvidenceError(f"'{text}' not found", file=file, place=place,
+                            expected=f"a file under {base.relative_to(root).as_posix()}/")
     return p
 
 
