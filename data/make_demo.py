@@ -2,10 +2,23 @@
 
     python data/make_demo.py            # rewrites data/demo/ from the seed below
 
-Writes:
-- teams.yaml: 5 fictional consortia, their models, targets and individual benchmarks;
-- evidence/<team>/benchmark_points.json: precomputed benchmark points (stand-in for the benchmark evidence
-  module), and a short technical-report.md;
+Writes (about 0.5 MB in all):
+- teams.yaml: 5 fictional consortia, their models, declared targets (every NIA, common and individual
+  benchmark, on the metric's native 0..1 scale), individual benchmarks, declared training facts
+  (vocabulary, tokens, GPU, GPU-hours) and evidence paths;
+- evidence/<team>/: what each team submits (see docs/coordinator-guide.md, "Evidence files"):
+  results.json (lm-evaluation-harness 0.4 format, with stderr and item counts: score = target x the
+  team's achievement, 'quality' + noise), model-card.yaml (parameters, inference cost), training-log.csv
+  (a from-scratch curve starting at ln V and falling as a power law; no restarts, no flags),
+  tokenizer.json (a small byte-level BPE vocabulary drawn from a shared Zipf pool, so independent
+  tokenizers share 30-50% of tokens, like real ones of different families), config.json, licences.yaml,
+  weights.fingerprint (the fingerprint of a tiny generated model, workbench.synthetic; the model itself
+  is not kept) and technical-report.md;
+- references/: references.yaml and the fictional foreign open model "Foreign-VL" (fingerprint,
+  tokenizer.json, config.json). team-cheonma's vision encoder is Foreign-VL's, renamed and slightly
+  fine-tuned (noise of 5% of each tensor's norm); its licences.yaml declares Foreign-VL's code only, not
+  its weights: the provenance check says 'derived' for vision_encoder and the licence check flags
+  undeclared weights. team-aurora has a vision encoder of the same shape trained on its own;
 - answers/expert-0N/<team>.yaml: each of 5 experts' judgments of each team (expert rubric), for batches
   without a person. Team 'team-cheonma' reused a foreign vision encoder: 3 of 5 experts give the
   independence gate 'fail', so it is excluded whatever its points;
@@ -19,8 +32,10 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +44,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench.evidence.benchmarks import load_benchmark_sets  # noqa: E402
+from workbench.evidence.weights import fingerprint_model, write_fingerprint  # noqa: E402
 from workbench.rubric import AnchoredScale, GateScale, load_rubric  # noqa: E402
+from workbench.synthetic import make_model, make_vision, perturb, save_model  # noqa: E402
 
 SEED = 20260115
 OUT = ROOT / "data" / "demo"
@@ -39,12 +57,185 @@ N_USERS = 49
 TEAMS = [
     # id, name, model, active B, total B, target, individual benchmarks, quality
     ("team-aurora", "Aurora Consortium", "Aurora-70B", 70, 70, "Frontier-A 70B", ["textvqa", "docvqa"], 0.86),
-    ("team-baekdu", "Baekdu AI", "Baekdu-MoE-100B", 12, 100, "Frontier-B MoE", ["humaneval-ko", "mbpp"], 0.78),
+    ("team-baekdu", "Baekdu AI", "Baekdu-MoE-100B", 12, 100, "Frontier-B MoE", ["bbh", "kormedmcqa"], 0.78),
     ("team-cheonma", "Cheonma Labs", "Cheonma-VL-32B", 32, 32, "Frontier-C VL", ["textvqa", "chartqa"], 0.80),
-    ("team-daehan", "Daehan Foundation", "Daehan-14B", 14, 14, "Frontier-D 14B", ["kmmlu-hard", "gsm8k-ko"], 0.64),
-    ("team-eoullim", "Eoullim Alliance", "Eoullim-8B", 8, 8, "Frontier-E 8B", ["ifeval-ko", "mt-bench-ko"], 0.55),
+    ("team-daehan", "Daehan Foundation", "Daehan-14B", 14, 14, "Frontier-D 14B", ["kormedmcqa", "wikitext"], 0.64),
+    ("team-eoullim", "Eoullim Alliance", "Eoullim-8B", 8, 8, "Frontier-E 8B", ["bbh", "wikitext"], 0.55),
 ]
 COPIED_ENCODER = "team-cheonma"
+VISION_TEAMS = ("team-aurora", "team-cheonma")
+# declared training facts: vocabulary of the tiny tokenizer, tokens (x 1e12), GPU, utilisation of the peak
+TRAINING = {"team-aurora": (1.8, "H100-SXM", 0.38), "team-baekdu": (2.4, "H200", 0.31),
+            "team-cheonma": (1.5, "H100-SXM", 0.42), "team-daehan": (1.2, "A100", 0.45),
+            "team-eoullim": (0.9, "A100", 0.40)}
+PEAK_TFLOPS = {"H100-SXM": 989.4, "H200": 989.4, "A100": 312}  # workbench/data/accelerators.yaml
+FOREIGN = {"id": "foreign-vl", "name": "Foreign-VL", "seed": 777}
+D_MODEL, LAYERS, FF, HEADS = 64, 3, 256, 4
+LOG_ROWS = 240
+ITEMS_PER_BENCHMARK = 1000
+
+
+# ---------------------------------------------------------------- evidence generators
+
+def _tokenizer(rng: np.random.Generator, pool: list[str], weights: np.ndarray, words: int) -> dict:
+    """A byte-level BPE tokenizer.json: single characters, then words drawn from the shared pool with every
+    prefix (so each merge joins two tokens that exist)."""
+    alphabet = sorted({ch for w in pool for ch in w})
+    chosen = rng.choice(len(pool), size=words, replace=False, p=weights)
+    tokens = list(alphabet)
+    merges = []
+    seen = set(tokens)
+    for i in sorted(chosen):
+        w = pool[i]
+        for k in range(2, len(w) + 1):
+            t = w[:k]
+            if t not in seen:
+                seen.add(t)
+                tokens.append(t)
+                merges.append([w[: k - 1], w[k - 1]])
+    vocab = {t: i for i, t in enumerate(tokens)}
+    return {"version": "1.0", "added_tokens": [{"id": len(vocab), "content": "<|endoftext|>", "special": True}],
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False},
+            "model": {"type": "BPE", "vocab": vocab, "merges": merges}}
+
+
+def _word_pool(rng: np.random.Generator, n: int) -> list[str]:
+    latin = list("etaoinshrdlucmfwypvbgk")
+    hangul = [chr(0xAC00 + int(i)) for i in rng.choice(11172, size=60, replace=False)]  # 60 common-ish syllables
+    out = set()
+    while len(out) < n:
+        if rng.random() < 0.5:
+            w = "Ġ" + "".join(rng.choice(latin, size=int(rng.integers(2, 6))))
+        else:
+            w = "".join(rng.choice(hangul, size=int(rng.integers(2, 4))))
+        out.add(w)
+    return sorted(out)
+
+
+def _config(vocab: int, vision: bool, arch: str) -> dict:
+    cfg = {"architectures": [arch], "model_type": arch.lower().removesuffix("forcausallm"),
+           "hidden_size": D_MODEL, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
+           "intermediate_size": FF, "vocab_size": vocab, "max_position_embeddings": 4096,
+           "rope_theta": 10000.0, "hidden_act": "silu", "rms_norm_eps": 1e-5, "tie_word_embeddings": False}
+    if vision:
+        cfg["vision_config"] = {"hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                "intermediate_size": 192, "patch_size": 4, "image_size": 224, "hidden_act": "gelu"}
+    return cfg
+
+
+def _fingerprint(tensors: dict, folder: Path, name: str, out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = save_model(tensors, Path(tmp) / name)
+        write_fingerprint(fingerprint_model(d, executor="serial"), out)
+
+
+def _harness(rng: np.random.Generator, model: str, specs, targets: dict[str, float], q: float) -> dict:
+    results, n_samples = {}, {}
+    for s in specs:
+        achievement = float(np.clip(q + 0.12 + rng.normal(0, 0.06), 0.3, 1.08))
+        t = targets[s.id]
+        value = t * achievement if s.higher_is_better else t / achievement
+        value = float(np.clip(value, s.min if s.min is not None else -np.inf, s.max if s.max is not None else np.inf))
+        n = ITEMS_PER_BENCHMARK
+        se = math.sqrt(value * (1 - value) / n) if s.proportion else abs(value) * 0.02
+        name, filt = s.metric.split(",", 1)
+        results[s.task] = {"alias": s.task, s.metric: round(value, 4), f"{name}_stderr,{filt}": round(se, 4)}
+        n_samples[s.task] = {"original": n, "effective": n}
+    return {"results": results, "n-samples": n_samples, "config": {"model": "hf", "model_args": f"pretrained={model}"},
+            "lm_eval_version": "0.4.5"}
+
+
+def _training_log(rng: np.random.Generator, vocab: int, tokens: float) -> str:
+    ln_v = math.log(vocab)
+    steps = np.arange(LOG_ROWS) * 50
+    floor = 2.0 + 0.5 * rng.random()
+    loss = floor + (ln_v + 0.02 - floor) * (1 + steps / 400.0) ** -0.6 + rng.normal(0, 0.01, LOG_ROWS)
+    lr = np.minimum(steps / 500.0, 1.0) * 3e-4
+    rows = ["step,tokens,loss,lr"]
+    rows += [f"{s},{tokens * s / steps[-1]:.6g},{v:.4f},{r:.3g}" for s, v, r in zip(steps, loss, lr, strict=True)]
+    return "\n".join(rows) + "\n"
+
+
+def _licences(tid: str, model: str) -> dict:
+    comps = [{"name": "vLLM", "source": "https://github.com/vllm-project/vllm", "version": "0.6.3",
+              "licence": "Apache-2.0", "use": "inference-only"},
+             {"name": "Megatron-LM", "source": "https://github.com/NVIDIA/Megatron-LM", "version": "core_r0.9.0",
+              "licence": "BSD-3-Clause AND Apache-2.0", "use": "code"}]
+    if tid == COPIED_ENCODER:
+        # the modelling code is declared; the encoder weights taken from the same model are not
+        comps.append({"name": "Foreign-VL", "source": "https://example.org/foreign-lab/Foreign-VL", "version": "1.0",
+                      "licence": "Apache-2.0", "use": "code", "notes": "vision tower modelling code"})
+    return {"manifest_version": 1, "model": model, "components": comps}
+
+
+def _dump(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(obj, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False))
+
+
+def _evidence(rng: np.random.Generator, teams: list[dict]) -> None:
+    """Every team's evidence files and the references (see the module docstring)."""
+    sets = load_benchmark_sets()
+    by_id = sets.by_id()
+    pool = _word_pool(rng, 6000)
+    zipf = 1.0 / np.arange(1, len(pool) + 1) ** 0.9
+    zipf = zipf[rng.permutation(len(pool))]
+    zipf /= zipf.sum()
+
+    ref = OUT / "references" / FOREIGN["id"]
+    ref_tok = _tokenizer(rng, pool, zipf, 700)
+    _dump(ref / "tokenizer.json", ref_tok)
+    _dump(ref / "config.json", _config(len(ref_tok["model"]["vocab"]) + 1, True, "ForeignVLForCausalLM"))
+    foreign_vision = make_vision(FOREIGN["seed"] + 1, prefix="visual.")
+    _fingerprint({**make_model(FOREIGN["seed"], layers=LAYERS, d=D_MODEL, ff=FF, heads=HEADS, vocab=512),
+                  **foreign_vision}, ref, "Foreign-VL", ref / "fingerprint.safetensors")
+    _dump(OUT / "references" / "references.yaml", {"references": [
+        {"id": FOREIGN["id"], "name": FOREIGN["name"], "fingerprint": f"{FOREIGN['id']}/fingerprint.safetensors",
+         "tokenizer": f"{FOREIGN['id']}/tokenizer.json", "config": f"{FOREIGN['id']}/config.json"}]})
+
+    for i, t in enumerate(teams):
+        tid, q = t["id"], t.pop("_quality")
+        ev = OUT / "evidence" / tid
+        tok = _tokenizer(rng, pool, zipf, 700)
+        vocab = len(tok["model"]["vocab"]) + 1  # with the special token
+        tokens_t, gpu, util = TRAINING[tid]
+        tokens = tokens_t * 1e12
+        params = t["active_params_b"] * 1e9
+        specs = [*sets.nia, *sets.common, *(by_id[b] for b in t["individual_benchmarks"])]
+        # declared target-model scores: a benchmark's difficulty, and a stronger target for a stronger team
+        targets = {}
+        for s in specs:
+            base = 0.35 + 0.5 * rng.random()
+            targets[s.id] = round(base * (0.9 + 0.15 * q) if s.higher_is_better else 8 + 10 * rng.random(), 4)
+        t.update({"targets": targets, "vocab_size": vocab, "training_tokens": tokens, "gpu": gpu,
+                  "gpu_hours": round(6 * params * tokens / (PEAK_TFLOPS[gpu] * 1e12 * util) / 3600, -2)})
+        t["evidence"] = {"benchmark_results": "results.json", "model_card": "model-card.yaml",
+                         "training_log": "training-log.csv", "tokenizer": "tokenizer.json", "config": "config.json",
+                         "licences": "licences.yaml", "weights": "weights.fingerprint",
+                         "technical_report": "technical-report.md"}
+        _dump(ev / "results.json", _harness(rng, t["model"], specs, targets, q))
+        _dump(ev / "model-card.yaml", {"model": t["model"], "active_parameters": params,
+                                       "total_parameters": t["total_params_b"] * 1e9,
+                                       "inference_cost": {"value": round(0.05 * t["active_params_b"] ** 0.8, 3),
+                                                          "unit": "USD per 1M output tokens"}})
+        (ev / "training-log.csv").write_text(_training_log(rng, vocab, tokens))
+        _dump(ev / "tokenizer.json", tok)
+        vision = tid in VISION_TEAMS
+        _dump(ev / "config.json", _config(vocab, vision, t["model"].split("-")[0] + "ForCausalLM"))
+        _dump(ev / "licences.yaml", _licences(tid, t["model"]))
+        weights = make_model(1000 + i, layers=LAYERS, d=D_MODEL, ff=FF, heads=HEADS, vocab=vocab)
+        if tid == COPIED_ENCODER:
+            copied = perturb(foreign_vision, seed=2000 + i, relative=0.05)
+            weights |= {k.replace("visual.", "vision_tower.", 1): v for k, v in copied.items()}
+        elif vision:
+            weights |= make_vision(3000 + i, prefix="vision_tower.")
+        _fingerprint(weights, ev, t["model"], ev / "weights.fingerprint")
+        note = ("The vision encoder was initialised from a foreign open model's weights and fine-tuned."
+                if tid == COPIED_ENCODER else "All components were trained from scratch.")
+        (ev / "technical-report.md").write_text(f"# {t['model']} technical report (fictional)\n\n{note}\n")
 HARSH_EXPERT = "expert-05"  # scores one level lower: shows up in the spread, not as an error
 
 
@@ -56,23 +247,13 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     expert = load_rubric(ROOT / "rubrics" / "expert.yaml")
     user = load_rubric(ROOT / "rubrics" / "user.yaml")
-    bench = load_rubric(ROOT / "rubrics" / "benchmark.yaml")
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
 
-    teams = []
-    for tid, name, model, active, total, target, indiv, q in TEAMS:
-        teams.append({"id": tid, "name": name, "model": model, "active_params_b": active, "total_params_b": total,
-                      "target_model": target, "targets": {"kmmlu": round(60 + 20 * q, 1), "gsm8k": round(70 + 20 * q, 1)},
-                      "individual_benchmarks": indiv,
-                      "evidence": {"benchmark_points": "benchmark_points.json", "technical_report": "technical-report.md"}})
-        ev = OUT / "evidence" / tid
-        ev.mkdir(parents=True)
-        pts = {c.id: round(c.points * float(np.clip(q + 0.12 + rng.normal(0, 0.05), 0, 1)), 2) for _, c in bench.criteria()}
-        (ev / "benchmark_points.json").write_text(json.dumps({"points": pts}, indent=2, sort_keys=True) + "\n")
-        note = ("The vision encoder was initialised from a foreign open model's weights and fine-tuned."
-                if tid == COPIED_ENCODER else "All components were trained from scratch.")
-        (ev / "technical-report.md").write_text(f"# {model} technical report (fictional)\n\n{note}\n")
+    teams = [{"id": tid, "name": name, "model": model, "active_params_b": active, "total_params_b": total,
+              "target_model": target, "individual_benchmarks": indiv, "_quality": q}
+             for tid, name, model, active, total, target, indiv, q in TEAMS]
+    _evidence(rng, teams)
     (OUT / "teams.yaml").write_text(yaml.safe_dump({"teams": teams}, allow_unicode=True, sort_keys=False))
 
     for e in range(1, N_EXPERTS + 1):

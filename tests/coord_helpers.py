@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -56,8 +55,6 @@ def make_round(base: Path, experts=("e1", "e2"), teams=("ta", "tb"), users=(), c
     expert = load_rubric(RUBRICS / "expert.yaml")
     for t in teams:
         (rd / "evidence" / t).mkdir(parents=True, exist_ok=True)
-        (rd / "evidence" / t / "benchmark_points.json").write_text(
-            json.dumps({"points": {"bench.nia": 5, "bench.common": 10, "bench.individual": 5}}))
         if answers:
             for e in experts:
                 p = rd / "answers" / e / f"{t}.yaml"

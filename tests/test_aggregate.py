@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from coord_helpers import coord_key, make_round, sign_sheet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,8 +27,9 @@ from workbench.aggregate import (
 from workbench.collect import collect
 from workbench.demo import demo_judgments
 from workbench.errors import EvidenceError
+from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.report import write_report
-from workbench.round import load_round
+from workbench.round import freeze, load_round
 from workbench.rubric import load_rubric
 from workbench.sheet import Judgment
 from workbench.signing import REPORT_TYPE, load_public_key, verify_envelope
@@ -109,22 +111,27 @@ def _survey(rd, rows):
     (rd / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + "".join(r + "\n" for r in rows))
 
 
-def test_user_points_interpolate_level_fractions(tmp_path):
+def test_user_points_average_level_fractions_and_fit_vote_strengths(tmp_path):
     rd = make_round(tmp_path, users=("u1", "u2"))
     _survey(rd, ["u1,ta,user.usability,4,", "u2,ta,user.usability,5,great"])
     (rd / "users" / "votes.csv").write_text("user_id,prompt_id,model_a,model_b,winner\nu1,p1,ta,tb,A\nu2,p1,ta,tb,tie\n")
-    pts, votes = user_points(load_round(rd))
-    # mean level 4.5 -> fraction halfway between 0.75 and 1.0 -> 0.875 x 5 points
-    assert pts["ta"]["user.usability"] == pytest.approx(4.375)
-    assert sum(pts["tb"].values()) == 0.0
-    assert votes.set_index("team")["win_rate"].to_dict() == {"ta": 0.75, "tb": 0.25}
+    u = user_points(load_round(rd))
+    # levels 4 and 5 -> fractions 0.75 and 1.0 -> mean 0.875 x 5 points
+    assert u.points["ta"]["user.usability"] == pytest.approx(4.375)
+    assert sum(u.points["tb"].values()) == 0.0 and u.flags == ("tb: no survey answers, user points 0",)
+    # ta won 1.5 of 2 votes (a tie is half a win): P = 0.75 = 1/(1+exp(-(s_ta - s_tb))), so
+    # s_ta - s_tb = ln 3, and with mean 0 the strengths are +-ln(3)/2
+    votes = u.votes_table(["ta", "tb"]).set_index("team")
+    assert votes.loc["ta", "bt_strength"] == pytest.approx(np.log(3) / 2, abs=1e-4)
+    assert votes.loc["tb", "bt_strength"] == pytest.approx(-np.log(3) / 2, abs=1e-4)
+    assert votes["votes"].to_dict() == {"ta": 2, "tb": 2}
 
 
 @pytest.mark.parametrize("row,match", [
     ("u9,ta,user.usability,4,", r"survey.csv:2: user_id: user 'u9', expected a user in the roster"),
-    ("u1,ta,user.usability,7,", r"survey.csv:2: value: value '7'"),
-    ("u1,tz,user.usability,4,", r"survey.csv:2: team: team 'tz'"),
-    ("u1,ta,expert.strategy.plan,4,", r"survey.csv:2: item"),
+    ("u1,ta,user.usability,7,", r"survey.csv:2: column value: value 7 is not a Likert level"),
+    ("u1,tz,user.usability,4,", r"survey.csv:2: team: team 'tz', expected a team in teams.yaml"),
+    ("u1,ta,expert.strategy.plan,4,", r"survey.csv:2: column item: unknown item 'expert.strategy.plan'"),
 ])
 def test_survey_errors_name_row_and_field(tmp_path, row, match):
     rd = make_round(tmp_path, users=("u1",))
@@ -145,10 +152,10 @@ def survey_round(tmp_path_factory):
 def test_survey_parser_only_raises_evidence_errors(survey_round, text):
     (survey_round / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + text)
     try:
-        pts, _ = user_points(load_round(survey_round))
+        u = user_points(load_round(survey_round))
     except EvidenceError:
         return
-    assert all(0 <= v <= 6 for team in pts.values() for v in team.values())
+    assert all(0 <= v <= 6 for team in u.points.values() for v in team.values())
 
 
 def test_survey_not_utf8(survey_round):
@@ -157,9 +164,28 @@ def test_survey_not_utf8(survey_round):
         user_points(load_round(survey_round))
 
 
+def _with_results(rd, team: str, ratio: float) -> None:
+    """Declare targets 0.8 for every benchmark and submit results of ``ratio`` x 0.8 (no stderr)."""
+    sets = load_benchmark_sets()
+    specs = [*sets.nia, *sets.common, *(sets.by_id()[b] for b in ("textvqa", "docvqa"))]
+    teams = yaml.safe_load((rd / "teams.yaml").read_text())
+    for t in teams["teams"]:
+        t["individual_benchmarks"] = ["textvqa", "docvqa"]
+        t["targets"] = {s.id: 0.8 for s in specs}
+        if t["id"] == team:
+            t["evidence"] = {"benchmark_results": "results.csv"}
+    (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
+    rows = "".join(f'{team},m,{s.id},"{s.metric}",{0.8 * ratio},,\n' for s in specs)
+    (rd / "evidence" / team / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\n" + rows)
+
+
 def test_round_aggregate_and_signed_report(tmp_path):
     experts = ("e1", "e2", "e3")
-    rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",))
+    rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
+    # ta scores half of every target: ratio 0.5 on each benchmark -> 0.5 x (10 + 20 + 10) = 20 points;
+    # tb submitted no results -> 0, and its dossier says why (no problem: nothing submitted)
+    _with_results(rd, "ta", 0.5)
+    freeze(rd, coord_key(tmp_path), "coord")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     base = demo_judgments(rubric)
     for i, e in enumerate(experts):
@@ -178,12 +204,15 @@ def test_round_aggregate_and_signed_report(tmp_path):
     totals = {e: json.loads(__import__("base64").b64decode(json.loads(
         (rd / "sheets" / e / "ta.v1.dsse.json").read_bytes())["payload"]))["totals"]["total"] for e in experts}
     assert s.loc["ta", "expert"] == pytest.approx(sorted(totals.values())[1], abs=1e-4)   # 3 reviewers: the middle one
-    assert s.loc["ta", "benchmark"] == 20 and s.loc["ta", "user"] == pytest.approx(2.5)
+    assert s.loc["ta", "benchmark"] == pytest.approx(20) and s.loc["ta", "user"] == pytest.approx(2.5)
+    assert s.loc["tb", "benchmark"] == 0 and agg.dossiers["tb"].points == {}
+    assert agg.summary()["evidence"]["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
     assert s.loc["tb", "status"] == "excluded by gate" and s.loc["ta", "status"] == "advances"
     assert set(agg.reliability["criterion"]) == set(rubric.ids("anchored"))
     paths = write_report(r, agg, coord_key(tmp_path), "coord")
     html = paths["html"].read_text()
     assert "<script" not in html and "<svg" in html and "encoder weights copied" in html
+    assert "Evidence per team" in html and "No benchmark points computed (scored 0)" in html
     payload = json.loads(verify_envelope(paths["signed"].read_bytes(), load_public_key(tmp_path / "keys" / "coord.pub"),
                                          REPORT_TYPE))
     assert payload["scores"][0]["team"] == "ta" and payload["files"]["scores.csv"]

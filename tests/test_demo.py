@@ -17,6 +17,14 @@ def test_demo_runs_the_whole_round(tmp_path):
     assert report.is_file() and "<svg" in report.read_text()
     assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 25 accepted, 0 rejected" in text
     assert "team-cheonma" in text and "excluded by gate" in text          # the copied vision encoder
+    # the evidence says so too: one independence line per team, only cheonma's flagged
+    lines_by_team = {ln.strip().split(":", 1)[0]: ln for ln in lines if ln.startswith("  team-") and ": " in ln}
+    assert "vision_encoder derived from Foreign-VL (" in lines_by_team["team-cheonma"]
+    assert "undeclared weights use: vision_encoder (Foreign-VL)" in lines_by_team["team-cheonma"]
+    assert all("nothing flagged" in lines_by_team[t] for t in ("team-aurora", "team-baekdu", "team-daehan", "team-eoullim"))
+    assert "evidence problem" not in text
+    html = report.read_text()
+    assert "Evidence per team" in html and "may be noise" in html
     s = status(tmp_path / "demo" / "round")
     assert s["frozen_version"] == 2 and s["amendments"][0]["after_first_submission"] is True
     assert s["collected"] == {"accepted": 25, "rejected": 0}

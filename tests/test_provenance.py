@@ -11,7 +11,7 @@ import pytest
 from safetensors.numpy import load_file
 from scipy import stats
 
-from tests.weights_models import cast, make_model, make_vision, minilm_dir, permute_units, perturb, save_model
+from tests.weights_models import minilm_dir
 from workbench.cli import main
 from workbench.evidence.provenance import (
     compare,
@@ -22,6 +22,7 @@ from workbench.evidence.provenance import (
     report_html,
 )
 from workbench.evidence.weights import fingerprint_model
+from workbench.synthetic import cast, make_model, make_vision, permute_units, perturb, save_model
 
 FREQ = np.log1p(np.random.default_rng(99).zipf(1.4, 512).clip(max=10**5)).astype(np.float64)
 TOKENIZER = '{"model": {"vocab": {"a": 0}}}'

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
-from tests.weights_models import make_model, minilm_dir, save_model
+from tests.weights_models import minilm_dir
 from workbench.errors import EvidenceError
 from workbench.evidence import weights as W
 from workbench.evidence.weights import (
@@ -25,6 +25,7 @@ from workbench.evidence.weights import (
     sample_positions,
     write_fingerprint,
 )
+from workbench.synthetic import make_model, save_model
 
 
 def standardized(v):

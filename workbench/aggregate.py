@@ -17,20 +17,19 @@ Pure functions (no I/O) do the arithmetic:
   across the cut line is reported as such (the committee decides), never broken silently.
 - :func:`composite_index`: 100 x achieved / available points over the criteria the rules assign.
 
-:func:`aggregate_round` applies them to a frozen, collected round. Benchmark and user points come in through
-one function each, :func:`benchmark_points` and :func:`user_points`, so that the evidence modules can be
-wired in without touching the rest.
+:func:`aggregate_round` applies them to a frozen, collected round. Benchmark points come from each team's
+:class:`~workbench.dossier.Dossier` (:func:`benchmark_points`), user points from the survey and the vote
+strengths from the votes (:func:`user_points`, via :mod:`workbench.evidence.users`); the dossiers, the
+user evidence and the cost efficiency travel with the result for the report.
 
-Public API: the functions above, :class:`Aggregate`, :func:`benchmark_points`, :func:`user_points`,
-:func:`aggregate_round`.
+Public API: the functions above, :class:`Aggregate`, :class:`UserPoints`, :func:`benchmark_points`,
+:func:`user_points`, :func:`aggregate_round`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +39,10 @@ import pandas as pd
 
 from . import ledger
 from .collect import CollectResult, accepted_sheets
+from .dossier import Dossier, build_dossier
 from .errors import EvidenceError
-from .files import load_json, read_bounded
+from .evidence.cost import CostEfficiency, cost_efficiency
+from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, read_survey, read_votes, survey_points
 from .round import PARTS, Round, check_frozen, signed_state
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet
@@ -59,9 +60,8 @@ __all__ = [
     "reviewer_outliers",
     "trimmed_mean",
     "user_points",
+    "UserPoints",
 ]
-
-MAX_CSV_BYTES = 16 * 1024 * 1024
 
 
 # ---------------------------------------------------------------- pure arithmetic
@@ -189,134 +189,97 @@ def composite_index(points: Mapping[str, float], max_points: Mapping[str, float]
     return 100.0 * sum(points.get(c, 0.0) for c in criteria) / avail if avail else 0.0
 
 
-# ---------------------------------------------------------------- inputs (one function per source)
+# ---------------------------------------------------------------- inputs: evidence and user data
 
-def benchmark_points(r: Round) -> dict[str, dict[str, float]]:
-    """Team -> {benchmark criterion id -> points}, read from ``evidence/<team>/benchmark_points.json``.
+def benchmark_points(r: Round, dossiers: Mapping[str, Dossier]) -> dict[str, dict[str, float]]:
+    """Team -> {computed criterion of the benchmark rubric -> points}, from each team's dossier.
 
-    The file is ``{"points": {criterion id: points}}`` with every computed criterion of the frozen benchmark
-    rubric, each within 0..its points. (To be wired to ``workbench.evidence.benchmarks.compute_points``.)
+    A criterion the dossier could not compute (no results submitted, or a result file with a problem)
+    scores 0; the dossier's ``problems`` say why, and the report shows them.
     """
-    rubric = r.rubrics["benchmark"]
-    want = {c.id: c.points for _, c in rubric.criteria() if isinstance(c.scale, ComputedScale)}
-    out: dict[str, dict[str, float]] = {}
-    for t in r.teams.teams:
-        f = r.path / "evidence" / t.id / "benchmark_points.json"
-        data = load_json(f, 1 << 20)
-        pts = data.get("points") if isinstance(data, dict) else None
-        if not isinstance(pts, dict):
-            raise EvidenceError("no 'points' object", file=f, expected='{"points": {criterion: points}}')
-        if set(pts) != set(want):
-            raise EvidenceError(f"criteria {sorted(pts)}", file=f, place="points", expected=f"exactly {sorted(want)}")
-        for cid, v in pts.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= want[cid] + 1e-9:
-                raise EvidenceError(f"value {v!r}", file=f, place=f"points.{cid}", expected=f"a number in 0..{want[cid]:g}")
-        out[t.id] = {k: float(pts[k]) for k in sorted(pts)}
-    return out
+    want = [c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale)]
+    return {t.id: {cid: float(dossiers[t.id].points[cid].points) if cid in dossiers[t.id].points else 0.0
+                   for cid in sorted(want)}
+            for t in r.teams.teams}
 
 
-def _read_csv(path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    data = read_bounded(path, MAX_CSV_BYTES)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise EvidenceError("not valid UTF-8 text", file=path, line=data[: e.start].count(b"\n") + 1, expected="UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
-        raise EvidenceError(f"columns {reader.fieldnames}", file=path, line=1, expected=", ".join(columns))
-    rows = []
-    try:
-        for row in reader:
-            if None in row or any(v is None for v in row.values()):
-                raise EvidenceError("wrong number of fields", file=path, line=reader.line_num,
-                                    expected=f"{len(columns)} fields")
-            rows.append((reader.line_num, row))
-    except csv.Error as e:
-        raise EvidenceError(f"CSV syntax error: {e}", file=path, line=reader.line_num) from None
-    return rows
+@dataclass(frozen=True)
+class UserPoints:
+    """User points per team and item, the survey evidence behind them, and the vote strengths shown beside."""
+
+    points: dict[str, dict[str, float]]
+    survey: SurveyPoints
+    strengths: BradleyTerry | None
+    flags: tuple[str, ...] = ()
+
+    def votes_table(self, teams: Sequence[str]) -> pd.DataFrame:
+        """One row per team: votes, Bradley-Terry strength and its interval (None without votes)."""
+        by = {s.model: s for s in (self.strengths.strengths if self.strengths else ())}
+        return pd.DataFrame([{"team": t, "votes": by[t].votes if t in by else 0,
+                              "bt_strength": _r(by[t].strength) if t in by else None,
+                              "bt_low": _r(by[t].ci_low) if t in by else None,
+                              "bt_high": _r(by[t].ci_high) if t in by else None} for t in sorted(teams)],
+                            columns=["team", "votes", "bt_strength", "bt_low", "bt_high"])
+
+    def to_summary(self) -> dict[str, Any]:
+        """JSON-able: survey points and agreement, strengths, flags."""
+        return {"survey": self.survey.to_summary(),
+                "strengths": self.strengths.to_summary() if self.strengths else None, "flags": list(self.flags)}
 
 
-def _level_fraction(c, mean_value: float) -> float:
-    """Fraction of points at a mean level, interpolated linearly between the anchored levels."""
-    levels = c.scale.levels
-    xs = [lv.value for lv in levels]
-    ys = [lv.fraction for lv in levels]
-    return float(np.interp(mean_value, xs, ys))
+def _known(frame: pd.DataFrame, column: str, allowed: set[str], source: str, expected: str) -> None:
+    bad = ~frame[column].isin(sorted(allowed))
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise EvidenceError(f"{column.split('_')[0]} '{frame[column].iloc[i]}'", file=source,
+                            line=int(frame["line"].iloc[i]), place=column, expected=expected)
 
 
-def user_points(r: Round) -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
-    """Team -> {user criterion id -> points} from ``users/survey.csv``, and the pairwise win rates.
+def user_points(r: Round, *, seed: int = 0) -> UserPoints:
+    """User points from ``users/survey.csv`` and Bradley-Terry strengths from ``users/votes.csv`` (optional).
 
-    Survey columns: user_id, team, item (a user-rubric criterion id), value (a level), comment. Each item's
-    mean level over the users is converted to points by interpolating the rubric's level fractions.
-    Votes (``users/votes.csv``: user_id, prompt_id, model_a, model_b, winner A/B/tie) are summarised as win
-    rates (a tie counts half) and shown next to the points; they do not change the points here. (To be
-    wired to ``workbench.evidence.users``.)
+    Survey (``user_id, team, item, value[, comment]``): read and scored by :mod:`workbench.evidence.users`
+    with the user rubric's points per item and level fractions (``P_j x mean fraction``), seeded bootstrap
+    intervals and Krippendorff's alpha per item; users must be in the roster, teams in ``teams.yaml``.
+    Votes (``user_id, prompt_id, model_a, model_b, winner``; a model is a team id) give strengths with
+    intervals, shown next to the points; they do not change them. Votes that cannot be fitted (a team
+    that never lost or never won) are flagged, not fitted.
     """
     rubric = r.rubrics["user"]
     items = {c.id: c for _, c in rubric.criteria() if isinstance(c.scale, AnchoredScale)}
     users = {e.id for e in r.roster.reviewers if e.role == "user"}
     teams = {t.id for t in r.teams.teams}
+    levels = sorted({lv.value for c in items.values() for lv in c.scale.levels})  # type: ignore[union-attr]
     f = r.path / "users" / "survey.csv"
-    values: dict[tuple[str, str], list[int]] = {}
-    seen: set[tuple[str, str, str]] = set()
-    for line, row in _read_csv(f, ["user_id", "team", "item", "value", "comment"]):
-        where = dict(file=f, line=line)
-        if row["user_id"] not in users:
-            raise EvidenceError(f"user '{row['user_id']}'", place="user_id", expected="a user in the roster", **where)
-        if row["team"] not in teams:
-            raise EvidenceError(f"team '{row['team']}'", place="team", expected="a team in teams.yaml", **where)
-        c = items.get(row["item"])
-        if c is None:
-            raise EvidenceError(f"item '{row['item']}'", place="item", expected="a criterion of the user rubric", **where)
+    survey = read_survey(f, items=sorted(items), levels=levels)
+    _known(survey.frame, "user_id", users, str(f), "a user in the roster")
+    _known(survey.frame, "team", teams, str(f), "a team in teams.yaml")
+    scored = survey_points(survey, {i: c.points for i, c in items.items()},
+                           {i: {lv.value: lv.fraction for lv in c.scale.levels} for i, c in items.items()},  # type: ignore[union-attr]
+                           seed=seed)
+    by_team = {t.team: t for t in scored.teams}
+    flags = [f"{t}: no survey answers, user points 0" for t in sorted(teams - set(by_team))]
+    points = {t: ({row.item: row.points for row in by_team[t].items} if t in by_team else dict.fromkeys(sorted(items), 0.0))
+              for t in sorted(teams)}
+    strengths = None
+    v = r.path / "users" / "votes.csv"
+    if v.exists():
+        votes = read_votes(v)
+        _known(votes.frame, "user_id", users, str(v), "a user in the roster")
+        _known(votes.frame, "model_a", teams, str(v), "a team in teams.yaml")
+        _known(votes.frame, "model_b", teams, str(v), "a team in teams.yaml")
         try:
-            v = int(row["value"])
-        except ValueError:
-            v = None
-        if v is None or c.level(v) is None:
-            raise EvidenceError(f"value '{row['value']}'", place="value",
-                                expected=f"one of {[lv.value for lv in c.scale.levels]}", **where)
-        k = (row["user_id"], row["team"], row["item"])
-        if k in seen:
-            raise EvidenceError(f"second answer of {k[0]} for {k[1]} / {k[2]}", place="row", expected="one answer each", **where)
-        seen.add(k)
-        values.setdefault((row["team"], row["item"]), []).append(v)
-    out: dict[str, dict[str, float]] = {}
-    for t in sorted(teams):
-        out[t] = {}
-        for cid, c in items.items():
-            vs = values.get((t, cid))
-            out[t][cid] = c.points * _level_fraction(c, float(np.mean(vs))) if vs else 0.0
-    return out, _win_rates(r.path / "users" / "votes.csv", users, teams)
-
-
-def _win_rates(f, users: set[str], teams: set[str]) -> pd.DataFrame:
-    wins: dict[str, float] = dict.fromkeys(sorted(teams), 0.0)
-    games: dict[str, int] = dict.fromkeys(sorted(teams), 0)
-    if f.exists():
-        for line, row in _read_csv(f, ["user_id", "prompt_id", "model_a", "model_b", "winner"]):
-            where = dict(file=f, line=line)
-            if row["user_id"] not in users:
-                raise EvidenceError(f"user '{row['user_id']}'", place="user_id", expected="a user in the roster", **where)
-            a, b = row["model_a"], row["model_b"]
-            if a not in teams or b not in teams or a == b:
-                raise EvidenceError(f"pair '{a}' vs '{b}'", place="model_a/model_b", expected="two different teams", **where)
-            w = row["winner"]
-            if w not in ("A", "B", "tie"):
-                raise EvidenceError(f"winner '{w}'", place="winner", expected="A, B or tie", **where)
-            games[a] += 1
-            games[b] += 1
-            wins[a] += 1.0 if w == "A" else 0.5 if w == "tie" else 0.0
-            wins[b] += 1.0 if w == "B" else 0.5 if w == "tie" else 0.0
-    return pd.DataFrame([{"team": t, "votes": games[t], "win_rate": round(wins[t] / games[t], 4) if games[t] else None}
-                         for t in sorted(teams)])
+            strengths = bradley_terry(votes, seed=seed)
+        except EvidenceError as e:
+            flags.append(f"votes not fitted: {e.message}")
+    return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags))
 
 
 # ---------------------------------------------------------------- the round
 
 @dataclass
 class Aggregate:
-    """Everything the report shows: tables (pandas) and a JSON-able summary."""
+    """Everything the report shows: tables (pandas), the evidence behind the computed points, a JSON-able summary."""
 
     round_id: str
     frozen_version: int
@@ -325,7 +288,10 @@ class Aggregate:
     reliability: pd.DataFrame       # one row per expert criterion: ICC(2,k), alpha, spread
     outliers: pd.DataFrame
     gates: pd.DataFrame
-    votes: pd.DataFrame
+    votes: pd.DataFrame             # one row per team: votes, Bradley-Terry strength and interval
+    dossiers: dict[str, Dossier] = field(default_factory=dict)
+    users: UserPoints | None = None
+    cost: CostEfficiency | None = None
     unused: list[CollectResult] = field(default_factory=list)
     amendments: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
@@ -345,6 +311,9 @@ class Aggregate:
             "outliers": rows(self.outliers[self.outliers["outlier"]]),
             "gates": rows(self.gates),
             "votes": rows(self.votes),
+            "evidence": {t: d.summary() for t, d in sorted(self.dossiers.items())},
+            "users": self.users.to_summary() if self.users else None,
+            "cost_efficiency": self.cost.to_summary() if self.cost else None,
             "unused_sheets": [u.model_dump(exclude={"new"}) for u in self.unused],
             "amendments": self.amendments,
         }
@@ -359,21 +328,31 @@ def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
     return out
 
 
-def aggregate_round(
-    r: Round,
-    *,
-    bench_source: Callable[[Round], dict[str, dict[str, float]]] = benchmark_points,
-    user_source: Callable[[Round], tuple[dict[str, dict[str, float]], pd.DataFrame]] = user_points,
-) -> Aggregate:
-    """Aggregate a frozen, collected round (see the module docstring for every rule)."""
+def _cost(dossiers: Mapping[str, Dossier], bench: Mapping[str, Mapping[str, float]]) -> CostEfficiency | None:
+    """Benchmark points against model size for the teams that submitted a model card (None: no team did)."""
+    cards = [d.cost for _, d in sorted(dossiers.items()) if d.cost is not None]
+    if not cards:
+        return None
+    return cost_efficiency(cards, {c.team: sum(bench[c.team].values()) for c in cards}, points_label="benchmark points")
+
+
+def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, seed: int = 0) -> Aggregate:
+    """Aggregate a frozen, collected round (see the module docstring for every rule).
+
+    ``dossiers`` (team -> :class:`~workbench.dossier.Dossier`) are built with ``seed`` when not given;
+    the same seed drives the user-point and vote intervals.
+    """
     version = check_frozen(r)
     rules = r.rules
     agg = rules.aggregation
     expert = r.rubrics["expert"]
     sheets, unused = accepted_sheets(r)
     expert_sheets = {k: s for k, s in sheets.items() if s.reviewer.role == "expert"}
-    bench = bench_source(r)
-    users, votes = user_source(r)
+    dossiers = dict(dossiers) if dossiers is not None else {t.id: build_dossier(r, t.id, seed=seed) for t in r.teams.teams}
+    bench = benchmark_points(r, dossiers)
+    user = user_points(r, seed=seed)
+    users = user.points
+    votes = user.votes_table([t.id for t in r.teams.teams])
     max_points = {c.id: c.points for p in PARTS for _, c in r.rubrics[p].criteria()}
 
     crit_rows = [{"team": t, "reviewer": rv, "criterion": cid, "points": round(p, 6)}
@@ -422,7 +401,7 @@ def aggregate_round(
     return Aggregate(
         round_id=rules.round_id, frozen_version=version, scores=scores, criteria=crit,
         reliability=pd.DataFrame(rel), outliers=reviewer_outliers(totals, agg.outlier_z), gates=gates, votes=votes,
-        unused=unused, amendments=amendments, rules=signed_state(r, version)["rules"],
+        dossiers=dossiers, users=user, cost=_cost(dossiers, bench), unused=unused, amendments=amendments, rules=signed_state(r, version)["rules"],
     )
 
 

@@ -5,8 +5,9 @@ coordinator, 5 experts and 49 user evaluators; create the round from ``data/demo
 ``data/make_demo.py``); freeze the rules (cut: 4 teams); run the review notebook for 5 experts x 5 teams
 with 2 jobs from the shipped answers; collect and verify the sheets; amend the rules after the first
 submission (cut 4 -> 3 and a re-challenge rule, as happened in the real stage 1, recorded and flagged);
-aggregate (benchmark points, trimmed-mean expert points, survey user points, gates, ranking, indices);
-write and sign the report; print the ranking and the report's path.
+aggregate (benchmark points computed from each team's evidence dossier, trimmed-mean expert points,
+survey user points, vote strengths, gates, ranking, indices); write and sign the report; print the
+ranking, one line of independence evidence per team and the report's path.
 
 Everything in the demo is fictional.
 
@@ -114,7 +115,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2
     _write_yaml(rd / "roster.yaml", roster)
     _write_yaml(rd / "teams.yaml", {"teams": teams})
     _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in experts for t in teams]})
-    for sub in ("evidence", "answers", "users"):
+    for sub in ("evidence", "references", "answers", "users"):
         shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
     echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users)")
 
@@ -155,6 +156,12 @@ def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2
         rank = "-" if row.rank is None or str(row.rank) == "<NA>" else str(row.rank)
         echo(f"  {rank:>2}  {row.team:<14} {row.total:6.2f}  (bench {row.benchmark:5.2f}, expert {row.expert:5.2f}, "
              f"user {row.user:5.2f})  {row.status}")
+    echo("")
+    echo("independence evidence:")
+    for d in sorted(agg.dossiers.values(), key=lambda d: d.team):
+        echo(f"  {d.independence_line()}")
+        for p in d.problems:
+            echo(f"    evidence problem: {p}")
     echo("")
     echo(f"report: {paths['html'].resolve()}")
     echo(f"demo finished in {time.monotonic() - t0:.1f}s")

@@ -2,11 +2,15 @@
 ``report/report.dsse.json`` (the aggregate's summary plus the hashes of both files, signed by the
 coordinator; its hash goes into the ledger as a ``report`` entry).
 
-Charts are Altair objects (:func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`) embedded as
-inline SVG rendered offline by :func:`workbench.charts.to_svg`: no script, no CDN, nothing fetched.
+Charts are Altair objects (:func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`,
+:func:`benchmark_chart`, and the evidence modules' vote-strength and cost charts) embedded as inline SVG
+rendered offline by :func:`workbench.charts.to_svg`: no script, no CDN, nothing fetched. Per team the
+report shows the evidence behind the computed numbers: benchmark points with intervals and "miss may be
+noise" flags, the independence evidence (provenance verdicts with parameter shares, training, tokenizer
+and licence flags) and every evidence file that could not be read.
 
-Public API: :func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`, :func:`scores_csv`,
-:func:`render_html`, :func:`write_report`.
+Public API: :func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`, :func:`benchmark_chart`,
+:func:`scores_csv`, :func:`render_html`, :func:`write_report`.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import __version__, ledger
 from .aggregate import Aggregate
 from .charts import style, to_svg
+from .evidence.cost import cost_chart
+from .evidence.users import strengths_chart
 from .files import atomic_write_bytes, canonical_json, sha256_bytes
 from .round import Round, require_coordinator
 from .signing import REPORT_TYPE, envelope_bytes, sign_payload
 
-__all__ = ["indices_chart", "render_html", "scores_csv", "spread_chart", "totals_chart", "write_report"]
+__all__ = ["benchmark_chart", "indices_chart", "render_html", "scores_csv", "spread_chart", "totals_chart",
+           "write_report"]
 
 SCORE_COLS = ["rank", "team", "name", "benchmark", "expert", "user", "total", "frontier_index", "diffusion_index",
-              "win_rate", "n_expert_sheets", "status"]
+              "bt_strength", "n_expert_sheets", "status"]
 
 
 def indices_chart(scores: pd.DataFrame) -> alt.LayerChart:
@@ -65,6 +72,19 @@ def totals_chart(scores: pd.DataFrame) -> alt.Chart:
     ).properties(width=480, title="Total points by part")
 
 
+def benchmark_chart(agg: Aggregate) -> alt.LayerChart:
+    """Computed benchmark points per criterion and team, with their bootstrap interval as error bars."""
+    rows = [{"team": t, "criterion": cid, "points": p.points, "low": p.ci_low, "high": p.ci_high, "max": p.max_points}
+            for t, d in sorted(agg.dossiers.items()) for cid, p in sorted(d.points.items())]
+    data = pd.DataFrame(rows, columns=["team", "criterion", "points", "low", "high", "max"])
+    y = alt.Y("team:N", title=None)
+    bars = alt.Chart().mark_errorbar(ticks=True).encode(x=alt.X("low:Q", title="points"), x2="high:Q", y=y)
+    dots = alt.Chart().mark_point(filled=True, size=60).encode(
+        x="points:Q", y=y, color=alt.Color("team:N", legend=None), tooltip=["team", "criterion", "points", "low", "high"])
+    return alt.layer(bars, dots, data=data).properties(width=200, height=140).facet(
+        column=alt.Column("criterion:N", title=None)).properties(title="Benchmark points with 95% intervals")
+
+
 def scores_csv(agg: Aggregate) -> str:
     """The score table as CSV text (UTF-8, '\\n' line ends, stable column order)."""
     return agg.scores[SCORE_COLS].to_csv(index=False, lineterminator="\n")
@@ -75,7 +95,11 @@ def render_html(agg: Aggregate) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     tmpl = env.from_string((files("workbench") / "templates" / "report.html.j2").read_text(encoding="utf-8"))
     charts = {"indices": to_svg(style(indices_chart(agg.scores))), "totals": to_svg(style(totals_chart(agg.scores))),
-              "spread": to_svg(style(spread_chart(agg.criteria))) if not agg.criteria.empty else ""}
+              "spread": to_svg(style(spread_chart(agg.criteria))) if not agg.criteria.empty else "",
+              "bench": to_svg(style(benchmark_chart(agg))) if any(d.points for d in agg.dossiers.values()) else "",
+              "strengths": to_svg(strengths_chart(agg.users.strengths, "en"))
+              if agg.users is not None and agg.users.strengths is not None else "",
+              "cost": to_svg(cost_chart(agg.cost, "en")) if agg.cost is not None else ""}
     s = agg.summary()
     return tmpl.render(s=s, charts=charts, score_cols=SCORE_COLS, version=__version__,
                        rules_hash=sha256_bytes(canonical_json(s["rules"])))

@@ -13,14 +13,14 @@ signed state (a hand edit). Comparisons use the parsed content, so reformatting 
 Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`init_round`, :func:`load_round`, :func:`round_state`, :func:`state_hash`,
 :func:`diff_states`, :func:`freeze`, :func:`amend`, :func:`check_frozen`, :func:`status`,
-:func:`ledger_keys`, :func:`require_coordinator`, :func:`signed_state`, :data:`PARTS`.
+:func:`ledger_keys`, :func:`require_coordinator`, :func:`signed_state`, :data:`PARTS`, :data:`EVIDENCE_KEYS`.
 """
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -52,6 +52,7 @@ from .signing import (
 )
 
 __all__ = [
+    "EVIDENCE_KEYS",
     "PARTS",
     "Assignment",
     "Assignments",
@@ -188,7 +189,35 @@ class Roster(_Model):
         return next((r for r in self.reviewers if r.id == rid), None)
 
 
+# The evidence a team may submit (``teams.yaml`` ``evidence:``): key -> what the file is. Paths are relative
+# to ``evidence/<team>/``; see docs/coordinator-guide.md, "Evidence files", and workbench.dossier.
+EVIDENCE_KEYS: dict[str, str] = {
+    "benchmark_results": "lm-evaluation-harness results JSON, or the tidy results CSV",
+    "model_card": "model-card cost data (YAML or JSON): model, active/total parameters, inference cost",
+    "training_log": "loss curve, CSV or JSONL (step, tokens, loss, ...)",
+    "tokenizer": "tokenizer.json (or vocab.json with merges.txt beside it)",
+    "config": "the model's config.json",
+    "licences": "licence and transparency manifest (YAML)",
+    "weights": "a weight fingerprint file (workbench fingerprint) or a model folder of safetensors",
+    "technical_report": "the technical report (read by the experts; hashed, not parsed)",
+}
+
+
+def _relative_path(v: str) -> str:
+    p = PurePosixPath(v)
+    if not v or p.is_absolute() or ".." in p.parts or "\\" in v:
+        raise ValueError(f"path '{v}' must be relative, with '/' separators and no '..'")
+    return v
+
+
 class Team(_Model):
+    """A team: its model, declared targets and facts, and the evidence files it submitted.
+
+    Declared facts (optional; each enables a training-log check): ``vocab_size`` (for ln V),
+    ``training_tokens`` (claimed), ``gpu`` (an accelerator id of ``workbench/data/accelerators.yaml``) and
+    ``gpu_hours`` (GPUs x wall-clock hours); the parameter count is ``active_params_b``.
+    """
+
     id: Id
     name: str
     model: str
@@ -198,7 +227,21 @@ class Team(_Model):
     targets: dict[str, float] = Field(default_factory=dict)
     individual_benchmarks: Annotated[list[str], Field(min_length=2, max_length=2)]
     evidence: dict[str, str] = Field(default_factory=dict)
+    vocab_size: Annotated[int, Field(ge=2)] | None = None
+    training_tokens: Annotated[float, Field(gt=0)] | None = None
+    gpu: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    gpu_hours: Annotated[float, Field(gt=0)] | None = None
     joined_by_amendment: bool = False
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(EVIDENCE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown evidence key(s) {', '.join(unknown)}; expected some of {', '.join(EVIDENCE_KEYS)}")
+        for path in v.values():
+            _relative_path(path)
+        return v
 
 
 class Teams(_Model):

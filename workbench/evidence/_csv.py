@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import EvidenceError
 from ..files import decode_text, read_bounded
+from .inputs import as_evidence_errors
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
@@ -87,8 +88,10 @@ def parse_csv(
 def read_csv(
     path: str | Path, required: Sequence[str], optional: Sequence[str] = (), max_bytes: int = MAX_CSV_BYTES
 ) -> pd.DataFrame:
-    """Bounded read of a UTF-8 CSV file; see :func:`parse_csv`."""
-    return parse_csv(decode_text(read_bounded(path, max_bytes), path), str(path), required, optional)
+    """Bounded read of a UTF-8 CSV file; see :func:`parse_csv`. Size and encoding problems are EvidenceErrors."""
+    with as_evidence_errors():
+        text = decode_text(read_bounded(path, max_bytes), path)
+    return parse_csv(text, str(path), required, optional)
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:

@@ -175,8 +175,9 @@ def parse_manifest(data: bytes, *, name: str) -> Manifest:
 def _parse_expression(expr: str, name: str, lines: dict[Loc, int], loc: Loc) -> Any:
     try:
         parsed = get_spdx_licensing().parse(expr)
-    except ExpressionError as e:
-        raise EvidenceError(f"licence expression {expr!r} does not parse ({e})", file=name,
+    except (ExpressionError, IndexError) as e:  # license-expression raises IndexError on '()'
+        why = e if isinstance(e, ExpressionError) else "empty parentheses"
+        raise EvidenceError(f"licence expression {expr!r} does not parse ({why})", file=name,
                             line=line_for(lines, loc), place=".".join(map(str, loc)),
                             expected="an SPDX expression such as 'Apache-2.0' or 'MIT OR Apache-2.0'") from None
     if parsed is None:

@@ -1,0 +1,264 @@
+"""The dossier: each evidence part from fixtures, absent parts, broken files as problems, path escapes, the demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from coord_helpers import make_round
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.aggregate import benchmark_points
+from workbench.dossier import build_dossier, load_references
+from workbench.errors import EvidenceError, RoundError, WorkbenchError
+from workbench.evidence.benchmarks import load_benchmark_sets
+from workbench.evidence.weights import fingerprint_model, write_fingerprint
+from workbench.files import canonical_json, sha256_file
+from workbench.round import load_round
+from workbench.synthetic import make_model, make_vision, perturb, save_model
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = Path(__file__).resolve().parent / "fixtures"
+INDEP = FIX / "independence"
+INDIVIDUAL = ["textvqa", "docvqa"]
+
+
+def _fingerprint(tensors: dict, where: Path, out: Path) -> None:
+    write_fingerprint(fingerprint_model(save_model(tensors, where), executor="serial"), out)
+
+
+@pytest.fixture(scope="module")
+def prints(tmp_path_factory) -> dict[str, Path]:
+    """A reference model with a vision tower, and a team model whose tower is the reference's, fine-tuned."""
+    d = tmp_path_factory.mktemp("models")
+    vision = make_vision(11, prefix="visual.")
+    _fingerprint({**make_model(10), **vision}, d / "ref", d / "ref.fp")
+    copied = {k.replace("visual.", "vision_tower.", 1): v for k, v in perturb(vision, 12, 0.05).items()}
+    _fingerprint({**make_model(20), **copied}, d / "team", d / "team.fp")
+    _fingerprint({**make_model(30), **make_vision(31, prefix="vision_tower.")}, d / "own", d / "own.fp")
+    return {"ref": d / "ref.fp", "copied": d / "team.fp", "own": d / "own.fp"}
+
+
+def _results_csv(team: str, scores: dict[str, float]) -> str:
+    specs = load_benchmark_sets().by_id()
+    rows = [f'{team},{team}-7B,{b},"{specs[b].metric}",{v},,' for b, v in sorted(scores.items())]
+    return "team,model,benchmark,metric,value,stderr,n\n" + "\n".join(rows) + "\n"
+
+
+def _all_benchmarks() -> list[str]:
+    sets = load_benchmark_sets()
+    return [s.id for s in (*sets.nia, *sets.common)] + INDIVIDUAL
+
+
+def _round(tmp_path: Path, prints: dict[str, Path], evidence: dict[str, dict[str, str]], **team_facts) -> Path:
+    """An unfrozen round with teams ta, tb: targets 0.8 everywhere, the given evidence, references."""
+    rd = make_round(tmp_path, teams=("ta", "tb"), do_freeze=False)
+    teams = yaml.safe_load((rd / "teams.yaml").read_text())
+    for t in teams["teams"]:
+        t["individual_benchmarks"] = list(INDIVIDUAL)
+        t["targets"] = dict.fromkeys(_all_benchmarks(), 0.8)
+        t["evidence"] = dict(evidence.get(t["id"], {}))
+        t.update(team_facts.get(t["id"], {}))
+    (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
+    refs = rd / "references"
+    (refs / "foreign-vl").mkdir(parents=True)
+    shutil.copy(FIX / "dossier" / "references.yaml", refs / "references.yaml")
+    shutil.copy(prints["ref"], refs / "foreign-vl" / "fingerprint.safetensors")
+    for sub in ("ref_b", "ref_u"):
+        shutil.copytree(INDEP / "tokenizers" / sub, refs / sub)
+    shutil.copytree(INDEP / "configs" / "ref_qwen_vl", refs / "ref_qwen_vl")
+    return rd
+
+
+FULL = {"benchmark_results": "results.csv", "model_card": "card.yaml", "training_log": "log.csv",
+        "tokenizer": "tok/tokenizer.json", "config": "config.json", "licences": "licences.yaml",
+        "weights": "weights.fp", "technical_report": "report.md"}
+
+
+def _fill(rd: Path, team: str, prints: dict[str, Path], weights: str = "copied") -> Path:
+    ev = rd / "evidence" / team
+    scores = dict.fromkeys(_all_benchmarks(), 0.6)
+    scores["kobest"] = 0.9  # above its target: ratio capped at 1
+    (ev / "results.csv").write_text(_results_csv(team, scores))
+    shutil.copy(FIX / "cost" / "team-a.yaml", ev / "card.yaml")
+    shutil.copy(INDEP / "scratch.csv", ev / "log.csv")
+    shutil.copytree(INDEP / "tokenizers" / "team_a", ev / "tok")
+    shutil.copy(INDEP / "configs" / "team_x" / "config.json", ev / "config.json")
+    shutil.copy(FIX / "dossier" / "licences.yaml", ev / "licences.yaml")
+    shutil.copy(prints[weights], ev / "weights.fp")
+    (ev / "report.md").write_text("# report\n")
+    return ev
+
+
+def test_every_part_from_fixtures(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": FULL}, ta={"vocab_size": 32000, "training_tokens": 390 * 2**20})
+    ev = _fill(rd, "ta", prints)
+    d = build_dossier(load_round(rd), "ta", seed=7)
+    assert d.problems == ()
+    # achievement ratios: 0.6 / 0.8 = 0.75 everywhere, kobest capped at 1 -> NIA 10 x (1 + 4 x 0.75) / 5
+    assert d.points["bench.nia"].points == pytest.approx(8.0)
+    assert d.points["bench.common"].points == pytest.approx(15.0)
+    assert d.points["bench.individual"].points == pytest.approx(7.5)
+    assert d.points["bench.nia"].seed == 7
+    assert d.cost.active_parameters == 12e9
+    assert d.training.initial_reading == "near_ln_v" and d.training.token_ratio == pytest.approx(1.0)
+    assert [p.reference for p in d.tokenizer.pairs] == ["Foreign-VL", "Ref-U"]
+    assert d.config.references == ["Foreign-VL"]
+    vision = next(c for c in d.provenance.components if c.component == "vision_encoder")
+    assert vision.verdict in ("derived", "identical") and vision.reference == "Foreign-VL"
+    assert [u.component for u in d.licences.undeclared_weights] == ["vision_encoder"]
+    assert d.licences.undeclared_weights[0].declared_as == ["code"]
+    flags = d.independence_flags()
+    assert any(f.startswith("vision_encoder derived from Foreign-VL (") for f in flags) or \
+        any(f.startswith("vision_encoder identical from Foreign-VL (") for f in flags)
+    assert "undeclared weights use: vision_encoder (Foreign-VL)" in flags
+    # inputs: every file read, relative to the round, with its hash (team files and reference files)
+    paths = {i.path: i for i in d.inputs}
+    assert {"evidence/ta/results.csv", "evidence/ta/tok/tokenizer.json", "evidence/ta/report.md",
+            "references/foreign-vl/fingerprint.safetensors", "references/ref_u/tokenizer.json"} <= set(paths)
+    assert paths["evidence/ta/results.csv"].sha256 == sha256_file(ev / "results.csv")
+    s = d.summary()
+    assert set(s) >= {"benchmark_results", "benchmark_points", "model_card", "training_log", "tokenizer", "config",
+                      "licences", "weights", "independence_flags", "problems"}
+    assert s["weights"]["reuse_detected"] is True
+    # JSON-able and deterministic, whatever the machine's paths
+    again = build_dossier(load_round(rd), "ta", seed=7).summary()
+    assert canonical_json(s) == canonical_json(again)
+    assert str(tmp_path) not in json.dumps(s)
+    assert set(d.computed()) == {"bench.nia", "bench.common", "bench.individual"}
+
+
+def test_missing_parts_are_absent_and_score_zero(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"tb": {"model_card": "card.yaml"}})
+    shutil.copy(FIX / "cost" / "team-a.yaml", rd / "evidence" / "tb" / "card.yaml")
+    r = load_round(rd)
+    d = build_dossier(r, "tb")
+    assert d.cost is not None and d.results is None and d.points == {} and d.provenance is None
+    assert d.training is None and d.tokenizer is None and d.config is None and d.licences is None
+    s = d.summary()
+    assert "model_card" in s and "benchmark_points" not in s and "weights" not in s
+    assert d.independence_line() == "tb: no independence evidence submitted"
+    none = build_dossier(r, "ta")
+    assert none.inputs == () and none.problems == ()
+    pts = benchmark_points(r, {"ta": none, "tb": d})
+    assert pts["tb"] == {"bench.common": 0.0, "bench.individual": 0.0, "bench.nia": 0.0}
+
+
+def test_an_independent_model_is_not_flagged(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"weights": "weights.fp", "licences": "licences.yaml"}})
+    ev = rd / "evidence" / "ta"
+    shutil.copy(prints["own"], ev / "weights.fp")
+    shutil.copy(FIX / "dossier" / "licences.yaml", ev / "licences.yaml")
+    d = build_dossier(load_round(rd), "ta")
+    assert d.provenance.summary["derived"] == d.provenance.summary["identical"] == 0
+    assert d.licences.undeclared_weights == [] and d.independence_flags() == []
+    assert d.independence_line() == "ta: nothing flagged (weights, licences checked)"
+
+
+def test_broken_files_become_problems_not_crashes(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {**FULL, "weights": "missing.fp"}})
+    ev = _fill(rd, "ta", prints)
+    (ev / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\nta,m,kobest,acc,oops,,\n")
+    (ev / "card.yaml").write_text("model: x\nactive_parameters: -1\ntotal_parameters: 10\n")
+    d = build_dossier(load_round(rd), "ta")
+    assert d.results is None and d.points == {} and d.cost is None and d.provenance is None
+    assert d.training is not None and d.tokenizer is not None       # the good files still count
+    assert d.licences is not None and d.licences.undeclared_weights is None   # no provenance to check against
+    # paths are checked first, then each part in turn
+    assert len(d.problems) == 3
+    assert d.problems[0] == "teams.yaml: ta.evidence.weights: 'missing.fp' not found, expected a file under evidence/ta/"
+    assert d.problems[1].startswith("evidence/ta/results.csv:2: column value:")
+    assert d.problems[2].startswith("evidence/ta/card.yaml:2: active_parameters:")
+    assert d.summary()["problems"] == list(d.problems)
+
+
+def test_a_missing_benchmark_is_a_problem_for_its_criterion_only(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.csv"}})
+    scores = dict.fromkeys(_all_benchmarks(), 0.6)
+    del scores["kobest"]
+    (rd / "evidence" / "ta" / "results.csv").write_text(_results_csv("ta", scores))
+    d = build_dossier(load_round(rd), "ta")
+    assert set(d.points) == {"bench.common", "bench.individual"}
+    assert d.problems[0].startswith("evidence/ta/results.csv: set nia: bench.nia: team ta: no result for kobest")
+
+
+@pytest.mark.parametrize("path", ["../tb/results.csv", "/etc/passwd", "a\\b.csv"])
+def test_teams_yaml_refuses_paths_leaving_the_folder(tmp_path, prints, path):
+    with pytest.raises(RoundError, match=r"teams.yaml:\d+: teams.0.evidence: .*must be relative"):
+        load_round(_round(tmp_path, prints, {"ta": {"benchmark_results": path}}))
+
+
+def test_unknown_evidence_key_is_refused(tmp_path, prints):
+    with pytest.raises(RoundError, match=r"unknown evidence key\(s\) benchmark_points; expected some of benchmark_results"):
+        load_round(_round(tmp_path, prints, {"ta": {"benchmark_points": "x.json"}}))
+
+
+def test_symlink_out_of_the_round_is_refused(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"model_card": "card.yaml"}})
+    outside = tmp_path / "outside.yaml"
+    shutil.copy(FIX / "cost" / "team-a.yaml", outside)
+    (rd / "evidence" / "ta" / "card.yaml").symlink_to(outside)
+    d = build_dossier(load_round(rd), "ta")
+    assert d.cost is None and d.inputs == ()
+    assert d.problems == ("teams.yaml: ta.evidence.model_card: path 'card.yaml' resolves outside the round folder "
+                          "(a symlink?), expected a file inside the round folder",)
+
+
+def test_references_yaml_is_validated(tmp_path, prints):
+    rd = _round(tmp_path, prints, {})
+    f = rd / "references" / "references.yaml"
+    f.write_text("references:\n  - id: r1\n    name: R\n    tokenizer: ../../x.json\n")
+    with pytest.raises(EvidenceError, match=r"references.yaml: references.0.tokenizer: path '../../x.json' leaves"):
+        load_references(rd)
+    f.write_text("references:\n  - id: r1\n    name: R\n    fingerprnt: a.fp\n")
+    with pytest.raises(EvidenceError, match=r"references.yaml:4: references.0.fingerprnt: unknown field 'fingerprnt'"):
+        load_references(rd)
+    f.unlink()
+    assert load_references(rd) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_references_parser_only_raises_workbench_errors(tmp_path_factory, text):
+    rd = tmp_path_factory.mktemp("refs")
+    (rd / "references").mkdir()
+    (rd / "references" / "references.yaml").write_text(text)
+    try:
+        refs = load_references(rd)
+    except WorkbenchError:
+        return
+    assert refs is not None and all(r.fingerprint is None for r in refs.references)  # no file could exist
+
+
+@pytest.fixture(scope="module")
+def demo_round(tmp_path_factory) -> Path:
+    """The shipped demo teams and evidence in an unfrozen round."""
+    base = tmp_path_factory.mktemp("demo")
+    data = ROOT / "data" / "demo"
+    rd = make_round(base, teams=(), do_freeze=False)
+    shutil.copy(data / "teams.yaml", rd / "teams.yaml")
+    for sub in ("evidence", "references"):
+        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    return rd
+
+
+def test_demo_cheonma_vision_encoder_is_flagged_and_others_are_not(demo_round):
+    r = load_round(demo_round)
+    dossiers = {t.id: build_dossier(r, t.id) for t in r.teams.teams}
+    assert all(d.problems == () for d in dossiers.values())
+    cheonma = dossiers["team-cheonma"]
+    flagged = [c for c in cheonma.provenance.components if c.verdict in ("derived", "identical")]
+    assert [c.component for c in flagged] == ["vision_encoder"] and flagged[0].reference == "Foreign-VL"
+    assert 0.05 < flagged[0].param_share < 0.2
+    assert [u.component for u in cheonma.licences.undeclared_weights] == ["vision_encoder"]
+    assert cheonma.independence_line().startswith("team-cheonma: vision_encoder derived from Foreign-VL (")
+    assert cheonma.independence_line().endswith("undeclared weights use: vision_encoder (Foreign-VL)")
+    for tid, d in dossiers.items():
+        assert set(d.points) == {"bench.nia", "bench.common", "bench.individual"}
+        if tid != "team-cheonma":
+            assert d.independence_flags() == [], tid
+            assert d.training.initial_reading == "near_ln_v" and d.training.compute.reading == "plausible"
