@@ -14,8 +14,9 @@ from pathlib import Path
 import yaml
 
 from workbench.demo import demo_judgments
+from workbench.round import init_round
 from workbench.rubric import load_rubric
-from workbench.signing import generate_keypair
+from workbench.signing import generate_keypair, load_public_key
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAM = "team-aurora"
@@ -48,38 +49,52 @@ def answers_for(rubric) -> dict:
     }
 
 
-def make_round(base: Path, passphrase: bytes | None = None) -> Kit:
-    """Write a round under ``base/round`` and keys under ``base/keys``."""
+def make_round(base: Path, passphrase: bytes | None = None, demo_evidence: bool = False) -> Kit:
+    """Write a round under ``base/round`` (via ``init_round``) and keys under ``base/keys``.
+
+    By default the team submits two small files (one unreadable as results) and declares a missing one;
+    with ``demo_evidence`` it submits the demo's complete evidence for team-aurora, with the reference model.
+    """
     rd, keys = base / "round", base / "keys"
-    (rd / "rubrics").mkdir(parents=True)
-    refs = {}
-    for part in ("benchmark", "expert", "user"):
-        shutil.copy(ROOT / "rubrics" / f"{part}.yaml", rd / "rubrics" / f"{part}.yaml")
-        r = load_rubric(rd / "rubrics" / f"{part}.yaml")
-        refs[part] = {"file": f"rubrics/{part}.yaml", **r.ref}
-    _dump(rd / "rules.yaml", {"round_id": "test-2026-stage1", "stage": 1, "rubrics": refs})
+    ck, cp = generate_keypair("coordinator", keys)
+    init_round(rd, round_id="test-2026-stage1", stage=1, rubrics_dir=ROOT / "rubrics", coordinator_id="coordinator",
+               coordinator_key=load_public_key(cp))
     ek, ep = generate_keypair(EXPERT, keys, passphrase)
     uk, up = generate_keypair(USER, keys, passphrase)
     _dump(rd / "roster.yaml", {"reviewers": [
+        {"id": "coordinator", "role": "coordinator", "name": "", "public_key": cp.read_text(), "coi": []},
         {"id": EXPERT, "role": "expert", "name": "Expert One", "public_key": ep.read_text(), "coi": []},
-        {"id": USER, "role": "user", "name": "User One", "public_key": up.read_text(), "coi": ["team-borealis"]},
+        {"id": USER, "role": "user", "name": "User One", "public_key": up.read_text(), "coi": []},
     ]})
     _dump(rd / "teams.yaml", {"teams": [{
         "id": TEAM, "name": "Aurora (fictional)", "model": "Aurora-32B", "active_params_b": 32,
         "total_params_b": 32, "target_model": "Frontier-X",
         "targets": {"kmmlu": 60.0, "gsm8k": 80.0, "textvqa": 70.0, "docvqa": 75.0},
         "individual_benchmarks": ["textvqa", "docvqa"],
-        "evidence": {"benchmarks": "benchmarks.json", "training_log": "logs/train.jsonl",
+        # the results file is not in a supported format and the weights are missing: both are shown as
+        # evidence problems, never a crash
+        "evidence": {"benchmark_results": "benchmarks.json", "training_log": "logs/train.jsonl",
                      "weights": "weights/model.safetensors"},
     }]})
     _dump(rd / "assignments.yaml", {"assignments": [{"reviewer": EXPERT, "team": TEAM}, {"reviewer": USER, "team": TEAM}]})
     ev = rd / "evidence" / TEAM
-    (ev / "logs").mkdir(parents=True)
-    (ev / "benchmarks.json").write_text('{"kmmlu": 58.1, "gsm8k": 79.0}\n')
-    (ev / "logs" / "train.jsonl").write_text('{"step": 0, "loss": 11.2}\n{"step": 100, "loss": 6.1}\n')
+    if demo_evidence:
+        demo = ROOT / "data" / "demo"
+        team = next(t for t in yaml.safe_load((demo / "teams.yaml").read_text())["teams"] if t["id"] == TEAM)
+        _dump(rd / "teams.yaml", {"teams": [team]})
+        shutil.copytree(demo / "evidence" / TEAM, ev)
+        shutil.copytree(demo / "references", rd / "references")
+    else:
+        _write_small_evidence(ev)
     _dump(rd / "answers" / EXPERT / f"{TEAM}.yaml", answers_for(load_rubric(rd / "rubrics" / "expert.yaml")))
     _dump(rd / "answers" / USER / f"{TEAM}.yaml", answers_for(load_rubric(rd / "rubrics" / "user.yaml")))
     return Kit(rd, keys, ek, uk)
+
+
+def _write_small_evidence(ev: Path) -> None:
+    (ev / "logs").mkdir(parents=True)
+    (ev / "benchmarks.json").write_text('{"kmmlu": 58.1, "gsm8k": 79.0}\n')
+    (ev / "logs" / "train.jsonl").write_text('{"step": 0, "loss": 11.2}\n{"step": 100, "loss": 6.1}\n')
 
 
 def fill_like_a_person(form, answers: dict) -> None:

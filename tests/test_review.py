@@ -138,16 +138,50 @@ def test_sections_are_labelled_in_the_chosen_language(kit):
     assert table.iloc[-1]["SHA-256"].startswith("누락")
 
 
-def test_benchmark_section_shows_targets_chart_and_read_only_formulas(kit):
+def test_benchmark_section_without_readable_results_shows_formulas_and_the_problem(kit):
     import altair as alt
+    from IPython.display import HTML
 
     items = _open(kit).benchmark_section().items
-    charts = [i for i in items if isinstance(i, alt.TopLevelMixin)]
-    assert len(charts) == 1
-    tables = [i for i in items if hasattr(i, "columns")]
-    formulas = tables[-1]
+    assert not [i for i in items if isinstance(i, alt.TopLevelMixin)]
+    formulas = [i for i in items if hasattr(i, "columns") and "formula" in i.columns][0]
     assert list(formulas["points"]) == [10, 20, 10]
     assert all(f.startswith("achievement_ratio(cap=1.0, set=") for f in formulas["formula"])
+    assert set(formulas["computed points"]) == {"not computed: no readable benchmark results"}
+    problems = [i.data for i in items if isinstance(i, HTML) and "wb-problems" in i.data]
+    assert len(problems) == 1 and f"evidence/{TEAM}/benchmarks.json" in problems[0]
+
+
+def test_sections_show_the_computed_evidence(tmp_path):
+    import altair as alt
+
+    from workbench.dossier import build_dossier
+    from workbench.round import load_round
+
+    kit = make_round(tmp_path, demo_evidence=True)
+    r = _open(kit)
+    dossier = build_dossier(load_round(kit.round_dir), TEAM)
+    bench = r.benchmark_section().items
+    assert len([i for i in bench if isinstance(i, alt.TopLevelMixin)]) == 1  # results against targets
+    formulas = [i for i in bench if hasattr(i, "columns") and "formula" in i.columns][0]
+    expected = [f"{p.points:.2f} / {p.max_points:g}  [{p.ci_low:.2f}, {p.ci_high:.2f}]"
+                for p in (dossier.points[c] for c in ("bench.nia", "bench.common", "bench.individual"))]
+    assert list(formulas["computed points"]) == expected
+    indep = r.independence_section().items
+    charts = [i for i in indep if isinstance(i, alt.TopLevelMixin)]
+    assert len(charts) == 2  # provenance per layer with the null band, and the training curve
+    from IPython.display import HTML
+
+    assert "vision_encoder" not in dossier.independence_line()  # aurora trained its own encoder
+    assert dossier.independence_line().split(": ", 1)[1] in "".join(i.data for i in indep if isinstance(i, HTML))
+    fill_like_a_person(r.form, _answers(kit))
+    s = r.sheet()
+    # the sheet records the evidence and every file it was computed from, references included
+    assert s.evidence["benchmark"]["benchmark_points"] == dossier.summary()["benchmark_points"]
+    assert s.evidence["independence"]["weights"] == dossier.summary()["weights"]
+    paths = {f.path for f in s.inputs}
+    assert {f.path for f in dossier.inputs} <= paths
+    assert any(p.startswith("references/") for p in paths)
 
 
 def test_corrupt_draft_is_kept_aside_and_reported(kit):
@@ -180,7 +214,7 @@ def test_encrypted_key_asks_for_a_passphrase_that_is_never_kept(tmp_path):
     r.form.passphrase.value = "wrong"
     r.form.click_sign()
     assert "wrong passphrase" in r.form.status.value and r.form.passphrase.value == ""
-    assert not (kit.round_dir / "sheets").exists()
+    assert not list((kit.round_dir / "sheets").rglob("*.dsse.json"))
     r.form.passphrase.value = "correct horse"
     r.form.click_sign()
     assert r.form.passphrase.value == "" and r.last_submission.exists()
@@ -214,12 +248,12 @@ def _edit(path, fn):
 
 
 @pytest.mark.parametrize(("change", "match"), [
-    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0].update(id="team-other")), r"teams\.yaml.*team 'team-aurora' is not listed"),
+    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0].update(id="team-other")), r"assignments\.yaml:\d+: assignments\.0: team 'team-aurora' is not in teams\.yaml"),
     (lambda k: _edit(k.round_dir / "assignments.yaml", lambda d: d["assignments"].pop(0)), "not assigned"),
-    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][0].update(coi=[TEAM])), "conflict of interest"),
-    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][0].update(role="user")), "has role 'user'"),
-    (lambda k: _edit(k.round_dir / "rules.yaml", lambda d: d["rubrics"]["expert"].update(sha256="0" * 64)), r"rules\.yaml:\d+: rubrics\.expert\.sha256"),
-    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0]["evidence"].update(x="../../secret")), "leaves its folder"),
+    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][1].update(coi=[TEAM])), "conflict of interest"),
+    (lambda k: _edit(k.round_dir / "roster.yaml", lambda d: d["reviewers"][1].update(role="user")), "has role 'user'"),
+    (lambda k: _edit(k.round_dir / "rules.yaml", lambda d: d["rubrics"]["expert"].update(sha256="0" * 64)), r"rubrics/expert\.yaml: rubrics\.expert: rubric expert-2026-stage1 \w+ does not match the rules' pin"),
+    (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0]["evidence"].update(tokenizer="../../secret")), r"teams\.yaml:\d+: teams\.0\.evidence"),
     (lambda k: _edit(k.round_dir / "teams.yaml", lambda d: d["teams"][0].update(targets={"kmmlu": "high"})), r"teams\.yaml:\d+: teams\.0\.targets\.kmmlu"),
 ])
 def test_inconsistent_round_files_give_one_clear_error(kit, change, match):

@@ -31,18 +31,25 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import pydantic
 from IPython.display import HTML, display
 from pydantic import BaseModel, ConfigDict, Field
 
 from .charts import style
+from .dossier import Dossier, build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
+from .evidence.benchmarks import results_chart
+from .evidence.config import config_table
+from .evidence.licences import licences_table
+from .evidence.provenance import provenance_chart, provenance_table
+from .evidence.tokenizer import tokenizer_table
+from .evidence.training import training_chart, training_table
 from .files import Loc, iter_files, line_for, load_yaml, sha256_file
 from .messages import msg
-from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric, load_rubric
+from .round import RosterEntry, Team, load_round
+from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
 from .sheet import (
     COI,
     InputFile,
@@ -80,32 +87,7 @@ ROLES = ("expert", "user")
 LANGS = ("ko", "en")
 
 
-# ---------------------------------------------------------------- round files (the parts the notebook reads)
-
-class _Facts(BaseModel):
-    # the coordinator owns the full schema of these files; the notebook checks only what it uses
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class RosterEntry(_Facts):
-    id: str
-    role: str
-    name: str = ""
-    public_key: str = ""
-    coi: list[str] = Field(default_factory=list)
-
-
-class TeamFacts(_Facts):
-    id: str
-    name: str = ""
-    model: str = ""
-    active_params_b: float | None = None
-    total_params_b: float | None = None
-    target_model: str = ""
-    targets: dict[str, float] = Field(default_factory=dict)
-    individual_benchmarks: list[str] = Field(default_factory=list)
-    evidence: dict[str, str] = Field(default_factory=dict)
-
+# ---------------------------------------------------------------- answers
 
 class Answers(BaseModel):
     """An answers file: what a person would enter, for runs without a person."""
@@ -125,17 +107,6 @@ def _validate(model: type[BaseModel], data: Any, path: Path, lines: dict[Loc, in
         raise err_type(err["msg"], file=path, line=line_for(lines, full), place=".".join(map(str, full))) from None
 
 
-def _find(path: Path, key: str, wanted: str, model: type[BaseModel], what: str) -> Any:
-    data, lines = load_yaml(path, MAX_ROUND_FILE_BYTES)
-    items = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise RoundError(f"no '{key}' list", file=path, line=1, expected=f"{key}: [...]")
-    for i, item in enumerate(items):
-        if isinstance(item, dict) and item.get("id") == wanted:
-            return _validate(model, item, path, lines, (key, i))
-    raise RoundError(f"{what} '{wanted}' is not listed", file=path, place=key, expected=f"an entry with id: {wanted}")
-
-
 def load_answers(path: str | Path) -> Answers:
     """Load an answers file (``answers/<reviewer>/<team>.yaml``); problems name the file and line."""
     p = Path(path)
@@ -143,13 +114,6 @@ def load_answers(path: str | Path) -> Answers:
     if not isinstance(data, dict):
         raise ValidationError("answers file is not a mapping", file=p, line=1, expected="judgments: {...}, coi: {...}")
     return _validate(Answers, data, p, lines, (), ValidationError)
-
-
-def _inside(root: Path, rel: str, file: Path, place: str) -> Path:
-    p = PurePosixPath(rel)
-    if not rel or p.is_absolute() or ".." in p.parts or "\\" in rel:
-        raise RoundError(f"path '{rel}' leaves its folder", file=file, place=place, expected="a relative path without '..'")
-    return root / p
 
 
 # ---------------------------------------------------------------- context, panels, views
@@ -163,14 +127,22 @@ class ReviewContext:
     lang: str
     rubric: Rubric
     benchmark_rubric: Rubric | None
-    team: TeamFacts
+    team: Team
     reviewer: RosterEntry
     evidence_dir: Path
     materials: list[InputFile]
+    dossier: Dossier | None = None  # the team's computed evidence (experts; user evaluators see none)
 
     def t(self, key: str, **params: object) -> str:
         """A message in the review's language."""
         return msg(key, self.lang, **params)
+
+    def inputs(self) -> list[InputFile]:
+        """Every file the sheet depends on: the team's materials and what the evidence read (references too)."""
+        by_path = {f.path: f for f in self.materials}
+        for f in self.dossier.inputs if self.dossier is not None else ():
+            by_path.setdefault(f.path, f)
+        return [by_path[k] for k in sorted(by_path)]
 
 
 @dataclass
@@ -230,52 +202,100 @@ def _team_table(ctx: ReviewContext) -> pd.DataFrame:
     return pd.DataFrame({ctx.t("col_fact"): [ctx.t(k) for k, _ in facts], ctx.t("col_value"): [v for _, v in facts]})
 
 
-def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
-    """Declared targets (table and chart) and the benchmark rubric's computed points with their formulas.
+def _problems(ctx: ReviewContext) -> list[Any]:
+    """Evidence files that failed to load: shown to the reviewer, never silently left out."""
+    d = ctx.dossier
+    if d is None or not d.problems:
+        return []
+    lines = "".join(f"<li>{html.escape(p)}</li>" for p in d.problems)
+    return [HTML(f"<div class='wb-problems' style='color:#b00020'><b>{html.escape(ctx.t('evidence_problems'))}</b>"
+                 f"<ul>{lines}</ul></div>")]
 
-    Until the benchmark evidence module is plugged in, results and computed points are shown as pending.
-    """
-    t = ctx.team
+
+def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
+    """The named parts of the dossier's sheet summary (absent parts are left out)."""
+    if ctx.dossier is None:
+        return {}
+    full = ctx.dossier.summary()
+    return {k: full[k] for k in keys if k in full}
+
+
+def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
+    """Results against the declared targets, with error bars; the benchmark rubric's computed points
+    (read-only, with their formula and interval); per-benchmark rows with their flags."""
+    t, d = ctx.team, ctx.dossier
     items: list[Any] = [HTML(f"<h3>{html.escape(ctx.t('targets_title', model=t.target_model or '?'))}</h3>")]
-    if t.targets:
-        df = pd.DataFrame(
-            [{"benchmark": b, "target": s, "individual": b in t.individual_benchmarks} for b, s in sorted(t.targets.items())]
-        )
-        items.append(df.rename(columns={"benchmark": ctx.t("col_benchmark"), "target": ctx.t("col_target"),
-                                        "individual": ctx.t("col_individual")}))
-        chart = alt.Chart(df).mark_bar().encode(
-            x=alt.X("target:Q", title=ctx.t("col_target")),
-            y=alt.Y("benchmark:N", sort=None, title=ctx.t("col_benchmark")),
-            color=alt.Color("individual:N", title=ctx.t("col_individual")),
-            tooltip=["benchmark", "target"],
-        ).properties(width=420, title=ctx.t("targets_title", model=t.target_model or "?"))
-        items.append(style(chart))
+    points = d.points if d is not None else {}
+    if points:
+        items.append(style(results_chart(list(points.values()), lang=ctx.lang)))
+    elif t.targets:
+        df = pd.DataFrame([{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())])
+        items.append(df.rename(columns={"benchmark": ctx.t("col_benchmark"), "target": ctx.t("col_target")}))
     computed = []
     if ctx.benchmark_rubric is not None:
         for _, c in ctx.benchmark_rubric.criteria():
             if isinstance(c.scale, ComputedScale):
                 params = ", ".join(f"{k}={v}" for k, v in sorted(c.scale.params.items()))
+                cp = points.get(c.id)
+                value = (f"{cp.points:.2f} / {cp.max_points:g}  [{cp.ci_low:.2f}, {cp.ci_high:.2f}]"
+                         if cp is not None else ctx.t("pending"))
                 computed.append({ctx.t("col_criterion"): c.title.get(ctx.lang), ctx.t("col_points"): c.points,
                                  ctx.t("col_formula"): f"{c.scale.formula}({params}): {COMPUTED_FORMULAS[c.scale.formula]}",
-                                 ctx.t("col_computed"): ctx.t("pending")})
+                                 ctx.t("col_computed"): value})
         items.append(HTML(f"<h3>{html.escape(ctx.t('computed_title'))}</h3>"
                           f"<p><i>{html.escape(ctx.t('read_only'))}</i></p>"))
         items.append(pd.DataFrame(computed))
+    for cid, cp in sorted(points.items()):
+        items.append(HTML(f"<h4>{html.escape(cid)}</h4>"))
+        items.append(cp.table())
+        if cp.flags:
+            items.append(HTML("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in cp.flags) + "</ul>"))
+    items += _problems(ctx)
     summary = {"target_model": t.target_model, "targets": dict(sorted(t.targets.items())),
-               "individual_benchmarks": list(t.individual_benchmarks)}
+               "individual_benchmarks": list(t.individual_benchmarks),
+               **_dossier_part(ctx, "benchmark_results", "benchmark_points")}
     return EvidencePanel(items, summary)
 
 
 def usability_panel(ctx: ReviewContext) -> EvidencePanel:
-    """Model facts that bear on usability and cost (size), until the users evidence module is plugged in."""
-    return EvidencePanel([HTML(f"<h3>{html.escape(ctx.t('model_facts'))}</h3>"), _team_table(ctx)],
-                         {"active_params_b": ctx.team.active_params_b, "total_params_b": ctx.team.total_params_b})
+    """Model facts that bear on usability and cost: sizes and the declared inference cost."""
+    items: list[Any] = [HTML(f"<h3>{html.escape(ctx.t('model_facts'))}</h3>"), _team_table(ctx)]
+    d = ctx.dossier
+    if d is not None and d.cost is not None:
+        items.append(pd.DataFrame([d.cost.model_dump(mode="json")]))
+    return EvidencePanel(items, {"active_params_b": ctx.team.active_params_b, "total_params_b": ctx.team.total_params_b,
+                                 **_dossier_part(ctx, "model_card")})
 
 
 def independence_panel(ctx: ReviewContext) -> EvidencePanel:
-    """The submitted materials, until the weights/training/tokenizer/config/licence modules are plugged in."""
-    # no summary of its own: the materials are already in the sheet's inputs and "materials" evidence
-    return EvidencePanel([HTML(f"<p>{html.escape(ctx.t('independence_pending'))}</p>"), *materials_panel(ctx).items])
+    """What the independence evidence flags, then each part: weight provenance per component (table and
+    per-layer chart with the null band), the training log, tokenizer and config comparisons, the licences."""
+    d = ctx.dossier
+    if d is None:
+        return EvidencePanel([HTML(f"<p>{html.escape(ctx.t('independence_pending'))}</p>"), *materials_panel(ctx).items])
+    flags = d.independence_flags()
+    head = (f"<b style='color:#b00020'>{html.escape(ctx.t('independence_flags'))}</b><ul>"
+            + "".join(f"<li>{html.escape(f)}</li>" for f in flags) + "</ul>") if flags else \
+        f"<p>{html.escape(d.independence_line())}</p>"
+    items: list[Any] = [HTML(head)]
+    parts: list[tuple[str, Any, list[Any]]] = [
+        ("evidence_weights", d.provenance, [provenance_table, provenance_chart]),
+        ("evidence_training", d.training, [training_table, training_chart]),
+        ("evidence_tokenizer", d.tokenizer, [tokenizer_table]),
+        ("evidence_config", d.config, [config_table]),
+        ("evidence_licences", d.licences, [licences_table]),
+    ]
+    for key, part, views in parts:
+        if part is None:
+            continue
+        items.append(HTML(f"<h3>{html.escape(ctx.t(key))}</h3>"))
+        for view in views:
+            out = view(part)
+            items.append(out if isinstance(out, pd.DataFrame) else style(out))
+    items += _problems(ctx)
+    summary = _dossier_part(ctx, "weights", "training_log", "tokenizer", "config", "licences",
+                            "independence_flags", "problems", "notes")
+    return EvidencePanel(items, summary)
 
 
 # Section kind -> panel. The evidence modules replace entries (one call per section) after merging.
@@ -442,7 +462,7 @@ class Review:
             # how the values were entered (answers file or person) and machine paths stay out, so both
             # paths make the same sheet and it does not depend on where the round folder lives
             parameters={"reviewer_id": p.reviewer_id, "team_id": p.team_id, "role": p.role, "lang": p.lang},
-            inputs=self.ctx.materials,
+            inputs=self.ctx.inputs(),
             evidence={k: self.panel(k).summary for k in ("materials", *self._kinds())},
             created_at=created_at,
         )
@@ -530,38 +550,28 @@ def open_review(
     params = _Params(rd, reviewer_id, team_id, role, lang, _resolve(rd, key_file), _resolve(rd, answers_file),
                      _resolve(rd, output_dir) or rd / "sheets")
 
-    rules_path = rd / "rules.yaml"
-    rules, rules_lines = load_yaml(rules_path, MAX_ROUND_FILE_BYTES)
-    if not isinstance(rules, dict) or not isinstance(rules.get("round_id"), str) or not rules["round_id"]:
-        raise RoundError("no round_id", file=rules_path, line=1, expected="round_id: <text>")
-    rubric = load_rubric(rd / "rubrics" / f"{role}.yaml")
-    frozen = (rules.get("rubrics") or {}).get(role) if isinstance(rules.get("rubrics"), dict) else None
-    if isinstance(frozen, dict) and frozen.get("sha256") and frozen["sha256"] != rubric.sha256:
-        raise RoundError(f"rubrics/{role}.yaml does not match the frozen rules", file=rules_path,
-                         line=line_for(rules_lines, ("rubrics", role, "sha256")), place=f"rubrics.{role}.sha256",
-                         expected=f"sha256 {rubric.sha256}")
-    if rubric.role != role:
-        raise RoundError(f"rubric {rubric.id} is filled in by role '{rubric.role}'", file=rd / "rubrics" / f"{role}.yaml",
-                         place="role", expected=role)
-    bench_path = rd / "rubrics" / "benchmark.yaml"
-    bench = load_rubric(bench_path) if role == "expert" and bench_path.exists() else None
-
+    r = load_round(rd)  # validates and cross-checks rules, frozen rubric copies, roster, teams, assignments
+    rubric = r.rubrics[role]
     roster_path = rd / "roster.yaml"
-    reviewer = _find(roster_path, "reviewers", reviewer_id, RosterEntry, "reviewer")
+    reviewer = r.roster.get(reviewer_id)
+    if reviewer is None:
+        raise RoundError(f"reviewer '{reviewer_id}' is not listed", file=roster_path, place="reviewers",
+                         expected=f"an entry with id: {reviewer_id}")
     if reviewer.role != role:
         raise RoundError(f"reviewer '{reviewer_id}' has role '{reviewer.role}'", file=roster_path, place="reviewers", expected=role)
     if team_id in reviewer.coi:
         raise RoundError(f"reviewer '{reviewer_id}' declared a conflict of interest with '{team_id}'",
                          file=roster_path, place="reviewers.coi", expected="a team without a declared conflict")
-    if not reviewer.public_key:
-        raise RoundError(f"reviewer '{reviewer_id}' has no public key", file=roster_path, expected="public_key: PEM text")
+    team = r.team(team_id)
+    if team is None:
+        raise RoundError(f"team '{team_id}' is not listed", file=rd / "teams.yaml", place="teams",
+                         expected=f"an entry with id: {team_id}")
+    if not any(a.reviewer == reviewer_id and a.team == team_id for a in r.assignments.assignments):
+        raise RoundError(f"'{reviewer_id}' is not assigned to '{team_id}'", file=rd / "assignments.yaml",
+                         place="assignments", expected="an assignment {reviewer, team}")
     kid = key_id(public_key_from_pem(reviewer.public_key))
-    team = _find(rd / "teams.yaml", "teams", team_id, TeamFacts, "team")
-    _check_assignment(rd / "assignments.yaml", reviewer_id, team_id)
 
     evidence_dir = rd / "evidence" / team_id
-    for kind, rel in team.evidence.items():
-        _inside(evidence_dir, rel, rd / "teams.yaml", f"teams.{team_id}.evidence.{kind}")
     materials = []
     if evidence_dir.is_dir():
         for i, f in enumerate(iter_files(evidence_dir)):
@@ -571,18 +581,8 @@ def open_review(
     if params.key_file is not None and not params.key_file.is_file():
         raise KeyFileError("key file not found", file=params.key_file, place="key_file")
     answers = load_answers(params.answers_file) if params.answers_file else None
-    ctx = ReviewContext(rd, rules["round_id"], lang, rubric, bench, team, reviewer, evidence_dir, materials)
+    # user evaluators score usability only; the benchmark and independence evidence is the experts'
+    dossier = build_dossier(r, team_id) if role == "expert" else None
+    bench = r.rubrics["benchmark"] if role == "expert" else None
+    ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
     return Review(ctx, params, kid, answers)
-
-
-def _check_assignment(path: Path, reviewer_id: str, team_id: str) -> None:
-    if not path.exists():
-        return
-    data, _ = load_yaml(path, MAX_ROUND_FILE_BYTES)
-    items = data.get("assignments") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise RoundError("no 'assignments' list", file=path, line=1, expected="assignments: [{reviewer, team}]")
-    if not any(isinstance(a, dict) and a.get("reviewer") == reviewer_id and a.get("team") == team_id for a in items):
-        raise RoundError(f"'{reviewer_id}' is not assigned to '{team_id}'", file=path, place="assignments",
-                         expected="an assignment {reviewer, team}")
-

@@ -19,6 +19,7 @@ SPDX list, or NOASSERTION/NONE), ``custom_licence`` (a LicenseRef: read the lice
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
@@ -27,7 +28,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import pydantic
-from license_expression import AND, OR, ExpressionError, LicenseSymbol, get_spdx_licensing
+from license_expression import AND, OR, ExpressionError, LicenseSymbol, Licensing, get_spdx_licensing
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import EvidenceError
@@ -54,6 +55,13 @@ NON_COMMERCIAL = re.compile(r"(^|-)NC(-|$)|non-?commercial", re.IGNORECASE)
 UNKNOWN_IDS = {"NOASSERTION", "NONE"}
 COPIED = ("identical", "derived")
 
+
+
+@functools.cache
+def _spdx() -> Licensing:
+    """The SPDX licensing index, built once per process (building it takes ~40 ms, and a manifest
+    check needs it for every expression)."""
+    return get_spdx_licensing()
 
 class ManifestComponent(BaseModel):
     """One third-party component of the manifest."""
@@ -174,7 +182,7 @@ def parse_manifest(data: bytes, *, name: str) -> Manifest:
 
 def _parse_expression(expr: str, name: str, lines: dict[Loc, int], loc: Loc) -> Any:
     try:
-        parsed = get_spdx_licensing().parse(expr)
+        parsed = _spdx().parse(expr)
     except (ExpressionError, IndexError) as e:  # license-expression raises IndexError on '()'
         why = e if isinstance(e, ExpressionError) else "empty parentheses"
         raise EvidenceError(f"licence expression {expr!r} does not parse ({why})", file=name,
@@ -187,7 +195,7 @@ def _parse_expression(expr: str, name: str, lines: dict[Loc, int], loc: Loc) -> 
 
 
 def _symbols(node: Any) -> list[LicenseSymbol]:
-    return list(get_spdx_licensing().license_symbols(node, decompose=True))
+    return list(_spdx().license_symbols(node, decompose=True))
 
 
 def _unavoidably(node: Any, test) -> bool:
@@ -200,7 +208,7 @@ def _unavoidably(node: Any, test) -> bool:
 
 
 def _check_component(c: ManifestComponent) -> ComponentCheck:
-    licensing = get_spdx_licensing()
+    licensing = _spdx()
     parsed = licensing.parse(c.licence)  # parsed once already at load time
     keys = [s.key for s in _symbols(parsed)]
     custom = sorted({k for k in keys if k.startswith("LicenseRef-")})
