@@ -12,7 +12,8 @@ Per assignment the batch writes, under ``<round>/notebooks/<reviewer>/``:
 A rerun skips what is ``done`` and re-runs the rest, so killing a batch loses at most the notebooks that
 were running. One batch per round at a time (an exclusive lock). With an answers file
 ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
-sheet; without, it pre-computes the evidence for the reviewer.
+sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
+parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
 
 ``timeout`` is papermill's per-cell execution timeout.
 
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import RoundError, WorkbenchError
 from .executor import open_executor
-from .files import atomic_write_json, load_json
+from .files import atomic_write_json, load_json, sha256_file
 from .round import Round, check_frozen, load_round
 
 __all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
@@ -144,10 +145,11 @@ def _one_line(e: BaseException) -> str:
 
 
 def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float, attempt: int,
-             pythonpath: str = "", work_dir: str = "") -> dict[str, Any]:
+             pythonpath: str = "", work_dir: str = "", notebook_sha256: str = "") -> dict[str, Any]:
     """Execute one notebook (in a worker process); write its status and output atomically; never raise.
 
-    The executed notebook and its status go under ``work_dir`` (default: the round folder).
+    The executed notebook and its status go under ``work_dir`` (default: the round folder). The notebook
+    gets ``notebook_sha256`` (its template's hash) as a parameter and records it in the sheet it builds.
     """
     import papermill as pm
 
@@ -160,7 +162,7 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
     status = _status_path(base, t)
     atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt).model_dump())
     params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
-              "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir}
+              "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir, "notebook_sha256": notebook_sha256}
     env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
     ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
     seen: list[dict[str, Any]] = []
@@ -268,6 +270,7 @@ def execute(
     import workbench
 
     pythonpath = str(Path(workbench.__file__).resolve().parent.parent)  # kernels import this same workbench
+    nb_hash = sha256_file(notebook)
     results: dict[tuple[str, str], TaskResult] = {}
     bar = tqdm(total=total if total is not None else len(todo), initial=skipped, desc="notebooks", unit="nb",
                disable=not progress)
@@ -276,7 +279,7 @@ def execute(
 
         def submit(t: Task, attempt: int, tries: int) -> None:
             fut = ex.submit(run_task, t.model_dump(), str(round_dir), str(notebook.resolve()), timeout, attempt,
-                            pythonpath, str(work_dir) if work_dir else "")
+                            pythonpath, str(work_dir) if work_dir else "", nb_hash)
             pending[fut] = (t, attempt, tries)
 
         for t, before in todo:
