@@ -177,8 +177,8 @@ def field_diff(a: Any, b: Any, path: str = "") -> list[dict[str, Any]]:
             for k in sorted(set(x) | set(y)):
                 walk(x.get(k, _MISSING), y.get(k, _MISSING), f"{p}.{k}" if p else str(k))
         elif isinstance(x, list) and isinstance(y, list):
-            key = _record_key(x + y) if _record_key(x) == _record_key(y) else None
-            if key and _record_key(x) == key and _record_key(y) == key:
+            key = _record_key(x)
+            if key is not None and key == _record_key(y):
                 xa, ya = {r[key]: r for r in x}, {r[key]: r for r in y}
                 for k in sorted(set(xa) | set(ya), key=str):
                     walk(xa.get(k, _MISSING), ya.get(k, _MISSING), f"{p}[{k}]")
@@ -225,9 +225,9 @@ class _Audit:
             return ""
         p = Path(file)
         try:
-            return p.resolve().relative_to(self.root).as_posix() if p.is_absolute() or p.exists() else p.as_posix()
-        except ValueError:
-            return p.name  # never an absolute path in the output
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:  # already relative to the round; never an absolute path in the output
+            return p.name if p.is_absolute() else p.as_posix()
 
     def add(self, severity: Severity, check: str, file: str | Path | None, message: str, **detail: Any) -> None:
         self.findings.append(Finding(severity=severity, check=check, file=self.rel(file), message=message,
