@@ -56,8 +56,11 @@ def _sheet_files(r: Round) -> list[Path]:
     return sorted((r.path / "sheets").glob("*/*.dsse.json"))
 
 
-def check_sheet(r: Round, path: Path) -> tuple[CollectResult, ScoreSheet | None]:
-    """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes)."""
+def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[CollectResult, ScoreSheet | None]:
+    """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes).
+
+    ``signature_only`` stops after the name, roster, signature and format checks (for audits at scale).
+    """
     rel = path.relative_to(r.path).as_posix()
     reviewer = path.parent.name
     m = NAME.match(path.name)
@@ -81,6 +84,8 @@ def check_sheet(r: Round, path: Path) -> tuple[CollectResult, ScoreSheet | None]
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
         return reject(e.message, "sheet.format")
+    if signature_only:
+        return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
     if sheet.reviewer.id != reviewer or sheet.team_id != m["team"]:
         return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m['team']}",
                       "sheet.identity")
