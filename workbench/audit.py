@@ -297,7 +297,8 @@ def _check_amendments(a: _Audit, entries: list[ledger.Entry]) -> None:
               f"amendment v{e.data.get('version')} at {e.time}, {when}: {e.data.get('reason', '')} ({text})", **detail)
 
 
-def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry]) -> dict[tuple[str, str], tuple[str, ScoreSheet]]:
+def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_only: bool = False,
+                  ) -> dict[tuple[str, str], tuple[str, ScoreSheet]]:
     """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
     sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
     submitted = {(e.data.get("path"), e.payload_sha256) for e in entries if e.type == "submit"}
@@ -308,7 +309,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry]) -> dict[tupl
     best: dict[tuple[str, str], tuple[int, str, ScoreSheet]] = {}
     seen: set[str] = set()
     for f in sorted((r.path / "sheets").glob("*/*.dsse.json")):
-        res, sheet = check_sheet(r, f)
+        res, sheet = check_sheet(r, f, signature_only)
         seen.add(res.path)
         recorded = decided.get(res.path, {})
         entry = recorded.get(res.sha256)
@@ -492,21 +493,23 @@ def _load(a: _Audit) -> Round | None:
         return None
 
 
-def _core(a: _Audit, r: Round) -> tuple[list[ledger.Entry], dict[tuple[str, str], tuple[str, ScoreSheet]]]:
+def _core(a: _Audit, r: Round, signature_only: bool = False,
+          ) -> tuple[list[ledger.Entry], dict[tuple[str, str], tuple[str, ScoreSheet]]]:
     entries = _check_ledger(a, r)
     _check_frozen(a, r, entries)
     _check_amendments(a, entries)
-    return entries, _check_sheets(a, r, entries)
+    return entries, _check_sheets(a, r, entries, signature_only)
 
 
 def verify_sheets(round_dir: str | Path) -> AuditResult:
-    """Signatures and records only: the round loads, the ledger chain, the frozen versions, amendments and
-    every sheet against the roster, rubric, assignments and ledger (no inputs, report or re-run)."""
+    """Signatures and records only: the round loads, the ledger chain, the frozen versions, amendments, and
+    every sheet's signature against the roster and its ledger records (not its rubric, totals, assignment
+    or COI, nor inputs, report or re-run: :func:`audit_round` does all of it)."""
     a = _Audit(Path(round_dir))
     r = _load(a)
     if r is None:
         return _result(a, "", False)
-    _, used = _core(a, r)
+    _, used = _core(a, r, signature_only=True)
     n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
     return _result(a, r.rules.round_id, False).model_copy(update={"sheets": n, "accepted": len(used)})
 
