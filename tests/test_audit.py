@@ -312,3 +312,15 @@ plain_json = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_s
 def test_field_diff_is_empty_exactly_when_the_canonical_json_is_equal(a, b):
     assert field_diff(a, a) == []
     assert (field_diff(a, b) == []) == (canonical_json(a) == canonical_json(b))
+
+
+def test_audit_notebook_runs_on_a_round_and_writes_the_audit(rd, tmp_path, monkeypatch):
+    import papermill as pm
+
+    src = ROOT / "notebooks" / "audit.ipynb"
+    assert all(not c.get("outputs") for c in nbformat.read(src, as_version=4).cells if c.cell_type == "code")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters={"ROUND": str(rd)}, kernel_name="python3",
+                        progress_bar=False, cwd=str(tmp_path))
+    saved = json.loads((rd / "audit" / "audit.json").read_text())
+    assert saved["clean"] and saved["counts"] == {"error": 0, "warning": 1, "info": 0}
