@@ -324,3 +324,22 @@ def test_audit_notebook_runs_on_a_round_and_writes_the_audit(rd, tmp_path, monke
                         progress_bar=False, cwd=str(tmp_path))
     saved = json.loads((rd / "audit" / "audit.json").read_text())
     assert saved["clean"] and saved["counts"] == {"error": 0, "warning": 1, "info": 0}
+
+
+def test_amendment_whose_recorded_timing_contradicts_the_ledger(rd, coord_key):
+    from workbench import ledger
+
+    ledger.append(rd / "ledger.jsonl", actor="coordinator", key=coord_key, type="amend", payload_sha256="0" * 64,
+                  data={"version": 3, "reason": "back-dated", "changes": [], "after_first_submission": False,
+                        "file": "frozen/v3.dsse.json"})
+    res = audit_round(rd)
+    wrong = errors(res, "rules.amendment")
+    assert [f.file for f in wrong] == ["frozen/v3.dsse.json"] and "after_first_submission=False" in wrong[0].message
+    assert [f.file for f in errors(res, "rules.signature")] == ["frozen/v3.dsse.json"]  # and no signed v3 exists
+
+
+def test_rerun_of_an_unknown_sheet_is_refused(rd):
+    from workbench.errors import RoundError
+
+    with pytest.raises(RoundError, match="no accepted sheet for expert-09/team-x"):
+        audit_round(rd, rerun=True, only=["expert-09/team-x"], notebook=NOTEBOOK)

@@ -474,6 +474,10 @@ def audit_round(
     _check_coverage(a, r, used)
     _check_report(a, r, entries)
     chosen = {k: v for k, v in used.items() if only is None or f"{k[0]}/{k[1]}" in set(only)}
+    unknown = sorted(set(only or ()) - {f"{k[0]}/{k[1]}" for k in used})
+    if rerun and unknown:
+        raise RoundError(f"no accepted sheet for {', '.join(unknown)}", file=r.path / "sheets",
+                         expected="REVIEWER/TEAM of an accepted sheet")
     if rerun and chosen:
         nb = Path(notebook) if notebook else default_notebook()
         if not nb.is_file():
