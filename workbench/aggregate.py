@@ -345,7 +345,7 @@ class Aggregate:
             "outliers": rows(self.outliers[self.outliers["outlier"]]),
             "gates": rows(self.gates),
             "votes": rows(self.votes),
-            "unused_sheets": [u.model_dump(exclude={"new", "check"}) for u in self.unused],
+            "unused_sheets": [u.model_dump(exclude={"new"}) for u in self.unused],
             "amendments": self.amendments,
         }
 

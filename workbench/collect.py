@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import ledger
 from .errors import RoundError, WorkbenchError
@@ -47,7 +47,7 @@ class CollectResult(BaseModel):
     sha256: str
     decision: Literal["accepted", "rejected"]
     reason: str = ""
-    check: str = ""
+    check: str = Field("", exclude=True)  # for programs; not part of dumps (reports, ledger)
     total: float | None = None
     new: bool = True
 
