@@ -341,3 +341,15 @@ def test_rerun_of_an_unknown_sheet_is_refused(rd):
 
     with pytest.raises(RoundError, match="no accepted sheet for expert-09/team-x"):
         audit_round(rd, rerun=True, only=["expert-09/team-x"], notebook=NOTEBOOK)
+
+
+def test_a_forged_ledger_entry_with_odd_data_is_a_finding_not_a_traceback(rd):
+    lines = (rd / "ledger.jsonl").read_text().splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if json.loads(line)["type"] == "amend")
+    e = json.loads(lines[i])
+    e["data"].update(changes="x", file=7, version={"a": 1})
+    lines[i] = canonical_json(e).decode() + "\n"
+    (rd / "ledger.jsonl").write_text("".join(lines))
+    res = audit_round(rd)
+    assert [f.detail["line"] for f in errors(res, "ledger.chain")] == [i + 2]  # the next line's link breaks
+    assert [f.file for f in errors(res, "rules.signature")] == ["ledger.jsonl"]

@@ -212,6 +212,15 @@ def answers_yaml(sheet: ScoreSheet) -> str:
 
 # ---------------------------------------------------------------- the checks
 
+def _text(v: Any) -> str:
+    # ledger data is read even when the chain is broken: never trust its types
+    return v if isinstance(v, str) else ""
+
+
+def _records(v: Any) -> list[dict[str, Any]]:
+    return [c for c in v if isinstance(c, dict)] if isinstance(v, list) else []
+
+
 class _Audit:
     """Collects findings while the checks run; names files relative to the round."""
 
@@ -256,10 +265,14 @@ def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     state = None
     for e in versions:
         v = e.data.get("version")
+        if not isinstance(v, int) or isinstance(v, bool):
+            a.add("error", "rules.signature", "ledger.jsonl", f"ledger entry {e.seq} names no version number", line=e.seq)
+            state = None
+            continue
         try:
             state = signed_state(r, v)
         except WorkbenchError as err:
-            a.error("rules.signature", err, e.data.get("file") or f"frozen/v{v}.dsse.json")
+            a.error("rules.signature", err, _text(e.data.get("file")) or f"frozen/v{v}.dsse.json")
             state = None
     if state is None:
         return
@@ -281,13 +294,13 @@ def _check_amendments(a: _Audit, entries: list[ledger.Entry]) -> None:
         if e.type != "amend":
             continue
         after = first is not None and e.seq > first.seq
-        changes = e.data.get("changes", [])
+        changes = _records(e.data.get("changes"))
         when = (f"after the first submission (ledger entry {first.seq}, {first.time})" if after
                 else "before any sheet was submitted")
         detail = {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),
                   "after_first_submission": after, "changes": [{k: _short(v) for k, v in c.items()} for c in changes],
                   "first_submission": {"seq": first.seq, "time": first.time} if first else None}
-        f = e.data.get("file") or f"frozen/v{e.data.get('version')}.dsse.json"
+        f = _text(e.data.get("file")) or f"frozen/v{e.data.get('version')}.dsse.json"
         text = "; ".join(f"{c.get('path')}: {c.get('old')!r} -> {c.get('new')!r}" for c in changes[:5])
         if bool(e.data.get("after_first_submission")) != after:
             a.add("error", "rules.amendment", f, f"amendment v{e.data.get('version')} records "
@@ -301,11 +314,11 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
                   ) -> dict[tuple[str, str], tuple[str, ScoreSheet]]:
     """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
     sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
-    submitted = {(e.data.get("path"), e.payload_sha256) for e in entries if e.type == "submit"}
+    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in entries if e.type == "submit"}
     decided: dict[str, dict[str, ledger.Entry]] = {}
     for e in entries:
         if e.type == "collect":
-            decided.setdefault(e.data.get("path", ""), {})[e.payload_sha256] = e
+            decided.setdefault(_text(e.data.get("path")), {})[e.payload_sha256] = e
     best: dict[tuple[str, str], tuple[int, str, ScoreSheet]] = {}
     seen: set[str] = set()
     for f in sorted((r.path / "sheets").glob("*/*.dsse.json")):
