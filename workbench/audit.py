@@ -387,13 +387,12 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     if not f.is_file():
         a.add("error", "report.missing", f, f"the ledger records a report (entry {last.seq}) but the file is gone")
         return
-    keys = ledger_keys(r)
     signer = r.roster.get(last.actor)
     if signer is None or signer.role != "coordinator":
         a.add("error", "report.signature", f, f"the report entry's actor '{last.actor}' is not a roster coordinator")
         return
     try:
-        payload = verify_envelope(read_bounded(f, MAX_ENVELOPE_BYTES), keys[last.actor], REPORT_TYPE, a.rel(f))
+        payload = verify_envelope(read_bounded(f, MAX_ENVELOPE_BYTES), signer.key(), REPORT_TYPE, a.rel(f))
         signed = parse_json(payload, a.rel(f))
     except WorkbenchError as e:
         a.error("report.signature", e, f)
