@@ -12,12 +12,16 @@ Per assignment the batch writes, under ``<round>/notebooks/<reviewer>/``:
 A rerun skips what is ``done`` and re-runs the rest, so killing a batch loses at most the notebooks that
 were running. One batch per round at a time (an exclusive lock). With an answers file
 ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
-sheet; without, it pre-computes the evidence for the reviewer.
+sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
+parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
 
 ``timeout`` is papermill's per-cell execution timeout.
 
-Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, :func:`run_batch`,
-:func:`summary_table`, :func:`default_notebook`.
+The same machinery re-runs notebooks for an audit (:func:`execute`): tasks with an ``output_dir`` and a
+``work_dir`` other than the round, so the round itself is only read.
+
+Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, :func:`execute`,
+:func:`run_batch`, :func:`summary_table`, :func:`default_notebook`.
 """
 
 from __future__ import annotations
@@ -38,16 +42,16 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import RoundError, WorkbenchError
 from .executor import open_executor
-from .files import atomic_write_json, load_json
+from .files import atomic_write_json, load_json, sha256_file
 from .round import Round, check_frozen, load_round
 
-__all__ = ["Task", "TaskResult", "default_notebook", "plan", "run_batch", "run_task", "summary_table"]
+__all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 
 State = Literal["running", "done", "failed", "skipped"]
 
 
 class Task(BaseModel):
-    """One notebook to execute; paths are relative to the round folder except ``key_file``."""
+    """One notebook to execute; paths are relative to the round folder or absolute."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -57,6 +61,7 @@ class Task(BaseModel):
     answers_file: str = ""
     key_file: str = ""
     lang: str = "ko"
+    output_dir: str = ""
 
     @property
     def folder(self) -> str:
@@ -140,19 +145,24 @@ def _one_line(e: BaseException) -> str:
 
 
 def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float, attempt: int,
-             pythonpath: str = "") -> dict[str, Any]:
-    """Execute one notebook (in a worker process); write its status and output atomically; never raise."""
+             pythonpath: str = "", work_dir: str = "", notebook_sha256: str = "") -> dict[str, Any]:
+    """Execute one notebook (in a worker process); write its status and output atomically; never raise.
+
+    The executed notebook and its status go under ``work_dir`` (default: the round folder). The notebook
+    gets ``notebook_sha256`` (its template's hash) as a parameter and records it in the sheet it builds.
+    """
     import papermill as pm
 
     rd = Path(round_dir)
     t = Task.model_validate(task)
-    folder = rd / t.folder
+    base = Path(work_dir) if work_dir else rd
+    folder = base / t.folder
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{t.team}.partial.ipynb"
-    status = _status_path(rd, t)
+    status = _status_path(base, t)
     atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt).model_dump())
     params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
-              "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": ""}
+              "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir, "notebook_sha256": notebook_sha256}
     env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
     ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
     seen: list[dict[str, Any]] = []
@@ -213,10 +223,6 @@ def run_batch(
 
     Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
     """
-    from tqdm.auto import tqdm
-
-    import workbench
-
     r = load_round(round_dir)
     check_frozen(r)
     rd = r.path.resolve()
@@ -224,7 +230,6 @@ def run_batch(
     if not nb.is_file():
         raise RoundError("review notebook not found", file=nb, expected="--notebook PATH or WORKBENCH_NOTEBOOK")
     tasks = plan(r, keys_dir, lang)
-    pythonpath = str(Path(workbench.__file__).resolve().parent.parent)  # kernels import this same workbench
     results: dict[tuple[str, str], TaskResult] = {}
     with _batch_lock(rd):
         for stale in (rd / "notebooks").glob("*/.*.partial.ipynb"):
@@ -236,34 +241,67 @@ def run_batch(
                 results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
             else:
                 todo.append((t, (old.attempts if old else 0)))
-        bar = tqdm(total=len(tasks), initial=len(results), desc="notebooks", unit="nb", disable=not progress)
-        with open_executor(executor, jobs) as ex:
-            pending: dict[Future, tuple[Task, int, int]] = {}
-
-            def submit(t: Task, attempt: int, tries: int) -> None:
-                fut = ex.submit(run_task, t.model_dump(), str(rd), str(nb.resolve()), timeout, attempt, pythonpath)
-                pending[fut] = (t, attempt, tries)
-
-            for t, before in todo:
-                submit(t, before + 1, 0)
-            while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    t, attempt, tries = pending.pop(fut)
-                    try:
-                        res = TaskResult.model_validate(fut.result())
-                    except Exception as e:  # noqa: BLE001 - a lost worker fails this task only
-                        res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt,
-                                         error=_one_line(e))
-                    if res.state == "failed" and tries < retries:
-                        submit(t, attempt + 1, tries + 1)
-                        continue
-                    results[(t.reviewer, t.team)] = res
-                    bar.update(1)
-                    if on_result:
-                        on_result(res)
-        bar.close()
+        results.update(execute(todo, rd, nb, jobs=jobs, executor=executor, timeout=timeout, retries=retries,
+                               progress=progress, on_result=on_result, total=len(tasks), skipped=len(results)))
     return [results[(t.reviewer, t.team)] for t in tasks]
+
+
+def execute(
+    todo: list[tuple[Task, int]],
+    round_dir: Path,
+    notebook: Path,
+    *,
+    jobs: int = 2,
+    executor: str = "local",
+    timeout: float = 600,
+    retries: int = 1,
+    work_dir: Path | None = None,
+    progress: bool = True,
+    on_result: Callable[[TaskResult], None] | None = None,
+    total: int | None = None,
+    skipped: int = 0,
+) -> dict[tuple[str, str], TaskResult]:
+    """Run ``(task, attempts before)`` pairs on the executor with retries; results by (reviewer, team).
+
+    Notebooks and status files go under ``work_dir`` (default: the round folder).
+    """
+    from tqdm.auto import tqdm
+
+    import workbench
+
+    pythonpath = str(Path(workbench.__file__).resolve().parent.parent)  # kernels import this same workbench
+    nb_hash = sha256_file(notebook)
+    results: dict[tuple[str, str], TaskResult] = {}
+    bar = tqdm(total=total if total is not None else len(todo), initial=skipped, desc="notebooks", unit="nb",
+               disable=not progress)
+    with open_executor(executor, jobs) as ex:
+        pending: dict[Future, tuple[Task, int, int]] = {}
+
+        def submit(t: Task, attempt: int, tries: int) -> None:
+            fut = ex.submit(run_task, t.model_dump(), str(round_dir), str(notebook.resolve()), timeout, attempt,
+                            pythonpath, str(work_dir) if work_dir else "", nb_hash)
+            pending[fut] = (t, attempt, tries)
+
+        for t, before in todo:
+            submit(t, before + 1, 0)
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                t, attempt, tries = pending.pop(fut)
+                try:
+                    res = TaskResult.model_validate(fut.result())
+                except Exception as e:  # noqa: BLE001 - a lost worker fails this task only
+                    res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt,
+                                     error=_one_line(e))
+                if res.state == "failed" and tries < retries:
+                    submit(t, attempt + 1, tries + 1)
+                    continue
+                results[(t.reviewer, t.team)] = res
+                bar.update(1)
+                if on_result:
+                    on_result(res)
+    bar.close()
+    return results
 
 
 def summary_table(results: list[TaskResult]) -> pd.DataFrame:

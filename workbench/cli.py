@@ -454,3 +454,33 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     print(agg.scores[SCORE_COLS].to_string(index=False))
     print(f"report: {paths['html']}")
     return 0
+
+
+# --- audit
+
+@register
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="verify a round end to end (signatures, ledger, rules, report); --rerun re-executes notebooks")
+    p.add_argument("round", metavar="ROUND")
+    p.add_argument("--rerun", action="store_true", help="re-execute every accepted sheet's notebook and compare")
+    p.add_argument("--only", action="append", metavar="REVIEWER/TEAM", help="re-run only these sheets (repeatable)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
+    p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
+    p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
+    p.add_argument("--notebook", help="the review notebook template (default: notebooks/review.ipynb)")
+    p.set_defaults(func=_cmd_audit)
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit_round, write_audit
+
+    res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
+                      notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty())
+    paths = write_audit(res, args.round)
+    for f in res.findings:
+        print(f"{f.severity:7} {f.check:18} {f.file or '-'}: {f.message}")
+    c = res.counts()
+    print(f"{'clean' if res.clean else 'NOT CLEAN'}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; "
+          f"{res.sheets} sheet file(s), {res.accepted} accepted, {res.rerun_sheets} re-run")
+    print(f"audit: {paths['json']} and {paths['html']}")
+    return 0 if res.clean else 1

@@ -4,7 +4,9 @@ A sheet ``sheets/<reviewer>/<team>.v<N>.dsse.json`` is accepted only when all of
 in the roster; the envelope verifies with that reviewer's roster key (never a key from the envelope); the
 sheet names the same reviewer, team and round; it was made with the frozen rubric of the reviewer's role
 and its totals follow from its judgments; the reviewer is assigned to the team; and the reviewer declared
-no conflict of interest. Otherwise it is rejected with the first failing reason.
+no conflict of interest. Otherwise it is rejected with the first failing reason, and ``check`` names the
+failing check for programs (the audit): ``sheet.name``, ``sheet.signature``, ``sheet.format``,
+``sheet.identity``, ``sheet.rubric``, ``sheet.totals``, ``sheet.assignment``, ``sheet.coi``.
 
 :func:`collect` appends a ``submit`` and a ``collect`` entry for every sheet version it sees for the
 first time (so running it twice records nothing new). A file that changes after it was recorded is
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import ledger
 from .errors import RoundError, WorkbenchError
@@ -45,6 +47,7 @@ class CollectResult(BaseModel):
     sha256: str
     decision: Literal["accepted", "rejected"]
     reason: str = ""
+    check: str = Field("", exclude=True)  # for programs; not part of dumps (reports, ledger)
     total: float | None = None
     new: bool = True
 
@@ -53,8 +56,11 @@ def _sheet_files(r: Round) -> list[Path]:
     return sorted((r.path / "sheets").glob("*/*.dsse.json"))
 
 
-def check_sheet(r: Round, path: Path) -> tuple[CollectResult, ScoreSheet | None]:
-    """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes)."""
+def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[CollectResult, ScoreSheet | None]:
+    """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes).
+
+    ``signature_only`` stops after the name, roster, signature and format checks (for audits at scale).
+    """
     rel = path.relative_to(r.path).as_posix()
     reviewer = path.parent.name
     m = NAME.match(path.name)
@@ -62,33 +68,39 @@ def check_sheet(r: Round, path: Path) -> tuple[CollectResult, ScoreSheet | None]
     base = {"path": rel, "reviewer": reviewer, "team": m["team"] if m else "", "version": int(m["version"]) if m else 0,
             "sha256": sha256_bytes(data)}
 
-    def reject(reason: str) -> tuple[CollectResult, None]:
-        return CollectResult(**base, decision="rejected", reason=reason), None
+    def reject(reason: str, check: str) -> tuple[CollectResult, None]:
+        return CollectResult(**base, decision="rejected", reason=reason, check=check), None
 
     if m is None:
-        return reject("file name is not <team>.v<N>.dsse.json")
+        return reject("file name is not <team>.v<N>.dsse.json", "sheet.name")
     entry = r.roster.get(reviewer)
     if entry is None or entry.role == "coordinator":
-        return reject(f"'{reviewer}' is not an expert or user in the roster")
+        return reject(f"'{reviewer}' is not an expert or user in the roster", "sheet.signature")
     try:
         payload = verify_envelope(data, entry.key(), SHEET_TYPE, rel)
+    except WorkbenchError as e:
+        return reject(e.message, "sheet.signature")
+    try:
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
-        return reject(e.message)
+        return reject(e.message, "sheet.format")
+    if signature_only:
+        return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
     if sheet.reviewer.id != reviewer or sheet.team_id != m["team"]:
-        return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m['team']}")
+        return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m['team']}",
+                      "sheet.identity")
     if sheet.round_id != r.rules.round_id:
-        return reject(f"sheet is for round '{sheet.round_id}', not '{r.rules.round_id}'")
+        return reject(f"sheet is for round '{sheet.round_id}', not '{r.rules.round_id}'", "sheet.identity")
     if sheet.reviewer.role != entry.role:
-        return reject(f"sheet role '{sheet.reviewer.role}' but the roster says '{entry.role}'")
+        return reject(f"sheet role '{sheet.reviewer.role}' but the roster says '{entry.role}'", "sheet.identity")
     try:
         validate_sheet(sheet, r.rubrics[entry.role], rel)
     except WorkbenchError as e:
-        return reject(f"{e.place + ': ' if e.place else ''}{e.message}")
+        return reject(f"{e.place + ': ' if e.place else ''}{e.message}", "sheet.rubric" if e.place == "rubric" else "sheet.totals")
     if not any(a.reviewer == reviewer and a.team == sheet.team_id for a in r.assignments.assignments):
-        return reject(f"{reviewer} is not assigned to {sheet.team_id}")
+        return reject(f"{reviewer} is not assigned to {sheet.team_id}", "sheet.assignment")
     if sheet.coi.has_conflict:
-        return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}")
+        return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}", "sheet.coi")
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
 
 

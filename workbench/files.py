@@ -175,6 +175,8 @@ def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth_ok(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return True  # too few brackets to nest deeper (C-speed count; the scan below is Python-speed)
     depth = 0
     in_str = esc = False
     for ch in text:

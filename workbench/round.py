@@ -506,7 +506,8 @@ def signed_state(r: Round, version: int) -> dict[str, Any]:
     """The signed state of ``version``, verified against the roster's coordinator keys and the ledger."""
     f = r.path / "frozen" / f"v{version}.dsse.json"
     data = read_bounded(f)
-    entries = {e.data.get("version"): e for e in _versions(r)}
+    # an edited ledger may hold any JSON as a version: only numbers can name one (no TypeError on a dict)
+    entries = {v: e for e in _versions(r) if isinstance(v := e.data.get("version"), int)}
     entry = entries.get(version)
     if entry is None:
         raise RoundError(f"version {version} is not in the ledger", file=f)

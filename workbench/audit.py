@@ -1,0 +1,573 @@
+"""The audit: establish, without trusting the coordinator, that a round's published numbers follow from
+signed reviewer inputs, frozen rules and the submitted evidence - or name exactly where they do not.
+
+Every check yields :class:`Finding` records (severity ``error``, ``warning`` or ``info``; a check id; the file,
+relative to the round; a message; details). A round is *clean* when no finding is an error. The checks
+(see docs/auditor-guide.md for what each means and what to do):
+
+- ``round.load``: the round's files load and agree with each other (:func:`workbench.round.load_round`).
+- ``ledger.chain``: no gap, reorder or edit; every entry signed by its actor's roster key
+  (:func:`workbench.ledger.verify_chain`).
+- ``rules.signature``: every frozen version verifies with the coordinator's roster key and its ledger hash.
+- ``rules.frozen`` / ``rubric.frozen``: the round's files (and rubric copies) equal the last signed version.
+- ``rules.amendment``: every amendment, with its timing relative to the first submission (warning after).
+- ``sheet.signature``, ``sheet.format``, ``sheet.identity``, ``sheet.rubric``, ``sheet.totals``,
+  ``sheet.assignment``, ``sheet.coi``, ``sheet.name``: a sheet the ledger accepted fails that check of
+  :func:`workbench.collect.check_sheet` now (signature against the roster, never a key in the sheet).
+- ``sheet.ledger`` / ``sheet.missing``: every sheet version has its submit and collect entries, and every
+  recorded version is still there with its recorded hash. ``sheet.rejected`` (info) and ``sheet.decision``
+  (warning: a valid sheet was rejected) account for the rest.
+- ``sheet.input``: every input file an accepted sheet records still has its recorded sha256.
+- ``assignment.coverage`` (info): assignments without an accepted sheet.
+- ``report.missing``, ``report.signature``, ``report.ledger``, ``report.files``, ``report.recompute``,
+  ``report.mismatch``: the signed report verifies, is the one in the ledger, its files have the signed
+  hashes, and it equals a recomputation (:func:`workbench.aggregate.aggregate_round`), field by field.
+- With ``rerun``: ``rerun.template`` (warning: another template made the sheet), ``rerun.failed``,
+  ``rerun.mismatch`` (a field of the re-executed notebook's sheet differs from the signed one) and
+  ``rerun.version`` (info: another workbench version). Re-runs go through :func:`workbench.batch.execute`.
+
+Nothing in the result depends on the round's absolute path, the clock, dict order or the locale: files are
+named relative to the round and findings are sorted.
+
+Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`, :func:`field_diff`,
+:func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`findings_table`,
+:func:`findings_chart`, :func:`render_html`, :func:`write_audit`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Collection, Mapping
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import altair as alt
+import jinja2
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__, ledger
+from .aggregate import aggregate_round
+from .batch import Task, default_notebook, execute
+from .collect import check_sheet
+from .errors import RoundError, WorkbenchError
+from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes, sha256_file
+from .report import scores_csv
+from .round import Round, diff_states, ledger_keys, load_round, round_state, signed_state
+from .sheet import ScoreSheet, parse_sheet
+from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
+
+__all__ = [
+    "CHECKS",
+    "AuditResult",
+    "Finding",
+    "answers_yaml",
+    "audit_round",
+    "compare_sheets",
+    "field_diff",
+    "findings_chart",
+    "findings_table",
+    "render_html",
+    "verify_sheets",
+    "write_audit",
+]
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+CHECKS = (
+    "round.load", "ledger.chain", "rules.signature", "rules.frozen", "rubric.frozen", "rules.amendment",
+    "sheet.name", "sheet.signature", "sheet.format", "sheet.identity", "sheet.rubric", "sheet.totals",
+    "sheet.assignment", "sheet.coi", "sheet.ledger", "sheet.missing", "sheet.rejected", "sheet.decision",
+    "sheet.input", "assignment.coverage", "report.missing", "report.signature", "report.ledger", "report.files",
+    "report.recompute", "report.mismatch", "rerun.template", "rerun.failed", "rerun.mismatch", "rerun.version",
+)
+# Fields of a re-run sheet that legitimately differ from the signed one: the clock, where the files were
+# (paths of the temporary answers/output folders), the signing key (the re-run signs nothing) and the
+# template hash (checked on its own as rerun.template, so a changed template with equal results is a
+# warning, not an error). workbench_version is reported as rerun.version (info): a newer workbench that
+# reproduces every value is fine, and a difference in values is caught field by field anyway.
+RERUN_IGNORED = frozenset({
+    "created_at", "workbench_version", "reviewer.key_id", "parameters.round_dir", "parameters.answers_file",
+    "parameters.output_dir", "parameters.key_file", "parameters.notebook_sha256",
+})
+RECORD_KEYS = ("id", "path", "team", "criterion", "seq")  # how lists of records are matched in field_diff
+MAX_VALUE_CHARS = 300
+
+
+class Finding(BaseModel):
+    """One result of one check, naming the file (relative to the round) it is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severity: Severity
+    check: str
+    file: str = ""
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditResult(BaseModel):
+    """The audit of one round: every finding, sorted, and what was looked at."""
+
+    round_id: str
+    workbench_version: str = __version__
+    rerun: bool = False
+    sheets: int = 0
+    accepted: int = 0
+    rerun_sheets: int = 0
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when no finding is an error (warnings and info are allowed)."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary (what ``audit/audit.json`` holds; also for the notebook)."""
+        return {"round_id": self.round_id, "workbench_version": self.workbench_version, "clean": self.clean,
+                "rerun": self.rerun, "sheets": self.sheets, "accepted": self.accepted,
+                "rerun_sheets": self.rerun_sheets, "counts": self.counts(),
+                "findings": [f.model_dump() for f in self.findings]}
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def _short(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        text = canonical_json(v).decode()
+        return v if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
+    if isinstance(v, str) and len(v) > MAX_VALUE_CHARS:
+        return v[:MAX_VALUE_CHARS] + "..."
+    return v
+
+
+def _record_key(items: list[Any]) -> str | None:
+    if not items or not all(isinstance(x, dict) for x in items):
+        return None
+    for k in RECORD_KEYS:
+        vals = [x.get(k) for x in items]
+        if all(isinstance(v, str | int) and not isinstance(v, bool) for v in vals) and len(set(vals)) == len(vals):
+            return k
+    return None
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    # JSON equality: 1 == 1.0, but True is not 1
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def field_diff(a: Any, b: Any, path: str = "") -> list[dict[str, Any]]:
+    """Every differing leaf between two JSON values: ``{path, a, b}`` (``None`` where absent), in path order.
+
+    Lists of records are matched by the first of ``id, path, team, criterion, seq`` that is unique in both,
+    so an inserted record shows as one difference; other lists are compared by position.
+    """
+    out: list[dict[str, Any]] = []
+
+    def walk(x: Any, y: Any, p: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                walk(x.get(k, _MISSING), y.get(k, _MISSING), f"{p}.{k}" if p else str(k))
+        elif isinstance(x, list) and isinstance(y, list):
+            key = _record_key(x)
+            if key is not None and key == _record_key(y):
+                xa, ya = {r[key]: r for r in x}, {r[key]: r for r in y}
+                for k in sorted(set(xa) | set(ya), key=str):
+                    walk(xa.get(k, _MISSING), ya.get(k, _MISSING), f"{p}[{k}]")
+            else:
+                for i in range(max(len(x), len(y))):
+                    walk(x[i] if i < len(x) else _MISSING, y[i] if i < len(y) else _MISSING, f"{p}[{i}]")
+        elif not _same(x, y):
+            out.append({"path": p, "a": None if x is _MISSING else _short(x), "b": None if y is _MISSING else _short(y)})
+
+    walk(a, b, path)
+    return out
+
+
+def _ignored(path: str, ignore: Collection[str]) -> bool:
+    return any(path == i or path.startswith(i + ".") or path.startswith(i + "[") for i in ignore)
+
+
+def compare_sheets(signed: Mapping[str, Any], rerun: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Differences ``{path, signed, recomputed}`` between a signed sheet and its re-run (JSON data), except
+    the fields in :data:`RERUN_IGNORED`."""
+    return [{"path": d["path"], "signed": d["a"], "recomputed": d["b"]}
+            for d in field_diff(dict(signed), dict(rerun)) if not _ignored(d["path"], RERUN_IGNORED)]
+
+
+def answers_yaml(sheet: ScoreSheet) -> str:
+    """The answers file a notebook reads, from a signed sheet's human inputs (judgments and COI)."""
+    data = {"judgments": {k: j.model_dump(mode="json") for k, j in sorted(sheet.judgments.items())},
+            "coi": sheet.coi.model_dump(mode="json")}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
+
+
+# ---------------------------------------------------------------- the checks
+
+def _text(v: Any) -> str:
+    # ledger data is read even when the chain is broken: never trust its types
+    return v if isinstance(v, str) else ""
+
+
+def _records(v: Any) -> list[dict[str, Any]]:
+    return [c for c in v if isinstance(c, dict)] if isinstance(v, list) else []
+
+
+class _Audit:
+    """Collects findings while the checks run; names files relative to the round."""
+
+    def __init__(self, rd: Path) -> None:
+        self.rd = rd
+        self.root = rd.resolve()
+        self.findings: list[Finding] = []
+
+    def rel(self, file: str | Path | None) -> str:
+        if not file:
+            return ""
+        p = Path(file)
+        try:
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:  # already relative to the round; never an absolute path in the output
+            return p.name if p.is_absolute() else p.as_posix()
+
+    def add(self, severity: Severity, check: str, file: str | Path | None, message: str, **detail: Any) -> None:
+        self.findings.append(Finding(severity=severity, check=check, file=self.rel(file), message=message,
+                                     detail={k: v for k, v in detail.items() if v is not None}))
+
+    def error(self, check: str, e: WorkbenchError, file: str | Path | None = None) -> None:
+        self.add("error", check, file or e.file, e.message, line=e.line, place=e.place, expected=e.expected)
+
+
+def _check_ledger(a: _Audit, r: Round) -> list[ledger.Entry]:
+    try:
+        return ledger.verify_chain(r.ledger_path, ledger_keys(r))
+    except RoundError as e:
+        a.error("ledger.chain", e, r.ledger_path)
+    try:
+        return ledger.read_entries(r.ledger_path)  # structurally readable: go on with what it says
+    except RoundError:
+        return []
+
+
+def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
+    versions = [e for e in entries if e.type in ("freeze", "amend")]
+    if not versions:
+        a.add("error", "rules.frozen", "rules.yaml", "the round was never frozen", expected="a freeze entry in the ledger")
+        return
+    state = None
+    for e in versions:
+        v = e.data.get("version")
+        if not isinstance(v, int) or isinstance(v, bool):
+            a.add("error", "rules.signature", "ledger.jsonl", f"ledger entry {e.seq} names no version number", line=e.seq)
+            state = None
+            continue
+        try:
+            state = signed_state(r, v)
+        except WorkbenchError as err:
+            a.error("rules.signature", err, _text(e.data.get("file")) or f"frozen/v{v}.dsse.json")
+            state = None
+    if state is None:
+        return
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for c in diff_states(state, round_state(r)):
+        head = c["path"].split(".")[0].split("[")[0]
+        f = f"rubrics/{c['path'].split('.')[1]}.yaml" if head == "rubrics" else f"{head}.yaml"
+        parts.setdefault(f, []).append({k: _short(v) for k, v in c.items()})
+    for f, changes in sorted(parts.items()):
+        check = "rubric.frozen" if f.startswith("rubrics/") else "rules.frozen"
+        a.add("error", check, f, f"{f} differs from the signed version {versions[-1].data.get('version')} "
+              f"in {len(changes)} value(s): {', '.join(c['path'] for c in changes[:5])}",
+              changes=changes, expected="the frozen file, or an amendment recorded with 'workbench round amend'")
+
+
+def _check_amendments(a: _Audit, entries: list[ledger.Entry]) -> None:
+    first = next((e for e in entries if e.type == "submit"), None)
+    for e in entries:
+        if e.type != "amend":
+            continue
+        after = first is not None and e.seq > first.seq
+        changes = _records(e.data.get("changes"))
+        when = (f"after the first submission (ledger entry {first.seq}, {first.time})" if after
+                else "before any sheet was submitted")
+        detail = {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),
+                  "after_first_submission": after, "changes": [{k: _short(v) for k, v in c.items()} for c in changes],
+                  "first_submission": {"seq": first.seq, "time": first.time} if first else None}
+        f = _text(e.data.get("file")) or f"frozen/v{e.data.get('version')}.dsse.json"
+        text = "; ".join(f"{c.get('path')}: {c.get('old')!r} -> {c.get('new')!r}" for c in changes[:5])
+        if bool(e.data.get("after_first_submission")) != after:
+            a.add("error", "rules.amendment", f, f"amendment v{e.data.get('version')} records "
+                  f"after_first_submission={e.data.get('after_first_submission')}, but its ledger position is {when}",
+                  **detail)
+        a.add("warning" if after else "info", "rules.amendment", f,
+              f"amendment v{e.data.get('version')} at {e.time}, {when}: {e.data.get('reason', '')} ({text})", **detail)
+
+
+def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_only: bool = False,
+                  ) -> dict[tuple[str, str], tuple[str, ScoreSheet]]:
+    """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
+    sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
+    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in entries if e.type == "submit"}
+    decided: dict[str, dict[str, ledger.Entry]] = {}
+    for e in entries:
+        if e.type == "collect":
+            decided.setdefault(_text(e.data.get("path")), {})[e.payload_sha256] = e
+    best: dict[tuple[str, str], tuple[int, str, ScoreSheet]] = {}
+    seen: set[str] = set()
+    for f in sorted((r.path / "sheets").glob("*/*.dsse.json")):
+        res, sheet = check_sheet(r, f, signature_only)
+        seen.add(res.path)
+        recorded = decided.get(res.path, {})
+        entry = recorded.get(res.sha256)
+        if entry is None or (res.path, res.sha256) not in submitted:
+            why = ("file changed after it was collected" if recorded and entry is None
+                   else "not in the ledger (never submitted and collected)")
+            a.add("error", "sheet.ledger", res.path, why, sha256=res.sha256,
+                  recorded=sorted(recorded) or None, expected="a submit and a collect entry for this file's sha256")
+        if sheet is None:
+            if entry is not None and entry.data.get("decision") == "rejected":
+                a.add("info", "sheet.rejected", res.path, f"rejected at collection: {entry.data.get('reason', '')}",
+                      now=res.reason)
+            else:
+                a.add("error", res.check or "sheet.signature", res.path, res.reason)
+            continue
+        if entry is not None and entry.data.get("decision") == "rejected":
+            a.add("warning", "sheet.decision", res.path, "the sheet is valid now but was rejected at collection: "
+                  f"{entry.data.get('reason', '')}")
+            continue
+        if entry is None:
+            continue
+        key = (res.reviewer, res.team)
+        if key not in best or best[key][0] < res.version:
+            best[key] = (res.version, res.path, sheet)
+    for path, shas in sorted(decided.items()):
+        if path not in seen:
+            a.add("error", "sheet.missing", path, "the ledger records this sheet but the file is gone",
+                  sha256=sorted(shas))
+    return {k: (p, s) for k, (_, p, s) in sorted(best.items())}
+
+
+def _check_inputs(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreSheet]]) -> None:
+    hashes: dict[str, str | None] = {}
+    for path, sheet in used.values():
+        for inp in sheet.inputs:
+            if inp.path not in hashes:
+                f = r.path / inp.path
+                hashes[inp.path] = sha256_file(f) if f.is_file() else None
+            now = hashes[inp.path]
+            if now != inp.sha256:
+                a.add("error", "sheet.input", inp.path, f"input of {path} {'is missing' if now is None else 'was replaced'}"
+                      " since the sheet was signed", sheet=path, signed_sha256=inp.sha256, sha256=now,
+                      expected="the file the reviewer saw")
+
+
+def _check_coverage(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreSheet]]) -> None:
+    for asg in r.assignments.assignments:
+        if (asg.reviewer, asg.team) not in used:
+            a.add("info", "assignment.coverage", "assignments.yaml", f"{asg.reviewer} x {asg.team} has no accepted sheet")
+
+
+def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
+    reports = [e for e in entries if e.type == "report"]
+    f = r.path / "report" / "report.dsse.json"
+    if not reports:
+        if f.exists():
+            a.add("error", "report.ledger", f, "a report exists but the ledger has no report entry")
+        else:
+            a.add("info", "report.missing", "report/report.dsse.json", "no report has been published yet")
+        return
+    last = reports[-1]
+    if not f.is_file():
+        a.add("error", "report.missing", f, f"the ledger records a report (entry {last.seq}) but the file is gone")
+        return
+    signer = r.roster.get(last.actor)
+    if signer is None or signer.role != "coordinator":
+        a.add("error", "report.signature", f, f"the report entry's actor '{last.actor}' is not a roster coordinator")
+        return
+    try:
+        payload = verify_envelope(read_bounded(f, MAX_ENVELOPE_BYTES), signer.key(), REPORT_TYPE, a.rel(f))
+        signed = parse_json(payload, a.rel(f))
+    except WorkbenchError as e:
+        a.error("report.signature", e, f)
+        return
+    if sha256_bytes(payload) != last.payload_sha256:
+        a.add("error", "report.ledger", f, f"the signed report is not the one recorded in ledger entry {last.seq}",
+              sha256=sha256_bytes(payload), recorded=last.payload_sha256)
+    signed_files = signed.pop("files", {}) if isinstance(signed, dict) else {}
+    for name in ("index.html", "scores.csv"):
+        p = r.path / "report" / name
+        now = sha256_file(p) if p.is_file() else None
+        if now != signed_files.get(name):
+            a.add("error", "report.files", p, f"report/{name} {'is missing' if now is None else 'was edited'}: "
+                  "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
+    try:
+        agg = aggregate_round(r)
+    except WorkbenchError as e:
+        a.error("report.recompute", e)
+        return
+    recomputed = parse_json(canonical_json(agg.summary()))
+    for d in field_diff(signed, recomputed):
+        a.add("error", "report.mismatch", f, f"{d['path']}: signed {d['a']!r}, recomputed {d['b']!r}",
+              path=d["path"], signed=d["a"], recomputed=d["b"])
+    csv_hash = sha256_bytes(scores_csv(agg).encode())
+    if csv_hash != signed_files.get("scores.csv"):
+        a.add("error", "report.files", "report/scores.csv", "the recomputed scores.csv differs from the signed one",
+              sha256=csv_hash, signed_sha256=signed_files.get("scores.csv"))
+
+
+def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreSheet]], *, notebook: Path, jobs: int,
+           executor: str, timeout: float, progress: bool) -> None:
+    nb_hash = sha256_file(notebook)
+    with tempfile.TemporaryDirectory(prefix="wb-audit-") as tmp:
+        t = Path(tmp)
+        todo = []
+        for (rev, team), (path, sheet) in sorted(used.items()):
+            recorded = sheet.parameters.get("notebook_sha256")
+            if recorded != nb_hash:
+                a.add("warning", "rerun.template", path, "the sheet was made by another notebook template"
+                      if recorded else "the sheet does not record its notebook template",
+                      recorded=recorded or None, template=nb_hash)
+            answers = t / "answers" / rev / f"{team}.yaml"
+            answers.parent.mkdir(parents=True, exist_ok=True)
+            answers.write_text(answers_yaml(sheet), encoding="utf-8")
+            p = sheet.parameters
+            todo.append((Task(reviewer=str(p.get("reviewer_id") or rev), team=str(p.get("team_id") or team),
+                              role=str(p.get("role") or sheet.reviewer.role), lang=str(p.get("lang") or "ko"),
+                              answers_file=str(answers), key_file="", output_dir=str(t / "out")), 0))
+        results = execute(todo, r.path.resolve(), notebook, jobs=jobs, executor=executor, timeout=timeout,
+                          work_dir=t / "work", progress=progress)
+        for (task, _), (path, sheet) in zip(todo, [v for _, v in sorted(used.items())], strict=True):
+            res = results[(task.reviewer, task.team)]
+            out = t / "out" / task.reviewer / f"{task.team}.sheet.json"
+            if res.state != "done" or not out.is_file():
+                a.add("error", "rerun.failed", path, f"the notebook failed to re-run: {res.error or 'it wrote no sheet'}",
+                      attempts=res.attempts)
+                continue
+            try:
+                again = parse_sheet(read_bounded(out), path).to_json()
+            except WorkbenchError as e:
+                a.error("rerun.failed", e, path)
+                continue
+            signed = sheet.to_json()
+            for d in compare_sheets(signed, again):
+                a.add("error", "rerun.mismatch", path, f"{d['path']}: signed {d['signed']!r}, re-run {d['recomputed']!r}",
+                      **d)
+            if signed["workbench_version"] != again["workbench_version"]:
+                a.add("info", "rerun.version", path, f"signed with workbench {signed['workbench_version']}, "
+                      f"re-run with {again['workbench_version']}")
+
+
+def audit_round(
+    round_dir: str | Path,
+    *,
+    rerun: bool = False,
+    only: Collection[str] | None = None,
+    jobs: int = 2,
+    executor: str = "local",
+    notebook: str | Path | None = None,
+    timeout: float = 600,
+    progress: bool = False,
+) -> AuditResult:
+    """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
+    notebooks (``only``: ``"reviewer/team"`` names to re-run a subset). Returns the sorted findings."""
+    a = _Audit(Path(round_dir))
+    r = _load(a)
+    if r is None:
+        return _result(a, "", rerun)
+    entries, used = _core(a, r)
+    _check_inputs(a, r, used)
+    _check_coverage(a, r, used)
+    _check_report(a, r, entries)
+    chosen = {k: v for k, v in used.items() if only is None or f"{k[0]}/{k[1]}" in set(only)}
+    unknown = sorted(set(only or ()) - {f"{k[0]}/{k[1]}" for k in used})
+    if rerun and unknown:
+        raise RoundError(f"no accepted sheet for {', '.join(unknown)}", file=r.path / "sheets",
+                         expected="REVIEWER/TEAM of an accepted sheet")
+    if rerun and chosen:
+        nb = Path(notebook) if notebook else default_notebook()
+        if not nb.is_file():
+            raise RoundError("review notebook not found", file=nb, expected="--notebook PATH or WORKBENCH_NOTEBOOK")
+        _rerun(a, r, chosen, notebook=nb, jobs=jobs, executor=executor, timeout=timeout, progress=progress)
+    res = _result(a, r.rules.round_id, rerun)
+    n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
+    return res.model_copy(update={"sheets": n, "accepted": len(used), "rerun_sheets": len(chosen) if rerun else 0})
+
+
+def _load(a: _Audit) -> Round | None:
+    try:
+        return load_round(a.rd)
+    except WorkbenchError as e:
+        a.error("rubric.frozen" if a.rel(e.file).startswith("rubrics/") else "round.load", e)
+        a.add("info", "round.load", "", "the other checks were skipped: the round's files do not load")
+        return None
+
+
+def _core(a: _Audit, r: Round, signature_only: bool = False,
+          ) -> tuple[list[ledger.Entry], dict[tuple[str, str], tuple[str, ScoreSheet]]]:
+    entries = _check_ledger(a, r)
+    _check_frozen(a, r, entries)
+    _check_amendments(a, entries)
+    return entries, _check_sheets(a, r, entries, signature_only)
+
+
+def verify_sheets(round_dir: str | Path) -> AuditResult:
+    """Signatures and records only: the round loads, the ledger chain, the frozen versions, amendments, and
+    every sheet's signature against the roster and its ledger records (not its rubric, totals, assignment
+    or COI, nor inputs, report or re-run: :func:`audit_round` does all of it)."""
+    a = _Audit(Path(round_dir))
+    r = _load(a)
+    if r is None:
+        return _result(a, "", False)
+    _, used = _core(a, r, signature_only=True)
+    n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
+    return _result(a, r.rules.round_id, False).model_copy(update={"sheets": n, "accepted": len(used)})
+
+
+def _result(a: _Audit, round_id: str, rerun: bool) -> AuditResult:
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    found = sorted(a.findings, key=lambda f: (order[f.severity], f.check, f.file, f.message))
+    return AuditResult(round_id=round_id, rerun=rerun, findings=found)
+
+
+# ---------------------------------------------------------------- presentation
+
+def findings_table(result: AuditResult) -> pd.DataFrame:
+    """One row per finding: severity, check, file, message."""
+    return pd.DataFrame([f.model_dump(exclude={"detail"}) for f in result.findings],
+                        columns=["severity", "check", "file", "message"])
+
+
+def findings_chart(result: AuditResult) -> alt.Chart:
+    """Findings per check, coloured by severity."""
+    counts = (findings_table(result).groupby(["check", "severity"]).size().reset_index(name="findings")
+              if result.findings else pd.DataFrame(columns=["check", "severity", "findings"]))
+    return alt.Chart(counts).mark_bar().encode(
+        x=alt.X("findings:Q", title="findings"),
+        y=alt.Y("check:N", title=None, sort="-x"),
+        color=alt.Color("severity:N", scale=alt.Scale(domain=list(SEVERITIES), range=["#c0392b", "#e69f00", "#7f8c8d"])),
+        tooltip=["check", "severity", "findings"],
+    ).properties(width=420, title="Audit findings by check")
+
+
+def render_html(result: AuditResult) -> str:
+    """The audit page (self-contained, offline: no script, nothing fetched)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    tmpl = env.from_string((files("workbench") / "templates" / "audit.html.j2").read_text(encoding="utf-8"))
+    return tmpl.render(s=result.summary(), detail=lambda d: canonical_json(d).decode() if d else "")
+
+
+def write_audit(result: AuditResult, round_dir: str | Path) -> dict[str, Path]:
+    """Write ``audit/audit.json`` (sorted keys, UTF-8) and ``audit/index.html`` under the round."""
+    import json
+
+    out = Path(round_dir) / "audit"
+    text = json.dumps(result.summary(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return {"json": atomic_write_bytes(out / "audit.json", text.encode(), mode=0o644),
+            "html": atomic_write_bytes(out / "index.html", render_html(result).encode(), mode=0o644)}
