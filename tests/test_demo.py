@@ -10,6 +10,7 @@ from workbench.round import status
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.xdist_group("demo")
 def test_demo_runs_the_whole_round(tmp_path):
     lines: list[str] = []
     report = run_demo(tmp_path / "demo", echo=lines.append)
@@ -28,3 +29,22 @@ def test_demo_runs_the_whole_round(tmp_path):
     s = status(tmp_path / "demo" / "round")
     assert s["frozen_version"] == 2 and s["amendments"][0]["after_first_submission"] is True
     assert s["collected"] == {"accepted": 25, "rejected": 0}
+
+
+@pytest.mark.xdist_group("demo")
+def test_demo_round_audits_clean_after_a_move_with_the_real_notebook(tmp_path):
+    """The auditor's reproducibility promise, with the real review notebook: move the round to another path,
+    re-run every notebook in another time zone and locale, and find every signed value reproduced."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    run_demo(tmp_path / "demo", echo=lambda _: None)
+    moved = tmp_path / "elsewhere" / "round-copy"
+    shutil.move(tmp_path / "demo" / "round", moved)
+    env = {**os.environ, "TZ": "Asia/Seoul", "LC_ALL": "C.UTF-8"}
+    r = subprocess.run([sys.executable, "-m", "workbench", "audit", str(moved), "--rerun", "--jobs", "2"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "clean: 0 error(s)" in r.stdout and "25 re-run" in r.stdout

@@ -15,7 +15,7 @@ from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_r
 from workbench.drafts import DraftStore
 from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
 from workbench.review import load_answers, open_review
-from workbench.sheet import Judgment, parse_sheet, validate_sheet
+from workbench.sheet import Judgment, parse_sheet, sheet_bytes, validate_sheet
 from workbench.signing import SHEET_TYPE, generate_keypair, public_key_from_pem, verify_envelope
 
 
@@ -111,7 +111,7 @@ def test_sheet_records_inputs_parameters_and_evidence(kit):
         (f"evidence/{TEAM}/benchmarks.json", hashlib.sha256((ev / "benchmarks.json").read_bytes()).hexdigest(), 31),
         (f"evidence/{TEAM}/logs/train.jsonl", hashlib.sha256((ev / "logs/train.jsonl").read_bytes()).hexdigest(), 53),
     ]
-    assert s.parameters == {"lang": "en", "reviewer_id": EXPERT, "role": "expert", "team_id": TEAM}
+    assert s.parameters == {"lang": "en", "reviewer_id": EXPERT, "role": "expert", "team_id": TEAM, "notebook_sha256": ""}
     assert s.evidence["materials"] == {"files": 2, "bytes": 84, "missing_declared": ["weights"]}
     assert s.evidence["benchmark"]["targets"]["kmmlu"] == 60.0
     assert set(s.evidence) == {"materials", "benchmark", "usability", "independence"}
@@ -299,3 +299,15 @@ def test_missing_key_file_and_bad_parameters(kit):
         _open(kit, key_file="nowhere.key")
     with pytest.raises(Exception, match="expected expert or user"):
         open_review(kit.round_dir, EXPERT, TEAM, "coordinator")
+
+
+def test_rerun_without_a_key_writes_the_unsigned_sheet_for_the_audit(kit, tmp_path):
+    """The audit's re-run: no key file, the human inputs as answers; the canonical sheet is written, unsigned."""
+    out = tmp_path / "rerun"
+    r = _open(kit, key_file="", answers_file=str(kit.answers(EXPERT)), output_dir=str(out), notebook_sha256="ab" * 32)
+    path = r.run_unattended()
+    assert path == out / EXPERT / f"{TEAM}.sheet.json"
+    sheet = parse_sheet(path.read_bytes(), str(path))
+    assert path.read_bytes() == sheet_bytes(sheet)  # canonical bytes, not an envelope
+    assert sheet.parameters["notebook_sha256"] == "ab" * 32
+    assert not list((kit.round_dir / "sheets").rglob("*")), "nothing is signed or submitted"

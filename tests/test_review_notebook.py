@@ -14,7 +14,8 @@ from workbench.sheet import parse_sheet
 from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
 
 NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
-PARAMETERS = ["round_dir", "reviewer_id", "team_id", "role", "lang", "key_file", "answers_file", "output_dir"]
+PARAMETERS = ["round_dir", "reviewer_id", "team_id", "role", "lang", "key_file", "answers_file", "output_dir",
+              "notebook_sha256"]
 
 
 def _code_cells(nb):

@@ -46,7 +46,7 @@ from .evidence.licences import licences_table
 from .evidence.provenance import provenance_chart, provenance_table
 from .evidence.tokenizer import tokenizer_table
 from .evidence.training import training_chart, training_table
-from .files import Loc, iter_files, line_for, load_yaml, sha256_file
+from .files import Loc, atomic_write_bytes, iter_files, line_for, load_yaml, sha256_file
 from .messages import msg
 from .round import RosterEntry, Team, load_round
 from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
@@ -59,6 +59,7 @@ from .sheet import (
     build_sheet,
     compute_totals,
     input_record,
+    sheet_bytes,
     validate_sheet,
 )
 from .signing import is_encrypted, key_id, load_private_key, public_key_from_pem
@@ -319,6 +320,7 @@ class _Params:
     key_file: Path | None
     answers_file: Path | None
     sheets_dir: Path
+    notebook_sha256: str = ""
 
 
 class Review:
@@ -461,7 +463,8 @@ class Review:
             coi=self.form.coi(),
             # how the values were entered (answers file or person) and machine paths stay out, so both
             # paths make the same sheet and it does not depend on where the round folder lives
-            parameters={"reviewer_id": p.reviewer_id, "team_id": p.team_id, "role": p.role, "lang": p.lang},
+            parameters={"reviewer_id": p.reviewer_id, "team_id": p.team_id, "role": p.role, "lang": p.lang,
+                        "notebook_sha256": p.notebook_sha256},
             inputs=self.ctx.inputs(),
             evidence={k: self.panel(k).summary for k in ("materials", *self._kinds())},
             created_at=created_at,
@@ -506,13 +509,22 @@ class Review:
         self.form.status.value = f"<b class='wb-submitted' style='color:#1b7f3b'>{html.escape(self.ctx.t('submitted', path=str(path)))}</b>"
 
     def run_unattended(self) -> Path | None:
-        """With an answers file: sign and submit through the sign button's code; interactive: do nothing."""
+        """With an answers file: sign and submit through the sign button's code; interactive: do nothing.
+
+        Without a key file (the audit's re-run) nothing is signed: the canonical sheet is written to
+        ``<output_dir>/<reviewer>/<team>.sheet.json`` for comparison with the signed one.
+        """
         if self.answers is None:
             return None
         problems = self.form.problems()
         if problems:
             raise SheetError(f"the answers are incomplete: {'; '.join(p.text('en', self.rubric) for p in problems)}",
                              file=self.params.answers_file)
+        if self.params.key_file is None:
+            sheet = self.sheet()
+            validate_sheet(sheet, self.rubric)
+            p = self.params
+            return atomic_write_bytes(p.sheets_dir / p.reviewer_id / f"{p.team_id}.sheet.json", sheet_bytes(sheet))
         path = self.submit()
         self.form.status.value = f"<b class='wb-submitted'>{html.escape(self.ctx.t('submitted', path=str(path)))}</b>"
         return path
@@ -534,11 +546,13 @@ def open_review(
     key_file: str | os.PathLike[str] = "",
     answers_file: str | os.PathLike[str] = "",
     output_dir: str | os.PathLike[str] = "",
+    notebook_sha256: str = "",
 ) -> Review:
     """Open the review of ``team_id`` by ``reviewer_id`` in a round folder (the papermill parameters).
 
     Relative paths are resolved against ``round_dir``. Without ``answers_file`` the form is restored from
     the reviewer's draft and every change is autosaved; with one, the form is filled from it.
+    ``notebook_sha256`` (passed by ``workbench batch``) names the notebook template; the sheet records it.
     """
     rd = Path(round_dir)
     if role not in ROLES:
@@ -548,7 +562,7 @@ def open_review(
     if not rd.is_dir():
         raise RoundError("round folder not found", file=rd)
     params = _Params(rd, reviewer_id, team_id, role, lang, _resolve(rd, key_file), _resolve(rd, answers_file),
-                     _resolve(rd, output_dir) or rd / "sheets")
+                     _resolve(rd, output_dir) or rd / "sheets", notebook_sha256)
 
     r = load_round(rd)  # validates and cross-checks rules, frozen rubric copies, roster, teams, assignments
     rubric = r.rubrics[role]

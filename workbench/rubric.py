@@ -13,6 +13,7 @@ Public API: :class:`Rubric` (and its parts), :func:`load_rubric`, :func:`parse_r
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,9 +170,10 @@ class Rubric(_Model):
         return self
 
     # -- identity
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
-        """SHA-256 of the RFC 8785 canonical JSON of the validated content."""
+        """SHA-256 of the RFC 8785 canonical JSON of the validated content (the model is frozen, so it is
+        computed once: audits compare it for every sheet)."""
         return sha256_bytes(canonical_json(self.model_dump(mode="json")))
 
     @property
