@@ -136,3 +136,15 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
         atomic_write_bytes(p, Boom())  # type: ignore[arg-type]
     assert p.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == ["f.json"]
+
+
+def test_file_lock_excludes_a_second_holder(tmp_path):
+    from workbench.files import file_lock
+
+    lock = tmp_path / "sub" / "x.lock"
+    with file_lock(lock):
+        # flock locks belong to the open file description: a second open in this process conflicts too
+        with pytest.raises(BlockingIOError), file_lock(lock, wait=False):
+            pass
+    with file_lock(lock, wait=False):
+        pass

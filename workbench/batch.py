@@ -27,7 +27,6 @@ Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
@@ -42,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import RoundError, WorkbenchError
 from .executor import open_executor
-from .files import atomic_write_json, load_json, sha256_file
+from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .round import Round, check_frozen, load_round
 
 __all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
@@ -194,16 +193,13 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
 
 @contextlib.contextmanager
 def _batch_lock(rd: Path) -> Iterator[None]:
-    (rd / "notebooks").mkdir(exist_ok=True)
-    with open(rd / "notebooks" / ".batch.lock", "a+b") as fh:
+    lock = rd / "notebooks" / ".batch.lock"
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stack.enter_context(file_lock(lock, wait=False))
         except BlockingIOError:
-            raise RoundError("another batch is running on this round", file=rd / "notebooks" / ".batch.lock") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            raise RoundError("another batch is running on this round", file=lock) from None
+        yield
 
 
 def run_batch(

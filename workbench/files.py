@@ -7,6 +7,8 @@ expansion) and NaN/Infinity in JSON, and reports problems as :class:`InputFileEr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -288,6 +290,22 @@ def atomic_write_json(path: str | Path, obj: Any, *, canonical: bool = False, **
     """Atomic JSON write: canonical RFC 8785 bytes, or indented UTF-8 for human-read files."""
     data = canonical_json(obj) if canonical else (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
     return atomic_write_bytes(path, data, **kw)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock (``flock``) on ``path`` (created if missing) for the block.
+
+    With ``wait=False`` a lock held elsewhere raises :class:`BlockingIOError` at once instead of waiting.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def iter_files(root: str | Path) -> Iterator[Path]:

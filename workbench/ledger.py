@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime as dt
-import fcntl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputFileError, RoundError
-from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes
+from .files import atomic_write_bytes, canonical_json, file_lock, parse_json, read_bounded, sha256_bytes
 from .signing import LEDGER_TYPE, key_id, pae
 
 __all__ = ["ENTRY_TYPES", "GENESIS", "Entry", "append", "entry_hash", "read_entries", "verify_chain"]
@@ -114,17 +112,6 @@ def _check_links(entries: list[Entry], name: str) -> None:
         prev = entry_hash(e)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def append(
     path: str | Path,
     *,
@@ -137,7 +124,7 @@ def append(
 ) -> Entry:
     """Append one signed entry after checking the existing chain's links; return it."""
     p = Path(path)
-    with _locked(p):
+    with file_lock(p.with_name(p.name + ".lock")):
         old = read_bounded(p, MAX_LEDGER_BYTES) if p.exists() else b""
         entries = _parse_lines(old, str(p))
         _check_links(entries, str(p))
