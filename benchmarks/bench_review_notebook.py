@@ -91,12 +91,13 @@ def main() -> int:
     os.environ["PYTHONPATH"] = str(ROOT)  # kernels import this checkout's workbench
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        kit = make_round(tmp)
+        # a team with complete evidence (the demo's): the form is ready only after every evidence panel
+        kit = make_round(tmp, demo_evidence=True)
         base = [bare_papermill(tmp) for _ in range(args.runs)]
         ready = [form_ready(tmp, kit.round_dir, kit.expert_key) for _ in range(args.runs)]
         single, burst = draft_saves(kit.round_dir, kit.expert_key, args.saves)
     med_base, med_ready, med_save = statistics.median(base), statistics.median(ready), statistics.median(single)
-    print(f"machine: {os.cpu_count()} CPU(s), python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} CPU(s), python {sys.version.split()[0]}; round: one team with the demo's full evidence")
     print(f"baseline  papermill, empty notebook:        median {med_base:.3f} s  (runs: {', '.join(f'{x:.2f}' for x in base)})")
     print(f"run all -> form ready (kernel up):          median {med_ready:.3f} s  (runs: {', '.join(f'{x:.2f}' for x in ready)})"
           f"  goal <= 3 s: {'met' if med_ready <= 3 else 'MISSED'}")

@@ -37,6 +37,9 @@ def test_failures_are_isolated_and_reported(tmp_path):
     # the kernel itself reports that it was started over IPC, not TCP
     assert "transport: ipc" in _outputs(rd / "notebooks" / "e1" / "team-ok.ipynb")
     assert (rd / "notebooks" / "e1" / "team-error.failed.ipynb").is_file()
+    # what a kernel prints to its own stderr is kept beside its failure, and never reaches the console
+    assert "the kernel exits on purpose" in (rd / "notebooks" / "e1" / "team-die.kernel.log").read_text()
+    assert not (rd / "notebooks" / "e1" / "team-ok.kernel.log").exists()
     assert not (rd / "notebooks" / "e1" / "team-error.ipynb").exists()
     assert status(rd)["notebooks"] == {"done": 1, "failed": 3}
     # a rerun skips what is done and re-runs only the failures (retry counted)

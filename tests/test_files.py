@@ -142,9 +142,8 @@ def test_file_lock_excludes_a_second_holder(tmp_path):
     from workbench.files import file_lock
 
     lock = tmp_path / "sub" / "x.lock"
-    with file_lock(lock):
-        # flock locks belong to the open file description: a second open in this process conflicts too
-        with pytest.raises(BlockingIOError), file_lock(lock, wait=False):
-            pass
+    # flock locks belong to the open file description: a second open in this process conflicts too
+    with file_lock(lock), pytest.raises(BlockingIOError), file_lock(lock, wait=False):
+        pass
     with file_lock(lock, wait=False):
         pass

@@ -267,3 +267,14 @@ def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     assert main(["provenance", str(cand), "--ref", str(tmp_path / "bad.fp"), "--executor", "serial"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.fp" in err[0] and "not a workbench fingerprint" in err[0]
+
+
+def test_fisher_tail_equals_scipy_chi2():
+    # the closed form for even degrees of freedom replaces scipy.stats (slow to import in every notebook)
+    from scipy import stats
+
+    from workbench.evidence.provenance import _chi2_logsf_even
+
+    for x in (0.01, 3.0, 40.0, 900.0):
+        for df in (2, 6, 50):
+            assert _chi2_logsf_even(x, df) == pytest.approx(stats.chi2.logsf(x, df), rel=1e-12, abs=1e-12)

@@ -112,7 +112,7 @@ def _read_status(rd: Path, t: Task) -> TaskResult | None:
         return None  # unreadable status: run again
 
 
-def _ipc_kernel_manager(ipc_dir: str, env: dict[str, str], seen: list[dict[str, Any]]) -> type:
+def _ipc_kernel_manager(ipc_dir: str, env: dict[str, str], seen: list[dict[str, Any]], log: Any = None) -> type:
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -129,6 +129,9 @@ def _ipc_kernel_manager(ipc_dir: str, env: dict[str, str], seen: list[dict[str, 
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**os.environ, **env, **kw.get("env", {})}
+            if log is not None:  # the kernel's own messages go to the notebook's log, not the console
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
             await super().start_kernel(**kw)
             seen.append(self.get_connection_info())
 
@@ -167,14 +170,19 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
     error = ""
+    log_path = Path(ipc_dir) / "kernel.log"
     try:
-        pm.execute_notebook(
-            notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
-            cwd=str(rd), execution_timeout=timeout, start_timeout=60,
-            kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen),
-        )
+        with log_path.open("wb") as log:
+            pm.execute_notebook(
+                notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
+                cwd=str(rd), execution_timeout=timeout, start_timeout=60,
+                kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen, log),
+            )
     except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch
         error = _one_line(e)
+        # what the kernel printed (a crash's traceback, say) stays beside the failed notebook
+        if log_path.exists() and log_path.stat().st_size:
+            shutil.copyfile(log_path, folder / f"{t.team}.kernel.log")
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
     transport = seen[0].get("transport", "") if seen else ""

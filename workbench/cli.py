@@ -223,7 +223,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.out, echo=print)
+    run_demo(args.out, echo=print, progress=True)
     return 0
 
 

@@ -83,8 +83,12 @@ def _write_yaml(path: Path, obj: object) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110))
 
 
-def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2, notebook: str | Path | None = None) -> Path:
-    """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path."""
+def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2, notebook: str | Path | None = None,
+             progress: bool = False) -> Path:
+    """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path.
+
+    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does.
+    """
     t0 = time.monotonic()
     out = Path(out)
     data = default_demo_data()
@@ -128,7 +132,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2
         echo(f"note: {nb} not found; using the test fixture notebook {fixture}")
         nb = fixture
     t1 = time.monotonic()
-    results = run_batch(rd, notebook=nb, keys_dir=keys, jobs=jobs, progress=False, lang="en")
+    results = run_batch(rd, notebook=nb, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
     failed = [x for x in results if x.state == "failed"]
     echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done with {jobs} jobs in {time.monotonic() - t1:.1f}s")
     for x in failed:

@@ -36,17 +36,18 @@ that misses its reference while its own interval reaches it is flagged "within n
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Literal
 
 import altair as alt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from scipy.stats import norm
 
 from ..charts import style
 from ..errors import EvidenceError, RubricError
@@ -145,10 +146,18 @@ class BenchmarkSets(BaseModel):
 def load_benchmark_sets(path: str | Path | None = None) -> BenchmarkSets:
     """Load the benchmark scheme: the package's ``benchmark_sets.yaml`` unless ``path`` names another."""
     if path is None:
-        text = resources.files("workbench").joinpath("data/benchmark_sets.yaml").read_text("utf-8")
-        name = "workbench/data/benchmark_sets.yaml"
-    else:
-        text, name = Path(path).read_text("utf-8"), str(path)
+        return _package_sets()
+    return _parse_sets(Path(path).read_text("utf-8"), str(path))
+
+
+@functools.cache
+def _package_sets() -> BenchmarkSets:
+    # package data never changes while the process runs, and the model is frozen: parse it once
+    text = resources.files("workbench").joinpath("data/benchmark_sets.yaml").read_text("utf-8")
+    return _parse_sets(text, "workbench/data/benchmark_sets.yaml")
+
+
+def _parse_sets(text: str, name: str) -> BenchmarkSets:
     data, lines = parse_yaml(text, name)
     try:
         return BenchmarkSets.model_validate(data)
@@ -578,7 +587,7 @@ def compute_points(
     uncertain = bool(np.any(se[present] > 0))
     ci = np.quantile(boot_total, [alpha, 1 - alpha]) if uncertain else np.array([total, total])
     r_ci = np.quantile(boot_ratio, [alpha, 1 - alpha], axis=0)
-    z = norm.ppf(1 - alpha)
+    z = NormalDist().inv_cdf(1 - alpha)
     reference = target if front is None or formula != "frontier_ratio" else np.where(higher, front * share, front / share)
 
     rows = []
