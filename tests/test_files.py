@@ -147,3 +147,26 @@ def test_file_lock_excludes_a_second_holder(tmp_path):
         pass
     with file_lock(lock, wait=False):
         pass
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [("evidence/a.json", True), ("a", True), ("", False), ("/etc/passwd", False), ("a/../../b", False),
+     ("..", False), ("a\\b", False), ("a/..b", True)],
+)
+def test_is_contained_relpath(text, ok):
+    from workbench.files import is_contained_relpath
+
+    assert is_contained_relpath(text) is ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab./\\", max_size=12))
+def test_contained_relpaths_never_leave_their_folder(text):
+    import os.path
+
+    from workbench.files import is_contained_relpath
+
+    if is_contained_relpath(text):
+        assert not os.path.normpath(os.path.join("root", text)).startswith("..")
+        assert os.path.normpath(os.path.join("root", text)) != os.path.normpath("root/..")

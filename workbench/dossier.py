@@ -64,7 +64,7 @@ from .evidence.provenance import ProvenanceReport, compare
 from .evidence.tokenizer import TokenizerEvidence, compare_tokenizers, load_tokenizer
 from .evidence.training import TrainingEvidence, analyze_training, load_training_log
 from .evidence.weights import load_model_or_fingerprint, read_fingerprint
-from .files import iter_files, load_yaml, sha256_file
+from .files import is_contained_relpath, iter_files, load_yaml, sha256_file
 from .round import Round, Team
 from .rubric import ComputedScale
 from .sheet import ComputedValue, InputFile
@@ -99,11 +99,10 @@ class References(_Model):
 
 
 def _rel_path(text: str, *, file: Path, place: str) -> PurePosixPath:
-    p = PurePosixPath(text)
-    if not text or p.is_absolute() or ".." in p.parts or "\\" in text:
+    if not is_contained_relpath(text):
         raise EvidenceError(f"path '{text}' leaves its folder", file=file, place=place,
                             expected="a relative path with '/' separators and no '..'")
-    return p
+    return PurePosixPath(text)
 
 
 def _inside(root: Path, base: Path, text: str, *, file: Path, place: str) -> Path:

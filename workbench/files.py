@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import rfc8785
@@ -26,6 +26,13 @@ MAX_DOC_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 
 Loc = tuple[str | int, ...]
+
+
+def is_contained_relpath(text: str) -> bool:
+    """Whether ``text`` is a non-empty relative path with '/' separators that cannot climb out of its folder
+    (no leading '/', no '..' part, no '\\'). Symlinks are the caller's to resolve."""
+    p = PurePosixPath(text)
+    return bool(text) and not p.is_absolute() and ".." not in p.parts and "\\" not in text
 
 
 def read_bounded(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> bytes:

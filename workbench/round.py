@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -34,6 +34,7 @@ from .files import (
     atomic_write_bytes,
     atomic_write_text,
     canonical_json,
+    is_contained_relpath,
     line_for,
     load_yaml,
     parse_json,
@@ -204,8 +205,7 @@ EVIDENCE_KEYS: dict[str, str] = {
 
 
 def _relative_path(v: str) -> str:
-    p = PurePosixPath(v)
-    if not v or p.is_absolute() or ".." in p.parts or "\\" in v:
+    if not is_contained_relpath(v):
         raise ValueError(f"path '{v}' must be relative, with '/' separators and no '..'")
     return v
 
@@ -308,7 +308,7 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
     for part in PARTS:
         pin = rules.rubrics[part]  # type: ignore[index]
         f = rd / pin.file
-        if Path(pin.file).is_absolute() or ".." in Path(pin.file).parts:
+        if not is_contained_relpath(pin.file):
             raise RoundError(f"rubric path '{pin.file}' leaves the round", file=rd / "rules.yaml", place=f"rubrics.{part}.file",
                              expected="a path under the round folder")
         r = load_rubric(f)

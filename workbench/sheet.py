@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import __version__
 from .errors import SheetError, WorkbenchError
-from .files import canonical_json, parse_json, sha256_file
+from .files import canonical_json, is_contained_relpath, parse_json, sha256_file
 from .messages import msg
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 
@@ -83,8 +83,7 @@ class InputFile(_Model):
     @field_validator("path")
     @classmethod
     def _relative(cls, v: str) -> str:
-        p = PurePosixPath(v)
-        if p.is_absolute() or ".." in p.parts or "\\" in v:
+        if not is_contained_relpath(v):
             raise ValueError("must be a relative path inside the round, with '/' separators")
         return v
 
