@@ -181,6 +181,10 @@ def test_sections_show_the_computed_evidence(tmp_path):
     assert s.evidence["independence"]["weights"] == dossier.summary()["weights"]
     paths = {f.path for f in s.inputs}
     assert {f.path for f in dossier.inputs} <= paths
+    # each evidence file is hashed once: the materials list reuses the dossier's records
+    read = {f.path: f for f in r.ctx.dossier.inputs}
+    reused = [m for m in r.ctx.materials if m.path in read]
+    assert reused and all(m is read[m.path] for m in reused)
     assert any(p.startswith("references/") for p in paths)
 
 

@@ -64,10 +64,10 @@ from .evidence.provenance import ProvenanceReport, compare
 from .evidence.tokenizer import TokenizerEvidence, compare_tokenizers, load_tokenizer
 from .evidence.training import TrainingEvidence, analyze_training, load_training_log
 from .evidence.weights import load_model_or_fingerprint, read_fingerprint
-from .files import is_contained_relpath, iter_files, load_yaml, sha256_file
+from .files import is_contained_relpath, iter_files, load_yaml
 from .round import Round, Team
 from .rubric import ComputedScale
-from .sheet import ComputedValue, InputFile
+from .sheet import ComputedValue, InputFile, input_record
 
 __all__ = ["REFERENCES_FILE", "Dossier", "ReferenceModel", "References", "build_dossier", "load_references"]
 
@@ -236,9 +236,9 @@ class _Collector:
 
     def record(self, path: Path) -> None:
         files = sorted(iter_files(path)) if path.is_dir() else [path]
-        for f in files:
-            rel = self.rel(f)
-            self.inputs[rel] = InputFile(path=rel, sha256=sha256_file(f), bytes=f.stat().st_size)
+        for f in files:  # paths were checked to stay inside the round (_inside)
+            rec = input_record(f, self.rd)
+            self.inputs[rec.path] = rec
 
 
 def _read_results(path: Path, team: Team) -> ResultSet:

@@ -585,18 +585,21 @@ def open_review(
                          place="assignments", expected="an assignment {reviewer, team}")
     kid = key_id(public_key_from_pem(reviewer.public_key))
 
-    evidence_dir = rd / "evidence" / team_id
-    materials = []
-    if evidence_dir.is_dir():
-        for i, f in enumerate(iter_files(evidence_dir)):
-            if i >= MAX_MATERIALS:
-                raise RoundError(f"more than {MAX_MATERIALS} files", file=evidence_dir, expected="fewer files (archive them)")
-            materials.append(input_record(f, rd))
     if params.key_file is not None and not params.key_file.is_file():
         raise KeyFileError("key file not found", file=params.key_file, place="key_file")
     answers = load_answers(params.answers_file) if params.answers_file else None
     # user evaluators score usability only; the benchmark and independence evidence is the experts'
     dossier = build_dossier(r, team_id) if role == "expert" else None
+
+    evidence_dir = rd / "evidence" / team_id
+    hashed = {f.path: f for f in dossier.inputs} if dossier is not None else {}
+    materials = []
+    if evidence_dir.is_dir():
+        for i, f in enumerate(iter_files(evidence_dir)):
+            if i >= MAX_MATERIALS:
+                raise RoundError(f"more than {MAX_MATERIALS} files", file=evidence_dir, expected="fewer files (archive them)")
+            # a file the evidence already read is not read again (weights can be gigabytes)
+            materials.append(hashed.get(f.relative_to(rd).as_posix()) or input_record(f, rd))
     bench = r.rubrics["benchmark"] if role == "expert" else None
     ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
     return Review(ctx, params, kid, answers)
