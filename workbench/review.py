@@ -46,7 +46,7 @@ from .evidence.licences import licences_table
 from .evidence.provenance import provenance_chart, provenance_table
 from .evidence.tokenizer import tokenizer_table
 from .evidence.training import training_chart, training_table
-from .files import Loc, atomic_write_bytes, iter_files, line_for, load_yaml, sha256_file
+from .files import atomic_write_bytes, iter_files, line_for, load_yaml, sha256_file
 from .messages import msg
 from .round import RosterEntry, Team, load_round
 from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 PASSPHRASE_ENV = "WORKBENCH_KEY_PASSPHRASE"
-MAX_ROUND_FILE_BYTES = 4 * 1024 * 1024
+MAX_ANSWERS_BYTES = 4 * 1024 * 1024
 MAX_MATERIALS = 10_000
 ROLES = ("expert", "user")
 LANGS = ("ko", "en")
@@ -99,22 +99,18 @@ class Answers(BaseModel):
     coi: COI = Field(default_factory=COI)
 
 
-def _validate(model: type[BaseModel], data: Any, path: Path, lines: dict[Loc, int], loc: Loc, err_type=RoundError):
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as e:
-        err = e.errors()[0]
-        full = (*loc, *err["loc"])
-        raise err_type(err["msg"], file=path, line=line_for(lines, full), place=".".join(map(str, full))) from None
-
-
 def load_answers(path: str | Path) -> Answers:
     """Load an answers file (``answers/<reviewer>/<team>.yaml``); problems name the file and line."""
     p = Path(path)
-    data, lines = load_yaml(p, MAX_ROUND_FILE_BYTES)
+    data, lines = load_yaml(p, MAX_ANSWERS_BYTES)
     if not isinstance(data, dict):
         raise ValidationError("answers file is not a mapping", file=p, line=1, expected="judgments: {...}, coi: {...}")
-    return _validate(Answers, data, p, lines, (), ValidationError)
+    try:
+        return Answers.model_validate(data)
+    except pydantic.ValidationError as e:
+        err = e.errors()[0]
+        raise ValidationError(err["msg"], file=p, line=line_for(lines, err["loc"]),
+                              place=".".join(map(str, err["loc"]))) from None
 
 
 # ---------------------------------------------------------------- context, panels, views
