@@ -32,7 +32,7 @@ from license_expression import AND, OR, ExpressionError, LicenseSymbol, Licensin
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import EvidenceError
-from ..files import Loc, line_for, parse_yaml
+from ..files import Loc, decode_text, line_for, parse_yaml
 from .inputs import InputFile, as_evidence_errors, pydantic_problem, read_input
 
 __all__ = [
@@ -159,13 +159,8 @@ def _fields_at(loc: Loc) -> list[str]:
 
 def parse_manifest(data: bytes, *, name: str) -> Manifest:
     """Parse manifest bytes; the first problem is reported with its line."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise EvidenceError("not valid UTF-8 text", file=name, line=data[: e.start].count(b"\n") + 1,
-                            expected="UTF-8") from None
     with as_evidence_errors():
-        obj, lines = parse_yaml(text, name)
+        obj, lines = parse_yaml(decode_text(data, name), name)
     if not isinstance(obj, dict):
         raise EvidenceError("not a mapping", file=name, line=1,
                             expected="manifest_version: 1 and a list of components (see docs/independence-evidence.md)")

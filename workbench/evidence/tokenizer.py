@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..charts import style
 from ..errors import EvidenceError, WorkbenchError
-from ..files import parse_json
-from .inputs import InputFile, read_input
+from ..files import decode_text, parse_json
+from .inputs import InputFile, as_evidence_errors, read_input
 
 __all__ = [
     "BANDS",
@@ -231,11 +231,8 @@ def _merge_rules(obj: Any, name: str) -> list[tuple[str, str]]:
 
 
 def _parse_merges(data: bytes, name: str) -> list[tuple[str, str]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise EvidenceError("not valid UTF-8 text", file=name, line=data[: e.start].count(b"\n") + 1,
-                            expected="UTF-8") from None
+    with as_evidence_errors():
+        text = decode_text(data, name)
     rules = []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")

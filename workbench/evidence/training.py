@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..charts import style
 from ..errors import EvidenceError
-from ..files import parse_yaml
+from ..files import decode_text, parse_yaml
 from .inputs import InputFile, as_evidence_errors, pydantic_problem, read_input
 
 __all__ = [
@@ -205,11 +205,7 @@ def parse_training_log(
     """Parse and validate a loss curve from bytes (e.g. an upload widget's content)."""
     source = source or InputFile.of(name, data)
     with as_evidence_errors():
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            line = data[: e.start].count(b"\n") + 1
-            raise EvidenceError("not valid UTF-8 text", file=name, line=line, expected="UTF-8") from None
+        text = decode_text(data, name)
         if "\x00" in text:
             raise EvidenceError("contains NUL bytes", file=name, expected="a text file")
         columns, lines, ignored = _read_csv(text, name) if fmt == "csv" else _read_jsonl(text, name)
