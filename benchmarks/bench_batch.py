@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from workbench.batch import default_notebook, run_batch  # noqa: E402
 from workbench.demo import default_rubrics_dir, demo_judgments  # noqa: E402
-from workbench.round import freeze, init_round  # noqa: E402
+from workbench.lifecycle import freeze, init_round  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
 from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
 

@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from workbench.dossier import build_dossier  # noqa: E402
 from workbench.files import sha256_file  # noqa: E402
-from workbench.round import init_round, load_round  # noqa: E402
+from workbench.lifecycle import init_round  # noqa: E402
+from workbench.round import load_round  # noqa: E402
 from workbench.signing import generate_keypair, load_public_key  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from conftest import RUBRICS
 
 from workbench.demo import demo_judgments
 from workbench.files import atomic_write_bytes
-from workbench.round import freeze, init_round
+from workbench.lifecycle import freeze, init_round
 from workbench.rubric import load_rubric
 from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
 from workbench.signing import (

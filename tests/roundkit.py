@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from workbench.demo import demo_judgments
-from workbench.round import init_round
+from workbench.lifecycle import init_round
 from workbench.rubric import load_rubric
 from workbench.signing import generate_keypair, load_public_key
 

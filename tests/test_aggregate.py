@@ -28,8 +28,9 @@ from workbench.collect import collect
 from workbench.demo import demo_judgments
 from workbench.errors import EvidenceError
 from workbench.evidence.benchmarks import load_benchmark_sets
+from workbench.lifecycle import freeze
 from workbench.report import write_report
-from workbench.round import freeze, load_round
+from workbench.round import load_round
 from workbench.rubric import load_rubric
 from workbench.sheet import Judgment
 from workbench.signing import REPORT_TYPE, load_public_key, verify_envelope

@@ -20,18 +20,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workbench.audit import (
-    RECORD_KEYS,
     answers_yaml,
     audit_round,
     compare_sheets,
-    field_diff,
     findings_chart,
     findings_table,
 )
+from workbench.base import RECORD_KEYS, json_diff
 from workbench.cli import main
 from workbench.demo import run_demo
 from workbench.files import canonical_json
-from workbench.round import amend
+from workbench.lifecycle import amend
 from workbench.sheet import Judgment, parse_sheet
 from workbench.signing import (
     REPORT_TYPE,
@@ -269,16 +268,16 @@ def test_audit_is_clean_after_moving_the_folder_under_another_locale_and_time_zo
 
 # ---------------------------------------------------------------- pure functions
 
-def test_field_diff_matches_records_by_key_and_reports_both_values():
+def test_json_diff_matches_records_by_key_and_reports_both_values():
     a = {"inputs": [{"path": "x", "sha256": "1"}, {"path": "y", "sha256": "2"}], "n": 1, "flag": True, "gone": 3}
     b = {"inputs": [{"path": "y", "sha256": "2"}, {"path": "x", "sha256": "9"}], "n": 1.0, "flag": 1, "new": [1, 2]}
-    assert field_diff(a, b) == [
-        {"path": "flag", "a": True, "b": 1},
-        {"path": "gone", "a": 3, "b": None},
-        {"path": "inputs[x].sha256", "a": "1", "b": "9"},
-        {"path": "new", "a": None, "b": [1, 2]},
+    assert json_diff(a, b) == [
+        {"path": "flag", "old": True, "new": 1},
+        {"path": "gone", "old": 3, "new": None},
+        {"path": "inputs[x].sha256", "old": "1", "new": "9"},
+        {"path": "new", "old": None, "new": [1, 2]},
     ]
-    assert field_diff([1, 2, 3], [1, 5]) == [{"path": "[1]", "a": 2, "b": 5}, {"path": "[2]", "a": 3, "b": None}]
+    assert json_diff([1, 2, 3], [1, 5]) == [{"path": "[1]", "old": 2, "new": 5}, {"path": "[2]", "old": 3, "new": None}]
 
 
 def test_compare_sheets_ignores_clock_paths_key_and_template_only():
@@ -312,9 +311,9 @@ plain_json = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_s
 
 
 @given(plain_json, plain_json)
-def test_field_diff_is_empty_exactly_when_the_canonical_json_is_equal(a, b):
-    assert field_diff(a, a) == []
-    assert (field_diff(a, b) == []) == (canonical_json(a) == canonical_json(b))
+def test_json_diff_is_empty_exactly_when_the_canonical_json_is_equal(a, b):
+    assert json_diff(a, a) == []
+    assert (json_diff(a, b) == []) == (canonical_json(a) == canonical_json(b))
 
 
 def test_audit_notebook_runs_on_a_round_and_writes_the_audit(rd, tmp_path, monkeypatch):

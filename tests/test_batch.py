@@ -15,7 +15,7 @@ import pytest
 from coord_helpers import FIXTURES, make_round
 
 from workbench.batch import run_batch
-from workbench.round import status
+from workbench.lifecycle import status
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.demo import run_demo
-from workbench.round import status
+from workbench.lifecycle import status
 
 pytestmark = pytest.mark.slow
 

@@ -121,7 +121,7 @@ def test_summary_is_deterministic_json():
     ("", "not a mapping"),
     ("- a\n", "not a mapping"),
     ("manifest_version: 2\ncomponents: []\n", "m.yaml:1: manifest_version"),
-    ("manifest_version: 1\n", "components: Field required"),
+    ("manifest_version: 1\n", "components: field required"),
     ("manifest_version: 1\nteam: x\ncomponents: []\n", "m.yaml:2: team: unknown field 'team'"),
     ("manifest_version: 1\ncomponents:\n  - name: a\n    source: s\n    version: '1'\n    license: MIT\n    use: code\n",
      r"m.yaml:6: components.0.license: unknown field 'license' \(did you mean 'licence'\?\)"),

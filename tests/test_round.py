@@ -6,10 +6,12 @@ import pytest
 import yaml
 from coord_helpers import coord_key, make_round, sign_sheet, team, write_yaml
 
+from workbench.base import json_diff
 from workbench.collect import collect
 from workbench.errors import RoundError
 from workbench.ledger import read_entries
-from workbench.round import amend, check_frozen, diff_states, freeze, load_round, status
+from workbench.lifecycle import amend, check_frozen, freeze, status
+from workbench.round import load_round
 
 
 def test_freeze_signs_state_and_refuses_twice(tmp_path):
@@ -101,10 +103,11 @@ def test_freeze_needs_the_coordinators_key(tmp_path):
         freeze(rd, load_private_key(tmp_path / "keys" / "e1.key"), "coord")
 
 
-def test_diff_states_keys_records_by_id():
+def test_state_diff_keys_records_by_id():
+    # an added record is one change holding the whole record, wherever it was inserted
     old = {"teams": {"teams": [{"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
     new = {"teams": {"teams": [{"id": "b", "name": "B"}, {"id": "a", "name": "A"}]}, "rules": {"cut": 4}}
-    assert diff_states(old, new) == [{"path": "teams.teams[b].name", "old": None, "new": "B"}]
+    assert json_diff(old, new) == [{"path": "teams.teams[b]", "old": None, "new": {"id": "b", "name": "B"}}]
 
 
 def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 from workbench.errors import EvidenceError
-from workbench.evidence.safetensors_reader import DTYPES, iter_tensor_chunks, read_header, refuse_pickle
+from workbench.evidence._safetensors import DTYPES, iter_tensor_chunks, read_header, refuse_pickle
 
 
 def st_bytes(entries: dict, data: bytes, metadata: dict | None = None, pad: bool = True) -> bytes:

@@ -43,7 +43,8 @@ from .dossier import Dossier, build_dossier
 from .errors import EvidenceError
 from .evidence.cost import CostEfficiency, cost_efficiency
 from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, read_survey, read_votes, survey_points
-from .round import PARTS, Round, check_frozen, signed_state
+from .lifecycle import check_frozen, signed_state
+from .round import PARTS, Round
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet
 

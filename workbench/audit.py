@@ -29,7 +29,7 @@ relative to the round; a message; details). A round is *clean* when no finding i
 Nothing in the result depends on the round's absolute path, the clock, dict order or the locale: files are
 named relative to the round and findings are sorted.
 
-Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`, :func:`field_diff`,
+Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
 :func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`findings_table`,
 :func:`findings_chart`, :func:`render_html`, :func:`write_audit`.
 """
@@ -50,12 +50,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__, ledger
 from .aggregate import aggregate_round
+from .base import json_diff
 from .batch import Task, default_notebook, execute
-from .collect import check_sheet
+from .collect import check_sheet, choose_versions
 from .errors import RoundError, WorkbenchError
 from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes, sha256_file
+from .lifecycle import signed_state
 from .report import scores_csv
-from .round import Round, diff_states, ledger_keys, load_round, round_state, signed_state
+from .round import Round, ledger_keys, load_round, round_state
 from .sheet import ScoreSheet, parse_sheet
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
 
@@ -66,7 +68,6 @@ __all__ = [
     "answers_yaml",
     "audit_round",
     "compare_sheets",
-    "field_diff",
     "findings_chart",
     "findings_table",
     "render_html",
@@ -92,7 +93,6 @@ RERUN_IGNORED = frozenset({
     "created_at", "workbench_version", "reviewer.key_id", "parameters.round_dir", "parameters.answers_file",
     "parameters.output_dir", "parameters.key_file", "parameters.notebook_sha256",
 })
-RECORD_KEYS = ("id", "path", "team", "criterion", "seq")  # how lists of records are matched in field_diff
 MAX_VALUE_CHARS = 300
 
 
@@ -146,52 +146,6 @@ def _short(v: Any) -> Any:
     return v
 
 
-def _record_key(items: list[Any]) -> str | None:
-    if not items or not all(isinstance(x, dict) for x in items):
-        return None
-    for k in RECORD_KEYS:
-        vals = [x.get(k) for x in items]
-        if all(isinstance(v, str | int) and not isinstance(v, bool) for v in vals) and len(set(vals)) == len(vals):
-            return k
-    return None
-
-
-_MISSING = object()
-
-
-def _same(a: Any, b: Any) -> bool:
-    # JSON equality: 1 == 1.0, but True is not 1
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
-
-
-def field_diff(a: Any, b: Any, path: str = "") -> list[dict[str, Any]]:
-    """Every differing leaf between two JSON values: ``{path, a, b}`` (``None`` where absent), in path order.
-
-    Lists of records are matched by the first of ``id, path, team, criterion, seq`` that is unique in both,
-    so an inserted record shows as one difference; other lists are compared by position.
-    """
-    out: list[dict[str, Any]] = []
-
-    def walk(x: Any, y: Any, p: str) -> None:
-        if isinstance(x, dict) and isinstance(y, dict):
-            for k in sorted(set(x) | set(y)):
-                walk(x.get(k, _MISSING), y.get(k, _MISSING), f"{p}.{k}" if p else str(k))
-        elif isinstance(x, list) and isinstance(y, list):
-            key = _record_key(x)
-            if key is not None and key == _record_key(y):
-                xa, ya = {r[key]: r for r in x}, {r[key]: r for r in y}
-                for k in sorted(set(xa) | set(ya), key=str):
-                    walk(xa.get(k, _MISSING), ya.get(k, _MISSING), f"{p}[{k}]")
-            else:
-                for i in range(max(len(x), len(y))):
-                    walk(x[i] if i < len(x) else _MISSING, y[i] if i < len(y) else _MISSING, f"{p}[{i}]")
-        elif not _same(x, y):
-            out.append({"path": p, "a": None if x is _MISSING else _short(x), "b": None if y is _MISSING else _short(y)})
-
-    walk(a, b, path)
-    return out
-
-
 def _ignored(path: str, ignore: Collection[str]) -> bool:
     return any(path == i or path.startswith(i + ".") or path.startswith(i + "[") for i in ignore)
 
@@ -199,8 +153,8 @@ def _ignored(path: str, ignore: Collection[str]) -> bool:
 def compare_sheets(signed: Mapping[str, Any], rerun: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Differences ``{path, signed, recomputed}`` between a signed sheet and its re-run (JSON data), except
     the fields in :data:`RERUN_IGNORED`."""
-    return [{"path": d["path"], "signed": d["a"], "recomputed": d["b"]}
-            for d in field_diff(dict(signed), dict(rerun)) if not _ignored(d["path"], RERUN_IGNORED)]
+    return [{"path": d["path"], "signed": _short(d["old"]), "recomputed": _short(d["new"])}
+            for d in json_diff(dict(signed), dict(rerun)) if not _ignored(d["path"], RERUN_IGNORED)]
 
 
 def answers_yaml(sheet: ScoreSheet) -> str:
@@ -277,7 +231,7 @@ def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     if state is None:
         return
     parts: dict[str, list[dict[str, Any]]] = {}
-    for c in diff_states(state, round_state(r)):
+    for c in json_diff(state, round_state(r)):
         head = c["path"].split(".")[0].split("[")[0]
         f = f"rubrics/{c['path'].split('.')[1]}.yaml" if head == "rubrics" else f"{head}.yaml"
         parts.setdefault(f, []).append({k: _short(v) for k, v in c.items()})
@@ -319,7 +273,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
     for e in entries:
         if e.type == "collect":
             decided.setdefault(_text(e.data.get("path")), {})[e.payload_sha256] = e
-    best: dict[tuple[str, str], tuple[int, str, ScoreSheet]] = {}
+    accepted: list[tuple[tuple[str, str], int, tuple[str, ScoreSheet]]] = []
     seen: set[str] = set()
     for f in sorted((r.path / "sheets").glob("*/*.dsse.json")):
         res, sheet = check_sheet(r, f, signature_only)
@@ -344,14 +298,13 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
             continue
         if entry is None:
             continue
-        key = (res.reviewer, res.team)
-        if key not in best or best[key][0] < res.version:
-            best[key] = (res.version, res.path, sheet)
+        accepted.append(((res.reviewer, res.team), res.version, (res.path, sheet)))
     for path, shas in sorted(decided.items()):
         if path not in seen:
             a.add("error", "sheet.missing", path, "the ledger records this sheet but the file is gone",
                   sha256=sorted(shas))
-    return {k: (p, s) for k, (_, p, s) in sorted(best.items())}
+    best, _ = choose_versions(accepted)
+    return {k: item for k, (_, item) in best.items()}
 
 
 def _check_inputs(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreSheet]]) -> None:
@@ -413,9 +366,9 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         a.error("report.recompute", e)
         return
     recomputed = parse_json(canonical_json(agg.summary()))
-    for d in field_diff(signed, recomputed):
+    for d in json_diff(signed, recomputed):
         a.add("error", "report.mismatch", f, f"{d['path']}: signed {d['a']!r}, recomputed {d['b']!r}",
-              path=d["path"], signed=d["a"], recomputed=d["b"])
+              path=d["path"], signed=_short(d["old"]), recomputed=_short(d["new"]))
     csv_hash = sha256_bytes(scores_csv(agg).encode())
     if csv_hash != signed_files.get("scores.csv"):
         a.add("error", "report.files", "report/scores.csv", "the recomputed scores.csv differs from the signed one",

@@ -42,7 +42,8 @@ from pydantic import BaseModel, ConfigDict
 from .errors import RoundError, WorkbenchError
 from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
-from .round import Round, check_frozen, load_round
+from .lifecycle import check_frozen
+from .round import Round, load_round
 
 __all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 

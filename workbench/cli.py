@@ -335,7 +335,7 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_round_init(args: argparse.Namespace) -> int:
     from .demo import default_rubrics_dir
-    from .round import init_round
+    from .lifecycle import init_round
     from .signing import load_public_key
 
     r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or default_rubrics_dir(),
@@ -345,7 +345,7 @@ def _cmd_round_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_round_freeze(args: argparse.Namespace) -> int:
-    from .round import freeze
+    from .lifecycle import freeze
 
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
     e = freeze(args.round, key, actor)
@@ -354,7 +354,7 @@ def _cmd_round_freeze(args: argparse.Namespace) -> int:
 
 
 def _cmd_round_amend(args: argparse.Namespace) -> int:
-    from .round import amend
+    from .lifecycle import amend
 
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
     e = amend(args.round, key, actor, args.reason)
@@ -368,7 +368,7 @@ def _cmd_round_amend(args: argparse.Namespace) -> int:
 def _cmd_round_status(args: argparse.Namespace) -> int:
     import json
 
-    from .round import status
+    from .lifecycle import status
 
     s = status(args.round)
     if args.json:

@@ -13,14 +13,15 @@ first time (so running it twice records nothing new). A file that changes after 
 rejected as replaced. :func:`accepted_sheets` gives aggregation the highest accepted version per
 (reviewer, team), re-verified, and refuses sheets that were never collected.
 
-Public API: :class:`CollectResult`, :func:`check_sheet`, :func:`collect`, :func:`accepted_sheets`.
+Public API: :class:`CollectResult`, :func:`check_sheet`, :func:`collect`, :func:`accepted_sheets`,
+:func:`choose_versions`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, Field
@@ -28,13 +29,15 @@ from pydantic import BaseModel, Field
 from . import ledger
 from .errors import RoundError, WorkbenchError
 from .files import read_bounded, sha256_bytes
-from .round import Round, check_frozen, load_round, require_coordinator
-from .sheet import ScoreSheet, parse_sheet, validate_sheet
+from .lifecycle import check_frozen
+from .round import Round, load_round, require_coordinator
+from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
-__all__ = ["CollectResult", "accepted_sheets", "check_sheet", "collect"]
+__all__ = ["CollectResult", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
 
-NAME = re.compile(r"^(?P<team>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.v(?P<version>[1-9][0-9]{0,5})\.dsse\.json$")
+T = TypeVar("T")
+
 
 
 class CollectResult(BaseModel):
@@ -63,9 +66,9 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     """
     rel = path.relative_to(r.path).as_posix()
     reviewer = path.parent.name
-    m = NAME.match(path.name)
+    m = parse_sheet_filename(path.name)
     data = read_bounded(path, MAX_ENVELOPE_BYTES)
-    base = {"path": rel, "reviewer": reviewer, "team": m["team"] if m else "", "version": int(m["version"]) if m else 0,
+    base = {"path": rel, "reviewer": reviewer, "team": m[0] if m else "", "version": m[1] if m else 0,
             "sha256": sha256_bytes(data)}
 
     def reject(reason: str, check: str) -> tuple[CollectResult, None]:
@@ -74,7 +77,7 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     if m is None:
         return reject("file name is not <team>.v<N>.dsse.json", "sheet.name")
     entry = r.roster.get(reviewer)
-    if entry is None or entry.role == "coordinator":
+    if entry is None or entry.role == "coordinator":  # no roster key to verify with
         return reject(f"'{reviewer}' is not an expert or user in the roster", "sheet.signature")
     try:
         payload = verify_envelope(data, entry.key(), SHEET_TYPE, rel)
@@ -86,8 +89,8 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         return reject(e.message, "sheet.format")
     if signature_only:
         return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
-    if sheet.reviewer.id != reviewer or sheet.team_id != m["team"]:
-        return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m['team']}",
+    if sheet.reviewer.id != reviewer or sheet.team_id != m[0]:
+        return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m[0]}",
                       "sheet.identity")
     if sheet.round_id != r.rules.round_id:
         return reject(f"sheet is for round '{sheet.round_id}', not '{r.rules.round_id}'", "sheet.identity")
@@ -97,8 +100,9 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         validate_sheet(sheet, r.rubrics[entry.role], rel)
     except WorkbenchError as e:
         return reject(f"{e.place + ': ' if e.place else ''}{e.message}", "sheet.rubric" if e.place == "rubric" else "sheet.totals")
-    if not any(a.reviewer == reviewer and a.team == sheet.team_id for a in r.assignments.assignments):
-        return reject(f"{reviewer} is not assigned to {sheet.team_id}", "sheet.assignment")
+    problem = r.eligibility(reviewer, sheet.team_id, entry.role)
+    if problem is not None:
+        return reject(problem.message, "sheet.coi" if problem.reason == "coi" else "sheet.assignment")
     if sheet.coi.has_conflict:
         return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}", "sheet.coi")
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
@@ -138,13 +142,32 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
     return out
 
 
+def choose_versions(accepted: Iterable[tuple[tuple[str, str], int, T]]) -> tuple[dict[tuple[str, str], tuple[int, T]],
+                                                                              list[tuple[T, int]]]:
+    """The one rule for which sheet counts: per (reviewer, team) the highest accepted version.
+
+    Takes ``(key, version, item)`` for every accepted version; returns ``key -> (version, item)`` for the
+    versions that count and ``(item, winning version)`` for each superseded one.
+    """
+    by_key: dict[tuple[str, str], list[tuple[int, T]]] = {}
+    for key, version, item in accepted:
+        by_key.setdefault(key, []).append((version, item))
+    best: dict[tuple[str, str], tuple[int, T]] = {}
+    superseded: list[tuple[T, int]] = []
+    for key, versions in sorted(by_key.items()):
+        versions.sort(key=lambda v: v[0])
+        best[key] = versions[-1]
+        superseded += [(item, versions[-1][0]) for _, item in versions[:-1]]
+    return best, superseded
+
+
 def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[CollectResult]]:
     """The highest accepted version per (reviewer, team), re-verified now, and the sheets not used (with why).
 
     Raises :class:`RoundError` when a sheet file was never collected.
     """
     seen = _recorded(r)
-    accepted: dict[tuple[str, str], list[tuple[int, ScoreSheet, CollectResult]]] = {}
+    accepted: list[tuple[tuple[str, str], int, tuple[ScoreSheet, CollectResult]]] = []
     unused: list[CollectResult] = []
     uncollected = []
     for f in _sheet_files(r):
@@ -157,12 +180,10 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
             reason = res.reason if sheet is None else entry.data.get("reason", "")
             unused.append(res.model_copy(update={"decision": "rejected", "reason": reason}))
         else:
-            accepted.setdefault((res.reviewer, res.team), []).append((res.version, sheet, res))
-    best: dict[tuple[str, str], ScoreSheet] = {}
-    for k, versions in sorted(accepted.items()):
-        versions.sort(key=lambda v: v[0])
-        best[k] = versions[-1][1]
-        unused += [v[2].model_copy(update={"reason": f"superseded by v{versions[-1][0]}"}) for v in versions[:-1]]
+            accepted.append(((res.reviewer, res.team), res.version, (sheet, res)))
+    chosen, superseded = choose_versions(accepted)
+    best = {k: sheet for k, (_, (sheet, _res)) in chosen.items()}
+    unused += [res.model_copy(update={"reason": f"superseded by v{v}"}) for (_, res), v in superseded]
     if uncollected:
         raise RoundError(f"{len(uncollected)} sheet file(s) not collected yet, e.g. {uncollected[0]}", file=r.path,
                          expected="'workbench collect' first")

@@ -29,8 +29,9 @@ from .batch import default_notebook, run_batch
 from .collect import collect
 from .errors import WorkbenchError
 from .files import atomic_write_text, load_yaml
+from .lifecycle import amend, freeze, init_round
 from .report import write_report
-from .round import amend, freeze, init_round, load_round
+from .round import load_round
 from .rubric import AnchoredScale, GateScale, Rubric, check_files
 from .sheet import Judgment
 from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem

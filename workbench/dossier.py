@@ -44,8 +44,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from .base import Id, Model, from_pydantic
 from .errors import EvidenceError, InputFileError
 from .evidence.benchmarks import (
     ComputedPoints,
@@ -58,7 +59,6 @@ from .evidence.benchmarks import (
 )
 from .evidence.config import ConfigEvidence, compare_configs, load_config
 from .evidence.cost import ModelCost, load_model_cost
-from .evidence.inputs import pydantic_problem
 from .evidence.licences import LicenceEvidence, check_licences, load_manifest
 from .evidence.provenance import ProvenanceReport, compare
 from .evidence.tokenizer import TokenizerEvidence, compare_tokenizers, load_tokenizer
@@ -77,21 +77,17 @@ COPIED = ("identical", "derived")
 SAME_FAMILY_SHARE = 0.70  # tokenizers of one family typically share 70%+ of the larger vocabulary
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class ReferenceModel(_Model):
+class ReferenceModel(Model):
     """A reference model of the round: files relative to ``references/``, each optional."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    id: Id
     name: str = Field(min_length=1, max_length=200)
     fingerprint: str | None = None
     tokenizer: str | None = None
     config: str | None = None
 
 
-class References(_Model):
+class References(Model):
     """``references/references.yaml``: the reference models and, optionally, frontier scores."""
 
     references: list[ReferenceModel] = Field(default_factory=list)
@@ -127,7 +123,7 @@ def load_references(round_path: str | Path) -> References | None:
     try:
         refs = References.model_validate(data if data is not None else {})
     except pydantic.ValidationError as e:
-        raise pydantic_problem(e, file=f, lines=lines) from None
+        raise from_pydantic(e, EvidenceError, file=f, lines=lines) from None
     ids = [r.id for r in refs.references]
     if len(set(ids)) != len(ids) or len({r.name for r in refs.references}) != len(ids):
         raise EvidenceError("a reference id or name appears twice", file=f, place="references",
@@ -338,7 +334,7 @@ def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None
             targets = Targets(team=team.id, model=team.target_model, scores=team.targets,
                               individual=tuple(team.individual_benchmarks))
         except pydantic.ValidationError as e:
-            raise pydantic_problem(e, file=r.path / "teams.yaml", lines={}, prefix=(team.id, "targets")) from None
+            raise from_pydantic(e, EvidenceError, file=r.path / "teams.yaml", prefix=(team.id, "targets")) from None
     if targets is None:
         return {}
     out = {}

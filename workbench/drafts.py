@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from .base import ID_PATTERN, Hex64, Id, from_pydantic
 from .errors import InputFileError, ValidationError, WorkbenchError
 from .files import atomic_write_json, parse_json, read_bounded
 from .sheet import COI, Judgment
@@ -30,8 +31,6 @@ __all__ = ["DRAFT_SCHEMA", "Autosaver", "Draft", "DraftStore", "LoadedDraft", "S
 
 DRAFT_SCHEMA = "workbench.draft/1"
 MAX_DRAFT_BYTES = 4 * 1024 * 1024
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-Name = Annotated[str, Field(pattern=NAME)]
 
 
 class Submission(BaseModel):
@@ -41,7 +40,7 @@ class Submission(BaseModel):
 
     version: Annotated[int, Field(ge=1)]
     file: Annotated[str, Field(min_length=1, max_length=1000)]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Hex64
 
 
 class Draft(BaseModel):
@@ -51,9 +50,9 @@ class Draft(BaseModel):
 
     schema_: Literal["workbench.draft/1"] = Field(DRAFT_SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]
-    reviewer_id: Name
-    team_id: Name
-    rubric_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    reviewer_id: Id
+    team_id: Id
+    rubric_sha256: Hex64
     judgments: dict[str, Judgment] = Field(default_factory=dict)
     coi: COI = Field(default_factory=COI)
     # entries the current rubric cannot show (e.g. a criterion it no longer has): kept, and reported
@@ -73,9 +72,7 @@ def parse_draft(data: bytes | str, name: str = "<draft>") -> Draft:
     try:
         return Draft.model_validate(raw)
     except pydantic.ValidationError as e:
-        err = e.errors()[0]
-        place = ".".join(str(p) for p in err["loc"]) or None
-        raise ValidationError(f"{err['msg']} ({len(e.errors())} problem(s))", file=name, place=place) from None
+        raise from_pydantic(e, ValidationError, file=name) from None
 
 
 class LoadedDraft(BaseModel):
@@ -97,7 +94,7 @@ class DraftStore:
     def path(self, reviewer_id: str, team_id: str) -> Path:
         """Where the draft of this reviewer for this team lives."""
         for v in (reviewer_id, team_id):
-            if not re.match(NAME, v):
+            if not re.match(ID_PATTERN, v):
                 raise WorkbenchError(f"invalid id '{v}'", expected="letters, digits, '_', '.', '-' (at most 64)")
         return self.root / reviewer_id / f"{team_id}.json"
 

@@ -72,3 +72,11 @@ class EvidenceError(WorkbenchError):
 
 class RoundError(WorkbenchError):
     """A round folder is inconsistent (rules, roster, assignments, ledger)."""
+
+
+class IneligibleError(RoundError):
+    """A reviewer may not score a team: ``reason`` is ``roster``, ``role``, ``team``, ``coi`` or ``assignment``."""
+
+    def __init__(self, message: str, *, reason: str, **kw) -> None:
+        self.reason = reason
+        super().__init__(message, **kw)

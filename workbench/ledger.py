@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,8 +29,9 @@ from typing import Annotated, Any, Literal
 import pydantic
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from .base import Hex64, Model, from_pydantic, utc_now
 from .errors import InputFileError, RoundError
 from .files import atomic_write_bytes, canonical_json, file_lock, parse_json, read_bounded, sha256_bytes
 from .signing import LEDGER_TYPE, key_id, pae
@@ -41,13 +41,10 @@ __all__ = ["ENTRY_TYPES", "GENESIS", "Entry", "append", "entry_hash", "read_entr
 GENESIS = "0" * 64
 ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report")
 MAX_LEDGER_BYTES = 64 * 1024 * 1024
-Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-class Entry(BaseModel):
+class Entry(Model):
     """One ledger line."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seq: Annotated[int, Field(ge=1)]
     prev: Hex64
@@ -71,10 +68,6 @@ def entry_hash(entry: Entry) -> str:
     return sha256_bytes(canonical_json(entry.model_dump(mode="json")))
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def _parse_lines(data: bytes, name: str) -> list[Entry]:
     out: list[Entry] = []
     for i, raw in enumerate(data.split(b"\n"), start=1):
@@ -84,9 +77,7 @@ def _parse_lines(data: bytes, name: str) -> list[Entry]:
         try:
             out.append(Entry.model_validate(obj))
         except pydantic.ValidationError as e:
-            err = e.errors()[0]
-            raise RoundError(f"malformed ledger entry: {err['msg']}", file=name, line=i,
-                             place=".".join(map(str, err["loc"])) or None) from None
+            raise from_pydantic(e, RoundError, file=name, lines={(): i}, what="malformed ledger entry") from None
     return out
 
 
@@ -132,7 +123,7 @@ def append(
             entry = Entry(
                 seq=len(entries) + 1,
                 prev=entry_hash(entries[-1]) if entries else GENESIS,
-                time=time or _now(),
+                time=time or utc_now(),
                 actor=actor,
                 key_id=key_id(key.public_key()),
                 type=type,  # type: ignore[arg-type]
@@ -140,8 +131,7 @@ def append(
                 payload_sha256=payload_sha256,
             )
         except pydantic.ValidationError as e:
-            raise RoundError(f"invalid ledger entry: {e.errors()[0]['msg']}", file=p,
-                             place=".".join(map(str, e.errors()[0]["loc"]))) from None
+            raise from_pydantic(e, RoundError, file=p, what="invalid ledger entry") from None
         sig = key.sign(pae(LEDGER_TYPE, canonical_json(entry.unsigned())))
         entry = entry.model_copy(update={"sig": base64.b64encode(sig).decode()})
         if old and not old.endswith(b"\n"):

@@ -90,6 +90,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "submitted_before": {"ko": "이미 제출한 버전: {versions} (다시 제출하면 새 버전이 생성됩니다)",
                          "en": "already submitted: {versions} (submitting again makes a new version)"},
     "save_failed": {"ko": "초안 저장 실패: {error}", "en": "could not save the draft: {error}"},
+    # evidence chart labels
+    "chart_benchmark": {"ko": "벤치마크", "en": "Benchmark"},
+    "chart_score": {"ko": "점수", "en": "Score"},
+    "chart_target": {"ko": "목표", "en": "Target"},
+    "chart_bench_title": {"ko": "벤치마크 결과와 목표 (오차 막대: 신뢰구간)",
+                          "en": "Benchmark results against targets (error bars: confidence interval)"},
+    "chart_model": {"ko": "모델", "en": "Model"},
+    "chart_bt_strength": {"ko": "브래들리-테리 강도 (로짓)", "en": "Bradley-Terry strength (logit)"},
+    "chart_bt_title": {"ko": "쌍대 비교 선호 강도와 신뢰구간", "en": "Pairwise preference strengths"},
+    "chart_item": {"ko": "평가 항목", "en": "Item"},
+    "chart_likert": {"ko": "평균 리커트 점수", "en": "Mean Likert level"},
+    "chart_survey_title": {"ko": "사용자 설문 항목 평균과 신뢰구간", "en": "User survey item means"},
+    "chart_team": {"ko": "팀", "en": "Team"},
+    "chart_active_params": {"ko": "활성 파라미터 (십억 개, 로그 축)", "en": "Active parameters (billions, log axis)"},
+    "chart_cost_title": {"ko": "모델 크기 대비 점수", "en": "Points against model size"},
 }
 
 

@@ -36,6 +36,7 @@ import pydantic
 from IPython.display import HTML, display
 from pydantic import BaseModel, ConfigDict, Field
 
+from .base import from_pydantic
 from .charts import style
 from .dossier import Dossier, build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
@@ -46,7 +47,7 @@ from .evidence.licences import licences_table
 from .evidence.provenance import provenance_chart, provenance_table
 from .evidence.tokenizer import tokenizer_table
 from .evidence.training import training_chart, training_table
-from .files import atomic_write_bytes, iter_files, line_for, load_yaml, sha256_file
+from .files import atomic_write_bytes, iter_files, load_yaml, sha256_file
 from .messages import msg
 from .round import RosterEntry, Team, load_round
 from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
@@ -108,9 +109,7 @@ def load_answers(path: str | Path) -> Answers:
     try:
         return Answers.model_validate(data)
     except pydantic.ValidationError as e:
-        err = e.errors()[0]
-        raise ValidationError(err["msg"], file=p, line=line_for(lines, err["loc"]),
-                              place=".".join(map(str, err["loc"]))) from None
+        raise from_pydantic(e, ValidationError, file=p, lines=lines) from None
 
 
 # ---------------------------------------------------------------- context, panels, views
@@ -562,23 +561,11 @@ def open_review(
 
     r = load_round(rd)  # validates and cross-checks rules, frozen rubric copies, roster, teams, assignments
     rubric = r.rubrics[role]
-    roster_path = rd / "roster.yaml"
-    reviewer = r.roster.get(reviewer_id)
-    if reviewer is None:
-        raise RoundError(f"reviewer '{reviewer_id}' is not listed", file=roster_path, place="reviewers",
-                         expected=f"an entry with id: {reviewer_id}")
-    if reviewer.role != role:
-        raise RoundError(f"reviewer '{reviewer_id}' has role '{reviewer.role}'", file=roster_path, place="reviewers", expected=role)
-    if team_id in reviewer.coi:
-        raise RoundError(f"reviewer '{reviewer_id}' declared a conflict of interest with '{team_id}'",
-                         file=roster_path, place="reviewers.coi", expected="a team without a declared conflict")
-    team = r.team(team_id)
-    if team is None:
-        raise RoundError(f"team '{team_id}' is not listed", file=rd / "teams.yaml", place="teams",
-                         expected=f"an entry with id: {team_id}")
-    if not any(a.reviewer == reviewer_id and a.team == team_id for a in r.assignments.assignments):
-        raise RoundError(f"'{reviewer_id}' is not assigned to '{team_id}'", file=rd / "assignments.yaml",
-                         place="assignments", expected="an assignment {reviewer, team}")
+    problem = r.eligibility(reviewer_id, team_id, role)
+    if problem is not None:
+        raise problem
+    reviewer, team = r.roster.get(reviewer_id), r.team(team_id)
+    assert reviewer is not None and team is not None  # eligibility checked both
     kid = key_id(public_key_from_pem(reviewer.public_key))
 
     if params.key_file is not None and not params.key_file.is_file():

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
+from .base import Model, pydantic_problems
 from .errors import RubricError, WorkbenchError
-from .files import Loc, canonical_json, load_yaml, parse_yaml, sha256_bytes
+from .files import Loc, canonical_json, line_for, load_yaml, parse_yaml, sha256_bytes
 
 __all__ = [
     "COMPUTED_FORMULAS",
@@ -54,11 +55,9 @@ ID_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=80)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Text(_Model):
+class Text(Model):
     """A text in Korean and English; both are required."""
 
     ko: Annotated[str, Field(min_length=1, max_length=4000)]
@@ -69,7 +68,7 @@ class Text(_Model):
         return self.en if lang == "en" else self.ko
 
 
-class Level(_Model):
+class Level(Model):
     """One anchored level: its ordinal value, the fraction of points it awards, and what it means."""
 
     value: int
@@ -78,24 +77,24 @@ class Level(_Model):
     descriptor: Text
 
 
-class AnchoredScale(_Model):
+class AnchoredScale(Model):
     type: Literal["anchored"]
     levels: Annotated[list[Level], Field(min_length=2, max_length=20)]
 
 
-class GateOption(_Model):
+class GateOption(Model):
     value: Annotated[str, Field(pattern=r"^[a-z_]+$")]
     label: Text
     descriptor: Text
     excludes: bool = False  # a majority of this verdict excludes the team
 
 
-class GateScale(_Model):
+class GateScale(Model):
     type: Literal["gate"]
     options: Annotated[list[GateOption], Field(min_length=2, max_length=10)]
 
 
-class ComputedScale(_Model):
+class ComputedScale(Model):
     type: Literal["computed"]
     formula: str
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -104,7 +103,7 @@ class ComputedScale(_Model):
 Scale = Annotated[AnchoredScale | GateScale | ComputedScale, Field(discriminator="type")]
 
 
-class Criterion(_Model):
+class Criterion(Model):
     """One scored item."""
 
     id: Identifier
@@ -137,7 +136,7 @@ class Criterion(_Model):
         return False
 
 
-class Section(_Model):
+class Section(Model):
     """A group of criteria, shown together; ``evidence`` says which evidence the notebook shows first."""
 
     id: Identifier
@@ -147,7 +146,7 @@ class Section(_Model):
     criteria: Annotated[list[Criterion], Field(min_length=1)]
 
 
-class Rubric(_Model):
+class Rubric(Model):
     """A validated rubric. ``sha256`` identifies its content independently of YAML formatting."""
 
     id: Identifier
@@ -245,30 +244,6 @@ def semantic_problems(r: Rubric) -> list[tuple[Loc, str, str]]:
     return out
 
 
-def _pydantic_message(err: dict[str, Any]) -> tuple[str, str | None]:
-    t, msg = err["type"], err["msg"]
-    if t == "missing" and err["loc"] and err["loc"][-1] in ("ko", "en"):
-        return f"missing translation '{err['loc'][-1]}'", "a text in both 'ko' and 'en'"
-    if t == "missing":
-        return f"missing field '{err['loc'][-1]}'", None
-    if t == "extra_forbidden":
-        return f"unknown field '{err['loc'][-1]}'", None
-    if t == "union_tag_invalid":
-        return f"unknown scale type {err['input'].get('type')!r}" if isinstance(err.get("input"), dict) else msg, "anchored, gate or computed"
-    if t == "string_too_short" and err["loc"] and err["loc"][-1] in ("ko", "en"):
-        return f"empty translation '{err['loc'][-1]}'", "a non-empty text"
-    return msg[0].lower() + msg[1:], None
-
-
-def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
-    # pydantic inserts union tags into locations; skip parts the YAML does not have
-    cur: Loc = ()
-    for part in loc:
-        if (*cur, part) in lines:
-            cur = (*cur, part)
-    return lines.get(cur)
-
-
 def parse_rubric(data: Any, lines: dict[Loc, int] | None = None, name: str = "<rubric>") -> Rubric:
     """Validate parsed rubric data; raise :class:`RubricError` listing every problem with its line."""
     lines = lines or {}
@@ -278,14 +253,12 @@ def parse_rubric(data: Any, lines: dict[Loc, int] | None = None, name: str = "<r
     try:
         rubric = Rubric.model_validate(data, context={"defer_semantics": True})
     except pydantic.ValidationError as e:
-        for err in e.errors():
-            msg, expected = _pydantic_message(err)
-            loc = (*err["loc"], "type") if err["type"] == "union_tag_invalid" else err["loc"]
-            place = ".".join(str(p) for p in loc if not (isinstance(p, str) and p in ("anchored", "gate", "computed")))
-            problems.append(RubricError(msg, file=name, line=_line(lines, loc), place=place or None, expected=expected))
+        # pydantic puts the scale's union tag into locations; the YAML has no such key
+        problems += pydantic_problems(e, RubricError, file=name, lines=lines,
+                                      skip=lambda part: part in ("anchored", "gate", "computed"))
     else:
         for loc, msg, expected in semantic_problems(rubric):
-            problems.append(RubricError(msg, file=name, line=_line(lines, loc), place=".".join(map(str, loc)), expected=expected))
+            problems.append(RubricError(msg, file=name, line=line_for(lines, loc), place=".".join(map(str, loc)), expected=expected))
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         head = problems[0]

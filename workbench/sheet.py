@@ -6,21 +6,23 @@ always computed from the rubric, never typed in; :func:`validate_sheet` recomput
 The wire form is RFC 8785 canonical JSON, so equal sheets are equal bytes.
 
 Public API: :class:`ScoreSheet` and its parts, :func:`check_judgments`, :func:`compute_totals`,
-:func:`build_sheet`, :func:`validate_sheet`, :func:`sheet_bytes`, :func:`parse_sheet`, :func:`input_record`.
+:func:`build_sheet`, :func:`validate_sheet`, :func:`sheet_bytes`, :func:`parse_sheet`, :func:`input_record`,
+:func:`sheet_filename`, :func:`parse_sheet_filename`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from . import __version__
+from .base import ID_PATTERN, Hex64, Id, Model, pydantic_problems, rounded, utc_now
 from .errors import SheetError, WorkbenchError
 from .files import canonical_json, is_contained_relpath, parse_json, sha256_file
 from .messages import msg
@@ -42,21 +44,18 @@ __all__ = [
     "compute_totals",
     "input_record",
     "parse_sheet",
+    "parse_sheet_filename",
     "sheet_bytes",
+    "sheet_filename",
     "validate_sheet",
 ]
 
 SCHEMA = "workbench.scoresheet/1"
 MAX_SHEET_BYTES = 8 * 1024 * 1024
-Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Scalar = str | int | float | bool | None
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Judgment(_Model):
+class Judgment(Model):
     """A person's judgment of one criterion: a level (anchored) or a verdict (gate), and a comment."""
 
     level: int | None = None
@@ -64,7 +63,7 @@ class Judgment(_Model):
     comment: Annotated[str, Field(max_length=20000)] = ""
 
 
-class ComputedValue(_Model):
+class ComputedValue(Model):
     """Points computed from evidence by the rubric's formula, with what the formula reported."""
 
     points: float
@@ -73,7 +72,7 @@ class ComputedValue(_Model):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class InputFile(_Model):
+class InputFile(Model):
     """An input the sheet depends on, named relative to the round folder."""
 
     path: Annotated[str, Field(min_length=1, max_length=1000)]
@@ -88,26 +87,26 @@ class InputFile(_Model):
         return v
 
 
-class COI(_Model):
+class COI(Model):
     """Conflict-of-interest declaration. ``has_conflict`` None means not declared yet."""
 
     has_conflict: bool | None = None
     statement: Annotated[str, Field(max_length=5000)] = ""
 
 
-class Reviewer(_Model):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+class Reviewer(Model):
+    id: Id
     role: Literal["expert", "user", "coordinator", "computed"]
     key_id: Annotated[str, Field(max_length=200)] = ""
 
 
-class RubricRef(_Model):
+class RubricRef(Model):
     id: str
     version: str
     sha256: Hex64
 
 
-class Totals(_Model):
+class Totals(Model):
     """Points per section and overall, all computed from the rubric."""
 
     sections: dict[str, float]
@@ -116,14 +115,14 @@ class Totals(_Model):
     gates: dict[str, str] = Field(default_factory=dict)
 
 
-class ScoreSheet(_Model):
+class ScoreSheet(Model):
     """A complete, validated score sheet (the payload that is signed)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
     schema_: Literal["workbench.scoresheet/1"] = Field(SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]
-    team_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    team_id: Id
     reviewer: Reviewer
     rubric: RubricRef
     parameters: dict[str, Scalar] = Field(default_factory=dict)
@@ -141,7 +140,7 @@ class ScoreSheet(_Model):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class Problem(_Model):
+class Problem(Model):
     """Something that keeps a sheet from being complete, attached to a criterion (or to the COI)."""
 
     criterion: str
@@ -213,11 +212,6 @@ def check_judgments(
     return out
 
 
-def _round(x: float) -> float:
-    # fixed precision so that float noise never changes canonical bytes
-    return round(float(x), 6) + 0.0
-
-
 def compute_totals(rubric: Rubric, judgments: dict[str, Judgment], computed: dict[str, ComputedValue] | None = None) -> Totals:
     """Points per section and in total, from the rubric's points and level fractions (missing counts 0)."""
     computed = computed or {}
@@ -234,18 +228,13 @@ def compute_totals(rubric: Rubric, judgments: dict[str, Judgment], computed: dic
         elif isinstance(c.scale, GateScale) and j is not None and j.verdict is not None:
             gates[c.id] = j.verdict
         sections[s.id] = sections.get(s.id, 0.0) + pts
-    sections = {k: _round(v) for k, v in sections.items()}
-    return Totals(sections=sections, total=_round(sum(sections.values())), max=_round(rubric.total_points), gates=gates)
+    sections = {k: rounded(v) for k, v in sections.items()}
+    return Totals(sections=sections, total=rounded(sum(sections.values())), max=rounded(rubric.total_points), gates=gates)
 
 
 def _raise(problems: list[Problem], rubric: Rubric, name: str | None) -> None:
     errs = [SheetError(p.text("en", rubric), file=name, place=p.criterion) for p in problems]
     raise SheetError(f"{len(errs)} problem(s): " + "; ".join(e.message for e in errs), file=name, problems=errs)
-
-
-def now_utc() -> str:
-    """Current UTC time, ISO 8601 with seconds (the only wall-clock value a sheet holds)."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def build_sheet(
@@ -281,17 +270,14 @@ def build_sheet(
             coi=coi,
             totals=compute_totals(rubric, judgments, computed),
             workbench_version=__version__,
-            created_at=created_at or now_utc(),
+            created_at=created_at or utc_now(),
         )
     except pydantic.ValidationError as e:
         raise _from_pydantic(e, None) from None
 
 
 def _from_pydantic(e: pydantic.ValidationError, name: str | None) -> SheetError:
-    errs = [
-        SheetError(err["msg"], file=name, place=".".join(str(p) for p in err["loc"]) or None)
-        for err in e.errors()
-    ]
+    errs = pydantic_problems(e, SheetError, file=name)
     return SheetError(f"{len(errs)} problem(s): " + "; ".join(f"{x.place}: {x.message}" for x in errs), file=name, problems=errs)
 
 
@@ -330,6 +316,26 @@ def parse_sheet(data: bytes | str | dict[str, Any], name: str = "<sheet>") -> Sc
         return ScoreSheet.model_validate(data)
     except pydantic.ValidationError as e:
         raise _from_pydantic(e, name) from None
+
+
+# ---------------------------------------------------------------- file names
+
+MAX_SHEET_VERSION = 999_999_999
+_SHEET_NAME = re.compile(rf"^(?P<team>{ID_PATTERN[1:-1]})\.v(?P<version>[1-9][0-9]{{0,8}})\.dsse\.json$")
+
+
+def sheet_filename(team_id: str, version: int) -> str:
+    """``<team>.v<N>.dsse.json``: the one name of a signed sheet version (``sheets/<reviewer>/`` holds it)."""
+    if not 1 <= version <= MAX_SHEET_VERSION or parse_sheet_filename(f"{team_id}.v{version}.dsse.json") is None:
+        raise SheetError(f"no sheet file name for team '{team_id}', version {version}",
+                         expected=f"a team id and a version 1..{MAX_SHEET_VERSION}")
+    return f"{team_id}.v{version}.dsse.json"
+
+
+def parse_sheet_filename(name: str) -> tuple[str, int] | None:
+    """``(team, version)`` of a sheet file name, or ``None`` when the name is not one :func:`sheet_filename` makes."""
+    m = _SHEET_NAME.match(name)
+    return (m["team"], int(m["version"])) if m else None
 
 
 def input_record(path: str | Path, root: str | Path) -> InputFile:

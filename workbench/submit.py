@@ -9,14 +9,13 @@ Public API: :func:`sheet_versions`, :func:`sheet_path`, :func:`submit_sheet`.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import InputFileError, SignatureError, WorkbenchError
 from .files import atomic_write_bytes
-from .sheet import ScoreSheet, sheet_bytes
+from .sheet import ScoreSheet, parse_sheet_filename, sheet_bytes, sheet_filename
 from .signing import SHEET_TYPE, envelope_bytes, key_id, sign_payload
 
 __all__ = ["sheet_path", "sheet_versions", "submit_sheet"]
@@ -26,16 +25,15 @@ MAX_RACE_RETRIES = 100
 
 def sheet_path(sheets_dir: str | Path, reviewer_id: str, team_id: str, version: int) -> Path:
     """The file of one sheet version."""
-    return Path(sheets_dir) / reviewer_id / f"{team_id}.v{version}.dsse.json"
+    return Path(sheets_dir) / reviewer_id / sheet_filename(team_id, version)
 
 
 def sheet_versions(sheets_dir: str | Path, reviewer_id: str, team_id: str) -> list[int]:
     """Versions already written for this reviewer and team, ascending."""
     d = Path(sheets_dir) / reviewer_id
-    pattern = re.compile(rf"^{re.escape(team_id)}\.v([1-9][0-9]{{0,8}})\.dsse\.json$")
     if not d.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in d.iterdir() if (m := pattern.match(p.name)))
+    return sorted(m[1] for p in d.iterdir() if (m := parse_sheet_filename(p.name)) and m[0] == team_id)
 
 
 def submit_sheet(sheet: ScoreSheet, key: Ed25519PrivateKey, sheets_dir: str | Path) -> tuple[int, Path]:

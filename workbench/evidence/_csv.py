@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import EvidenceError
 from ..files import decode_text, read_bounded
-from .inputs import as_evidence_errors
+from ._inputs import as_evidence_errors
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000

@@ -49,9 +49,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..base import rounded
 from ..charts import style
 from ..errors import EvidenceError, RubricError
 from ..files import MAX_DOC_BYTES, load_json, parse_yaml
+from ..messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
 __all__ = [
@@ -200,7 +202,7 @@ class ResultSet(BaseModel):
         return {
             "results": [
                 {"team": r.team, "model": r.model, "benchmark": r.benchmark, "metric": r.metric,
-                 "value": _r(r.value, 6), "stderr": _r(r.stderr, 6), "n": r.n, "source": r.source}
+                 "value": rounded(r.value, 6), "stderr": rounded(r.stderr, 6), "n": r.n, "source": r.source}
                 for r in sorted(self.results, key=lambda r: (r.team, r.benchmark))
             ],
             "notes": list(self.notes),
@@ -477,19 +479,15 @@ class ComputedPoints(BaseModel):
         """JSON-able, deterministic summary for the score sheet (finite numbers, rounded)."""
         return {
             "formula": self.formula, "params": dict(sorted(self.params.items())), "team": self.team,
-            "points": _r(self.points, 4), "max_points": self.max_points,
-            "ci_low": _r(self.ci_low, 4), "ci_high": _r(self.ci_high, 4), "confidence": self.confidence,
+            "points": rounded(self.points, 4), "max_points": self.max_points,
+            "ci_low": rounded(self.ci_low, 4), "ci_high": rounded(self.ci_high, 4), "confidence": self.confidence,
             "method": self.method, "seed": self.seed,
             "per_benchmark": [
-                {k: (_r(v, 6) if isinstance(v, float) else v) for k, v in row.model_dump().items()}
+                {k: (rounded(v, 6) if isinstance(v, float) else v) for k, v in row.model_dump().items()}
                 for row in self.per_benchmark
             ],
             "flags": list(self.flags),
         }
-
-
-def _r(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(float(x), digits)
 
 
 def _set_members(set_name: str, targets: Targets, sets: BenchmarkSets) -> tuple[BenchmarkSpec, ...]:
@@ -638,17 +636,9 @@ def _standard_errors(specs: Sequence[BenchmarkSpec], mine: Mapping[str, Benchmar
 
 # ---------------------------------------------------------------- chart
 
-_LABELS = {
-    "ko": {"benchmark": "벤치마크", "score": "점수", "reference": "목표", "title": "벤치마크 결과와 목표 (오차 막대: 신뢰구간)"},
-    "en": {"benchmark": "Benchmark", "score": "Score", "reference": "Target",
-           "title": "Benchmark results against targets (error bars: confidence interval)"},
-}
-
-
 def results_chart(computed: ComputedPoints | Iterable[ComputedPoints], lang: str = "ko") -> alt.TopLevelMixin:
     """Scores with their interval as error bars, and each benchmark's reference as a red tick (the target line)."""
     items = [computed] if isinstance(computed, ComputedPoints) else list(computed)
-    lab = _LABELS["ko" if lang == "ko" else "en"]
     rows = [
         {"team": c.team, "benchmark": r.name_ko if lang == "ko" else r.name_en, "score": r.score,
          "low": r.ci_low if r.ci_low is not None else r.score, "high": r.ci_high if r.ci_high is not None else r.score,
@@ -656,15 +646,15 @@ def results_chart(computed: ComputedPoints | Iterable[ComputedPoints], lang: str
         for c in items for r in c.per_benchmark if r.score is not None
     ]
     data = pd.DataFrame(rows, columns=["team", "benchmark", "score", "low", "high", "reference", "noise"])
-    x = alt.X("benchmark:N", title=lab["benchmark"], sort=None)
+    x = alt.X("benchmark:N", title=msg("chart_benchmark", lang), sort=None)
     base = alt.Chart()
-    bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title=lab["score"]), y2="high:Q",
+    bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title=msg("chart_score", lang)), y2="high:Q",
                                                  color=alt.Color("team:N"))
     dots = base.mark_point(filled=True, size=60).encode(
         x=x, y="score:Q", color="team:N", tooltip=["team", "benchmark", "score", "low", "high", "reference"])
     target = base.mark_tick(color="#d62728", thickness=2, size=24).encode(
-        x=x, y="reference:Q", tooltip=[alt.Tooltip("reference:Q", title=lab["reference"])])
-    chart = alt.layer(bars, dots, target, data=data).properties(title=lab["title"], width=alt.Step(36), height=260)
+        x=x, y="reference:Q", tooltip=[alt.Tooltip("reference:Q", title=msg("chart_target", lang))])
+    chart = alt.layer(bars, dots, target, data=data).properties(title=msg("chart_bench_title", lang), width=alt.Step(36), height=260)
     if len({c.team for c in items}) > 1:
         chart = chart.facet(row=alt.Row("team:N", title=None))
     return style(chart)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from ..charts import style
 from ..errors import EvidenceError, WorkbenchError
 from ..files import canonical_json, parse_json
-from .inputs import InputFile, as_evidence_errors, read_input
+from ._inputs import InputFile, as_evidence_errors, read_input
 
 __all__ = [
     "CAVEAT",

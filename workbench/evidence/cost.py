@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import line_for, load_json, load_yaml
+from ..messages import msg
 
 __all__ = ["CostEfficiency", "CostRow", "ModelCost", "cost_chart", "cost_efficiency", "load_model_cost"]
 
@@ -158,22 +159,15 @@ def cost_efficiency(
     return CostEfficiency(points_label=points_label, rows=tuple(rows), flags=tuple(flags))
 
 
-_LABELS = {
-    "ko": {"active": "활성 파라미터 (십억 개, 로그 축)", "title": "모델 크기 대비 점수", "team": "팀"},
-    "en": {"active": "Active parameters (billions, log axis)", "title": "Points against model size", "team": "Team"},
-}
-
-
 def cost_chart(result: CostEfficiency, lang: str = "ko") -> alt.TopLevelMixin:
     """Points against active parameters (log axis), one labelled dot per team."""
-    lab = _LABELS["ko" if lang == "ko" else "en"]
     data = result.table()
     base = alt.Chart().encode(
-        x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=lab["active"]),
+        x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=msg("chart_active_params", lang)),
         y=alt.Y("points:Q", title=result.points_label),
     )
     dots = base.mark_point(filled=True, size=80).encode(
-        color=alt.Color("team:N", title=lab["team"]),
+        color=alt.Color("team:N", title=msg("chart_team", lang)),
         tooltip=["team", "model", "points", "active_billions", "points_per_billion_active", "points_per_cost"])
     text = base.mark_text(align="left", dx=7).encode(text="team:N")
-    return style(alt.layer(dots, text, data=data).properties(title=lab["title"], width=360, height=260))
+    return style(alt.layer(dots, text, data=data).properties(title=msg("chart_cost_title", lang), width=360, height=260))

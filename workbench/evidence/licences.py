@@ -31,9 +31,10 @@ import pydantic
 from license_expression import AND, OR, ExpressionError, LicenseSymbol, Licensing, get_spdx_licensing
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..base import from_pydantic
 from ..errors import EvidenceError
 from ..files import Loc, decode_text, line_for, parse_yaml
-from .inputs import InputFile, as_evidence_errors, pydantic_problem, read_input
+from ._inputs import InputFile, as_evidence_errors, read_input
 
 __all__ = [
     "ComponentCheck",
@@ -167,7 +168,7 @@ def parse_manifest(data: bytes, *, name: str) -> Manifest:
     try:
         manifest = Manifest.model_validate(obj, strict=False)
     except pydantic.ValidationError as e:
-        raise pydantic_problem(e, file=name, lines=lines, fields=_fields_at) from None
+        raise from_pydantic(e, EvidenceError, file=name, lines=lines, fields=_fields_at) from None
     for i, c in enumerate(manifest.components):
         _parse_expression(c.licence, name, lines, ("components", i, "licence"))  # syntax errors are bad input
     return manifest.model_copy(update={"inputs": [InputFile.of(name, data)]})
@@ -234,7 +235,7 @@ def _provenance(items: Mapping | Sequence) -> list[ProvenanceComponent]:
         try:
             out.append(item if isinstance(item, ProvenanceComponent) else ProvenanceComponent.model_validate(item))
         except pydantic.ValidationError as e:
-            raise pydantic_problem(e, file="weight provenance", lines={}, prefix=("components", i)) from None
+            raise from_pydantic(e, EvidenceError, file="weight provenance", prefix=("components", i)) from None
     return out
 
 

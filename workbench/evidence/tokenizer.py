@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..charts import style
 from ..errors import EvidenceError, WorkbenchError
 from ..files import decode_text, parse_json
-from .inputs import InputFile, as_evidence_errors, read_input
+from ._inputs import InputFile, as_evidence_errors, read_input
 
 __all__ = [
     "BANDS",

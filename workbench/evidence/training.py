@@ -33,10 +33,11 @@ import pandas as pd
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..base import from_pydantic
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import decode_text, parse_yaml
-from .inputs import InputFile, as_evidence_errors, pydantic_problem, read_input
+from ._inputs import InputFile, as_evidence_errors, read_input
 
 __all__ = [
     "Accelerator",
@@ -363,7 +364,7 @@ def load_accelerators() -> dict[str, Accelerator]:
     try:
         table = pydantic.TypeAdapter(dict[str, Accelerator]).validate_python(data["accelerators"])
     except pydantic.ValidationError as e:  # pragma: no cover - the shipped file is tested
-        raise pydantic_problem(e, file="workbench/data/accelerators.yaml", lines=lines,
+        raise from_pydantic(e, EvidenceError, file="workbench/data/accelerators.yaml", lines=lines,
                                prefix=("accelerators",)) from None
     return table
 

@@ -46,6 +46,7 @@ from scipy.special import expit
 
 from ..charts import style
 from ..errors import EvidenceError
+from ..messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
 __all__ = [
@@ -557,36 +558,25 @@ def bradley_terry(
 
 # ---------------------------------------------------------------- charts
 
-_LABELS = {
-    "ko": {"model": "모델", "strength": "브래들리-테리 강도 (로짓)", "bt_title": "쌍대 비교 선호 강도와 신뢰구간",
-           "item": "평가 항목", "level": "평균 리커트 점수", "survey_title": "사용자 설문 항목 평균과 신뢰구간",
-           "team": "팀"},
-    "en": {"model": "Model", "strength": "Bradley-Terry strength (logit)", "bt_title": "Pairwise preference strengths",
-           "item": "Item", "level": "Mean Likert level", "survey_title": "User survey item means", "team": "Team"},
-}
-
-
 def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
     """Strengths as points with interval bars, strongest on top."""
-    lab = _LABELS["ko" if lang == "ko" else "en"]
     data = bt.table()
-    y = alt.Y("model:N", sort=list(data["model"]), title=lab["model"])
+    y = alt.Y("model:N", sort=list(data["model"]), title=msg("chart_model", lang))
     base = alt.Chart()
-    bars = base.mark_errorbar(ticks=True).encode(y=y, x=alt.X("ci_low:Q", title=lab["strength"]), x2="ci_high:Q")
+    bars = base.mark_errorbar(ticks=True).encode(y=y, x=alt.X("ci_low:Q", title=msg("chart_bt_strength", lang)), x2="ci_high:Q")
     dots = base.mark_point(filled=True, size=60).encode(y=y, x="strength:Q",
                                                         tooltip=["model", "strength", "ci_low", "ci_high", "votes"])
-    return style(alt.layer(bars, dots, data=data).properties(title=lab["bt_title"], width=360))
+    return style(alt.layer(bars, dots, data=data).properties(title=msg("chart_bt_title", lang), width=360))
 
 
 def survey_chart(points: SurveyPoints, lang: str = "ko", labels: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
     """Mean Likert level per item and team with interval bars; ``labels`` maps item ids to display names."""
-    lab = _LABELS["ko" if lang == "ko" else "en"]
     data = points.table().dropna(subset=["mean_level"])
     data["label"] = data["item"].map(lambda i: (labels or {}).get(i, i))
-    x = alt.X("label:N", title=lab["item"], sort=None)
+    x = alt.X("label:N", title=msg("chart_item", lang), sort=None)
     base = alt.Chart()
-    bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("mean_low:Q", title=lab["level"]), y2="mean_high:Q",
-                                                 color=alt.Color("team:N", title=lab["team"]), xOffset="team:N")
+    bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("mean_low:Q", title=msg("chart_likert", lang)), y2="mean_high:Q",
+                                                 color=alt.Color("team:N", title=msg("chart_team", lang)), xOffset="team:N")
     dots = base.mark_point(filled=True).encode(x=x, y="mean_level:Q", color="team:N", xOffset="team:N",
                                                tooltip=["team", "item", "mean_level", "answers"])
-    return style(alt.layer(bars, dots, data=data).properties(title=lab["survey_title"], width=alt.Step(60)))
+    return style(alt.layer(bars, dots, data=data).properties(title=msg("chart_survey_title", lang), width=alt.Step(60)))

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from ..errors import EvidenceError, InputFileError
 from ..executor import open_executor
 from ..files import atomic_write_bytes, load_json, parse_json, sha256_bytes, sha256_file
-from .safetensors_reader import (
+from ._safetensors import (
     DTYPES,
     PICKLE_SUFFIXES,
     Header,

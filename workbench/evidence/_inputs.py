@@ -1,6 +1,6 @@
 """Hashed input files: every evidence result names the files it was computed from and their SHA-256.
 
-Public API: :class:`InputFile`, :func:`read_input`, :func:`as_evidence_errors`, :func:`pydantic_problem`.
+Public API: :class:`InputFile`, :func:`read_input`, :func:`as_evidence_errors`.
 
 Only the file's *name* is kept (never its absolute path), so a result is the same on every machine;
 the hash is what ties a result to the exact bytes the team submitted.
@@ -8,18 +8,16 @@ the hash is what ties a result to the exact bytes the team submitted.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import EvidenceError, WorkbenchError
-from ..files import Loc, line_for, read_bounded, sha256_bytes
+from ..files import read_bounded, sha256_bytes
 
-__all__ = ["InputFile", "as_evidence_errors", "pydantic_problem", "read_input"]
+__all__ = ["InputFile", "as_evidence_errors", "read_input"]
 
 
 class InputFile(BaseModel):
@@ -56,27 +54,3 @@ def read_input(path: str | Path, max_bytes: int) -> tuple[bytes, InputFile]:
     with as_evidence_errors():
         data = read_bounded(path, max_bytes)
     return data, InputFile.of(path, data)
-
-
-def pydantic_problem(
-    err: pydantic.ValidationError, *, file: str | Path, lines: dict[Loc, int], prefix: Loc = (),
-    fields: Callable[[Loc], Sequence[str]] | None = None,
-) -> EvidenceError:
-    """One :class:`EvidenceError`, with its line, for a pydantic validation error.
-
-    An unknown field is reported before anything else (it is usually a misspelling of a field reported
-    missing); ``fields(loc)`` lists the allowed names at ``loc`` for a "did you mean" hint.
-    """
-    problems = err.errors(include_url=False)
-    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
-    loc = (*prefix, *first["loc"])
-    place = ".".join(str(p) for p in loc) or None
-    line = line_for(lines, loc)
-    if first["type"] != "extra_forbidden":
-        return EvidenceError(first["msg"], file=file, line=line, place=place)
-    key = str(first["loc"][-1])
-    allowed = list(fields(tuple(first["loc"][:-1]))) if fields else []
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    expected = "one of " + ", ".join(allowed) if allowed else "only the documented fields"
-    return EvidenceError(f"unknown field '{key}'{hint}", file=file, line=line, place=place, expected=expected)

@@ -1,0 +1,115 @@
+"""The layering of docs/architecture.md, enforced: a module imports only from its own layer or below."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import workbench
+import workbench.evidence
+
+PKG = Path(workbench.__file__).parent
+
+# lowest first; docs/architecture.md draws the same table
+LAYERS: dict[str, tuple[str, ...]] = {
+    "core": ("errors", "files", "base", "messages", "signing", "rubric", "sheet", "round", "charts", "executor"),
+    "evidence": ("evidence",),
+    "review": ("dossier", "drafts", "widgets", "submit", "review"),
+    "coordination": ("lifecycle", "ledger", "batch", "collect", "aggregate", "report"),
+    "audit": ("audit",),
+    "interface": ("demo", "cli", "__main__"),
+}
+RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
+FACADES = {"__init__"}  # workbench/__init__.py re-exports from every layer, lazily
+
+
+def _top(module: str) -> str:
+    """``workbench.evidence.weights`` -> ``evidence``; ``workbench.round`` -> ``round``."""
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in sorted(PKG.rglob("*.py")):
+        rel = p.relative_to(PKG.parent).with_suffix("")
+        out[".".join(rel.parts)] = p
+    return out
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Every workbench module ``name`` imports, at any depth of the file (function-level imports too)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target == "workbench" or target.startswith("workbench."):
+                # "from . import ledger" imports the submodule ledger
+                subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in _modules()]
+                out.update(subs or [target])
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("workbench"))
+    return out
+
+
+def upward_imports() -> list[str]:
+    """``importer -> imported`` for every import from a higher layer (the test's verdict, callable for tools)."""
+    bad = []
+    for name, path in _modules().items():
+        me = _top(name)
+        if me in FACADES:
+            continue
+        for target in sorted(_imports(name, path)):
+            there = _top(target)
+            if there in FACADES:
+                continue  # "from . import __version__": the package's own metadata
+            if RANK[there] > RANK[me]:
+                bad.append(f"{name} ({_layer(me)}) imports {target} ({_layer(there)})")
+    return bad
+
+
+def _layer(top: str) -> str:
+    return next(k for k, v in LAYERS.items() if top in v)
+
+
+def test_every_module_has_a_layer():
+    missing = sorted({_top(m) for m in _modules()} - set(RANK) - FACADES)
+    assert not missing, f"place these modules in LAYERS and docs/architecture.md: {missing}"
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    assert upward_imports() == []
+
+
+def test_the_graph_check_sees_an_upward_import(tmp_path, monkeypatch):
+    # the checker itself must be able to fail: feed it a core module that imports the audit
+    fake = tmp_path / "workbench"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "rubric.py").write_text("def f():\n    from .audit import audit_round\n")
+    (fake / "audit.py").write_text("")
+    monkeypatch.setattr(sys.modules[__name__], "PKG", fake)
+    assert upward_imports() == ["workbench.rubric (core) imports workbench.audit (audit)"]
+
+
+@pytest.mark.parametrize("package", [workbench, workbench.evidence])
+def test_public_api_is_curated_and_resolves(package):
+    api = package._API
+    assert sorted(n for n in package.__all__ if n != "__version__") == sorted(api)
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018
+
+
+def test_private_helpers_are_not_public():
+    # a private module (named _...) never appears in a public API
+    for package in (workbench, workbench.evidence):
+        assert not any(m.startswith("_") for m in package._API.values())

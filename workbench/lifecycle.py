@@ -1,0 +1,219 @@
+"""A round's lifecycle: create it, freeze its rules, amend them in the open, and report its status.
+
+The *state* of a round (:func:`workbench.round.round_state`) is the validated content of rules, roster,
+teams and assignments plus the rubric hashes. :func:`freeze` signs the state with the coordinator's key,
+writes it as ``frozen/v1.dsse.json`` and records its hash in the ledger. After that any change needs
+:func:`amend` with a reason: it writes the next signed version, and the ledger entry lists every changed
+value and whether the change came after the first sheet was submitted. :func:`check_frozen` refuses a round
+whose files no longer match the last signed state (a hand edit).
+
+Public API: :func:`init_round`, :func:`default_rules`, :func:`freeze`, :func:`amend`, :func:`signed_state`,
+:func:`check_frozen`, :func:`status`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from . import ledger
+from .base import json_diff
+from .errors import RoundError, WorkbenchError
+from .files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    canonical_json,
+    parse_json,
+    read_bounded,
+    sha256_bytes,
+)
+from .round import (
+    PARTS,
+    Aggregation,
+    Round,
+    ledger_keys,
+    load_round,
+    require_coordinator,
+    round_state,
+    state_hash,
+)
+from .rubric import GateScale, Rubric, load_rubric
+from .signing import RULES_TYPE, envelope_bytes, public_key_pem, sign_payload, verify_envelope
+
+__all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status"]
+
+
+def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict[str, Any]:
+    """Stage-1 style rules for the given rubrics (the coordinator edits them before freezing)."""
+    gate_ids = [c.id for _, c in rubrics["expert"].criteria() if isinstance(c.scale, GateScale)]
+    have = {c for r in rubrics.values() for c in r.ids()}
+    frontier = [c for c in ("bench.nia", "bench.common", "bench.individual", "expert.strategy.performance") if c in have]
+    diffusion = [c for c in ("expert.diffusion.applicability", "expert.diffusion.cost_efficiency",
+                             "expert.diffusion.ecosystem", "user.applicability", "user.cost_efficiency") if c in have]
+    return {
+        "round_id": round_id,
+        "stage": stage,
+        "title": f"Stage {stage} evaluation",
+        "rubrics": {p: {"file": f"rubrics/{p}.yaml", **rubrics[p].ref} for p in PARTS},
+        "points": {p: rubrics[p].total_points for p in PARTS},
+        "aggregation": Aggregation().model_dump(),
+        "cut": 4,
+        "tie_break": ["expert", "benchmark", "user"],
+        "gates": [{"criterion": g, "rule": "majority"} for g in gate_ids],
+        "decision_rules": [],
+        "indices": {"frontier": frontier or sorted(have)[:1], "diffusion": diffusion or sorted(have)[:1]},
+    }
+
+
+def _dump_yaml(obj: Any) -> str:
+    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110)
+
+
+def init_round(
+    path: str | Path,
+    *,
+    round_id: str,
+    stage: int,
+    rubrics_dir: str | Path,
+    coordinator_id: str,
+    coordinator_key: Ed25519PublicKey,
+    rules_overrides: dict[str, Any] | None = None,
+) -> Round:
+    """Create a round folder: rubric copies, default rules, a roster holding the coordinator, no teams.
+
+    A new stage is a new round: nothing is carried over from an earlier one.
+    """
+    rd = Path(path)
+    if (rd / "rules.yaml").exists():
+        raise RoundError("round folder exists already", file=rd / "rules.yaml", expected="a new folder (a new stage is a new round)")
+    rubrics: dict[str, Rubric] = {}
+    for p in PARTS:
+        src = Path(rubrics_dir) / f"{p}.yaml"
+        rubrics[p] = load_rubric(src)
+        (rd / "rubrics").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, rd / "rubrics" / f"{p}.yaml")
+    rules = {**default_rules(round_id, stage, rubrics), **(rules_overrides or {})}
+    roster = {"reviewers": [{"id": coordinator_id, "role": "coordinator", "name": "", "coi": [],
+                             "public_key": public_key_pem(coordinator_key)}]}
+    atomic_write_text(rd / "rules.yaml", _dump_yaml(rules))
+    atomic_write_text(rd / "roster.yaml", _dump_yaml(roster))
+    atomic_write_text(rd / "teams.yaml", _dump_yaml({"teams": []}))
+    atomic_write_text(rd / "assignments.yaml", _dump_yaml({"assignments": []}))
+    for d in ("evidence", "answers", "sheets"):
+        (rd / d).mkdir(exist_ok=True)
+    return load_round(rd)
+
+
+# ---------------------------------------------------------------- freeze, amend, status
+
+def _versions(r: Round) -> list[ledger.Entry]:
+    return [e for e in ledger.read_entries(r.ledger_path) if e.type in ("freeze", "amend")]
+
+
+def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateKey) -> Path:
+    env = sign_payload(canonical_json(state), RULES_TYPE, key)
+    return atomic_write_bytes(r.path / "frozen" / f"v{n}.dsse.json", envelope_bytes(env), overwrite=False)
+
+
+def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry:
+    """Sign the round's state as version 1 and record it in the ledger (once per round)."""
+    r = load_round(path)
+    require_coordinator(r, actor, key)
+    if _versions(r):
+        raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
+    state = round_state(r)
+    _write_version(r, 1, state, key)
+    return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
+                         data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json"})
+
+
+def signed_state(r: Round, version: int) -> dict[str, Any]:
+    """The signed state of ``version``, verified against the roster's coordinator keys and the ledger."""
+    f = r.path / "frozen" / f"v{version}.dsse.json"
+    data = read_bounded(f)
+    # an edited ledger may hold any JSON as a version: only numbers can name one (no TypeError on a dict)
+    entries = {v: e for e in _versions(r) if isinstance(v := e.data.get("version"), int)}
+    entry = entries.get(version)
+    if entry is None:
+        raise RoundError(f"version {version} is not in the ledger", file=f)
+    keys = ledger_keys(r)
+    if entry.actor not in keys:
+        raise RoundError(f"version {version} was signed by '{entry.actor}', who is not in the roster", file=f)
+    payload = verify_envelope(data, keys[entry.actor], RULES_TYPE, str(f))
+    if sha256_bytes(payload) != entry.payload_sha256:
+        raise RoundError(f"version {version} does not match its ledger hash", file=f)
+    return parse_json(payload, str(f))
+
+
+def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> ledger.Entry:
+    """Record the edited files as the next signed version, with the reason and every changed value."""
+    if not reason.strip():
+        raise RoundError("an amendment needs a reason", expected="--reason 'why the rules change'")
+    r = load_round(path)
+    require_coordinator(r, actor, key)
+    versions = _versions(r)
+    if not versions:
+        raise RoundError("round is not frozen yet", file=r.ledger_path, expected="'workbench round freeze' first")
+    last = versions[-1].data["version"]
+    old = signed_state(r, last)
+    new = round_state(r)
+    changes = json_diff(old, new)
+    if not changes:
+        raise RoundError("nothing changed since the last frozen version", file=r.path / "rules.yaml",
+                         expected="edit rules/roster/teams/assignments first, then amend")
+    after = any(e.type == "submit" for e in ledger.read_entries(r.ledger_path))
+    _write_version(r, last + 1, new, key)
+    return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new),
+                         data={"version": last + 1, "reason": reason.strip(), "changes": changes,
+                               "after_first_submission": after, "file": f"frozen/v{last + 1}.dsse.json"})
+
+
+def check_frozen(r: Round) -> int:
+    """The current frozen version; :class:`RoundError` if not frozen or if files differ from it (hand edit)."""
+    versions = _versions(r)
+    if not versions:
+        raise RoundError("round is not frozen", file=r.path / "rules.yaml", expected="'workbench round freeze' before scoring")
+    ledger.verify_chain(r.ledger_path, ledger_keys(r))
+    last = versions[-1]
+    cur = state_hash(round_state(r))
+    if cur != last.payload_sha256:
+        changed = sorted({c["path"].split(".")[0].split("[")[0] for c in json_diff(signed_state(r, last.data["version"]), round_state(r))})
+        raise RoundError(f"round files changed after version {last.data['version']} was frozen: {', '.join(changed)}",
+                         file=r.path, expected="the frozen files, or 'workbench round amend --reason ...'")
+    return int(last.data["version"])
+
+
+def status(path: str | Path) -> dict[str, Any]:
+    """A JSON-able summary: frozen version, amendments, drift, ledger check, batch and sheet counts."""
+    r = load_round(path)
+    out: dict[str, Any] = {"round_id": r.rules.round_id, "stage": r.rules.stage, "teams": len(r.teams.teams),
+                           "reviewers": len(r.roster.reviewers), "assignments": len(r.assignments.assignments)}
+    try:
+        out["frozen_version"] = check_frozen(r)
+        out["problem"] = None
+    except WorkbenchError as e:
+        out["frozen_version"] = None
+        out["problem"] = str(e)
+    entries = ledger.read_entries(r.ledger_path)
+    out["ledger_entries"] = len(entries)
+    out["amendments"] = [
+        {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),
+         "after_first_submission": e.data.get("after_first_submission"), "changes": e.data.get("changes", [])}
+        for e in entries if e.type == "amend"
+    ]
+    counts: dict[str, int] = {}
+    for f in sorted((r.path / "notebooks").glob("*/*.status.json")):
+        try:
+            state = parse_json(read_bounded(f, 1 << 20), str(f)).get("state", "?")
+        except WorkbenchError:
+            state = "unreadable"
+        counts[state] = counts.get(state, 0) + 1
+    out["notebooks"] = dict(sorted(counts.items()))
+    out["sheets"] = len(list((r.path / "sheets").glob("*/*.dsse.json")))
+    decisions = [e.data.get("decision") for e in entries if e.type == "collect"]
+    out["collected"] = {"accepted": decisions.count("accepted"), "rejected": decisions.count("rejected")}
+    return out
