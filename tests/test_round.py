@@ -72,7 +72,7 @@ def test_late_team_joins_by_amendment(tmp_path):
     e = amend(rd, coord_key(tmp_path), "coord", "re-challenge: tc joins")
     assert e.data["after_first_submission"] is False
     paths = {c["path"] for c in e.data["changes"]}
-    assert "teams.teams[tc].name" in paths and all(c["old"] is None for c in e.data["changes"])
+    assert "teams.teams[tc]" in paths and all(c["old"] is None for c in e.data["changes"])
 
 
 def test_conflicted_assignment_is_refused(tmp_path):

@@ -66,9 +66,10 @@ def _humane(err: dict[str, Any], allowed: Sequence[str]) -> tuple[str, str | Non
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown field '{last}'{hint}", ("one of " + ", ".join(allowed)) if allowed else None
     if t == "union_tag_invalid" and isinstance(err.get("input"), dict):
-        # e.g. "unknown scale type 'slider'", expected "'anchored', 'gate', 'computed'"
+        # e.g. "unknown scale type 'slider'", expected "anchored, gate or computed"
         tag = err["input"].get(str(err.get("ctx", {}).get("discriminator", "type")).strip("'"))
-        return f"unknown {last} type {tag!r}", err.get("ctx", {}).get("expected_tags")
+        tags = [t.strip().strip("'") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",") if t.strip()]
+        return f"unknown {last} type {tag!r}", (", ".join(tags[:-1]) + " or " + tags[-1]) if len(tags) > 1 else None
     return msg[:1].lower() + msg[1:], None
 
 

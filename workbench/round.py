@@ -314,8 +314,8 @@ def eligibility(roster: Roster, teams: Teams, assignments: Assignments | None, r
     """Why ``reviewer_id`` may not score ``team_id`` (in ``role``, when given), or ``None`` when they may.
 
     The one rule for everyone (round loading, the reviewer notebook, collection, audit): the reviewer is an
-    expert or user of the roster (of ``role``), the team is listed, the reviewer declared no conflict of
-    interest with it, and (unless ``assignments`` is ``None``) the pair is assigned.
+    expert or user of the roster (of ``role``), the team is listed, (unless ``assignments`` is ``None``) the
+    pair is assigned, and the reviewer declared no conflict of interest with the team.
     """
     entry = roster.get(reviewer_id)
     if entry is None or entry.role == "coordinator":
@@ -327,13 +327,13 @@ def eligibility(roster: Roster, teams: Teams, assignments: Assignments | None, r
     if not any(t.id == team_id for t in teams.teams):
         return IneligibleError(f"team '{team_id}' is not in teams.yaml", reason="team", file="teams.yaml", place="teams",
                                expected=f"an entry with id: {team_id}")
+    if assignments is not None and not any(a.reviewer == reviewer_id and a.team == team_id for a in assignments.assignments):
+        return IneligibleError(f"{reviewer_id} is not assigned to {team_id}", reason="assignment", file="assignments.yaml",
+                               place="assignments", expected="an assignment {reviewer, team}")
     if team_id in entry.coi:
         return IneligibleError(f"{reviewer_id} declared a conflict of interest with {team_id}", reason="coi",
                                file="roster.yaml", place=f"reviewers.{reviewer_id}.coi",
                                expected="no assignment where the reviewer declared a conflict")
-    if assignments is not None and not any(a.reviewer == reviewer_id and a.team == team_id for a in assignments.assignments):
-        return IneligibleError(f"{reviewer_id} is not assigned to {team_id}", reason="assignment", file="assignments.yaml",
-                               place="assignments", expected="an assignment {reviewer, team}")
     return None
 
 
