@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from .base import ID_PATTERN, Hex64, Id, from_pydantic
+from .base import ID_PATTERN, Hex64, Id, Model, from_pydantic
 from .errors import InputFileError, ValidationError, WorkbenchError
 from .files import atomic_write_json, parse_json, read_bounded
 from .sheet import COI, Judgment
@@ -33,20 +33,19 @@ DRAFT_SCHEMA = "workbench.draft/1"
 MAX_DRAFT_BYTES = 4 * 1024 * 1024
 
 
-class Submission(BaseModel):
+class Submission(Model):
     """One signed version written from this draft."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Annotated[int, Field(ge=1)]
     file: Annotated[str, Field(min_length=1, max_length=1000)]
     sha256: Hex64
 
 
-class Draft(BaseModel):
+class Draft(Model):
     """What a reviewer has entered so far for one team. It holds no key, passphrase or wall-clock time."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     schema_: Literal["workbench.draft/1"] = Field(DRAFT_SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]

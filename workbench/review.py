@@ -34,9 +34,9 @@ from typing import Any
 import pandas as pd
 import pydantic
 from IPython.display import HTML, display
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .base import from_pydantic
+from .base import Model, from_pydantic
 from .charts import style
 from .dossier import Dossier, build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
@@ -91,10 +91,9 @@ LANGS = ("ko", "en")
 
 # ---------------------------------------------------------------- answers
 
-class Answers(BaseModel):
+class Answers(Model):
     """An answers file: what a person would enter, for runs without a person."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     judgments: dict[str, Judgment] = Field(default_factory=dict)
     coi: COI = Field(default_factory=COI)

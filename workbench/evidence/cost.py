@@ -28,6 +28,7 @@ import altair as alt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..base import Model
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import line_for, load_json, load_yaml
@@ -38,19 +39,17 @@ __all__ = ["CostEfficiency", "CostRow", "ModelCost", "cost_chart", "cost_efficie
 MAX_CARD_BYTES = 1024 * 1024
 
 
-class InferenceCost(BaseModel):
+class InferenceCost(Model):
     """A declared serving cost and its unit."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     value: float = Field(gt=0, allow_inf_nan=False)
     unit: str = Field(min_length=1)
 
 
-class ModelCost(BaseModel):
+class ModelCost(Model):
     """The cost-relevant facts of one team's model card."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     team: str
     model: str

@@ -31,7 +31,7 @@ import pydantic
 from license_expression import AND, OR, ExpressionError, LicenseSymbol, Licensing, get_spdx_licensing
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..base import from_pydantic
+from ..base import Model, from_pydantic
 from ..errors import EvidenceError
 from ..files import Loc, decode_text, line_for, parse_yaml
 from ._inputs import InputFile, as_evidence_errors, read_input
@@ -64,10 +64,9 @@ def _spdx() -> Licensing:
     check needs it for every expression)."""
     return get_spdx_licensing()
 
-class ManifestComponent(BaseModel):
+class ManifestComponent(Model):
     """One third-party component of the manifest."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     source: str = Field(min_length=1, description="where it came from: a URL or repository id")
@@ -84,10 +83,9 @@ class ManifestComponent(BaseModel):
         return [v] if isinstance(v, str) else v
 
 
-class Manifest(BaseModel):
+class Manifest(Model):
     """A team's licence and transparency manifest."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     manifest_version: Literal[1]
     model: str | None = None

@@ -33,7 +33,7 @@ import pandas as pd
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..base import from_pydantic
+from ..base import Model, from_pydantic
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import decode_text, parse_yaml
@@ -98,10 +98,9 @@ class TrainingLog(BaseModel):
     ignored_columns: list[str] = Field(default_factory=list)
 
 
-class Accelerator(BaseModel):
+class Accelerator(Model):
     """One row of ``workbench/data/accelerators.yaml``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     peak_bf16_tflops: float = Field(gt=0)
