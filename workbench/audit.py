@@ -87,11 +87,12 @@ CHECKS = (
 # Fields of a re-run sheet that legitimately differ from the signed one: the clock, where the files were
 # (paths of the temporary answers/output folders), the signing key (the re-run signs nothing) and the
 # template hash (checked on its own as rerun.template, so a changed template with equal results is a
-# warning, not an error). workbench_version is reported as rerun.version (info): a newer workbench that
+# warning, not an error). The version and its predecessor's hash belong to the signed file, not to the
+# computation (a re-run is always a first version). workbench_version is reported as rerun.version (info): a newer workbench that
 # reproduces every value is fine, and a difference in values is caught field by field anyway.
 RERUN_IGNORED = frozenset({
     "created_at", "workbench_version", "reviewer.key_id", "parameters.round_dir", "parameters.answers_file",
-    "parameters.output_dir", "parameters.key_file", "parameters.notebook_sha256",
+    "parameters.output_dir", "parameters.key_file", "parameters.notebook_sha256", "version", "supersedes",
 })
 MAX_VALUE_CHARS = 300
 
@@ -274,6 +275,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
         if e.type == "collect":
             decided.setdefault(_text(e.data.get("path")), {})[e.payload_sha256] = e
     accepted: list[tuple[tuple[str, str], int, tuple[str, ScoreSheet]]] = []
+    withdrawals: list[tuple[tuple[str, str], int]] = []
     seen: set[str] = set()
     for f in sorted((r.path / "sheets").glob("*/*.dsse.json")):
         res, sheet = check_sheet(r, f, signature_only)
@@ -286,6 +288,8 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
             a.add("error", "sheet.ledger", res.path, why, sha256=res.sha256,
                   recorded=sorted(recorded) or None, expected="a submit and a collect entry for this file's sha256")
         if sheet is None:
+            if entry is not None and res.check == "sheet.coi":
+                withdrawals.append(((res.reviewer, res.team), res.version))
             if entry is not None and entry.data.get("decision") == "rejected":
                 a.add("info", "sheet.rejected", res.path, f"rejected at collection: {entry.data.get('reason', '')}",
                       now=res.reason)
@@ -303,7 +307,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
         if path not in seen:
             a.add("error", "sheet.missing", path, "the ledger records this sheet but the file is gone",
                   sha256=sorted(shas))
-    best, _ = choose_versions(accepted)
+    best, _ = choose_versions(accepted, withdrawals)
     return {k: item for k, (_, item) in best.items()}
 
 
@@ -390,9 +394,10 @@ def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreShee
             answers = t / "answers" / rev / f"{team}.yaml"
             answers.parent.mkdir(parents=True, exist_ok=True)
             answers.write_text(answers_yaml(sheet), encoding="utf-8")
-            p = sheet.parameters
-            todo.append((Task(reviewer=str(p.get("reviewer_id") or rev), team=str(p.get("team_id") or team),
-                              role=str(p.get("role") or sheet.reviewer.role), lang=str(p.get("lang") or "ko"),
+            # path parts come from the checked file name, never from signed data: a sheet's parameters are
+            # compared with the re-run like every other value
+            lang = sheet.parameters.get("lang")
+            todo.append((Task(reviewer=rev, team=team, role=sheet.reviewer.role, lang=lang if lang in ("ko", "en") else "ko",
                               answers_file=str(answers), key_file="", output_dir=str(t / "out")), 0))
         results = execute(todo, r.path.resolve(), notebook, jobs=jobs, executor=executor, timeout=timeout,
                           work_dir=t / "work", progress=progress)

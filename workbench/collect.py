@@ -4,9 +4,15 @@ A sheet ``sheets/<reviewer>/<team>.v<N>.dsse.json`` is accepted only when all of
 in the roster; the envelope verifies with that reviewer's roster key (never a key from the envelope); the
 sheet names the same reviewer, team and round; it was made with the frozen rubric of the reviewer's role
 and its totals follow from its judgments; the reviewer is assigned to the team; and the reviewer declared
-no conflict of interest. Otherwise it is rejected with the first failing reason, and ``check`` names the
-failing check for programs (the audit): ``sheet.name``, ``sheet.signature``, ``sheet.format``,
-``sheet.identity``, ``sheet.rubric``, ``sheet.totals``, ``sheet.assignment``, ``sheet.coi``.
+no conflict of interest; and its version chain holds: the payload names the version its file name carries,
+and every version after the first names the SHA-256 of the previous version's file, which must still be there.
+Otherwise it is rejected with the first failing reason, and ``check`` names the failing check for programs
+(the audit): ``sheet.name``, ``sheet.signature``, ``sheet.format``, ``sheet.chain``, ``sheet.identity``,
+``sheet.rubric``, ``sheet.totals``, ``sheet.assignment``, ``sheet.coi``.
+
+Which version counts (:func:`choose_versions`): the highest accepted one per (reviewer, team), unless a later
+version, validly signed by the reviewer, declares a conflict of interest: that withdraws the earlier versions,
+and the pair has no sheet.
 
 :func:`collect` appends a ``submit`` and a ``collect`` entry for every sheet version it sees for the
 first time (so running it twice records nothing new). A file that changes after it was recorded is
@@ -31,7 +37,7 @@ from .errors import RoundError, WorkbenchError
 from .files import read_bounded, sha256_bytes
 from .lifecycle import check_frozen
 from .round import Round, load_round, require_coordinator
-from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, validate_sheet
+from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
 __all__ = ["CollectResult", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
@@ -62,7 +68,8 @@ def _sheet_files(r: Round) -> list[Path]:
 def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[CollectResult, ScoreSheet | None]:
     """Verify one sheet file against the roster, the frozen rubric and the assignments (no ledger writes).
 
-    ``signature_only`` stops after the name, roster, signature and format checks (for audits at scale).
+    ``signature_only`` stops after the name, roster, signature, format and version-chain checks (for audits
+    at scale).
     """
     rel = path.relative_to(r.path).as_posix()
     reviewer = path.parent.name
@@ -87,11 +94,29 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
         return reject(e.message, "sheet.format")
-    if signature_only:
-        return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
     if sheet.reviewer.id != reviewer or sheet.team_id != m[0]:
         return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m[0]}",
                       "sheet.identity")
+    if sheet.version != m[1]:
+        # an old version copied under a new number: the payload still names its own version
+        return reject(f"sheet was signed as version {sheet.version} but filed as v{m[1]}", "sheet.chain")
+    if (m[1] == 1) != (sheet.supersedes is None):
+        return reject("version 1 names no predecessor and every later version names one", "sheet.chain")
+    if sheet.supersedes is not None:
+        prev = path.with_name(sheet_filename(m[0], m[1] - 1))
+        prev_sha = sha256_bytes(read_bounded(prev, MAX_ENVELOPE_BYTES)) if prev.is_file() else None
+        if prev_sha != sheet.supersedes:
+            return reject(f"v{m[1]} replaces a v{m[1] - 1} with sha256 {sheet.supersedes[:12]}, but "
+                          + (f"{prev.name} is missing" if prev_sha is None else f"{prev.name} has {prev_sha[:12]}"),
+                          "sheet.chain")
+    if sheet.coi.has_conflict:  # decides which versions count, so even a signature-only check needs it
+        return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}", "sheet.coi")
+    if signature_only:
+        return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
+    for name, want in (("reviewer_id", reviewer), ("team_id", m[0]), ("role", entry.role)):
+        # the audit re-runs the notebook with these parameters: they must be the sheet's own identity
+        if name in sheet.parameters and sheet.parameters[name] != want:
+            return reject(f"parameter {name}={sheet.parameters[name]!r} is not the sheet's {want!r}", "sheet.identity")
     if sheet.round_id != r.rules.round_id:
         return reject(f"sheet is for round '{sheet.round_id}', not '{r.rules.round_id}'", "sheet.identity")
     if sheet.reviewer.role != entry.role:
@@ -103,8 +128,6 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     problem = r.eligibility(reviewer, sheet.team_id, entry.role)
     if problem is not None:
         return reject(problem.message, "sheet.coi" if problem.reason == "coi" else "sheet.assignment")
-    if sheet.coi.has_conflict:
-        return reject(f"reviewer declared a conflict of interest: {sheet.coi.statement.strip()[:200]}", "sheet.coi")
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
 
 
@@ -142,23 +165,34 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
     return out
 
 
-def choose_versions(accepted: Iterable[tuple[tuple[str, str], int, T]]) -> tuple[dict[tuple[str, str], tuple[int, T]],
-                                                                              list[tuple[T, int]]]:
-    """The one rule for which sheet counts: per (reviewer, team) the highest accepted version.
+def choose_versions(
+    accepted: Iterable[tuple[tuple[str, str], int, T]],
+    withdrawals: Iterable[tuple[tuple[str, str], int]] = (),
+) -> tuple[dict[tuple[str, str], tuple[int, T]], list[tuple[T, int, bool]]]:
+    """The one rule for which sheet counts, per (reviewer, team): the highest accepted version, unless a
+    later, validly signed version declares a conflict of interest: that withdraws every earlier version.
 
-    Takes ``(key, version, item)`` for every accepted version; returns ``key -> (version, item)`` for the
-    versions that count and ``(item, winning version)`` for each superseded one.
+    Takes ``(key, version, item)`` for every accepted version and ``(key, version)`` for every withdrawing
+    one; returns ``key -> (version, item)`` for the versions that count and ``(item, later version,
+    withdrawn)`` for every accepted version that does not.
     """
+    latest_withdrawal: dict[tuple[str, str], int] = {}
+    for key, version in withdrawals:
+        latest_withdrawal[key] = max(version, latest_withdrawal.get(key, 0))
     by_key: dict[tuple[str, str], list[tuple[int, T]]] = {}
     for key, version, item in accepted:
         by_key.setdefault(key, []).append((version, item))
     best: dict[tuple[str, str], tuple[int, T]] = {}
-    superseded: list[tuple[T, int]] = []
+    dropped: list[tuple[T, int, bool]] = []
     for key, versions in sorted(by_key.items()):
         versions.sort(key=lambda v: v[0])
+        w = latest_withdrawal.get(key, 0)
+        if versions[-1][0] < w:
+            dropped += [(item, w, True) for _, item in versions]
+            continue
         best[key] = versions[-1]
-        superseded += [(item, versions[-1][0]) for _, item in versions[:-1]]
-    return best, superseded
+        dropped += [(item, versions[-1][0], False) for _, item in versions[:-1]]
+    return best, dropped
 
 
 def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[CollectResult]]:
@@ -168,6 +202,7 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
     """
     seen = _recorded(r)
     accepted: list[tuple[tuple[str, str], int, tuple[ScoreSheet, CollectResult]]] = []
+    withdrawals: list[tuple[tuple[str, str], int]] = []
     unused: list[CollectResult] = []
     uncollected = []
     for f in _sheet_files(r):
@@ -179,11 +214,15 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
             # rejected at collection, or no longer valid (e.g. an amendment replaced the rubric)
             reason = res.reason if sheet is None else entry.data.get("reason", "")
             unused.append(res.model_copy(update={"decision": "rejected", "reason": reason}))
+            if res.check == "sheet.coi":
+                withdrawals.append(((res.reviewer, res.team), res.version))
         else:
             accepted.append(((res.reviewer, res.team), res.version, (sheet, res)))
-    chosen, superseded = choose_versions(accepted)
+    chosen, dropped = choose_versions(accepted, withdrawals)
     best = {k: sheet for k, (_, (sheet, _res)) in chosen.items()}
-    unused += [res.model_copy(update={"reason": f"superseded by v{v}"}) for (_, res), v in superseded]
+    unused += [res.model_copy(update={"reason": f"withdrawn by v{v}, which declares a conflict of interest" if withdrawn
+                                      else f"superseded by v{v}"})
+               for (_, res), v, withdrawn in dropped]
     if uncollected:
         raise RoundError(f"{len(uncollected)} sheet file(s) not collected yet, e.g. {uncollected[0]}", file=r.path,
                          expected="'workbench collect' first")

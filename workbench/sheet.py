@@ -50,7 +50,7 @@ __all__ = [
     "validate_sheet",
 ]
 
-SCHEMA = "workbench.scoresheet/1"
+SCHEMA = "workbench.scoresheet/2"
 MAX_SHEET_BYTES = 8 * 1024 * 1024
 Scalar = str | int | float | bool | None
 
@@ -120,10 +120,15 @@ class ScoreSheet(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
-    schema_: Literal["workbench.scoresheet/1"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["workbench.scoresheet/2"] = Field(SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]
     team_id: Id
     reviewer: Reviewer
+    # The sheet binds its own version and the SHA-256 of the envelope file of the version it replaces
+    # (none for v1), so an old version copied under a new name, or a version whose predecessor was
+    # removed, is refused (see collect.check_sheet).
+    version: Annotated[int, Field(ge=1, le=999_999_999)] = 1
+    supersedes: Hex64 | None = None
     rubric: RubricRef
     parameters: dict[str, Scalar] = Field(default_factory=dict)
     inputs: list[InputFile] = Field(default_factory=list)

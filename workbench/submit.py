@@ -2,7 +2,9 @@
 
 Versions are ``<sheets>/<reviewer>/<team>.v<N>.dsse.json`` with N = 1, 2, ...; the write is atomic and uses
 ``overwrite=False`` (a hard link), so two submissions racing for the same N cannot both win: the loser
-takes N + 1. The ledger is not written here; ``workbench collect`` records every version it finds.
+takes N + 1. Each version is signed with its own number and the SHA-256 of the previous version's file
+(``supersedes``), so the versions of one reviewer and team form a chain that a copied or removed file breaks.
+The ledger is not written here; ``workbench collect`` records every version it finds.
 
 Public API: :func:`sheet_versions`, :func:`sheet_path`, :func:`submit_sheet`.
 """
@@ -14,9 +16,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import InputFileError, SignatureError, WorkbenchError
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, read_bounded, sha256_bytes
 from .sheet import ScoreSheet, parse_sheet_filename, sheet_bytes, sheet_filename
-from .signing import SHEET_TYPE, envelope_bytes, key_id, sign_payload
+from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, envelope_bytes, key_id, sign_payload
 
 __all__ = ["sheet_path", "sheet_versions", "submit_sheet"]
 
@@ -47,10 +49,16 @@ def submit_sheet(sheet: ScoreSheet, key: Ed25519PrivateKey, sheets_dir: str | Pa
             f"the key file is key {kid[:16]}, but the roster names {sheet.reviewer.key_id[:16]} for {sheet.reviewer.id}",
             place="reviewer.key_id", expected="the reviewer's own private key",
         )
-    data = envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key))
     existing = sheet_versions(sheets_dir, sheet.reviewer.id, sheet.team_id)
     version = (existing[-1] if existing else 0) + 1
     for _ in range(MAX_RACE_RETRIES):
+        previous = sheet_path(sheets_dir, sheet.reviewer.id, sheet.team_id, version - 1) if version > 1 else None
+        if previous is not None and not previous.is_file():
+            raise WorkbenchError(f"version {version - 1} is missing, so version {version} cannot name it", file=previous,
+                                 expected="every earlier version kept (versions are never removed)")
+        bound = sheet.model_copy(update={"version": version,
+                                         "supersedes": sha256_bytes(read_bounded(previous, MAX_ENVELOPE_BYTES)) if previous else None})
+        data = envelope_bytes(sign_payload(sheet_bytes(bound), SHEET_TYPE, key))
         path = sheet_path(sheets_dir, sheet.reviewer.id, sheet.team_id, version)
         try:
             atomic_write_bytes(path, data, mode=0o644, overwrite=False)
