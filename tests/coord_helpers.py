@@ -8,7 +8,7 @@ import yaml
 from conftest import RUBRICS
 
 from workbench.demo import demo_judgments
-from workbench.files import atomic_write_bytes
+from workbench.files import atomic_write_bytes, sha256_file
 from workbench.lifecycle import freeze, init_round
 from workbench.rubric import load_rubric
 from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
@@ -80,5 +80,10 @@ def sign_sheet(base: Path, reviewer: str, team_id: str, *, key_name: str | None 
                         reviewer=Reviewer(id=reviewer, role="expert", key_id=key_id(key.public_key())),
                         judgments=judgments or demo_judgments(rubric), coi=coi or COI(has_conflict=False),
                         created_at="2026-01-01T00:00:00Z")
+    folder = rd / "sheets" / reviewer
+    # a later version names the hash of the file it replaces, as submit_sheet does
+    prev = folder / f"{team_id}.v{version - 1}.dsse.json"
+    sheet = sheet.model_copy(update={"version": version,
+                                     "supersedes": sha256_file(prev) if version > 1 and prev.is_file() else None})
     data = envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key))
-    return atomic_write_bytes(rd / "sheets" / reviewer / f"{team_id}.v{version}.dsse.json", data, overwrite=False)
+    return atomic_write_bytes(folder / f"{team_id}.v{version}.dsse.json", data, overwrite=False)

@@ -7,6 +7,7 @@ import pytest
 from workbench import submit as submit_mod
 from workbench.demo import demo_judgments
 from workbench.errors import SignatureError
+from workbench.files import sha256_bytes
 from workbench.sheet import COI, Reviewer, build_sheet, parse_sheet
 from workbench.signing import (
     SHEET_TYPE,
@@ -40,7 +41,8 @@ def test_versions_count_up_and_earlier_ones_stay(tmp_path, keyed):
     assert p1.read_bytes() == first
     assert sheet_versions(out, "user-01", "team-a") == [1, 2]
     payload = verify_envelope(p2.read_bytes(), pub, SHEET_TYPE)
-    assert parse_sheet(payload) == sheet
+    # the same sheet, bound to its version and to the file it replaces
+    assert parse_sheet(payload) == sheet.model_copy(update={"version": 2, "supersedes": sha256_bytes(first)})
 
 
 def test_versions_ignore_other_teams_and_stray_files(tmp_path):

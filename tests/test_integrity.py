@@ -1,0 +1,101 @@
+"""Attacks on a round by someone with write access to its folder but no reviewer's key (issue 13)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+from coord_helpers import coord_key, make_round, sign_sheet
+
+from workbench.collect import accepted_sheets, choose_versions, collect
+from workbench.round import load_round
+from workbench.sheet import COI, parse_sheet
+
+
+def _payload(path):
+    return json.loads(base64.b64decode(json.loads(path.read_bytes())["payload"]))
+
+
+def _by_path(results):
+    return {r.path: r for r in results}
+
+
+def test_an_old_version_copied_as_a_new_one_is_refused(tmp_path):
+    rd = make_round(tmp_path)
+    sheets = rd / "sheets" / "e1"
+    sign_sheet(tmp_path, "e1", "ta", version=1)
+    sign_sheet(tmp_path, "e1", "ta", version=2)
+    collect(rd, coord_key(tmp_path), "coord")
+    # the attacker copies v1 (a better score, say) to v3: no key needed
+    shutil.copyfile(sheets / "ta.v1.dsse.json", sheets / "ta.v3.dsse.json")
+    res = _by_path(collect(rd, coord_key(tmp_path), "coord"))
+    v3 = res["sheets/e1/ta.v3.dsse.json"]
+    assert v3.decision == "rejected" and v3.check == "sheet.chain"
+    assert "signed as version 1 but filed as v3" in v3.reason
+    best, _ = accepted_sheets(load_round(rd))
+    assert best[("e1", "ta")].version == 2
+
+
+def test_a_version_whose_predecessor_was_removed_is_refused(tmp_path):
+    rd = make_round(tmp_path)
+    sign_sheet(tmp_path, "e1", "ta", version=1)
+    sign_sheet(tmp_path, "e1", "ta", version=2)
+    (rd / "sheets" / "e1" / "ta.v1.dsse.json").unlink()
+    res = _by_path(collect(rd, coord_key(tmp_path), "coord"))
+    v2 = res["sheets/e1/ta.v2.dsse.json"]
+    assert v2.check == "sheet.chain" and "ta.v1.dsse.json is missing" in v2.reason
+
+
+def test_versions_are_signed_with_their_number_and_predecessor(tmp_path):
+    rd = make_round(tmp_path)
+    v1 = sign_sheet(tmp_path, "e1", "ta", version=1)
+    v2 = sign_sheet(tmp_path, "e1", "ta", version=2)
+    p1, p2 = parse_sheet(json.dumps(_payload(v1))), parse_sheet(json.dumps(_payload(v2)))
+    assert (p1.version, p1.supersedes) == (1, None)
+    from workbench.files import sha256_file
+    assert (p2.version, p2.supersedes) == (2, sha256_file(v1))
+    assert all(r.decision == "accepted" for r in collect(rd, coord_key(tmp_path), "coord"))
+
+
+def test_a_later_conflict_declaration_withdraws_the_earlier_sheet(tmp_path):
+    rd = make_round(tmp_path)
+    sign_sheet(tmp_path, "e1", "ta", version=1)
+    sign_sheet(tmp_path, "e1", "ta", version=2, coi=COI(has_conflict=True, statement="I advised this team"))
+    sign_sheet(tmp_path, "e2", "ta", version=1)
+    collect(rd, coord_key(tmp_path), "coord")
+    best, unused = accepted_sheets(load_round(rd))
+    assert ("e1", "ta") not in best and ("e2", "ta") in best
+    reasons = {u.path: u.reason for u in unused}
+    assert reasons["sheets/e1/ta.v1.dsse.json"] == "withdrawn by v2, which declares a conflict of interest"
+
+
+def test_choose_versions_rule():
+    best, dropped = choose_versions([(("r", "t"), 1, "a"), (("r", "t"), 3, "c"), (("r", "u"), 1, "x")],
+                                    withdrawals=[(("r", "u"), 2)])
+    assert best == {("r", "t"): (3, "c")}
+    assert sorted(dropped) == [("a", 3, False), ("x", 2, True)]
+    # a version signed after the withdrawal counts again
+    best, _ = choose_versions([(("r", "t"), 3, "c")], withdrawals=[(("r", "t"), 2)])
+    assert best == {("r", "t"): (3, "c")}
+
+
+def test_signed_parameters_must_be_the_sheets_identity(tmp_path):
+    from workbench.files import atomic_write_bytes
+    from workbench.rubric import load_rubric
+    from workbench.sheet import Reviewer, build_sheet, sheet_bytes
+    from workbench.signing import SHEET_TYPE, envelope_bytes, key_id, load_private_key, sign_payload
+
+    rd = make_round(tmp_path)
+    key = load_private_key(tmp_path / "keys" / "e1.key")
+    rubric = load_rubric(rd / "rubrics" / "expert.yaml")
+    from workbench.demo import demo_judgments
+    sheet = build_sheet(rubric, round_id="test-1", team_id="ta",
+                        reviewer=Reviewer(id="e1", role="expert", key_id=key_id(key.public_key())),
+                        judgments=demo_judgments(rubric), coi=COI(has_conflict=False),
+                        parameters={"reviewer_id": "e1", "team_id": "../../../tmp/x/evil", "role": "expert"})
+    atomic_write_bytes(rd / "sheets" / "e1" / "ta.v1.dsse.json",
+                       envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key)))
+    res = _by_path(collect(rd, coord_key(tmp_path), "coord"))["sheets/e1/ta.v1.dsse.json"]
+    assert res.decision == "rejected" and res.check == "sheet.identity"
+    assert "parameter team_id='../../../tmp/x/evil'" in res.reason
