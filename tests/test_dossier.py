@@ -204,8 +204,38 @@ def test_symlink_out_of_the_round_is_refused(tmp_path, prints):
     (rd / "evidence" / "ta" / "card.yaml").symlink_to(outside)
     d = build_dossier(load_round(rd), "ta")
     assert d.cost is None and d.inputs == ()
-    assert d.problems == ("teams.yaml: ta.evidence.model_card: path 'card.yaml' resolves outside the round folder "
-                          "(a symlink?), expected a file inside the round folder",)
+    assert d.problems == ("teams.yaml: ta.evidence.model_card: path 'card.yaml' resolves outside evidence/ta/ "
+                          "(a symlink?), expected a file inside evidence/ta/",)
+
+
+def test_a_team_cannot_point_at_another_teams_files(tmp_path, prints):
+    # a symlink to the other team's results: inside the round, but not inside this team's folder
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "x.csv"}, "tb": {"benchmark_results": "results.csv"}})
+    (rd / "evidence" / "tb" / "results.csv").write_text(_results_csv("ta", dict.fromkeys(_all_benchmarks(), 0.9)))
+    (rd / "evidence" / "ta" / "x.csv").symlink_to("../tb/results.csv")
+    d = build_dossier(load_round(rd), "ta")
+    assert d.points == {} and d.inputs == ()
+    assert d.problems == ("teams.yaml: ta.evidence.benchmark_results: path 'x.csv' resolves outside evidence/ta/ "
+                          "(a symlink?), expected a file inside evidence/ta/",)
+
+
+def test_a_named_pipe_is_a_problem_not_a_hang(tmp_path, prints):
+    import os
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.json"}})
+    os.mkfifo(rd / "evidence" / "ta" / "results.json")
+    d = build_dossier(load_round(rd), "ta")  # opened non-blocking: returns at once
+    assert d.problems == ("evidence/ta/results.json: not a regular file (a pipe, device or socket), "
+                          "expected a regular file",)
+
+
+def test_a_model_card_cannot_name_another_team(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"model_card": "card.yaml"}})
+    card = rd / "evidence" / "ta" / "card.yaml"
+    card.write_text("team: ghost\n" + (FIX / "cost" / "team-a.yaml").read_text())
+    d = build_dossier(load_round(rd), "ta")
+    assert d.cost is None
+    assert d.problems == ("evidence/ta/card.yaml:1: team: the card names a team ('ghost'), "
+                          "expected no 'team' key: the round knows whose card this is",)
 
 
 def test_references_yaml_is_validated(tmp_path, prints):

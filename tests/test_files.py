@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 
 import pytest
@@ -170,3 +171,28 @@ def test_contained_relpaths_never_leave_their_folder(text):
     if is_contained_relpath(text):
         assert not os.path.normpath(os.path.join("root", text)).startswith("..")
         assert os.path.normpath(os.path.join("root", text)) != os.path.normpath("root/..")
+
+
+def test_special_files_are_refused_without_blocking(tmp_path):
+    import os
+
+    from workbench.files import read_bounded, sha256_file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for read in (read_bounded, sha256_file):
+        with pytest.raises(InputFileError, match="not a regular file"):
+            read(fifo)
+
+
+def test_hashing_is_bounded_and_refuses_sparse_files(tmp_path):
+    from workbench.files import sha256_file
+    big = tmp_path / "big.bin"
+    with big.open("wb") as fh:  # 256 GiB of holes: hashing them would take a quarter of an hour
+        fh.truncate(1 << 38)
+    with pytest.raises(InputFileError, match="sparse file"):
+        sha256_file(big)
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"x" * 100)
+    with pytest.raises(InputFileError, match="file is 100 bytes, expected at most 10 bytes"):
+        sha256_file(small, max_bytes=10)
+    assert sha256_file(small) == hashlib.sha256(b"x" * 100).hexdigest()

@@ -101,15 +101,18 @@ def _rel_path(text: str, *, file: Path, place: str) -> PurePosixPath:
     return PurePosixPath(text)
 
 
-def _inside(root: Path, base: Path, text: str, *, file: Path, place: str) -> Path:
-    """``base/text``, refused when it is absolute, uses '..', is missing or resolves (symlinks) outside ``root``."""
+def _inside(rd: Path, base: Path, text: str, *, file: Path, place: str, jail: Path | None = None) -> Path:
+    """``base/text``, refused when it is absolute, uses '..', is missing or resolves (symlinks) outside ``jail``
+    (the round folder unless given)."""
     p = base / _rel_path(text, file=file, place=place)
-    if not p.resolve().is_relative_to(root.resolve()):
-        raise EvidenceError(f"path '{text}' resolves outside the round folder (a symlink?)", file=file, place=place,
-                            expected="a file inside the round folder")
+    jail = jail or rd
+    if not p.resolve().is_relative_to(jail.resolve()):
+        where = "the round folder" if jail == rd else f"{jail.relative_to(rd).as_posix()}/"
+        raise EvidenceError(f"path '{text}' resolves outside {where} (a symlink?)", file=file, place=place,
+                            expected=f"a file inside {where}")
     if not p.exists():
         raise EvidenceError(f"'{text}' not found", file=file, place=place,
-                            expected=f"a file under {base.relative_to(root).as_posix()}/")
+                            expected=f"a file under {base.relative_to(rd).as_posix()}/")
     return p
 
 
@@ -265,8 +268,11 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     paths: dict[str, Path] = {}
     for key, text in sorted(team.evidence.items()):
         with c.part():
-            paths[key] = _inside(r.path, base, text, file=r.path / "teams.yaml", place=f"{team.id}.evidence.{key}")
-            c.record(paths[key])
+            # a team's files stay inside its own folder: a symlink to another team's results, to drafts/ or
+            # answers/ is refused like one that leaves the round
+            p = _inside(r.path, base, text, file=r.path / "teams.yaml", place=f"{team.id}.evidence.{key}", jail=base)
+            c.record(p)
+            paths[key] = p  # only a file that could be hashed is read: one problem per file, not two
 
     ref_dir = r.path / "references"
     with_tok = [x for x in refs.references if x.tokenizer]

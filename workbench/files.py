@@ -12,10 +12,11 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import rfc8785
 import yaml
@@ -23,6 +24,8 @@ import yaml
 from .errors import InputFileError
 
 MAX_DOC_BYTES = 16 * 1024 * 1024
+MAX_HASH_BYTES = 1 << 40  # 1 TiB: the largest file hashed unless a caller sets a tighter bound for its kind
+SPARSE_MIN_BYTES = 64 << 20
 MAX_DEPTH = 64
 
 Loc = tuple[str | int, ...]
@@ -35,23 +38,44 @@ def is_contained_relpath(text: str) -> bool:
     return bool(text) and not p.is_absolute() and ".." not in p.parts and "\\" not in text
 
 
-def read_bounded(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> bytes:
-    """Read a whole file, refusing it when larger than ``max_bytes``."""
+def open_regular(path: str | Path, max_bytes: int) -> BinaryIO:
+    """Open a regular file for reading after checking its size, never blocking.
+
+    A FIFO, device or socket put where a file is expected is refused (opening is non-blocking, so a named
+    pipe with no writer cannot hang the caller), and so is a file larger than ``max_bytes``: the bound is
+    checked on the open file, before anything is read.
+    """
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise InputFileError(f"file is {size} bytes", file=p, expected=f"at most {max_bytes} bytes")
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputFileError("file not found", file=p) from None
     except IsADirectoryError:
         raise InputFileError("is a directory", file=p, expected="a file") from None
     except PermissionError:
         raise InputFileError("permission denied", file=p) from None
+    except OSError as e:
+        raise InputFileError(f"cannot open ({e.strerror})", file=p, expected="a regular file") from None
+    st = os.fstat(fd)
+    problem = None
+    if stat.S_ISDIR(st.st_mode):
+        problem = InputFileError("is a directory", file=p, expected="a file")
+    elif not stat.S_ISREG(st.st_mode):
+        problem = InputFileError("not a regular file (a pipe, device or socket)", file=p, expected="a regular file")
+    elif st.st_size > max_bytes:
+        problem = InputFileError(f"file is {st.st_size} bytes", file=p, expected=f"at most {max_bytes} bytes")
+    if problem is not None:
+        os.close(fd)
+        raise problem
+    return os.fdopen(fd, "rb")
+
+
+def read_bounded(path: str | Path, max_bytes: int = MAX_DOC_BYTES) -> bytes:
+    """Read a whole regular file, refusing it when larger than ``max_bytes`` (see :func:`open_regular`)."""
+    with open_regular(path, max_bytes) as fh:
+        data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise InputFileError("file grew while reading", file=p, expected=f"at most {max_bytes} bytes")
+        raise InputFileError("file grew while reading", file=path, expected=f"at most {max_bytes} bytes")
     return data
 
 
@@ -241,15 +265,17 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, streamed."""
+def sha256_file(path: str | Path, max_bytes: int = MAX_HASH_BYTES, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a regular file, streamed; a file over ``max_bytes`` is refused before reading."""
     h = hashlib.sha256()
-    try:
-        with Path(path).open("rb") as fh:
-            for block in iter(lambda: fh.read(chunk), b""):
-                h.update(block)
-    except FileNotFoundError:
-        raise InputFileError("file not found", file=path) from None
+    with open_regular(path, max_bytes) as fh:
+        st = os.fstat(fh.fileno())
+        # a sparse file claims terabytes it does not hold: hashing its holes would take an hour
+        if st.st_size > SPARSE_MIN_BYTES and st.st_blocks * 512 < st.st_size // 8:
+            raise InputFileError(f"sparse file: {st.st_size} bytes, {st.st_blocks * 512} allocated", file=path,
+                                 expected="a file whose bytes are stored")
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -73,8 +73,12 @@ def load_model_cost(path: str | Path, team: str) -> ModelCost:
         data, lines = load_yaml(p, MAX_CARD_BYTES)
     if not isinstance(data, dict):
         raise EvidenceError("not a mapping", file=p, expected="keys model, active_parameters, total_parameters")
+    if "team" in data:
+        # the team is who submitted the file (the round's teams.yaml), never what the file says
+        raise EvidenceError(f"the card names a team ({str(data['team'])[:64]!r})", file=p, line=line_for(lines, ("team",)),
+                            place="team", expected="no 'team' key: the round knows whose card this is")
     try:
-        return ModelCost.model_validate({"team": team, **data})
+        return ModelCost.model_validate({**data, "team": team})
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(x for x in err["loc"])
