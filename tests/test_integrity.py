@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 
@@ -99,3 +100,64 @@ def test_signed_parameters_must_be_the_sheets_identity(tmp_path):
     res = _by_path(collect(rd, coord_key(tmp_path), "coord"))["sheets/e1/ta.v1.dsse.json"]
     assert res.decision == "rejected" and res.check == "sheet.identity"
     assert "parameter team_id='../../../tmp/x/evil'" in res.reason
+
+
+def _collect_in_process(base: str) -> int:
+    from pathlib import Path
+    return sum(r.new for r in collect(Path(base) / "round", coord_key(Path(base)), "coord"))
+
+
+def test_two_collections_at_once_record_each_sheet_once(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    from workbench.ledger import read_entries
+    rd = make_round(tmp_path, experts=("e1", "e2"), teams=("ta", "tb"))
+    for e in ("e1", "e2"):
+        for t in ("ta", "tb"):
+            sign_sheet(tmp_path, e, t)
+    with ProcessPoolExecutor(2) as pool:
+        new = list(pool.map(_collect_in_process, [str(tmp_path)] * 2))
+    assert sum(new) == 4  # one of the two recorded each sheet, the other saw it recorded
+    entries = read_entries(rd / "ledger.jsonl")
+    paths = [e.data["path"] for e in entries if e.type == "submit"]
+    assert sorted(paths) == sorted(set(paths)) and len(paths) == 4
+
+
+def test_a_full_disk_leaves_the_ledger_whole_and_a_retry_records_once(tmp_path):
+    import os
+    import subprocess
+
+    import pytest
+
+    from workbench.errors import InputFileError
+    from workbench.ledger import read_entries, verify_chain
+    from workbench.round import ledger_keys
+
+    base = tmp_path / "small"
+    base.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(base)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        make_round(base)
+        for t in ("ta", "tb"):
+            sign_sheet(base, "e1", t)
+        rd = base / "round"
+        before = (rd / "ledger.jsonl").read_bytes()
+        filler = base / "filler"
+        with filler.open("wb", buffering=0) as fh:  # fill the disk to the last block
+            with contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * 4096)
+        with pytest.raises(InputFileError, match=r"ledger.jsonl: cannot write \(No space left on device\)"):
+            collect(rd, coord_key(base), "coord")
+        assert (rd / "ledger.jsonl").read_bytes() == before
+        assert not [f for f in os.listdir(rd) if f.endswith(".tmp")]
+        filler.unlink()
+        collect(rd, coord_key(base), "coord")
+        entries = verify_chain(rd / "ledger.jsonl", ledger_keys(load_round(rd)))
+        assert [e.type for e in entries] == ["freeze"] + ["submit", "collect"] * 2
+        assert oct((rd / "ledger.jsonl").stat().st_mode & 0o777) == "0o644"
+        assert read_entries(rd / "ledger.jsonl") == entries
+    finally:
+        subprocess.run(["umount", "-l", str(base)], check=False)

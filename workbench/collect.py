@@ -131,37 +131,43 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
 
 
-def _recorded(r: Round) -> dict[str, dict[str, ledger.Entry]]:
+def _recorded(entries: list[ledger.Entry]) -> dict[str, dict[str, ledger.Entry]]:
     """path -> {envelope sha256 -> its collect entry}."""
     out: dict[str, dict[str, ledger.Entry]] = {}
-    for e in ledger.read_entries(r.ledger_path):
+    for e in entries:
         if e.type == "collect":
             out.setdefault(e.data["path"], {})[e.payload_sha256] = e
     return out
 
 
 def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[CollectResult]:
-    """Check every sheet file; record new ones (submit + decision) in the ledger; return all decisions."""
+    """Check every sheet file; record new ones (submit + decision) in the ledger; return all decisions.
+
+    What is recorded is read under the ledger's lock, held until the last entry is written, so two
+    collections at once record each sheet once; each submit is written together with its decision.
+    """
     r = load_round(round_dir)
     check_frozen(r)
     require_coordinator(r, actor, key)
-    seen = _recorded(r)
     out: list[CollectResult] = []
-    for f in _sheet_files(r):
-        res, _ = check_sheet(r, f)
-        earlier = seen.get(res.path, {})
-        if res.sha256 in earlier:
-            e = earlier[res.sha256]
-            out.append(res.model_copy(update={"decision": e.data["decision"], "reason": e.data.get("reason", ""), "new": False}))
-            continue
-        if earlier:
-            res = res.model_copy(update={"decision": "rejected", "total": None,
-                                         "reason": "file was replaced after it was collected (versions are never overwritten)"})
-        facts = {"path": res.path, "reviewer": res.reviewer, "team": res.team, "version": res.version}
-        ledger.append(r.ledger_path, actor=actor, key=key, type="submit", payload_sha256=res.sha256, data=facts)
-        ledger.append(r.ledger_path, actor=actor, key=key, type="collect", payload_sha256=res.sha256,
-                      data={**facts, "decision": res.decision, "reason": res.reason})
-        out.append(res)
+    with ledger.locked(r.ledger_path) as book:
+        seen = _recorded(book.entries)
+        for f in _sheet_files(r):
+            res, _ = check_sheet(r, f)
+            earlier = seen.get(res.path, {})
+            if res.sha256 in earlier:
+                e = earlier[res.sha256]
+                out.append(res.model_copy(update={"decision": e.data["decision"], "reason": e.data.get("reason", ""),
+                                                  "new": False}))
+                continue
+            if earlier:
+                res = res.model_copy(update={"decision": "rejected", "total": None,
+                                             "reason": "file was replaced after it was collected (versions are never overwritten)"})
+            facts = {"path": res.path, "reviewer": res.reviewer, "team": res.team, "version": res.version}
+            book.append({"type": "submit", "payload_sha256": res.sha256, "data": facts},
+                        {"type": "collect", "payload_sha256": res.sha256,
+                         "data": {**facts, "decision": res.decision, "reason": res.reason}}, actor=actor, key=key)
+            out.append(res)
     return out
 
 
@@ -200,7 +206,7 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
 
     Raises :class:`RoundError` when a sheet file was never collected.
     """
-    seen = _recorded(r)
+    seen = _recorded(ledger.read_entries(r.ledger_path))
     accepted: list[tuple[tuple[str, str], int, tuple[ScoreSheet, CollectResult]]] = []
     withdrawals: list[tuple[tuple[str, str], int]] = []
     unused: list[CollectResult] = []

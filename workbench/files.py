@@ -288,6 +288,14 @@ def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None, *
     file is an error (used for versioned outputs that must never be replaced).
     """
     p = Path(path)
+    try:
+        return _atomic_write(p, data, mode, overwrite)
+    except OSError as e:  # a full disk, a read-only folder: one line, and the old file is still whole
+        raise InputFileError(f"cannot write ({e.strerror or e})", file=p,
+                             expected="free disk space and a writable folder") from None
+
+
+def _atomic_write(p: Path, data: bytes, mode: int | None, overwrite: bool) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:

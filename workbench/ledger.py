@@ -12,9 +12,11 @@ Ed25519 signature over the DSSE pre-authentication encoding of the entry without
 ``data`` holds the small facts a reader needs (reason, reviewer, team, decision).
 
 Appends take an exclusive lock (``ledger.jsonl.lock``) and replace the file atomically, so parallel
-writers never interleave and a crash never leaves half a line.
+writers never interleave and a crash never leaves half a line; :func:`locked` holds the lock while a writer
+reads what is recorded and appends a group of entries at once (a full disk leaves the ledger as it was).
 
-Public API: :class:`Entry`, :data:`ENTRY_TYPES`, :data:`GENESIS`, :func:`append`, :func:`read_entries`,
+Public API: :class:`Entry`, :data:`ENTRY_TYPES`, :data:`GENESIS`, :func:`append`, :func:`locked`, :class:`Book`,
+:func:`read_entries`,
 :func:`verify_chain`, :func:`entry_hash`.
 """
 
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,7 +39,9 @@ from .errors import InputFileError, RoundError
 from .files import atomic_write_bytes, canonical_json, file_lock, parse_json, read_bounded, sha256_bytes
 from .signing import LEDGER_TYPE, key_id, pae
 
-__all__ = ["ENTRY_TYPES", "GENESIS", "Entry", "append", "entry_hash", "read_entries", "verify_chain"]
+__all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "entry_hash", "locked", "read_entries", "verify_chain"]
+
+LEDGER_MODE = 0o644
 
 GENESIS = "0" * 64
 ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report")
@@ -103,6 +108,55 @@ def _check_links(entries: list[Entry], name: str) -> None:
         prev = entry_hash(e)
 
 
+class Book:
+    """The ledger while its lock is held (see :func:`locked`): the entries as read under the lock, and
+    appends that see them. Each :meth:`append` rewrites the file atomically with every entry it is given,
+    so a group of entries (a ``submit`` and its ``collect``) is written whole or not at all."""
+
+    def __init__(self, path: Path, entries: list[Entry], raw: bytes) -> None:
+        self.path = path
+        self.entries = entries
+        self._raw = raw if not raw or raw.endswith(b"\n") else raw + b"\n"
+
+    def append(self, *specs: Mapping[str, Any], actor: str, key: Ed25519PrivateKey) -> list[Entry]:
+        """Sign and append entries ``{type, payload_sha256, data?, time?}`` in one atomic write; return them."""
+        new: list[Entry] = []
+        for spec in specs:
+            last = (new or self.entries or [None])[-1]
+            try:
+                entry = Entry(
+                    seq=len(self.entries) + len(new) + 1,
+                    prev=entry_hash(last) if last is not None else GENESIS,
+                    time=spec.get("time") or utc_now(),
+                    actor=actor,
+                    key_id=key_id(key.public_key()),
+                    type=spec["type"],
+                    data=dict(spec.get("data") or {}),
+                    payload_sha256=spec["payload_sha256"],
+                )
+            except pydantic.ValidationError as e:
+                raise from_pydantic(e, RoundError, file=self.path, what="invalid ledger entry") from None
+            sig = key.sign(pae(LEDGER_TYPE, canonical_json(entry.unsigned())))
+            new.append(entry.model_copy(update={"sig": base64.b64encode(sig).decode()}))
+        raw = self._raw + b"".join(canonical_json(e.model_dump(mode="json")) + b"\n" for e in new)
+        # readable by everyone who may read the round (an auditor's account), as the first write left it
+        atomic_write_bytes(self.path, raw, mode=LEDGER_MODE)
+        self._raw, self.entries = raw, self.entries + new
+        return new
+
+
+@contextmanager
+def locked(path: str | Path) -> Iterator[Book]:
+    """Hold the ledger's lock for the block: read the entries (links checked) and append under one lock,
+    so that two writers never decide on the same stale view."""
+    p = Path(path)
+    with file_lock(p.with_name(p.name + ".lock")):
+        raw = read_bounded(p, MAX_LEDGER_BYTES) if p.exists() else b""
+        entries = _parse_lines(raw, str(p))
+        _check_links(entries, str(p))
+        yield Book(p, entries, raw)
+
+
 def append(
     path: str | Path,
     *,
@@ -114,30 +168,9 @@ def append(
     time: str | None = None,
 ) -> Entry:
     """Append one signed entry after checking the existing chain's links; return it."""
-    p = Path(path)
-    with file_lock(p.with_name(p.name + ".lock")):
-        old = read_bounded(p, MAX_LEDGER_BYTES) if p.exists() else b""
-        entries = _parse_lines(old, str(p))
-        _check_links(entries, str(p))
-        try:
-            entry = Entry(
-                seq=len(entries) + 1,
-                prev=entry_hash(entries[-1]) if entries else GENESIS,
-                time=time or utc_now(),
-                actor=actor,
-                key_id=key_id(key.public_key()),
-                type=type,  # type: ignore[arg-type]
-                data=dict(data or {}),
-                payload_sha256=payload_sha256,
-            )
-        except pydantic.ValidationError as e:
-            raise from_pydantic(e, RoundError, file=p, what="invalid ledger entry") from None
-        sig = key.sign(pae(LEDGER_TYPE, canonical_json(entry.unsigned())))
-        entry = entry.model_copy(update={"sig": base64.b64encode(sig).decode()})
-        if old and not old.endswith(b"\n"):
-            old += b"\n"
-        atomic_write_bytes(p, old + canonical_json(entry.model_dump(mode="json")) + b"\n")
-    return entry
+    with locked(path) as book:
+        return book.append({"type": type, "payload_sha256": payload_sha256, "data": data, "time": time},
+                           actor=actor, key=key)[0]
 
 
 def verify_chain(path: str | Path, keys: Mapping[str, Ed25519PublicKey]) -> list[Entry]:
