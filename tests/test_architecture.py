@@ -18,7 +18,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("errors", "files", "base", "messages", "signing", "rubric", "sheet", "round", "charts", "executor"),
     "evidence": ("evidence",),
     "review": ("dossier", "drafts", "widgets", "submit", "review"),
-    "coordination": ("lifecycle", "ledger", "batch", "collect", "aggregate", "report"),
+    "coordination": ("lifecycle", "ledger", "checkpoint", "batch", "collect", "aggregate", "report"),
     "audit": ("audit",),
     "interface": ("demo", "cli", "__main__"),
 }

@@ -145,10 +145,9 @@ def test_a_full_disk_leaves_the_ledger_whole_and_a_retry_records_once(tmp_path):
         rd = base / "round"
         before = (rd / "ledger.jsonl").read_bytes()
         filler = base / "filler"
-        with filler.open("wb", buffering=0) as fh:  # fill the disk to the last block
-            with contextlib.suppress(OSError):
-                while True:
-                    fh.write(b"\0" * 4096)
+        with filler.open("wb", buffering=0) as fh, contextlib.suppress(OSError):  # fill the disk to the last block
+            while True:
+                fh.write(b"\0" * 4096)
         with pytest.raises(InputFileError, match=r"ledger.jsonl: cannot write \(No space left on device\)"):
             collect(rd, coord_key(base), "coord")
         assert (rd / "ledger.jsonl").read_bytes() == before

@@ -17,6 +17,8 @@ relative to the round; a message; details). A round is *clean* when no finding i
 - ``sheet.ledger`` / ``sheet.missing``: every sheet version has its submit and collect entries, and every
   recorded version is still there with its recorded hash. ``sheet.rejected`` (info) and ``sheet.decision``
   (warning: a valid sheet was rejected) account for the rest.
+- ``ledger.witness``: the ledger extends every checkpoint given with ``witnesses`` (kept by witnesses outside
+  the folder) and in ``checkpoints/``; without witnesses, a warning that truncation cannot be detected.
 - ``sheet.input``: every input file an accepted sheet records still has its recorded sha256.
 - ``assignment.coverage`` (info): assignments without an accepted sheet.
 - ``report.missing``, ``report.signature``, ``report.ledger``, ``report.files``, ``report.recompute``,
@@ -52,6 +54,7 @@ from . import __version__, ledger
 from .aggregate import aggregate_round
 from .base import json_diff
 from .batch import Task, default_notebook, execute
+from .checkpoint import MAX_CHECKPOINT_BYTES, check_witnessed
 from .collect import check_sheet, choose_versions
 from .errors import RoundError, WorkbenchError
 from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes, sha256_file
@@ -432,14 +435,17 @@ def audit_round(
     notebook: str | Path | None = None,
     timeout: float = 600,
     progress: bool = False,
+    witnesses: Collection[str | Path] = (),
 ) -> AuditResult:
     """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
-    notebooks (``only``: ``"reviewer/team"`` names to re-run a subset). Returns the sorted findings."""
+    notebooks (``only``: ``"reviewer/team"`` names to re-run a subset); ``witnesses``: checkpoint files kept
+    outside the folder, which the ledger must extend. Returns the sorted findings."""
     a = _Audit(Path(round_dir))
     r = _load(a)
     if r is None:
         return _result(a, "", rerun)
     entries, used = _core(a, r)
+    _check_witnesses(a, r, entries, witnesses)
     _check_inputs(a, r, used)
     _check_coverage(a, r, used)
     _check_report(a, r, entries)
@@ -456,6 +462,27 @@ def audit_round(
     res = _result(a, r.rules.round_id, rerun)
     n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
     return res.model_copy(update={"sheets": n, "accepted": len(used), "rerun_sheets": len(chosen) if rerun else 0})
+
+
+def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses: Collection[str | Path]) -> None:
+    """The ledger extends every checkpoint: the witnesses' copies (errors) and the folder's own (which an
+    attacker could remove with the history, so they prove less)."""
+    given = []
+    for w in witnesses:
+        try:
+            given.append((str(w), read_bounded(w, MAX_CHECKPOINT_BYTES)))
+        except WorkbenchError as e:
+            a.add("error", "ledger.witness", str(w), e.message)
+    own = [(a.rel(f), read_bounded(f, MAX_CHECKPOINT_BYTES)) for f in sorted((r.path / "checkpoints").glob("*.txt"))]
+    coords = {c.id: c.key() for c in r.coordinators()}
+    for name, message, detail in check_witnessed(entries, r.rules.round_id, coords, given + own):
+        a.add("error", "ledger.witness", name, message, **{k: v for k, v in detail.items() if v is not None})
+    if given:
+        a.add("info", "ledger.witness", "", f"the ledger's {len(entries)} entries were checked against "
+              f"{len(given)} witnessed checkpoint(s)")
+    else:
+        a.add("warning", "ledger.witness", "", "no witnessed checkpoint was given (--witness FILE): a truncated "
+              "or rewritten ledger cannot be told from the original", expected="the checkpoints witnesses keep")
 
 
 def _load(a: _Audit) -> Round | None:

@@ -431,6 +431,52 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     new = [r for r in results if r.new]
     print(f"{len(new)} new sheet(s): {sum(r.decision == 'accepted' for r in new)} accepted, "
           f"{sum(r.decision == 'rejected' for r in new)} rejected; {len(results) - len(new)} collected before")
+    _print_checkpoint(args.round, key, actor)
+    return 0
+
+
+def _print_checkpoint(round_dir: str, key, actor: str) -> None:
+    from .checkpoint import checkpoint_round
+
+    path, cp = checkpoint_round(round_dir, key, actor)
+    print(f"checkpoint: {path} (ledger size {cp.size}); give a copy to the witnesses: "
+          "'workbench cosign FILE --key KEY --name NAME'")
+
+
+@register
+def _add_checkpoint(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("checkpoint", help="sign the ledger's size and head as ROUND/checkpoints/<size>.txt, for witnesses")
+    p.add_argument("round", metavar="ROUND")
+    _key_args(p)
+    p.set_defaults(func=_cmd_checkpoint)
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    _print_checkpoint(args.round, key, actor)
+    return 0
+
+
+@register
+def _add_cosign(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cosign", help="countersign a ledger checkpoint as a witness and keep the copy")
+    p.add_argument("file", metavar="FILE", help="a checkpoint file (ROUND/checkpoints/<size>.txt)")
+    p.add_argument("--key", required=True, help="the witness's private key")
+    p.add_argument("--name", required=True, help="the witness's name on the signature line")
+    p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")
+    p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round)")
+    p.set_defaults(func=_cmd_cosign)
+
+
+def _cmd_cosign(args: argparse.Namespace) -> int:
+    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, parse_checkpoint
+    from .files import atomic_write_text, read_bounded
+
+    text = cosign(read_bounded(args.file, MAX_CHECKPOINT_BYTES), _load_signing_key(args.key, args.passphrase_env),
+                  args.name)
+    atomic_write_text(args.output, text, mode=0o644)
+    cp = parse_checkpoint(text, args.output)
+    print(f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")
     return 0
 
 
@@ -468,6 +514,8 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
     p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
     p.add_argument("--notebook", help="the review notebook template (default: notebooks/review.ipynb)")
+    p.add_argument("--witness", action="append", default=[], metavar="FILE",
+                   help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
     p.set_defaults(func=_cmd_audit)
 
 
@@ -475,7 +523,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .audit import audit_round, write_audit
 
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
-                      notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty())
+                      notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
+                      witnesses=args.witness)
     paths = write_audit(res, args.round)
     for f in res.findings:
         print(f"{f.severity:7} {f.check:18} {f.file or '-'}: {f.message}")
