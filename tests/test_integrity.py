@@ -160,3 +160,43 @@ def test_a_full_disk_leaves_the_ledger_whole_and_a_retry_records_once(tmp_path):
         assert read_entries(rd / "ledger.jsonl") == entries
     finally:
         subprocess.run(["umount", "-l", str(base)], check=False)
+
+
+def test_a_non_canonical_payload_is_refused(tmp_path):
+    from workbench.signing import SHEET_TYPE, envelope_bytes, load_private_key, sign_payload
+    rd = make_round(tmp_path)
+    good = sign_sheet(tmp_path, "e1", "ta")
+    pretty = json.dumps(_payload(good), indent=1).encode()  # the same sheet, other bytes, validly signed
+    key = load_private_key(tmp_path / "keys" / "e1.key")
+    good.unlink()
+    good.write_bytes(envelope_bytes(sign_payload(pretty, SHEET_TYPE, key)))
+    res = _by_path(collect(rd, coord_key(tmp_path), "coord"))["sheets/e1/ta.v1.dsse.json"]
+    assert res.check == "sheet.format" and "canonical JSON" in res.reason
+
+
+def test_a_mistyped_passphrase_option_is_not_echoed(capsys):
+    import pytest
+
+    from workbench.cli import main
+    for argv in (["audit", "r", "--passphrase", "s3cret-pass"], ["audit", "r", "--passphrase=s3cret-pass"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        err = capsys.readouterr().err
+        assert "unrecognized arguments: --passphrase" in err and "s3cret" not in err
+
+
+def test_draft_temporaries_left_by_a_killed_kernel_are_swept(tmp_path):
+    import os
+    import time
+
+    from workbench.drafts import STALE_TMP_SECONDS, DraftStore
+    store = DraftStore(tmp_path)
+    p = store.path("e1", "ta")
+    p.parent.mkdir(parents=True)
+    stale, fresh = p.parent / ".ta.json.abc123.tmp", p.parent / ".ta.json.def456.tmp"
+    stale.write_text("{half")
+    fresh.write_text("{half")
+    old = time.time() - STALE_TMP_SECONDS - 5
+    os.utime(stale, (old, old))
+    assert store.load("e1", "ta").draft is None
+    assert not stale.exists() and fresh.exists()  # a save in flight elsewhere is left alone

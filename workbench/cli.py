@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from . import __version__
 from .errors import WorkbenchError
@@ -22,6 +23,14 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        # a mistyped option's value may be a passphrase: name the options, never echo their values
+        head = "unrecognized arguments: "
+        if message.startswith(head):
+            names = [t.split("=", 1)[0] for t in message[len(head):].split() if t.startswith("-")]
+            message = head + (" ".join(names) if names else "(values not shown)")
+        super().error(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

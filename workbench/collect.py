@@ -37,7 +37,7 @@ from .errors import RoundError, WorkbenchError
 from .files import read_bounded, sha256_bytes
 from .lifecycle import check_frozen
 from .round import Round, load_round, require_coordinator
-from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_filename, validate_sheet
+from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
 __all__ = ["CollectResult", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
@@ -94,6 +94,9 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
         return reject(e.message, "sheet.format")
+    if sheet_bytes(sheet) != payload:
+        # equal sheets are equal bytes: a payload with other spacing, key order or number forms is not one we made
+        return reject("payload is not the sheet's canonical JSON (RFC 8785)", "sheet.format")
     if sheet.reviewer.id != reviewer or sheet.team_id != m[0]:
         return reject(f"sheet is for {sheet.reviewer.id} x {sheet.team_id}, but filed as {reviewer} x {m[0]}",
                       "sheet.identity")

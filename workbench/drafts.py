@@ -11,6 +11,7 @@ Public API: :class:`Draft`, :class:`Submission`, :class:`LoadedDraft`, :class:`D
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -31,6 +32,7 @@ __all__ = ["DRAFT_SCHEMA", "Autosaver", "Draft", "DraftStore", "LoadedDraft", "S
 
 DRAFT_SCHEMA = "workbench.draft/1"
 MAX_DRAFT_BYTES = 4 * 1024 * 1024
+STALE_TMP_SECONDS = 60
 
 
 class Submission(Model):
@@ -100,6 +102,7 @@ class DraftStore:
     def load(self, reviewer_id: str, team_id: str) -> LoadedDraft:
         """Load a draft. An unreadable one is renamed ``*.corrupt-<n>`` and reported in the result."""
         p = self.path(reviewer_id, team_id)
+        self._sweep(p)
         if not p.exists():
             return LoadedDraft(draft=None)
         try:
@@ -117,6 +120,16 @@ class DraftStore:
         """Write the draft atomically (readers see the old or the new file, never half of one)."""
         p = self.path(draft.reviewer_id, draft.team_id)
         return atomic_write_json(p, draft.to_json())
+
+    @staticmethod
+    def _sweep(p: Path) -> None:
+        """Remove temporaries of this draft left by a killed kernel (an atomic save interrupted before its
+        rename); recent ones may belong to a save in flight elsewhere and stay."""
+        now = time.time()
+        for tmp in p.parent.glob(f".{p.name}.*.tmp") if p.parent.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if now - tmp.lstat().st_mtime > STALE_TMP_SECONDS:
+                    tmp.unlink()
 
     @staticmethod
     def _set_aside(p: Path) -> Path:
