@@ -257,7 +257,7 @@ def _widths(tensors: list[TensorInfo], config: Any) -> list[int]:
     counts: Counter[int] = Counter()
     for t in tensors:
         if t.is_float and len(t.shape) >= 2:
-            counts.update(set(t.shape))
+            counts.update({n for n in t.shape if n > 1})  # a (1, N) tensor has one real axis
     widths = _config_widths(config)
     if counts:
         widths.add(min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0])
