@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.charts import to_png, to_svg
-from workbench.errors import EvidenceError, RubricError
+from workbench.errors import EvidenceError, InputFileError, RubricError
 from workbench.evidence._csv import parse_csv
 from workbench.evidence.benchmarks import (
     FORMULAS,
@@ -122,7 +122,7 @@ def test_no_results_block_and_duplicate_json_keys_are_refused(tmp_path):
         parse_harness_results({"result": {}}, "r.json", team="t", model="m", benchmarks=SETS.common)
     p = tmp_path / "dup.json"
     p.write_text('{"results": {"gsm8k": {"exact_match,strict-match": 0.5, "exact_match,strict-match": 0.9}}}')
-    with pytest.raises(Exception, match="duplicate key"):
+    with pytest.raises(InputFileError, match=r"dup\.json: invalid JSON: duplicate key 'exact_match,strict-match'"):
         read_harness_json(p, team="t", model="m")
 
 
