@@ -42,6 +42,55 @@ def require_module(name: str, reason: str | None = None) -> ModuleType:
         raise  # not reached: require skipped or failed
 
 
+class _ManualTimer:
+    """Stands in for ``threading.Timer``: records when it is due and fires only when the test says so."""
+
+    def __init__(self, clock: AutosaveClock, wait: float, fn) -> None:
+        self.due = clock.now + wait
+        self.fn = fn
+        self.started = self.cancelled = False
+        self.daemon = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        assert self.started and not self.cancelled, "only a started, uncancelled timer fires"
+        self.fn()
+
+
+class AutosaveClock:
+    """The monotonic clock and the timers of :mod:`workbench.drafts`, under the test's control."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.timers: list[_ManualTimer] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def timer(self, wait: float, fn) -> _ManualTimer:
+        self.timers.append(t := _ManualTimer(self, wait, fn))
+        return t
+
+
+@pytest.fixture()
+def autosave_clock(monkeypatch) -> AutosaveClock:
+    """Autosave without wall-clock time: ``clock.now`` is set by the test, timers fire on ``timer.fire()``."""
+    import threading
+    from types import SimpleNamespace
+
+    from workbench import drafts
+
+    clock = AutosaveClock()
+    monkeypatch.setattr(drafts, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(drafts, "threading", SimpleNamespace(Lock=threading.Lock, Timer=clock.timer))
+    return clock
+
+
 @pytest.fixture(scope="session")
 def rubrics_dir() -> Path:
     return RUBRICS
