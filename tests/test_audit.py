@@ -246,6 +246,78 @@ def test_notebook_template_changed_so_computed_values_change(rd, tmp_path):
     assert res.rerun_sheets == 1
 
 
+# ---------------------------------------------------------------- the real review notebook
+# The tests above use the stand-in notebook for speed; these run notebooks/review.ipynb itself, as
+# `workbench demo` and an auditor do (about 30 s a notebook on 2 busy cores), on one sheet of the demo's team.
+
+REAL_NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
+AURORA = "sheets/expert-01/team-aurora.v1.dsse.json"
+
+
+@pytest.fixture(scope="module")
+def real_round(tmp_path_factory) -> Path:
+    """expert-01's sheet on team-aurora (the demo's evidence), made by the real notebook, collected."""
+    from roundkit import make_round as make_review_round
+
+    from workbench.batch import run_batch
+    from workbench.collect import collect
+    from workbench.files import sha256_file
+    from workbench.round import freeze
+
+    base = tmp_path_factory.mktemp("real-notebook")
+    kit = make_review_round(base, demo_evidence=True)
+    (kit.round_dir / "assignments.yaml").write_text(yaml.safe_dump(
+        {"assignments": [{"reviewer": "expert-01", "team": "team-aurora"}]}))
+    key = load_private_key(kit.keys / "coordinator.key")
+    freeze(kit.round_dir, key, "coordinator")
+    [res] = run_batch(kit.round_dir, notebook=REAL_NOTEBOOK, keys_dir=kit.keys, jobs=1, progress=False, lang="en")
+    assert res.state == "done", res.error
+    assert [d.decision for d in collect(kit.round_dir, key, "coordinator")] == ["accepted"]
+    # made by the real notebook, not the stand-in
+    assert payload_of(kit.round_dir / AURORA)["parameters"]["notebook_sha256"] == sha256_file(REAL_NOTEBOOK)
+    return kit.round_dir
+
+
+@pytest.fixture
+def real_rd(real_round, tmp_path) -> Path:
+    dst = tmp_path / "round"
+    shutil.copytree(real_round, dst)
+    return dst
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-notebook")
+def test_rerun_with_the_real_notebook_reproduces_the_signed_sheet(real_rd):
+    assert audit_round(real_rd).clean
+    res = audit_round(real_rd, rerun=True, notebook=REAL_NOTEBOOK, jobs=1)
+    assert res.rerun_sheets == 1
+    assert [(f.severity, f.check, f.file) for f in res.findings if f.check.startswith("rerun.")] == []
+    assert res.clean, [f.model_dump() for f in errors(res)]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-notebook")
+def test_benchmark_score_edited_after_signing_is_caught_by_the_real_notebook_rerun(real_rd):
+    f = real_rd / "evidence" / "team-aurora" / "results.json"
+    data = json.loads(f.read_text())
+    assert data["results"]["haerae"]["acc_norm,none"] == 0.3779  # signed: 0.3779 against its target 0.3897
+    data["results"]["haerae"]["acc_norm,none"] = 0.2  # further under the target: the NIA points drop
+    f.write_text(json.dumps(data, indent=1))
+    res = audit_round(real_rd, rerun=True, notebook=REAL_NOTEBOOK, jobs=1)
+    assert not res.clean and res.rerun_sheets == 1
+    inputs = errors(res, "sheet.input")
+    assert [x.file for x in inputs] == ["evidence/team-aurora/results.json"] and "replaced" in inputs[0].message
+    # (a finding's detail leaves out a side that is absent)
+    mism = {x.detail["path"]: (x.detail.get("signed"), x.detail.get("recomputed"))
+            for x in errors(res, "rerun.mismatch") if x.file == AURORA}
+    assert {"inputs[evidence/team-aurora/results.json].sha256"} <= set(mism)
+    nia = [p for p in mism if "bench.nia" in p and p.endswith(".points")]
+    assert nia, sorted(mism.items())
+    signed, again = mism[nia[0]]
+    # haerae's ratio falls from 0.3779 / 0.3897 to 0.2 / 0.3897: one fifth of 10 points times the difference
+    assert signed - again == pytest.approx(10 / 5 * (0.3779 - 0.2) / 0.3897, abs=1e-3)
+
+
 # ---------------------------------------------------------------- reproducibility
 
 def test_audit_is_clean_after_moving_the_folder_under_another_locale_and_time_zone(demo, tmp_path):

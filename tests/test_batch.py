@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require_module
 from coord_helpers import FIXTURES, make_round
 
 from workbench.batch import run_batch
@@ -80,7 +81,7 @@ def test_kill_midway_then_resume(tmp_path):
 
 
 def test_dask_local_cluster(tmp_path, monkeypatch):
-    distributed = pytest.importorskip("distributed")
+    distributed = require_module("distributed")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # workers import this checkout's workbench
     rd = make_round(tmp_path, experts=("e1",), teams=("ta", "tb"))
     with distributed.LocalCluster(host="127.0.0.1", n_workers=1, processes=True, dashboard_address=None) as cluster:

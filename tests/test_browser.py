@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import require
 from playwright.sync_api import expect
 from roundkit import ROOT, TEAM, USER, make_round
 
@@ -30,8 +31,13 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.xdist_group("browser"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium); `make system-deps` installs it"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _chromium():
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (/usr/bin/chromium); `make system-deps` installs it")
+
 
 # what the reviewer enters: criterion -> (option label prefix, comment)
 ENTRIES = {

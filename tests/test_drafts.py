@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -100,55 +98,68 @@ def test_draft_bytes_round_trip(js, conflict, statement):
 
 
 # ---------------------------------------------------------------- autosave
+# The autosaver's clock and timers belong to the test (``autosave_clock``): no sleeping, no wall-clock bounds.
 
 class _Recorder:
     def __init__(self, fail: bool = False) -> None:
-        self.saved: list[tuple[float, Draft]] = []
+        self.saved: list[Draft] = []
         self.fail = fail
-        self.lock = threading.Lock()
 
     def __call__(self, d: Draft) -> None:
         if self.fail:
             raise OSError(28, "No space left on device")
-        with self.lock:
-            self.saved.append((time.monotonic(), d))
+        self.saved.append(d)
 
 
-def test_an_isolated_change_is_saved_at_once():
+def test_an_isolated_change_is_saved_at_once(autosave_clock):
     rec = _Recorder()
     a = Autosaver(rec, interval=0.2)
     d = _draft(coi=COI(has_conflict=False))
     a.schedule(d)
-    assert [x for _, x in rec.saved] == [d] and a.saves == 1
+    assert rec.saved == [d] and a.saves == 1 and autosave_clock.timers == []
+    autosave_clock.now += 0.2  # a later isolated change, once the interval has passed: at once again
+    a.schedule(e := _draft(coi=COI(has_conflict=True)))
+    assert rec.saved == [d, e] and autosave_clock.timers == []
 
 
-def test_a_burst_is_coalesced_and_the_last_state_saved_within_the_interval():
+def test_a_burst_is_coalesced_and_the_last_state_saved_one_interval_after_the_first_write(autosave_clock):
     rec = _Recorder()
     a = Autosaver(rec, interval=0.2)
     states = [_draft(coi=COI(statement="x" * i)) for i in range(1, 30)]
-    start = time.monotonic()
-    for d in states:
+    first_write = autosave_clock.now
+    for d in states:  # a reviewer typing: a change every 5 ms
         a.schedule(d)
-    assert len(rec.saved) == 1  # the first at once, the rest wait for the interval
-    time.sleep(0.5)
-    assert [d for _, d in rec.saved] == [states[0], states[-1]]
-    assert rec.saved[-1][0] - start < 0.2 + 0.15
+        autosave_clock.now += 0.005
+    assert rec.saved == [states[0]]  # the first at once, the rest wait for the interval
+    [timer] = autosave_clock.timers  # one pending write for the whole burst
+    assert timer.started and timer.due == pytest.approx(first_write + 0.2)
+    autosave_clock.now = timer.due
+    timer.fire()
+    assert rec.saved == [states[0], states[-1]] and a.saves == 2
+    a.flush()  # nothing left pending
+    assert rec.saved == [states[0], states[-1]]
+    autosave_clock.now += 0.01  # a change soon after that write waits for the next interval
+    a.schedule(late := _draft(coi=COI(statement="late")))
+    assert rec.saved[-1] == states[-1] and autosave_clock.timers[-1].due == pytest.approx(timer.due + 0.2)
+    autosave_clock.timers[-1].fire()
+    assert rec.saved[-1] == late and a.saves == 3
 
 
-def test_flush_writes_the_pending_state_now():
+def test_flush_writes_the_pending_state_now(autosave_clock):
     rec = _Recorder()
     a = Autosaver(rec, interval=10)
     a.schedule(_draft())
     a.schedule(last := _draft(coi=COI(has_conflict=True)))
     a.flush()
-    assert rec.saved[-1][1] == last and len(rec.saved) == 2
+    assert rec.saved[-1] == last and len(rec.saved) == 2
+    assert autosave_clock.timers[0].cancelled  # the flush took the timer's write
 
 
-def test_a_failed_save_is_reported_and_retried():
+def test_a_failed_save_is_reported_and_retried(autosave_clock):
     rec = _Recorder(fail=True)
     a = Autosaver(rec, interval=0)
     a.schedule(d := _draft())
     assert isinstance(a.error, OSError) and a.saves == 0
     rec.fail = False
     a.flush()  # the state was kept for the retry
-    assert a.error is None and rec.saved[-1][1] == d
+    assert a.error is None and rec.saved[-1] == d

@@ -7,13 +7,17 @@ import json
 import math
 from pathlib import Path
 
+import altair as alt
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from png_pixels import decode_png
 
-from workbench.charts import to_png, to_svg
-from workbench.errors import EvidenceError, RubricError
+from workbench.charts import style, to_png, to_svg
+from workbench.errors import EvidenceError, InputFileError, RubricError
 from workbench.evidence._csv import parse_csv
 from workbench.evidence.benchmarks import (
     FORMULAS,
@@ -122,7 +126,7 @@ def test_no_results_block_and_duplicate_json_keys_are_refused(tmp_path):
         parse_harness_results({"result": {}}, "r.json", team="t", model="m", benchmarks=SETS.common)
     p = tmp_path / "dup.json"
     p.write_text('{"results": {"gsm8k": {"exact_match,strict-match": 0.5, "exact_match,strict-match": 0.9}}}')
-    with pytest.raises(Exception, match="duplicate key"):
+    with pytest.raises(InputFileError, match=r"dup\.json: invalid JSON: duplicate key 'exact_match,strict-match'"):
         read_harness_json(p, team="t", model="m")
 
 
@@ -373,13 +377,49 @@ def test_results_chart_exports_svg_with_hangul_text():
     assert "해례 벤치" in svg  # a Korean benchmark name from the scheme
 
 
-def test_korean_labels_render_as_distinct_glyphs_in_png():
-    # If the font lacked Hangul, every syllable would be the same missing-glyph box, so two same-length
-    # titles would give identical images.
+def _korean_font_installed() -> bool:
+    found = [f for pattern in ("Nanum*.tt?", "NotoSansCJK*", "NotoSansKR*", "NotoSerifCJK*")
+             for f in Path("/usr/share/fonts").rglob(pattern)]
+    return bool(found) or Path("/System/Library/Fonts/AppleSDGothicNeo.ttc").exists()
+
+
+def _title_pixels(text: str) -> np.ndarray:
+    """A label alone, as a chart title in the workbench's chart style (20 px font, scale 1), as RGBA pixels."""
+    chart = alt.Chart(pd.DataFrame({"x": [0]})).mark_point(opacity=0)
+    return decode_png(to_png(style(chart.properties(title=alt.TitleParams(text, fontSize=20), width=1, height=1)),
+                             scale=1))
+
+
+def _ink_extent(img: np.ndarray) -> tuple[int, int]:
+    """Width and height in pixels of what is drawn (anything unlike the corner's background)."""
+    ys, xs = np.nonzero(np.any(img != img[0, 0], axis=2))
+    assert len(xs), "nothing drawn"
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
+
+
+def test_korean_labels_render_as_hangul_glyphs_not_missing_glyph_boxes():
+    require(_korean_font_installed(), "no Korean font (fonts-nanum or Noto CJK) is installed; `make system-deps` installs fonts-nanum")
+    # a character that no font has is drawn as the missing-glyph box ("tofu"), the same box for every such
+    # character: private-use code points give it; Hangul without a Korean font would give it too
+    tofu = _title_pixels("\ue000")
+    assert _same(_title_pixels("\ue001"), tofu)
+    syllables = {ch: _title_pixels(ch) for ch in "가나다라마바"}
+    for ch, img in syllables.items():
+        assert not _same(img, tofu), f"{ch} is drawn as a missing-glyph box"
+        w, h = _ink_extent(img)
+        assert 12 <= w <= 22 and 12 <= h <= 22, f"{ch}: ink {w}x{h} px is not a syllable of a 20 px font"
+    assert len({img.tobytes() for img in syllables.values()}) == 6  # six syllables, six different glyphs
+    # a whole label: the syllables side by side, about one em each
+    w, h = _ink_extent(_title_pixels("가나다라마바"))
+    assert 6 * 16 <= w <= 6 * 22 and 12 <= h <= 22
+    # and in a real chart: its Korean title is not its missing-glyph twin
     chart = results_chart(_nia_points(), lang="ko")
-    a = to_png(chart.properties(title="가나다라마바"), scale=1)
-    b = to_png(chart.properties(title="사아자차카타"), scale=1)
-    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a != b
+    hangul = to_png(chart.properties(title="가나다라마바"), scale=1)
+    assert hangul[:8] == b"\x89PNG\r\n\x1a\n" and hangul != to_png(chart.properties(title="\ue000" * 6), scale=1)
 
 
 def test_chart_for_several_teams_facets():

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,7 +181,7 @@ def test_bootstrap_interval_matches_the_asymptotic_standard_error():
 
 
 def test_matches_the_logistic_regression_baseline():
-    sklearn = pytest.importorskip("sklearn.linear_model")
+    sklearn = require_module("sklearn.linear_model")
     rng = np.random.default_rng(4)
     k, n = 6, 6000
     true = rng.normal(size=k)

