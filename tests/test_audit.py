@@ -262,7 +262,7 @@ def real_round(tmp_path_factory) -> Path:
     from workbench.batch import run_batch
     from workbench.collect import collect
     from workbench.files import sha256_file
-    from workbench.round import freeze
+    from workbench.lifecycle import freeze
 
     base = tmp_path_factory.mktemp("real-notebook")
     kit = make_review_round(base, demo_evidence=True)
