@@ -374,7 +374,7 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         return
     recomputed = parse_json(canonical_json(agg.summary()))
     for d in json_diff(signed, recomputed):
-        a.add("error", "report.mismatch", f, f"{d['path']}: signed {d['a']!r}, recomputed {d['b']!r}",
+        a.add("error", "report.mismatch", f, f"{d['path']}: signed {_short(d['old'])!r}, recomputed {_short(d['new'])!r}",
               path=d["path"], signed=_short(d["old"]), recomputed=_short(d["new"]))
     csv_hash = sha256_bytes(scores_csv(agg).encode())
     if csv_hash != signed_files.get("scores.csv"):

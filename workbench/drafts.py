@@ -33,6 +33,7 @@ __all__ = ["DRAFT_SCHEMA", "Autosaver", "Draft", "DraftStore", "LoadedDraft", "S
 DRAFT_SCHEMA = "workbench.draft/1"
 MAX_DRAFT_BYTES = 4 * 1024 * 1024
 STALE_TMP_SECONDS = 60
+_wall_clock = time.time  # file ages are wall-clock; the autosave timing uses time.monotonic
 
 
 class Submission(Model):
@@ -125,7 +126,7 @@ class DraftStore:
     def _sweep(p: Path) -> None:
         """Remove temporaries of this draft left by a killed kernel (an atomic save interrupted before its
         rename); recent ones may belong to a save in flight elsewhere and stay."""
-        now = time.time()
+        now = _wall_clock()
         for tmp in p.parent.glob(f".{p.name}.*.tmp") if p.parent.is_dir() else ():
             with contextlib.suppress(OSError):
                 if now - tmp.lstat().st_mtime > STALE_TMP_SECONDS:

@@ -6,31 +6,36 @@ record starts (quoted comments may span lines), so every error names the exact l
 
 from __future__ import annotations
 
+import array
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import EvidenceError
-from ..files import decode_text, read_bounded
+from ..files import open_regular
 from ._inputs import as_evidence_errors
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
+MAX_SHARED_VALUES = 100_000
 
 
 def parse_csv(
-    text: str, name: str, required: Sequence[str], optional: Sequence[str] = ()
+    text: str | Iterable[str], name: str, required: Sequence[str], optional: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Parse CSV text into a frame of stripped strings plus a ``line`` column (line where each row starts).
+    """Parse CSV text (or lines) into a frame of stripped strings plus a ``line`` column (where each row starts).
 
     The header must hold every ``required`` column, may hold ``optional`` ones, and nothing else. A missing
-    optional column becomes empty strings. Rows with the wrong number of fields are refused.
+    optional column becomes empty strings. Rows with the wrong number of fields are refused. Rows go
+    straight into one list per column, so memory is the cells themselves, not rows, copies and a frame of
+    lengths besides.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    lines_in = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(lines_in, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -54,8 +59,11 @@ def parse_csv(
         raise EvidenceError(f"{what} (found: {found})", file=name, line=1, place="header",
                             expected="columns " + ", ".join(required) + (
                                 f" (optional: {', '.join(optional)})" if optional else ""))
-    rows: list[list[str]] = []
-    lines: list[int] = []
+    cols: list[list[str]] = [[] for _ in header]
+    # repeated cells (team, model, benchmark, metric) share one string object: a large file costs its
+    # distinct values, not one object per cell
+    seen: list[dict[str, str] | None] = [{} for _ in header]
+    lines = array.array("q")
     start = reader.line_num + 1
     try:
         for row in reader:
@@ -65,33 +73,43 @@ def parse_csv(
             if len(row) != len(header):
                 raise EvidenceError(f"row has {len(row)} fields", file=name, line=start,
                                     expected=f"{len(header)} fields ({', '.join(header)})")
-            rows.append(row)
+            for c, v in enumerate(row):
+                if len(v) > MAX_FIELD_CHARS:
+                    raise EvidenceError(f"field longer than {MAX_FIELD_CHARS} characters", file=name, line=start,
+                                        place=header[c])
+                v = v.strip()
+                known = seen[c]
+                if known is not None:
+                    v = known.setdefault(v, v)
+                    if len(known) > MAX_SHARED_VALUES:
+                        seen[c] = None  # a column of distinct values: sharing saves nothing
+                cols[c].append(v)
             lines.append(start)
             start = reader.line_num + 1
     except csv.Error as e:
         raise EvidenceError(f"CSV syntax error: {e}", file=name, line=start) from None
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in header]
-    frame = pd.DataFrame({h: pd.array([v.strip() for v in col], dtype=object) for h, col in zip(header, cols, strict=True)})
+    except UnicodeDecodeError:
+        raise EvidenceError("not valid UTF-8 text", file=name, line=start, expected="UTF-8") from None
+    frame = pd.DataFrame({h: np.array(col, dtype=object) for h, col in zip(header, cols, strict=True)},
+                         index=pd.RangeIndex(len(lines)))
+    del cols
     for c in optional:
         if c not in frame:
             frame[c] = ""
     frame = frame[allowed]
-    frame["line"] = np.asarray(lines, dtype=np.int64)
-    too_long = frame[allowed].map(len).gt(MAX_FIELD_CHARS) if rows else None
-    if too_long is not None and too_long.to_numpy().any():
-        r, c = np.argwhere(too_long.to_numpy())[0]
-        raise EvidenceError(f"field longer than {MAX_FIELD_CHARS} characters", file=name,
-                            line=int(frame["line"].iloc[r]), place=allowed[c])
+    frame["line"] = np.frombuffer(lines, dtype=np.int64) if len(lines) else np.zeros(0, np.int64)
     return frame
 
 
 def read_csv(
     path: str | Path, required: Sequence[str], optional: Sequence[str] = (), max_bytes: int = MAX_CSV_BYTES
 ) -> pd.DataFrame:
-    """Bounded read of a UTF-8 CSV file; see :func:`parse_csv`. Size and encoding problems are EvidenceErrors."""
+    """Bounded, streamed read of a UTF-8 CSV file; see :func:`parse_csv`. Size, kind and encoding problems
+    are EvidenceErrors."""
     with as_evidence_errors():
-        text = decode_text(read_bounded(path, max_bytes), path)
-    return parse_csv(text, str(path), required, optional)
+        fh = open_regular(path, max_bytes)
+    with io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="") as text:
+        return parse_csv(text, str(path), required, optional)
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:

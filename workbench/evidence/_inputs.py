@@ -1,6 +1,6 @@
 """Hashed input files: every evidence result names the files it was computed from and their SHA-256.
 
-Public API: :class:`InputFile`, :func:`read_input`, :func:`as_evidence_errors`.
+Public API: :class:`InputFile`, :class:`HashingReader`, :func:`read_input`, :func:`as_evidence_errors`.
 
 Only the file's *name* is kept (never its absolute path), so a result is the same on every machine;
 the hash is what ties a result to the exact bytes the team submitted.
@@ -8,16 +8,19 @@ the hash is what ties a result to the exact bytes the team submitted.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import EvidenceError, WorkbenchError
 from ..files import read_bounded, sha256_bytes
 
-__all__ = ["InputFile", "as_evidence_errors", "read_input"]
+__all__ = ["HashingReader", "InputFile", "as_evidence_errors", "read_input"]
 
 
 class InputFile(BaseModel):
@@ -47,6 +50,37 @@ def as_evidence_errors() -> Iterator[None]:
         raise
     except WorkbenchError as e:
         raise EvidenceError(e.message, file=e.file, line=e.line, place=e.place, expected=e.expected) from None
+
+
+class HashingReader(io.RawIOBase):
+    """A binary file that hashes what is read through it, for parsers that stream (memory does not grow with
+    the file); :meth:`record` drains the rest and describes the whole file as :class:`InputFile` would."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._fh.readinto(b)
+        if n:
+            self._sha.update(memoryview(b)[:n])
+            self._n += n
+        return n or 0
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+    def record(self, path: str | Path) -> InputFile:
+        """Hash the bytes not read yet, then the file's description."""
+        while chunk := self._fh.read(1 << 20):
+            self._sha.update(chunk)
+            self._n += len(chunk)
+        return InputFile(name=Path(str(path)).name, bytes=self._n, sha256=self._sha.hexdigest())
 
 
 def read_input(path: str | Path, max_bytes: int) -> tuple[bytes, InputFile]:

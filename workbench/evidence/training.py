@@ -18,14 +18,16 @@ readers depend on the full ``tensorboard`` package, which the workbench does not
 
 from __future__ import annotations
 
+import array
 import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -36,8 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..base import Model, from_pydantic
 from ..charts import style
 from ..errors import EvidenceError
-from ..files import decode_text, parse_yaml
-from ._inputs import InputFile, as_evidence_errors, read_input
+from ..files import decode_text, open_regular, parse_yaml
+from ._inputs import HashingReader, InputFile, as_evidence_errors
 
 __all__ = [
     "Accelerator",
@@ -195,8 +197,12 @@ def load_training_log(path: str | Path, max_bytes: int = MAX_LOG_BYTES) -> Train
     fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(p.suffix.lower())
     if fmt is None:
         raise EvidenceError(f"unknown training-log type '{p.suffix}'", file=p, expected=".csv or .jsonl")
-    data, info = read_input(p, max_bytes)
-    return parse_training_log(data, name=str(p), fmt=fmt, source=info)
+    with as_evidence_errors():
+        raw = HashingReader(open_regular(p, max_bytes))
+    with io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", errors="strict", newline="") as text:
+        columns, lines, ignored = _read_stream(text, str(p), fmt)
+        source = raw.record(p)  # the parser may stop before the end (trailing blank lines): hash them too
+    return _validate(columns, lines, ignored, str(p), source)
 
 
 def parse_training_log(
@@ -206,10 +212,15 @@ def parse_training_log(
     source = source or InputFile.of(name, data)
     with as_evidence_errors():
         text = decode_text(data, name)
-        if "\x00" in text:
-            raise EvidenceError("contains NUL bytes", file=name, expected="a text file")
-        columns, lines, ignored = _read_csv(text, name) if fmt == "csv" else _read_jsonl(text, name)
-    return _validate(columns, lines, ignored, name, source, text=fmt == "csv")
+    columns, lines, ignored = _read_stream(io.StringIO(text, newline=""), name, fmt)
+    return _validate(columns, lines, ignored, name, source)
+
+
+def _read_stream(text: Iterable[str], name: str, fmt: str) -> tuple[dict[str, Any], Any, list[str]]:
+    try:
+        return _read_csv(text, name) if fmt == "csv" else _read_jsonl(text, name)
+    except UnicodeDecodeError:
+        raise EvidenceError("not valid UTF-8 text", file=name, expected="UTF-8") from None
 
 
 def _canonical_columns(header: list[str], name: str, line: int) -> tuple[dict[str, str], list[str]]:
@@ -231,8 +242,23 @@ def _canonical_columns(header: list[str], name: str, line: int) -> tuple[dict[st
     return found, sorted(set(header) - used)
 
 
-def _read_csv(text: str, name: str) -> tuple[dict[str, list], list[int], list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _no_nul(lines: Iterable[str], name: str) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        if "\x00" in line:
+            raise EvidenceError("contains NUL bytes", file=name, line=number, expected="a text file")
+        yield line
+
+
+def _float_or_refuse(v: str, qty: str, name: str, line: int) -> float:
+    try:
+        return float(v)
+    except (ValueError, OverflowError):
+        raise EvidenceError(f"{qty} is {v[:40]!r}", file=name, line=line, expected="a number") from None
+
+
+def _read_csv(text: Iterable[str], name: str) -> tuple[dict[str, Any], Any, list[str]]:
+    # only the columns used are kept, each value as a float as soon as it is read: memory is 8 bytes a cell
+    reader = csv.reader(_no_nul(text, name), strict=True)
     try:
         header = next(reader, None)
         while header is not None and not any(h.strip() for h in header):
@@ -244,8 +270,9 @@ def _read_csv(text: str, name: str) -> tuple[dict[str, list], list[int], list[st
             raise EvidenceError("repeated column name", file=name, line=reader.line_num,
                                 expected="unique column names")
         found, ignored = _canonical_columns(header, name, reader.line_num)
-        rows: list[list[str]] = []
-        lines: list[int] = []
+        where = [(qty, header.index(col)) for qty, col in found.items()]
+        columns = {qty: array.array("d") for qty in found}
+        lines = array.array("q")
         width = len(header)
         for row in reader:
             if len(row) != width:
@@ -253,24 +280,23 @@ def _read_csv(text: str, name: str) -> tuple[dict[str, list], list[int], list[st
                     continue  # blank line
                 raise EvidenceError(f"{len(row)} fields", file=name, line=reader.line_num,
                                     expected=f"{width} fields as in the header")
-            if len(rows) >= MAX_ROWS:
+            if len(lines) >= MAX_ROWS:
                 raise EvidenceError("too many rows", file=name, line=reader.line_num,
                                     expected=f"at most {MAX_ROWS} (log every few steps)")
-            rows.append(row)
+            for qty, c in where:
+                columns[qty].append(_float_or_refuse(row[c], qty, name, reader.line_num))
             lines.append(reader.line_num)
     except csv.Error as e:
         raise EvidenceError(f"CSV syntax error: {e}", file=name, line=reader.line_num) from None
-    by_column = list(zip(*rows, strict=True)) if rows else [()] * width
-    columns = {qty: list(by_column[header.index(col)]) for qty, col in found.items()}
     return columns, lines, ignored
 
 
-def _read_jsonl(text: str, name: str) -> tuple[dict[str, list], list[int], list[str]]:
-    columns: dict[str, list] | None = None
+def _read_jsonl(text: Iterable[str], name: str) -> tuple[dict[str, Any], Any, list[str]]:
+    columns: dict[str, array.array] | None = None
     found: dict[str, str] = {}
     ignored: set[str] = set()
-    lines: list[int] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    lines = array.array("q")
+    for number, raw in enumerate(_no_nul(text, name), start=1):
         if not raw.strip():
             continue
         try:
@@ -282,13 +308,19 @@ def _read_jsonl(text: str, name: str) -> tuple[dict[str, list], list[int], list[
             raise EvidenceError("not a JSON object", file=name, line=number, expected='{"step": ..., "loss": ...}')
         if columns is None:
             found, _ = _canonical_columns(list(obj), name, number)
-            columns = {qty: [] for qty in found}
+            columns = {qty: array.array("d") for qty in found}
         if len(lines) >= MAX_ROWS:
             raise EvidenceError("too many rows", file=name, line=number, expected=f"at most {MAX_ROWS}")
         for qty, key in found.items():
             if key not in obj:
                 raise EvidenceError(f"missing '{key}'", file=name, line=number, expected="the keys of the first row")
-            columns[qty].append(obj[key])
+            v = obj[key]
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise EvidenceError(f"{qty} is {type(v).__name__} {v!r}", file=name, line=number, expected="a number")
+            try:
+                columns[qty].append(v)
+            except OverflowError:
+                raise EvidenceError(f"{qty} is {v}", file=name, line=number, expected="a finite number") from None
         ignored.update(k for k in obj if k not in found.values())
         lines.append(number)
     if columns is None:
@@ -296,23 +328,9 @@ def _read_jsonl(text: str, name: str) -> tuple[dict[str, list], list[int], list[
     return columns, lines, sorted(ignored)
 
 
-def _as_floats(values: list, qty: str, name: str, lines: list[int], *, text: bool) -> np.ndarray:
-    """Numbers from CSV text fields, or from JSON values (where strings and booleans are refused)."""
-    try:
-        if not text:
-            for i, v in enumerate(values):
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise EvidenceError(f"{qty} is {type(v).__name__} {v!r}", file=name, line=lines[i],
-                                        expected="a number")
-        arr = np.asarray(values, dtype=np.float64)
-    except (ValueError, OverflowError, TypeError):
-        for i, v in enumerate(values):
-            try:
-                float(v)
-            except (ValueError, OverflowError, TypeError):
-                raise EvidenceError(f"{qty} is {str(v)[:40]!r}", file=name, line=lines[i],
-                                    expected="a number") from None
-        raise  # pragma: no cover - numpy and float() disagree
+def _as_floats(values: array.array, qty: str, name: str, lines: array.array) -> np.ndarray:
+    """The readers' float column, checked finite and non-negative (the failing row's line is named)."""
+    arr = np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0)
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.argmax(bad))
@@ -324,11 +342,10 @@ def _as_floats(values: list, qty: str, name: str, lines: list[int], *, text: boo
     return arr
 
 
-def _validate(columns: dict[str, list], lines: list[int], ignored: list[str], name: str,
-              source: InputFile, *, text: bool) -> TrainingLog:
+def _validate(columns: dict[str, Any], lines: Any, ignored: list[str], name: str, source: InputFile) -> TrainingLog:
     if not lines:
         raise EvidenceError("no data rows", file=name, expected="at least one row with step and loss")
-    arrays = {qty: _as_floats(vals, qty, name, lines, text=text) for qty, vals in columns.items()}
+    arrays = {qty: _as_floats(vals, qty, name, lines) for qty, vals in columns.items()}
     step = arrays["step"]
     frac = step != np.floor(step)
     if frac.any():
