@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
+from judgments import demo_judgments
 
-from workbench.demo import demo_judgments
 from workbench.errors import SheetError
 from workbench.sheet import (
     COI,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
+from synthetic import make_model, save_model
 
 from tests.weights_models import minilm_dir
 from workbench.errors import EvidenceError
@@ -25,7 +26,6 @@ from workbench.evidence.weights import (
     sample_positions,
     write_fingerprint,
 )
-from workbench.synthetic import make_model, save_model
 
 
 def standardized(v):

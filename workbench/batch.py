@@ -43,6 +43,7 @@ from .errors import RoundError, WorkbenchError
 from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .round import Round, check_frozen, load_round
+from .shipped import review_notebook
 
 __all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 
@@ -80,9 +81,8 @@ class TaskResult(BaseModel):
 
 
 def default_notebook() -> Path:
-    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else ``notebooks/review.ipynb`` beside the package."""
-    env = os.environ.get("WORKBENCH_NOTEBOOK")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "notebooks" / "review.ipynb"
+    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else the one shipped in the package (package data)."""
+    return review_notebook()
 
 
 def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list[Task]:

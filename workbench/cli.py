@@ -334,11 +334,11 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_round_init(args: argparse.Namespace) -> int:
-    from .demo import default_rubrics_dir
     from .round import init_round
+    from .shipped import rubrics_dir
     from .signing import load_public_key
 
-    r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or default_rubrics_dir(),
+    r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or rubrics_dir(),
                    coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey))
     print(f"created {r.path}: edit rules.yaml, roster.yaml, teams.yaml, assignments.yaml, then 'workbench round freeze'")
     return 0
@@ -394,7 +394,7 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
     p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
     p.add_argument("--retries", type=int, default=1, help="re-runs of a failed notebook in this batch (default 1)")
-    p.add_argument("--notebook", help="the review notebook (default: notebooks/review.ipynb)")
+    p.add_argument("--notebook", help="the review notebook (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
     p.add_argument("--lang", default="ko", choices=["ko", "en"])
     p.set_defaults(func=_cmd_batch)
@@ -467,7 +467,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
     p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
     p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
-    p.add_argument("--notebook", help="the review notebook template (default: notebooks/review.ipynb)")
+    p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.set_defaults(func=_cmd_audit)
 
 
