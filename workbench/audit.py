@@ -36,6 +36,7 @@ Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Collection, Mapping
 from importlib.resources import files
@@ -58,6 +59,8 @@ from .report import scores_csv
 from .round import Round, diff_states, ledger_keys, load_round, round_state, signed_state
 from .sheet import ScoreSheet, parse_sheet
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHECKS",
@@ -441,6 +444,7 @@ def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreShee
             todo.append((Task(reviewer=str(p.get("reviewer_id") or rev), team=str(p.get("team_id") or team),
                               role=str(p.get("role") or sheet.reviewer.role), lang=str(p.get("lang") or "ko"),
                               answers_file=str(answers), key_file="", output_dir=str(t / "out")), 0))
+        log.info("audit %s: re-running %d notebook(s) with %s", r.path, len(todo), notebook)
         results = execute(todo, r.path.resolve(), notebook, jobs=jobs, executor=executor, timeout=timeout,
                           work_dir=t / "work", progress=progress)
         for (task, _), (path, sheet) in zip(todo, [v for _, v in sorted(used.items())], strict=True):

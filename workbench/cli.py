@@ -1,12 +1,15 @@
 """The ``workbench`` command. Each sub-command is a small function over the package's public API.
 
 Errors the user can cause (:class:`WorkbenchError`) print one line and exit 1; other exceptions are bugs
-and keep their traceback.
+and keep their traceback. A command's results go to standard output; the library's log (the ``workbench``
+logger: progress, retries, warnings) goes to standard error, one plain line per record, at INFO (``-v``:
+DEBUG).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -31,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score, sign, publish and audit a national evaluation of AI foundation models.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (DEBUG) as well as progress")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _REGISTRY:
         add(sub)
@@ -50,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as e:
@@ -58,6 +63,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130
+
+
+class _CLIHandler(logging.StreamHandler):
+    """The handler :func:`configure_logging` installs (replaced, not stacked, when main runs again).
+
+    It writes to whatever ``sys.stderr`` is at the time of each record (tests and notebooks swap it).
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send the ``workbench`` logger's records at ``level`` and above to standard error, one plain line each."""
+    logger = logging.getLogger("workbench")
+    for h in [h for h in logger.handlers if isinstance(h, _CLIHandler)]:
+        logger.removeHandler(h)
+    handler = _CLIHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ Public API: :func:`run_demo`, :func:`default_rubrics_dir`, :func:`default_demo_d
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from .round import amend, freeze, init_round, load_round
 from .rubric import check_files
 from .shipped import demo_data, rubrics_dir
 from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["default_demo_data", "default_rubrics_dir", "run_demo"]
 
@@ -59,12 +62,15 @@ def _write_yaml(path: Path, obj: object) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110))
 
 
-def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2, notebook: str | Path | None = None,
+def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2, notebook: str | Path | None = None,
              progress: bool = False) -> Path:
     """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path.
 
-    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does.
+    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does. Each step's
+    line goes to ``echo`` (``workbench demo`` prints them: they are its output), else to the
+    ``workbench.demo`` logger at INFO.
     """
+    echo = echo or log.info
     t0 = time.monotonic()
     out = Path(out)
     data = default_demo_data()
