@@ -26,13 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments fixture
 
 from bench_batch import make_round  # noqa: E402
+from judgments import demo_judgments  # noqa: E402
 
 from workbench import ledger  # noqa: E402
 from workbench.audit import audit_round, verify_sheets  # noqa: E402
 from workbench.batch import run_batch  # noqa: E402
-from workbench.demo import demo_judgments, run_demo  # noqa: E402
+from workbench.demo import run_demo  # noqa: E402
 from workbench.files import canonical_json, sha256_bytes  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
 from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes  # noqa: E402

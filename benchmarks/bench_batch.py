@@ -23,9 +23,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments fixture
+
+from judgments import demo_judgments  # noqa: E402
 
 from workbench.batch import default_notebook, run_batch  # noqa: E402
-from workbench.demo import default_rubrics_dir, demo_judgments  # noqa: E402
+from workbench.demo import default_rubrics_dir  # noqa: E402
 from workbench.lifecycle import freeze, init_round  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
 from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
@@ -83,8 +86,6 @@ def main() -> None:
     a = ap.parse_args()
     nb = default_notebook()
     which = "notebooks/review.ipynb"
-    if not nb.is_file():
-        nb, which = ROOT / "tests" / "fixtures" / "coord" / "review_fixture.ipynb", "test fixture review_fixture.ipynb"
     n = a.experts * a.teams
     base = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:

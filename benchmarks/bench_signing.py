@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the sample judgments fixture
 
-from workbench.demo import default_rubrics_dir, demo_judgments  # noqa: E402
+from judgments import demo_judgments  # noqa: E402
+
+from workbench.demo import default_rubrics_dir  # noqa: E402
 from workbench.files import sha256_bytes  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
 from workbench.sheet import COI, Reviewer, build_sheet, parse_sheet, sheet_bytes  # noqa: E402

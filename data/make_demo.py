@@ -1,6 +1,9 @@
-"""Generate the embedded demo round's inputs under data/demo/ (fictional; deterministic, seeded).
+"""Generate the embedded demo round's inputs (fictional; deterministic, seeded).
 
-    python data/make_demo.py            # rewrites data/demo/ from the seed below
+    python data/make_demo.py            # rewrites workbench/data/demo/ and its mirror data/demo/
+
+The package copy (``workbench/data/demo``, shipped as package data) is the source the demo reads; the
+top-level ``data/demo`` is a byte-identical mirror for readers of the checkout (tests/test_packaging.py).
 
 Writes (about 0.5 MB in all):
 - teams.yaml: 5 fictional consortia, their models, declared targets (every NIA, common and individual
@@ -12,7 +15,7 @@ Writes (about 0.5 MB in all):
   (a from-scratch curve starting at ln V and falling as a power law; no restarts, no flags),
   tokenizer.json (a small byte-level BPE vocabulary drawn from a shared Zipf pool, so independent
   tokenizers share 30-50% of tokens, like real ones of different families), config.json, licences.yaml,
-  weights.fingerprint (the fingerprint of a tiny generated model, workbench.synthetic; the model itself
+  weights.fingerprint (the fingerprint of a tiny generated model, tests/synthetic.py; the model itself
   is not kept) and technical-report.md;
 - references/: references.yaml and the fictional foreign open model "Foreign-VL" (fingerprint,
   tokenizer.json, config.json). team-cheonma's vision encoder is Foreign-VL's, renamed and slightly
@@ -43,14 +46,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the model generators are test fixtures
+
+from synthetic import make_model, make_vision, perturb, save_model  # noqa: E402
 
 from workbench.evidence.benchmarks import load_benchmark_sets  # noqa: E402
 from workbench.evidence.weights import fingerprint_model, write_fingerprint  # noqa: E402
 from workbench.rubric import AnchoredScale, GateScale, load_rubric  # noqa: E402
-from workbench.synthetic import make_model, make_vision, perturb, save_model  # noqa: E402
 
 SEED = 20260115
-OUT = ROOT / "data" / "demo"
+OUT = ROOT / "workbench" / "data" / "demo"
+MIRROR = ROOT / "data" / "demo"
 N_EXPERTS = 5
 N_USERS = 49
 
@@ -245,8 +251,8 @@ def _level(rng: np.random.Generator, q: float, lo: int, hi: int, offset: int = 0
 
 def main() -> None:
     rng = np.random.default_rng(SEED)
-    expert = load_rubric(ROOT / "rubrics" / "expert.yaml")
-    user = load_rubric(ROOT / "rubrics" / "user.yaml")
+    expert = load_rubric(ROOT / "workbench" / "data" / "rubrics" / "expert.yaml")
+    user = load_rubric(ROOT / "workbench" / "data" / "rubrics" / "user.yaml")
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
 
@@ -299,7 +305,9 @@ def main() -> None:
                 r = rng.random()
                 winner = "tie" if abs(r - pa) < 0.05 else "A" if r < pa else "B"
                 w.writerow([f"user-{u:02d}", f"p{k:02d}", a, b, winner])
-    print(f"wrote {OUT} (seed {SEED})")
+    shutil.rmtree(MIRROR, ignore_errors=True)
+    shutil.copytree(OUT, MIRROR)
+    print(f"wrote {OUT} and its mirror {MIRROR} (seed {SEED})")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 from conftest import RUBRICS
+from judgments import demo_judgments
 
-from workbench.demo import demo_judgments
 from workbench.files import atomic_write_bytes, sha256_file
 from workbench.lifecycle import freeze, init_round
 from workbench.rubric import load_rubric

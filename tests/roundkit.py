@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from judgments import demo_judgments
 
-from workbench.demo import demo_judgments
 from workbench.lifecycle import init_round
 from workbench.rubric import load_rubric
 from workbench.signing import generate_keypair, load_public_key

@@ -11,6 +11,7 @@ import yaml
 from coord_helpers import coord_key, make_round, sign_sheet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from judgments import demo_judgments
 
 from workbench.aggregate import (
     aggregate_round,
@@ -25,7 +26,6 @@ from workbench.aggregate import (
     user_points,
 )
 from workbench.collect import collect
-from workbench.demo import demo_judgments
 from workbench.errors import EvidenceError
 from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.lifecycle import freeze

@@ -11,6 +11,7 @@ import yaml
 from coord_helpers import make_round
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic import make_model, make_vision, perturb, save_model
 
 from workbench.aggregate import benchmark_points
 from workbench.dossier import build_dossier, load_references
@@ -19,7 +20,6 @@ from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.evidence.weights import fingerprint_model, write_fingerprint
 from workbench.files import canonical_json, sha256_file
 from workbench.round import load_round
-from workbench.synthetic import make_model, make_vision, perturb, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"

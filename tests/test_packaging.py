@@ -40,3 +40,35 @@ def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def _tree(d):
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()} if d.is_dir() \
+        else {"": d.read_bytes()}
+
+
+def test_top_level_copies_mirror_the_package_data_byte_for_byte():
+    """workbench/data/ is the source (a wheel ships it); the top-level folders of the design card mirror it."""
+    from workbench.shipped import MIRRORS
+
+    for packaged, mirror in MIRRORS.items():
+        src, dst = ROOT / "workbench" / "data" / packaged, ROOT / mirror
+        a, b = _tree(src), _tree(dst)
+        assert sorted(a) == sorted(b), f"{mirror} lists other files than workbench/data/{packaged}"
+        differ = sorted(k for k in a if a[k] != b[k])
+        assert not differ, (f"{mirror} differs from workbench/data/{packaged} in {differ}: edit the package copy, "
+                            f"then mirror it (rm -r {mirror} && cp -r workbench/data/{packaged} {mirror})")
+
+
+def test_shipped_data_is_found_through_importlib_resources(monkeypatch):
+    from workbench.batch import default_notebook
+    from workbench.demo import default_demo_data, default_rubrics_dir
+
+    for var in ("WORKBENCH_NOTEBOOK", "WORKBENCH_RUBRICS", "WORKBENCH_DEMO_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    pkg = ROOT / "workbench" / "data"
+    assert default_notebook() == pkg / "notebooks" / "review.ipynb"
+    assert default_rubrics_dir() == pkg / "rubrics" and default_demo_data() == pkg / "demo"
+    monkeypatch.setenv("WORKBENCH_NOTEBOOK", "/elsewhere/nb.ipynb")
+    monkeypatch.setenv("WORKBENCH_RUBRICS", str(ROOT / "rubrics"))
+    assert default_notebook().as_posix() == "/elsewhere/nb.ipynb" and default_rubrics_dir() == ROOT / "rubrics"

@@ -11,6 +11,7 @@ import pytest
 from conftest import require
 from safetensors.numpy import load_file
 from scipy import stats
+from synthetic import cast, make_model, make_vision, permute_units, perturb, save_model
 
 from tests.weights_models import minilm_dir
 from workbench.cli import main
@@ -23,7 +24,6 @@ from workbench.evidence.provenance import (
     report_html,
 )
 from workbench.evidence.weights import fingerprint_model
-from workbench.synthetic import cast, make_model, make_vision, permute_units, perturb, save_model
 
 FREQ = np.log1p(np.random.default_rng(99).zipf(1.4, 512).clip(max=10**5)).astype(np.float64)
 TOKENIZER = '{"model": {"vocab": {"a": 0}}}'

@@ -7,8 +7,8 @@ import math
 
 import pydantic
 import pytest
+from judgments import demo_judgments
 
-from workbench.demo import demo_judgments
 from workbench.errors import InputFileError, SheetError
 from workbench.sheet import (
     COI,

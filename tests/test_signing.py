@@ -160,7 +160,8 @@ def test_world_readable_key_refused(tmp_path):
 
 
 def test_cli_keys_sign_verify(tmp_path, capsys, monkeypatch, expert_rubric):
-    from workbench.demo import demo_judgments
+    from judgments import demo_judgments
+
     from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
 
     monkeypatch.setenv("PASS_FOR_TEST", "s3cret phrase")
@@ -187,7 +188,8 @@ def test_cli_keys_sign_verify(tmp_path, capsys, monkeypatch, expert_rubric):
 
 
 def test_cli_sign_refuses_someone_elses_key(tmp_path, capsys, expert_rubric):
-    from workbench.demo import demo_judgments
+    from judgments import demo_judgments
+
     from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
 
     generate_keypair("frank", tmp_path)

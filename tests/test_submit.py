@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from judgments import demo_judgments
 
 from workbench import submit as submit_mod
-from workbench.demo import demo_judgments
 from workbench.errors import SignatureError
 from workbench.files import sha256_bytes
 from workbench.sheet import COI, Reviewer, build_sheet, parse_sheet

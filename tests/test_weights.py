@@ -13,6 +13,7 @@ from conftest import require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
+from synthetic import make_model, save_model
 
 from tests.weights_models import minilm_dir
 from workbench.errors import EvidenceError
@@ -26,7 +27,6 @@ from workbench.evidence.weights import (
     sample_positions,
     write_fingerprint,
 )
-from workbench.synthetic import make_model, save_model
 
 
 def standardized(v):

@@ -1,4 +1,4 @@
-"""Test-only model locator (the generators live in :mod:`workbench.synthetic`)."""
+"""Test-only model locator (the generators live in ``tests/synthetic.py``)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,13 @@ The public API is re-exported here; each name is imported from its module on fir
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+# Library modules log to children of the "workbench" logger; the application (the CLI, a notebook) decides
+# where records go. Without a configuration nothing is printed below WARNING.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 try:
     __version__ = version("reviewer-workbench")

@@ -38,6 +38,7 @@ Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Collection, Mapping
 from importlib.resources import files
@@ -63,6 +64,8 @@ from .report import scores_csv
 from .round import Round, ledger_keys, load_round, round_state
 from .sheet import ScoreSheet, parse_sheet
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHECKS",
@@ -402,6 +405,7 @@ def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreShee
             lang = sheet.parameters.get("lang")
             todo.append((Task(reviewer=rev, team=team, role=sheet.reviewer.role, lang=lang if lang in ("ko", "en") else "ko",
                               answers_file=str(answers), key_file="", output_dir=str(t / "out")), 0))
+        log.info("audit %s: re-running %d notebook(s) with %s", r.path, len(todo), notebook)
         results = execute(todo, r.path.resolve(), notebook, jobs=jobs, executor=executor, timeout=timeout,
                           work_dir=t / "work", progress=progress)
         for (task, _), (path, sheet) in zip(todo, [v for _, v in sorted(used.items())], strict=True):

@@ -27,6 +27,7 @@ Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -44,6 +45,9 @@ from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
+from .shipped import review_notebook
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 
@@ -81,9 +85,8 @@ class TaskResult(BaseModel):
 
 
 def default_notebook() -> Path:
-    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else ``notebooks/review.ipynb`` beside the package."""
-    env = os.environ.get("WORKBENCH_NOTEBOOK")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "notebooks" / "review.ipynb"
+    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else the one shipped in the package (package data)."""
+    return review_notebook()
 
 
 def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list[Task]:
@@ -238,6 +241,7 @@ def run_batch(
     results: dict[tuple[str, str], TaskResult] = {}
     with _batch_lock(rd):
         for stale in (rd / "notebooks").glob("*/.*.partial.ipynb"):
+            log.info("removing %s, left by a batch that was stopped", stale)
             stale.unlink()  # left by a batch that was killed: its status says running, so it reruns
         todo = []
         for t in tasks:
@@ -246,6 +250,8 @@ def run_batch(
                 results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
             else:
                 todo.append((t, (old.attempts if old else 0)))
+        log.info("batch %s: %d notebook(s) to run, %d done before; notebook %s, %d job(s) on %s",
+                 rd, len(todo), len(results), nb, jobs, executor)
         results.update(execute(todo, rd, nb, jobs=jobs, executor=executor, timeout=timeout, retries=retries,
                                progress=progress, on_result=on_result, total=len(tasks), skipped=len(results)))
     return [results[(t.reviewer, t.team)] for t in tasks]
@@ -299,8 +305,14 @@ def execute(
                     res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt,
                                      error=_one_line(e))
                 if res.state == "failed" and tries < retries:
+                    log.info("notebook %s x %s failed (%s); retrying", t.reviewer, t.team, res.error)
                     submit(t, attempt + 1, tries + 1)
                     continue
+                if res.state == "failed":
+                    log.warning("notebook %s x %s failed after %d attempt(s): %s", t.reviewer, t.team, res.attempts,
+                                res.error)
+                else:
+                    log.debug("notebook %s x %s %s in %.1fs", t.reviewer, t.team, res.state, res.seconds)
                 results[(t.reviewer, t.team)] = res
                 bar.update(1)
                 if on_result:

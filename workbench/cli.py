@@ -1,12 +1,15 @@
 """The ``workbench`` command. Each sub-command is a small function over the package's public API.
 
 Errors the user can cause (:class:`WorkbenchError`) print one line and exit 1; other exceptions are bugs
-and keep their traceback.
+and keep their traceback. A command's results go to standard output; the library's log (the ``workbench``
+logger: progress, retries, warnings) goes to standard error, one plain line per record, at INFO (``-v``:
+DEBUG).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score, sign, publish and audit a national evaluation of AI foundation models.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (DEBUG) as well as progress")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _REGISTRY:
         add(sub)
@@ -59,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as e:
@@ -67,6 +72,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)
         return 130
+
+
+class _CLIHandler(logging.StreamHandler):
+    """The handler :func:`configure_logging` installs (replaced, not stacked, when main runs again).
+
+    It writes to whatever ``sys.stderr`` is at the time of each record (tests and notebooks swap it).
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send the ``workbench`` logger's records at ``level`` and above to standard error, one plain line each."""
+    logger = logging.getLogger("workbench")
+    for h in [h for h in logger.handlers if isinstance(h, _CLIHandler)]:
+        logger.removeHandler(h)
+    handler = _CLIHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- helpers
@@ -343,11 +374,11 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_round_init(args: argparse.Namespace) -> int:
-    from .demo import default_rubrics_dir
     from .lifecycle import init_round
+    from .shipped import rubrics_dir
     from .signing import load_public_key
 
-    r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or default_rubrics_dir(),
+    r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or rubrics_dir(),
                    coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey))
     print(f"created {r.path}: edit rules.yaml, roster.yaml, teams.yaml, assignments.yaml, then 'workbench round freeze'")
     return 0
@@ -403,7 +434,7 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
     p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
     p.add_argument("--retries", type=int, default=1, help="re-runs of a failed notebook in this batch (default 1)")
-    p.add_argument("--notebook", help="the review notebook (default: notebooks/review.ipynb)")
+    p.add_argument("--notebook", help="the review notebook (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
     p.add_argument("--lang", default="ko", choices=["ko", "en"])
     p.set_defaults(func=_cmd_batch)
@@ -522,7 +553,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2)")
     p.add_argument("--executor", default="local", help="local (processes) or dask://HOST:PORT")
     p.add_argument("--timeout", type=float, default=600, help="per-cell execution timeout in seconds (default 600)")
-    p.add_argument("--notebook", help="the review notebook template (default: notebooks/review.ipynb)")
+    p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
     p.set_defaults(func=_cmd_audit)

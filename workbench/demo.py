@@ -1,8 +1,8 @@
 """The embedded demo: a whole stage evaluation of 5 fictional consortia, end to end.
 
 Steps (each printed): check the shipped rubrics; create demo keys (unencrypted, demo only) for a
-coordinator, 5 experts and 49 user evaluators; create the round from ``data/demo/`` (made by
-``data/make_demo.py``); freeze the rules (cut: 4 teams); run the review notebook for 5 experts x 5 teams
+coordinator, 5 experts and 49 user evaluators; create the round from the shipped demo inputs (``workbench/data/demo``,
+made by ``data/make_demo.py``); freeze the rules (cut: 4 teams); run the review notebook for 5 experts x 5 teams
 with 2 jobs from the shipped answers; collect and verify the sheets; amend the rules after the first
 submission (cut 4 -> 3 and a re-challenge rule, as happened in the real stage 1, recorded and flagged);
 aggregate (benchmark points computed from each team's evidence dossier, trimmed-mean expert points,
@@ -11,12 +11,12 @@ ranking, one line of independence evidence per team and the report's path.
 
 Everything in the demo is fictional.
 
-Public API: :func:`run_demo`, :func:`default_rubrics_dir`, :func:`default_demo_data`, :func:`demo_judgments`.
+Public API: :func:`run_demo`, :func:`default_rubrics_dir`, :func:`default_demo_data`.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -25,53 +25,32 @@ from pathlib import Path
 import yaml
 
 from .aggregate import aggregate_round
-from .batch import default_notebook, run_batch
+from .batch import run_batch
 from .collect import collect
-from .errors import WorkbenchError
 from .files import atomic_write_text, load_yaml
 from .lifecycle import amend, freeze, init_round
 from .report import write_report
 from .round import load_round
-from .rubric import AnchoredScale, GateScale, Rubric, check_files
-from .sheet import Judgment
+from .rubric import check_files
+from .shipped import demo_data, rubrics_dir
 from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem
 
-__all__ = ["default_demo_data", "default_rubrics_dir", "demo_judgments", "run_demo"]
+log = logging.getLogger(__name__)
+
+__all__ = ["default_demo_data", "default_rubrics_dir", "run_demo"]
 
 COORDINATOR = "coordinator"
 ROUND_ID = "demo-2026-stage1"
 
 
 def default_rubrics_dir() -> Path:
-    """The shipped rubrics: ``$WORKBENCH_RUBRICS``, else ``rubrics/`` beside the package in a checkout."""
-    env = os.environ.get("WORKBENCH_RUBRICS")
-    d = Path(env) if env else Path(__file__).resolve().parent.parent / "rubrics"
-    if not d.is_dir():
-        raise WorkbenchError("rubrics folder not found", file=d, expected="set WORKBENCH_RUBRICS to the rubrics/ folder")
-    return d
+    """The shipped rubrics: ``$WORKBENCH_RUBRICS``, else the package's own (``workbench/data/rubrics``)."""
+    return rubrics_dir()
 
 
 def default_demo_data() -> Path:
-    """The demo inputs: ``$WORKBENCH_DEMO_DATA``, else ``data/demo/`` beside the package in a checkout."""
-    env = os.environ.get("WORKBENCH_DEMO_DATA")
-    d = Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "demo"
-    if not (d / "teams.yaml").is_file():
-        raise WorkbenchError("demo data not found", file=d, expected="data/demo/ (python data/make_demo.py) or WORKBENCH_DEMO_DATA")
-    return d
-
-
-def demo_judgments(rubric: Rubric, seed: int = 0) -> dict[str, Judgment]:
-    """Deterministic, plausible judgments for every person-scored criterion of ``rubric``."""
-    out: dict[str, Judgment] = {}
-    for i, (_, c) in enumerate(rubric.criteria()):
-        if isinstance(c.scale, AnchoredScale):
-            values = [lv.value for lv in c.scale.levels]
-            level = values[-2 - (i + seed) % 2]  # the second or third level from the top
-            comment = "" if not c.needs_comment(level) else f"Demo justification for {c.id}."
-            out[c.id] = Judgment(level=level, comment=comment)
-        elif isinstance(c.scale, GateScale):
-            out[c.id] = Judgment(verdict=c.scale.options[0].value, comment="Demo: evidence reviewed, no reuse found.")
-    return out
+    """The demo inputs: ``$WORKBENCH_DEMO_DATA``, else the package's own (``workbench/data/demo``)."""
+    return demo_data()
 
 
 def _keys(d: Path, ids: list[str]) -> None:
@@ -84,12 +63,15 @@ def _write_yaml(path: Path, obj: object) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110))
 
 
-def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2, notebook: str | Path | None = None,
+def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2, notebook: str | Path | None = None,
              progress: bool = False) -> Path:
     """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path.
 
-    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does.
+    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does. Each step's
+    line goes to ``echo`` (``workbench demo`` prints them: they are its output), else to the
+    ``workbench.demo`` logger at INFO.
     """
+    echo = echo or log.info
     t0 = time.monotonic()
     out = Path(out)
     data = default_demo_data()
@@ -127,13 +109,8 @@ def run_demo(out: str | Path, echo: Callable[[str], None] = print, jobs: int = 2
     e = freeze(rd, coord_key, COORDINATOR)
     echo(f"rules frozen: version 1, cut {load_round(rd).rules.cut} teams, ledger entry {e.seq} (sha256 {e.payload_sha256[:16]})")
 
-    nb = Path(notebook) if notebook else default_notebook()
-    if not nb.is_file():
-        fixture = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "coord" / "review_fixture.ipynb"
-        echo(f"note: {nb} not found; using the test fixture notebook {fixture}")
-        nb = fixture
     t1 = time.monotonic()
-    results = run_batch(rd, notebook=nb, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
+    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
     failed = [x for x in results if x.state == "failed"]
     echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done with {jobs} jobs in {time.monotonic() - t1:.1f}s")
     for x in failed:

@@ -12,6 +12,7 @@ Public API: :class:`Draft`, :class:`Submission`, :class:`LoadedDraft`, :class:`D
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -27,6 +28,8 @@ from .base import ID_PATTERN, Hex64, Id, Model, from_pydantic
 from .errors import InputFileError, ValidationError, WorkbenchError
 from .files import atomic_write_json, parse_json, read_bounded
 from .sheet import COI, Judgment
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DRAFT_SCHEMA", "Autosaver", "Draft", "DraftStore", "LoadedDraft", "Submission", "parse_draft"]
 
@@ -146,6 +149,7 @@ class DraftStore:
             except OSError as e:
                 raise InputFileError(f"cannot set the corrupt draft aside: {e.strerror}", file=p) from None
             p.unlink()
+            log.warning("corrupt draft %s set aside as %s", p, target.name)
             return target
 
 

@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import re
-import struct
 from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -417,19 +416,17 @@ def _run(ex: Executor, units: list[tuple[Header, list[TensorInfo]]], widths: fro
 # ---------------------------------------------------------------- the fingerprint file
 
 def _container(fp: Fingerprint) -> bytes:
-    """Safetensors bytes: sketches as F16 tensors named ``INDEX.KIND``, the description in metadata."""
+    """Safetensors bytes: sketches as F16 tensors named ``INDEX.KIND``, the description in metadata.
+
+    Written by ``safetensors.numpy.save`` (deterministic: tensors ordered by dtype, then name; the header
+    padded to 8 bytes), read back by the bounded reader in :mod:`.safetensors_reader`.
+    """
+    from safetensors.numpy import save
+
     desc = fp.model_dump(mode="json", by_alias=True)
-    header: dict[str, Any] = {"__metadata__": {META_KEY: json.dumps(desc, sort_keys=True, separators=(",", ":"))}}
-    blobs: list[bytes] = []
-    pos = 0
-    for (i, kind) in sorted(fp._arrays):
-        data = np.ascontiguousarray(fp._arrays[(i, kind)], dtype="<f2").tobytes()
-        header[f"{i}.{kind}"] = {"dtype": "F16", "shape": [len(data) // 2], "data_offsets": [pos, pos + len(data)]}
-        blobs.append(data)
-        pos += len(data)
-    raw = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)  # the format pads the header to 8 bytes
-    return struct.pack("<Q", len(raw)) + raw + b"".join(blobs)
+    tensors = {f"{i}.{kind}": np.ascontiguousarray(fp._arrays[(i, kind)], dtype="<f2").reshape(-1)
+               for (i, kind) in sorted(fp._arrays)}
+    return save(tensors, metadata={META_KEY: json.dumps(desc, sort_keys=True, separators=(",", ":"))})
 
 
 def write_fingerprint(fp: Fingerprint, path: str | Path) -> str:

@@ -1,0 +1,83 @@
+"""Files shipped inside the package (``workbench/data/``), found with :mod:`importlib.resources`.
+
+``workbench/data/`` is the single source of the review notebook, the rubrics (and their JSON Schema), the
+benchmark scheme and the demo round's inputs, so a plain (non-editable) install has everything a batch or
+the demo needs. The top-level ``notebooks/review.ipynb``, ``rubrics/`` and ``data/demo/`` of a checkout are
+byte-identical mirrors (``tests/test_packaging.py`` checks them; :data:`MIRRORS` names the pairs).
+
+Public API: :func:`shipped_path`, :func:`review_notebook`, :func:`rubrics_dir`, :func:`demo_data`,
+:data:`MIRRORS`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import tempfile
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from .errors import WorkbenchError
+
+__all__ = ["MIRRORS", "demo_data", "review_notebook", "rubrics_dir", "shipped_path"]
+
+# package data (under workbench/data/) -> its mirror at the top of a source checkout
+MIRRORS = {"notebooks/review.ipynb": "notebooks/review.ipynb", "rubrics": "rubrics", "demo": "data/demo"}
+
+_cleanup = contextlib.ExitStack()
+atexit.register(_cleanup.close)
+
+
+def _copy_tree(t: Traversable, dest: Path) -> None:
+    if t.is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        for child in t.iterdir():
+            _copy_tree(child, dest / child.name)
+    else:
+        dest.write_bytes(t.read_bytes())
+
+
+def shipped_path(rel: str) -> Path:
+    """A file system path for package data ``workbench/data/<rel>`` (a file or a folder).
+
+    Installed as plain files (a wheel, an editable install, a checkout) this is the file itself; from a
+    zipped package the data is extracted once to a temporary folder removed at exit.
+    """
+    t = files("workbench").joinpath("data", *rel.split("/"))
+    if isinstance(t, Path):
+        return t
+    if not t.is_dir():
+        return _cleanup.enter_context(as_file(t))
+    tmp = Path(_cleanup.enter_context(tempfile.TemporaryDirectory(prefix="workbench-data-")))
+    _copy_tree(t, tmp / t.name)
+    return tmp / t.name
+
+
+def _from_env(var: str) -> Path | None:
+    value = os.environ.get(var)
+    return Path(value) if value else None
+
+
+def review_notebook() -> Path:
+    """The review notebook: ``$WORKBENCH_NOTEBOOK``, else the one shipped in the package."""
+    return _from_env("WORKBENCH_NOTEBOOK") or shipped_path("notebooks/review.ipynb")
+
+
+def rubrics_dir() -> Path:
+    """The rubrics folder: ``$WORKBENCH_RUBRICS``, else the one shipped in the package."""
+    d = _from_env("WORKBENCH_RUBRICS") or shipped_path("rubrics")
+    if not d.is_dir():
+        raise WorkbenchError("rubrics folder not found", file=d, expected="set WORKBENCH_RUBRICS to a rubrics folder")
+    return d
+
+
+def demo_data() -> Path:
+    """The demo round's inputs: ``$WORKBENCH_DEMO_DATA``, else the ones shipped in the package."""
+    d = _from_env("WORKBENCH_DEMO_DATA") or shipped_path("demo")
+    if not (d / "teams.yaml").is_file():
+        raise WorkbenchError("demo data not found", file=d,
+                             expected="a folder with teams.yaml (python data/make_demo.py) or WORKBENCH_DEMO_DATA")
+    return d
+
