@@ -207,7 +207,7 @@ def test_round_aggregate_and_signed_report(tmp_path):
     assert s.loc["ta", "expert"] == pytest.approx(sorted(totals.values())[1], abs=1e-4)   # 3 reviewers: the middle one
     assert s.loc["ta", "benchmark"] == pytest.approx(20) and s.loc["ta", "user"] == pytest.approx(2.5)
     assert s.loc["tb", "benchmark"] == 0 and agg.dossiers["tb"].points == {}
-    assert agg.summary()["evidence"]["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
+    assert agg.report_data().evidence["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
     assert s.loc["tb", "status"] == "excluded by gate" and s.loc["ta", "status"] == "advances"
     assert set(agg.reliability["criterion"]) == set(rubric.ids("anchored"))
     paths = write_report(r, agg, coord_key(tmp_path), "coord")
@@ -219,4 +219,4 @@ def test_round_aggregate_and_signed_report(tmp_path):
     assert payload["scores"][0]["team"] == "ta" and payload["files"]["scores.csv"]
     assert paths["csv"].read_text().splitlines()[0].startswith("rank,team,name,benchmark,expert,user,total")
     # deterministic: aggregating again gives the same summary
-    assert aggregate_round(load_round(rd)).summary() == agg.summary()
+    assert aggregate_round(load_round(rd)).report_data() == agg.report_data()

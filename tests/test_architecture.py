@@ -15,13 +15,13 @@ PKG = Path(workbench.__file__).parent
 
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("errors", "files", "base", "messages", "shipped", "signing", "rubric", "sheet", "round", "charts",
-             "executor"),
+    "core": ("errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "sheet", "round",
+             "charts", "executor"),
     "evidence": ("evidence",),
     "review": ("dossier", "drafts", "widgets", "submit", "review"),
     "coordination": ("lifecycle", "ledger", "checkpoint", "batch", "collect", "aggregate", "report"),
     "audit": ("audit",),
-    "interface": ("demo", "cli", "__main__"),
+    "interface": ("schemas", "demo", "cli", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 FACADES = {"__init__"}  # workbench/__init__.py re-exports from every layer, lazily

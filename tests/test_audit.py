@@ -97,6 +97,29 @@ def test_demo_round_is_clean_and_lists_the_amendment(rd):
     assert findings_chart(res).to_dict()["mark"]["type"] == "bar"
 
 
+def test_published_files_are_versioned_data_that_validate_against_the_shipped_schemas(rd):
+    import jsonschema
+    import pydantic
+
+    from workbench.aggregate import SignedReport
+    from workbench.audit import AuditResult, write_audit
+    from workbench.schemas import json_schema
+
+    env = json.loads((rd / "report" / "report.dsse.json").read_bytes())
+    signed = base64.b64decode(env["payload"])
+    payload = json.loads(signed)
+    jsonschema.validate(payload, json_schema("report"))
+    # signed exactly as the model serializes
+    assert payload["schema_version"] == 1 and canonical_json(SignedReport.model_validate(payload).model_dump(mode="json")) == signed
+    jsonschema.validate(payload_of(rd / SHEET), json_schema("sheet"))
+    res = audit_round(rd)
+    saved = json.loads(write_audit(res, rd)["json"].read_text(encoding="utf-8"))
+    jsonschema.validate(saved, json_schema("audit"))
+    assert saved["schema_version"] == 1 and AuditResult.model_validate(saved).model_dump(mode="json") == saved
+    with pytest.raises(pydantic.ValidationError):
+        AuditResult.model_validate({**saved, "clean": not saved["clean"]})
+
+
 # ---------------------------------------------------------------- tamper cases
 
 def test_score_edited_inside_a_signed_sheet(rd):

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import nbformat
 import pytest
 from conftest import require_module
@@ -17,6 +18,7 @@ from coord_helpers import FIXTURES, make_round
 
 from workbench.batch import run_batch
 from workbench.lifecycle import status
+from workbench.schemas import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -35,6 +37,16 @@ def test_failures_are_isolated_and_reported(tmp_path):
     assert res["team-die"].state == "failed" and "DeadKernel" in res["team-die"].error
     assert res["team-slow"].state == "failed" and "imeout" in res["team-slow"].error
     assert res["team-error"].state == "failed" and "bad evidence" in res["team-error"].error
+    # the failure as data: the failed notebook, the cell that raised (its index there) and what it raised
+    f = res["team-error"].failure
+    assert (f.kind, f.file, f.ename, f.evalue) == ("PapermillExecutionError", "notebooks/e1/team-error.failed.ipynb",
+                                                   "ValueError", "bad evidence")
+    cell = nbformat.read(rd / f.file, as_version=4).cells[f.cell]
+    assert "raise ValueError" in cell.source and cell.execution_count == f.exec_count
+    assert res["team-slow"].failure.kind == "CellTimeoutError" and res["team-die"].failure.kind == "DeadKernelError"
+    assert res["team-ok"].failure is None
+    for t in teams:
+        jsonschema.validate(json.loads((rd / "notebooks" / "e1" / f"{t}.status.json").read_text()), json_schema("status"))
     # the kernel itself reports that it was started over IPC, not TCP
     assert "transport: ipc" in _outputs(rd / "notebooks" / "e1" / "team-ok.ipynb")
     assert (rd / "notebooks" / "e1" / "team-error.failed.ipynb").is_file()

@@ -170,10 +170,15 @@ def test_broken_files_become_problems_not_crashes(tmp_path, prints):
     assert d.licences is not None and d.licences.undeclared_weights is None   # no provenance to check against
     # paths are checked first, then each part in turn
     assert len(d.problems) == 3
-    assert d.problems[0] == "teams.yaml: ta.evidence.weights: 'missing.fp' not found, expected a file under evidence/ta/"
-    assert d.problems[1].startswith("evidence/ta/results.csv:2: column value:")
-    assert d.problems[2].startswith("evidence/ta/card.yaml:2: active_parameters:")
-    assert d.summary()["problems"] == list(d.problems)
+    assert str(d.problems[0]) == "teams.yaml: ta.evidence.weights: 'missing.fp' not found, expected a file under evidence/ta/"
+    assert str(d.problems[1]).startswith("evidence/ta/results.csv:2: column value:")
+    assert str(d.problems[2]).startswith("evidence/ta/card.yaml:2: active_parameters:")
+    assert d.summary()["problems"] == [p.model_dump(mode="json") for p in d.problems]
+    # each problem is data: the file, line and place it is about, and what was expected
+    assert d.problems[0].model_dump(exclude={"message"}) == {
+        "schema_version": 1, "file": "teams.yaml", "line": None, "place": "ta.evidence.weights",
+        "expected": "a file under evidence/ta/"}
+    assert (d.problems[1].file, d.problems[1].line, d.problems[1].place) == ("evidence/ta/results.csv", 2, "column value")
 
 
 def test_a_missing_benchmark_is_a_problem_for_its_criterion_only(tmp_path, prints):
@@ -183,7 +188,7 @@ def test_a_missing_benchmark_is_a_problem_for_its_criterion_only(tmp_path, print
     (rd / "evidence" / "ta" / "results.csv").write_text(_results_csv("ta", scores))
     d = build_dossier(load_round(rd), "ta")
     assert set(d.points) == {"bench.common", "bench.individual"}
-    assert d.problems[0].startswith("evidence/ta/results.csv: set nia: bench.nia: team ta: no result for kobest")
+    assert str(d.problems[0]).startswith("evidence/ta/results.csv: set nia: bench.nia: team ta: no result for kobest")
 
 
 @pytest.mark.parametrize("path", ["../tb/results.csv", "/etc/passwd", "a\\b.csv"])
@@ -204,7 +209,7 @@ def test_symlink_out_of_the_round_is_refused(tmp_path, prints):
     (rd / "evidence" / "ta" / "card.yaml").symlink_to(outside)
     d = build_dossier(load_round(rd), "ta")
     assert d.cost is None and d.inputs == ()
-    assert d.problems == ("teams.yaml: ta.evidence.model_card: path 'card.yaml' resolves outside evidence/ta/ "
+    assert tuple(map(str, d.problems)) == ("teams.yaml: ta.evidence.model_card: path 'card.yaml' resolves outside evidence/ta/ "
                           "(a symlink?), expected a file inside evidence/ta/",)
 
 
@@ -215,7 +220,7 @@ def test_a_team_cannot_point_at_another_teams_files(tmp_path, prints):
     (rd / "evidence" / "ta" / "x.csv").symlink_to("../tb/results.csv")
     d = build_dossier(load_round(rd), "ta")
     assert d.points == {} and d.inputs == ()
-    assert d.problems == ("teams.yaml: ta.evidence.benchmark_results: path 'x.csv' resolves outside evidence/ta/ "
+    assert tuple(map(str, d.problems)) == ("teams.yaml: ta.evidence.benchmark_results: path 'x.csv' resolves outside evidence/ta/ "
                           "(a symlink?), expected a file inside evidence/ta/",)
 
 
@@ -224,7 +229,7 @@ def test_a_named_pipe_is_a_problem_not_a_hang(tmp_path, prints):
     rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.json"}})
     os.mkfifo(rd / "evidence" / "ta" / "results.json")
     d = build_dossier(load_round(rd), "ta")  # opened non-blocking: returns at once
-    assert d.problems == ("evidence/ta/results.json: not a regular file (a pipe, device or socket), "
+    assert tuple(map(str, d.problems)) == ("evidence/ta/results.json: not a regular file (a pipe, device or socket), "
                           "expected a regular file",)
 
 
@@ -234,7 +239,7 @@ def test_a_model_card_cannot_name_another_team(tmp_path, prints):
     card.write_text("team: ghost\n" + (FIX / "cost" / "team-a.yaml").read_text())
     d = build_dossier(load_round(rd), "ta")
     assert d.cost is None
-    assert d.problems == ("evidence/ta/card.yaml:1: team: the card names a team ('ghost'), "
+    assert tuple(map(str, d.problems)) == ("evidence/ta/card.yaml:1: team: the card names a team ('ghost'), "
                           "expected no 'team' key: the round knows whose card this is",)
 
 

@@ -90,7 +90,7 @@ def test_signed_parameters_must_be_the_sheets_identity(tmp_path):
     rd = make_round(tmp_path)
     key = load_private_key(tmp_path / "keys" / "e1.key")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
-    from workbench.demo import demo_judgments
+    from judgments import demo_judgments
     sheet = build_sheet(rubric, round_id="test-1", team_id="ta",
                         reviewer=Reviewer(id="e1", role="expert", key_id=key_id(key.public_key())),
                         judgments=demo_judgments(rubric), coi=COI(has_conflict=False),

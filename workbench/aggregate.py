@@ -22,8 +22,12 @@ Pure functions (no I/O) do the arithmetic:
 strengths from the votes (:func:`user_points`, via :mod:`workbench.evidence.users`); the dossiers, the
 user evidence and the cost efficiency travel with the result for the report.
 
-Public API: the functions above, :class:`Aggregate`, :class:`UserPoints`, :func:`benchmark_points`,
-:func:`user_points`, :func:`aggregate_round`.
+The result leaves the process as :class:`ReportData` (:meth:`Aggregate.report_data`): a versioned,
+frozen model of every table and the evidence behind them, at full precision. The report signs exactly its
+JSON form (:class:`SignedReport` adds the hashes of the published files) and the audit recomputes it.
+
+Public API: the functions above, :class:`Aggregate`, :class:`ReportData` and its rows, :class:`SignedReport`,
+:class:`UserPoints`, :func:`benchmark_points`, :func:`user_points`, :func:`aggregate_round`.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import krippendorff
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import ledger
 from .collect import CollectResult, accepted_sheets
@@ -49,7 +54,16 @@ from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet
 
 __all__ = [
+    "REPORT_SCHEMA_VERSION",
     "Aggregate",
+    "GateRow",
+    "OutlierRow",
+    "ReliabilityRow",
+    "ReportData",
+    "ScoreRow",
+    "SignedReport",
+    "UnusedSheet",
+    "VoteRow",
     "aggregate_round",
     "benchmark_points",
     "composite_index",
@@ -276,11 +290,150 @@ def user_points(r: Round, *, seed: int = 0) -> UserPoints:
     return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags))
 
 
+# ---------------------------------------------------------------- the report's data
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def _plain(v: Any) -> Any:
+    """A pandas cell as JSON data: missing (NaN, NA, NaT) -> None, numpy scalars -> Python ones."""
+    if isinstance(v, list | dict | tuple):
+        return v
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float | np.floating) and math.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class _Row(_Data):
+    """A row of one of the aggregate's tables (built from a DataFrame record)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pandas(cls, data: Any) -> Any:
+        return {k: _plain(v) for k, v in data.items()} if isinstance(data, Mapping) else data
+
+    @classmethod
+    def rows(cls, df: pd.DataFrame) -> list[Any]:
+        return [cls.model_validate(rec) for rec in df.to_dict(orient="records")]
+
+
+class ScoreRow(_Row):
+    """One team: points per part, indices, status and rank, and its vote strength (shown, not scored)."""
+
+    team: str
+    name: str
+    benchmark: float
+    expert: float
+    user: float
+    total: float
+    n_expert_sheets: int
+    frontier_index: float
+    diffusion_index: float
+    joined_by_amendment: bool
+    status: str
+    rank: int | None
+    votes: int
+    bt_strength: float | None
+    bt_low: float | None
+    bt_high: float | None
+
+
+class ReliabilityRow(_Row):
+    """One expert criterion: ICC(2,k), Krippendorff's alpha and the mean range of points across reviewers."""
+
+    criterion: str
+    max_points: float
+    n_teams: int
+    n_reviewers: int
+    icc2k: float | None
+    alpha: float | None
+    mean_range: float | None
+
+
+class OutlierRow(_Row):
+    """A reviewer total flagged as an outlier of its team's panel (shown only)."""
+
+    reviewer: str
+    team: str
+    total: float
+    z: float
+    outlier: bool
+
+
+class GateRow(_Row):
+    """One (team, gate criterion): verdict counts, the excluding ones, the justifications, the decision."""
+
+    team: str
+    criterion: str
+    n: int
+    counts: dict[str, int]
+    excluding: int
+    justifications: list[str]
+    excluded: bool
+
+
+class VoteRow(_Row):
+    """One team's pairwise votes and Bradley-Terry strength with its interval (None without votes)."""
+
+    team: str
+    votes: int
+    bt_strength: float | None
+    bt_low: float | None
+    bt_high: float | None
+
+
+class UnusedSheet(_Data):
+    """A collected sheet version the results do not use (rejected, or superseded by a later version)."""
+
+    path: str
+    reviewer: str
+    team: str
+    version: int
+    sha256: str
+    decision: Literal["accepted", "rejected"]
+    reason: str = ""
+    total: float | None = None
+
+
+class ReportData(_Data):
+    """What the report publishes and signs: every table of the aggregate and the evidence behind it.
+
+    ``evidence`` holds each team's :meth:`~workbench.dossier.Dossier.summary`, ``users`` and
+    ``cost_efficiency`` the user evidence's and the cost chart's summaries, ``rules`` the frozen rules.
+    """
+
+    schema_version: Literal[1] = REPORT_SCHEMA_VERSION
+    round_id: str
+    frozen_version: int
+    rules: dict[str, Any]
+    scores: list[ScoreRow]
+    reliability: list[ReliabilityRow]
+    outliers: list[OutlierRow]
+    gates: list[GateRow]
+    votes: list[VoteRow]
+    evidence: dict[str, dict[str, Any]]
+    users: dict[str, Any] | None
+    cost_efficiency: dict[str, Any] | None
+    unused_sheets: list[UnusedSheet]
+    amendments: list[dict[str, Any]]
+
+
+class SignedReport(ReportData):
+    """The payload of ``report/report.dsse.json``: the report's data and the sha256 of each published file."""
+
+    files: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]]
+
+
 # ---------------------------------------------------------------- the round
 
 @dataclass
 class Aggregate:
-    """Everything the report shows: tables (pandas), the evidence behind the computed points, a JSON-able summary."""
+    """Everything the report shows: tables (pandas) and the evidence behind the computed points; the data that is
+    published and signed is :meth:`report_data`."""
 
     round_id: str
     frozen_version: int
@@ -297,27 +450,23 @@ class Aggregate:
     amendments: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-able summary (what the signed report carries; also for the score sheet notebook)."""
-        def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: (None if (not isinstance(v, list | dict) and pd.isna(v)) else v.item() if hasattr(v, "item") else v)
-                     for k, v in rec.items()} for rec in df.to_dict(orient="records")]
-
-        return {
-            "round_id": self.round_id,
-            "frozen_version": self.frozen_version,
-            "rules": self.rules,
-            "scores": rows(self.scores),
-            "reliability": rows(self.reliability),
-            "outliers": rows(self.outliers[self.outliers["outlier"]]),
-            "gates": rows(self.gates),
-            "votes": rows(self.votes),
-            "evidence": {t: d.summary() for t, d in sorted(self.dossiers.items())},
-            "users": self.users.to_summary() if self.users else None,
-            "cost_efficiency": self.cost.to_summary() if self.cost else None,
-            "unused_sheets": [u.model_dump(exclude={"new"}) for u in self.unused],
-            "amendments": self.amendments,
-        }
+    def report_data(self) -> ReportData:
+        """The published data (what the signed report carries; outliers: the flagged rows only)."""
+        return ReportData(
+            round_id=self.round_id,
+            frozen_version=self.frozen_version,
+            rules=self.rules,
+            scores=ScoreRow.rows(self.scores),
+            reliability=ReliabilityRow.rows(self.reliability),
+            outliers=OutlierRow.rows(self.outliers[self.outliers["outlier"]]),
+            gates=GateRow.rows(self.gates),
+            votes=VoteRow.rows(self.votes),
+            evidence={t: d.summary() for t, d in sorted(self.dossiers.items())},
+            users=self.users.to_summary() if self.users else None,
+            cost_efficiency=self.cost.to_summary() if self.cost else None,
+            unused_sheets=[UnusedSheet.model_validate(u.model_dump(exclude={"new"})) for u in self.unused],
+            amendments=self.amendments,
+        )
 
 
 def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:

@@ -41,15 +41,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Collection, Mapping
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
 import altair as alt
-import jinja2
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from . import __version__, ledger
 from .aggregate import aggregate_round
@@ -64,6 +62,7 @@ from .report import scores_csv
 from .round import Round, ledger_keys, load_round, round_state
 from .sheet import ScoreSheet, parse_sheet
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
+from .templating import render
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +115,14 @@ class Finding(BaseModel):
 
 
 class AuditResult(BaseModel):
-    """The audit of one round: every finding, sorted, and what was looked at."""
+    """The audit of one round: every finding, sorted, and what was looked at (what ``audit/audit.json`` holds).
 
+    ``clean`` and ``counts`` follow from the findings: they are written out, and checked when read back.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
     round_id: str
     workbench_version: str = __version__
     rerun: bool = False
@@ -126,20 +131,31 @@ class AuditResult(BaseModel):
     rerun_sheets: int = 0
     findings: list[Finding] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def clean(self) -> bool:
         """True when no finding is an error (warnings and info are allowed)."""
         return not any(f.severity == "error" for f in self.findings)
 
-    def counts(self) -> dict[str, int]:
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity."""
         return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-able summary (what ``audit/audit.json`` holds; also for the notebook)."""
-        return {"round_id": self.round_id, "workbench_version": self.workbench_version, "clean": self.clean,
-                "rerun": self.rerun, "sheets": self.sheets, "accepted": self.accepted,
-                "rerun_sheets": self.rerun_sheets, "counts": self.counts(),
-                "findings": [f.model_dump() for f in self.findings]}
+    @model_validator(mode="wrap")
+    @classmethod
+    def _derived(cls, data: Any, handler: Any) -> AuditResult:
+        # an audit.json read back carries clean and counts: they must be what its findings give
+        given = {}
+        if isinstance(data, Mapping):
+            data = dict(data)
+            given = {k: data.pop(k) for k in ("clean", "counts") if k in data}
+        res = handler(data)
+        for k, v in given.items():
+            if v != getattr(res, k):
+                raise ValueError(f"{k} is {v!r} but the findings give {getattr(res, k)!r}")
+        return res
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -375,7 +391,7 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     except WorkbenchError as e:
         a.error("report.recompute", e)
         return
-    recomputed = parse_json(canonical_json(agg.summary()))
+    recomputed = parse_json(canonical_json(agg.report_data().model_dump(mode="json")))
     for d in json_diff(signed, recomputed):
         a.add("error", "report.mismatch", f, f"{d['path']}: signed {_short(d['old'])!r}, recomputed {_short(d['new'])!r}",
               path=d["path"], signed=_short(d["old"]), recomputed=_short(d["new"]))
@@ -413,7 +429,8 @@ def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreShee
             out = t / "out" / task.reviewer / f"{task.team}.sheet.json"
             if res.state != "done" or not out.is_file():
                 a.add("error", "rerun.failed", path, f"the notebook failed to re-run: {res.error or 'it wrote no sheet'}",
-                      attempts=res.attempts)
+                      attempts=res.attempts, **({"failure": res.failure.model_dump(mode="json", exclude={"file"})}
+                                                if res.failure else {}))
                 continue
             try:
                 again = parse_sheet(read_bounded(out), path).to_json()
@@ -547,9 +564,7 @@ def findings_chart(result: AuditResult) -> alt.Chart:
 
 def render_html(result: AuditResult) -> str:
     """The audit page (self-contained, offline: no script, nothing fetched)."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    tmpl = env.from_string((files("workbench") / "templates" / "audit.html.j2").read_text(encoding="utf-8"))
-    return tmpl.render(s=result.summary(), detail=lambda d: canonical_json(d).decode() if d else "")
+    return render("audit.html.j2", s=result, detail=lambda d: canonical_json(d).decode() if d else "")
 
 
 def write_audit(result: AuditResult, round_dir: str | Path) -> dict[str, Path]:
@@ -557,6 +572,6 @@ def write_audit(result: AuditResult, round_dir: str | Path) -> dict[str, Path]:
     import json
 
     out = Path(round_dir) / "audit"
-    text = json.dumps(result.summary(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     return {"json": atomic_write_bytes(out / "audit.json", text.encode(), mode=0o644),
             "html": atomic_write_bytes(out / "index.html", render_html(result).encode(), mode=0o644)}

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from .errors import RoundError, WorkbenchError
+from .errors import Problem, RoundError, WorkbenchError
 from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .lifecycle import check_frozen
@@ -49,7 +49,7 @@ from .shipped import review_notebook
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
+__all__ = ["Failure", "Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 
 State = Literal["running", "done", "failed", "skipped"]
 
@@ -72,15 +72,45 @@ class Task(BaseModel):
         return f"notebooks/{self.reviewer}"
 
 
-class TaskResult(BaseModel):
-    """What happened to one task (also the content of its status file)."""
+class Failure(Problem):
+    """Why a notebook failed, as data: a :class:`~workbench.errors.Problem` (``file`` is the notebook with the
+    partial output; ``line``, ``place`` and ``expected`` come from a :class:`~workbench.errors.WorkbenchError`)
+    plus ``kind`` (the exception's class) and, when a cell raised, from papermill's error: ``cell`` (the
+    cell's index in ``file``), ``exec_count``, ``ename`` and ``evalue`` (the exception raised in the kernel)."""
 
+    kind: str
+    cell: int | None = None
+    exec_count: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+
+    @classmethod
+    def from_exception(cls, e: BaseException, file: str | None = None) -> Failure:
+        """The failure ``e`` describes; ``file``: the notebook it concerns, when there is one."""
+        where = e.problem().model_dump(exclude={"schema_version"}) if isinstance(e, WorkbenchError) else {}
+        cell = getattr(e, "cell_index", None)
+        count = getattr(e, "exec_count", None)
+        ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
+        text = " ".join(f"{ename}: {evalue}".split()) if ename else " ".join(str(e).split()) or type(e).__name__
+        return cls(**{"message": text, "file": file, **where}, kind=type(e).__name__,
+                   cell=cell if isinstance(cell, int) else None, exec_count=count if isinstance(count, int) else None,
+                   ename=str(ename) if ename is not None else None, evalue=str(evalue) if evalue is not None else None)
+
+
+class TaskResult(BaseModel):
+    """What happened to one task (also the content of its status file): ``error`` is the failure's one line,
+    ``failure`` the same as data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
     reviewer: str
     team: str
     state: State
     attempts: int = 0
     seconds: float = 0.0
     error: str = ""
+    failure: Failure | None = None
     transport: str = ""
 
 
@@ -174,6 +204,8 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
     error = ""
+    failure: Failure | None = None
+    failed_nb = f"{t.folder}/{t.team}.failed.ipynb"  # relative to base
     log_path = Path(ipc_dir) / "kernel.log"
     try:
         with log_path.open("wb") as log:
@@ -183,7 +215,7 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
                 kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen, log),
             )
     except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch
-        error = _one_line(e)
+        error, failure = _one_line(e), Failure.from_exception(e, failed_nb)
         # what the kernel printed (a crash's traceback, say) stays beside the failed notebook
         if log_path.exists() and log_path.stat().st_size:
             shutil.copyfile(log_path, folder / f"{t.team}.kernel.log")
@@ -192,15 +224,33 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
     transport = seen[0].get("transport", "") if seen else ""
     if not error and transport != "ipc":
         error = f"kernel transport was '{transport}'"
+        failure = Failure(message=error, kind="transport", file=failed_nb, expected="ipc")
     if not error:
         os.replace(partial, folder / f"{t.team}.ipynb")
         (folder / f"{t.team}.failed.ipynb").unlink(missing_ok=True)
     elif partial.exists():
         os.replace(partial, folder / f"{t.team}.failed.ipynb")
+        if failure is not None and failure.cell is not None:
+            failure = failure.model_copy(update={"cell": _cell_in_file(folder / f"{t.team}.failed.ipynb", failure.cell)})
+    elif failure is not None and failure.file == failed_nb:
+        failure = failure.model_copy(update={"file": None})  # no notebook was written
     res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed" if error else "done", attempts=attempt,
-                     seconds=round(time.monotonic() - start, 3), error=error, transport=transport)
-    atomic_write_json(status, res.model_dump())
-    return res.model_dump()
+                     seconds=round(time.monotonic() - start, 3), error=error, failure=failure, transport=transport)
+    atomic_write_json(status, res.model_dump(mode="json"))
+    return res.model_dump(mode="json")
+
+
+def _cell_in_file(nb_path: Path, index: int) -> int | None:
+    """Where papermill's ``cell_index`` (an index among the executed cells) is in the notebook it wrote, which
+    has papermill's error marker cells (tagged ``papermill-error-cell-tag``) inserted; None if unreadable."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(nb_path, as_version=4).cells
+    except Exception:  # noqa: BLE001 - a notebook we cannot read back only loses the cell number
+        return None
+    executed = [i for i, c in enumerate(cells) if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    return executed[index] if 0 <= index < len(executed) else None
 
 
 @contextlib.contextmanager
@@ -303,7 +353,7 @@ def execute(
                     res = TaskResult.model_validate(fut.result())
                 except Exception as e:  # noqa: BLE001 - a lost worker fails this task only
                     res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt,
-                                     error=_one_line(e))
+                                     error=_one_line(e), failure=Failure.from_exception(e))
                 if res.state == "failed" and tries < retries:
                     log.info("notebook %s x %s failed (%s); retrying", t.reviewer, t.team, res.error)
                     submit(t, attempt + 1, tries + 1)
@@ -324,4 +374,4 @@ def execute(
 def summary_table(results: list[TaskResult]) -> pd.DataFrame:
     """One row per notebook: reviewer, team, state, attempts, seconds, error."""
     cols = ["reviewer", "team", "state", "attempts", "seconds", "error"]
-    return pd.DataFrame([r.model_dump() for r in results], columns=[*cols, "transport"])[cols]
+    return pd.DataFrame([r.model_dump(include=set(cols)) for r in results], columns=cols)

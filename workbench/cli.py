@@ -152,12 +152,27 @@ def _cmd_rubric_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_rubric_schema(args: argparse.Namespace) -> int:
-    import json
+    args.name = "rubric"
+    return _cmd_schema(args)
 
+
+@register
+def _add_schema(sub: argparse._SubParsersAction) -> None:
+    from .schemas import SCHEMAS
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a file the workbench reads or writes",
+                       description="Print the JSON Schema of: " + ", ".join(SCHEMAS)
+                                   + " (shipped as rubrics/NAME.schema.json).")
+    p.add_argument("name", metavar="NAME", choices=list(SCHEMAS), help=", ".join(SCHEMAS))
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(func=_cmd_schema)
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
     from .files import atomic_write_text
-    from .rubric import json_schema
+    from .schemas import schema_text
 
-    text = json.dumps(json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    text = schema_text(args.name)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output}")
@@ -568,7 +583,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     paths = write_audit(res, args.round)
     for f in res.findings:
         print(f"{f.severity:7} {f.check:18} {f.file or '-'}: {f.message}")
-    c = res.counts()
+    c = res.counts
     print(f"{'clean' if res.clean else 'NOT CLEAN'}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; "
           f"{res.sheets} sheet file(s), {res.accepted} accepted, {res.rerun_sheets} re-run")
     print(f"audit: {paths['json']} and {paths['html']}")

@@ -16,7 +16,8 @@ round compares against are named in ``references/references.yaml`` (paths relati
 
 :func:`build_dossier` runs each evidence module on what the team submitted; each part is optional and is
 absent when not submitted. A file that fails to load does not stop the round: its one-line
-:class:`~workbench.errors.EvidenceError` text goes into ``problems`` (shown to reviewers and in the report),
+:class:`~workbench.errors.EvidenceError` goes into ``problems`` as a :class:`~workbench.errors.Problem` (file, line,
+place, message, expected; shown to reviewers and in the report),
 and the parts that need it are absent. Paths must stay inside the round folder: absolute paths, ``..`` and
 symlinks leading out are refused (a problem for a team file, an error for ``references.yaml``).
 
@@ -47,7 +48,7 @@ import pydantic
 from pydantic import Field
 
 from .base import Id, Model, from_pydantic
-from .errors import EvidenceError, InputFileError
+from .errors import EvidenceError, InputFileError, Problem
 from .evidence.benchmarks import (
     ComputedPoints,
     Reference,
@@ -153,7 +154,7 @@ class Dossier:
     provenance: ProvenanceReport | None = None
     licences: LicenceEvidence | None = None
     inputs: tuple[InputFile, ...] = ()
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class Dossier:
             if part is not None:
                 out[key] = part.to_summary()
         out["independence_flags"] = self.independence_flags()
-        out["problems"] = list(self.problems)
+        out["problems"] = [p.model_dump(mode="json") for p in self.problems]
         out["notes"] = list(self.notes)
         return out
 
@@ -214,7 +215,7 @@ class _Collector:
 
     def __init__(self, rd: Path) -> None:
         self.rd = rd
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.inputs: dict[str, InputFile] = {}
 
     def rel(self, p: str | Path) -> str:
@@ -230,8 +231,8 @@ class _Collector:
         except (EvidenceError, InputFileError) as e:
             # file names relative to the round: the text is the same on every machine
             name = self.rel(e.file) if e.file and Path(e.file).is_absolute() else e.file
-            self.problems.append(str(EvidenceError(e.message, file=name, line=e.line, place=e.place,
-                                                   expected=e.expected)))
+            self.problems.append(Problem(message=e.message, file=name, line=e.line, place=e.place,
+                                         expected=e.expected))
 
     def record(self, path: Path) -> None:
         files = sorted(iter_files(path)) if path.is_dir() else [path]
@@ -254,7 +255,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     """Compute every evidence part a team submitted (see the module docstring); deterministic for ``seed``.
 
     Raises :class:`EvidenceError` only for the round's own files (an unknown team, a bad
-    ``references.yaml`` or reference file); a team's bad file becomes a line in ``problems``.
+    ``references.yaml`` or reference file); a team's bad file becomes a :class:`~workbench.errors.Problem` in ``problems``.
     """
     team = r.team(team_id)
     if team is None:

@@ -7,6 +7,34 @@ The line has the shape ``file:line: what is wrong, expected what`` wherever a fi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "EvidenceError",
+    "InputFileError",
+    "KeyFileError",
+    "Problem",
+    "RoundError",
+    "RubricError",
+    "SheetError",
+    "SignatureError",
+    "ValidationError",
+    "WorkbenchError",
+    "one_line",
+]
+
+
+def one_line(message: str, *, file: str | None = None, line: int | None = None, place: str | None = None,
+             expected: str | None = None) -> str:
+    """``file:line: place: message, expected ...`` (the parts that are known)."""
+    head = ""
+    if file:
+        head = file + (f":{line}" if line else "") + ": "
+    where = f"{place}: " if place else ""
+    tail = f", expected {expected}" if expected else ""
+    return f"{head}{where}{message}{tail}"
 
 
 class WorkbenchError(Exception):
@@ -30,12 +58,29 @@ class WorkbenchError(Exception):
 
     def format(self) -> str:
         """Render as ``file:line: [place] message, expected ...``."""
-        head = ""
-        if self.file:
-            head = self.file + (f":{self.line}" if self.line else "") + ": "
-        where = f"{self.place}: " if self.place else ""
-        tail = f", expected {self.expected}" if self.expected else ""
-        return f"{head}{where}{self.message}{tail}"
+        return one_line(self.message, file=self.file, line=self.line, place=self.place, expected=self.expected)
+
+    def problem(self) -> Problem:
+        """The error as data (:class:`Problem`): what results carry instead of its text."""
+        return Problem(message=self.message, file=self.file, line=self.line, place=self.place, expected=self.expected)
+
+
+class Problem(BaseModel):
+    """A :class:`WorkbenchError` as data, for results that leave the process (a dossier's problems, a
+    batch's failures): the file, line and place it is about, what is wrong and what was expected.
+    ``str(problem)`` is the error's one line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    message: str
+    file: str | None = None
+    line: int | None = None
+    place: str | None = None
+    expected: str | None = None
+
+    def __str__(self) -> str:
+        return one_line(self.message, file=self.file, line=self.line, place=self.place, expected=self.expected)
 
 
 class InputFileError(WorkbenchError):

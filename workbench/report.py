@@ -1,6 +1,7 @@
 """The round report: ``report/index.html`` (self-contained, offline), ``report/scores.csv`` and
-``report/report.dsse.json`` (the aggregate's summary plus the hashes of both files, signed by the
-coordinator; its hash goes into the ledger as a ``report`` entry).
+``report/report.dsse.json`` (a :class:`~workbench.aggregate.SignedReport`: the aggregate's
+:class:`~workbench.aggregate.ReportData` plus the hashes of both files, signed by the coordinator exactly as
+the model serializes, in canonical JSON; its hash goes into the ledger as a ``report`` entry).
 
 Charts are Altair objects (:func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`,
 :func:`benchmark_chart`, and the evidence modules' vote-strength and cost charts) embedded as inline SVG
@@ -15,25 +16,25 @@ Public API: :func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`, :
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 import altair as alt
-import jinja2
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__, ledger
-from .aggregate import Aggregate
+from .aggregate import Aggregate, SignedReport
 from .charts import style, to_svg
+from .errors import Problem
 from .evidence.cost import cost_chart
 from .evidence.users import strengths_chart
 from .files import atomic_write_bytes, canonical_json, sha256_bytes
 from .round import Round, require_coordinator
 from .signing import REPORT_TYPE, envelope_bytes, sign_payload
+from .templating import render
 
-__all__ = ["benchmark_chart", "indices_chart", "render_html", "scores_csv", "spread_chart", "totals_chart",
-           "write_report"]
+__all__ = ["benchmark_chart", "indices_chart", "render_html", "report_payload", "scores_csv", "spread_chart",
+           "totals_chart", "write_report"]
 
 SCORE_COLS = ["rank", "team", "name", "benchmark", "expert", "user", "total", "frontier_index", "diffusion_index",
               "bt_strength", "n_expert_sheets", "status"]
@@ -92,17 +93,27 @@ def scores_csv(agg: Aggregate) -> str:
 
 def render_html(agg: Aggregate) -> str:
     """The report page with every chart inlined as SVG."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    tmpl = env.from_string((files("workbench") / "templates" / "report.html.j2").read_text(encoding="utf-8"))
     charts = {"indices": to_svg(style(indices_chart(agg.scores))), "totals": to_svg(style(totals_chart(agg.scores))),
               "spread": to_svg(style(spread_chart(agg.criteria))) if not agg.criteria.empty else "",
               "bench": to_svg(style(benchmark_chart(agg))) if any(d.points for d in agg.dossiers.values()) else "",
               "strengths": to_svg(strengths_chart(agg.users.strengths, "en"))
               if agg.users is not None and agg.users.strengths is not None else "",
               "cost": to_svg(cost_chart(agg.cost, "en")) if agg.cost is not None else ""}
-    s = agg.summary()
-    return tmpl.render(s=s, charts=charts, score_cols=SCORE_COLS, version=__version__,
-                       rules_hash=sha256_bytes(canonical_json(s["rules"])))
+    s = agg.report_data()
+    return render("report.html.j2", s=s, charts=charts, score_cols=SCORE_COLS, version=__version__,
+                       rules_hash=sha256_bytes(canonical_json(s.rules)), problem=_problem_line)
+
+
+def _problem_line(p: dict) -> str:
+    """A dossier problem of the report's evidence (JSON data) as its one line."""
+    return str(Problem.model_validate(p))
+
+
+def report_payload(agg: Aggregate, files: dict[str, str]) -> bytes:
+    """The bytes the report signs: the :class:`SignedReport` (data plus the published files' sha256) in
+    canonical JSON (RFC 8785) of its JSON form."""
+    signed = SignedReport(**dict(agg.report_data()), files=files)
+    return canonical_json(signed.model_dump(mode="json"))
 
 
 def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -> dict[str, Path]:
@@ -111,7 +122,7 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
     out = r.path / "report"
     html = render_html(agg).encode()
     csv = scores_csv(agg).encode()
-    payload = canonical_json({**agg.summary(), "files": {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)}})
+    payload = report_payload(agg, {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)})
     env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
     paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
              "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),

@@ -24,7 +24,6 @@ Public API: :func:`open_review`, :class:`Review`, :class:`ReviewContext`, :class
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ from .sheet import (
 )
 from .signing import is_encrypted, key_id, load_private_key, public_key_from_pem
 from .submit import submit_sheet
+from .templating import macros
 
 __all__ = [
     "EVIDENCE_PANELS",
@@ -183,10 +183,15 @@ def materials_panel(ctx: ReviewContext) -> EvidencePanel:
     for kind in missing:
         rows.append({ctx.t("col_file"): ctx.team.evidence[kind], ctx.t("col_declared"): kind,
                      ctx.t("col_bytes"): None, "SHA-256": ctx.t("missing_material")})
-    items: list[Any] = [HTML(f"<h3>{html.escape(ctx.t('materials'))}</h3>")]
-    items.append(pd.DataFrame(rows) if rows else HTML(f"<p>{html.escape(ctx.t('no_materials'))}</p>"))
+    items: list[Any] = [HTML(_html().heading(3, ctx.t("materials")))]
+    items.append(pd.DataFrame(rows) if rows else HTML(_html().paragraph(ctx.t("no_materials"))))
     return EvidencePanel(items, {"files": len(ctx.materials), "bytes": sum(f.bytes for f in ctx.materials),
                                  "missing_declared": missing})
+
+
+def _html() -> Any:
+    """The notebook's HTML snippets: the macros of ``templates/review.html.j2`` (escaped markup)."""
+    return macros("review.html.j2")
 
 
 def _team_table(ctx: ReviewContext) -> pd.DataFrame:
@@ -202,9 +207,7 @@ def _problems(ctx: ReviewContext) -> list[Any]:
     d = ctx.dossier
     if d is None or not d.problems:
         return []
-    lines = "".join(f"<li>{html.escape(p)}</li>" for p in d.problems)
-    return [HTML(f"<div class='wb-problems' style='color:#b00020'><b>{html.escape(ctx.t('evidence_problems'))}</b>"
-                 f"<ul>{lines}</ul></div>")]
+    return [HTML(_html().problems(ctx.t("evidence_problems"), [str(p) for p in d.problems]))]
 
 
 def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
@@ -219,7 +222,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
     """Results against the declared targets, with error bars; the benchmark rubric's computed points
     (read-only, with their formula and interval); per-benchmark rows with their flags."""
     t, d = ctx.team, ctx.dossier
-    items: list[Any] = [HTML(f"<h3>{html.escape(ctx.t('targets_title', model=t.target_model or '?'))}</h3>")]
+    items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
     points = d.points if d is not None else {}
     if points:
         items.append(style(results_chart(list(points.values()), lang=ctx.lang)))
@@ -237,14 +240,13 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
                 computed.append({ctx.t("col_criterion"): c.title.get(ctx.lang), ctx.t("col_points"): c.points,
                                  ctx.t("col_formula"): f"{c.scale.formula}({params}): {COMPUTED_FORMULAS[c.scale.formula]}",
                                  ctx.t("col_computed"): value})
-        items.append(HTML(f"<h3>{html.escape(ctx.t('computed_title'))}</h3>"
-                          f"<p><i>{html.escape(ctx.t('read_only'))}</i></p>"))
+        items.append(HTML(_html().computed_title(ctx.t("computed_title"), ctx.t("read_only"))))
         items.append(pd.DataFrame(computed))
     for cid, cp in sorted(points.items()):
-        items.append(HTML(f"<h4>{html.escape(cid)}</h4>"))
+        items.append(HTML(_html().heading(4, cid)))
         items.append(cp.table())
         if cp.flags:
-            items.append(HTML("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in cp.flags) + "</ul>"))
+            items.append(HTML(_html().bullets(cp.flags)))
     items += _problems(ctx)
     summary = {"target_model": t.target_model, "targets": dict(sorted(t.targets.items())),
                "individual_benchmarks": list(t.individual_benchmarks),
@@ -254,7 +256,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
 
 def usability_panel(ctx: ReviewContext) -> EvidencePanel:
     """Model facts that bear on usability and cost: sizes and the declared inference cost."""
-    items: list[Any] = [HTML(f"<h3>{html.escape(ctx.t('model_facts'))}</h3>"), _team_table(ctx)]
+    items: list[Any] = [HTML(_html().heading(3, ctx.t("model_facts"))), _team_table(ctx)]
     d = ctx.dossier
     if d is not None and d.cost is not None:
         items.append(pd.DataFrame([d.cost.model_dump(mode="json")]))
@@ -267,11 +269,9 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     per-layer chart with the null band), the training log, tokenizer and config comparisons, the licences."""
     d = ctx.dossier
     if d is None:
-        return EvidencePanel([HTML(f"<p>{html.escape(ctx.t('independence_pending'))}</p>"), *materials_panel(ctx).items])
+        return EvidencePanel([HTML(_html().paragraph(ctx.t("independence_pending"))), *materials_panel(ctx).items])
     flags = d.independence_flags()
-    head = (f"<b style='color:#b00020'>{html.escape(ctx.t('independence_flags'))}</b><ul>"
-            + "".join(f"<li>{html.escape(f)}</li>" for f in flags) + "</ul>") if flags else \
-        f"<p>{html.escape(d.independence_line())}</p>"
+    head = _html().flags(ctx.t("independence_flags"), flags) if flags else _html().paragraph(d.independence_line())
     items: list[Any] = [HTML(head)]
     parts: list[tuple[str, Any, list[Any]]] = [
         ("evidence_weights", d.provenance, [provenance_table, provenance_chart]),
@@ -283,7 +283,7 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     for key, part, views in parts:
         if part is None:
             continue
-        items.append(HTML(f"<h3>{html.escape(ctx.t(key))}</h3>"))
+        items.append(HTML(_html().heading(3, ctx.t(key))))
         for view in views:
             out = view(part)
             items.append(out if isinstance(out, pd.DataFrame) else style(out))
@@ -346,7 +346,7 @@ class Review:
                 raise ValidationError(f"answers for criteria not in rubric {self.rubric.id}: {', '.join(unknown)}",
                                       file=params.answers_file, place="judgments", expected=", ".join(self.form.controls))
         self.notices = notices
-        self.form.notice.value = "".join(f"<p class='wb-note'>{html.escape(n)}</p>" for n in notices)
+        self.form.notice.value = str(_html().notices(notices))
 
     # -- drafts
     def _restore(self) -> tuple[dict[str, Judgment], COI, list[str]]:
@@ -383,7 +383,7 @@ class Review:
     def _changed(self) -> None:
         self.autosaver.schedule(self.draft())
         if self.autosaver.error is not None:
-            self.form.status.value = f"<span style='color:#b00020'>{html.escape(self.ctx.t('save_failed', error=str(self.autosaver.error)))}</span>"
+            self.form.status.value = str(_html().save_failed(self.ctx.t("save_failed", error=str(self.autosaver.error))))
 
     # -- evidence and sections
     def panel(self, kind: str) -> EvidencePanel:
@@ -396,7 +396,7 @@ class Review:
         return [k for k in ("benchmark", "usability", "independence") if any(s.evidence == k for s in self.rubric.sections)]
 
     def _heading(self, key: str) -> HTML:
-        return HTML(f"<h2>{html.escape(self.ctx.t(key))}</h2>")
+        return HTML(_html().heading(2, self.ctx.t(key)))
 
     def _evidence_section(self, kind: str, extra: tuple[str, ...] = ()) -> SectionView:
         sections = [s for s in self.rubric.sections if s.evidence in (kind, *extra)]
@@ -409,7 +409,7 @@ class Review:
         """(a) The team's facts from teams.yaml and its submitted materials with their hashes."""
         t = self.ctx.team
         title = f"{t.name or t.id} ({t.id})"
-        return SectionView([self._heading("section_team"), HTML(f"<p><b>{html.escape(title)}</b></p>"),
+        return SectionView([self._heading("section_team"), HTML(_html().team_title(title)),
                             _team_table(self.ctx), *self.panel("materials").items, self.form.notice])
 
     def benchmark_section(self) -> SectionView:
@@ -498,9 +498,9 @@ class Review:
         try:
             path = self.submit()
         except WorkbenchError as e:
-            self.form.status.value = f"<span class='wb-error' style='color:#b00020'>{html.escape(str(e))}</span>"
+            self.form.status.value = str(_html().sign_failed(str(e)))
             return
-        self.form.status.value = f"<b class='wb-submitted' style='color:#1b7f3b'>{html.escape(self.ctx.t('submitted', path=str(path)))}</b>"
+        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path))))
 
     def run_unattended(self) -> Path | None:
         """With an answers file: sign and submit through the sign button's code; interactive: do nothing.
@@ -520,7 +520,7 @@ class Review:
             p = self.params
             return atomic_write_bytes(p.sheets_dir / p.reviewer_id / f"{p.team_id}.sheet.json", sheet_bytes(sheet))
         path = self.submit()
-        self.form.status.value = f"<b class='wb-submitted'>{html.escape(self.ctx.t('submitted', path=str(path)))}</b>"
+        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path)), False))
         return path
 
 

@@ -23,7 +23,6 @@ Public API: :class:`ProvenanceReport`, :class:`ComponentResult`, :class:`TensorM
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections import defaultdict
@@ -35,6 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
+from ..templating import render
 from .weights import Fingerprint
 
 __all__ = [
@@ -476,21 +476,9 @@ def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
 
 
 def report_html(report: ProvenanceReport, chart_svg: str | None = None) -> str:
-    """A self-contained HTML page: summary, component table, chart (as SVG when given) and notes."""
+    """A self-contained HTML page: summary, component table, chart (as SVG when given) and notes
+    (template ``provenance.html.j2``)."""
     table = provenance_table(report).to_html(index=False, float_format=lambda v: f"{v:.6g}", border=0)
-    summary = "".join(f"<li>{html.escape(k)}: {v:.4%}</li>" for k, v in report.summary.items())
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
-    refs = ", ".join(html.escape(f"{r['name']} ({r['fingerprint_sha256']})") for r in report.references)
-    cand = report.candidate
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Weight provenance</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-        f"<h1>Weight provenance: {html.escape(cand['name'])}</h1>"
-        f"<p>Candidate fingerprint sha256 {html.escape(str(cand['fingerprint_sha256']))}; references: {refs}</p>"
-        f"<h2>Parameter share per verdict</h2><ul>{summary}</ul>"
-        f"<h2>Components</h2>{table}"
-        + (f"<h2>Per-layer statistic</h2>{chart_svg}" if chart_svg else "")
-        + f"<h2>Notes</h2><ul>{notes}</ul><h2>Method</h2><pre>{html.escape(str(report.method))}</pre>"
-        "</body></html>"
-    )
+    return render("provenance.html.j2", candidate=report.candidate, references=report.references,
+                  shares=[(k, f"{v:.4%}") for k, v in report.summary.items()], table=table, chart_svg=chart_svg or "",
+                  notes=report.notes, method=str(report.method))

@@ -419,7 +419,7 @@ def _container(fp: Fingerprint) -> bytes:
     """Safetensors bytes: sketches as F16 tensors named ``INDEX.KIND``, the description in metadata.
 
     Written by ``safetensors.numpy.save`` (deterministic: tensors ordered by dtype, then name; the header
-    padded to 8 bytes), read back by the bounded reader in :mod:`.safetensors_reader`.
+    padded to 8 bytes), read back by the bounded reader in :mod:`._safetensors`.
     """
     from safetensors.numpy import save
 
