@@ -63,6 +63,10 @@ def schema_text(name: str) -> str:
 
 
 def shipped_path(name: str, root: str | Path | None = None) -> Path:
-    """Where the schema is shipped: ``rubrics/<name>.schema.json`` under ``root`` (default: this checkout)."""
-    base = Path(root) if root is not None else Path(__file__).resolve().parent.parent
-    return base / "rubrics" / f"{name}.schema.json"
+    """Where the schema is shipped: ``<name>.schema.json`` in the package's rubrics folder, or, with ``root``
+    (a source checkout), in its top-level ``rubrics/`` copy."""
+    if root is not None:
+        return Path(root) / "rubrics" / f"{name}.schema.json"
+    from .shipped import shipped_path as package_path
+
+    return package_path("rubrics") / f"{name}.schema.json"
