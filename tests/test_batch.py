@@ -86,7 +86,7 @@ def test_kill_midway_then_resume(tmp_path):
     assert all(lines[t] == "skipped" for t in done)
     assert all(lines[t] == "done" for t in set(teams) - done)
     # nothing half-written: no partial outputs left, every notebook and sheet parses
-    assert not list((rd / "notebooks").glob("*/.*"))
+    assert not list((rd / "notebooks").glob("*/.*.partial.ipynb"))
     for t in teams:
         nbformat.read(rd / "notebooks" / "e1" / f"{t}.ipynb", as_version=4)
         assert json.loads((rd / "sheets" / "e1" / f"{t}.v1.dsse.json").read_bytes())["payloadType"]
@@ -102,3 +102,31 @@ def test_dask_local_cluster(tmp_path, monkeypatch):
                         executor=addr, progress=False)
     assert [(r.team, r.state, r.transport) for r in res] == [("ta", "done", "ipc"), ("tb", "done", "ipc")]
     assert sorted(p.name for p in (rd / "sheets" / "e1").iterdir()) == ["ta.v1.dsse.json", "tb.v1.dsse.json"]
+
+
+def test_killing_only_the_batch_process_stops_its_workers_and_never_signs_twice(tmp_path):
+    # kill -9 of the batch process alone (not its group): workers die with it, and a rerun started at once
+    # neither repeats a running task nor signs a second version of one that signed before the kill
+    teams = ("t1", "t2", "t3", "t4")
+    rd = make_round(tmp_path, experts=("e1",), teams=teams)
+    cmd = [sys.executable, "-m", "workbench", "batch", str(rd), "--jobs", "2", "--keys", str(tmp_path / "keys"),
+           "--notebook", str(FIXTURES / "review_fixture.ipynb")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list((rd / "sheets").glob("e1/*.dsse.json")):
+        time.sleep(0.05)
+    proc.kill()  # the moment the first sheet is written
+    proc.wait()
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode in (0, 1), again.stderr[-2000:]
+    for _ in range(2):  # a task still claimed by a dying kernel is reported; a further rerun completes it
+        if all((rd / "sheets" / "e1" / f"{t}.v1.dsse.json").is_file() for t in teams):
+            break
+        time.sleep(3)
+        again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert sorted(p.name for p in (rd / "sheets" / "e1").iterdir()) == sorted(f"{t}.v1.dsse.json" for t in teams)
+    statuses = [json.loads((rd / "notebooks" / "e1" / f"{t}.status.json").read_text()) for t in teams]
+    assert all(s["state"] == "done" for s in statuses)
+    notebooks = [rd / "notebooks" / "e1" / f"{t}.ipynb" for t in teams]
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in notebooks if p.exists())  # they name the key file

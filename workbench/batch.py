@@ -10,7 +10,11 @@ Per assignment the batch writes, under ``<round>/notebooks/<reviewer>/``:
 - ``<team>.ipynb`` (atomic rename when the run succeeded) or ``<team>.failed.ipynb`` (the partial output).
 
 A rerun skips what is ``done`` and re-runs the rest, so killing a batch loses at most the notebooks that
-were running. One batch per round at a time (an exclusive lock). With an answers file
+were running. One batch per round at a time (an exclusive lock). Local workers die with the batch (Linux
+``PR_SET_PDEATHSIG``); a task holds a claim on ``.<team>.claim`` while it runs, which its kernel inherits, so
+no two processes run one task; and a task stopped after its notebook signed (a newer sheet version than when
+it started) is recorded as done, not run again: a kill at any point leaves at most one new version per task.
+On ``dask://`` workers a running task is not stopped with the batch; its claim keeps a rerun from repeating it. With an answers file
 ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
 sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
 parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
@@ -27,6 +31,7 @@ Public API: :class:`Task`, :class:`TaskResult`, :func:`plan`, :func:`run_task`, 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -46,6 +51,7 @@ from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
 from .shipped import review_notebook
+from .submit import sheet_versions
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +118,10 @@ class TaskResult(BaseModel):
     error: str = ""
     failure: Failure | None = None
     transport: str = ""
+    # the task's latest sheet version when it started (signing tasks only): a later version found after a
+    # kill means the run signed before it was stopped, so a rerun must not sign again
+    sheets_before: int | None = None
+    note: str = ""
 
 
 def default_notebook() -> Path:
@@ -130,6 +140,13 @@ def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list
         out.append(Task(reviewer=a.reviewer, team=a.team, role=role, lang=lang,
                         answers_file=answers if with_answers else "", key_file=str(key) if with_answers else ""))
     return out
+
+
+def latest_sheet(rd: Path, t: Task) -> int:
+    """The highest sheet version of the task's reviewer and team (0 when none), where its notebook writes."""
+    out = Path(t.output_dir) if t.output_dir and Path(t.output_dir).is_absolute() else rd / (t.output_dir or "sheets")
+    versions = sheet_versions(out, t.reviewer, t.team)
+    return versions[-1] if versions else 0
 
 
 def _status_path(rd: Path, t: Task | TaskResult) -> Path:
@@ -186,17 +203,50 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
 
     The executed notebook and its status go under ``work_dir`` (default: the round folder). The notebook
     gets ``notebook_sha256`` (its template's hash) as a parameter and records it in the sheet it builds.
+    A task runs only while it holds its claim (``.<team>.claim`` beside its notebook), so a worker or kernel
+    left from a stopped batch and a rerun never run the same task at once.
     """
-    import papermill as pm
-
     rd = Path(round_dir)
     t = Task.model_validate(task)
     base = Path(work_dir) if work_dir else rd
     folder = base / t.folder
     folder.mkdir(parents=True, exist_ok=True)
+    with _claim(folder / f".{t.team}.claim") as claimed:
+        if not claimed:
+            msg = "still running in another process (the worker or kernel of a batch that was stopped)"
+            return TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt, error=msg,
+                              failure=Failure(message=msg, kind="claimed", expected="that run to end first")
+                              ).model_dump(mode="json")
+        return _run_claimed(t, rd, base, folder, notebook, timeout, attempt, pythonpath, notebook_sha256)
+
+
+@contextlib.contextmanager
+def _claim(path: Path) -> Iterator[bool]:
+    """Hold ``path``'s lock while a task runs, or yield False when another process holds it. The lock's file
+    descriptor is inheritable, so the notebook's kernel holds it too: a task is free again only when both the
+    worker and its kernel are gone (a kernel outliving a killed worker cannot sign while a rerun signs)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.set_inheritable(fd, True)
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, timeout: float, attempt: int,
+                 pythonpath: str, notebook_sha256: str) -> dict[str, Any]:
+    import papermill as pm
+
     partial = folder / f".{t.team}.partial.ipynb"
     status = _status_path(base, t)
-    atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt).model_dump())
+    before = latest_sheet(rd, t) if t.key_file and t.answers_file else None
+    atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt,
+                                         sheets_before=before).model_dump(mode="json"))
     params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
               "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir, "notebook_sha256": notebook_sha256}
     env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
@@ -226,6 +276,8 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
         error = f"kernel transport was '{transport}'"
         failure = Failure(message=error, kind="transport", file=failed_nb, expected="ipc")
     if not error:
+        if t.key_file:
+            os.chmod(partial, 0o600)  # its parameters name the private key's file
         os.replace(partial, folder / f"{t.team}.ipynb")
         (folder / f"{t.team}.failed.ipynb").unlink(missing_ok=True)
     elif partial.exists():
@@ -235,7 +287,8 @@ def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float
     elif failure is not None and failure.file == failed_nb:
         failure = failure.model_copy(update={"file": None})  # no notebook was written
     res = TaskResult(reviewer=t.reviewer, team=t.team, state="failed" if error else "done", attempts=attempt,
-                     seconds=round(time.monotonic() - start, 3), error=error, failure=failure, transport=transport)
+                     seconds=round(time.monotonic() - start, 3), error=error, failure=failure, transport=transport,
+                     sheets_before=before)
     atomic_write_json(status, res.model_dump(mode="json"))
     return res.model_dump(mode="json")
 
@@ -296,8 +349,15 @@ def run_batch(
         todo = []
         for t in tasks:
             old = _read_status(rd, t)
-            if old and old.state == "done" and (rd / t.folder / f"{t.team}.ipynb").is_file():
+            if old and old.state == "done" and ((rd / t.folder / f"{t.team}.ipynb").is_file() or old.note):
                 results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
+            elif old and old.sheets_before is not None and (latest_sheet(rd, t) or 0) > old.sheets_before:
+                # stopped after its notebook signed: the sheet counts, and running again would sign again
+                done = old.model_copy(update={"state": "done", "error": "", "failure": None,
+                                              "note": "signed before the batch was stopped; the executed notebook was not kept"})
+                atomic_write_json(_status_path(rd, t), done.model_dump(mode="json"))
+                log.info("%s x %s signed before the batch was stopped: not run again", t.reviewer, t.team)
+                results[(t.reviewer, t.team)] = done.model_copy(update={"state": "skipped"})
             else:
                 todo.append((t, (old.attempts if old else 0)))
         log.info("batch %s: %d notebook(s) to run, %d done before; notebook %s, %d job(s) on %s",

@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -26,6 +29,18 @@ class SerialExecutor(Executor):
         except BaseException as e:  # noqa: BLE001 - delivered through the future like a pool would
             fut.set_exception(e)
         return fut
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process: be killed when ``parent`` dies (Linux ``PR_SET_PDEATHSIG``), so that killing a batch
+    never leaves workers running on without its lock. Elsewhere a no-op."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def default_jobs() -> int:
@@ -45,7 +60,8 @@ def open_executor(spec: str | None = "local", jobs: int | None = None) -> Iterat
         yield SerialExecutor()
     elif spec == "local":
         # spawn: forked children would inherit the parent's threads (zmq, tornado) in a kernel
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
             yield ex
     elif spec == "threads":
         with ThreadPoolExecutor(max_workers=jobs) as ex:
