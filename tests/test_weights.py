@@ -231,3 +231,25 @@ def test_a_bad_config_or_index_json_names_the_file(model, tmp_path):
     (folder / "model.safetensors.index.json").write_text('{"weight_map": []}')
     with pytest.raises(EvidenceError, match="no weight_map"):
         fingerprint_model(folder, executor="serial")
+
+
+def test_rows_larger_than_a_block_are_sketched_in_bounded_flat_windows(tmp_path, monkeypatch):
+    # a (2, N) tensor whose rows exceed BLOCK_BYTES goes through the flat path; it must give the same
+    # hash and samples as the row path, and per-axis sums equal to float precision
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    import workbench.evidence.weights as W
+    rng = np.random.default_rng(0)
+    width = 1_200_003
+    save_file({"big.weight": rng.standard_normal((2, width)).astype(np.float32),
+               "other.weight": rng.standard_normal((64, width // 1000)).astype(np.float32)}, tmp_path / "m.safetensors")
+    flat = W.fingerprint_model(tmp_path, executor="serial")
+    monkeypatch.setattr(W, "BLOCK_BYTES", 64 << 20)  # rows now fit a block: the row path
+    rows = W.fingerprint_model(tmp_path, executor="serial")
+    i = [t.name for t in flat.tensors].index("big.weight")
+    a, b = flat.tensors[i], rows.tensors[i]
+    assert a.sha256 == b.sha256
+    assert a.sketches == b.sketches and "sample" in a.sketches
+    for k in a.sketches:
+        np.testing.assert_allclose(flat.sketch(i, k), rows.sketch(i, k), atol=2e-3)

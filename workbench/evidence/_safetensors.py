@@ -195,6 +195,32 @@ def _tensor_info(p: Path, name: str, entry: object) -> TensorInfo:
     return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), begin=offsets[0], end=offsets[1])
 
 
+def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first element, 1-D slab)`` over the tensor's elements in order, each slab at most
+    ``window_bytes`` whatever the shape (a single row of gigabytes included), each a view of a fresh map
+    closed before the next (resident memory stays at one window). Callers must not keep a slab."""
+    dtype = DTYPES[info.dtype]
+    n = info.numel
+    per = max(1, window_bytes // dtype.itemsize)
+    gran = mmap.ALLOCATIONGRANULARITY
+    with header.path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size != header.file_size:
+            raise _fail(header.path, "file changed size while being read", expected=f"{header.file_size} bytes")
+        for e0 in range(0, n, per):
+            e1 = min(n, e0 + per)
+            start = header.data_start + info.begin + e0 * dtype.itemsize
+            aligned = start - start % gran
+            mm = mmap.mmap(fh.fileno(), (e1 - e0) * dtype.itemsize + (start - aligned), access=mmap.ACCESS_READ,
+                           offset=aligned)
+            try:
+                arr = np.frombuffer(mm, dtype=dtype, count=e1 - e0, offset=start - aligned)
+                yield e0, arr
+                del arr
+            finally:
+                with contextlib.suppress(BufferError):
+                    mm.close()
+
+
 def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[np.ndarray]:
     """Yield the tensor as consecutive slabs along axis 0 (whole rows), each at most ``window_bytes``.
 

@@ -45,6 +45,7 @@ from ._safetensors import (
     PICKLE_SUFFIXES,
     Header,
     TensorInfo,
+    iter_flat_chunks,
     iter_tensor_chunks,
     read_header,
     refuse_pickle,
@@ -73,6 +74,7 @@ SAMPLE_MIN = 160
 SAMPLE_MAX = 65536
 VECTOR_SAMPLE = 48
 PROFILE_MAX = 160
+MAX_WIDTH = 1 << 17  # widest residual stream considered (largest models today: ~16k-32k)
 UNIT_BYTES = 256 * 1024 * 1024  # work per task: large enough to amortize a task, small enough to balance
 BLOCK_BYTES = 4 * 1024 * 1024  # rows converted to float32 at a time: stays in cache
 MAX_FINGERPRINT_BYTES = 2 * 1024**3
@@ -242,7 +244,7 @@ def _config_widths(config: Any) -> set[int]:
         node = stack.pop()
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in WIDTH_KEYS and isinstance(v, int) and not isinstance(v, bool) and v > 1:
+                if k in WIDTH_KEYS and isinstance(v, int) and not isinstance(v, bool) and 1 < v <= MAX_WIDTH:
                     out.add(v)
                 elif isinstance(v, dict | list):
                     stack.append(v)
@@ -256,7 +258,9 @@ def _widths(tensors: list[TensorInfo], config: Any) -> list[int]:
     counts: Counter[int] = Counter()
     for t in tensors:
         if t.is_float and len(t.shape) >= 2:
-            counts.update({n for n in t.shape if n > 1})  # a (1, N) tensor has one real axis
+            # an axis of length 1 is no width (a (1, N) tensor has one real axis), and no model's residual
+            # stream is wider than MAX_WIDTH: its profile would be as large as the tensor
+            counts.update({n for n in t.shape if 1 < n <= MAX_WIDTH})
     widths = _config_widths(config)
     if counts:
         widths.add(min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0])
@@ -300,7 +304,9 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
     row_bytes = max(1, row_elems * DTYPES[info.dtype].itemsize)
     rows_per_block = max(1, BLOCK_BYTES // row_bytes)
     row = 0
-    for slab in iter_tensor_chunks(header, info):
+    if row_bytes > BLOCK_BYTES:  # rows too large to convert whole (a (1, N) tensor of gigabytes): go flat
+        _sketch_flat(header, info, h, positions, taken, profiles)
+    for slab in (iter_tensor_chunks(header, info) if row_bytes <= BLOCK_BYTES else ()):
         for b0 in range(0, slab.shape[0], rows_per_block):
             block = slab[b0:b0 + rows_per_block]
             h.update(block.view(np.uint8).reshape(-1))
@@ -328,6 +334,25 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
     if not (math.isfinite(mean) and math.isfinite(std)):
         return _Sketched(info.name, h.hexdigest(), sketches, None, None)
     return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"))
+
+
+def _sketch_flat(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
+                 profiles: dict[int, np.ndarray]) -> None:
+    """The same hash, samples and per-axis sums as the row-block path, over bounded flat windows."""
+    shape = info.shape
+    strides = [math.prod(shape[a + 1:]) for a in range(len(shape))]
+    for e0, slab in iter_flat_chunks(header, info):
+        for b0 in range(0, slab.size, BLOCK_BYTES // slab.itemsize):
+            block = slab[b0:b0 + BLOCK_BYTES // slab.itemsize]
+            start = e0 + b0
+            h.update(block.view(np.uint8))
+            lo, hi = np.searchsorted(positions, [start, start + block.size])
+            taken[lo:hi] = block[positions[lo:hi] - start].astype(np.float64)
+            if profiles:
+                x = block.astype(np.float64)
+                flat_index = np.arange(start, start + block.size, dtype=np.int64)
+                for a, prof in profiles.items():
+                    prof += np.bincount((flat_index // strides[a]) % shape[a], weights=x, minlength=shape[a])
 
 
 def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int], seed: int) -> list[_Sketched]:
