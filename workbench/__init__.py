@@ -15,10 +15,11 @@ The public API is re-exported here; each name is imported from its module on fir
 
 from __future__ import annotations
 
-import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_api
 
 # Library modules log to children of the "workbench" logger; the application (the CLI, a notebook) decides
 # where records go. Without a configuration nothing is printed below WARNING.
@@ -84,16 +85,7 @@ __all__ = [  # the literal list keeps linters and IDEs informed; tests check it 
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_api(__name__, _API, globals())
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed

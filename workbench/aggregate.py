@@ -43,7 +43,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import ledger
-from .collect import CollectResult, accepted_sheets
+from .collect import CollectResult, SheetDecision, accepted_sheets
 from .dossier import Dossier, build_dossier
 from .errors import EvidenceError
 from .evidence.cost import CostEfficiency, cost_efficiency
@@ -386,17 +386,10 @@ class VoteRow(_Row):
     bt_high: float | None
 
 
-class UnusedSheet(_Data):
-    """A collected sheet version the results do not use (rejected, or superseded by a later version)."""
+class UnusedSheet(SheetDecision):
+    """A collected sheet version the results do not use (rejected, superseded or withdrawn by a later one)."""
 
-    path: str
-    reviewer: str
-    team: str
-    version: int
-    sha256: str
-    decision: Literal["accepted", "rejected"]
-    reason: str = ""
-    total: float | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ReportData(_Data):

@@ -40,14 +40,14 @@ from .round import Round, load_round, require_coordinator
 from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
-__all__ = ["CollectResult", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
+__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
 
 T = TypeVar("T")
 
 
 
-class CollectResult(BaseModel):
-    """The decision on one sheet version."""
+class SheetDecision(BaseModel):
+    """A sheet version and what was decided about it (as the report lists the sheets it does not use)."""
 
     path: str
     reviewer: str
@@ -56,8 +56,13 @@ class CollectResult(BaseModel):
     sha256: str
     decision: Literal["accepted", "rejected"]
     reason: str = ""
-    check: str = Field("", exclude=True)  # for programs; not part of dumps (reports, ledger)
     total: float | None = None
+
+
+class CollectResult(SheetDecision):
+    """The decision on one sheet version, with the failing check's id for programs and whether it is new."""
+
+    check: str = Field("", exclude=True)  # for programs; not part of dumps (reports, ledger)
     new: bool = True
 
 

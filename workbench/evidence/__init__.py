@@ -9,8 +9,9 @@ kind of evidence. Modules named ``_...`` are private helpers.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_api
 
 _API = {
     "load_benchmark_sets": "benchmarks", "read_harness_json": "benchmarks", "read_results_csv": "benchmarks",
@@ -57,16 +58,7 @@ __all__ = [  # the literal list keeps linters and IDEs informed; tests check it 
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'workbench.evidence' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_api(__name__, _API, globals())
 
 
 if TYPE_CHECKING:
