@@ -13,7 +13,6 @@ Public API: :class:`ScoringForm`.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ import ipywidgets as w
 from .messages import msg
 from .rubric import AnchoredScale, Criterion, GateScale, Rubric, Section
 from .sheet import COI, Judgment, Problem, check_judgments, compute_totals
+from .templating import macros
 
 __all__ = ["ScoringForm"]
 
@@ -30,6 +30,11 @@ FULL = w.Layout(width="100%")
 
 def _option_label(value: Any, label: str, descriptor: str) -> str:
     return f"{value}. {label} — {descriptor}"
+
+
+def _html() -> Any:
+    """The form's HTML snippets (templates/form.html.j2): escaped by Jinja, never by hand."""
+    return macros("form.html.j2")
 
 
 class _CriterionControl:
@@ -51,10 +56,7 @@ class _CriterionControl:
         self.comment_label = w.HTML()
         self.status = w.HTML()
         pts = f" ({c.points:g} {msg('points', lang)})" if c.points else ""
-        head = w.HTML(
-            f"<h4 style='margin:0.8em 0 0.2em'>{html.escape(c.title.get(lang))}{pts}</h4>"
-            f"<div>{html.escape(c.description.get(lang))}</div>"
-        )
+        head = w.HTML(str(_html().criterion_head(c.title.get(lang), pts, c.description.get(lang))))
         self.box = w.VBox([head, self.status, self.choice, self.comment_label, self.comment], layout=FULL)
         self.box.add_class("wb-criterion")
         self.box.add_class("wb-" + c.id.replace(".", "-"))
@@ -80,12 +82,11 @@ class _CriterionControl:
     def show(self, problems: list[Problem], rubric: Rubric) -> None:
         level = None if self.is_gate else self.choice.value
         required = self.criterion.needs_comment(level)
-        self.comment_label.value = f"<b>{html.escape(msg('comment_required' if required else 'comment', self.lang))}</b>"
+        self.comment_label.value = str(_html().label(msg("comment_required" if required else "comment", self.lang)))
         if problems:
-            text = "; ".join(html.escape(p.text(self.lang, rubric).split(": ", 1)[-1]) for p in problems)
-            self.status.value = f"<span class='wb-missing' style='color:#b00020'>⚠ {text}</span>"
+            self.status.value = str(_html().missing_mark([p.text(self.lang, rubric).split(": ", 1)[-1] for p in problems]))
         else:
-            self.status.value = "<span class='wb-done' style='color:#1b7f3b'>✓</span>"
+            self.status.value = str(_html().done_mark())
 
 
 class ScoringForm:
@@ -114,7 +115,7 @@ class ScoringForm:
         self.coi_choice.add_class("wb-coi")
         self.coi_statement = w.Textarea(placeholder=msg("coi_statement", lang), layout=w.Layout(width="100%", height="4em"))
         self.coi_statement.add_class("wb-coi-statement")
-        self._coi_label = w.HTML(f"<b>{html.escape(msg('coi_statement_label', lang))}</b>")
+        self._coi_label = w.HTML(str(_html().label(msg("coi_statement_label", lang))))
         self.missing = w.HTML()
         self.missing.add_class("wb-missing-list")
         self.totals = w.HTML()
@@ -172,8 +173,8 @@ class ScoringForm:
         """The inputs of one rubric section, gates last (a verdict concludes the evidence above it)."""
         ctls = [self.controls[c.id] for c in section.criteria if c.id in self.controls]
         ctls.sort(key=lambda ctl: ctl.is_gate)
-        title = w.HTML(f"<h3>{html.escape(section.title.get(self.lang))}</h3>"
-                       + (f"<p>{html.escape(section.description.get(self.lang))}</p>" if section.description else ""))
+        title = w.HTML(str(_html().section_head(section.title.get(self.lang),
+                                                section.description.get(self.lang) if section.description else "")))
         return w.VBox([title, *(ctl.box for ctl in ctls)], layout=FULL)
 
     def coi_box(self) -> w.VBox:
@@ -209,23 +210,18 @@ class ScoringForm:
         for widget in (self._coi_label, self.coi_statement):
             widget.layout.display = None if self.coi_choice.value else "none"
         if problems:
-            items = "".join(f"<li>{html.escape(p.text(self.lang, self.rubric))}</li>" for p in problems)
-            self.missing.value = (f"<b style='color:#b00020'>{html.escape(msg('still_missing', self.lang))} "
-                                  f"({len(problems)})</b><ul>{items}</ul>")
+            self.missing.value = str(_html().still_missing(msg("still_missing", self.lang),
+                                                           [p.text(self.lang, self.rubric) for p in problems]))
         else:
-            self.missing.value = f"<b class='wb-complete' style='color:#1b7f3b'>✓ {html.escape(msg('complete', self.lang))}</b>"
+            self.missing.value = str(_html().complete(msg("complete", self.lang)))
         self.totals.value = self._totals_html()
         self.sign_button.disabled = bool(problems)
 
     def _totals_html(self) -> str:
         t = compute_totals(self.rubric, self.judgments())
-        rows = "".join(
-            f"<tr><td>{html.escape(s.title.get(self.lang))}</td>"
-            f"<td style='text-align:right'>{t.sections.get(s.id, 0):g} / {sum(c.points for c in s.criteria):g}</td></tr>"
-            for s in self.rubric.sections
-        )
-        total = f"<tr><td><b>{html.escape(msg('total', self.lang))}</b></td><td style='text-align:right'><b>{t.total:g} / {t.max:g}</b></td></tr>"
-        return f"<table class='wb-totals'>{rows}{total}</table>"
+        rows = [(s.title.get(self.lang), f"{t.sections.get(s.id, 0):g} / {sum(c.points for c in s.criteria):g}")
+                for s in self.rubric.sections]
+        return str(_html().totals(rows, msg("total", self.lang), f"{t.total:g} / {t.max:g}"))
 
     def _changed(self, _change: dict[str, Any]) -> None:
         if self._muted:
