@@ -454,3 +454,24 @@ def test_a_forged_ledger_entry_with_odd_data_is_a_finding_not_a_traceback(rd):
     res = audit_round(rd)
     assert [f.detail["line"] for f in errors(res, "ledger.chain")] == [i + 2]  # the next line's link breaks
     assert [f.file for f in errors(res, "rules.signature")] == ["ledger.jsonl"]
+
+
+def test_the_report_carries_the_ledger_checkpoint_it_was_made_under(rd, coord_key):
+    from workbench.ledger import append, entry_hash, read_entries
+    entries = read_entries(rd / "ledger.jsonl")
+    report_entry = [e for e in entries if e.type == "report"][-1]
+    signed = payload_of(rd / "report" / "report.dsse.json")
+    assert signed["ledger_size"] == report_entry.seq - 1
+    assert signed["ledger_head"] == entry_hash(entries[report_entry.seq - 2])
+    assert not errors(audit_round(rd), "report.ledger")
+    # the coordinator rewrites the history before the report (re-signing every entry): the report's
+    # checkpoint no longer matches, even though the chain verifies
+    led = rd / "ledger.jsonl"
+    lines = led.read_bytes().splitlines(keepends=True)
+    led.write_bytes(b"".join(lines[:2]))
+    for e in entries[2:]:
+        data = {**e.data, "reason": "rewritten"} if e.type == "amend" else e.data
+        append(led, actor=e.actor if e.actor == "coordinator" else "coordinator", key=coord_key, type=e.type,
+               payload_sha256=e.payload_sha256, data=data)
+    found = errors(audit_round(rd), "report.ledger")
+    assert found and "signed under a ledger of" in found[0].message

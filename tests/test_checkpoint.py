@@ -151,3 +151,20 @@ def test_property_random_input_gives_a_typed_error_or_a_checkpoint(data):
     except WorkbenchError:
         return
     assert format_checkpoint(cp).encode() == data  # the only texts accepted are canonical ones
+
+
+def test_cli_collect_writes_a_checkpoint_and_a_receipt_per_new_sheet(tmp_path, capsys):
+    rd = make_round(tmp_path)
+    sign_sheet(tmp_path, "e1", "ta")
+    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint:" in out and "1 receipt(s)" in out
+    receipt = rd / "receipts" / "e1" / "ta.v1.txt"
+    cp = parse_checkpoint(receipt.read_bytes())
+    entries = read_entries(rd / "ledger.jsonl")
+    assert cp.size == len(entries) and cp.signers() == ["coord"]
+    # the reviewer's receipt is a witness: the collection it covers cannot be removed unnoticed
+    led = rd / "ledger.jsonl"
+    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:-2]))
+    shutil.rmtree(rd / "checkpoints")
+    assert _witness_findings(audit_round(rd, witnesses=[receipt]))

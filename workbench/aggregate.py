@@ -416,9 +416,13 @@ class ReportData(_Data):
 
 
 class SignedReport(ReportData):
-    """The payload of ``report/report.dsse.json``: the report's data and the sha256 of each published file."""
+    """The payload of ``report/report.dsse.json``: the report's data, the sha256 of each published file, and
+    the checkpoint it was made under: the ledger's size and head hash when it was signed (so a history
+    rewritten before the report no longer matches the report, see :mod:`workbench.checkpoint`)."""
 
     files: dict[str, Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]]
+    ledger_size: Annotated[int, Field(ge=0)]
+    ledger_head: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 # ---------------------------------------------------------------- the round

@@ -380,6 +380,12 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         a.add("error", "report.ledger", f, f"the signed report is not the one recorded in ledger entry {last.seq}",
               sha256=sha256_bytes(payload), recorded=last.payload_sha256)
     signed_files = signed.pop("files", {}) if isinstance(signed, dict) else {}
+    size, head = (signed.pop("ledger_size", None), signed.pop("ledger_head", None)) if isinstance(signed, dict) else (None, None)
+    at = entries[size - 1] if isinstance(size, int) and 0 < size <= len(entries) else None
+    if (ledger.entry_hash(at) if at else ledger.GENESIS if size == 0 else None) != head or last.seq != (size or 0) + 1:
+        a.add("error", "report.ledger", f, f"the report was signed under a ledger of {size} entries with head "
+              f"{str(head)[:12]}, which is not this ledger's history up to its report entry {last.seq}",
+              signed_size=size, signed_head=head, expected="the ledger the report was made under")
     for name in ("index.html", "scores.csv"):
         p = r.path / "report" / name
         now = sha256_file(p) if p.is_file() else None

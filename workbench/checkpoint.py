@@ -23,7 +23,7 @@ against the ledger they see and adds their line (``workbench checkpoint cosign``
 does not extend.
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
-:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`, :func:`cosign`,
+:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`, :func:`write_receipts`, :func:`cosign`,
 :func:`check_witnessed`.
 """
 
@@ -52,6 +52,7 @@ __all__ = [
     "Signature",
     "check_witnessed",
     "checkpoint_round",
+    "write_receipts",
     "cosign",
     "format_checkpoint",
     "make_checkpoint",
@@ -180,6 +181,19 @@ def checkpoint_round(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) 
     require_coordinator(r, actor, key)
     cp = make_checkpoint(r.ledger_path, r.rules.round_id, key, actor)
     return write_checkpoint(r.path, cp), cp
+
+
+def write_receipts(round_dir: str | Path, sheets: Iterable[tuple[str, str, int]], cp: Checkpoint) -> list[Path]:
+    """A receipt per newly collected sheet version ``(reviewer, team, version)``: the checkpoint that covers its
+    collection, as ``receipts/<reviewer>/<team>.v<N>.txt``, for the reviewer to keep (and hand to an audit as
+    a witness). Existing receipts are kept."""
+    out = []
+    text = format_checkpoint(cp)
+    for reviewer, team, version in sheets:
+        p = Path(round_dir) / "receipts" / reviewer / f"{team}.v{version}.txt"
+        if not p.exists():
+            out.append(atomic_write_text(p, text, overwrite=False))
+    return out
 
 
 def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:

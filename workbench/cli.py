@@ -486,16 +486,22 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     new = [r for r in results if r.new]
     print(f"{len(new)} new sheet(s): {sum(r.decision == 'accepted' for r in new)} accepted, "
           f"{sum(r.decision == 'rejected' for r in new)} rejected; {len(results) - len(new)} collected before")
-    _print_checkpoint(args.round, key, actor)
+    _, cp = _print_checkpoint(args.round, key, actor)
+    from .checkpoint import write_receipts
+
+    receipts = write_receipts(args.round, [(r.reviewer, r.team, r.version) for r in new if r.version], cp)
+    if receipts:
+        print(f"{len(receipts)} receipt(s) under {args.round}/receipts/: each reviewer keeps theirs")
     return 0
 
 
-def _print_checkpoint(round_dir: str, key, actor: str) -> None:
+def _print_checkpoint(round_dir: str, key, actor: str):
     from .checkpoint import checkpoint_round
 
     path, cp = checkpoint_round(round_dir, key, actor)
     print(f"checkpoint: {path} (ledger size {cp.size}); give a copy to the witnesses: "
           "'workbench cosign FILE --key KEY --name NAME'")
+    return path, cp
 
 
 @register

@@ -109,10 +109,10 @@ def _problem_line(p: dict) -> str:
     return str(Problem.model_validate(p))
 
 
-def report_payload(agg: Aggregate, files: dict[str, str]) -> bytes:
-    """The bytes the report signs: the :class:`SignedReport` (data plus the published files' sha256) in
-    canonical JSON (RFC 8785) of its JSON form."""
-    signed = SignedReport(**dict(agg.report_data()), files=files)
+def report_payload(agg: Aggregate, files: dict[str, str], ledger_size: int, ledger_head: str) -> bytes:
+    """The bytes the report signs: the :class:`SignedReport` (data, the published files' sha256 and the ledger
+    checkpoint it was made under) in canonical JSON (RFC 8785) of its JSON form."""
+    signed = SignedReport(**dict(agg.report_data()), files=files, ledger_size=ledger_size, ledger_head=ledger_head)
     return canonical_json(signed.model_dump(mode="json"))
 
 
@@ -122,11 +122,15 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
     out = r.path / "report"
     html = render_html(agg).encode()
     csv = scores_csv(agg).encode()
-    payload = report_payload(agg, {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)})
-    env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
-    paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
-             "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),
-             "signed": atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)}
-    ledger.append(r.ledger_path, actor=actor, key=key, type="report", payload_sha256=sha256_bytes(payload),
-                  data={"file": "report/report.dsse.json", "frozen_version": agg.frozen_version})
+    with ledger.locked(r.ledger_path) as book:  # the checkpoint signed is the one the report entry follows
+        head = ledger.entry_hash(book.entries[-1]) if book.entries else ledger.GENESIS
+        payload = report_payload(agg, {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)},
+                                 len(book.entries), head)
+        env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
+        paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
+                 "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),
+                 "signed": atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)}
+        book.append({"type": "report", "payload_sha256": sha256_bytes(payload),
+                     "data": {"file": "report/report.dsse.json", "frozen_version": agg.frozen_version}},
+                    actor=actor, key=key)
     return paths
