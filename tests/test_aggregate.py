@@ -220,3 +220,13 @@ def test_round_aggregate_and_signed_report(tmp_path):
     assert paths["csv"].read_text().splitlines()[0].startswith("rank,team,name,benchmark,expert,user,total")
     # deterministic: aggregating again gives the same summary
     assert aggregate_round(load_round(rd)).report_data() == agg.report_data()
+
+
+def test_icc_is_undefined_without_variance_between_targets():
+    # every team got the same total from each reviewer (reviewers differ): nothing to agree about
+    same = np.array([[5.0, 4.0, 3.0], [5.0, 4.0, 3.0], [5.0, 4.0, 3.0]])
+    assert icc2k(same) is None
+    # the same with float noise of the kind sums of fractions leave (issue 12: 1.087 was published)
+    noisy = same + np.array([[0, 1e-15, 0], [2e-15, 0, 0], [0, 0, -1e-15]])
+    assert icc2k(noisy) is None
+    assert 0 < icc2k(np.array([[5.0, 4.0], [3.0, 3.5], [1.0, 1.5]])) <= 1

@@ -110,14 +110,20 @@ def icc2k(matrix: np.ndarray) -> float | None:
     if n < 2 or k < 2:
         return None
     grand = x.mean()
+    ss_total = ((x - grand) ** 2).sum()
     ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
+    # float noise is not variance: below this, a sum of squares is zero (points at 6 decimals)
+    tiny = 1e-12 * max(1.0, float(np.abs(x).max())) ** 2 * n * k
+    if ss_rows <= tiny:
+        return None  # the targets do not differ: agreement about differences is undefined (0/0), not 1.09
     ss_cols = n * ((x.mean(axis=0) - grand) ** 2).sum()
-    ss_err = ((x - grand) ** 2).sum() - ss_rows - ss_cols
+    ss_err = max(0.0, ss_total - ss_rows - ss_cols)
     msr, msc, mse = ss_rows / (n - 1), ss_cols / (k - 1), ss_err / ((n - 1) * (k - 1))
     denom = msr + (msc - mse) / n
     if denom <= 0 or not math.isfinite(denom):
         return None
-    return float((msr - mse) / denom)
+    value = float((msr - mse) / denom)
+    return value if value <= 1.0 + 1e-9 else None  # above 1 the model's assumptions fail: no estimate
 
 
 def kripp_alpha(matrix: np.ndarray) -> float | None:
