@@ -125,3 +125,34 @@ def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
     assert "rules.cut: 4 -> 2" in capsys.readouterr().out
     assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "e1.key")]) == 1
     assert "not a coordinator's key" in capsys.readouterr().err
+
+
+def test_status_of_a_hand_edited_round_names_its_frozen_version_and_the_drift(tmp_path, capsys):
+    from workbench.cli import main
+    rd = make_round(tmp_path)
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules["cut"] = 1
+    write_yaml(rd / "rules.yaml", rules)
+    s = status(rd)
+    assert s["frozen_version"] == 1 and "rules" in s["problem"]
+    assert main(["round", "status", str(rd)]) == 1  # a problem: the exit code says so
+    out = capsys.readouterr().out
+    assert "frozen version: 1" in out and "PROBLEM" in out
+
+
+def test_amendment_output_names_keys_not_their_pem(tmp_path, capsys):
+    from workbench.cli import main
+    from workbench.signing import generate_keypair, load_public_key, public_key_pem
+    rd = make_round(tmp_path)
+    _, pub = generate_keypair("e9", tmp_path / "keys")
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"].append({"id": "e9", "role": "expert", "name": "", "coi": [],
+                                "public_key": public_key_pem(load_public_key(pub))})
+    write_yaml(rd / "roster.yaml", roster)
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules["decision_rules"] = [{"id": "d1", "text": "one more team only by a committee majority"}]
+    write_yaml(rd / "rules.yaml", rules)
+    assert main(["round", "amend", str(rd), "--key", str(tmp_path / "keys" / "coord.key"), "--reason", "add e9"]) == 0
+    out = capsys.readouterr().out
+    assert "BEGIN PUBLIC KEY" not in out and "roster.reviewers[e9]: (none) -> {" in out and "'public_key': 'key " in out
+    assert "-> None" not in out

@@ -416,7 +416,7 @@ def _cmd_round_amend(args: argparse.Namespace) -> int:
     print(f"amended: version {e.data['version']} by {actor}, ledger entry {e.seq}"
           f"{' (AFTER sheets were submitted)' if e.data['after_first_submission'] else ''}")
     for c in e.data["changes"]:
-        print(f"  {c['path']}: {c['old']!r} -> {c['new']!r}")
+        print(f"  {c['path']}: {_shown(c['old'])} -> {_shown(c['new'])}")
     return 0
 
 
@@ -493,6 +493,23 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     if receipts:
         print(f"{len(receipts)} receipt(s) under {args.round}/receipts/: each reviewer keeps theirs")
     return 0
+
+
+def _shown(value) -> str:
+    """A changed value as a person reads it: absent, or short (a public key is named by its id, not its PEM)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict) and isinstance(value.get("public_key"), str):
+        from .signing import key_id, public_key_from_pem
+
+        try:
+            value = {**value, "public_key": "key " + key_id(public_key_from_pem(value["public_key"]))[:16]}
+        except WorkbenchError:
+            value = {**value, "public_key": "(unreadable key)"}
+    if isinstance(value, str) and value.startswith("-----BEGIN"):
+        return "(a public key)"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _print_checkpoint(round_dir: str, key, actor: str):
