@@ -109,7 +109,10 @@ def read_csv(
     with as_evidence_errors():
         fh = open_regular(path, max_bytes)
     with io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="") as text:
-        return parse_csv(text, str(path), required, optional)
+        try:
+            return parse_csv(text, str(path), required, optional)
+        except UnicodeDecodeError:  # in the header (rows name their line)
+            raise EvidenceError("not valid UTF-8 text", file=path, line=1, expected="UTF-8") from None
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
