@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import EvidenceError
 from ..files import open_regular
-from ._inputs import as_evidence_errors
+from ._inputs import as_evidence_errors, decoded_lines
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
@@ -88,8 +88,6 @@ def parse_csv(
             start = reader.line_num + 1
     except csv.Error as e:
         raise EvidenceError(f"CSV syntax error: {e}", file=name, line=start) from None
-    except UnicodeDecodeError:
-        raise EvidenceError("not valid UTF-8 text", file=name, line=start, expected="UTF-8") from None
     frame = pd.DataFrame({h: np.array(col, dtype=object) for h, col in zip(header, cols, strict=True)},
                          index=pd.RangeIndex(len(lines)))
     del cols
@@ -108,11 +106,8 @@ def read_csv(
     are EvidenceErrors."""
     with as_evidence_errors():
         fh = open_regular(path, max_bytes)
-    with io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="") as text:
-        try:
-            return parse_csv(text, str(path), required, optional)
-        except UnicodeDecodeError:  # in the header (rows name their line)
-            raise EvidenceError("not valid UTF-8 text", file=path, line=1, expected="UTF-8") from None
+    with fh:
+        return parse_csv(decoded_lines(fh, path), str(path), required, optional)
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:

@@ -1,6 +1,6 @@
 """Hashed input files: every evidence result names the files it was computed from and their SHA-256.
 
-Public API: :class:`InputFile`, :class:`HashingReader`, :func:`read_input`, :func:`as_evidence_errors`.
+Public API: :class:`InputFile`, :class:`HashingReader`, :func:`read_input`, :func:`decoded_lines`, :func:`as_evidence_errors`.
 
 Only the file's *name* is kept (never its absolute path), so a result is the same on every machine;
 the hash is what ties a result to the exact bytes the team submitted.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import EvidenceError, WorkbenchError
 from ..files import read_bounded, sha256_bytes
 
-__all__ = ["HashingReader", "InputFile", "as_evidence_errors", "read_input"]
+__all__ = ["HashingReader", "InputFile", "as_evidence_errors", "decoded_lines", "read_input"]
 
 
 class InputFile(BaseModel):
@@ -81,6 +81,16 @@ class HashingReader(io.RawIOBase):
             self._sha.update(chunk)
             self._n += len(chunk)
         return InputFile(name=Path(str(path)).name, bytes=self._n, sha256=self._sha.hexdigest())
+
+
+def decoded_lines(fh: Iterable[bytes], name: str | Path) -> Iterator[str]:
+    """Decode a binary file line by line as UTF-8 (a BOM allowed on the first): streaming, and an invalid
+    byte is an error naming its line."""
+    for number, raw in enumerate(fh, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise EvidenceError("not valid UTF-8 text", file=name, line=number, expected="UTF-8") from None
 
 
 def read_input(path: str | Path, max_bytes: int) -> tuple[bytes, InputFile]:

@@ -39,7 +39,7 @@ from ..base import Model, from_pydantic
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import decode_text, open_regular, parse_yaml
-from ._inputs import HashingReader, InputFile, as_evidence_errors
+from ._inputs import HashingReader, InputFile, as_evidence_errors, decoded_lines
 
 __all__ = [
     "Accelerator",
@@ -199,8 +199,8 @@ def load_training_log(path: str | Path, max_bytes: int = MAX_LOG_BYTES) -> Train
         raise EvidenceError(f"unknown training-log type '{p.suffix}'", file=p, expected=".csv or .jsonl")
     with as_evidence_errors():
         raw = HashingReader(open_regular(p, max_bytes))
-    with io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8-sig", errors="strict", newline="") as text:
-        columns, lines, ignored = _read_stream(text, str(p), fmt)
+    with io.BufferedReader(raw) as binary:
+        columns, lines, ignored = _read_stream(decoded_lines(binary, p), str(p), fmt)
         source = raw.record(p)  # the parser may stop before the end (trailing blank lines): hash them too
     return _validate(columns, lines, ignored, str(p), source)
 
@@ -217,10 +217,7 @@ def parse_training_log(
 
 
 def _read_stream(text: Iterable[str], name: str, fmt: str) -> tuple[dict[str, Any], Any, list[str]]:
-    try:
-        return _read_csv(text, name) if fmt == "csv" else _read_jsonl(text, name)
-    except UnicodeDecodeError:
-        raise EvidenceError("not valid UTF-8 text", file=name, expected="UTF-8") from None
+    return _read_csv(text, name) if fmt == "csv" else _read_jsonl(text, name)
 
 
 def _canonical_columns(header: list[str], name: str, line: int) -> tuple[dict[str, str], list[str]]:
