@@ -1,9 +1,11 @@
 """Peak memory of the evidence readers on hostile-sized inputs (issue 13): goal < 500 MB each.
 
-Each reader runs in a fresh Python process that prints its own peak RSS (``ru_maxrss``), and so does the
+Each reader runs in a fresh Python process that prints its own peak RSS (``VmHWM``), and so does the
 named baseline on the same file in the same run:
 
-- a 64 MB results CSV: ``read_results_csv`` vs ``pandas.read_csv(dtype=str)`` (what a user would do first);
+- a 64 MB results CSV (known benchmarks, every row repeated many times: it parses, then is refused for the
+  repeats, as a hostile or broken harness export would be): ``read_results_csv`` vs ``pandas.read_csv(dtype=str)``
+  (what a user would do first);
 - a 200 MB training log (CSV): ``load_training_log`` vs ``pandas.read_csv``;
 - a 2 GB safetensors file holding one (1, N) bfloat16 tensor: ``fingerprint_model`` vs
   ``safetensors.numpy.load_file`` (loading the model, the simple way to look at its weights);
@@ -45,23 +47,29 @@ def make_inputs(d: Path, scale: int) -> dict[str, Path]:
 
     rng = np.random.default_rng(0)
     out = {}
+    sys.path.insert(0, str(ROOT))
+    from workbench.evidence.benchmarks import load_benchmark_sets
+
+    specs = list(load_benchmark_sets().by_id().values())
     p = d / "results.csv"
-    with p.open("w") as f:
+    with p.open("w") as f:  # known benchmarks and metrics, unique values: it parses, then repeats are refused
         f.write("team,model,benchmark,metric,value,stderr,n\n")
         size, i = 0, 0
-        while size < (64 << 20) // scale:
-            line = f"t{i % 5},model-{i % 5},bench-{i},\"acc,none\",{rng.random():.6f},{rng.random() / 50:.6f},{1000 + i}\n"
+        while size < (64 << 20) // scale - 200:  # just under the reader's 64 MiB bound
+            b = specs[i % len(specs)]
+            line = f"t{i % 5},model-{i % 5},{b.id},\"{b.metric}\",{rng.random():.6f},{rng.random() / 50:.6f},{1000 + i}\n"
             f.write(line)
             size += len(line)
             i += 1
     out["results_csv"] = p
     p = d / "log.csv"
     with p.open("w") as f:
-        f.write("step,tokens,loss,lr\n")
+        f.write("step,tokens,loss,lr,grad_norm,throughput\n")  # two columns the reader ignores, as real logs have
         size, step = 0, 0
         while size < (200 << 20) // scale:
             step += 1
-            line = f"{step},{step * 4096},{10 / (1 + step / 1000) + rng.random() / 100:.6f},{3e-4:.6g}\n"
+            line = (f"{step},{step * 4096},{10 / (1 + step / 1000) + rng.random() / 100:.6f},{3e-4:.6g},"
+                    f"{rng.random():.6f},{1e5 + rng.random():.3f}\n")
             f.write(line)
             size += len(line)
     out["training_log"] = p
@@ -85,16 +93,18 @@ def make_inputs(d: Path, scale: int) -> dict[str, Path]:
 def peak(code: str, path: Path) -> tuple[float, float, str]:
     """Peak RSS (MB) and wall time of ``code`` in a fresh interpreter; the error's last line if it failed."""
     # a typed refusal (EvidenceError) is an answer too: the bound holds for refused inputs as well
-    prog = (f"import os, resource, sys\nfrom workbench.errors import WorkbenchError\nPATH = {str(path)!r}\n"
+    prog = (f"import os, sys\nfrom workbench.errors import WorkbenchError\nPATH = {str(path)!r}\n"
             f"try:\n    {code}\nexcept WorkbenchError as e:\n    print('refused:', str(e)[:80], file=sys.stderr)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            # VmHWM: this process's own peak; ru_maxrss would include the benchmark's RSS from before exec
+            "print(next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM')))")
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         return float("nan"), wall, (r.stderr.strip().splitlines() or ["?"])[-1][:120]
-    return int(r.stdout.split()[-1]) / 1024, wall, ""
+    refused = [ln for ln in r.stderr.splitlines() if ln.startswith("refused:")]
+    return int(r.stdout.split()[-1]) / 1024, wall, refused[0][:120] if refused else ""
 
 
 def main() -> int:
