@@ -164,3 +164,15 @@ def test_valid_headers_round_trip_and_mutations_never_crash(tmp_path, specs, dat
         assert str(p) in str(e)
     else:
         assert hd.data_start + sum(t.nbytes for t in hd.tensors) == hd.file_size
+
+
+def test_too_many_tensors_are_refused_before_any_record_is_built(tmp_path, monkeypatch):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    import workbench.evidence._safetensors as S
+    from workbench.errors import EvidenceError
+    save_file({f"t{i}": np.zeros((0,), np.float32) for i in range(5)}, tmp_path / "m.safetensors")
+    monkeypatch.setattr(S, "MAX_TENSORS", 4)
+    with pytest.raises(EvidenceError, match=r"header: 5 tensors in one file, expected at most 4"):
+        S.read_header(tmp_path / "m.safetensors")

@@ -40,6 +40,9 @@ __all__ = [
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 WINDOW_BYTES = 64 * 1024 * 1024
+# The largest released checkpoints (mixture-of-experts with per-expert scales) hold ~150k tensors; far more is
+# an attempt to exhaust memory with per-tensor records, refused before any record is built.
+MAX_TENSORS = 200_000
 
 # safetensors dtype names -> numpy dtypes (ml_dtypes provides bfloat16 and the float8 formats).
 DTYPES: dict[str, np.dtype] = {
@@ -152,6 +155,9 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> H
     metadata = doc.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise _fail(p, "__metadata__ is not a map of strings", place="header.__metadata__")
+    if len(doc) > MAX_TENSORS:
+        raise _fail(p, f"{len(doc)} tensors in one file", place="header",
+                    expected=f"at most {MAX_TENSORS} (more than any released model holds)")
     tensors = [_tensor_info(p, name, entry) for name, entry in doc.items()]
     data_start = 8 + n
     buffer = size - data_start

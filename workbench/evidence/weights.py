@@ -42,6 +42,7 @@ from ..executor import open_executor
 from ..files import atomic_write_bytes, load_json, parse_json, sha256_bytes, sha256_file
 from ._safetensors import (
     DTYPES,
+    MAX_TENSORS,
     PICKLE_SUFFIXES,
     Header,
     TensorInfo,
@@ -367,6 +368,9 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
     d = Path(model_dir)
     shards, ignored, weight_map = model_files(d)
     headers = [read_header(p) for p in shards]
+    if (count := sum(len(hd.tensors) for hd in headers)) > MAX_TENSORS:
+        raise EvidenceError(f"{count} tensors in {len(headers)} files", file=d,
+                            expected=f"at most {MAX_TENSORS} (more than any released model holds)")
     seen: dict[str, str] = {}
     for hd in headers:
         for t in hd.tensors:
