@@ -17,14 +17,15 @@ signed notes): a body of fixed lines, a blank line, then one signature line per 
 
 Each signature is Ed25519 over the DSSE pre-authentication encoding of the body bytes (payload type
 :data:`CHECKPOINT_TYPE`), so a signature line cannot be moved to another body. The coordinator signs first
-(``workbench checkpoint``, also after every ``collect`` and ``report``); a witness checks the checkpoint
-against the ledger they see and adds their line (``workbench checkpoint cosign``), then keeps the file.
+(``workbench checkpoint``, and ``workbench collect`` after every collection, with a receipt per new sheet; the
+signed report carries the ledger's size and head itself); a witness checks the checkpoint against the ledger
+they see and adds their line (``workbench cosign``), then keeps the file.
 :func:`check_witnessed` proves the current ledger extends a checkpoint or names the first checkpoint it
 does not extend.
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
-:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`, :func:`write_receipts`, :func:`cosign`,
-:func:`check_witnessed`.
+:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
+:func:`write_receipts`, :func:`cosign`, :func:`check_witnessed`.
 """
 
 from __future__ import annotations
