@@ -14,7 +14,8 @@ were running. One batch per round at a time (an exclusive lock). Local workers d
 ``PR_SET_PDEATHSIG``); a task holds a claim on ``.<team>.claim`` while it runs, which its kernel inherits, so
 no two processes run one task; and a task stopped after its notebook signed (a newer sheet version than when
 it started) is recorded as done, not run again: a kill at any point leaves at most one new version per task.
-On ``dask://`` workers a running task is not stopped with the batch; its claim keeps a rerun from repeating it. With an answers file
+On ``dask://`` workers a running task is not stopped with the batch; its claim keeps a rerun from repeating it.
+With an answers file
 ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
 sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
 parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
@@ -142,7 +143,7 @@ def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list
     return out
 
 
-def latest_sheet(rd: Path, t: Task) -> int:
+def _latest_sheet(rd: Path, t: Task) -> int:
     """The highest sheet version of the task's reviewer and team (0 when none), where its notebook writes."""
     out = Path(t.output_dir) if t.output_dir and Path(t.output_dir).is_absolute() else rd / (t.output_dir or "sheets")
     versions = sheet_versions(out, t.reviewer, t.team)
@@ -244,7 +245,7 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
 
     partial = folder / f".{t.team}.partial.ipynb"
     status = _status_path(base, t)
-    before = latest_sheet(rd, t) if t.key_file and t.answers_file else None
+    before = _latest_sheet(rd, t) if t.key_file and t.answers_file else None
     atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt,
                                          sheets_before=before).model_dump(mode="json"))
     params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
@@ -351,7 +352,7 @@ def run_batch(
             old = _read_status(rd, t)
             if old and old.state == "done" and ((rd / t.folder / f"{t.team}.ipynb").is_file() or old.note):
                 results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
-            elif old and old.sheets_before is not None and (latest_sheet(rd, t) or 0) > old.sheets_before:
+            elif old and old.sheets_before is not None and (_latest_sheet(rd, t) or 0) > old.sheets_before:
                 # stopped after its notebook signed: the sheet counts, and running again would sign again
                 done = old.model_copy(update={"state": "done", "error": "", "failure": None,
                                               "note": "signed before the batch was stopped; the executed notebook was not kept"})
