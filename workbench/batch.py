@@ -15,9 +15,9 @@ were running. One batch per round at a time (an exclusive lock). Local workers d
 no two processes run one task; and a task stopped after its notebook signed (a newer sheet version than when
 it started) is recorded as done, not run again: a kill at any point leaves at most one new version per task.
 On ``dask://`` workers a running task is not stopped with the batch; its claim keeps a rerun from repeating it.
-With an answers file
-``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs and submits a
-sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
+
+With an answers file ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs
+and submits a sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
 parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
 
 ``timeout`` is papermill's per-cell execution timeout.
