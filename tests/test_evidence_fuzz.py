@@ -66,9 +66,10 @@ def fuzz_round(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("key", "name"), CASES)
-# no "explain" phase: tracing every line of the dossier while shrinking a failure takes many minutes
+# no "explain" phase: tracing every line of the dossier while shrinking a failure takes many minutes;
+# derandomized so that CI runs the same examples each time (raise max_examples locally to explore further)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
+          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink], derandomize=True)
 @given(data=st.one_of(st.binary(max_size=400), structures.map(lambda v: ("structure", v))))
 def test_any_evidence_file_is_a_problem_or_a_result(fuzz_round, key, name, data):
     rd = fuzz_round
