@@ -192,7 +192,8 @@ def status(path: str | Path) -> dict[str, Any]:
     r = load_round(path)
     out: dict[str, Any] = {"round_id": r.rules.round_id, "stage": r.rules.stage, "teams": len(r.teams.teams),
                            "reviewers": len(r.roster.reviewers), "assignments": len(r.assignments.assignments)}
-    versions = [v for e in _versions(r) if isinstance(v := e.data.get("version"), int)]
+    entries = ledger.read_entries(r.ledger_path)
+    versions = [v for e in entries if e.type in ("freeze", "amend") and isinstance(v := e.data.get("version"), int)]
     # the last signed version stays the frozen one when the files drifted from it: that is the problem
     out["frozen_version"] = versions[-1] if versions else None
     try:
@@ -200,7 +201,6 @@ def status(path: str | Path) -> dict[str, Any]:
         out["problem"] = None
     except WorkbenchError as e:
         out["problem"] = str(e)
-    entries = ledger.read_entries(r.ledger_path)
     out["ledger_entries"] = len(entries)
     out["amendments"] = [
         {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),

@@ -201,19 +201,18 @@ def _tensor_info(p: Path, name: str, entry: object) -> TensorInfo:
     return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), begin=offsets[0], end=offsets[1])
 
 
-def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first element, 1-D slab)`` over the tensor's elements in order, each slab at most
-    ``window_bytes`` whatever the shape (a single row of gigabytes included), each a view of a fresh map
-    closed before the next (resident memory stays at one window). Callers must not keep a slab."""
+def _mapped(header: Header, info: TensorInfo, step: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first element, 1-D view)`` for consecutive runs of ``step`` elements of the tensor, each through a fresh memory map closed before the next is opened (resident memory stays at
+    one run). The file must still have the size the header was validated against (a shrunk file would fault
+    the map)."""
     dtype = DTYPES[info.dtype]
     n = info.numel
-    per = max(1, window_bytes // dtype.itemsize)
     gran = mmap.ALLOCATIONGRANULARITY
     with header.path.open("rb") as fh:
         if os.fstat(fh.fileno()).st_size != header.file_size:
             raise _fail(header.path, "file changed size while being read", expected=f"{header.file_size} bytes")
-        for e0 in range(0, n, per):
-            e1 = min(n, e0 + per)
+        for e0 in range(0, n, step):
+            e1 = min(n, e0 + step)
             start = header.data_start + info.begin + e0 * dtype.itemsize
             aligned = start - start % gran
             mm = mmap.mmap(fh.fileno(), (e1 - e0) * dtype.itemsize + (start - aligned), access=mmap.ACCESS_READ,
@@ -223,8 +222,15 @@ def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDO
                 yield e0, arr
                 del arr
             finally:
+                # a caller that kept a view holds the map open; it is released when the view is collected
                 with contextlib.suppress(BufferError):
                     mm.close()
+
+
+def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first element, 1-D slab)`` over the tensor's elements in order, each slab at most
+    ``window_bytes`` whatever the shape (a single row of gigabytes included). Callers must not keep a slab."""
+    yield from _mapped(header, info, max(1, window_bytes // DTYPES[info.dtype].itemsize))
 
 
 def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[np.ndarray]:
@@ -232,32 +238,14 @@ def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WIN
 
     Every slab is a read-only view of a fresh memory map that is closed before the next one is opened, so
     resident memory stays bounded. Callers must not keep a slab after asking for the next one.
-    A scalar or one-row tensor comes as a single slab. The file must still have the size the header was
-    validated against (a file that shrank would fault the map).
+    A scalar or one-row tensor comes as a single slab.
     """
     dtype = DTYPES[info.dtype]
     shape = info.shape or (1,)
     row_elems = math.prod(shape[1:])
-    row_bytes = max(1, row_elems * dtype.itemsize)
-    rows_per = max(1, window_bytes // row_bytes)
     if shape[0] == 0 or row_elems == 0:
         yield np.zeros(shape, dtype=dtype)
         return
-    gran = mmap.ALLOCATIONGRANULARITY
-    with header.path.open("rb") as fh:
-        if os.fstat(fh.fileno()).st_size != header.file_size:
-            raise _fail(header.path, "file changed size while being read", expected=f"{header.file_size} bytes")
-        for r0 in range(0, shape[0], rows_per):
-            r1 = min(shape[0], r0 + rows_per)
-            start = header.data_start + info.begin + r0 * row_bytes
-            length = (r1 - r0) * row_bytes
-            aligned = start - start % gran
-            mm = mmap.mmap(fh.fileno(), length + (start - aligned), access=mmap.ACCESS_READ, offset=aligned)
-            try:
-                arr = np.frombuffer(mm, dtype=dtype, count=(r1 - r0) * row_elems, offset=start - aligned)
-                yield arr.reshape((r1 - r0, *shape[1:]))
-                del arr
-            finally:
-                # a caller that kept a view holds the map open; it is released when the view is collected
-                with contextlib.suppress(BufferError):
-                    mm.close()
+    rows_per = max(1, window_bytes // max(1, row_elems * dtype.itemsize))
+    for _, arr in _mapped(header, info, rows_per * row_elems):
+        yield arr.reshape((arr.size // row_elems, *shape[1:]))
