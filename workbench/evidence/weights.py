@@ -302,28 +302,10 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
     axes = [a for a in range(len(shape)) if len(shape) >= 2 and shape[a] in widths]
     profiles = {a: np.zeros(shape[a], dtype=np.float64) for a in axes}
     row_elems = math.prod(shape[1:]) if len(shape) > 1 else 1
-    row_bytes = max(1, row_elems * DTYPES[info.dtype].itemsize)
-    rows_per_block = max(1, BLOCK_BYTES // row_bytes)
-    row = 0
-    if row_bytes > BLOCK_BYTES:  # rows too large to convert whole (a (1, N) tensor of gigabytes): go flat
+    if row_elems * DTYPES[info.dtype].itemsize > BLOCK_BYTES:  # rows too large to convert whole: go flat
         _sketch_flat(header, info, h, positions, taken, profiles)
-    for slab in (iter_tensor_chunks(header, info) if row_bytes <= BLOCK_BYTES else ()):
-        for b0 in range(0, slab.shape[0], rows_per_block):
-            block = slab[b0:b0 + rows_per_block]
-            h.update(block.view(np.uint8).reshape(-1))
-            e0, e1 = (row + b0) * row_elems, (row + b0 + block.shape[0]) * row_elems
-            lo, hi = np.searchsorted(positions, [e0, e1])
-            flat = block.reshape(-1)
-            taken[lo:hi] = flat[positions[lo:hi] - e0].astype(np.float64)
-            if axes:
-                x = block.astype(np.float32)
-                for a in axes:
-                    if a == 0:
-                        profiles[0][row + b0:row + b0 + block.shape[0]] += x.reshape(x.shape[0], -1).sum(1)
-                    else:
-                        # float32 within a block (fast, exact enough for a few MB), float64 across blocks
-                        profiles[a] += x.sum(axis=tuple(i for i in range(x.ndim) if i != a))
-        row += slab.shape[0]
+    else:
+        _sketch_rows(header, info, h, positions, taken, profiles)
     sketches: dict[str, np.ndarray] = {}
     z, mean, std = _standardize(taken)
     if z is not None:
@@ -335,6 +317,31 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
     if not (math.isfinite(mean) and math.isfinite(std)):
         return _Sketched(info.name, h.hexdigest(), sketches, None, None)
     return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"))
+
+
+def _sketch_rows(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
+                 profiles: dict[int, np.ndarray]) -> None:
+    """Hash, samples and per-axis sums over blocks of whole rows (a row fits a block)."""
+    row_elems = math.prod(info.shape[1:]) if len(info.shape) > 1 else 1
+    rows_per_block = max(1, BLOCK_BYTES // max(1, row_elems * DTYPES[info.dtype].itemsize))
+    row = 0
+    for slab in iter_tensor_chunks(header, info):
+        for b0 in range(0, slab.shape[0], rows_per_block):
+            block = slab[b0:b0 + rows_per_block]
+            h.update(block.view(np.uint8).reshape(-1))
+            e0, e1 = (row + b0) * row_elems, (row + b0 + block.shape[0]) * row_elems
+            lo, hi = np.searchsorted(positions, [e0, e1])
+            flat = block.reshape(-1)
+            taken[lo:hi] = flat[positions[lo:hi] - e0].astype(np.float64)
+            if profiles:
+                x = block.astype(np.float32)
+                for a, prof in profiles.items():
+                    if a == 0:
+                        prof[row + b0:row + b0 + block.shape[0]] += x.reshape(x.shape[0], -1).sum(1)
+                    else:
+                        # float32 within a block (fast, exact enough for a few MB), float64 across blocks
+                        prof += x.sum(axis=tuple(i for i in range(x.ndim) if i != a))
+        row += slab.shape[0]
 
 
 def _sketch_flat(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
