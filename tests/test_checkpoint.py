@@ -168,3 +168,12 @@ def test_cli_collect_writes_a_checkpoint_and_a_receipt_per_new_sheet(tmp_path, c
     led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:-2]))
     shutil.rmtree(rd / "checkpoints")
     assert _witness_findings(audit_round(rd, witnesses=[receipt]))
+
+
+def test_an_unreadable_checkpoint_in_the_folder_is_a_finding_not_a_crash(collected):
+    import os
+    (collected / "checkpoints").mkdir(exist_ok=True)
+    os.mkfifo(collected / "checkpoints" / "00000099.txt")
+    found = _witness_findings(audit_round(collected))
+    assert [(f.file, f.message) for f in found] == [("checkpoints/00000099.txt",
+                                                      "not a regular file (a pipe, device or socket)")]

@@ -494,13 +494,18 @@ def audit_round(
 def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses: Collection[str | Path]) -> None:
     """The ledger extends every checkpoint: the witnesses' copies (errors) and the folder's own (which an
     attacker could remove with the history, so they prove less)."""
-    given = []
-    for w in witnesses:
-        try:
-            given.append((str(w), read_bounded(w, MAX_CHECKPOINT_BYTES)))
-        except WorkbenchError as e:
-            a.add("error", "ledger.witness", str(w), e.message)
-    own = [(a.rel(f), read_bounded(f, MAX_CHECKPOINT_BYTES)) for f in sorted((r.path / "checkpoints").glob("*.txt"))]
+    def read(files: list[tuple[str, Path]]) -> list[tuple[str, bytes]]:
+        # an unreadable checkpoint (too large, a pipe, gone) is a finding, never the end of the audit
+        out = []
+        for name, f in files:
+            try:
+                out.append((name, read_bounded(f, MAX_CHECKPOINT_BYTES)))
+            except WorkbenchError as e:
+                a.add("error", "ledger.witness", name, e.message, expected=e.expected)
+        return out
+
+    given = read([(str(w), Path(w)) for w in witnesses])
+    own = read([(a.rel(f), f) for f in sorted((r.path / "checkpoints").glob("*.txt"))])
     coords = {c.id: c.key() for c in r.coordinators()}
     for name, message, detail in check_witnessed(entries, r.rules.round_id, coords, given + own):
         a.add("error", "ledger.witness", name, message, **{k: v for k, v in detail.items() if v is not None})
