@@ -31,6 +31,7 @@ from .files import (
     read_bounded,
     sha256_bytes,
 )
+from .readiness import require_ready
 from .round import (
     PARTS,
     Aggregation,
@@ -125,6 +126,7 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     require_coordinator(r, actor, key)
     if _versions(r):
         raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
+    require_ready(r, "freeze")
     state = round_state(r)
     _write_version(r, 1, state, key)
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
@@ -165,6 +167,7 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
     if not changes:
         raise RoundError("nothing changed since the last frozen version", file=r.path / "rules.yaml",
                          expected="edit rules/roster/teams/assignments first, then amend")
+    require_ready(r, "amend")
     after = any(e.type == "submit" for e in ledger.read_entries(r.ledger_path))
     _write_version(r, last + 1, new, key)
     return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new),
