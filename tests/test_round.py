@@ -30,7 +30,7 @@ def test_hand_edit_after_freeze_is_detected_but_comments_are_not(tmp_path):
     text = (rd / "rules.yaml").read_text()
     (rd / "rules.yaml").write_text("# a comment only\n" + text)
     assert check_frozen(load_round(rd)) == 1
-    (rd / "rules.yaml").write_text(text.replace("cut: 4", "cut: 3"))
+    (rd / "rules.yaml").write_text(text.replace("cut: 2", "cut: 1"))
     with pytest.raises(RoundError, match="changed after version 1 was frozen: rules"):
         check_frozen(load_round(rd))
     assert "changed after version 1" in status(rd)["problem"]
@@ -52,13 +52,13 @@ def test_amend_records_changes_and_flags_after_submission(tmp_path):
     sign_sheet(tmp_path, "e1", "ta")
     collect(rd, key, "coord")
     rules = yaml.safe_load((rd / "rules.yaml").read_text())
-    rules["cut"] = 3
+    rules["cut"] = 1
     write_yaml(rd / "rules.yaml", rules)
     with pytest.raises(RoundError, match="needs a reason"):
         amend(rd, key, "coord", "  ")
     e = amend(rd, key, "coord", "3 teams advance")
     assert e.data["version"] == 2 and e.data["after_first_submission"] is True
-    assert e.data["changes"] == [{"path": "rules.cut", "old": 4, "new": 3}]
+    assert e.data["changes"] == [{"path": "rules.cut", "old": 2, "new": 1}]
     assert check_frozen(load_round(rd)) == 2
     [a] = status(rd)["amendments"]
     assert a["reason"] == "3 teams advance" and a["after_first_submission"] is True
@@ -69,10 +69,14 @@ def test_late_team_joins_by_amendment(tmp_path):
     teams = yaml.safe_load((rd / "teams.yaml").read_text())
     teams["teams"].append({**team("tc"), "joined_by_amendment": True})
     write_yaml(rd / "teams.yaml", teams)
+    with pytest.raises(RoundError, match="tc has 0 assigned expert"):
+        amend(rd, coord_key(tmp_path), "coord", "re-challenge: tc joins")  # a team nobody can score
+    asg = yaml.safe_load((rd / "assignments.yaml").read_text())
+    write_yaml(rd / "assignments.yaml", {"assignments": asg["assignments"] + [{"reviewer": e, "team": "tc"} for e in ("e1", "e2")]})
     e = amend(rd, coord_key(tmp_path), "coord", "re-challenge: tc joins")
     assert e.data["after_first_submission"] is False
     paths = {c["path"] for c in e.data["changes"]}
-    assert "teams.teams[tc]" in paths and all(c["old"] is None for c in e.data["changes"])
+    assert "teams.teams[tc]" in paths and any(p.startswith("assignments.") for p in paths) and all(c["old"] is None for c in e.data["changes"])
 
 
 def test_conflicted_assignment_is_refused(tmp_path):
@@ -86,7 +90,7 @@ def test_conflicted_assignment_is_refused(tmp_path):
 
 def test_bad_rules_name_file_and_line(tmp_path):
     rd = make_round(tmp_path, do_freeze=False)
-    text = (rd / "rules.yaml").read_text().replace("cut: 4", "cut: -1")
+    text = (rd / "rules.yaml").read_text().replace("cut: 2", "cut: -1")
     (rd / "rules.yaml").write_text(text)
     line = text.splitlines().index("cut: -1") + 1
     with pytest.raises(RoundError, match=rf"rules.yaml:{line}: cut: input should be greater than or equal to 0"):
@@ -116,13 +120,13 @@ def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
     rd = make_round(tmp_path)
     key = str(tmp_path / "keys" / "coord.key")
     assert main(["round", "status", str(rd)]) == 0
-    (rd / "rules.yaml").write_text((rd / "rules.yaml").read_text().replace("cut: 4", "cut: 2"))
+    (rd / "rules.yaml").write_text((rd / "rules.yaml").read_text().replace("cut: 2", "cut: 1"))
     capsys.readouterr()
     assert main(["collect", str(rd), "--key", key]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "changed after version 1 was frozen: rules" in err
     assert main(["round", "amend", str(rd), "--key", key, "--reason", "two teams"]) == 0
-    assert "rules.cut: 4 -> 2" in capsys.readouterr().out
+    assert "rules.cut: 2 -> 1" in capsys.readouterr().out
     assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "e1.key")]) == 1
     assert "not a coordinator's key" in capsys.readouterr().err
 
@@ -156,3 +160,25 @@ def test_amendment_output_names_keys_not_their_pem(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "BEGIN PUBLIC KEY" not in out and "roster.reviewers[e9]: (none) -> {" in out and "'public_key': 'key " in out
     assert "-> None" not in out
+
+
+def test_freeze_refuses_rules_that_cannot_work_and_lists_every_problem(tmp_path, capsys):
+    from workbench.cli import main
+    rd = make_round(tmp_path, do_freeze=False, cut=5,
+                    aggregation={"expert": "trimmed_mean", "trim": 1, "min_reviewers": 3})
+    with pytest.raises(RoundError) as e:
+        freeze(rd, coord_key(tmp_path), "coord")
+    text = (rd / "rules.yaml").read_text().splitlines()
+    line = {k: next(i for i, s in enumerate(text, 1) if s.strip().startswith(k + ":")) for k in ("min_reviewers", "trim", "cut")}
+    msg = str(e.value)
+    assert "3 problem(s)" in msg
+    assert f"rules.yaml:{line['min_reviewers']}: aggregation.min_reviewers: min_reviewers is 3, but ta has 2, tb has 2" in msg
+    assert f"rules.yaml:{line['trim']}: aggregation.trim: trim 1 drops 2 of 2 expert(s)" in msg
+    assert f"rules.yaml:{line['cut']}: cut: cut 5 is more than the 2 team(s)" in msg
+    assert not (rd / "frozen").exists() and not (rd / "ledger.jsonl").exists()
+    assert main(["round", "freeze", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 1
+    assert "cut 5 is more than" in capsys.readouterr().err
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules.update(cut=2, aggregation={"expert": "mean", "trim": 0, "min_reviewers": 2})
+    write_yaml(rd / "rules.yaml", rules)
+    assert freeze(rd, coord_key(tmp_path), "coord").data["version"] == 1
