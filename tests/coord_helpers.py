@@ -55,8 +55,8 @@ def make_round(base: Path, experts=("e1", "e2"), teams=("ta", "tb"), users=(), c
                              "coi": coi.get(i, [])} for role, ids in (("expert", experts), ("user", users)) for i in ids]
     write_yaml(rd / "roster.yaml", roster)
     write_yaml(rd / "teams.yaml", {"teams": [team(t) for t in teams]})
-    write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t} for e in experts for t in teams
-                                                         if t not in coi.get(e, [])]})
+    write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t} for e in (*experts, *users)
+                                                         for t in teams if t not in coi.get(e, [])]})
     expert = load_rubric(RUBRICS / "expert.yaml")
     for t in teams:
         (rd / "evidence" / t).mkdir(parents=True, exist_ok=True)
@@ -92,3 +92,24 @@ def sign_sheet(base: Path, reviewer: str, team_id: str, *, key_name: str | None 
                                      "supersedes": sha256_file(prev) if version > 1 and prev.is_file() else None})
     data = envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key))
     return atomic_write_bytes(folder / f"{team_id}.v{version}.dsse.json", data, overwrite=False)
+
+
+USER_ITEMS = ("user.usability", "user.korean_quality", "user.reliability", "user.cost_efficiency", "user.applicability")
+
+
+def survey_rows(user: str, team_id: str, level: int, comment: str = "") -> list[str]:
+    """One CSV row per item of the user rubric, all at ``level`` (an extreme level needs ``comment``)."""
+    return [f"{user},{team_id},{item},{level},{comment}" for item in USER_ITEMS]
+
+
+def sign_user(base: Path, user: str, rows: list[str], votes: list[str] = ()) -> list:
+    """The user signs their own survey export (``rows``) and votes, as ``workbench users sign`` does."""
+    from workbench.survey import sign_survey
+
+    survey = base / f"survey-{user}.csv"
+    survey.write_text("user_id,team,item,value,comment\n" + "".join(r + "\n" for r in rows))
+    cast = None
+    if votes:
+        cast = base / f"votes-{user}.csv"
+        cast.write_text("user_id,prompt_id,model_a,model_b,winner\n" + "".join(v + "\n" for v in votes))
+    return sign_survey(base / "round", user, load_private_key(base / "keys" / f"{user}.key"), survey, cast)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from coord_helpers import coord_key, make_round, sign_sheet
+from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows, write_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from judgments import demo_judgments
@@ -25,15 +25,17 @@ from workbench.aggregate import (
     trimmed_mean,
     user_points,
 )
-from workbench.collect import collect
-from workbench.errors import EvidenceError
+from workbench.collect import accepted_sheets, collect
+from workbench.errors import EvidenceError, RoundError, WorkbenchError
 from workbench.evidence.benchmarks import load_benchmark_sets
-from workbench.lifecycle import freeze
+from workbench.ledger import read_entries
+from workbench.lifecycle import amend, freeze
 from workbench.report import write_report
 from workbench.round import load_round
 from workbench.rubric import load_rubric
 from workbench.sheet import Judgment
 from workbench.signing import REPORT_TYPE, load_public_key, verify_envelope
+from workbench.userdata import import_users
 
 
 def test_trimmed_mean_drops_highest_and_lowest():
@@ -107,62 +109,150 @@ def test_composite_index():
     assert composite_index({"x": 5, "y": 3}, {"x": 10, "y": 10, "z": 5}, ["x", "y"]) == pytest.approx(40.0)
 
 
-def _survey(rd, rows):
-    (rd / "users").mkdir(exist_ok=True)
-    (rd / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + "".join(r + "\n" for r in rows))
+def _accepted(rd):
+    collect(rd, coord_key(rd.parent), "coord")
+    return accepted_sheets(load_round(rd))[0]
 
 
-def test_user_points_average_level_fractions_and_fit_vote_strengths(tmp_path):
+def test_user_points_come_from_the_users_signed_sheets_with_their_votes(tmp_path):
     rd = make_round(tmp_path, users=("u1", "u2"))
-    _survey(rd, ["u1,ta,user.usability,4,", "u2,ta,user.usability,5,great"])
-    (rd / "users" / "votes.csv").write_text("user_id,prompt_id,model_a,model_b,winner\nu1,p1,ta,tb,A\nu2,p1,ta,tb,tie\n")
-    u = user_points(load_round(rd))
+    sign_user(tmp_path, "u1", survey_rows("u1", "ta", 4), votes=["u1,p1,ta,tb,A"])
+    sign_user(tmp_path, "u2", survey_rows("u2", "ta", 5, "great"), votes=["u2,p1,ta,tb,tie"])
+    u = user_points(load_round(rd), _accepted(rd))
     # levels 4 and 5 -> fractions 0.75 and 1.0 -> mean 0.875 x 5 points
     assert u.points["ta"]["user.usability"] == pytest.approx(4.375)
-    assert sum(u.points["tb"].values()) == 0.0 and u.flags == ("tb: no survey answers, user points 0",)
+    assert sum(u.points["tb"].values()) == 0.0 and u.flags == ("tb: no user answers, user points 0",)
+    assert u.source.kind == "sheets" and (u.source.sheets, u.source.users) == (2, 2)
     # ta won 1.5 of 2 votes (a tie is half a win): P = 0.75 = 1/(1+exp(-(s_ta - s_tb))), so
     # s_ta - s_tb = ln 3, and with mean 0 the strengths are +-ln(3)/2
     votes = u.votes_table(["ta", "tb"]).set_index("team")
     assert votes.loc["ta", "bt_strength"] == pytest.approx(np.log(3) / 2, abs=1e-4)
     assert votes.loc["tb", "bt_strength"] == pytest.approx(-np.log(3) / 2, abs=1e-4)
     assert votes["votes"].to_dict() == {"ta": 2, "tb": 2}
+    # an unsigned CSV in the round folder changes nothing (issue 12: 25 points rested on one)
+    (rd / "users").mkdir(exist_ok=True)
+    (rd / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + "\n".join(survey_rows("u1", "tb", 3)))
+    assert user_points(load_round(rd), _accepted(rd)).points == u.points
+
+
+def test_signing_the_same_answers_again_writes_no_new_version(tmp_path):
+    rd = make_round(tmp_path, users=("u1",))
+    assert [(t, v) for t, v, _ in sign_user(tmp_path, "u1", survey_rows("u1", "ta", 3))] == [("ta", 1)]
+    assert [(t, v) for t, v, _ in sign_user(tmp_path, "u1", survey_rows("u1", "ta", 3))] == [("ta", 0)]
+    assert [(t, v) for t, v, _ in sign_user(tmp_path, "u1", survey_rows("u1", "ta", 2))] == [("ta", 2)]
+    assert sorted(p.name for p in (rd / "sheets" / "u1").iterdir()) == ["ta.v1.dsse.json", "ta.v2.dsse.json"]
+
+
+@pytest.mark.parametrize("rows,votes,match", [
+    (["u1,ta,user.usability,4,"], [], r"survey-u1.csv:2: u1 x ta: .*expected answers for user.korean_quality"),
+    (survey_rows("u1", "ta", 5), [], r"survey-u1.csv:2: u1 x ta: .*comment.*expected a comment for every level at an extreme"),
+    (survey_rows("u1", "tz", 3), [], r"survey-u1.csv:2: column team: team 'tz' is not in teams.yaml"),
+    (survey_rows("u1", "tb", 3), [], r"survey-u1.csv:2: column team: u1 is not assigned to tb"),
+    (survey_rows("u1", "ta", 3), ["u1,p1,tb,ta,A"], r"votes-u1.csv:2: column model_a: vote on prompt p1: u1 gave no answers for tb"),
+    (survey_rows("u2", "ta", 3), [], r"survey-u1.csv: no answers of u1, expected rows with user_id u1"),
+])
+def test_a_users_survey_export_is_refused_with_file_line_and_place(tmp_path, rows, votes, match):
+    make_round(tmp_path, users=("u1", "u2"), coi={"u1": ["tb"]})
+    with pytest.raises(WorkbenchError, match=match):
+        sign_user(tmp_path, "u1", rows, votes)
+    assert not (tmp_path / "round" / "sheets" / "u1").exists()
+
+
+def test_a_vote_against_a_conflicted_team_is_rejected_at_collection(tmp_path):
+    rd = make_round(tmp_path, users=("u1",), teams=("ta", "tb"))
+    sign_user(tmp_path, "u1", survey_rows("u1", "ta", 3), votes=["u1,p1,ta,tb,A"])
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    next(x for x in roster["reviewers"] if x["id"] == "u1")["coi"] = ["tb"]
+    write_yaml(rd / "roster.yaml", roster)
+    asg = yaml.safe_load((rd / "assignments.yaml").read_text())
+    asg["assignments"] = [a for a in asg["assignments"] if (a["reviewer"], a["team"]) != ("u1", "tb")]
+    write_yaml(rd / "assignments.yaml", asg)
+    amend(rd, coord_key(tmp_path), "coord", "u1 declared a conflict with tb")
+    [res] = collect(rd, coord_key(tmp_path), "coord")
+    assert res.decision == "rejected" and "vote on prompt p1 against tb: u1 is not assigned to tb" in res.reason and res.check == "sheet.votes"
+
+
+def _import_round(tmp_path, users=("u1",)):
+    return make_round(tmp_path, users=users, aggregation={"expert": "mean", "trim": 0, "min_reviewers": 2,
+                                                          "user_source": "import"})
+
+
+def _import(tmp_path, text: str, votes: str | None = None):
+    f = tmp_path / "export.csv"
+    f.write_text("user_id,team,item,value,comment\n" + text)
+    v = None
+    if votes is not None:
+        v = tmp_path / "votes-export.csv"
+        v.write_text("user_id,prompt_id,model_a,model_b,winner\n" + votes)
+    return import_users(tmp_path / "round", coord_key(tmp_path), "coord", f, v, reason="survey tool export of 2026-01-10")
+
+
+def test_a_bulk_import_is_a_ledgered_coordinator_act_the_report_names(tmp_path):
+    rd = _import_round(tmp_path, users=("u1", "u2"))
+    with pytest.raises(RoundError, match="no user survey was imported"):
+        user_points(load_round(rd), {})
+    sign_user(tmp_path, "u2", survey_rows("u2", "ta", 3))  # a user's own sheet, not used under these rules
+    e = _import(tmp_path, "u1,ta,user.usability,4,\nu2,ta,user.usability,5,great\n", "u1,p1,ta,tb,A\nu2,p1,ta,tb,tie\n")
+    assert e.type == "users_import" and e.data["reason"] == "survey tool export of 2026-01-10"
+    f = e.data["files"]["survey"]
+    assert (rd / f["path"]).is_file() and f["sha256"] == e.payload_sha256
+    u = user_points(load_round(rd), _accepted(rd))
+    assert u.points["ta"]["user.usability"] == pytest.approx(4.375)
+    assert u.source.kind == "import" and u.source.ledger_seq == e.seq and u.source.files["survey"] == f["sha256"]
+    agg = aggregate_round(load_round(rd))
+    assert agg.report_data().users["source"]["kind"] == "import"
+    assert [x.path for x in agg.unused if "ledgered import" in x.reason] == ["sheets/u2/ta.v1.dsse.json"]
+    # the imported file edited afterwards: refused, not silently recomputed
+    (rd / f["path"]).write_text((rd / f["path"]).read_text().replace(",4,", ",1,"))
+    with pytest.raises(RoundError, match="imported survey file was replaced since ledger entry"):
+        user_points(load_round(rd), {})
+
+
+def test_an_import_needs_rules_that_say_so_and_a_reason(tmp_path):
+    rd = make_round(tmp_path, users=("u1",))
+    f = tmp_path / "export.csv"
+    f.write_text("user_id,team,item,value,comment\n" + "\n".join(survey_rows("u1", "ta", 3)))
+    with pytest.raises(RoundError, match="aggregation.user_source: the rules take user points from the users' signed sheets"):
+        import_users(rd, coord_key(tmp_path), "coord", f, reason="why")
+    with pytest.raises(RoundError, match="needs a reason"):
+        import_users(rd, coord_key(tmp_path), "coord", f, reason=" ")
 
 
 @pytest.mark.parametrize("row,match", [
-    ("u9,ta,user.usability,4,", r"survey.csv:2: user_id: user 'u9', expected a user in the roster"),
-    ("u1,ta,user.usability,7,", r"survey.csv:2: column value: value 7 is not a Likert level"),
-    ("u1,tz,user.usability,4,", r"survey.csv:2: team: team 'tz', expected a team in teams.yaml"),
-    ("u1,ta,expert.strategy.plan,4,", r"survey.csv:2: column item: unknown item 'expert.strategy.plan'"),
+    ("u9,ta,user.usability,4,", r"export.csv:2: user_id: user 'u9', expected a user in the roster"),
+    ("u1,ta,user.usability,7,", r"export.csv:2: column value: value 7 is not a Likert level"),
+    ("u1,tz,user.usability,4,", r"export.csv:2: team: team 'tz', expected a team in teams.yaml"),
+    ("u1,ta,expert.strategy.plan,4,", r"export.csv:2: column item: unknown item 'expert.strategy.plan'"),
 ])
-def test_survey_errors_name_row_and_field(tmp_path, row, match):
-    rd = make_round(tmp_path, users=("u1",))
-    _survey(rd, [row])
+def test_import_errors_name_row_and_field(tmp_path, row, match):
+    rd = _import_round(tmp_path)
     with pytest.raises(EvidenceError, match=match):
-        user_points(load_round(rd))
+        _import(tmp_path, row + "\n")
+    assert not any(e.type == "users_import" for e in read_entries(rd / "ledger.jsonl"))
 
 
 @pytest.fixture(scope="module")
-def survey_round(tmp_path_factory):
-    rd = make_round(tmp_path_factory.mktemp("s"), users=("u1",))
-    (rd / "users").mkdir(exist_ok=True)
-    return rd
+def import_round(tmp_path_factory):
+    base = tmp_path_factory.mktemp("s")
+    _import_round(base)
+    return base
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=300))
-def test_survey_parser_only_raises_evidence_errors(survey_round, text):
-    (survey_round / "users" / "survey.csv").write_text("user_id,team,item,value,comment\n" + text)
+def test_survey_import_only_raises_evidence_errors(import_round, text):
     try:
-        u = user_points(load_round(survey_round))
+        _import(import_round, text)
     except EvidenceError:
         return
+    u = user_points(load_round(import_round / "round"), {})
     assert all(0 <= v <= 6 for team in u.points.values() for v in team.values())
 
 
-def test_survey_not_utf8(survey_round):
-    (survey_round / "users" / "survey.csv").write_bytes(b"user_id,team,item,value,comment\nu1,\xff\n")
-    with pytest.raises(EvidenceError, match="survey.csv:2: not valid UTF-8"):
-        user_points(load_round(survey_round))
+def test_survey_not_utf8(import_round):
+    (import_round / "export.csv").write_bytes(b"user_id,team,item,value,comment\nu1,\xff\n")
+    with pytest.raises(EvidenceError, match="export.csv:2: not valid UTF-8"):
+        import_users(import_round / "round", coord_key(import_round), "coord", import_round / "export.csv", reason="r")
 
 
 def _with_results(rd, team: str, ratio: float) -> None:
@@ -197,7 +287,7 @@ def test_round_aggregate_and_signed_report(tmp_path):
             if e == "e3" and t == "ta":
                 j["expert.strategy.plan"] = Judgment(level=1, comment="weak plan")
             sign_sheet(tmp_path, e, t, judgments=j)
-    _survey(rd, ["u1,ta,user.usability,3,"])
+    sign_user(tmp_path, "u1", survey_rows("u1", "ta", 3))
     collect(rd, coord_key(tmp_path), "coord")
     r = load_round(rd)
     agg = aggregate_round(r)
@@ -205,7 +295,7 @@ def test_round_aggregate_and_signed_report(tmp_path):
     totals = {e: json.loads(__import__("base64").b64decode(json.loads(
         (rd / "sheets" / e / "ta.v1.dsse.json").read_bytes())["payload"]))["totals"]["total"] for e in experts}
     assert s.loc["ta", "expert"] == pytest.approx(sorted(totals.values())[1], abs=1e-4)   # 3 reviewers: the middle one
-    assert s.loc["ta", "benchmark"] == pytest.approx(20) and s.loc["ta", "user"] == pytest.approx(2.5)
+    assert s.loc["ta", "benchmark"] == pytest.approx(20) and s.loc["ta", "user"] == pytest.approx(12.5)
     assert s.loc["tb", "benchmark"] == 0 and agg.dossiers["tb"].points == {}
     assert agg.report_data().evidence["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
     assert s.loc["tb", "status"] == "excluded by gate" and s.loc["ta", "status"] == "advances"

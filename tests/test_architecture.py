@@ -18,8 +18,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "sheet",
              "round", "charts", "executor"),
     "evidence": ("evidence",),
-    "review": ("dossier", "drafts", "widgets", "submit", "review"),
-    "coordination": ("lifecycle", "readiness", "ledger", "checkpoint", "batch", "collect", "aggregate", "report"),
+    "review": ("dossier", "drafts", "widgets", "submit", "review", "survey"),
+    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "aggregate", "report"),
     "audit": ("audit",),
     "interface": ("schemas", "demo", "cli", "__main__"),
 }

@@ -19,7 +19,8 @@ Pure functions (no I/O) do the arithmetic:
 
 :func:`aggregate_round` applies them to a frozen, collected round. Benchmark points come from each team's
 :class:`~workbench.dossier.Dossier` (:func:`benchmark_points`), user points from the survey and the vote
-strengths from the votes (:func:`user_points`, via :mod:`workbench.evidence.users`); the dossiers, the
+strengths from the votes, both from the signed inputs the rules name (:func:`user_points`, via
+:mod:`workbench.userdata` and :mod:`workbench.evidence.users`); the dossiers, the
 user evidence and the cost efficiency travel with the result for the report.
 
 The result leaves the process as :class:`ReportData` (:meth:`Aggregate.report_data`): a versioned,
@@ -47,11 +48,13 @@ from .collect import CollectResult, SheetDecision, accepted_sheets
 from .dossier import Dossier, build_dossier
 from .errors import EvidenceError
 from .evidence.cost import CostEfficiency, cost_efficiency
-from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, read_survey, read_votes, survey_points
+from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, survey_points
+from .files import sha256_file
 from .lifecycle import check_frozen, signed_state
 from .round import PARTS, Round
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
-from .sheet import ScoreSheet
+from .sheet import ScoreSheet, sheet_filename
+from .userdata import UserSource, user_inputs
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -232,6 +235,7 @@ class UserPoints:
     survey: SurveyPoints
     strengths: BradleyTerry | None
     flags: tuple[str, ...] = ()
+    source: UserSource | None = None
 
     def votes_table(self, teams: Sequence[str]) -> pd.DataFrame:
         """One row per team: votes, Bradley-Terry strength and its interval (None without votes)."""
@@ -243,57 +247,39 @@ class UserPoints:
                             columns=["team", "votes", "bt_strength", "bt_low", "bt_high"])
 
     def to_summary(self) -> dict[str, Any]:
-        """JSON-able: survey points and agreement, strengths, flags."""
-        return {"survey": self.survey.to_summary(),
+        """JSON-able: where the inputs came from, survey points and agreement, strengths, flags."""
+        return {"source": self.source.model_dump(mode="json") if self.source else None, "survey": self.survey.to_summary(),
                 "strengths": self.strengths.to_summary() if self.strengths else None, "flags": list(self.flags)}
 
 
-def _known(frame: pd.DataFrame, column: str, allowed: set[str], source: str, expected: str) -> None:
-    bad = ~frame[column].isin(sorted(allowed))
-    if bad.any():
-        i = int(np.argmax(bad.to_numpy()))
-        raise EvidenceError(f"{column.split('_')[0]} '{frame[column].iloc[i]}'", file=source,
-                            line=int(frame["line"].iloc[i]), place=column, expected=expected)
+def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed: int = 0) -> UserPoints:
+    """User points from the signed user inputs the rules name (:func:`workbench.userdata.user_inputs`: the
+    accepted user sheets, or a ledgered import) and Bradley-Terry strengths from the votes among them.
 
-
-def user_points(r: Round, *, seed: int = 0) -> UserPoints:
-    """User points from ``users/survey.csv`` and Bradley-Terry strengths from ``users/votes.csv`` (optional).
-
-    Survey (``user_id, team, item, value[, comment]``): read and scored by :mod:`workbench.evidence.users`
-    with the user rubric's points per item and level fractions (``P_j x mean fraction``), seeded bootstrap
-    intervals and Krippendorff's alpha per item; users must be in the roster, teams in ``teams.yaml``.
-    Votes (``user_id, prompt_id, model_a, model_b, winner``; a model is a team id) give strengths with
-    intervals, shown next to the points; they do not change them. Votes that cannot be fitted (a team
-    that never lost or never won) are flagged, not fitted.
+    Survey answers are scored by :mod:`workbench.evidence.users` with the user rubric's points per item and
+    level fractions (``P_j x mean fraction``), seeded bootstrap intervals and Krippendorff's alpha per item.
+    Votes give strengths with intervals, shown next to the points; they do not change them. Votes that
+    cannot be fitted (a team that never lost or never won) are flagged, not fitted. A team without answers
+    scores 0 and is flagged.
     """
     rubric = r.rubrics["user"]
     items = {c.id: c for _, c in rubric.criteria() if isinstance(c.scale, AnchoredScale)}
-    users = {e.id for e in r.roster.reviewers if e.role == "user"}
     teams = {t.id for t in r.teams.teams}
-    levels = sorted({lv.value for c in items.values() for lv in c.scale.levels})  # type: ignore[union-attr]
-    f = r.path / "users" / "survey.csv"
-    survey = read_survey(f, items=sorted(items), levels=levels)
-    _known(survey.frame, "user_id", users, str(f), "a user in the roster")
-    _known(survey.frame, "team", teams, str(f), "a team in teams.yaml")
-    scored = survey_points(survey, {i: c.points for i, c in items.items()},
+    inputs = user_inputs(r, sheets)
+    scored = survey_points(inputs.survey, {i: c.points for i, c in items.items()},
                            {i: {lv.value: lv.fraction for lv in c.scale.levels} for i, c in items.items()},  # type: ignore[union-attr]
                            seed=seed)
     by_team = {t.team: t for t in scored.teams}
-    flags = [f"{t}: no survey answers, user points 0" for t in sorted(teams - set(by_team))]
+    flags = [f"{t}: no user answers, user points 0" for t in sorted(teams - set(by_team))]
     points = {t: ({row.item: row.points for row in by_team[t].items} if t in by_team else dict.fromkeys(sorted(items), 0.0))
               for t in sorted(teams)}
     strengths = None
-    v = r.path / "users" / "votes.csv"
-    if v.exists():
-        votes = read_votes(v)
-        _known(votes.frame, "user_id", users, str(v), "a user in the roster")
-        _known(votes.frame, "model_a", teams, str(v), "a team in teams.yaml")
-        _known(votes.frame, "model_b", teams, str(v), "a team in teams.yaml")
+    if inputs.votes is not None:
         try:
-            strengths = bradley_terry(votes, seed=seed)
+            strengths = bradley_terry(inputs.votes, seed=seed)
         except EvidenceError as e:
             flags.append(f"votes not fitted: {e.message}")
-    return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags))
+    return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags), source=inputs.source)
 
 
 # ---------------------------------------------------------------- the report's data
@@ -481,6 +467,12 @@ def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
     return out
 
 
+def _unused_sheet(r: Round, key: tuple[str, str], sheet: ScoreSheet, reason: str) -> CollectResult:
+    rel = f"sheets/{key[0]}/{sheet_filename(key[1], sheet.version)}"
+    return CollectResult(path=rel, reviewer=key[0], team=key[1], version=sheet.version, sha256=sha256_file(r.path / rel),
+                         decision="accepted", reason=reason, total=sheet.totals.total)
+
+
 def _cost(dossiers: Mapping[str, Dossier], bench: Mapping[str, Mapping[str, float]]) -> CostEfficiency | None:
     """Benchmark points against model size for the teams that submitted a model card (None: no team did)."""
     cards = [d.cost for _, d in sorted(dossiers.items()) if d.cost is not None]
@@ -503,7 +495,12 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
     expert_sheets = {k: s for k, s in sheets.items() if s.reviewer.role == "expert"}
     dossiers = dict(dossiers) if dossiers is not None else {t.id: build_dossier(r, t.id, seed=seed) for t in r.teams.teams}
     bench = benchmark_points(r, dossiers)
-    user = user_points(r, seed=seed)
+    user = user_points(r, sheets, seed=seed)
+    if rules.aggregation.user_source == "import":
+        # the rules say the import counts: the users' own sheets are listed, never silently ignored
+        unused = [*unused, *(_unused_sheet(r, k, s, "not used: the rules take user points from the ledgered import "
+                                          "(aggregation.user_source)") for k, s in sorted(sheets.items())
+                            if s.reviewer.role == "user")]
     users = user.points
     votes = user.votes_table([t.id for t in r.teams.teams])
     max_points = {c.id: c.points for p in PARTS for _, c in r.rubrics[p].criteria()}

@@ -38,7 +38,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any, Literal
@@ -130,11 +130,14 @@ def default_notebook() -> Path:
     return review_notebook()
 
 
-def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko") -> list[Task]:
-    """A task per assignment, in file order; answers and keys are used where both exist."""
+def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko", roles: Collection[str] | None = None) -> list[Task]:
+    """A task per assignment (of a reviewer in ``roles``, all when None), in file order; answers and keys are
+    used where both exist."""
     out = []
     for a in r.assignments.assignments:
         role = r.roster.get(a.reviewer).role  # type: ignore[union-attr]  # load_round checked it
+        if roles is not None and role not in roles:
+            continue  # e.g. user evaluators who answer in a survey tool and sign with 'workbench users sign'
         answers = f"answers/{a.reviewer}/{a.team}.yaml"
         key = Path(keys_dir).resolve() / f"{a.reviewer}.key" if keys_dir else None
         with_answers = (r.path / answers).is_file() and key is not None and key.is_file()
@@ -330,8 +333,10 @@ def run_batch(
     lang: str = "ko",
     progress: bool = True,
     on_result: Callable[[TaskResult], None] | None = None,
+    roles: Collection[str] | None = None,
 ) -> list[TaskResult]:
-    """Run every assignment's notebook that is not done yet; return one result per assignment, in plan order.
+    """Run every assignment's notebook (of a reviewer in ``roles``, all when None) that is not done yet;
+    return one result per assignment, in plan order.
 
     Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
     """
@@ -341,7 +346,7 @@ def run_batch(
     nb = Path(notebook) if notebook else default_notebook()
     if not nb.is_file():
         raise RoundError("review notebook not found", file=nb, expected="--notebook PATH or WORKBENCH_NOTEBOOK")
-    tasks = plan(r, keys_dir, lang)
+    tasks = plan(r, keys_dir, lang, roles)
     results: dict[tuple[str, str], TaskResult] = {}
     with _batch_lock(rd):
         for stale in (rd / "notebooks").glob("*/.*.partial.ipynb"):

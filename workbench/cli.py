@@ -452,6 +452,8 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
     p.add_argument("--lang", default="ko", choices=["ko", "en"])
+    p.add_argument("--role", action="append", choices=["expert", "user"],
+                   help="only the assignments of reviewers with this role (repeatable; default: all)")
     p.set_defaults(func=_cmd_batch)
 
 
@@ -459,7 +461,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch, summary_table
 
     results = run_batch(args.round, notebook=args.notebook, keys_dir=args.keys, jobs=args.jobs, executor=args.executor,
-                        timeout=args.timeout, retries=args.retries, lang=args.lang)
+                        timeout=args.timeout, retries=args.retries, lang=args.lang, roles=args.role)
     print(summary_table(results).to_string(index=False))
     counts = {s: sum(r.state == s for r in results) for s in ("done", "skipped", "failed")}
     print(f"{counts['done']} done, {counts['skipped']} skipped (done before), {counts['failed']} failed"
@@ -519,6 +521,50 @@ def _print_checkpoint(round_dir: str, key, actor: str):
     print(f"checkpoint: {path} (ledger size {cp.size}); give a copy to the witnesses: "
           "'workbench cosign FILE --key KEY --name NAME'")
     return path, cp
+
+
+@register
+def _add_users(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("users", help="user evaluators' survey answers and votes: sign your own, or import (coordinator)")
+    us = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    s = us.add_parser("sign", help="a user signs their own answers (and votes) from the survey tool's export")
+    s.add_argument("round", metavar="ROUND")
+    s.add_argument("--user", required=True, help="your id in the roster")
+    s.add_argument("--key", required=True, help="your private key file")
+    s.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
+    s.add_argument("--survey", required=True, metavar="CSV", help="user_id, team, item, value[, comment]")
+    s.add_argument("--votes", metavar="CSV", help="user_id, prompt_id, model_a, model_b, winner")
+    s.set_defaults(func=_cmd_users_sign)
+    i = us.add_parser("import", help="coordinator: import the survey CSV as a signed, ledgered act "
+                      "(only when the rules say aggregation.user_source: import)")
+    i.add_argument("round", metavar="ROUND")
+    _key_args(i)
+    i.add_argument("--survey", required=True, metavar="CSV")
+    i.add_argument("--votes", metavar="CSV")
+    i.add_argument("--reason", required=True, help="where the files come from and why they are imported")
+    i.set_defaults(func=_cmd_users_import)
+
+
+def _cmd_users_sign(args: argparse.Namespace) -> int:
+    from .survey import sign_survey
+
+    key = _load_signing_key(args.key, args.passphrase_env)
+    done = sign_survey(args.round, args.user, key, args.survey, args.votes)
+    for team, version, path in done:
+        print(f"{team}: " + (f"signed v{version}: {path}" if path else "unchanged since the last signed version"))
+    print(f"{sum(1 for *_, p in done if p)} sheet(s) signed; the coordinator collects them with 'workbench collect'")
+    return 0
+
+
+def _cmd_users_import(args: argparse.Namespace) -> int:
+    from .userdata import import_users
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    e = import_users(args.round, key, actor, args.survey, args.votes, reason=args.reason)
+    for kind, f in sorted(e.data["files"].items()):
+        print(f"imported {kind}: {f['path']} ({f['bytes']} bytes, sha256 {f['sha256'][:16]})")
+    print(f"ledger entry {e.seq}: users_import by {actor}")
+    return 0
 
 
 @register

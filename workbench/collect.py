@@ -4,11 +4,11 @@ A sheet ``sheets/<reviewer>/<team>.v<N>.dsse.json`` is accepted only when all of
 in the roster; the envelope verifies with that reviewer's roster key (never a key from the envelope); the
 sheet names the same reviewer, team and round; it was made with the frozen rubric of the reviewer's role
 and its totals follow from its judgments; the reviewer is assigned to the team; and the reviewer declared
-no conflict of interest; and its version chain holds: the payload names the version its file name carries,
+no conflict of interest (nor with the opponent of any pairwise vote a user's sheet carries); and its version chain holds: the payload names the version its file name carries,
 and every version after the first names the SHA-256 of the previous version's file, which must still be there.
 Otherwise it is rejected with the first failing reason, and ``check`` names the failing check for programs
 (the audit): ``sheet.name``, ``sheet.signature``, ``sheet.format``, ``sheet.chain``, ``sheet.identity``,
-``sheet.rubric``, ``sheet.totals``, ``sheet.assignment``, ``sheet.coi``.
+``sheet.rubric``, ``sheet.totals``, ``sheet.assignment``, ``sheet.coi``, ``sheet.votes``.
 
 Which version counts (:func:`choose_versions`): the highest accepted one per (reviewer, team), unless a later
 version, validly signed by the reviewer, declares a conflict of interest: that withdraws the earlier versions,
@@ -136,6 +136,11 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     problem = r.eligibility(reviewer, sheet.team_id, entry.role)
     if problem is not None:
         return reject(problem.message, "sheet.coi" if problem.reason == "coi" else "sheet.assignment")
+    for v in sheet.votes:
+        # a vote judges the opponent too: the user must be allowed to score it (assigned, no conflict)
+        problem = r.eligibility(reviewer, v.opponent, entry.role)
+        if problem is not None:
+            return reject(f"vote on prompt {v.prompt_id} against {v.opponent}: {problem.message}", "sheet.votes")
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
 
 

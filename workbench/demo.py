@@ -3,10 +3,11 @@
 Steps (each printed): check the shipped rubrics; create demo keys (unencrypted, demo only) for a
 coordinator, 5 experts and 49 user evaluators; create the round from the shipped demo inputs (``workbench/data/demo``,
 made by ``data/make_demo.py``); freeze the rules (cut: 4 teams); run the review notebook for 5 experts x 5 teams
-with 2 jobs from the shipped answers; collect and verify the sheets; amend the rules after the first
+with 2 jobs from the shipped answers; each of the 49 users signs their own survey answers and pairwise
+votes (user sheets); collect and verify the sheets; amend the rules after the first
 submission (cut 4 -> 3 and a re-challenge rule, as happened in the real stage 1, recorded and flagged);
 aggregate (benchmark points computed from each team's evidence dossier, trimmed-mean expert points,
-survey user points, vote strengths, gates, ranking, indices); write and sign the report; print the
+user points from the users' signed sheets, vote strengths, gates, ranking, indices); write and sign the report; print the
 ranking, one line of independence evidence per team and the report's path.
 
 Everything in the demo is fictional.
@@ -34,6 +35,7 @@ from .round import load_round
 from .rubric import check_files
 from .shipped import demo_data, rubrics_dir
 from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem
+from .survey import sign_survey
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,9 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
                             for role, ids in (("expert", experts), ("user", users)) for i in ids]
     _write_yaml(rd / "roster.yaml", roster)
     _write_yaml(rd / "teams.yaml", {"teams": teams})
-    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in experts for t in teams]})
-    for sub in ("evidence", "references", "answers", "users"):
+    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in [*experts, *users]
+                                                          for t in teams]})
+    for sub in ("evidence", "references", "answers"):
         shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
     echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users)")
 
@@ -110,11 +113,18 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     echo(f"rules frozen: version 1, cut {load_round(rd).rules.cut} teams, ledger entry {e.seq} (sha256 {e.payload_sha256[:16]})")
 
     t1 = time.monotonic()
-    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
+    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en", roles=("expert",))
     failed = [x for x in results if x.state == "failed"]
     echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done with {jobs} jobs in {time.monotonic() - t1:.1f}s")
     for x in failed:
         echo(f"  failed: {x.reviewer} x {x.team}: {x.error}")
+
+    # the 49 user evaluators answered in a survey tool: each signs their own answers and votes from its export
+    t1 = time.monotonic()
+    signed = sum(len(sign_survey(rd, u, load_private_key(keys / f"{u}.key"), data / "users" / "survey.csv",
+                                 data / "users" / "votes.csv")) for u in users)
+    echo(f"users: {len(users)} user evaluators signed {signed} survey sheets (answers and pairwise votes) "
+         f"in {time.monotonic() - t1:.1f}s")
 
     decisions = collect(rd, coord_key, COORDINATOR)
     acc = sum(d.decision == "accepted" for d in decisions)

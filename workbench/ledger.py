@@ -44,7 +44,10 @@ __all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "entry_hash", "l
 LEDGER_MODE = 0o644
 
 GENESIS = "0" * 64
-ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report")
+# users_import: a coordinator-signed bulk import of user answers (workbench.userdata); acknowledge: a
+# reasoned acceptance of evidence problems before a report is signed (workbench.aggregate); rerun: notebooks
+# re-run after their inputs changed (workbench.batch)
+ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun")
 MAX_LEDGER_BYTES = 64 * 1024 * 1024
 
 
@@ -56,7 +59,7 @@ class Entry(Model):
     time: str
     actor: Annotated[str, Field(min_length=1, max_length=64)]
     key_id: Hex64
-    type: Literal["freeze", "amend", "submit", "collect", "report"]
+    type: Literal["freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun"]
     data: dict[str, Any] = Field(default_factory=dict)
     payload_sha256: Hex64
     sig: str = ""

@@ -63,11 +63,14 @@ class RubricPin(Model):
 
 
 class Aggregation(Model):
-    """How panels become points. ``trimmed_mean`` drops the ``trim`` highest and lowest reviewer totals."""
+    """How panels become points. ``trimmed_mean`` drops the ``trim`` highest and lowest reviewer totals;
+    ``user_source`` says whose signature the user part rests on (see :mod:`workbench.userdata`)."""
 
     expert: Literal["trimmed_mean", "mean", "median"] = "trimmed_mean"
     trim: Annotated[int, Field(ge=0, le=5)] = 1
     user: Literal["survey_mean"] = "survey_mean"
+    # where user answers come from: the users' own signed sheets, or a coordinator-signed import (userdata)
+    user_source: Literal["sheets", "import"] = "sheets"
     min_reviewers: Annotated[int, Field(ge=1)] = 3
     outlier_z: Annotated[float, Field(gt=0)] = 3.5
 

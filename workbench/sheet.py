@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from . import __version__
 from .base import ID_PATTERN, Hex64, Id, Model, pydantic_problems, rounded, utc_now
@@ -39,6 +39,7 @@ __all__ = [
     "RubricRef",
     "ScoreSheet",
     "Totals",
+    "Vote",
     "build_sheet",
     "check_judgments",
     "compute_totals",
@@ -50,7 +51,7 @@ __all__ = [
     "validate_sheet",
 ]
 
-SCHEMA = "workbench.scoresheet/2"
+SCHEMA = "workbench.scoresheet/3"
 MAX_SHEET_BYTES = 8 * 1024 * 1024
 Scalar = str | int | float | bool | None
 
@@ -94,6 +95,15 @@ class COI(Model):
     statement: Annotated[str, Field(max_length=5000)] = ""
 
 
+class Vote(Model):
+    """A user's blind pairwise vote, filed in the sheet of the team shown as model A: for ``prompt_id``, this
+    team's answer against ``opponent``'s; ``winner`` ``A`` (this team), ``B`` (the opponent) or ``tie``."""
+
+    prompt_id: Annotated[str, Field(min_length=1, max_length=200)]
+    opponent: Id
+    winner: Literal["A", "B", "tie"]
+
+
 class Reviewer(Model):
     id: Id
     role: Literal["expert", "user", "coordinator", "computed"]
@@ -120,7 +130,7 @@ class ScoreSheet(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
-    schema_: Literal["workbench.scoresheet/2"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["workbench.scoresheet/3"] = Field(SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]
     team_id: Id
     reviewer: Reviewer
@@ -135,10 +145,25 @@ class ScoreSheet(Model):
     evidence: dict[str, Any] = Field(default_factory=dict)
     computed: dict[str, ComputedValue] = Field(default_factory=dict)
     judgments: dict[str, Judgment] = Field(default_factory=dict)
+    # a user's pairwise votes with this team as model A (signed by the user like the judgments)
+    votes: list[Vote] = Field(default_factory=list)
     coi: COI
     totals: Totals
     workbench_version: str
     created_at: str
+
+    @model_validator(mode="after")
+    def _votes(self) -> ScoreSheet:
+        if self.votes and self.reviewer.role != "user":
+            raise ValueError("only a user's sheet carries pairwise votes")
+        seen = set()
+        for v in self.votes:
+            if v.opponent == self.team_id:
+                raise ValueError(f"vote on prompt {v.prompt_id} compares {self.team_id} with itself")
+            if (v.prompt_id, v.opponent) in seen:
+                raise ValueError(f"two votes on prompt {v.prompt_id} against {v.opponent}")
+            seen.add((v.prompt_id, v.opponent))
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (with ``schema`` as the key)."""
@@ -254,6 +279,7 @@ def build_sheet(
     parameters: dict[str, Scalar] | None = None,
     inputs: list[InputFile] | None = None,
     evidence: dict[str, Any] | None = None,
+    votes: list[Vote] | None = None,
     created_at: str | None = None,
 ) -> ScoreSheet:
     """Build a complete sheet with totals computed from the rubric; :class:`SheetError` lists what is wrong."""
@@ -272,6 +298,7 @@ def build_sheet(
             evidence=evidence or {},
             computed=computed,
             judgments={k: judgments[k] for k in rubric.ids() if k in judgments},
+            votes=sorted(votes or [], key=lambda v: (v.prompt_id, v.opponent)),
             coi=coi,
             totals=compute_totals(rubric, judgments, computed),
             workbench_version=__version__,
