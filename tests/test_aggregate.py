@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from judgments import demo_judgments
 
 from workbench.aggregate import (
+    acknowledge,
     aggregate_round,
     composite_index,
     gate_decisions,
@@ -300,8 +301,18 @@ def test_round_aggregate_and_signed_report(tmp_path):
     assert agg.report_data().evidence["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
     assert s.loc["tb", "status"] == "excluded by gate" and s.loc["ta", "status"] == "advances"
     assert set(agg.reliability["criterion"]) == set(rubric.ids("anchored"))
+    # tb's benchmark points are 0 because it submitted nothing: never signed without an answer for it
+    assert agg.problems == ["tb: no benchmark results submitted: benchmark points 0",
+                            "tb: no user answers: user points 0"] and agg.acknowledged is None
+    with pytest.raises(RoundError, match="not signed: 2 problem"):
+        write_report(r, agg, coord_key(tmp_path), "coord")
+    assert not (rd / "report").exists()
+    ack = acknowledge(r, agg, coord_key(tmp_path), "coord", "tb withdrew its benchmark submission in writing")
+    agg = aggregate_round(r)
+    assert agg.acknowledged == ack
     paths = write_report(r, agg, coord_key(tmp_path), "coord")
     html = paths["html"].read_text()
+    assert "tb withdrew its benchmark submission in writing" in html and "tb: no benchmark results submitted" in html
     assert "<script" not in html and "<svg" in html and "encoder weights copied" in html
     assert "Evidence per team" in html and "No benchmark points computed (scored 0)" in html
     payload = json.loads(verify_envelope(paths["signed"].read_bytes(), load_public_key(tmp_path / "keys" / "coord.pub"),
@@ -320,3 +331,32 @@ def test_icc_is_undefined_without_variance_between_targets():
     noisy = same + np.array([[0, 1e-15, 0], [2e-15, 0, 0], [0, 0, -1e-15]])
     assert icc2k(noisy) is None
     assert 0 < icc2k(np.array([[5.0, 4.0], [3.0, 3.5], [1.0, 1.5]])) <= 1
+
+
+def test_an_unreadable_results_file_is_never_signed_as_zero(tmp_path, capsys):
+    """Issue 12: a results CSV with an unquoted ``acc,none`` passed, and a report was signed with benchmark 0.0."""
+    from workbench.cli import main
+
+    experts = ("e1", "e2", "e3")
+    rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
+    _with_results(rd, "ta", 0.5)
+    _with_results(rd, "tb", 0.9)
+    broken = rd / "evidence" / "tb" / "results.csv"
+    broken.write_text(broken.read_text().replace('"acc,none"', "acc,none"))
+    freeze(rd, coord_key(tmp_path), "coord")
+    for e in experts:
+        for t in ("ta", "tb"):
+            sign_sheet(tmp_path, e, t)
+    for t in ("ta", "tb"):
+        sign_user(tmp_path, "u1", survey_rows("u1", t, 3))
+    collect(rd, coord_key(tmp_path), "coord")
+    key = str(tmp_path / "keys" / "coord.key")
+    capsys.readouterr()
+    assert main(["aggregate", str(rd), "--key", key]) == 1
+    err = capsys.readouterr().err
+    assert "not signed" in err and "tb: bench." in err and "evidence/tb/results.csv:" in err
+    assert not (rd / "report").exists()
+    assert main(["aggregate", str(rd), "--key", key, "--acknowledge", "tb's file is unreadable; the committee decided to publish"]) == 0
+    signed = json.loads(__import__("base64").b64decode(json.loads((rd / "report" / "report.dsse.json").read_bytes())["payload"]))
+    assert signed["acknowledged"]["reason"].startswith("tb's file is unreadable") and signed["problems"]
+    assert [e.type for e in read_entries(rd / "ledger.jsonl")][-2:] == ["acknowledge", "report"]

@@ -41,23 +41,25 @@ from typing import Annotated, Any, Literal
 import krippendorff
 import numpy as np
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import ledger
 from .collect import CollectResult, SheetDecision, accepted_sheets
 from .dossier import Dossier, build_dossier
-from .errors import EvidenceError
+from .errors import EvidenceError, RoundError
 from .evidence.cost import CostEfficiency, cost_efficiency
 from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, survey_points
-from .files import sha256_file
+from .files import canonical_json, sha256_bytes, sha256_file
 from .lifecycle import check_frozen, signed_state
-from .round import PARTS, Round
+from .round import PARTS, Round, require_coordinator
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet, sheet_filename
 from .userdata import UserSource, user_inputs
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "Acknowledgement",
     "Aggregate",
     "GateRow",
     "OutlierRow",
@@ -67,6 +69,7 @@ __all__ = [
     "SignedReport",
     "UnusedSheet",
     "VoteRow",
+    "acknowledge",
     "aggregate_round",
     "benchmark_points",
     "composite_index",
@@ -74,6 +77,7 @@ __all__ = [
     "icc2k",
     "kripp_alpha",
     "panel_score",
+    "point_problems",
     "rank_teams",
     "reviewer_outliers",
     "trimmed_mean",
@@ -236,6 +240,7 @@ class UserPoints:
     strengths: BradleyTerry | None
     flags: tuple[str, ...] = ()
     source: UserSource | None = None
+    unanswered: tuple[str, ...] = ()  # teams without any user answer (scored 0)
 
     def votes_table(self, teams: Sequence[str]) -> pd.DataFrame:
         """One row per team: votes, Bradley-Terry strength and its interval (None without votes)."""
@@ -270,7 +275,8 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
                            {i: {lv.value: lv.fraction for lv in c.scale.levels} for i, c in items.items()},  # type: ignore[union-attr]
                            seed=seed)
     by_team = {t.team: t for t in scored.teams}
-    flags = [f"{t}: no user answers, user points 0" for t in sorted(teams - set(by_team))]
+    unanswered = tuple(sorted(teams - set(by_team)))
+    flags = [f"{t}: no user answers, user points 0" for t in unanswered]
     points = {t: ({row.item: row.points for row in by_team[t].items} if t in by_team else dict.fromkeys(sorted(items), 0.0))
               for t in sorted(teams)}
     strengths = None
@@ -279,12 +285,13 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
             strengths = bradley_terry(inputs.votes, seed=seed)
         except EvidenceError as e:
             flags.append(f"votes not fitted: {e.message}")
-    return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags), source=inputs.source)
+    return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags), source=inputs.source,
+                      unanswered=unanswered)
 
 
 # ---------------------------------------------------------------- the report's data
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 
 
 def _plain(v: Any) -> Any:
@@ -384,14 +391,26 @@ class UnusedSheet(SheetDecision):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+class Acknowledgement(_Data):
+    """The coordinator's reasoned, ledgered acceptance of the problems a report is signed with."""
+
+    seq: int
+    time: str
+    actor: str
+    reason: str
+    problems: list[str]
+
+
 class ReportData(_Data):
     """What the report publishes and signs: every table of the aggregate and the evidence behind it.
 
     ``evidence`` holds each team's :meth:`~workbench.dossier.Dossier.summary`, ``users`` and
-    ``cost_efficiency`` the user evidence's and the cost chart's summaries, ``rules`` the frozen rules.
+    ``cost_efficiency`` the user evidence's and the cost chart's summaries, ``rules`` the frozen rules,
+    ``problems`` what changes points and could not be computed as the rules intend (see :func:`point_problems`)
+    and ``acknowledged`` the coordinator's acknowledgement of exactly those problems (None when there are none).
     """
 
-    schema_version: Literal[1] = REPORT_SCHEMA_VERSION
+    schema_version: Literal[2] = REPORT_SCHEMA_VERSION
     round_id: str
     frozen_version: int
     rules: dict[str, Any]
@@ -405,6 +424,8 @@ class ReportData(_Data):
     cost_efficiency: dict[str, Any] | None
     unused_sheets: list[UnusedSheet]
     amendments: list[dict[str, Any]]
+    problems: list[str]
+    acknowledged: Acknowledgement | None
 
 
 class SignedReport(ReportData):
@@ -438,6 +459,8 @@ class Aggregate:
     unused: list[CollectResult] = field(default_factory=list)
     amendments: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    acknowledged: Acknowledgement | None = None
 
     def report_data(self) -> ReportData:
         """The published data (what the signed report carries; outliers: the flagged rows only)."""
@@ -455,6 +478,8 @@ class Aggregate:
             cost_efficiency=self.cost.to_summary() if self.cost else None,
             unused_sheets=[UnusedSheet.model_validate(u.model_dump(exclude={"new"})) for u in self.unused],
             amendments=self.amendments,
+            problems=self.problems,
+            acknowledged=self.acknowledged,
         )
 
 
@@ -465,6 +490,58 @@ def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
         if isinstance(c.scale, AnchoredScale) and j is not None and j.level is not None:
             out[c.id] = c.points * c.level(j.level).fraction  # type: ignore[union-attr]
     return out
+
+
+def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints | None) -> list[str]:
+    """Every problem that changes a team's points from what the rules intend, one line each, sorted.
+
+    Benchmark part (when it has points): a team that submitted no results, a computed criterion the dossier
+    could not compute, and each problem of the files the points are computed from (the team's results, the
+    frontier references). User part (when it has points): a team without any user answer. A report is
+    signed on top of these only with the coordinator's acknowledgement (:func:`acknowledge`).
+    """
+    out: list[str] = []
+    if r.rules.points["benchmark"] > 0:
+        want = [c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale)]
+        for t in r.teams.teams:
+            d = dossiers[t.id]
+            results = t.evidence.get("benchmark_results")
+            if results is None:
+                out.append(f"{t.id}: no benchmark results submitted: benchmark points 0")
+                continue
+            out += [f"{t.id}: {cid} not computed: scored 0" for cid in want if cid not in d.points]
+            source = f"evidence/{t.id}/{results}"
+            out += [f"{t.id}: {p}" for p in d.problems
+                    if p.file is not None and (p.file == source or p.file.startswith(source.rstrip("/") + "/")
+                                               or p.file.startswith("references"))]
+    if user is not None and r.rules.points["user"] > 0:
+        out += [f"{t}: no user answers: user points 0" for t in user.unanswered]
+    return sorted(dict.fromkeys(out))
+
+
+def _acknowledged(r: Round, problems: list[str]) -> Acknowledgement | None:
+    """The latest acknowledgement in the ledger of exactly ``problems`` (None when there is none)."""
+    for e in reversed(ledger.read_entries(r.ledger_path)):
+        if e.type == "acknowledge" and e.data.get("problems") == problems:
+            return Acknowledgement(seq=e.seq, time=e.time, actor=e.actor, reason=str(e.data.get("reason", "")),
+                                   problems=problems)
+    return None
+
+
+def acknowledge(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str, reason: str) -> Acknowledgement:
+    """Record the coordinator's reasoned acceptance of ``agg``'s problems in the ledger; return it.
+
+    It covers exactly these problems: when they change, a report needs a new acknowledgement.
+    """
+    require_coordinator(r, actor, key)
+    if not reason.strip():
+        raise RoundError("an acknowledgement needs a reason", expected="--acknowledge 'why the report is published anyway'")
+    if not agg.problems:
+        raise RoundError("there is nothing to acknowledge: no problem changes points", file=r.path)
+    e = ledger.append(r.ledger_path, actor=actor, key=key, type="acknowledge",
+                      payload_sha256=sha256_bytes(canonical_json(agg.problems)),
+                      data={"problems": agg.problems, "reason": reason.strip()})
+    return Acknowledgement(seq=e.seq, time=e.time, actor=e.actor, reason=reason.strip(), problems=agg.problems)
 
 
 def _unused_sheet(r: Round, key: tuple[str, str], sheet: ScoreSheet, reason: str) -> CollectResult:
@@ -548,10 +625,12 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                     "mean_range": round(float(spread.mean()), 4) if len(spread) else None})
     amendments = [e.data | {"seq": e.seq, "time": e.time, "actor": e.actor}
                   for e in ledger.read_entries(r.ledger_path) if e.type == "amend"]
+    problems = point_problems(r, dossiers, user)
     return Aggregate(
         round_id=rules.round_id, frozen_version=version, scores=scores, criteria=crit,
         reliability=pd.DataFrame(rel), outliers=reviewer_outliers(totals, agg.outlier_z), gates=gates, votes=votes,
         dossiers=dossiers, users=user, cost=_cost(dossiers, bench), unused=unused, amendments=amendments, rules=signed_state(r, version)["rules"],
+        problems=problems, acknowledged=_acknowledged(r, problems) if problems else None,
     )
 
 

@@ -609,17 +609,25 @@ def _add_aggregate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("aggregate", help="aggregate the panels and write the signed report under ROUND/report")
     p.add_argument("round", metavar="ROUND")
     _key_args(p)
+    p.add_argument("--acknowledge", metavar="REASON",
+                   help="sign although problems change points: record this reason in the ledger and the report")
     p.set_defaults(func=_cmd_aggregate)
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
-    from .aggregate import aggregate_round
+    import dataclasses
+
+    from .aggregate import acknowledge, aggregate_round
     from .report import SCORE_COLS, write_report
     from .round import load_round
 
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
     r = load_round(args.round)
     agg = aggregate_round(r)
+    if args.acknowledge is not None and agg.problems and agg.acknowledged is None:
+        ack = acknowledge(r, agg, key, actor, args.acknowledge)
+        agg = dataclasses.replace(agg, acknowledged=ack)
+        print(f"acknowledged {len(ack.problems)} problem(s) in ledger entry {ack.seq}")
     paths = write_report(r, agg, key, actor)
     print(agg.scores[SCORE_COLS].to_string(index=False))
     print(f"report: {paths['html']}")

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import __version__, ledger
 from .aggregate import Aggregate, SignedReport
 from .charts import style, to_svg
-from .errors import Problem
+from .errors import Problem, RoundError
 from .evidence.cost import cost_chart
 from .evidence.users import strengths_chart
 from .files import atomic_write_bytes, canonical_json, sha256_bytes
@@ -119,6 +119,12 @@ def report_payload(agg: Aggregate, files: dict[str, str], ledger_size: int, ledg
 def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -> dict[str, Path]:
     """Write index.html, scores.csv and the signed report.dsse.json under ``<round>/report``; log it in the ledger."""
     require_coordinator(r, actor, key)
+    if agg.problems and agg.acknowledged is None:
+        # a signed report is a promise: never on top of a problem nobody answered for
+        lines = "\n".join(f"  {p}" for p in agg.problems)
+        raise RoundError(f"not signed: {len(agg.problems)} problem(s) change points:\n{lines}\nFix the evidence (then "
+                         "'workbench rerun'), or record why the report is published anyway: "
+                         "'workbench aggregate ROUND --key KEY --acknowledge REASON'", file=r.path)
     out = r.path / "report"
     html = render_html(agg).encode()
     csv = scores_csv(agg).encode()
