@@ -121,7 +121,8 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
 
     # the 49 user evaluators answered in a survey tool: each signs their own answers and votes from its export
     t1 = time.monotonic()
-    signed = sum(len(sign_survey(rd, u, load_private_key(keys / f"{u}.key"), data / "users" / "survey.csv",
+    loaded = load_round(rd)
+    signed = sum(len(sign_survey(loaded, u, load_private_key(keys / f"{u}.key"), data / "users" / "survey.csv",
                                  data / "users" / "votes.csv")) for u in users)
     echo(f"users: {len(users)} user evaluators signed {signed} survey sheets (answers and pairwise votes) "
          f"in {time.monotonic() - t1:.1f}s")

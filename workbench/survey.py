@@ -105,14 +105,16 @@ def _unchanged(sheets_dir: Path, sheet: ScoreSheet, key: Ed25519PrivateKey) -> b
     return (last.judgments, last.votes, last.rubric) == (sheet.judgments, sheet.votes, sheet.rubric)
 
 
-def sign_survey(round_dir: str | Path, user_id: str, key: Ed25519PrivateKey, survey: str | Path,
+def sign_survey(round_dir: str | Path | Round, user_id: str, key: Ed25519PrivateKey, survey: str | Path,
                 votes: str | Path | None = None) -> list[tuple[str, int, Path | None]]:
     """Sign ``user_id``'s answers (and votes) from the survey tool's export into ``sheets/<user>/``.
 
-    The key must be the user's roster key. Returns ``(team, version, path)`` per team; version 0 and no
-    path where the latest signed version already holds the same answers.
+    ``round_dir`` is the round folder (or the :class:`~workbench.round.Round` loaded from it, to sign for
+    many users without parsing the round again). The key must be the user's roster key. Returns
+    ``(team, version, path)`` per team; version 0 and no path where the latest signed version already holds
+    the same answers.
     """
-    r = load_round(round_dir)
+    r = round_dir if isinstance(round_dir, Round) else load_round(round_dir)
     _user(r, user_id)
     entry = r.roster.get(user_id)
     kid = key_id(key.public_key())
