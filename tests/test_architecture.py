@@ -19,7 +19,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "round", "charts", "executor"),
     "evidence": ("evidence",),
     "review": ("dossier", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "aggregate", "report"),
+    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "report"),
     "audit": ("audit",),
     "interface": ("schemas", "demo", "cli", "__main__"),
 }

@@ -52,6 +52,7 @@ from .evidence.cost import CostEfficiency, cost_efficiency
 from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, survey_points
 from .files import canonical_json, sha256_bytes, sha256_file
 from .lifecycle import check_frozen, signed_state
+from .refresh import StaleSheet, stale_sheets
 from .round import PARTS, Round, require_coordinator
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet, sheet_filename
@@ -492,12 +493,14 @@ def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
     return out
 
 
-def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints | None) -> list[str]:
+def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints | None,
+                   stale: Sequence[StaleSheet] = ()) -> list[str]:
     """Every problem that changes a team's points from what the rules intend, one line each, sorted.
 
     Benchmark part (when it has points): a team that submitted no results, a computed criterion the dossier
     could not compute, and each problem of the files the points are computed from (the team's results, the
-    frontier references). User part (when it has points): a team without any user answer. A report is
+    frontier references). User part (when it has points): a team without any user answer. Any part: an
+    accepted sheet made from inputs that changed since (``stale``, see :mod:`workbench.refresh`). A report is
     signed on top of these only with the coordinator's acknowledgement (:func:`acknowledge`).
     """
     out: list[str] = []
@@ -516,6 +519,7 @@ def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints |
                                                or p.file.startswith("references"))]
     if user is not None and r.rules.points["user"] > 0:
         out += [f"{t}: no user answers: user points 0" for t in user.unanswered]
+    out += [f"{s.team}: {s.line()} since: 'workbench rerun' makes new versions" for s in stale]
     return sorted(dict.fromkeys(out))
 
 
@@ -625,7 +629,7 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                     "mean_range": round(float(spread.mean()), 4) if len(spread) else None})
     amendments = [e.data | {"seq": e.seq, "time": e.time, "actor": e.actor}
                   for e in ledger.read_entries(r.ledger_path) if e.type == "amend"]
-    problems = point_problems(r, dossiers, user)
+    problems = point_problems(r, dossiers, user, stale_sheets(r, sheets))
     return Aggregate(
         round_id=rules.round_id, frozen_version=version, scores=scores, criteria=crit,
         reliability=pd.DataFrame(rel), outliers=reviewer_outliers(totals, agg.outlier_z), gates=gates, votes=votes,

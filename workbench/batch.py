@@ -334,9 +334,11 @@ def run_batch(
     progress: bool = True,
     on_result: Callable[[TaskResult], None] | None = None,
     roles: Collection[str] | None = None,
+    again: Collection[tuple[str, str]] = (),
 ) -> list[TaskResult]:
     """Run every assignment's notebook (of a reviewer in ``roles``, all when None) that is not done yet;
-    return one result per assignment, in plan order.
+    return one result per assignment, in plan order. ``again``: (reviewer, team) pairs to run even when done
+    before (their evidence changed: :func:`workbench.refresh.rerun_changed`).
 
     Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
     """
@@ -355,7 +357,9 @@ def run_batch(
         todo = []
         for t in tasks:
             old = _read_status(rd, t)
-            if old and old.state == "done" and ((rd / t.folder / f"{t.team}.ipynb").is_file() or old.note):
+            if (t.reviewer, t.team) in again:
+                todo.append((t, 0))
+            elif old and old.state == "done" and ((rd / t.folder / f"{t.team}.ipynb").is_file() or old.note):
                 results[(t.reviewer, t.team)] = old.model_copy(update={"state": "skipped"})
             elif old and old.sheets_before is not None and (_latest_sheet(rd, t) or 0) > old.sheets_before:
                 # stopped after its notebook signed: the sheet counts, and running again would sign again

@@ -424,8 +424,15 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
     import json
 
     from .lifecycle import status
+    from .refresh import stale_sheets
+    from .round import load_round
 
     s = status(args.round)
+    try:
+        s["stale_sheets"] = [x.line() for x in stale_sheets(load_round(args.round))]
+    except WorkbenchError as e:  # e.g. sheets not collected yet: say so, do not guess
+        s["stale_sheets"] = None
+        s["stale_problem"] = str(e)
     if args.json:
         print(json.dumps(s, ensure_ascii=False, indent=2, sort_keys=True))
         return 0 if s["problem"] is None else 1
@@ -438,6 +445,15 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
         flag = " [after first submission]" if a["after_first_submission"] else ""
         print(f"amendment v{a['version']} at {a['time']}{flag}: {a['reason']} ({len(a['changes'])} change(s))")
     print(f"notebooks: {s['notebooks'] or 'none'}; sheets: {s['sheets']}; collected: {s['collected']}")
+    for x in s["reruns"]:
+        print(f"rerun at {x['time']}: {x['sheets']} sheet(s) re-run after {', '.join(x['files'])} changed")
+    if s["stale_sheets"]:
+        print(f"STALE: {len(s['stale_sheets'])} accepted sheet(s) were made from inputs that changed since; "
+              "'workbench rerun ROUND --key KEY --keys DIR' re-runs exactly those:")
+        for line in s["stale_sheets"]:
+            print(f"  {line}")
+    elif s["stale_sheets"] is None:
+        print(f"stale sheets: not checked ({s['stale_problem']})")
     return 0 if s["problem"] is None else 1
 
 
@@ -565,6 +581,41 @@ def _cmd_users_import(args: argparse.Namespace) -> int:
         print(f"imported {kind}: {f['path']} ({f['bytes']} bytes, sha256 {f['sha256'][:16]})")
     print(f"ledger entry {e.seq}: users_import by {actor}")
     return 0
+
+
+@register
+def _add_rerun(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rerun", help="after evidence changed: re-run exactly the notebooks of sheets whose inputs "
+                       "changed, record it in the ledger and collect the new versions")
+    p.add_argument("round", metavar="ROUND")
+    _key_args(p)
+    p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--executor", default="local")
+    p.add_argument("--notebook")
+    p.add_argument("--lang", default="ko", choices=["ko", "en"])
+    p.set_defaults(func=_cmd_rerun)
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    from .refresh import rerun_changed
+
+    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    stale, results, decisions = rerun_changed(args.round, key, actor, keys_dir=args.keys, notebook=args.notebook,
+                                              jobs=args.jobs, executor=args.executor, lang=args.lang)
+    if not stale:
+        print("no sheet was made from inputs that changed since: nothing to re-run")
+        return 0
+    for s in stale:
+        print(s.line())
+    failed = [res for res in results if res.state == "failed"]
+    for res in results:
+        print(f"{res.state:8} {res.reviewer} x {res.team}{': ' + res.error if res.error else ''}")
+    new = [d for d in decisions if d.new]
+    print(f"{len(stale)} stale sheet(s); {len(results) - len(failed)} notebook(s) re-run, {len(failed)} failed; "
+          f"{sum(d.decision == 'accepted' for d in new)} new version(s) accepted. Reviewers without an answers file "
+          "sign again in their notebook.")
+    return 1 if failed else 0
 
 
 @register

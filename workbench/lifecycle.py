@@ -219,6 +219,8 @@ def status(path: str | Path) -> dict[str, Any]:
         counts[state] = counts.get(state, 0) + 1
     out["notebooks"] = dict(sorted(counts.items()))
     out["sheets"] = len(list((r.path / "sheets").glob("*/*.dsse.json")))
+    out["reruns"] = [{"seq": e.seq, "time": e.time, "sheets": len(e.data.get("sheets", [])),
+                      "files": sorted(e.data.get("files", {}))} for e in entries if e.type == "rerun"]
     decisions = [e.data.get("decision") for e in entries if e.type == "collect"]
     out["collected"] = {"accepted": decisions.count("accepted"), "rejected": decisions.count("rejected")}
     return out
