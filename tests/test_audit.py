@@ -176,6 +176,69 @@ def test_rubric_and_its_pin_edited_after_freeze(rd):
     assert len(errors(res, "sheet.rubric")) == 25  # every expert sheet was made with the frozen rubric
 
 
+def test_one_finding_does_not_hide_the_others(rd, capsys):
+    # issue 12 item 6: a sheet edited, a ledger line deleted and a rubric changed at once; the changed rubric
+    # stops the round's files from loading, yet every other check still runs and every finding is printed
+    p = payload_of(rd / SHEET)
+    crit = next(k for k, j in p["judgments"].items() if j.get("level") is not None)
+    p["judgments"][crit]["level"] = 1
+    rewrite_payload(rd / SHEET, p)
+    other = "sheets/expert-02/team-baekdu.v1.dsse.json"
+    lines = (rd / "ledger.jsonl").read_text().splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if json.loads(line)["type"] == "submit"
+             and json.loads(line)["data"].get("path") == other)
+    del lines[i]
+    (rd / "ledger.jsonl").write_text("".join(lines))
+    f = rd / "rubrics" / "expert.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("Expert evaluation (2026 stage 1)", "Expert evaluation (edited)"),
+                 encoding="utf-8")
+    assert main(["audit", str(rd)]) == 1
+    out = capsys.readouterr().out
+    res = audit_round(rd)
+    found = {(x.check, x.file) for x in errors(res)}
+    assert {("rubric.frozen", "rubrics/expert.yaml"), ("ledger.chain", "ledger.jsonl"), ("sheet.signature", SHEET),
+            ("sheet.ledger", other)} <= found
+    # the report is still checked: it was signed under the ledger before the deletion, and the broken chain
+    # is why it cannot be recomputed
+    assert errors(res, "report.ledger") and "cannot be recomputed" in errors(res, "report.recompute")[0].message
+    assert res.round_id == "demo-2026-stage1" and res.sheets == 25 and res.accepted == 24
+    assert "demo-2026-stage1" in (rd / "audit" / "index.html").read_text(encoding="utf-8")
+    assert "25 sheet file(s), 24 accepted" in out
+    chain = errors(res, "ledger.chain")[0]
+    assert f"ledger.jsonl:{chain.detail['line']}:" in out
+    for x in res.findings:  # the command line says what audit.json says: file, line, place, expected
+        assert x.message in out and str(x.detail.get("expected", "")) in out
+        if "line" in x.detail:
+            assert f"{x.file}:{x.detail['line']}:" in out
+
+
+def test_a_roster_that_does_not_load_falls_back_to_the_key_inside_the_signed_version(rd):
+    (rd / "roster.yaml").write_text("reviewers: [\n", encoding="utf-8")
+    p = payload_of(rd / SHEET)
+    p["judgments"][next(iter(p["judgments"]))]["comment"] = "edited"
+    rewrite_payload(rd / SHEET, p)
+    res = audit_round(rd)
+    assert res.round_id == "demo-2026-stage1" and res.sheets == 25 and res.accepted == 24
+    assert [f.file for f in errors(res, "round.load")] == ["roster.yaml"]
+    assert [f.file for f in errors(res, "sheet.signature")] == [SHEET]  # verified with the signed roster's key
+    warn = [f for f in res.findings if f.check == "rules.signature"]
+    assert [(f.severity, f.file) for f in warn] == [("warning", "frozen/v2.dsse.json")]
+    assert warn[0].detail["coordinator_keys"]
+
+
+def test_without_the_frozen_rubric_content_sheets_are_checked_for_signatures_only(rd, tmp_path, monkeypatch):
+    import workbench.audit
+
+    monkeypatch.setattr(workbench.audit, "shipped_path", lambda name: tmp_path / "none")  # no copy anywhere
+    f = rd / "rubrics" / "user.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("en: User evaluation (2026 stage 1)", "en: User evaluation (edited)"),
+                 encoding="utf-8")
+    res = audit_round(rd)
+    assert [(x.check, x.file) for x in errors(res)] == [("rubric.frozen", "rubrics/user.yaml")]
+    skipped = {x.check for x in res.findings if x.severity == "info" and "not at hand" in x.message}
+    assert skipped == {"sheet.rubric", "report.recompute"} and res.accepted == 25
+
+
 def test_evidence_file_replaced_after_signing(rd):
     f = sorted((rd / "evidence" / "team-aurora").iterdir())[0]
     ev = f.relative_to(rd).as_posix()

@@ -32,12 +32,13 @@ Nothing in the result depends on the round's absolute path, the clock, dict orde
 named relative to the round and findings are sorted.
 
 Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
-:func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`findings_table`,
+:func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`finding_line`, :func:`findings_table`,
 :func:`findings_chart`, :func:`render_html`, :func:`write_audit`.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import tempfile
 from collections.abc import Collection, Mapping
@@ -56,12 +57,32 @@ from .batch import Task, default_notebook, execute
 from .checkpoint import MAX_CHECKPOINT_BYTES, check_witnessed
 from .collect import check_sheet, choose_versions
 from .errors import RoundError, WorkbenchError
-from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes, sha256_file
-from .lifecycle import signed_state
+from .files import (
+    atomic_write_bytes,
+    canonical_json,
+    is_contained_relpath,
+    parse_json,
+    read_bounded,
+    sha256_bytes,
+    sha256_file,
+)
+from .lifecycle import signed_state, verify_state
 from .report import scores_csv
-from .round import Round, ledger_keys, load_round, round_state
+from .round import (
+    PARTS,
+    ROUND_FILES,
+    Roster,
+    Round,
+    ledger_keys,
+    load_round,
+    load_round_file,
+    round_from_state,
+    round_state,
+)
+from .rubric import Rubric, load_rubric
 from .sheet import ScoreSheet, parse_sheet
-from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, verify_envelope
+from .shipped import shipped_path
+from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
 
 log = logging.getLogger(__name__)
@@ -73,6 +94,7 @@ __all__ = [
     "answers_yaml",
     "audit_round",
     "compare_sheets",
+    "finding_line",
     "findings_chart",
     "findings_table",
     "render_html",
@@ -205,6 +227,12 @@ class _Audit:
         self.rd = rd
         self.root = rd.resolve()
         self.findings: list[Finding] = []
+        # set when the round's files do not load and the checks run on the last signed version instead
+        self.signed_version: int | None = None
+        self.missing_rubrics: list[str] = []  # parts whose frozen rubric content is not at hand
+
+    def has(self, check: str, file: str | Path | None) -> bool:
+        return any(f.check == check and f.file == self.rel(file) for f in self.findings)
 
     def rel(self, file: str | Path | None) -> str:
         if not file:
@@ -251,16 +279,23 @@ def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         except WorkbenchError as err:
             a.error("rules.signature", err, _text(e.data.get("file")) or f"frozen/v{v}.dsse.json")
             state = None
-    if state is None:
+    if state is None or a.signed_version is not None:  # a signed round is its own state: the files were compared
         return
+    _drift(a, versions[-1].data.get("version"), state, round_state(r))
+
+
+def _drift(a: _Audit, version: Any, signed: dict[str, Any], now: dict[str, Any]) -> None:
+    """One ``rules.frozen`` / ``rubric.frozen`` finding per file that differs from the signed state."""
     parts: dict[str, list[dict[str, Any]]] = {}
-    for c in json_diff(state, round_state(r)):
+    for c in json_diff(signed, now):
         head = c["path"].split(".")[0].split("[")[0]
         f = f"rubrics/{c['path'].split('.')[1]}.yaml" if head == "rubrics" else f"{head}.yaml"
         parts.setdefault(f, []).append({k: _short(v) for k, v in c.items()})
     for f, changes in sorted(parts.items()):
         check = "rubric.frozen" if f.startswith("rubrics/") else "rules.frozen"
-        a.add("error", check, f, f"{f} differs from the signed version {versions[-1].data.get('version')} "
+        if a.signed_version is not None and a.has(check, f):
+            continue  # the load error named it already
+        a.add("error", check, f, f"{f} differs from the signed version {version} "
               f"in {len(changes)} value(s): {', '.join(c['path'] for c in changes[:5])}",
               changes=changes, expected="the frozen file, or an amendment recorded with 'workbench round amend'")
 
@@ -392,10 +427,15 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         if now != signed_files.get(name):
             a.add("error", "report.files", p, f"report/{name} {'is missing' if now is None else 'was edited'}: "
                   "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
+    if a.missing_rubrics:
+        a.add("info", "report.recompute", f, "the report was not recomputed: the frozen content of the "
+              f"{', '.join(a.missing_rubrics)} rubric(s) is not at hand", expected="the frozen rubric files")
+        return
     try:
         agg = aggregate_round(r)
     except WorkbenchError as e:
-        a.error("report.recompute", e)
+        a.add("error", "report.recompute", e.file, f"the report cannot be recomputed: {e.message}", line=e.line,
+              place=e.place, expected=e.expected)
         return
     recomputed = parse_json(canonical_json(agg.report_data().model_dump(mode="json")))
     for d in json_diff(signed, recomputed):
@@ -470,7 +510,7 @@ def audit_round(
     a = _Audit(Path(round_dir))
     r = _load(a)
     if r is None:
-        return _result(a, "", rerun)
+        return _result(a, _round_id(a), rerun)
     entries, used = _core(a, r)
     _check_witnesses(a, r, entries, witnesses)
     _check_inputs(a, r, used)
@@ -481,6 +521,11 @@ def audit_round(
     if rerun and unknown:
         raise RoundError(f"no accepted sheet for {', '.join(unknown)}", file=r.path / "sheets",
                          expected="REVIEWER/TEAM of an accepted sheet")
+    if rerun and chosen and a.signed_version is not None:
+        # a notebook loads the round's own files, which do not load: a re-run could only fail
+        a.add("info", "rerun.failed", "", "the notebooks were not re-run: the round's files do not load",
+              expected="round files that load (restore the signed versions) for --rerun")
+        chosen = {}
     if rerun and chosen:
         nb = Path(notebook) if notebook else default_notebook()
         if not nb.is_file():
@@ -518,12 +563,141 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
 
 
 def _load(a: _Audit) -> Round | None:
+    """The round to audit: its files, or when they do not load, its last signed version (so that one broken
+    file never hides the other findings); ``None`` when neither is there."""
     try:
         return load_round(a.rd)
     except WorkbenchError as e:
         a.error("rubric.frozen" if a.rel(e.file).startswith("rubrics/") else "round.load", e)
-        a.add("info", "round.load", "", "the other checks were skipped: the round's files do not load")
+    r = _signed_round(a)
+    if r is None:
+        a.add("info", "round.load", "", "the other checks were skipped: the round's files do not load and no "
+              "signed version of them could be verified", expected="a frozen round (frozen/vN.dsse.json)")
+    return r
+
+
+def _signed_round(a: _Audit) -> Round | None:
+    """The round as its last signed version holds it, verified; each file that differs from it, or a rubric
+    that is not the frozen one, is a finding.
+
+    Trust: only the key that verifies the signed version comes from outside it: the signer's key in
+    ``roster.yaml`` when that file loads on its own and its key verifies (the file the normal audit trusts),
+    else the signer's key inside the signed version itself (self-certified, as freeze makes it; a warning
+    names the key id to compare with the one the witnesses know). Every other key - reviewers' for the
+    sheets, actors' for the ledger - then comes from the signed roster, never from an edited file. A rubric
+    whose copy was changed is read from the package's rubrics when one has the signed hash (the same
+    content); otherwise the checks that need it are skipped, each said so.
+    """
+    try:
+        entries = ledger.read_entries(a.rd / "ledger.jsonl")
+    except WorkbenchError as e:
+        a.error("ledger.chain", e)
         return None
+    versions = [v for e in entries if e.type in ("freeze", "amend")
+                and isinstance(v := e.data.get("version"), int) and not isinstance(v, bool)]
+    if not versions:
+        return None
+    v = versions[-1]
+    f = a.rd / "frozen" / f"v{v}.dsse.json"
+    state = _anchored_state(a, v, f)
+    if state is None:
+        return None
+    a.signed_version = v
+    rubrics = _frozen_rubrics(a, state)
+    try:
+        r = round_from_state(a.rd, state, rubrics)
+    except WorkbenchError as e:
+        a.error("rules.signature", e, f)
+        return None
+    for name in ROUND_FILES:
+        try:
+            now = load_round_file(a.rd, name).model_dump(mode="json")
+        except WorkbenchError as e:
+            if not a.has("round.load", e.file):
+                a.error("round.load", e)
+            continue
+        _drift(a, v, {name: state.get(name)}, {name: now})
+    a.add("info", "round.load", f, f"the round's files do not load: the checks ran on the last signed version v{v}",
+          version=v, missing_rubrics=a.missing_rubrics or None)
+    return r
+
+
+def _anchored_state(a: _Audit, v: int, f: Path) -> dict[str, Any] | None:
+    """Signed version ``v``, verified as :func:`_signed_round` says (roster.yaml's key, else its own)."""
+    try:
+        roster = load_round_file(a.rd, "roster")
+        return verify_state(a.rd, v, {e.id: e.key() for e in roster.reviewers})  # type: ignore[attr-defined]
+    except WorkbenchError:
+        pass
+    try:
+        env = parse_envelope(read_bounded(f, MAX_ENVELOPE_BYTES), a.rel(f))
+        # read unverified only to find the signer's key; verify_state then checks the signature with it
+        claimed = parse_json(base64.b64decode(env["payload"], validate=True), a.rel(f))
+        own = Roster.model_validate(claimed["roster"])
+        state = verify_state(a.rd, v, {e.id: e.key() for e in own.reviewers})
+    except WorkbenchError as e:
+        a.error("rules.signature", e, f)
+        return None
+    except (ValueError, KeyError, TypeError) as e:  # bad base64, no roster, an invalid roster (pydantic)
+        a.add("error", "rules.signature", f, f"the signed version v{v} holds no usable roster: {str(e)[:200]}",
+              expected="a signed state made by 'workbench round freeze' or 'amend'")
+        return None
+    signers = sorted({key_id(e.key())[:16] for e in own.reviewers if e.role == "coordinator"})
+    a.add("warning", "rules.signature", f, f"v{v} was verified with the coordinator key inside it, not one from "
+          "roster.yaml (which does not load or does not verify it)", coordinator_keys=signers,
+          expected="key ids you can confirm: the coordinator's published key or the witnesses' checkpoints")
+    return state
+
+
+def _frozen_rubrics(a: _Audit, state: dict[str, Any]) -> dict[str, Rubric]:
+    """The rubrics with the hashes the signed state pins: the round's copies, else a shipped rubric."""
+    rules = state.get("rules") if isinstance(state.get("rules"), dict) else {}
+    pins = rules.get("rubrics") if isinstance(rules.get("rubrics"), dict) else {}
+    hashes = state.get("rubrics") if isinstance(state.get("rubrics"), dict) else {}
+    shipped: dict[str, Path] = {}
+    for g in sorted(shipped_path("rubrics").glob("*.yaml")):
+        try:
+            shipped.setdefault(load_rubric(g).sha256, g)
+        except WorkbenchError:
+            continue
+    out: dict[str, Rubric] = {}
+    for p in PARTS:
+        want = hashes.get(p)
+        pin = pins.get(p) if isinstance(pins.get(p), dict) else {}
+        name = _text(pin.get("file")) or f"rubrics/{p}.yaml"
+        f = a.rd / name
+        now = None
+        if is_contained_relpath(name):
+            try:
+                now = load_rubric(f)
+            except WorkbenchError as e:
+                if not a.has("rubric.frozen", f):
+                    a.error("rubric.frozen", e, f)
+        if now is not None and now.sha256 == want:
+            out[p] = now
+            continue
+        if now is not None:
+            _drift(a, a.signed_version, {"rubrics": {p: want}}, {"rubrics": {p: now.sha256}})
+        if want in shipped:
+            out[p] = load_rubric(shipped[want])
+            a.add("info", "rubric.frozen", f, f"the frozen {p} rubric's content was read from the workbench's "
+                  f"rubric with the signed sha256 ({shipped[want].name})", sha256=want)
+        else:
+            a.missing_rubrics.append(p)
+    return out
+
+
+def _round_id(a: _Audit) -> str:
+    """The round id when nothing verifies: rules.yaml's, else the one the ledger's freeze entry records."""
+    try:
+        return str(load_round_file(a.rd, "rules").round_id)  # type: ignore[attr-defined]
+    except WorkbenchError:
+        pass
+    try:
+        entries = ledger.read_entries(a.rd / "ledger.jsonl")
+    except WorkbenchError:
+        return ""
+    return next((_text(e.data.get("round_id")) for e in entries if e.type == "freeze"), "")
 
 
 def _core(a: _Audit, r: Round, signature_only: bool = False,
@@ -531,6 +705,10 @@ def _core(a: _Audit, r: Round, signature_only: bool = False,
     entries = _check_ledger(a, r)
     _check_frozen(a, r, entries)
     _check_amendments(a, entries)
+    if a.missing_rubrics and not signature_only:
+        a.add("info", "sheet.rubric", "sheets", "sheets were checked for signatures and records only: the frozen "
+              f"content of the {', '.join(a.missing_rubrics)} rubric(s) is not at hand", expected="the frozen rubric files")
+        signature_only = True
     return entries, _check_sheets(a, r, entries, signature_only)
 
 
@@ -541,7 +719,7 @@ def verify_sheets(round_dir: str | Path) -> AuditResult:
     a = _Audit(Path(round_dir))
     r = _load(a)
     if r is None:
-        return _result(a, "", False)
+        return _result(a, _round_id(a), False)
     _, used = _core(a, r, signature_only=True)
     n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
     return _result(a, r.rules.round_id, False).model_copy(update={"sheets": n, "accepted": len(used)})
@@ -554,6 +732,21 @@ def _result(a: _Audit, round_id: str, rerun: bool) -> AuditResult:
 
 
 # ---------------------------------------------------------------- presentation
+
+def finding_line(f: Finding) -> str:
+    """One finding as the command line prints it: what ``audit.json`` holds, ``file:line: place: message;
+    expected ...``, then the other details (shortened) on an indented line."""
+    d = f.detail
+    where = f"{f.file or '-'}" + (f":{d['line']}" if d.get("line") is not None else "")
+    text = f"{f.severity:7} {f.check:18} {where}: " + (f"{d['place']}: " if d.get("place") else "") + f.message
+    if d.get("expected") is not None:
+        text += f"; expected {d['expected']}"
+    rest = {k: v for k, v in d.items() if k not in ("line", "place", "expected")}
+    if rest:
+        more = canonical_json(rest).decode()
+        text += "\n" + " " * 8 + (more if len(more) <= MAX_VALUE_CHARS else more[:MAX_VALUE_CHARS] + "...")
+    return text
+
 
 def findings_table(result: AuditResult) -> pd.DataFrame:
     """One row per finding: severity, check, file, message."""

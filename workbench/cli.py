@@ -703,14 +703,14 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from .audit import audit_round, write_audit
+    from .audit import audit_round, finding_line, write_audit
 
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
                       witnesses=args.witness)
     paths = write_audit(res, args.round)
     for f in res.findings:
-        print(f"{f.severity:7} {f.check:18} {f.file or '-'}: {f.message}")
+        print(finding_line(f))
     c = res.counts
     print(f"{'clean' if res.clean else 'NOT CLEAN'}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; "
           f"{res.sheets} sheet file(s), {res.accepted} accepted, {res.rerun_sheets} re-run")

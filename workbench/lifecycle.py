@@ -8,12 +8,13 @@ value and whether the change came after the first sheet was submitted. :func:`ch
 whose files no longer match the last signed state (a hand edit).
 
 Public API: :func:`init_round`, :func:`default_rules`, :func:`freeze`, :func:`amend`, :func:`signed_state`,
-:func:`check_frozen`, :func:`status`.
+:func:`verify_state`, :func:`check_frozen`, :func:`status`.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from .round import (
 from .rubric import GateScale, Rubric, load_rubric
 from .signing import RULES_TYPE, envelope_bytes, public_key_pem, sign_payload, verify_envelope
 
-__all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status"]
+__all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status", "verify_state"]
 
 
 def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict[str, Any]:
@@ -111,8 +112,8 @@ def init_round(
 
 # ---------------------------------------------------------------- freeze, amend, status
 
-def _versions(r: Round) -> list[ledger.Entry]:
-    return [e for e in ledger.read_entries(r.ledger_path) if e.type in ("freeze", "amend")]
+def _versions(ledger_path: Path) -> list[ledger.Entry]:
+    return [e for e in ledger.read_entries(ledger_path) if e.type in ("freeze", "amend")]
 
 
 def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateKey) -> Path:
@@ -124,7 +125,7 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     """Sign the round's state as version 1 and record it in the ledger (once per round)."""
     r = load_round(path)
     require_coordinator(r, actor, key)
-    if _versions(r):
+    if _versions(r.ledger_path):
         raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
     require_ready(r, "freeze")
     state = round_state(r)
@@ -134,15 +135,21 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
 
 
 def signed_state(r: Round, version: int) -> dict[str, Any]:
-    """The signed state of ``version``, verified against the roster's coordinator keys and the ledger."""
-    f = r.path / "frozen" / f"v{version}.dsse.json"
+    """The signed state of ``version``, verified against the roster's keys and the ledger."""
+    return verify_state(r.path, version, ledger_keys(r))
+
+
+def verify_state(path: str | Path, version: int, keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
+    """The signed state of ``version`` in the round folder ``path``, verified with ``keys`` (actor id -> public
+    key) and the hash its ledger entry records. Needs no loadable round files: an audit uses it when they fail."""
+    rd = Path(path)
+    f = rd / "frozen" / f"v{version}.dsse.json"
     data = read_bounded(f)
     # an edited ledger may hold any JSON as a version: only numbers can name one (no TypeError on a dict)
-    entries = {v: e for e in _versions(r) if isinstance(v := e.data.get("version"), int)}
+    entries = {v: e for e in _versions(rd / "ledger.jsonl") if isinstance(v := e.data.get("version"), int)}
     entry = entries.get(version)
     if entry is None:
         raise RoundError(f"version {version} is not in the ledger", file=f)
-    keys = ledger_keys(r)
     if entry.actor not in keys:
         raise RoundError(f"version {version} was signed by '{entry.actor}', who is not in the roster", file=f)
     payload = verify_envelope(data, keys[entry.actor], RULES_TYPE, str(f))
@@ -157,7 +164,7 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
         raise RoundError("an amendment needs a reason", expected="--reason 'why the rules change'")
     r = load_round(path)
     require_coordinator(r, actor, key)
-    versions = _versions(r)
+    versions = _versions(r.ledger_path)
     if not versions:
         raise RoundError("round is not frozen yet", file=r.ledger_path, expected="'workbench round freeze' first")
     last = versions[-1].data["version"]
@@ -177,7 +184,7 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
 
 def check_frozen(r: Round) -> int:
     """The current frozen version; :class:`RoundError` if not frozen or if files differ from it (hand edit)."""
-    versions = _versions(r)
+    versions = _versions(r.ledger_path)
     if not versions:
         raise RoundError("round is not frozen", file=r.path / "rules.yaml", expected="'workbench round freeze' before scoring")
     ledger.verify_chain(r.ledger_path, ledger_keys(r))

@@ -7,7 +7,8 @@ Comparisons use the parsed content, so reformatting or comments never count.
 
 Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
-:func:`ledger_keys`, :func:`require_coordinator`, :data:`PARTS`, :data:`EVIDENCE_KEYS`.
+:func:`ledger_keys`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
+:data:`PARTS`, :data:`ROUND_FILES`, :data:`EVIDENCE_KEYS`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .signing import key_id, public_key_from_pem
 __all__ = [
     "EVIDENCE_KEYS",
     "PARTS",
+    "ROUND_FILES",
     "Assignment",
     "Assignments",
     "GateRule",
@@ -41,7 +43,9 @@ __all__ = [
     "eligibility",
     "ledger_keys",
     "load_round",
+    "load_round_file",
     "require_coordinator",
+    "round_from_state",
     "round_state",
     "state_hash",
 ]
@@ -351,6 +355,35 @@ def load_round(path: str | Path) -> Round:
     asg, asg_lines = _load_model(rd / "assignments.yaml", Assignments)
     rubrics = _cross_check(rd, rules, roster, teams, asg, asg_lines)
     return Round(rd, rules, roster, teams, asg, rubrics)
+
+
+ROUND_FILES: dict[str, type[Model]] = {"rules": Rules, "roster": Roster, "teams": Teams, "assignments": Assignments}
+
+
+def load_round_file(path: str | Path, name: str) -> Model:
+    """One of the round's files (``rules``, ``roster``, ``teams``, ``assignments``) alone, validated but not
+    cross-checked with the others: what an audit compares when the whole round does not load."""
+    return _load_model(Path(path) / f"{name}.yaml", ROUND_FILES[name])[0]
+
+
+def round_from_state(path: str | Path, state: dict[str, Any], rubrics: dict[str, Rubric]) -> Round:
+    """A round made of a signed state (:func:`round_state`'s data) instead of its files: the frozen round as it
+    was signed, for an audit of a round whose files no longer load. ``rubrics`` must have the hashes the state
+    pins; a part whose frozen content is not at hand is left out, so only checks that need no rubric of that
+    part may use the result (:func:`round_state` and rubric checks need every part)."""
+    rd = Path(path)
+    parts: dict[str, Any] = {}
+    for name, model in ROUND_FILES.items():
+        try:
+            parts[name] = model.model_validate(state.get(name))
+        except pydantic.ValidationError as e:
+            raise from_pydantic(e, RoundError, file=rd / f"{name}.yaml") from None
+    pins = state.get("rubrics")
+    for p, r in rubrics.items():
+        if not isinstance(pins, dict) or r.sha256 != pins.get(p):
+            raise RoundError(f"rubric {r.id} {r.sha256[:12]} is not the one the signed state pins for part {p}",
+                             file=rd / "rubrics" / f"{p}.yaml", expected="the frozen rubric")
+    return Round(rd, parts["rules"], parts["roster"], parts["teams"], parts["assignments"], dict(rubrics))
 
 
 # ---------------------------------------------------------------- state, keys
