@@ -110,6 +110,7 @@ CHECKS = (
     "sheet.assignment", "sheet.coi", "sheet.ledger", "sheet.missing", "sheet.rejected", "sheet.decision",
     "sheet.input", "assignment.coverage", "report.missing", "report.signature", "report.ledger", "report.files",
     "report.recompute", "report.mismatch", "rerun.template", "rerun.failed", "rerun.mismatch", "rerun.version",
+    "rerun.survey", "sheet.votes",
 )
 # Fields of a re-run sheet that legitimately differ from the signed one: the clock, where the files were
 # (paths of the temporary answers/output folders), the signing key (the re-run signs nothing) and the
@@ -526,6 +527,14 @@ def audit_round(
         a.add("info", "rerun.failed", "", "the notebooks were not re-run: the round's files do not load",
               expected="round files that load (restore the signed versions) for --rerun")
         chosen = {}
+    if rerun:
+        # a user's sheet signed from their survey export (workbench users sign) was made by no notebook: its
+        # totals were recomputed from the rubric above; there is nothing to re-execute
+        survey = sorted(k for k, (_, sheet) in chosen.items() if "survey_sha256" in sheet.parameters)
+        if survey:
+            a.add("info", "rerun.survey", "", f"{len(survey)} user sheet(s) signed from survey exports were not re-run "
+                  "(no notebook made them); their signatures, totals and records were checked")
+        chosen = {k: v for k, v in chosen.items() if k not in set(survey)}
     if rerun and chosen:
         nb = Path(notebook) if notebook else default_notebook()
         if not nb.is_file():
