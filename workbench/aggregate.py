@@ -53,7 +53,7 @@ from .evidence.users import BradleyTerry, SurveyPoints, bradley_terry, survey_po
 from .files import canonical_json, sha256_bytes, sha256_file
 from .lifecycle import check_frozen, signed_state
 from .refresh import StaleSheet, stale_sheets
-from .round import PARTS, Round, require_coordinator
+from .round import PANEL_ROLES, PARTS, Round, require_coordinator
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 from .sheet import ScoreSheet, sheet_filename
 from .userdata import UserSource, user_inputs
@@ -167,20 +167,40 @@ def reviewer_outliers(totals: pd.DataFrame, threshold: float = 3.5) -> pd.DataFr
     return out.sort_values(["team", "reviewer"]).reset_index(drop=True)
 
 
-def gate_decisions(verdicts: Iterable[tuple[str, str, str, str, str]], excluding: Mapping[str, set[str]]) -> pd.DataFrame:
-    """Majority gates. ``verdicts``: (team, criterion, reviewer, verdict, comment) from accepted sheets;
-    ``excluding``: criterion -> verdicts that exclude. One row per (team, criterion)."""
+def gate_decisions(verdicts: Iterable[tuple[str, str, str, str, str]], excluding: Mapping[str, set[str]],
+                   rules: Mapping[str, str] | None = None, teams: Sequence[str] = ()) -> pd.DataFrame:
+    """Gate decisions, one row per (team, criterion). ``verdicts``: (team, criterion, reviewer, verdict,
+    comment) from accepted sheets; ``excluding``: criterion -> verdicts that exclude; ``rules``: criterion ->
+    ``majority`` (the default: excluded when more than half exclude; a tie keeps the team) or
+    ``majority_approve`` (advances only when more than half approve; a tie fails). For a
+    ``majority_approve`` gate every team of ``teams`` gets a row: no verdict at all is no approval."""
+    rules = rules or {}
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row_of(team: str, crit: str) -> dict[str, Any]:
+        return rows.setdefault((team, crit), {"team": team, "criterion": crit, "rule": rules.get(crit, "majority"), "n": 0,
+                                              "counts": {}, "excluding": 0, "justifications": []})
+
+    for crit, rule in sorted(rules.items()):
+        if rule == "majority_approve":
+            for team in teams:
+                row_of(team, crit)
     for team, crit, reviewer, verdict, comment in sorted(verdicts):
-        row = rows.setdefault((team, crit), {"team": team, "criterion": crit, "n": 0, "counts": {}, "excluding": 0,
-                                             "justifications": []})
+        row = row_of(team, crit)
         row["n"] += 1
         row["counts"][verdict] = row["counts"].get(verdict, 0) + 1
         if verdict in excluding.get(crit, set()):
             row["excluding"] += 1
         row["justifications"].append(f"{reviewer} ({verdict}): {comment.strip()}")
-    out = pd.DataFrame(list(rows.values()), columns=["team", "criterion", "n", "counts", "excluding", "justifications"])
-    out["excluded"] = out["excluding"] * 2 > out["n"]
+    out = pd.DataFrame([rows[k] for k in sorted(rows)],
+                       columns=["team", "criterion", "rule", "n", "counts", "excluding", "justifications"])
+    approve = out["rule"] == "majority_approve"
+    approving = out["n"] - out["excluding"]
+    out["excluded"] = np.where(approve, approving * 2 <= out["n"], out["excluding"] * 2 > out["n"]).astype(bool)
+    out["decision"] = [
+        (f"{'approved' if not x else 'not approved'}: {a} of {n} approve (more than half needed; a tie fails)" if ap
+         else f"{'excluded' if x else 'kept'}: {e} of {n} give an excluding verdict")
+        for ap, x, a, e, n in zip(approve, out["excluded"], approving, out["excluding"], out["n"], strict=True)]
     return out
 
 
@@ -365,15 +385,17 @@ class OutlierRow(_Row):
 
 
 class GateRow(_Row):
-    """One (team, gate criterion): verdict counts, the excluding ones, the justifications, the decision."""
+    """One (team, gate criterion): the rule, verdict counts, the excluding ones, the justifications, the decision."""
 
     team: str
     criterion: str
+    rule: str
     n: int
     counts: dict[str, int]
     excluding: int
     justifications: list[str]
     excluded: bool
+    decision: str
 
 
 class VoteRow(_Row):
@@ -571,33 +593,39 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
     version = check_frozen(r)
     rules = r.rules
     agg = rules.aggregation
-    expert = r.rubrics["expert"]
+    expert = r.rubrics.get("expert")
     sheets, unused = accepted_sheets(r)
-    expert_sheets = {k: s for k, s in sheets.items() if s.reviewer.role == "expert"}
+    expert_sheets = {k: s for k, s in sheets.items() if s.reviewer.role in PANEL_ROLES}
     dossiers = dict(dossiers) if dossiers is not None else {t.id: build_dossier(r, t.id, seed=seed) for t in r.teams.teams}
-    bench = benchmark_points(r, dossiers)
-    user = user_points(r, sheets, seed=seed)
+    # a part the round does not use (0 points, no rubric) scores 0 and is not computed
+    bench = benchmark_points(r, dossiers) if rules.uses("benchmark") else {t.id: {} for t in r.teams.teams}
+    user = user_points(r, sheets, seed=seed) if rules.uses("user") else None
     if rules.aggregation.user_source == "import":
         # the rules say the import counts: the users' own sheets are listed, never silently ignored
         unused = [*unused, *(_unused_sheet(r, k, s, "not used: the rules take user points from the ledgered import "
                                           "(aggregation.user_source)") for k, s in sorted(sheets.items())
                             if s.reviewer.role == "user")]
-    users = user.points
-    votes = user.votes_table([t.id for t in r.teams.teams])
-    max_points = {c.id: c.points for p in PARTS for _, c in r.rubrics[p].criteria()}
+    users = user.points if user is not None else {t.id: {} for t in r.teams.teams}
+    votes = (user.votes_table([t.id for t in r.teams.teams]) if user is not None
+             else pd.DataFrame({"team": sorted(t.id for t in r.teams.teams), "votes": 0, "bt_strength": None, "bt_low": None,
+                                "bt_high": None}))
+    max_points = {c.id: c.points for p in PARTS if p in r.rubrics for _, c in r.rubrics[p].criteria()}
 
     crit_rows = [{"team": t, "reviewer": rv, "criterion": cid, "points": round(p, 6)}
-                 for (rv, t), s in expert_sheets.items() for cid, p in _points_of(s, expert).items()]
+                 for (rv, t), s in expert_sheets.items() if expert is not None for cid, p in _points_of(s, expert).items()]
     crit = pd.DataFrame(crit_rows, columns=["team", "reviewer", "criterion", "points"])
     totals = pd.DataFrame([{"reviewer": rv, "team": t, "total": s.totals.total} for (rv, t), s in expert_sheets.items()],
                           columns=["reviewer", "team", "total"])
 
     excluding = {g.criterion: {o.value for o in expert.criterion(g.criterion).scale.options if o.excludes}  # type: ignore[union-attr]
-                 for g in rules.gates if isinstance(expert.criterion(g.criterion).scale, GateScale)}
+                 for g in rules.gates if expert is not None and isinstance(expert.criterion(g.criterion).scale, GateScale)}
     verdicts = [(t, cid, rv, j.verdict, j.comment) for (rv, t), s in expert_sheets.items()
                 for cid, j in s.judgments.items() if cid in excluding and j.verdict]
-    gates = gate_decisions(verdicts, excluding)
-    excluded_teams = set(gates.loc[gates["excluded"], "team"])
+    gates = gate_decisions(verdicts, excluding, {g.criterion: g.rule for g in rules.gates},
+                           sorted(t.id for t in r.teams.teams))
+    gate_reason = {row.team: f"{'not selected' if row.rule == 'majority_approve' else 'excluded by gate'} "
+                             f"({row.criterion}: {row.decision})"
+                   for row in gates[gates["excluded"]].itertuples()}
 
     rows = []
     for t in sorted(r.teams.teams, key=lambda t: t.id):
@@ -607,9 +635,12 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                     for cid, g in crit[crit["team"] == t.id].groupby("criterion", sort=True)}
         pts = {**bench[t.id], **per_crit, **users[t.id]}
         b_pts, u_pts = sum(bench[t.id].values()), sum(users[t.id].values())
-        status = ("excluded by gate" if t.id in excluded_teams
-                  else f"incomplete ({len(mine)} of {agg.min_reviewers} expert sheets)" if len(mine) < agg.min_reviewers
-                  else "ranked")
+        below = [f"below threshold ({th.criterion}: {pts.get(th.criterion, 0.0) / max_points[th.criterion]:.0%} of its "
+                 f"maximum, {th.min_share:.0%} required)" for th in rules.thresholds
+                 if pts.get(th.criterion, 0.0) < th.min_share * max_points[th.criterion] - 1e-9]
+        status = (gate_reason[t.id] if t.id in gate_reason else below[0] if below
+                  else f"incomplete ({len(mine)} of {agg.min_reviewers} expert sheets)"
+                  if rules.uses("expert") and len(mine) < agg.min_reviewers else "ranked")
         rows.append({"team": t.id, "name": t.name, "benchmark": round(b_pts, 4), "expert": round(e_pts, 4),
                      "user": round(u_pts, 4), "total": round(b_pts + e_pts + u_pts, 4), "n_expert_sheets": len(mine),
                      "frontier_index": round(composite_index(pts, max_points, rules.indices.frontier), 2),
@@ -619,7 +650,7 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
     scores = rank_teams(scores, rules.cut, rules.tie_break).merge(votes, on="team", how="left")
 
     rel = []
-    for cid in expert.ids("anchored"):
+    for cid in (expert.ids("anchored") if expert is not None else []):
         sub = crit[crit["criterion"] == cid]
         m = sub.pivot_table(index="team", columns="reviewer", values="points", aggfunc="first").sort_index().sort_index(axis=1)
         spread = sub.groupby("team")["points"].agg(lambda s: s.max() - s.min())

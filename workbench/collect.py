@@ -36,7 +36,7 @@ from . import ledger
 from .errors import RoundError, WorkbenchError
 from .files import read_bounded, sha256_bytes
 from .lifecycle import check_frozen
-from .round import Round, load_round, require_coordinator
+from .round import RUBRIC_OF, Round, load_round, require_coordinator
 from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
@@ -130,7 +130,7 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     if sheet.reviewer.role != entry.role:
         return reject(f"sheet role '{sheet.reviewer.role}' but the roster says '{entry.role}'", "sheet.identity")
     try:
-        validate_sheet(sheet, r.rubrics[entry.role], rel)
+        validate_sheet(sheet, r.rubrics[RUBRIC_OF[entry.role]], rel)
     except WorkbenchError as e:
         return reject(f"{e.place + ': ' if e.place else ''}{e.message}", "sheet.rubric" if e.place == "rubric" else "sheet.totals")
     problem = r.eligibility(reviewer, sheet.team_id, entry.role)

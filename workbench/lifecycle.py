@@ -51,7 +51,7 @@ __all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "si
 
 def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict[str, Any]:
     """Stage-1 style rules for the given rubrics (the coordinator edits them before freezing)."""
-    gate_ids = [c.id for _, c in rubrics["expert"].criteria() if isinstance(c.scale, GateScale)]
+    gate_ids = [c.id for _, c in rubrics["expert"].criteria() if isinstance(c.scale, GateScale)] if "expert" in rubrics else []
     have = {c for r in rubrics.values() for c in r.ids()}
     frontier = [c for c in ("bench.nia", "bench.common", "bench.individual", "expert.strategy.performance") if c in have]
     diffusion = [c for c in ("expert.diffusion.applicability", "expert.diffusion.cost_efficiency",
@@ -60,8 +60,8 @@ def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict
         "round_id": round_id,
         "stage": stage,
         "title": f"Stage {stage} evaluation",
-        "rubrics": {p: {"file": f"rubrics/{p}.yaml", **rubrics[p].ref} for p in PARTS},
-        "points": {p: rubrics[p].total_points for p in PARTS},
+        "rubrics": {p: {"file": f"rubrics/{p}.yaml", **rubrics[p].ref} for p in PARTS if p in rubrics},
+        "points": {p: rubrics[p].total_points if p in rubrics else 0 for p in PARTS},
         "aggregation": Aggregation().model_dump(),
         "cut": 4,
         "tie_break": ["expert", "benchmark", "user"],
@@ -95,6 +95,8 @@ def init_round(
     rubrics: dict[str, Rubric] = {}
     for p in PARTS:
         src = Path(rubrics_dir) / f"{p}.yaml"
+        if not src.exists():
+            continue  # a part this round does not use (e.g. a re-challenge with expert review only)
         rubrics[p] = load_rubric(src)
         (rd / "rubrics").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, rd / "rubrics" / f"{p}.yaml")

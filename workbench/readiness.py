@@ -18,7 +18,7 @@ from collections import Counter
 
 from .errors import Problem, RoundError
 from .files import line_for, load_yaml
-from .round import Round
+from .round import PANEL_ROLES, Round
 
 __all__ = ["check_declarations", "check_round", "check_rules", "require_ready"]
 
@@ -41,7 +41,7 @@ def check_rules(r: Round) -> list[Problem]:
 
     out: list[Problem] = []
     agg = r.rules.aggregation
-    experts = {e.id for e in r.roster.reviewers if e.role == "expert"}
+    experts = {e.id for e in r.roster.reviewers if e.role in PANEL_ROLES}
     panel = Counter(a.team for a in r.assignments.assignments if a.reviewer in experts)
     sizes = {t.id: panel.get(t.id, 0) for t in r.teams.teams}
     if r.rules.points.get("expert", 0) > 0 and sizes:

@@ -48,7 +48,7 @@ from .evidence.tokenizer import tokenizer_table
 from .evidence.training import training_chart, training_table
 from .files import atomic_write_bytes, iter_files, load_yaml, sha256_file
 from .messages import msg
-from .round import RosterEntry, Team, load_round
+from .round import PANEL_ROLES, RUBRIC_OF, RosterEntry, Team, load_round
 from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
 from .sheet import (
     COI,
@@ -85,7 +85,7 @@ __all__ = [
 PASSPHRASE_ENV = "WORKBENCH_KEY_PASSPHRASE"
 MAX_ANSWERS_BYTES = 4 * 1024 * 1024
 MAX_MATERIALS = 10_000
-ROLES = ("expert", "user")
+ROLES = ("expert", "committee", "user")
 LANGS = ("ko", "en")
 
 
@@ -559,7 +559,7 @@ def open_review(
                      _resolve(rd, output_dir) or rd / "sheets", notebook_sha256)
 
     r = load_round(rd)  # validates and cross-checks rules, frozen rubric copies, roster, teams, assignments
-    rubric = r.rubrics[role]
+    rubric = r.rubrics[RUBRIC_OF[role]]
     problem = r.eligibility(reviewer_id, team_id, role)
     if problem is not None:
         raise problem
@@ -571,7 +571,7 @@ def open_review(
         raise KeyFileError("key file not found", file=params.key_file, place="key_file")
     answers = load_answers(params.answers_file) if params.answers_file else None
     # user evaluators score usability only; the benchmark and independence evidence is the experts'
-    dossier = build_dossier(r, team_id) if role == "expert" else None
+    dossier = build_dossier(r, team_id) if role in PANEL_ROLES else None
 
     evidence_dir = rd / "evidence" / team_id
     hashed = {f.path: f for f in dossier.inputs} if dossier is not None else {}
@@ -582,6 +582,6 @@ def open_review(
                 raise RoundError(f"more than {MAX_MATERIALS} files", file=evidence_dir, expected="fewer files (archive them)")
             # a file the evidence already read is not read again (weights can be gigabytes)
             materials.append(hashed.get(f.relative_to(rd).as_posix()) or input_record(f, rd))
-    bench = r.rubrics["benchmark"] if role == "expert" else None
+    bench = r.rubrics.get("benchmark") if role in PANEL_ROLES else None
     ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
     return Review(ctx, params, kid, answers)

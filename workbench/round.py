@@ -29,7 +29,9 @@ from .signing import key_id, public_key_from_pem
 
 __all__ = [
     "EVIDENCE_KEYS",
+    "PANEL_ROLES",
     "PARTS",
+    "RUBRIC_OF",
     "ROUND_FILES",
     "Assignment",
     "Assignments",
@@ -40,6 +42,7 @@ __all__ = [
     "Rules",
     "Team",
     "Teams",
+    "Threshold",
     "eligibility",
     "ledger_keys",
     "load_round",
@@ -51,6 +54,9 @@ __all__ = [
 ]
 
 PARTS = ("benchmark", "expert", "user")
+# who scores with which part's rubric: a re-challenge's committee members are the expert panel of that round
+RUBRIC_OF: dict[str, str] = {"expert": "expert", "committee": "expert", "user": "user"}
+PANEL_ROLES = ("expert", "committee")
 MAX_ROUND_FILE = 4 * 1024 * 1024
 Part = Literal["benchmark", "expert", "user"]
 
@@ -80,10 +86,26 @@ class Aggregation(Model):
 
 
 class GateRule(Model):
-    """A gate criterion of the expert rubric: a team is excluded when the rule holds for an excluding verdict."""
+    """A gate criterion of the expert rubric and how its verdicts decide.
+
+    ``majority``: the team is excluded when more than half of its panel gives an excluding verdict (a tie
+    keeps it). ``majority_approve``: the team advances only when more than half of its panel gives an
+    approving (non-excluding) verdict; a tie, or no verdict at all, excludes it.
+    """
 
     criterion: str
-    rule: Literal["majority"] = "majority"
+    rule: Literal["majority", "majority_approve"] = "majority"
+
+
+class Threshold(Model):
+    """An absolute bar: a team whose points on ``criterion`` are below ``min_share`` of its maximum is excluded,
+    whatever its total. With ``frontier_ratio`` (share 0.95, cap 1) ``min_share: 1.0`` means "at least 95% of the
+    frontier model on every benchmark of the set"; with share 1.0, ``min_share: 0.95`` means "a mean of at least
+    95% of the frontier (each benchmark capped at 100%)"."""
+
+    criterion: str
+    min_share: Annotated[float, Field(gt=0, le=1)]
+    text: Annotated[str, Field(max_length=500)] = ""
 
 
 class DecisionRule(Model):
@@ -110,22 +132,31 @@ class Rules(Model):
     cut: Annotated[int, Field(ge=0)]
     tie_break: list[Literal["expert", "benchmark", "user"]] = ["expert", "benchmark", "user"]
     gates: list[GateRule] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list)
     decision_rules: list[DecisionRule] = Field(default_factory=list)
     indices: Indices
 
     @model_validator(mode="after")
     def _parts(self) -> Rules:
-        for name, d in (("rubrics", self.rubrics), ("points", self.points)):
-            if set(d) != set(PARTS):
-                raise ValueError(f"{name} must name exactly {', '.join(PARTS)}")
+        if set(self.points) != set(PARTS):
+            raise ValueError(f"points must name exactly {', '.join(PARTS)} (0 for a part the round does not use)")
+        used = {p for p in PARTS if self.points[p] > 0}  # type: ignore[index]
+        if set(self.rubrics) != used:
+            raise ValueError(f"rubrics must name exactly the parts with points ({', '.join(sorted(used)) or 'none'})")
+        if not used:
+            raise ValueError("at least one part needs points")
         return self
+
+    def uses(self, part: str) -> bool:
+        """Whether the round scores ``part`` (a part with 0 points has no rubric, sheets or points)."""
+        return self.points.get(part, 0) > 0  # type: ignore[call-overload]
 
 
 # ---------------------------------------------------------------- roster, teams, assignments
 
 class RosterEntry(Model):
     id: Id
-    role: Literal["expert", "user", "coordinator"]
+    role: Literal["expert", "committee", "user", "coordinator"]
     name: str = ""
     public_key: Annotated[str, Field(min_length=1, max_length=4000)]
     coi: list[Id] = Field(default_factory=list)
@@ -278,7 +309,7 @@ def _load_model(path: Path, model: type[BaseModel]) -> tuple[Any, dict]:
 
 def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments, asg_lines: dict) -> dict[str, Rubric]:
     rubrics: dict[str, Rubric] = {}
-    for part in PARTS:
+    for part in (p for p in PARTS if rules.uses(p)):
         pin = rules.rubrics[part]  # type: ignore[index]
         f = rd / pin.file
         if not is_contained_relpath(pin.file):
@@ -299,11 +330,21 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
                 raise RoundError(f"unknown criterion '{cid}'", file=rd / "rules.yaml", place=name, expected="a criterion id of a frozen rubric")
     for i, g in enumerate(rules.gates):
         try:
-            c = rubrics["expert"].criterion(g.criterion)
+            c = rubrics["expert"].criterion(g.criterion) if "expert" in rubrics else None
         except KeyError:
             c = None
         if c is None or not isinstance(c.scale, GateScale):
             raise RoundError(f"'{g.criterion}' is not a gate of the expert rubric", file=rd / "rules.yaml", place=f"gates.{i}")
+    for i, th in enumerate(rules.thresholds):
+        if th.criterion not in known:
+            raise RoundError(f"unknown criterion '{th.criterion}'", file=rd / "rules.yaml", place=f"thresholds.{i}",
+                             expected="a criterion id of a frozen rubric")
+    for e in roster.reviewers:
+        part = RUBRIC_OF.get(e.role)
+        if part is not None and part not in rubrics:
+            raise RoundError(f"{e.id} has role {e.role}, but the round has no {part} part", file=rd / "roster.yaml",
+                             place=f"reviewers.{e.id}.role", expected="a role of a part with points: "
+                             + ", ".join(r for r, p in RUBRIC_OF.items() if p in rubrics))
     seen: set[tuple[str, str]] = set()
     for i, a in enumerate(asg.assignments):
         where = dict(file=rd / "assignments.yaml", line=line_for(asg_lines, ("assignments", i)), place=f"assignments.{i}")
@@ -395,7 +436,7 @@ def round_state(r: Round) -> dict[str, Any]:
         "roster": r.roster.model_dump(mode="json"),
         "teams": r.teams.model_dump(mode="json"),
         "assignments": r.assignments.model_dump(mode="json"),
-        "rubrics": {p: r.rubrics[p].sha256 for p in PARTS},
+        "rubrics": {p: r.rubrics[p].sha256 for p in PARTS if p in r.rubrics},
     }
 
 

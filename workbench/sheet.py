@@ -106,7 +106,7 @@ class Vote(Model):
 
 class Reviewer(Model):
     id: Id
-    role: Literal["expert", "user", "coordinator", "computed"]
+    role: Literal["expert", "committee", "user", "coordinator", "computed"]
     key_id: Annotated[str, Field(max_length=200)] = ""
 
 
