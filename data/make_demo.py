@@ -1,6 +1,6 @@
 """Generate the embedded demo round's inputs (fictional; deterministic, seeded).
 
-    python data/make_demo.py            # rewrites workbench/data/demo/ and its mirror data/demo/
+    python data/make_demo.py            # rewrites workbench/data/{demo,rechallenge}/ and their mirrors in data/
 
 The package copy (``workbench/data/demo``, shipped as package data) is the source the demo reads; the
 top-level ``data/demo`` is a byte-identical mirror for readers of the checkout (tests/test_packaging.py).
@@ -26,7 +26,14 @@ Writes (about 0.5 MB in all):
   without a person. Team 'team-cheonma' reused a foreign vision encoder: 3 of 5 experts give the
   independence gate 'fail', so it is excluded whatever its points;
 - users/survey.csv (user_id, team, item, value, comment) and users/votes.csv (user_id, prompt_id, model_a,
-  model_b, winner) from 49 user evaluators.
+  model_b, winner) from 49 user evaluators (each signs their own rows in the demo: workbench users sign).
+
+And the re-challenge round (workbench/data/rechallenge, mirror data/rechallenge): after stage 1 one more team
+may be selected by a committee of 7, only if more than half approve, and only at 95% or more of the latest
+global models: rubrics/ (the committee's review with an approval gate, and one frontier criterion), teams.yaml
+(2 candidates), references/references.yaml (the fictional frontier model's scores), evidence/<team>/,
+answers/committee-0N/<team>.yaml and committee.yaml (members, one declared conflict). team-daehan is approved by
+5 of 7; team-hanbit gets 3 of 6 (committee-07 declared a conflict): a tie, which fails.
 
 Every value follows from SEED and each team's fictional 'quality'; nothing here is real data.
 """
@@ -311,6 +318,139 @@ def main() -> None:
     shutil.rmtree(MIRROR, ignore_errors=True)
     shutil.copytree(OUT, MIRROR)
     print(f"wrote {OUT} and its mirror {MIRROR} (seed {SEED})")
+    rechallenge(np.random.default_rng(SEED + 1))
+
+
+# ---------------------------------------------------------------- the re-challenge round
+
+RC_OUT = ROOT / "workbench" / "data" / "rechallenge"
+RC_MIRROR = ROOT / "data" / "rechallenge"
+RC_COMMITTEE = 7
+# id, name, model, params (B), ratio of the frontier reached, approving members
+RC_TEAMS = [
+    ("team-daehan", "Daehan Foundation", "Daehan-32B", 32, 0.97, 5),    # approved: 5 of 7
+    ("team-hanbit", "Hanbit Consortium", "Hanbit-40B", 40, 0.98, 3),    # a tie: 3 of 6 (one member conflicted)
+]
+RC_CONFLICT = ("committee-07", "team-hanbit")
+RC_LEVELS = [(1, 0.2, "불량", "Poor"), (2, 0.4, "미흡", "Weak"), (3, 0.6, "보통", "Adequate"), (4, 0.8, "우수", "Good"),
+             (5, 1.0, "탁월", "Excellent")]
+
+
+def _anchored(cid: str, ko: str, en: str, dko: str, den: str, points: int) -> dict:
+    return {"id": cid, "title": {"ko": ko, "en": en}, "description": {"ko": dko, "en": den}, "points": points,
+            "comment_required": "extremes",
+            "scale": {"type": "anchored", "levels": [
+                {"value": v, "fraction": f, "label": {"ko": lko, "en": len_},
+                 "descriptor": {"ko": f"{lko} 수준이다.", "en": f"{len_}."}} for v, f, lko, len_ in RC_LEVELS]}}
+
+
+def _rc_rubrics() -> tuple[dict, dict]:
+    expert = {
+        "id": "rechallenge-2026-committee", "version": "1.0.0", "part": "expert", "role": "expert",
+        "title": {"ko": "패자부활전 전문가 위원회 심사 (2026)", "en": "Re-challenge expert committee review (2026)"},
+        "description": {"ko": "추가 1개 팀은 전문가 위원회의 서면 및 발표 평가로 선정하며, 위원 과반이 승인한 경우에만 "
+                              "선정합니다(선정하지 않을 수 있음).",
+                        "en": "One additional team is selected by the expert committee's written and presentation "
+                              "review, only if a majority of the committee approves; possibly none."},
+        "total_points": 90,
+        "sections": [
+            {"id": "written", "evidence": "benchmark", "title": {"ko": "서면 평가", "en": "Written review"}, "criteria": [
+                _anchored("committee.written.plan", "개발 계획의 타당성", "Soundness of the development plan",
+                          "최신 글로벌 모델 성능의 95% 이상을 목표로 하는 계획이 구체적이고 실현 가능한가.",
+                          "Is the plan to reach at least 95% of the latest global models specific and feasible?", 25),
+                _anchored("committee.written.independence", "독자성 근거", "Evidence of independence",
+                          "설계부터 사전학습까지 팀이 직접 수행했다는 근거가 충분한가.",
+                          "Is there enough evidence that the team did everything from design through pre-training?", 25)]},
+            {"id": "presentation", "evidence": "none", "title": {"ko": "발표 평가", "en": "Presentation review"}, "criteria": [
+                _anchored("committee.presentation.capability", "기술 역량", "Technical capability",
+                          "발표와 질의응답에서 확인된 팀의 기술 역량.",
+                          "The team's technical capability as shown in the presentation and the questions.", 20),
+                _anchored("committee.presentation.impact", "파급효과", "Ripple effects",
+                          "국내외 생태계에 대한 파급효과와 실제 활용 계획.",
+                          "Ripple effects on the domestic and global ecosystem and real-world use plans.", 20),
+                {"id": "committee.approval", "title": {"ko": "추가 선정 승인", "en": "Approval of the additional selection"},
+                 "description": {"ko": "이 팀을 추가 1개 팀으로 선정하는 데 승인합니까? 위원 과반이 승인해야 선정되며, 동수는 "
+                                       "부결입니다. 근거를 반드시 기재하십시오.",
+                                 "en": "Do you approve selecting this team as the additional team? More than half of the "
+                                       "committee must approve; a tie fails. A justification is required."},
+                 "points": 0, "comment_required": "always",
+                 "scale": {"type": "gate", "options": [
+                     {"value": "approve", "label": {"ko": "승인", "en": "Approve"},
+                      "descriptor": {"ko": "추가 선정에 동의한다.", "en": "I approve the additional selection."}},
+                     {"value": "reject", "label": {"ko": "부결", "en": "Reject"},
+                      "descriptor": {"ko": "추가 선정에 동의하지 않는다.", "en": "I do not approve the additional selection."},
+                      "excludes": True}]}}]}]}
+    benchmark = {
+        "id": "rechallenge-2026-benchmark", "version": "1.0.0", "part": "benchmark", "role": "computed",
+        "title": {"ko": "패자부활전 벤치마크 요건 (2026)", "en": "Re-challenge benchmark requirement (2026)"},
+        "description": {"ko": "최신 글로벌 모델 성능의 95% 이상 달성 여부(글로벌 공통 벤치마크).",
+                        "en": "Whether the model reaches at least 95% of the latest global models (global common benchmarks)."},
+        "total_points": 10,
+        "sections": [{"id": "frontier", "evidence": "benchmark", "title": {"ko": "최신 글로벌 모델 대비", "en": "Against the frontier"},
+                      "criteria": [{"id": "bench.frontier",
+                                    "title": {"ko": "최신 글로벌 모델 대비 달성도", "en": "Achievement against the latest global models"},
+                                    "description": {"ko": "공통 벤치마크별로 최신 글로벌 모델 점수의 95% 대비 달성률(상한 100%)의 평균 × 배점.",
+                                                    "en": "Mean ratio to 95% of the frontier model's score per common benchmark "
+                                                          "(capped at 100%) x points."},
+                                    "points": 10, "comment_required": "never",
+                                    "scale": {"type": "computed", "formula": "frontier_ratio",
+                                              "params": {"set": "common", "share": 0.95, "cap": 1.0}}}]}]}
+    return expert, benchmark
+
+
+def rechallenge(rng: np.random.Generator) -> None:
+    """The re-challenge round's inputs: 2 candidate teams, a committee of 7, a tie case and an approval case."""
+    shutil.rmtree(RC_OUT, ignore_errors=True)
+    expert, benchmark = _rc_rubrics()
+    _dump(RC_OUT / "rubrics" / "expert.yaml", expert)
+    _dump(RC_OUT / "rubrics" / "benchmark.yaml", benchmark)
+    sets = load_benchmark_sets()
+    frontier = {s.id: round(0.55 + 0.35 * rng.random(), 4) for s in sets.common}
+    _dump(RC_OUT / "references" / "references.yaml",
+          {"references": [], "frontier": {"model": "Global-Frontier-2026 (fictional)", "scores": frontier}})
+    teams = []
+    for tid, name, model, params, ratio, approving in RC_TEAMS:
+        ev = RC_OUT / "evidence" / tid
+        targets = {s.id: round(frontier[s.id] * 0.95, 4) for s in sets.common}
+        results, n_samples = {}, {}
+        for s in sets.common:
+            value = round(min(frontier[s.id] * (ratio + rng.normal(0, 0.01)), 1.0), 4)
+            value = max(value, round(frontier[s.id] * 0.951, 4))  # every benchmark at 95% or more of the frontier
+            nm, filt = s.metric.split(",", 1)
+            results[s.task] = {"alias": s.task, s.metric: value,
+                               f"{nm}_stderr,{filt}": round(math.sqrt(value * (1 - value) / 1000), 4)}
+            n_samples[s.task] = {"original": 1000, "effective": 1000}
+        _dump(ev / "results.json", {"results": results, "n-samples": n_samples, "lm_eval_version": "0.4.5",
+                                    "config": {"model": "hf", "model_args": f"pretrained={model}"}})
+        (ev / "technical-report.md").write_text(f"# {model} technical report (fictional)\n\nRe-challenge application: "
+                                                 f"trained from scratch; targets 95% of the latest global models.\n")
+        teams.append({"id": tid, "name": name, "model": model, "active_params_b": params, "total_params_b": params,
+                      "target_model": "Global-Frontier-2026 (fictional)", "targets": targets,
+                      "individual_benchmarks": ["textvqa", "docvqa"],
+                      "evidence": {"benchmark_results": "results.json", "technical_report": "technical-report.md"}})
+        for m in range(1, RC_COMMITTEE + 1):
+            cid = f"committee-{m:02d}"
+            if (cid, tid) == RC_CONFLICT:
+                continue
+            voters = [f"committee-{k:02d}" for k in range(1, RC_COMMITTEE + 1) if (f"committee-{k:02d}", tid) != RC_CONFLICT]
+            approve = voters.index(cid) < approving
+            judgments = {}
+            for _, c in ((None, c) for s in expert["sections"] for c in s["criteria"]):
+                if c["scale"]["type"] == "anchored":
+                    lv = int(np.clip(round(3.5 + (0.8 if approve else -0.8) + rng.normal(0, 0.5)), 2, 4))
+                    judgments[c["id"]] = {"level": lv, "comment": f"{cid}: level {lv} from the written review and presentation."}
+                else:
+                    judgments[c["id"]] = {"verdict": "approve" if approve else "reject",
+                                          "comment": "Credible plan to reach the frontier; evidence of training from scratch."
+                                          if approve else "The plan does not yet justify an additional selection."}
+            _dump(RC_OUT / "answers" / cid / f"{tid}.yaml", {"judgments": judgments,
+                                                            "coi": {"has_conflict": False, "statement": ""}})
+    _dump(RC_OUT / "teams.yaml", {"teams": teams})
+    _dump(RC_OUT / "committee.yaml", {"committee": [f"committee-{m:02d}" for m in range(1, RC_COMMITTEE + 1)],
+                                      "conflicts": [{"member": RC_CONFLICT[0], "team": RC_CONFLICT[1]}]})
+    shutil.rmtree(RC_MIRROR, ignore_errors=True)
+    shutil.copytree(RC_OUT, RC_MIRROR)
+    print(f"wrote {RC_OUT} and its mirror {RC_MIRROR}")
 
 
 if __name__ == "__main__":

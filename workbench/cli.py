@@ -276,9 +276,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import run_demo, run_rechallenge
 
     run_demo(args.out, echo=print, progress=True)
+    print("")
+    run_rechallenge(args.out, echo=print, progress=True)
     return 0
 
 

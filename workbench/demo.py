@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from .aggregate import aggregate_round
+from .audit import audit_round, write_audit
 from .batch import run_batch
 from .collect import collect
 from .files import atomic_write_text, load_yaml
@@ -33,13 +34,13 @@ from .lifecycle import amend, freeze, init_round
 from .report import write_report
 from .round import load_round
 from .rubric import check_files
-from .shipped import demo_data, rubrics_dir
+from .shipped import demo_data, rechallenge_data, rubrics_dir
 from .signing import generate_keypair, load_private_key, load_public_key, public_key_pem
 from .survey import sign_survey
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_demo_data", "default_rubrics_dir", "run_demo"]
+__all__ = ["default_demo_data", "default_rubrics_dir", "rechallenge_round", "run_demo", "run_rechallenge"]
 
 COORDINATOR = "coordinator"
 ROUND_ID = "demo-2026-stage1"
@@ -156,6 +157,95 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
         for p in d.problems:
             echo(f"    evidence problem: {p}")
     echo("")
+    _audit_line(rd, echo)
     echo(f"report: {paths['html'].resolve()}")
     echo(f"demo finished in {time.monotonic() - t0:.1f}s")
     return paths["html"]
+
+
+RECHALLENGE_ID = "demo-2026-rechallenge"
+
+
+def rechallenge_round(out: str | Path) -> Path:
+    """Create and freeze the re-challenge round at ``out/rechallenge`` (keys in ``out/keys``); return its path."""
+    out = Path(out)
+    data = rechallenge_data()
+    members = load_yaml(data / "committee.yaml")[0]
+    committee, conflicts = members["committee"], {(c["member"], c["team"]) for c in members["conflicts"]}
+    teams = load_yaml(data / "teams.yaml")[0]["teams"]
+    keys = out / "keys"
+    _keys(keys, [COORDINATOR, *committee])
+    rd = out / "rechallenge"
+    if rd.exists():
+        shutil.rmtree(rd)  # the example always starts a fresh round
+    rules = {"title": "Re-challenge: one additional team (패자부활전)", "cut": 1,
+             "aggregation": {"expert": "trimmed_mean", "trim": 1, "min_reviewers": 5},
+             "gates": [{"criterion": "committee.approval", "rule": "majority_approve"}],
+             "thresholds": [{"criterion": "bench.frontier", "min_share": 1.0,
+                             "text": "at least 95% of the latest global models on every common benchmark"}],
+             "indices": {"frontier": ["bench.frontier", "committee.presentation.capability"],
+                         "diffusion": ["committee.presentation.impact"]},
+             "decision_rules": [{"id": "re-challenge", "text": "One additional team, selected by the expert committee "
+                                 "only if more than half approve; the team must reach 95% of the latest global models; "
+                                 "possibly none."}]}
+    init_round(rd, round_id=RECHALLENGE_ID, stage=1, rubrics_dir=data / "rubrics", coordinator_id=COORDINATOR,
+               coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"), rules_overrides=rules)
+    roster = load_yaml(rd / "roster.yaml")[0]
+    roster["reviewers"] += [{"id": m, "role": "committee", "name": f"Committee member {m[-2:]}",
+                             "coi": sorted(t for mm, t in conflicts if mm == m),
+                             "public_key": public_key_pem(load_public_key(keys / f"{m}.pub"))} for m in committee]
+    _write_yaml(rd / "roster.yaml", roster)
+    _write_yaml(rd / "teams.yaml", {"teams": teams})
+    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": m, "team": t["id"]} for m in committee
+                                                          for t in teams if (m, t["id"]) not in conflicts]})
+    for sub in ("evidence", "references", "answers"):
+        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    freeze(rd, load_private_key(keys / f"{COORDINATOR}.key"), COORDINATOR)
+    return rd
+
+
+def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2,
+                    notebook: str | Path | None = None, progress: bool = False) -> Path:
+    """Run the re-challenge example into ``out/rechallenge``; return the report's path.
+
+    After stage 1 the ministry added one more place: a team is selected by a committee of 7 (written review and
+    presentation) only if more than half approve (a tie fails), and only if it reaches at least 95% of the latest
+    global models on every common benchmark; possibly none. The round scores no user part. ``team-daehan`` is
+    approved by 5 of 7; ``team-hanbit`` gets 3 of 6 (one member declared a conflict): a tie, so not selected.
+    """
+    echo = echo or log.info
+    t0 = time.monotonic()
+    rd = rechallenge_round(out)
+    r = load_round(rd)
+    echo(f"re-challenge round created and frozen: {rd} ({len(r.teams.teams)} candidate teams, a committee of "
+         f"{sum(e.role == 'committee' for e in r.roster.reviewers)}, no user part)")
+    keys = Path(out) / "keys"
+    coord_key = load_private_key(keys / f"{COORDINATOR}.key")
+    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
+    failed = [x for x in results if x.state == "failed"]
+    echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done")
+    for x in failed:
+        echo(f"  failed: {x.reviewer} x {x.team}: {x.error}")
+    decisions = collect(rd, coord_key, COORDINATOR)
+    echo(f"collected: {sum(d.decision == 'accepted' for d in decisions)} accepted, "
+         f"{sum(d.decision == 'rejected' for d in decisions)} rejected")
+    r = load_round(rd)
+    agg = aggregate_round(r)
+    paths = write_report(r, agg, coord_key, COORDINATOR)
+    echo("outcome:")
+    for row in agg.scores.sort_values("team").itertuples():
+        echo(f"  {row.team:<14} {row.total:6.2f}  {row.status}")
+    selected = agg.scores[agg.scores["status"] == "advances"]["team"].tolist()
+    echo(f"selected: {', '.join(selected) if selected else 'none'}")
+    _audit_line(rd, echo)
+    echo(f"report: {paths['html'].resolve()}")
+    echo(f"re-challenge finished in {time.monotonic() - t0:.1f}s")
+    return paths["html"]
+
+
+def _audit_line(rd: Path, echo: Callable[[str], None]) -> None:
+    result = audit_round(rd)
+    write_audit(result, rd)
+    c = result.counts
+    echo(f"audit: {'CLEAN' if result.clean else 'NOT CLEAN'} ({c['error']} error(s), {c['warning']} warning(s)); "
+         f"details: {rd / 'audit' / 'index.html'}")

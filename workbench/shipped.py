@@ -5,7 +5,7 @@ benchmark scheme and the demo round's inputs, so a plain (non-editable) install 
 the demo needs. The top-level ``notebooks/review.ipynb``, ``rubrics/`` and ``data/demo/`` of a checkout are
 byte-identical mirrors (``tests/test_packaging.py`` checks them; :data:`MIRRORS` names the pairs).
 
-Public API: :func:`shipped_path`, :func:`review_notebook`, :func:`rubrics_dir`, :func:`demo_data`,
+Public API: :func:`shipped_path`, :func:`review_notebook`, :func:`rubrics_dir`, :func:`demo_data`, :func:`rechallenge_data`,
 :data:`MIRRORS`.
 """
 
@@ -21,10 +21,11 @@ from pathlib import Path
 
 from .errors import WorkbenchError
 
-__all__ = ["MIRRORS", "demo_data", "review_notebook", "rubrics_dir", "shipped_path"]
+__all__ = ["MIRRORS", "demo_data", "rechallenge_data", "review_notebook", "rubrics_dir", "shipped_path"]
 
 # package data (under workbench/data/) -> its mirror at the top of a source checkout
-MIRRORS = {"notebooks/review.ipynb": "notebooks/review.ipynb", "rubrics": "rubrics", "demo": "data/demo"}
+MIRRORS = {"notebooks/review.ipynb": "notebooks/review.ipynb", "rubrics": "rubrics", "demo": "data/demo",
+           "rechallenge": "data/rechallenge"}
 
 _cleanup = contextlib.ExitStack()
 atexit.register(_cleanup.close)
@@ -81,3 +82,11 @@ def demo_data() -> Path:
                              expected="a folder with teams.yaml (python data/make_demo.py) or WORKBENCH_DEMO_DATA")
     return d
 
+
+
+def rechallenge_data() -> Path:
+    """The example re-challenge round's inputs (rubrics, teams, references, evidence, committee answers)."""
+    d = shipped_path("rechallenge")
+    if not (d / "teams.yaml").is_file():
+        raise WorkbenchError("re-challenge data not found", file=d, expected="a folder with teams.yaml (python data/make_demo.py)")
+    return d
