@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments fixture
 
+from coord_helpers import team  # noqa: E402
 from judgments import demo_judgments  # noqa: E402
 
 from workbench.batch import default_notebook, run_batch  # noqa: E402
@@ -47,9 +48,8 @@ def make_round(base: Path, n_experts: int, n_teams: int) -> Path:
     roster["reviewers"] += [{"id": e, "role": "expert", "coi": [], "public_key": public_key_pem(load_public_key(keys / f"{e}.pub"))}
                             for e in experts]
     (rd / "roster.yaml").write_text(yaml.safe_dump(roster))
-    (rd / "teams.yaml").write_text(yaml.safe_dump({"teams": [
-        {"id": t, "name": t, "model": "m", "active_params_b": 7, "total_params_b": 7, "target_model": "x",
-         "individual_benchmarks": ["a", "b"]} for t in teams]}))
+    # declarations that pass freeze (a target for every benchmark the rubric's sets use)
+    (rd / "teams.yaml").write_text(yaml.safe_dump({"teams": [team(t) for t in teams]}))
     (rd / "assignments.yaml").write_text(yaml.safe_dump({"assignments": [{"reviewer": e, "team": t} for e in experts for t in teams]}))
     judgments = {k: v.model_dump(exclude_none=True) for k, v in demo_judgments(load_rubric(rd / "rubrics" / "expert.yaml")).items()}
     for e in experts:

@@ -8,6 +8,7 @@ import yaml
 from conftest import RUBRICS
 from judgments import demo_judgments
 
+from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.files import atomic_write_bytes, sha256_file
 from workbench.lifecycle import freeze, init_round
 from workbench.rubric import load_rubric
@@ -30,9 +31,15 @@ def write_yaml(path: Path, obj) -> None:
     path.write_text(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False))
 
 
+INDIVIDUAL = ["textvqa", "docvqa"]
+
+
 def team(tid: str) -> dict:
+    """A team whose declarations pass freeze: a target for every NIA, common and individual benchmark."""
+    sets = load_benchmark_sets()
+    targets = {s.id: 0.5 for s in (*sets.nia, *sets.common)} | dict.fromkeys(INDIVIDUAL, 0.5)
     return {"id": tid, "name": tid.title(), "model": f"{tid}-7B", "active_params_b": 7, "total_params_b": 7,
-            "target_model": "ref", "individual_benchmarks": ["a", "b"]}
+            "target_model": "ref", "targets": targets, "individual_benchmarks": list(INDIVIDUAL)}
 
 
 def make_round(base: Path, experts=("e1", "e2"), teams=("ta", "tb"), users=(), coi=None, answers=True,

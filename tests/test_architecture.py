@@ -15,8 +15,8 @@ PKG = Path(workbench.__file__).parent
 
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "sheet",
-             "round", "charts", "executor"),
+    "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
+             "sheet", "round", "charts", "executor"),
     "evidence": ("evidence",),
     "review": ("dossier", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "report"),

@@ -181,14 +181,149 @@ def test_broken_files_become_problems_not_crashes(tmp_path, prints):
     assert (d.problems[1].file, d.problems[1].line, d.problems[1].place) == ("evidence/ta/results.csv", 2, "column value")
 
 
-def test_a_missing_benchmark_is_a_problem_for_its_criterion_only(tmp_path, prints):
+def test_a_missing_benchmark_costs_its_own_share_and_is_a_problem_that_changes_points(tmp_path, prints):
     rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.csv"}})
     scores = dict.fromkeys(_all_benchmarks(), 0.6)
     del scores["kobest"]
     (rd / "evidence" / "ta" / "results.csv").write_text(_results_csv("ta", scores))
     d = build_dossier(load_round(rd), "ta")
-    assert set(d.points) == {"bench.common", "bench.individual"}
-    assert str(d.problems[0]).startswith("evidence/ta/results.csv: set nia: bench.nia: team ta: no result for kobest")
+    # partial credit: kobest scores 0, the other 4 NIA benchmarks count (0.6 / 0.8 each)
+    assert set(d.points) == {"bench.nia", "bench.common", "bench.individual"}
+    assert d.points["bench.nia"].points == pytest.approx(10 * 4 * 0.75 / 5)
+    assert d.points["bench.common"].points == pytest.approx(15.0)
+    assert tuple(map(str, d.problems)) == (
+        "evidence/ta/results.csv: benchmark kobest: bench.nia: no result for kobest: scored 0, 2 of 10 points lost, "
+        "expected a result for kobest (harness task kobest)",)
+    # and the dossier says which criteria's points the problem changes
+    assert [(p.criteria, p.problem) for p in d.point_problems] == [(("bench.nia",), d.problems[0])]
+    assert d.summary()["point_problems"] == [{"criteria": ["bench.nia"], "problem": d.problems[0].model_dump(mode="json")}]
+
+
+def test_an_unreadable_results_csv_is_a_problem_naming_file_and_line_that_changes_every_benchmark_criterion(
+        tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.csv", "model_card": "card.yaml"}})
+    ev = rd / "evidence" / "ta"
+    shutil.copy(FIX / "cost" / "team-a.yaml", ev / "card.yaml")
+    # the metric key written without quotes: its comma splits the row
+    good = _results_csv("ta", dict.fromkeys(_all_benchmarks(), 0.6)).splitlines()
+    good[3] = good[3].replace('"', "")
+    (ev / "results.csv").write_text("\n".join(good) + "\n")
+    d = build_dossier(load_round(rd), "ta")
+    assert d.points == {} and d.results is None and d.cost is not None
+    (p,) = d.problems
+    assert (p.file, p.line, p.place) == ("evidence/ta/results.csv", 4, "row")
+    assert p.message == "row has 8 fields" and 'must be quoted: "acc,none"' in p.expected
+    assert d.point_problems[0].criteria == ("bench.common", "bench.individual", "bench.nia")
+    assert d.notes == ()
+
+
+def test_a_limit_run_is_a_problem_of_the_criterion_that_uses_it(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.json"}})
+    doc = json.loads((FIX / "benchmarks" / "harness_v0_4.json").read_text())
+    doc["n-samples"]["gsm8k"]["effective"] = 100  # lm_eval --limit 100
+    (rd / "evidence" / "ta" / "results.json").write_text(json.dumps(doc))
+    d = build_dossier(load_round(rd), "ta")
+    limit = [p for p in d.point_problems if "--limit" in p.problem.message]
+    assert [(p.criteria, p.problem.file, p.problem.place) for p in limit] == [
+        (("bench.common",), "evidence/ta/results.json", "n-samples.gsm8k")]
+    assert "100 of 1319 items of gsm8k scored" in limit[0].problem.message
+
+
+def _harness_doc(scores: dict[str, float], extra_tasks: dict[str, str] | None = None) -> dict:
+    specs = load_benchmark_sets().by_id()
+    tasks = {**{b: specs[b].task for b in scores}, **(extra_tasks or {})}
+    return {"results": {tasks[b]: {specs[b].metric: v} for b, v in scores.items()}}
+
+
+def test_a_folder_of_result_files_is_read_in_name_order_and_merged(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "runs"}})
+    runs = rd / "evidence" / "ta" / "runs"
+    runs.mkdir()
+    benches = _all_benchmarks()
+    nia = [b for b in benches if b in {s.id for s in load_benchmark_sets().nia}]
+    (runs / "results_2026-01-02.json").write_text(json.dumps(_harness_doc(dict.fromkeys(nia, 0.6))))
+    (runs / "tidy.csv").write_text(_results_csv("ta", dict.fromkeys([b for b in benches if b not in nia], 0.6)))
+    (runs / "samples_kobest_2026-01-02.jsonl").write_text("{}\n")  # harness --log_samples output: not read
+    d = build_dossier(load_round(rd), "ta")
+    assert d.problems == ()
+    assert d.points["bench.nia"].points == pytest.approx(7.5) and d.points["bench.common"].points == pytest.approx(15.0)
+    sources = {r.benchmark: r.source for r in d.results.results}
+    assert sources["kobest"] == "evidence/ta/runs/results_2026-01-02.json:results.kobest"
+    assert sources["gsm8k"].startswith("evidence/ta/runs/tidy.csv:")
+    assert d.results.notes[0] == "evidence/ta/runs: not read (not *.json or *.csv): samples_kobest_2026-01-02.jsonl"
+    # the files read are the inputs, not the folder's other files
+    assert {i.path for i in d.inputs} == {"evidence/ta/runs/results_2026-01-02.json", "evidence/ta/runs/tidy.csv"}
+
+    # a benchmark in two files: a problem naming both, and every benchmark criterion's points change
+    (runs / "results_2026-01-03.json").write_text(json.dumps(_harness_doc({"kobest": 0.7})))
+    d = build_dossier(load_round(rd), "ta")
+    assert d.points == {}
+    (p,) = d.problems
+    assert str(p) == ("evidence/ta/runs/results_2026-01-03.json: duplicate result for team ta, benchmark kobest: in "
+                      "evidence/ta/runs/results_2026-01-02.json:results.kobest and "
+                      "evidence/ta/runs/results_2026-01-03.json:results.kobest, expected each benchmark once per team")
+    assert d.point_problems[0].criteria == ("bench.common", "bench.individual", "bench.nia")
+
+
+def test_a_results_folder_is_bounded_and_keeps_to_the_teams_folder(tmp_path, prints, monkeypatch):
+    import workbench.dossier as dossier
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "runs"}, "tb": {"benchmark_results": "r.csv"}})
+    runs = rd / "evidence" / "ta" / "runs"
+    runs.mkdir()
+    (runs / "empty.txt").write_text("")
+    d = build_dossier(load_round(rd), "ta")
+    assert str(d.problems[0]) == ("evidence/ta/runs: benchmark_results: no result file in the folder, expected harness "
+                                  "results *.json or tidy *.csv files directly in the folder")
+    (rd / "evidence" / "tb" / "r.csv").write_text(_results_csv("ta", dict.fromkeys(_all_benchmarks(), 0.9)))
+    (runs / "r.csv").symlink_to("../../tb/r.csv")
+    assert "'r.csv' is a symbolic link" in str(build_dossier(load_round(rd), "ta").problems[0])
+    (runs / "r.csv").unlink()
+    for i in range(3):
+        (runs / f"r{i}.csv").write_text(_results_csv("ta", {}))
+    monkeypatch.setattr(dossier, "MAX_RESULT_FILES", 2)
+    assert "3 result files in the folder, expected at most 2" in str(build_dossier(load_round(rd), "ta").problems[0])
+
+
+def test_the_rounds_scheme_is_used_not_the_packages(tmp_path, prints):
+    rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "results.json"}})
+    # the round's copy names the NIA's own task for KoBEST; the package's scheme does not know it
+    f = rd / "rubrics" / "benchmarks.yaml"
+    f.write_text(f.read_text().replace("task: kobest,", "task: kobest, aliases: [nia_kobest_v2],"))
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    from workbench.scheme import load_benchmark_sets as load_scheme
+    rules["benchmarks"]["sha256"] = load_scheme(f).sha256
+    (rd / "rules.yaml").write_text(yaml.safe_dump(rules))
+    nia = {s.id: 0.6 for s in load_benchmark_sets().nia}
+    (rd / "evidence" / "ta" / "results.json").write_text(
+        json.dumps(_harness_doc(nia, {"kobest": "nia_kobest_v2"})))
+    d = build_dossier(load_round(rd), "ta")
+    assert d.points["bench.nia"].points == pytest.approx(7.5)
+    assert d.results.results[0].source.endswith(":results.nia_kobest_v2")
+
+
+def test_paths_in_the_summary_do_not_depend_on_the_working_directory_or_where_the_round_lies(
+        tmp_path, prints, monkeypatch):
+    rd = _round(tmp_path / "a", prints, {"ta": {**FULL, "weights": "missing.fp", "benchmark_results": "runs"}})
+    _fill(rd, "ta", prints)
+    runs = rd / "evidence" / "ta" / "runs"
+    runs.mkdir()
+    scores = dict.fromkeys(_all_benchmarks(), 0.6)
+    del scores["gsm8k"]
+    (runs / "r.csv").write_text(_results_csv("ta", scores))
+    (runs / "bad.json").write_text("{oops")
+    (rd / "evidence" / "ta" / "card.yaml").write_text("model: x\nactive_parameters: -1\ntotal_parameters: 10\n")
+    monkeypatch.chdir(tmp_path)
+    first = build_dossier(load_round(rd.relative_to(tmp_path)), "ta").summary()
+    assert first["problems"] and all(not p["file"].startswith(("a/", "/")) for p in first["problems"])
+    moved = tmp_path / "elsewhere" / "deeper"
+    moved.parent.mkdir()
+    shutil.move(str(rd.parent), str(moved))
+    other = tmp_path / "cwd"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    again = build_dossier(load_round(Path("..") / "elsewhere" / "deeper" / "round"), "ta").summary()
+    assert canonical_json(first) == canonical_json(again)
+    assert str(tmp_path) not in json.dumps(again) and "elsewhere" not in json.dumps(again)
 
 
 @pytest.mark.parametrize("path", ["../tb/results.csv", "/etc/passwd", "a\\b.csv"])

@@ -86,6 +86,68 @@ def test_harness_0_3_file_uses_legacy_keys_and_task_aliases():
     assert by["truthfulqa"].metric == "mc2" and by["truthfulqa"].stderr == 0.013620834740627667
 
 
+def test_open_llm_leaderboard_v2_task_names_are_read_with_their_own_metric_keys():
+    rs = read_harness_json(FIX / "harness_leaderboard_v2.json", team="team-a", model="hanbit-7b")
+    by = {r.benchmark: r for r in rs.results}
+    # aliases of scheme benchmarks, each with the key that task reports
+    assert (by["mmlu_pro"].metric, by["mmlu_pro"].value, by["mmlu_pro"].n) == ("acc,none", 0.3301, 12032)
+    assert (by["gpqa"].metric, by["gpqa"].value, by["gpqa"].n) == ("acc_norm,none", 0.3131, 198)
+    assert (by["ifeval"].metric, by["ifeval"].value) == ("prompt_level_strict_acc,none", 0.4603)
+    assert by["mmlu_pro"].source == "harness_leaderboard_v2.json:results.leaderboard_mmlu_pro"
+    # subsets of a benchmark are catalogue benchmarks of their own, read from the group's aggregate
+    assert (by["bbh_leaderboard"].metric, by["bbh_leaderboard"].value) == ("acc_norm,none", 0.4871)
+    assert (by["math_hard"].metric, by["musr"].metric) == ("exact_match,none", "acc_norm,none")
+    assert set(by) == {"mmlu_pro", "gpqa", "ifeval", "bbh_leaderboard", "math_hard", "musr"}
+    assert rs.problems == ()
+    # what is not read is said: the GPQA group (not GPQA Diamond) and the subtasks
+    assert "leaderboard_gpqa," in rs.notes[0] and "leaderboard_gpqa_extended" in rs.notes[0]
+
+
+def test_an_alias_metric_key_is_the_aliases_own_and_the_csv_accepts_it(tmp_path):
+    spec = SETS.by_id()["mmlu_pro"]
+    assert [tuple(k) for k in spec.task_keys()] == [("mmlu_pro", "exact_match,custom-extract", "exact_match"),
+                                                     ("leaderboard_mmlu_pro", "acc,none", "acc")]
+    # the alias's task does not report the benchmark's own key: it is not read from there
+    with pytest.raises(EvidenceError, match="results.leaderboard_mmlu_pro: metric 'acc,none' missing"):
+        parse_harness_results(_doc({"exact_match,custom-extract": 0.5}, "leaderboard_mmlu_pro"), "r.json",
+                              team="t", model="m", benchmarks=SETS.common)
+    p = tmp_path / "r.csv"
+    p.write_text(HEAD + 't,m,mmlu_pro,"acc,none",0.33,,12032\n')
+    assert read_results_csv(p).results[0].metric == "acc,none"
+
+
+def _limited(doc: dict, task: str, effective: int) -> dict:
+    doc = json.loads(json.dumps(doc))
+    doc["n-samples"][task]["effective"] = effective
+    doc["config"]["limit"] = effective
+    return doc
+
+
+def test_a_limit_run_is_read_and_listed_as_a_problem():
+    doc = json.loads((FIX / "harness_leaderboard_v2.json").read_text())
+    # --limit 50: fewer items than the benchmark has, so the score is not the benchmark's
+    rs = parse_harness_results(_limited(doc, "leaderboard_mmlu_pro", 50), "evidence/ta/r.json", team="t", model="m",
+                               benchmarks=SETS.all())
+    assert {r.benchmark: r.n for r in rs.results}["mmlu_pro"] == 50
+    assert [(p.benchmark, str(p.problem)) for p in rs.problems] == [(
+        "mmlu_pro", "evidence/ta/r.json: n-samples.leaderboard_mmlu_pro: mmlu_pro: run with --limit: 50 of 12032 "
+        "items of leaderboard_mmlu_pro scored, so the score is not the benchmark's, expected a run over every item "
+        "(effective = original, no --limit)")]
+    # a group's subtask run with --limit: the group's benchmark has the problem
+    rs = parse_harness_results(_limited(doc, "leaderboard_bbh_navigate", 10), "r.json", team="t", model="m",
+                               benchmarks=SETS.all())
+    assert [(p.benchmark, p.problem.place) for p in rs.problems] == [("bbh_leaderboard", "n-samples.leaderboard_bbh_navigate")]
+    # merged sets keep their problems
+    assert combine_results(ResultSet(), rs).problems == rs.problems
+
+
+def test_the_scheme_refuses_a_task_read_as_two_benchmarks():
+    data = SETS.model_dump()
+    data["catalogue"][0]["aliases"] = ["leaderboard_ifeval"]  # already an alias of ifeval
+    with pytest.raises(ValueError, match="named by more than one benchmark or alias: leaderboard_ifeval"):
+        type(SETS).model_validate(data)
+
+
 def test_harness_na_stderr_is_unknown_and_sample_len_gives_n():
     rs = read_harness_json(FIX / "harness_v0_4_0_na.json", team="team-a", model="hanbit-7b")
     by = {r.benchmark: r for r in rs.results}
@@ -182,6 +244,8 @@ HEAD = "team,model,benchmark,metric,value,stderr,n\n"
     ("t,m,kobest,\"acc,none\",55,,\n", "outside the range"),
     ("t,m,kobest,\"acc,none\",0.5,,\nt,m,kobest,\"acc,none\",0.6,,\n", "duplicate result .* \\(first at line 2\\)"),
     ("t,m,kobest,\"acc,none\",0.5\n", "row has 5 fields"),
+    # a metric key with its comma unquoted: one field too many, and the fix is said
+    ("t,m,kobest,acc,none,0.5,,\n", 'row: row has 8 fields, expected 7 fields .*must be quoted: "acc,none"'),
 ])
 def test_tidy_csv_errors_name_the_line_and_what_was_expected(tmp_path, body, message):
     p = tmp_path / "r.csv"
@@ -271,28 +335,44 @@ def test_frontier_ratio_uses_share_of_the_frontier_score():
         compute_points("frontier_ratio", {"set": "individual"}, 10, rs, t)
 
 
-def test_individual_benchmark_outside_the_catalogue_needs_a_spec():
+def test_individual_benchmark_outside_the_catalogue_is_added_to_the_rounds_scheme():
     spec = BenchmarkSpec(id="ko_doc", name_ko="한국어 문서", name_en="Korean documents", task="ko_doc",
                          metric="acc,none")
     rs = ResultSet(results=(result("textvqa", 0.5), BenchmarkResult(team="team-a", model="m", benchmark="ko_doc",
                                                                     metric="acc,none", value=0.4, source="x")))
-    with pytest.raises(EvidenceError, match="ko_doc not in the catalogue"):
-        compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
-                       targets(individual=("textvqa", "ko_doc"), scores={"textvqa": 0.5, "ko_doc": 0.8}))
-    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
-                        targets(individual=("textvqa", "ko_doc"), scores={"textvqa": 0.5, "ko_doc": 0.8},
-                                individual_specs=(spec,)))
+    mine = targets(individual=("textvqa", "ko_doc"), scores={"textvqa": 0.5, "ko_doc": 0.8})
+    with pytest.raises(EvidenceError, match="ko_doc not in the catalogue") as e:
+        compute_points("achievement_ratio", {"set": "individual"}, 10, rs, mine)
+    # the error names the round's catalogue, not a teams.yaml field that does not exist
+    assert "individual_specs" not in str(e.value) and "a catalogue id of the round's scheme" in str(e.value)
+    assert "individual_specs" not in Targets.model_fields
+    # a team's own benchmark is a catalogue entry of the round's scheme (round data)
+    scheme = SETS.model_copy(update={"catalogue": (*SETS.catalogue, spec)})
+    cp = compute_points("achievement_ratio", {"set": "individual"}, 10, rs, mine, sets=scheme)
     assert cp.points == pytest.approx(10 * (0.5 + 1.0) / 2)
 
 
-def test_missing_result_is_an_error_or_a_flagged_zero():
+def test_individual_benchmarks_come_from_the_catalogue_only():
+    # a common benchmark chosen as an individual one would count twice
+    rs = ResultSet(results=(result("textvqa", 0.5), result("gsm8k", 0.5)))
+    with pytest.raises(EvidenceError, match="gsm8k not in the catalogue"):
+        compute_points("achievement_ratio", {"set": "individual"}, 10, rs,
+                       targets(individual=("textvqa", "gsm8k"), scores={"textvqa": 0.5, "gsm8k": 0.5}))
+
+
+def test_missing_result_costs_its_own_share_by_default_or_is_an_error():
     rs = ResultSet(results=(result("kobest", 0.75), result("haerae", 0.6)))
-    with pytest.raises(EvidenceError) as e:
-        compute_points("achievement_ratio", {"set": "nia"}, 10, rs, targets())
-    assert "no result for click, kornat, k2_eval (found: haerae, kobest)" in str(e.value)
-    cp = compute_points("achievement_ratio", {"set": "nia", "missing": "zero"}, 10, rs, targets())
+    # partial credit, the default: each missing benchmark scores 0 and costs its own share (10 / 5 points)
+    cp = compute_points("achievement_ratio", {"set": "nia"}, 10, rs, targets())
+    assert cp.params["missing"] == "zero"
     assert cp.points == pytest.approx(10 * 2 / 5)
     assert "click: no result submitted, scored 0" in cp.flags
+    assert [row.benchmark for row in cp.per_benchmark if row.score is None] == ["click", "kornat", "k2_eval"]
+    assert cp.to_summary()["points"] == pytest.approx(4.0)
+    # all or nothing, only when the rubric says so
+    with pytest.raises(EvidenceError) as e:
+        compute_points("achievement_ratio", {"set": "nia", "missing": "error"}, 10, rs, targets())
+    assert "no result for click, kornat, k2_eval (found: haerae, kobest)" in str(e.value)
 
 
 def test_missing_target_and_bad_params_are_refused():
@@ -362,7 +442,7 @@ def test_summary_is_json_canonical_and_finite():
     json.dumps(s, allow_nan=False)
     canonical_json(s)
     assert s["points"] == round(cp.points, 4) and s["max_points"] == 10
-    assert s["params"] == {"cap": 1.0, "confidence": 0.95, "missing": "error", "resamples": 2000, "set": "nia"}
+    assert s["params"] == {"cap": 1.0, "confidence": 0.95, "missing": "zero", "resamples": 2000, "set": "nia"}
 
 
 # ---------------------------------------------------------------- chart

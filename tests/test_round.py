@@ -182,3 +182,70 @@ def test_freeze_refuses_rules_that_cannot_work_and_lists_every_problem(tmp_path,
     rules.update(cut=2, aggregation={"expert": "mean", "trim": 0, "min_reviewers": 2})
     write_yaml(rd / "rules.yaml", rules)
     assert freeze(rd, coord_key(tmp_path), "coord").data["version"] == 1
+
+
+# ---------------------------------------------------------------- the benchmark scheme is round data
+
+def _edit_scheme(rd, old: str, new: str, *, pin: bool) -> None:
+    from workbench.scheme import load_benchmark_sets
+    f = rd / "rubrics" / "benchmarks.yaml"
+    f.write_text(f.read_text().replace(old, new, 1))
+    if pin:
+        rules = yaml.safe_load((rd / "rules.yaml").read_text())
+        rules["benchmarks"]["sha256"] = load_benchmark_sets(f).sha256
+        write_yaml(rd / "rules.yaml", rules)
+
+
+def test_init_copies_the_scheme_into_the_round_and_the_rules_pin_it(tmp_path):
+    from workbench.scheme import load_benchmark_sets, package_scheme_text
+    rd = make_round(tmp_path, do_freeze=False)
+    copy = rd / "rubrics" / "benchmarks.yaml"
+    assert copy.read_text() == package_scheme_text()[0]  # comments included: a coordinator reads it there
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    assert rules["benchmarks"] == {"file": "rubrics/benchmarks.yaml", "sha256": load_benchmark_sets().sha256}
+    r = load_round(rd)
+    assert r.scheme == load_benchmark_sets()
+    from workbench.round import round_state
+    assert round_state(r)["benchmarks"]["common"][0]["id"] == "mmlu_pro"
+
+
+def test_a_scheme_edit_is_refused_unpinned_is_drift_pinned_and_amended_in_the_open(tmp_path):
+    rd = make_round(tmp_path)
+    # edited without the pin: the round does not load, and the message holds the hash to pin
+    _edit_scheme(rd, "task: kobest,", "task: kobest, aliases: [nia_kobest_v2],", pin=False)
+    with pytest.raises(RoundError, match=r"rubrics/benchmarks.yaml: benchmarks: benchmark scheme [0-9a-f]{64} does "
+                                         r"not match the rules' pin"):
+        load_round(rd)
+    # pinned but not amended: a hand edit of the frozen state
+    _edit_scheme(rd, "nia_kobest_v2", "nia_kobest_v2", pin=True)
+    with pytest.raises(RoundError, match="changed after version 1 was frozen: benchmarks, rules"):
+        check_frozen(load_round(rd))
+    # amended: the ledger lists what changed in the scheme
+    e = amend(rd, coord_key(tmp_path), "coord", "NIA's own KoBEST task name")
+    paths = {c["path"] for c in e.data["changes"]}
+    assert "benchmarks.nia[kobest].aliases[0]" in paths and "rules.benchmarks.sha256" in paths
+    assert check_frozen(load_round(rd)) == 2
+
+
+def test_a_comment_in_the_scheme_is_not_a_change(tmp_path):
+    rd = make_round(tmp_path)
+    _edit_scheme(rd, "\nnia:\n", "\n# NIA's sets, as announced\nnia:\n", pin=False)
+    assert check_frozen(load_round(rd)) == 1
+
+
+def test_init_takes_another_scheme_and_refuses_an_invalid_one(tmp_path):
+    from workbench.lifecycle import init_round
+    from workbench.scheme import package_scheme_text
+    from workbench.signing import generate_keypair, load_public_key
+    _, pub = generate_keypair("c", tmp_path / "keys")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(package_scheme_text()[0].replace("id: kornat,", "id: kornat2,"))
+    from conftest import RUBRICS
+    r = init_round(tmp_path / "r1", round_id="r1", stage=1, rubrics_dir=RUBRICS, coordinator_id="c",
+                   coordinator_key=load_public_key(pub), benchmarks=mine)
+    assert "kornat2" in r.scheme.by_id()
+    mine.write_text("nia: []\ncommon: []\ncatalog: []\n")
+    from workbench.errors import RubricError
+    with pytest.raises(RubricError, match=r"mine.yaml:3: catalog: invalid benchmark scheme: unknown field"):
+        init_round(tmp_path / "r2", round_id="r2", stage=1, rubrics_dir=RUBRICS, coordinator_id="c",
+                   coordinator_key=load_public_key(pub), benchmarks=mine)

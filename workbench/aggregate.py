@@ -519,14 +519,14 @@ def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints |
                    stale: Sequence[StaleSheet] = ()) -> list[str]:
     """Every problem that changes a team's points from what the rules intend, one line each, sorted.
 
-    Benchmark part (when it has points): a team that submitted no results, a computed criterion the dossier
-    could not compute, and each problem of the files the points are computed from (the team's results, the
-    frontier references). User part (when it has points): a team without any user answer. Any part: an
+    Benchmark part (when it has points): a team that submitted no results, and each of its dossier's
+    :attr:`~workbench.dossier.Dossier.point_problems` (an unreadable or partial results file, a missing
+    benchmark, a ``--limit`` run, a criterion that could not be computed), with the criteria it changes. User part (when it has points): a team without any user answer. Any part: an
     accepted sheet made from inputs that changed since (``stale``, see :mod:`workbench.refresh`). A report is
     signed on top of these only with the coordinator's acknowledgement (:func:`acknowledge`).
     """
     out: list[str] = []
-    if r.rules.points["benchmark"] > 0:
+    if r.rules.uses("benchmark"):
         want = [c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale)]
         for t in r.teams.teams:
             d = dossiers[t.id]
@@ -534,12 +534,10 @@ def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints |
             if results is None:
                 out.append(f"{t.id}: no benchmark results submitted: benchmark points 0")
                 continue
-            out += [f"{t.id}: {cid} not computed: scored 0" for cid in want if cid not in d.points]
-            source = f"evidence/{t.id}/{results}"
-            out += [f"{t.id}: {p}" for p in d.problems
-                    if p.file is not None and (p.file == source or p.file.startswith(source.rstrip("/") + "/")
-                                               or p.file.startswith("references"))]
-    if user is not None and r.rules.points["user"] > 0:
+            out += [f"{t.id}: {', '.join(p.criteria)}: {p.problem}" for p in d.point_problems]
+            flagged = {c for p in d.point_problems for c in p.criteria}
+            out += [f"{t.id}: {cid} not computed: scored 0" for cid in want if cid not in d.points and cid not in flagged]
+    if user is not None and r.rules.uses("user"):
         out += [f"{t}: no user answers: user points 0" for t in user.unanswered]
     out += [f"{s.team}: {s.line()} since: 'workbench rerun' makes new versions" for s in stale]
     return sorted(dict.fromkeys(out))

@@ -374,6 +374,8 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--coordinator", required=True, metavar="ID", help="the coordinator's id in the roster")
     i.add_argument("--pubkey", required=True, help="the coordinator's public key file")
     i.add_argument("--rubrics", help="folder with benchmark.yaml, expert.yaml, user.yaml (default: the shipped ones)")
+    i.add_argument("--benchmarks", metavar="FILE",
+                   help="the benchmark scheme to copy into the round (default: the shipped benchmark_sets.yaml)")
     i.set_defaults(func=_cmd_round_init)
     f = rs.add_parser("freeze", help="sign the rules, roster, teams and assignments; record them in the ledger")
     f.add_argument("round", metavar="ROUND")
@@ -396,7 +398,8 @@ def _cmd_round_init(args: argparse.Namespace) -> int:
     from .signing import load_public_key
 
     r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or rubrics_dir(),
-                   coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey))
+                   coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey),
+                   benchmarks=args.benchmarks)
     print(f"created {r.path}: edit rules.yaml, roster.yaml, teams.yaml, assignments.yaml, then 'workbench round freeze'")
     return 0
 

@@ -24,16 +24,29 @@ symlinks leading out are refused (a problem for a team file, an error for ``refe
 Which evidence feeds what:
 
 - ``benchmark_results`` -> ``points``: one :class:`~workbench.evidence.benchmarks.ComputedPoints` per computed
-  criterion of the frozen benchmark rubric (formula and params from the rubric, targets and individual
-  benchmarks from ``teams.yaml``, the frontier reference from ``references.yaml``), seeded bootstrap intervals;
+  criterion of the frozen benchmark rubric (formula and params from the rubric, the benchmarks from the round's
+  frozen scheme ``rubrics/benchmarks.yaml``, targets and individual benchmarks from ``teams.yaml``, the
+  frontier reference from ``references.yaml``), seeded bootstrap intervals. ``benchmark_results`` is one
+  file (harness JSON or the tidy CSV) or a folder: every ``*.json`` and ``*.csv`` directly in it, in name
+  order (at most :data:`MAX_RESULT_FILES` files, :data:`MAX_RESULT_BYTES` in all), merged with
+  :func:`~workbench.evidence.benchmarks.combine_results` (a benchmark found twice is a problem naming both);
 - ``model_card`` -> ``cost`` (the cost-efficiency chart across teams);
 - ``training_log`` -> ``training``, read against the team's declared facts in ``teams.yaml``;
 - ``tokenizer`` / ``config`` -> comparisons with every reference model's tokenizer / config;
 - ``weights`` -> ``provenance`` against every reference fingerprint; its components feed ``licences``
   (a copied or derived component the manifest does not declare as a weights use is flagged).
 
-Public API: :class:`Dossier`, :func:`build_dossier`, :class:`References`, :class:`ReferenceModel`,
-:func:`load_references`, :data:`REFERENCES_FILE`.
+Problems that change points. Some problems change a team's points, not only what reviewers see: the
+results file (or a file of the folder) cannot be read or names a benchmark twice, the declared targets are
+invalid, a criterion cannot be computed, a benchmark of a set has no result (partial credit: it scores 0,
+its share ``points / k`` of the set is lost, the others count), or a result comes from a ``--limit`` run
+(``n-samples`` effective < original). Each is in ``problems`` and also in :attr:`Dossier.point_problems`
+as a :class:`PointProblem` naming the computed criteria whose points it changes; ``summary()`` holds them
+as ``point_problems``. Every path in a problem or a result source is relative to the round folder, whatever
+the working directory.
+
+Public API: :class:`Dossier`, :class:`PointProblem`, :func:`build_dossier`, :class:`References`,
+:class:`ReferenceModel`, :func:`load_references`, :data:`REFERENCES_FILE`.
 """
 
 from __future__ import annotations
@@ -54,6 +67,7 @@ from .evidence.benchmarks import (
     Reference,
     ResultSet,
     Targets,
+    combine_results,
     compute_points,
     read_harness_json,
     read_results_csv,
@@ -70,10 +84,14 @@ from .round import Round, Team
 from .rubric import ComputedScale
 from .sheet import ComputedValue, InputFile, input_record
 
-__all__ = ["REFERENCES_FILE", "Dossier", "ReferenceModel", "References", "build_dossier", "load_references"]
+__all__ = ["REFERENCES_FILE", "Dossier", "PointProblem", "ReferenceModel", "References", "build_dossier",
+           "load_references"]
 
 REFERENCES_FILE = "references/references.yaml"
 MAX_REFERENCES_BYTES = 1 << 20
+MAX_RESULT_FILES = 64  # result files read from one team's benchmark_results folder
+MAX_RESULT_BYTES = 256 * 1024 * 1024  # and their total size
+RESULT_SUFFIXES = (".json", ".csv")
 COPIED = ("identical", "derived")
 SAME_FAMILY_SHARE = 0.70  # tokenizers of one family typically share 70%+ of the larger vocabulary
 
@@ -139,6 +157,13 @@ def load_references(round_path: str | Path) -> References | None:
     return refs
 
 
+class PointProblem(Model):
+    """A problem of the dossier that changes points: the computed criteria whose points it changes."""
+
+    criteria: tuple[str, ...]
+    problem: Problem
+
+
 @dataclass(frozen=True)
 class Dossier:
     """Everything computed from one team's evidence; a part is None (or empty) when not submitted."""
@@ -155,6 +180,7 @@ class Dossier:
     licences: LicenceEvidence | None = None
     inputs: tuple[InputFile, ...] = ()
     problems: tuple[Problem, ...] = ()
+    point_problems: tuple[PointProblem, ...] = ()  # the problems above that change points, with their criteria
     notes: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
@@ -172,6 +198,7 @@ class Dossier:
                 out[key] = part.to_summary()
         out["independence_flags"] = self.independence_flags()
         out["problems"] = [p.model_dump(mode="json") for p in self.problems]
+        out["point_problems"] = [p.model_dump(mode="json") for p in self.point_problems]
         out["notes"] = list(self.notes)
         return out
 
@@ -211,28 +238,37 @@ class Dossier:
 
 
 class _Collector:
-    """Runs each part, turning a team file's error into a problem line with round-relative paths."""
+    """Runs each part, turning a team file's error into a problem line with round-relative paths, and
+    noting which computed criteria a problem changes."""
 
     def __init__(self, rd: Path) -> None:
         self.rd = rd
         self.problems: list[Problem] = []
+        self.point_problems: list[PointProblem] = []
         self.inputs: dict[str, InputFile] = {}
 
     def rel(self, p: str | Path) -> str:
+        """``p`` relative to the round folder when it lies inside it (whatever the working directory), else as given."""
         q = Path(p)
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, OSError):
             return q.resolve().relative_to(self.rd.resolve()).as_posix()
         return q.as_posix()
 
+    def add(self, problem: Problem, criteria: tuple[str, ...] = ()) -> None:
+        self.problems.append(problem)
+        if criteria:
+            self.point_problems.append(PointProblem(criteria=tuple(sorted(set(criteria))), problem=problem))
+
     @contextlib.contextmanager
-    def part(self) -> Iterator[None]:
+    def part(self, criteria: tuple[str, ...] = ()) -> Iterator[None]:
+        """Run a part; its error becomes a problem that changes the points of ``criteria`` (none: it changes
+        what reviewers see, not points)."""
         try:
             yield
         except (EvidenceError, InputFileError) as e:
-            # file names relative to the round: the text is the same on every machine
-            name = self.rel(e.file) if e.file and Path(e.file).is_absolute() else e.file
-            self.problems.append(Problem(message=e.message, file=name, line=e.line, place=e.place,
-                                         expected=e.expected))
+            # file names relative to the round: the text is the same on every machine and in every folder
+            name = self.rel(e.file) if e.file else None
+            self.add(Problem(message=e.message, file=name, line=e.line, place=e.place, expected=e.expected), criteria)
 
     def record(self, path: Path) -> None:
         files = sorted(iter_files(path)) if path.is_dir() else [path]
@@ -241,21 +277,63 @@ class _Collector:
             self.inputs[rec.path] = rec
 
 
-def _read_results(path: Path, team: Team) -> ResultSet:
-    if path.suffix.lower() == ".csv":
-        rs = read_results_csv(path)
-        mine = tuple(r for r in rs.results if r.team == team.id)
-        others = sorted({r.team for r in rs.results} - {team.id})
-        notes = rs.notes + ((f"{path.name}: rows of other teams not used: {', '.join(others)}",) if others else ())
-        return ResultSet(results=mine, notes=notes)
-    return read_harness_json(path, team=team.id, model=team.model)
+def _result_files(path: Path, jail: Path, c: _Collector) -> tuple[list[Path], list[str]]:
+    """The result files ``benchmark_results`` names: itself, or every ``*.json``/``*.csv`` directly in the
+    folder, in name order, bounded; and notes on what the folder holds besides."""
+    if not path.is_dir():
+        return [path], []
+    name = c.rel(path)
+    entries = sorted(path.iterdir(), key=lambda p: p.name)
+    files = [p for p in entries if p.suffix.lower() in RESULT_SUFFIXES and not p.is_dir()]
+    others = [p.name + ("/" if p.is_dir() else "") for p in entries if p not in files]
+    if not files:
+        raise EvidenceError("no result file in the folder", file=name, place="benchmark_results",
+                            expected="harness results *.json or tidy *.csv files directly in the folder")
+    if len(files) > MAX_RESULT_FILES:
+        raise EvidenceError(f"{len(files)} result files in the folder", file=name, place="benchmark_results",
+                            expected=f"at most {MAX_RESULT_FILES}")
+    for f in files:
+        # a link to another team's results (or out of the round) is refused like a path that leaves the folder
+        if f.is_symlink() or not f.resolve().is_relative_to(jail.resolve()):
+            raise EvidenceError(f"'{f.name}' is a symbolic link", file=name, place="benchmark_results",
+                                expected=f"regular files inside {c.rel(jail)}/")
+    total = sum(f.stat().st_size for f in files)
+    if total > MAX_RESULT_BYTES:
+        raise EvidenceError(f"result files of {total} bytes in all", file=name, place="benchmark_results",
+                            expected=f"at most {MAX_RESULT_BYTES} bytes")
+    notes = [f"{name}: not read (not *.json or *.csv): {', '.join(others)}"] if others else []
+    return files, notes
+
+
+def _read_results(r: Round, path: Path, team: Team, c: _Collector) -> ResultSet:
+    """Every result of ``team`` in the file or folder ``path``, read with the round's scheme and merged."""
+    files, notes = _result_files(path, r.path / "evidence" / team.id, c)
+    parts = []
+    for f in files:
+        name = c.rel(f)
+        c.record(f)
+        if f.suffix.lower() == ".csv":
+            rs = read_results_csv(f, sets=r.scheme, name=name)
+            mine = tuple(x for x in rs.results if x.team == team.id)
+            others = sorted({x.team for x in rs.results} - {team.id})
+            extra = (f"{name}: rows of other teams not used: {', '.join(others)}",) if others else ()
+            parts.append(ResultSet(results=mine, notes=rs.notes + extra, problems=rs.problems))
+        else:
+            parts.append(read_harness_json(f, team=team.id, model=team.model, sets=r.scheme, name=name))
+    merged = combine_results(*parts)
+    return merged.model_copy(update={"notes": (*notes, *merged.notes)}) if notes else merged
+
+
+def _computed_criteria(r: Round) -> tuple[str, ...]:
+    return tuple(c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale))
 
 
 def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     """Compute every evidence part a team submitted (see the module docstring); deterministic for ``seed``.
 
     Raises :class:`EvidenceError` only for the round's own files (an unknown team, a bad
-    ``references.yaml`` or reference file); a team's bad file becomes a :class:`~workbench.errors.Problem` in ``problems``.
+    ``references.yaml`` or reference file); a team's bad file becomes a :class:`~workbench.errors.Problem` in
+    ``problems`` (and in ``point_problems`` when it changes points).
     """
     team = r.team(team_id)
     if team is None:
@@ -264,15 +342,17 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     refs = load_references(r.path) or References()
     c = _Collector(r.path)
     base = r.path / "evidence" / team.id
+    computed = _computed_criteria(r)
     parts: dict[str, Any] = {}
     notes: list[str] = []
     paths: dict[str, Path] = {}
     for key, text in sorted(team.evidence.items()):
-        with c.part():
+        with c.part(computed if key == "benchmark_results" else ()):
             # a team's files stay inside its own folder: a symlink to another team's results, to drafts/ or
             # answers/ is refused like one that leaves the round
             p = _inside(r.path, base, text, file=r.path / "teams.yaml", place=f"{team.id}.evidence.{key}", jail=base)
-            c.record(p)
+            if key != "benchmark_results":
+                c.record(p)  # result files are recorded as they are read (a folder may hold others)
             paths[key] = p  # only a file that could be hashed is read: one problem per file, not two
 
     ref_dir = r.path / "references"
@@ -281,11 +361,13 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     with_fp = [x for x in refs.references if x.fingerprint]
 
     if "benchmark_results" in paths:
-        with c.part():
-            parts["results"] = _read_results(paths["benchmark_results"], team)
+        with c.part(computed):
+            parts["results"] = _read_results(r, paths["benchmark_results"], team, c)
         if "results" in parts:
             parts["points"] = _points(r, team, parts["results"], refs.frontier, seed, c,
                                       c.rel(paths["benchmark_results"]))
+    elif computed and "benchmark_results" not in team.evidence:
+        notes.append("no benchmark_results submitted: the computed benchmark criteria score 0")
     if "model_card" in paths:
         with c.part():
             parts["cost"] = load_model_cost(paths["model_card"], team.id)
@@ -329,14 +411,17 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
                 if (v := getattr(x, kind)) is not None:
                     c.record(ref_dir / v)
     return Dossier(team=team.id, seed=seed, **parts, inputs=tuple(v for _, v in sorted(c.inputs.items())),
-                   problems=tuple(c.problems), notes=tuple(notes))
+                   problems=tuple(c.problems), point_problems=tuple(c.point_problems), notes=tuple(notes))
 
 
 def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None, seed: int,
             c: _Collector, source: str) -> dict[str, ComputedPoints]:
-    """Points per computed criterion of the benchmark rubric; a criterion that cannot be computed is a problem."""
+    """Points per computed criterion of the benchmark rubric, with the round's scheme. A criterion that cannot
+    be computed, a benchmark without a result (partial credit) and a ``--limit`` run are problems that change
+    the points of the criteria they concern."""
+    computed = _computed_criteria(r)
     targets = None
-    with c.part():
+    with c.part(computed):
         try:
             targets = Targets(team=team.id, model=team.target_model, scores=team.targets,
                               individual=tuple(team.individual_benchmarks))
@@ -344,15 +429,30 @@ def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None
             raise from_pydantic(e, EvidenceError, file=r.path / "teams.yaml", prefix=(team.id, "targets")) from None
     if targets is None:
         return {}
+    by_id = r.scheme.by_id()
     out = {}
     for _, crit in r.rubrics["benchmark"].criteria():
         if not isinstance(crit.scale, ComputedScale):
             continue
-        with c.part():
+        with c.part((crit.id,)):
             try:
                 out[crit.id] = compute_points(crit.scale.formula, crit.scale.params, crit.points, results, targets,
-                                              frontier, seed)
+                                              frontier, seed, sets=r.scheme)
             except EvidenceError as e:
                 raise EvidenceError(f"{crit.id}: {e.message}", file=e.file or source, line=e.line, place=e.place,
                                     expected=e.expected) from None
+        cp = out.get(crit.id)
+        rows = cp.per_benchmark if cp is not None else ()
+        for row in rows:
+            if row.score is None:  # partial credit: this benchmark's share of the set is lost, the rest counts
+                spec = by_id[row.benchmark]
+                c.add(Problem(message=f"{crit.id}: no result for {row.benchmark}: scored 0, "
+                                      f"{crit.points / len(rows):.4g} of {crit.points:g} points lost",
+                              file=source, place=f"benchmark {row.benchmark}",
+                              expected=f"a result for {row.benchmark} (harness task "
+                                       + " or ".join(k.task for k in spec.task_keys()) + ")"), (crit.id,))
+    # a --limit run changes what a score means: a problem of every criterion whose set holds the benchmark
+    for rp in results.problems:
+        concerned = tuple(cid for cid, cp in out.items() if any(row.benchmark == rp.benchmark for row in cp.per_benchmark))
+        c.add(rp.problem, concerned)
     return out

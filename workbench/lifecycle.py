@@ -1,7 +1,7 @@
 """A round's lifecycle: create it, freeze its rules, amend them in the open, and report its status.
 
 The *state* of a round (:func:`workbench.round.round_state`) is the validated content of rules, roster,
-teams and assignments plus the rubric hashes. :func:`freeze` signs the state with the coordinator's key,
+teams and assignments plus the rubric hashes and the benchmark scheme (``rubrics/benchmarks.yaml``). :func:`freeze` signs the state with the coordinator's key,
 writes it as ``frozen/v1.dsse.json`` and records its hash in the ledger. After that any change needs
 :func:`amend` with a reason: it writes the next signed version, and the ledger entry lists every changed
 value and whether the change came after the first sheet was submitted. :func:`check_frozen` refuses a round
@@ -28,6 +28,7 @@ from .files import (
     atomic_write_bytes,
     atomic_write_text,
     canonical_json,
+    decode_text,
     parse_json,
     read_bounded,
     sha256_bytes,
@@ -44,13 +45,16 @@ from .round import (
     state_hash,
 )
 from .rubric import GateScale, Rubric, load_rubric
+from .scheme import SCHEME_FILE, BenchmarkSets, load_benchmark_sets, package_scheme_text, parse_benchmark_sets
 from .signing import RULES_TYPE, envelope_bytes, public_key_pem, sign_payload, verify_envelope
 
 __all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status", "verify_state"]
 
 
-def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict[str, Any]:
-    """Stage-1 style rules for the given rubrics (the coordinator edits them before freezing)."""
+def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric], scheme: BenchmarkSets | None = None) -> dict[str, Any]:
+    """Stage-1 style rules for the given rubrics and benchmark scheme (default: the package's), which the
+    coordinator edits before freezing."""
+    scheme = scheme or load_benchmark_sets()
     gate_ids = [c.id for _, c in rubrics["expert"].criteria() if isinstance(c.scale, GateScale)] if "expert" in rubrics else []
     have = {c for r in rubrics.values() for c in r.ids()}
     frontier = [c for c in ("bench.nia", "bench.common", "bench.individual", "expert.strategy.performance") if c in have]
@@ -61,6 +65,7 @@ def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric]) -> dict
         "stage": stage,
         "title": f"Stage {stage} evaluation",
         "rubrics": {p: {"file": f"rubrics/{p}.yaml", **rubrics[p].ref} for p in PARTS if p in rubrics},
+        "benchmarks": {"file": SCHEME_FILE, "sha256": scheme.sha256},
         "points": {p: rubrics[p].total_points if p in rubrics else 0 for p in PARTS},
         "aggregation": Aggregation().model_dump(),
         "cut": 4,
@@ -84,8 +89,11 @@ def init_round(
     coordinator_id: str,
     coordinator_key: Ed25519PublicKey,
     rules_overrides: dict[str, Any] | None = None,
+    benchmarks: str | Path | None = None,
 ) -> Round:
-    """Create a round folder: rubric copies, default rules, a roster holding the coordinator, no teams.
+    """Create a round folder: rubric copies, the benchmark scheme's copy (``benchmarks``, default the package's
+    ``benchmark_sets.yaml``) as ``rubrics/benchmarks.yaml``, default rules pinning them, a roster holding the
+    coordinator, no teams.
 
     A new stage is a new round: nothing is carried over from an earlier one.
     """
@@ -100,7 +108,14 @@ def init_round(
         rubrics[p] = load_rubric(src)
         (rd / "rubrics").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, rd / "rubrics" / f"{p}.yaml")
-    rules = {**default_rules(round_id, stage, rubrics), **(rules_overrides or {})}
+    # the scheme is round data: the copy is what is pinned, frozen and amended, not the package file
+    if benchmarks is None:
+        text, name = package_scheme_text()
+    else:
+        text, name = decode_text(read_bounded(benchmarks), benchmarks), str(benchmarks)
+    scheme = parse_benchmark_sets(text, name)
+    atomic_write_text(rd / SCHEME_FILE, text)
+    rules = {**default_rules(round_id, stage, rubrics, scheme), **(rules_overrides or {})}
     roster = {"reviewers": [{"id": coordinator_id, "role": "coordinator", "name": "", "coi": [],
                              "public_key": public_key_pem(coordinator_key)}]}
     atomic_write_text(rd / "rules.yaml", _dump_yaml(rules))

@@ -1,7 +1,8 @@
 """A round's files: the models of ``rules.yaml``, ``roster.yaml``, ``teams.yaml``, ``assignments.yaml``,
 loading and cross-checking them, and the one eligibility rule (who may score which team).
 
-The state a round freezes is :func:`round_state` (the validated content plus the rubric hashes); the
+The state a round freezes is :func:`round_state` (the validated content, the rubric hashes and the benchmark
+scheme, ``rubrics/benchmarks.yaml``, pinned in ``rules.yaml`` like the rubrics); the
 lifecycle that signs and amends it (freeze, amend, status) is :mod:`workbench.lifecycle`, one layer up.
 Comparisons use the parsed content, so reformatting or comments never count.
 
@@ -25,6 +26,7 @@ from .base import Hex64, Id, Model, from_pydantic
 from .errors import IneligibleError, KeyFileError, RoundError
 from .files import canonical_json, is_contained_relpath, line_for, load_yaml, sha256_bytes
 from .rubric import GateScale, Rubric, load_rubric
+from .scheme import SCHEME_FILE, BenchmarkSets, load_benchmark_sets
 from .signing import key_id, public_key_from_pem
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "RosterEntry",
     "Round",
     "Rules",
+    "SchemePin",
     "Team",
     "Teams",
     "Threshold",
@@ -69,6 +72,14 @@ class RubricPin(Model):
     file: str
     id: str
     version: str
+    sha256: Hex64
+
+
+class SchemePin(Model):
+    """The round's benchmark scheme copy: its file under the round and the content hash it must have
+    (:attr:`workbench.scheme.BenchmarkSets.sha256`)."""
+
+    file: str = SCHEME_FILE
     sha256: Hex64
 
 
@@ -127,6 +138,7 @@ class Rules(Model):
     stage: Annotated[int, Field(ge=1)]
     title: str = ""
     rubrics: dict[Part, RubricPin]
+    benchmarks: SchemePin
     points: dict[Part, Annotated[float, Field(ge=0)]]
     aggregation: Aggregation = Aggregation()
     cut: Annotated[int, Field(ge=0)]
@@ -278,6 +290,7 @@ class Round:
     teams: Teams
     assignments: Assignments
     rubrics: dict[str, Rubric]
+    scheme: BenchmarkSets
 
     @property
     def ledger_path(self) -> Path:
@@ -305,6 +318,22 @@ def _load_model(path: Path, model: type[BaseModel]) -> tuple[Any, dict]:
         return model.model_validate(data), lines
     except pydantic.ValidationError as e:
         raise from_pydantic(e, RoundError, file=path, lines=lines) from None
+
+
+def _load_scheme(rd: Path, rules: Rules) -> BenchmarkSets:
+    """The round's benchmark scheme, checked against its pin in ``rules.yaml``."""
+    pin = rules.benchmarks
+    if not is_contained_relpath(pin.file):
+        raise RoundError(f"scheme path '{pin.file}' leaves the round", file=rd / "rules.yaml", place="benchmarks.file",
+                         expected="a path under the round folder")
+    scheme = load_benchmark_sets(rd / pin.file)
+    if scheme.sha256 != pin.sha256:
+        # the full hash, so that an intended edit can be pinned (and amended) without another tool
+        raise RoundError(f"benchmark scheme {scheme.sha256} does not match the rules' pin {pin.sha256[:12]}",
+                         file=rd / pin.file, place="benchmarks",
+                         expected="the frozen scheme (edited after freeze?), or for an intended change its hash "
+                                  "as rules.yaml benchmarks.sha256 and 'workbench round amend'")
+    return scheme
 
 
 def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments, asg_lines: dict) -> dict[str, Rubric]:
@@ -395,7 +424,7 @@ def load_round(path: str | Path) -> Round:
     teams, _ = _load_model(rd / "teams.yaml", Teams)
     asg, asg_lines = _load_model(rd / "assignments.yaml", Assignments)
     rubrics = _cross_check(rd, rules, roster, teams, asg, asg_lines)
-    return Round(rd, rules, roster, teams, asg, rubrics)
+    return Round(rd, rules, roster, teams, asg, rubrics, _load_scheme(rd, rules))
 
 
 ROUND_FILES: dict[str, type[Model]] = {"rules": Rules, "roster": Roster, "teams": Teams, "assignments": Assignments}
@@ -424,19 +453,25 @@ def round_from_state(path: str | Path, state: dict[str, Any], rubrics: dict[str,
         if not isinstance(pins, dict) or r.sha256 != pins.get(p):
             raise RoundError(f"rubric {r.id} {r.sha256[:12]} is not the one the signed state pins for part {p}",
                              file=rd / "rubrics" / f"{p}.yaml", expected="the frozen rubric")
-    return Round(rd, parts["rules"], parts["roster"], parts["teams"], parts["assignments"], dict(rubrics))
+    try:
+        scheme = BenchmarkSets.model_validate(state.get("benchmarks"))
+    except pydantic.ValidationError as e:
+        raise from_pydantic(e, RoundError, file=rd / "rubrics" / "benchmarks.yaml") from None
+    return Round(rd, parts["rules"], parts["roster"], parts["teams"], parts["assignments"], dict(rubrics), scheme)
 
 
 # ---------------------------------------------------------------- state, keys
 
 def round_state(r: Round) -> dict[str, Any]:
-    """The content that freeze signs: rules, roster, teams, assignments and rubric hashes (JSON data)."""
+    """The content that freeze signs: rules, roster, teams, assignments, rubric hashes and the benchmark scheme
+    (its content, so that an amendment lists what changed in it)."""
     return {
         "rules": r.rules.model_dump(mode="json"),
         "roster": r.roster.model_dump(mode="json"),
         "teams": r.teams.model_dump(mode="json"),
         "assignments": r.assignments.model_dump(mode="json"),
         "rubrics": {p: r.rubrics[p].sha256 for p in PARTS if p in r.rubrics},
+        "benchmarks": r.scheme.model_dump(mode="json"),
     }
 
 

@@ -71,8 +71,10 @@ def parse_csv(
                 start = reader.line_num + 1
                 continue  # blank line: nothing to read, nothing dropped
             if len(row) != len(header):
-                raise EvidenceError(f"row has {len(row)} fields", file=name, line=start,
-                                    expected=f"{len(header)} fields ({', '.join(header)})")
+                # one field too many is most often an unquoted comma in a value, such as a harness metric key
+                hint = "; a value holding a comma (acc,none) must be quoted: \"acc,none\"" if len(row) > len(header) else ""
+                raise EvidenceError(f"row has {len(row)} fields", file=name, line=start, place="row",
+                                    expected=f"{len(header)} fields ({', '.join(header)}){hint}")
             for c, v in enumerate(row):
                 if len(v) > MAX_FIELD_CHARS:
                     raise EvidenceError(f"field longer than {MAX_FIELD_CHARS} characters", file=name, line=start,
@@ -100,14 +102,15 @@ def parse_csv(
 
 
 def read_csv(
-    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), max_bytes: int = MAX_CSV_BYTES
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), max_bytes: int = MAX_CSV_BYTES,
+    *, name: str | None = None,
 ) -> pd.DataFrame:
     """Bounded, streamed read of a UTF-8 CSV file; see :func:`parse_csv`. Size, kind and encoding problems
-    are EvidenceErrors."""
+    are EvidenceErrors; ``name`` is how parse errors name the file (default: ``path``)."""
     with as_evidence_errors():
         fh = open_regular(path, max_bytes)
     with fh:
-        return parse_csv(decoded_lines(fh, path), str(path), required, optional)
+        return parse_csv(decoded_lines(fh, path), name or str(path), required, optional)
 
 
 def require_filled(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:

@@ -2,8 +2,8 @@
 
 Public API
 ----------
-Scheme (data in ``workbench/data/benchmark_sets.yaml``):
-    :class:`BenchmarkSpec`, :class:`BenchmarkSets`, :func:`load_benchmark_sets`
+Scheme (re-exported from :mod:`workbench.scheme`; a round's copy is ``Round.scheme``):
+    :class:`BenchmarkSpec`, :class:`TaskAlias`, :class:`BenchmarkSets`, :func:`load_benchmark_sets`
 Results in:
     :class:`BenchmarkResult`, :class:`ResultSet`, :func:`parse_harness_results`, :func:`read_harness_json`,
     :func:`read_results_csv`, :func:`combine_results`
@@ -23,8 +23,10 @@ Formulas (per benchmark ``b`` of the set, team score ``s_b``):
   ``share * f_b``, ``f_b`` the frontier reference score (for lower-is-better ``f_b / share``).
 
 Points for the set: ``points * mean_b(r_b)`` (each benchmark weighs the same). Optional params for both:
-``missing`` (``"error"``, the default, or ``"zero"``: an absent result scores ``r_b = 0`` and is flagged),
-``confidence`` (0.95) and ``resamples`` (2000) for the interval.
+``missing`` and ``confidence`` (0.95) and ``resamples`` (2000) for the interval. ``missing`` is the
+partial-credit rule: ``"zero"`` (the default) scores a benchmark without a result ``r_b = 0``, so it costs
+its own share ``points / k`` of the set and nothing more, and flags it (the dossier lists it as a problem
+that changes points); ``"error"`` makes the whole criterion uncomputable instead.
 
 Uncertainty: each score's standard error is the harness's ``*_stderr`` value, else (for a proportion metric
 with a known item count ``n``) the binomial ``sqrt(s(1-s)/n)``, else unknown (the score is treated as exact
@@ -36,10 +38,8 @@ that misses its reference while its own interval reaches it is flagged "within n
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Literal
@@ -47,13 +47,14 @@ from typing import Any, Literal
 import altair as alt
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..base import rounded
 from ..charts import style
-from ..errors import EvidenceError, RubricError
-from ..files import MAX_DOC_BYTES, load_json, parse_yaml
+from ..errors import EvidenceError, Problem, RubricError
+from ..files import MAX_DOC_BYTES, load_json
 from ..messages import msg
+from ..scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
 __all__ = [
@@ -64,7 +65,9 @@ __all__ = [
     "BenchmarkSpec",
     "ComputedPoints",
     "Reference",
+    "ResultProblem",
     "ResultSet",
+    "TaskAlias",
     "Targets",
     "achievement_ratio",
     "combine_results",
@@ -82,90 +85,7 @@ RESULT_COLUMNS = ("team", "model", "benchmark", "metric", "value", "stderr", "n"
 
 
 # ---------------------------------------------------------------- the scheme
-
-class BenchmarkSpec(BaseModel):
-    """One benchmark of the scheme: where its number lives in a harness file and how to read it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    name_ko: str
-    name_en: str
-    task: str
-    aliases: tuple[str, ...] = ()
-    metric: str
-    legacy_metric: str | None = None
-    higher_is_better: bool = True
-    min: float | None = 0.0
-    max: float | None = 1.0
-    proportion: bool = True
-    domain: str = ""
-
-    @property
-    def legacy_key(self) -> str:
-        """The metric key as harness 0.3 wrote it (no ``,filter`` suffix)."""
-        return self.legacy_metric or self.metric.split(",", 1)[0]
-
-    def name(self, lang: str = "ko") -> str:
-        """Display name in ``ko`` or ``en``."""
-        return self.name_ko if lang == "ko" else self.name_en
-
-    def check_value(self, value: float, what: str = "value") -> str | None:
-        """Why ``value`` is outside the metric's range, or None when it is inside."""
-        lo = -math.inf if self.min is None else self.min
-        hi = math.inf if self.max is None else self.max
-        if not (lo <= value <= hi):
-            return f"{what} {value} outside the range [{self.min}, {self.max}] of {self.id} ({self.metric})"
-        return None
-
-
-class BenchmarkSets(BaseModel):
-    """The NIA set, the 13 global common benchmarks and the catalogue of individual candidates."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    nia: tuple[BenchmarkSpec, ...]
-    common: tuple[BenchmarkSpec, ...]
-    catalogue: tuple[BenchmarkSpec, ...] = ()
-
-    @model_validator(mode="after")
-    def _unique(self) -> BenchmarkSets:
-        ids = [s.id for s in self.all()]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"benchmark ids repeated across sets: {', '.join(dupes)}")
-        return self
-
-    def all(self) -> tuple[BenchmarkSpec, ...]:
-        """Every known benchmark, in file order."""
-        return (*self.nia, *self.common, *self.catalogue)
-
-    def by_id(self) -> dict[str, BenchmarkSpec]:
-        """Map from id to spec."""
-        return {s.id: s for s in self.all()}
-
-
-def load_benchmark_sets(path: str | Path | None = None) -> BenchmarkSets:
-    """Load the benchmark scheme: the package's ``benchmark_sets.yaml`` unless ``path`` names another."""
-    if path is None:
-        return _package_sets()
-    return _parse_sets(Path(path).read_text("utf-8"), str(path))
-
-
-@functools.cache
-def _package_sets() -> BenchmarkSets:
-    # package data never changes while the process runs, and the model is frozen: parse it once
-    text = resources.files("workbench").joinpath("data/benchmark_sets.yaml").read_text("utf-8")
-    return _parse_sets(text, "workbench/data/benchmark_sets.yaml")
-
-
-def _parse_sets(text: str, name: str) -> BenchmarkSets:
-    data, lines = parse_yaml(text, name)
-    try:
-        return BenchmarkSets.model_validate(data)
-    except ValueError as e:
-        raise EvidenceError(f"invalid benchmark scheme: {e}", file=name) from None
-
+# The scheme's models live in the core (workbench.scheme): a round pins and freezes its copy.
 
 # ---------------------------------------------------------------- results
 
@@ -184,13 +104,24 @@ class BenchmarkResult(BaseModel):
     source: str
 
 
+class ResultProblem(BaseModel):
+    """A problem with a result that was read (e.g. a ``--limit`` run): the benchmark it is about, as data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    benchmark: str
+    problem: Problem
+
+
 class ResultSet(BaseModel):
-    """Results read from one or more files, plus what was seen and not used (nothing is dropped silently)."""
+    """Results read from one or more files, plus what was seen and not used (nothing is dropped silently)
+    and the problems of results that were read but do not mean what the scheme says (``problems``)."""
 
     model_config = ConfigDict(frozen=True)
 
     results: tuple[BenchmarkResult, ...] = ()
     notes: tuple[str, ...] = ()
+    problems: tuple[ResultProblem, ...] = ()
 
     def table(self) -> pd.DataFrame:
         """The tidy table: team, model, benchmark, metric, value, stderr, n, source."""
@@ -217,46 +148,54 @@ def _number(value: Any, where: str, name: str, expected: str = "a finite number"
 
 
 def parse_harness_results(
-    doc: Any, name: str, *, team: str, model: str, benchmarks: Sequence[BenchmarkSpec]
+    doc: Any, name: str, *, team: str, model: str, benchmarks: Sequence[BenchmarkSpec], source: str | None = None,
 ) -> ResultSet:
-    """Read the ``benchmarks`` found in one lm-evaluation-harness results document.
+    """Read the ``benchmarks`` found in one lm-evaluation-harness results document (``name``: how errors name
+    the file; ``source``: how results name it, default its base name).
 
     Accepts harness 0.4+ keys (``acc,none`` / ``acc_stderr,none``) and harness 0.3 keys (``acc`` /
-    ``acc_stderr``); a stderr of ``"N/A"`` (harness run without bootstrap) means unknown. The item count
-    comes from ``n-samples[task].effective`` (0.4.2+) or ``sample_len`` when present. Tasks present in the
-    file but not asked for are listed in the notes. Errors name the task and list what was found: a file
-    holding none of the benchmarks, a benchmark's task present without its metric, a task matched twice.
+    ``acc_stderr``); a stderr of ``"N/A"`` (harness run without bootstrap) means unknown. A benchmark is
+    found under its task or an alias, each with its own metric key (:meth:`BenchmarkSpec.task_keys`). The
+    item count comes from ``n-samples[task].effective`` (0.4.2+) or ``sample_len`` when present (a group has
+    none). A run with ``--limit`` (``effective < original`` for the task or, for a group, one of its
+    ``group_subtasks``) is read and listed in ``problems``: it changes what the score means.
+    Tasks present in the file but not asked for are listed in the notes. Errors name the task and list what
+    was found: a file holding none of the benchmarks, a benchmark's task present without its metric, a task
+    matched twice.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
         raise EvidenceError("no 'results' object", file=name, place="top level",
                             expected="an lm-evaluation-harness results JSON with a 'results' block")
     block: dict[str, Any] = doc["results"]
     n_samples = doc.get("n-samples") if isinstance(doc.get("n-samples"), dict) else {}
+    groups = doc.get("group_subtasks") if isinstance(doc.get("group_subtasks"), dict) else {}
     results: list[BenchmarkResult] = []
+    problems: list[ResultProblem] = []
     used: set[str] = set()
+    source = source or Path(name).name
     for spec in benchmarks:
-        tasks = [t for t in (spec.task, *spec.aliases) if t in block]
-        if not tasks:
+        keys = [k for k in spec.task_keys() if k.task in block]
+        if not keys:
             continue
-        if len(tasks) > 1:
-            raise EvidenceError(f"benchmark {spec.id} matches several tasks: {', '.join(tasks)}", file=name,
-                                place="results", expected="one of them")
-        task = tasks[0]
+        if len(keys) > 1:
+            raise EvidenceError(f"benchmark {spec.id} matches several tasks: {', '.join(k.task for k in keys)}",
+                                file=name, place="results", expected="one of them")
+        task, metric, legacy = keys[0]
         used.add(task)
         entry = block[task]
         where = f"results.{task}"
         if not isinstance(entry, dict):
             raise EvidenceError("task entry is not an object", file=name, place=where, expected="metric: value pairs")
-        filt = spec.metric.split(",", 1)[1] if "," in spec.metric else None
-        if spec.metric in entry:
-            key = spec.metric
-            se_key = spec.metric.split(",", 1)[0] + "_stderr" + (f",{filt}" if filt is not None else "")
-        elif spec.legacy_key in entry:
-            key, se_key = spec.legacy_key, spec.legacy_key + "_stderr"
+        filt = metric.split(",", 1)[1] if "," in metric else None
+        if metric in entry:
+            key = metric
+            se_key = metric.split(",", 1)[0] + "_stderr" + (f",{filt}" if filt is not None else "")
+        elif legacy in entry:
+            key, se_key = legacy, legacy + "_stderr"
         else:
             found = sorted(k for k in entry if "_stderr" not in k and k not in ("alias", "name", "sample_len"))
-            raise EvidenceError(f"metric '{spec.metric}' missing for {spec.id} (found: {', '.join(found) or 'none'})",
-                                file=name, place=where, expected=f"'{spec.metric}' or legacy '{spec.legacy_key}'")
+            raise EvidenceError(f"metric '{metric}' missing for {spec.id} (found: {', '.join(found) or 'none'})",
+                                file=name, place=where, expected=f"'{metric}' or legacy '{legacy}'")
         value = _number(entry[key], f"{where}.{key}", name)
         if (why := spec.check_value(value)) is not None:
             raise EvidenceError(why, file=name, place=f"{where}.{key}", expected="the metric's native scale")
@@ -265,15 +204,42 @@ def parse_harness_results(
         if stderr is not None and stderr < 0:
             raise EvidenceError(f"negative stderr {stderr}", file=name, place=f"{where}.{se_key}", expected=">= 0")
         n = _item_count(n_samples.get(task), entry.get("sample_len"), f"n-samples.{task}", name)
+        for sub, eff, orig in _sample_counts(task, n_samples, groups, name):
+            if orig is not None and eff < orig:
+                problems.append(ResultProblem(benchmark=spec.id, problem=Problem(
+                    message=f"{spec.id}: run with --limit: {eff} of {orig} items of {sub} scored, so the score "
+                            "is not the benchmark's", file=name, place=f"n-samples.{sub}",
+                    expected="a run over every item (effective = original, no --limit)")))
         results.append(BenchmarkResult(team=team, model=model, benchmark=spec.id, metric=key, value=value,
-                                       stderr=stderr, n=n, source=f"{Path(name).name}:{where}"))
+                                       stderr=stderr, n=n, source=f"{source}:{where}"))
     if not results:
-        wanted = ", ".join(sorted({t for s in benchmarks for t in (s.task, *s.aliases)}))
+        wanted = ", ".join(sorted({k.task for s in benchmarks for k in s.task_keys()}))
         raise EvidenceError(f"none of the scheme's benchmarks found (found tasks: {', '.join(sorted(block)) or 'none'})",
                             file=name, place="results", expected=f"at least one of: {wanted}")
     others = sorted(set(block) - used)
-    notes = (f"{Path(name).name}: not used (not in the scheme): {', '.join(others)}",) if others else ()
-    return ResultSet(results=tuple(results), notes=notes)
+    notes = (f"{source}: not used (not in the scheme): {', '.join(others)}",) if others else ()
+    return ResultSet(results=tuple(results), notes=notes, problems=tuple(problems))
+
+
+MAX_GROUP_DEPTH = 8
+
+
+def _sample_counts(task: str, n_samples: Mapping[str, Any], groups: Mapping[str, Any], name: str,
+                   depth: int = 0) -> list[tuple[str, int, int | None]]:
+    """(task, effective, original) for ``task`` or, for a group, every subtask that has ``n-samples``."""
+    if task in n_samples:
+        entry = n_samples[task]
+        eff = _item_count(entry, None, f"n-samples.{task}", name)
+        if eff is None:
+            return []
+        orig = entry.get("original") if isinstance(entry, dict) else None
+        orig = _item_count({"effective": orig}, None, f"n-samples.{task}.original", name) if orig is not None else None
+        return [(task, eff, orig)]
+    subtasks = groups.get(task)
+    if depth >= MAX_GROUP_DEPTH or not isinstance(subtasks, list):
+        return []
+    return [c for sub in subtasks if isinstance(sub, str)
+            for c in _sample_counts(sub, n_samples, groups, name, depth + 1)]
 
 
 def _item_count(n_entry: Any, sample_len: Any, where: str, name: str) -> int | None:
@@ -288,30 +254,34 @@ def _item_count(n_entry: Any, sample_len: Any, where: str, name: str) -> int | N
 
 def read_harness_json(
     path: str | Path, *, team: str, model: str, sets: BenchmarkSets | None = None,
-    benchmarks: Sequence[BenchmarkSpec] | None = None, max_bytes: int = MAX_DOC_BYTES,
+    benchmarks: Sequence[BenchmarkSpec] | None = None, max_bytes: int = MAX_DOC_BYTES, name: str | None = None,
 ) -> ResultSet:
     """Load one harness ``results*.json`` (bounded, strict JSON) and read the scheme's benchmarks from it.
 
     ``benchmarks`` defaults to every benchmark of ``sets`` (the package scheme when None), so one file
-    with any subset of them loads; see :func:`parse_harness_results`.
+    with any subset of them loads; ``name`` is how errors and result sources name the file (default: the
+    path in errors, its base name in sources); see :func:`parse_harness_results`.
     """
     specs = benchmarks if benchmarks is not None else (sets or load_benchmark_sets()).all()
-    return parse_harness_results(load_json(path, max_bytes), str(path), team=team, model=model, benchmarks=specs)
+    return parse_harness_results(load_json(path, max_bytes), name or str(path), team=team, model=model,
+                                 benchmarks=specs, source=name)
 
 
 def read_results_csv(
     path: str | Path, *, sets: BenchmarkSets | None = None, extra: Sequence[BenchmarkSpec] = (),
-    max_bytes: int = MAX_CSV_BYTES,
+    max_bytes: int = MAX_CSV_BYTES, name: str | None = None,
 ) -> ResultSet:
     """Load the tidy results CSV: ``team, model, benchmark, metric, value, stderr, n``.
 
-    ``benchmark`` is a scheme id (or one of ``extra``, a team's own individual benchmark); ``metric`` must
-    be the scheme's metric key for it; ``stderr`` and ``n`` may be empty (unknown). An unknown benchmark, a
-    wrong metric, a non-numeric value, a value outside the metric's range or a repeated (team, benchmark)
-    row is an error naming the line and listing what was expected.
+    ``benchmark`` is a scheme id (or one of ``extra``); ``metric`` must be one of the scheme's metric keys
+    for it (its own, its legacy key or an alias's); ``stderr`` and ``n`` may be empty (unknown). An unknown
+    benchmark, a wrong metric, a non-numeric value, a value outside the metric's range or a repeated
+    (team, benchmark) row is an error naming the line and listing what was expected; ``name`` is how errors
+    and sources name the file (default: the path in errors, its base name in sources).
     """
-    name = str(path)
-    frame = read_csv(path, RESULT_COLUMNS[:5], RESULT_COLUMNS[5:], max_bytes)
+    source = name or Path(path).name
+    name = name or str(path)
+    frame = read_csv(path, RESULT_COLUMNS[:5], RESULT_COLUMNS[5:], max_bytes, name=name)
     require_filled(frame, RESULT_COLUMNS[:5], name)
     specs = {s.id: s for s in (*(sets or load_benchmark_sets()).all(), *extra)}
     values = to_numbers(frame, "value", name)
@@ -325,9 +295,10 @@ def read_results_csv(
         if spec is None:
             raise EvidenceError(f"unknown benchmark '{row.benchmark}'", file=name, line=line, place="column benchmark",
                                 expected="one of " + ", ".join(sorted(specs)))
-        if row.metric not in (spec.metric, spec.legacy_key):
+        if row.metric not in spec.metric_keys():
             raise EvidenceError(f"metric '{row.metric}' is not the scheme's metric for {spec.id}", file=name,
-                                line=line, place="column metric", expected=f"'{spec.metric}'")
+                                line=line, place="column metric",
+                                expected=" or ".join(f"'{k}'" for k in spec.metric_keys()))
         if (why := spec.check_value(values[i])) is not None:
             raise EvidenceError(why, file=name, line=line, place="column value", expected="the metric's native scale")
         if stderrs[i] < 0:
@@ -345,23 +316,25 @@ def read_results_csv(
         results.append(BenchmarkResult(
             team=row.team, model=row.model, benchmark=spec.id, metric=row.metric, value=values[i],
             stderr=None if math.isnan(stderrs[i]) else stderrs[i], n=None if n is None else int(n),
-            source=f"{Path(name).name}:{line}"))
+            source=f"{source}:{line}"))
     return ResultSet(results=tuple(results))
 
 
 def combine_results(*parts: ResultSet) -> ResultSet:
-    """Merge result sets (e.g. one harness file per task); the same (team, benchmark) twice is an error."""
+    """Merge result sets (e.g. one harness file per task); the same (team, benchmark) twice is an error naming
+    both sources."""
     seen: dict[tuple[str, str], BenchmarkResult] = {}
     for part in parts:
         for r in part.results:
             first = seen.get((r.team, r.benchmark))
             if first is not None:
                 raise EvidenceError(f"duplicate result for team {r.team}, benchmark {r.benchmark}: in {first.source} "
-                                    f"and {r.source}", file=r.source.split(":", 1)[0],
+                                    f"and {r.source}", file=r.source.rsplit(":", 1)[0],
                                     expected="each benchmark once per team")
             seen[(r.team, r.benchmark)] = r
     return ResultSet(results=tuple(r for p in parts for r in p.results),
-                     notes=tuple(n for p in parts for n in p.notes))
+                     notes=tuple(n for p in parts for n in p.notes),
+                     problems=tuple(q for p in parts for q in p.problems))
 
 
 # ---------------------------------------------------------------- declared references
@@ -388,7 +361,6 @@ class Targets(Reference):
 
     team: str
     individual: tuple[str, str]
-    individual_specs: tuple[BenchmarkSpec, ...] = ()  # only for individual benchmarks not in the catalogue
 
 
 # ---------------------------------------------------------------- formulas
@@ -496,11 +468,12 @@ def _set_members(set_name: str, targets: Targets, sets: BenchmarkSets) -> tuple[
         return getattr(sets, set_name)
     if set_name != "individual":
         raise RubricError(f"unknown benchmark set '{set_name}'", expected="nia, common or individual")
-    known = {**sets.by_id(), **{s.id: s for s in targets.individual_specs}}
+    # a team's own benchmark is added to the round's scheme catalogue (round data, amended in the open)
+    known = {s.id: s for s in sets.catalogue}
     unknown = [b for b in targets.individual if b not in known]
     if unknown:
         raise EvidenceError(f"team {targets.team}: individual benchmark(s) {', '.join(unknown)} not in the catalogue",
-                            place="individual", expected="a catalogue id or a spec in individual_specs: "
+                            place="individual", expected="a catalogue id of the round's scheme: "
                             + ", ".join(s.id for s in sets.catalogue))
     if len(set(targets.individual)) != 2:
         raise EvidenceError(f"team {targets.team}: the two individual benchmarks are the same", place="individual",
@@ -527,7 +500,7 @@ def compute_points(
                           expected="keys among " + ", ".join(sorted(_PARAMS[formula])) + " including 'set'")
     cap = float(params.get("cap", 1.0))
     share = float(params.get("share", 0.95))
-    missing = params.get("missing", "error")
+    missing = params.get("missing", "zero")
     confidence = float(params.get("confidence", 0.95))
     resamples = int(params.get("resamples", 2000))
     if not (cap > 0 and 0 < share <= 1 and 0 < confidence < 1 and resamples >= 100 and missing in ("error", "zero")):
@@ -601,7 +574,8 @@ def compute_points(
                 flags.append(f"{s.id}: misses its reference {reference[i]:.4g} but the {confidence:.0%} interval "
                              f"[{lo:.4g}, {hi:.4g}] reaches it: the miss may be noise")
         rows.append(BenchmarkRow(
-            benchmark=s.id, name_ko=s.name_ko, name_en=s.name_en, metric=s.metric, higher_is_better=s.higher_is_better,
+            benchmark=s.id, name_ko=s.name_ko, name_en=s.name_en, metric=s.metric if r is None else r.metric,
+            higher_is_better=s.higher_is_better,
             score=None if r is None else r.value, stderr=float(se[i]) if se_source[i] in ("harness", "item count") else None,
             se_source=se_source[i], ci_low=lo, ci_high=hi, reference=float(reference[i]), ratio=float(ratio[i]),
             ratio_ci_low=float(r_ci[0, i]), ratio_ci_high=float(r_ci[1, i]), met=met, within_noise=within,
