@@ -98,15 +98,45 @@ def test_sign_and_submit_writes_signed_versions_and_keeps_the_draft(kit):
 def test_unattended_run_makes_the_sheet_the_interactive_path_makes(kit):
     person = _open(kit)
     fill_like_a_person(person.form, _answers(kit))
-    unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", unattended=True)
     assert _payload(unattended.sheet()) == _payload(person.sheet())
     path = unattended.run_unattended()
     assert path.name == f"{TEAM}.v1.dsse.json"
     assert person.run_unattended() is None  # interactive: nothing happens
 
 
+def test_an_answers_file_outside_a_batch_only_fills_the_form_for_a_person(kit):
+    """A notebook run by hand (JupyterLab, nbconvert, papermill) with an answers file in its parameters shows the
+    filled form; it signs only when the person clicks. A draft, the person's own work, wins over the answers."""
+    r = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    assert not r.unattended and r.run_unattended() is None
+    assert not (kit.round_dir / "sheets").exists() or not list((kit.round_dir / "sheets").rglob("*"))
+    assert r.form.judgments() == load_answers(kit.answers(EXPERT)).judgments
+    assert r.notices == [f"the form is filled in from the answers file answers/{EXPERT}/{TEAM}.yaml; "
+                         "check it, then click Sign and submit yourself"]
+    r.form.click_sign()
+    assert (kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json").is_file()
+    r.form.controls["expert.strategy.plan"].choice.value = 1
+    r.autosaver.flush()
+    again = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    assert again.form.judgments()["expert.strategy.plan"].level == 1
+    assert "filled in from the answers file" not in " ".join(again.notices)
+
+
+def test_unattended_mode_is_what_the_batch_set_for_this_notebook_only(kit, monkeypatch):
+    from workbench.submit import UNATTENDED_ENV
+
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")
+    path = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    assert path == kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json"
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/team-other")
+    with pytest.raises(WorkbenchError, match=rf"^{UNATTENDED_ENV}: .*'{EXPERT}/team-other' but this notebook is "
+                                             rf"{EXPERT}/{TEAM}, expected unset"):
+        _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+
+
 def test_unattended_run_does_not_touch_the_reviewers_draft(kit):
-    _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", unattended=True).run_unattended()
     assert not DraftStore(kit.round_dir).path(EXPERT, TEAM).exists()
 
 
@@ -348,7 +378,7 @@ def test_bad_answers_files_name_the_line(kit):
     data["judgments"]["expert.independence.verdict"]["comment"] = ""
     a.write_text(yaml.safe_dump(data))
     with pytest.raises(SheetError, match="Independence verdict: a comment"):
-        _open(kit, answers_file=str(a)).run_unattended()
+        _open(kit, answers_file=str(a), unattended=True).run_unattended()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -376,7 +406,8 @@ def test_missing_key_file_and_bad_parameters(kit):
 def test_rerun_without_a_key_writes_the_unsigned_sheet_for_the_audit(kit, tmp_path):
     """The audit's re-run: no key file, the human inputs as answers; the canonical sheet is written, unsigned."""
     out = tmp_path / "rerun"
-    r = _open(kit, key_file="", answers_file=str(kit.answers(EXPERT)), output_dir=str(out), notebook_sha256="ab" * 32)
+    r = _open(kit, key_file="", answers_file=str(kit.answers(EXPERT)), output_dir=str(out), notebook_sha256="ab" * 32,
+              unattended=True)
     path = r.run_unattended()
     assert path == out / EXPERT / f"{TEAM}.sheet.json"
     sheet = parse_sheet(path.read_bytes(), str(path))

@@ -29,6 +29,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "passphrase": {"ko": "키 암호", "en": "Key passphrase"},
     "saved": {"ko": "저장됨", "en": "saved"},
     "restored": {"ko": "이전에 입력한 값을 복원했습니다", "en": "restored your earlier input"},
+    "answers_prefilled": {
+        "ko": "답변 파일 {file}의 값으로 양식을 채웠습니다. 확인한 뒤 직접 '서명 및 제출'을 누르십시오",
+        "en": "the form is filled in from the answers file {file}; check it, then click Sign and submit yourself",
+    },
     "submitted": {"ko": "제출 완료: {path}", "en": "submitted: {path}"},
     "coi_none": {"ko": "이 팀과 이해충돌이 없음을 확인합니다", "en": "I have no conflict of interest with this team"},
     "coi_has": {"ko": "이해충돌이 있습니다", "en": "I have a conflict of interest"},
