@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -41,7 +42,7 @@ from IPython.display import HTML, display
 from pydantic import Field
 
 from .base import Model, from_pydantic
-from .charts import style
+from .charts import figure
 from .dossier import Dossier, build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
@@ -147,7 +148,7 @@ class ReviewContext:
 
 @dataclass
 class EvidencePanel:
-    """What a section shows as evidence (tables, Altair charts, HTML) and a JSON-able summary for the sheet."""
+    """What a section shows as evidence (tables, SVG charts, HTML) and a JSON-able summary for the sheet."""
 
     items: list[Any] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -230,7 +231,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
     points = d.points if d is not None else {}
     if points:
-        items.append(style(results_chart(list(points.values()), lang=ctx.lang)))
+        items.append(figure(results_chart(list(points.values()), lang=ctx.lang)))
     elif t.targets:
         df = pd.DataFrame([{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())])
         items.append(df.rename(columns={"benchmark": ctx.t("col_benchmark"), "target": ctx.t("col_target")}))
@@ -279,8 +280,8 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     head = _html().flags(ctx.t("independence_flags"), flags) if flags else _html().paragraph(d.independence_line())
     items: list[Any] = [HTML(head)]
     parts: list[tuple[str, Any, list[Any]]] = [
-        ("evidence_weights", d.provenance, [provenance_table, provenance_chart]),
-        ("evidence_training", d.training, [training_table, training_chart]),
+        ("evidence_weights", d.provenance, [provenance_table, partial(provenance_chart, lang=ctx.lang)]),
+        ("evidence_training", d.training, [training_table, partial(training_chart, lang=ctx.lang)]),
         ("evidence_tokenizer", d.tokenizer, [tokenizer_table]),
         ("evidence_config", d.config, [config_table]),
         ("evidence_licences", d.licences, [licences_table]),
@@ -291,7 +292,7 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
         items.append(HTML(_html().heading(3, ctx.t(key))))
         for view in views:
             out = view(part)
-            items.append(out if isinstance(out, pd.DataFrame) else style(out))
+            items.append(out if isinstance(out, pd.DataFrame) else figure(out))
     items += _problems(ctx)
     summary = _dossier_part(ctx, "weights", "training_log", "tokenizer", "config", "licences",
                             "independence_flags", "problems", "notes")
