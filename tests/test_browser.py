@@ -8,6 +8,7 @@ is saved to ``test-artifacts/review-form.png``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import require
 from playwright.sync_api import expect
-from roundkit import ROOT, TEAM, USER, make_round
+from roundkit import EXPERT, ROOT, TEAM, USER, make_round
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -184,6 +185,99 @@ def test_review_in_jupyterlab(tmp_path):
         assert sheet.judgments["user.applicability"].comment == ENTRIES["user.applicability"][1]
     finally:
         _stop(proc)
+
+
+def _dump_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _open_from_file_browser(page, *parts: str) -> None:
+    """Double-click through JupyterLab's file browser, as a reviewer finds their notebook."""
+    for part in parts:
+        item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text=part)).first
+        item.wait_for(timeout=30_000)
+        item.dblclick()
+
+
+def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offline_charts(tmp_path):
+    """The README's path: the coordinator's batch pre-computed the evidence into notebooks/<you>/<team>.ipynb;
+    the reviewer opens it from the file browser (the kernel starts in its folder) and runs all cells. The form
+    appears and every chart is SVG made in the kernel: no request leaves 127.0.0.1 (no vega from a CDN)."""
+    import shutil
+
+    import yaml
+    from playwright.sync_api import sync_playwright
+
+    from workbench.batch import run_batch
+    from workbench.lifecycle import freeze
+    from workbench.signing import load_private_key
+
+    kit = make_round(tmp_path / "made", demo_evidence=True)
+    (kit.round_dir / "assignments.yaml").write_text(yaml.safe_dump({"assignments": [{"reviewer": EXPERT, "team": TEAM}]}))
+    freeze(kit.round_dir, load_private_key(kit.keys / "coordinator.key"), "coordinator")
+    [res] = run_batch(kit.round_dir, jobs=1, progress=False)  # no answers: the evidence, pre-computed, in Korean
+    assert res.state == "done", res.error
+    lab = tmp_path / "lab"
+    settings = lab / ".jupyter" / "lab-settings" / "@jupyterlab"
+    # every cell stays rendered (screenshots of scrolled-to cells are complete), and no news or update prompt
+    _dump_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
+    _dump_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
+               {"fetchNews": "false", "checkForUpdates": False})
+    shutil.move(kit.round_dir, lab / "round-2026")  # where the reviewer put the folder they were sent
+
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = _start_lab(lab, port, token)
+    outside: list[str] = []
+    try:
+        _wait_ready(port, token, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+
+            def route(r) -> None:  # a machine without internet: anything not local is refused and recorded
+                if r.request.url.startswith((f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/", "data:", "blob:")):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            try:
+                page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
+                _open_from_file_browser(page, "round-2026", "notebooks", EXPERT, f"{TEAM}.ipynb")
+                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+                _run_all_and_wait(page)
+                _wait_kernel_idle(page)
+                charts = page.locator(".jp-RenderedSVG img")
+                expect(charts).to_have_count(3, timeout=30_000)  # targets, provenance per layer, training curve
+                for i in range(3):
+                    chart = charts.nth(i)
+                    chart.scroll_into_view_if_needed()
+                    expect(chart).to_be_visible()
+                    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+                text = page.locator(".jp-Notebook").inner_text()
+                assert "Error loading script" not in text and "Traceback" not in text and "RoundError" not in text
+                assert "서명 및 제출" in text
+                ARTIFACTS.mkdir(exist_ok=True)
+                charts.first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "generated-notebook-chart.png"))
+                charts.nth(1).screenshot(path=str(ARTIFACTS / "generated-notebook-provenance.png"))
+                charts.nth(2).screenshot(path=str(ARTIFACTS / "generated-notebook-training.png"))
+                sign = page.locator("button.wb-sign")
+                sign.scroll_into_view_if_needed()
+                expect(sign).to_be_visible()
+                page.screenshot(path=str(ARTIFACTS / "generated-notebook-form.png"))
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "generated-notebook-failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        _stop(proc)
+    assert outside == [], outside
+    assert not (lab / "round-2026" / "sheets").exists() or not list((lab / "round-2026" / "sheets").rglob("*.json"))
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -178,6 +178,8 @@ def test_table_and_chart_show_the_flags():
     assert list(table["check"]) == ["initial loss", "tokens", "loss_jump"]
     spec = json.dumps(training_chart(r).to_dict())
     assert "loss jump" in spec and "ln V = 10.4" in spec
+    ko = json.dumps(training_chart(r, lang="ko").to_dict(), ensure_ascii=False)
+    assert "학습 손실 (nats)" in ko and "ln V = 10.4 (무작위 초기화)" in ko and "학습 단계" in ko
 
 
 # ---------------------------------------------------------------- bad input

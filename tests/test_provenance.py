@@ -250,6 +250,16 @@ def test_report_json_summary_table_chart(ref, tmp_path):
     assert "team-a" in page and "<svg></svg>" in page
 
 
+def test_chart_ticks_whole_layers_and_speaks_the_reviewers_language(ref, tmp_path):
+    t, fr = ref
+    report = compare(fp_of(permute_units(t, 5), tmp_path / "p"), [fr], candidate_name="team-a")
+    spec = provenance_chart(report, lang="ko").to_dict()
+    layers = sorted({c.layer for c in report.components if c.layer is not None})
+    x = spec["layer"][0]["encoding"]["x"]
+    assert x["axis"]["values"] == layers  # no 0, 0.5, 1 ticks printed as "0 1 1"
+    assert x["title"] == "층" and spec["title"].startswith("층별 유사도 통계량")
+
+
 def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     t, _ = ref
     src = save_model(t, tmp_path / "reference", shards=2, config=CONFIG)

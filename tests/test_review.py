@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
 
+from workbench.charts import Figure
 from workbench.drafts import DraftStore
 from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
 from workbench.review import load_answers, open_review
@@ -98,15 +99,45 @@ def test_sign_and_submit_writes_signed_versions_and_keeps_the_draft(kit):
 def test_unattended_run_makes_the_sheet_the_interactive_path_makes(kit):
     person = _open(kit)
     fill_like_a_person(person.form, _answers(kit))
-    unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", unattended=True)
     assert _payload(unattended.sheet()) == _payload(person.sheet())
     path = unattended.run_unattended()
     assert path.name == f"{TEAM}.v1.dsse.json"
     assert person.run_unattended() is None  # interactive: nothing happens
 
 
+def test_an_answers_file_outside_a_batch_only_fills_the_form_for_a_person(kit):
+    """A notebook run by hand (JupyterLab, nbconvert, papermill) with an answers file in its parameters shows the
+    filled form; it signs only when the person clicks. A draft, the person's own work, wins over the answers."""
+    r = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    assert not r.unattended and r.run_unattended() is None
+    assert not (kit.round_dir / "sheets").exists() or not list((kit.round_dir / "sheets").rglob("*"))
+    assert r.form.judgments() == load_answers(kit.answers(EXPERT)).judgments
+    assert r.notices == [f"the form is filled in from the answers file answers/{EXPERT}/{TEAM}.yaml; "
+                         "check it, then click Sign and submit yourself"]
+    r.form.click_sign()
+    assert (kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json").is_file()
+    r.form.controls["expert.strategy.plan"].choice.value = 1
+    r.autosaver.flush()
+    again = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    assert again.form.judgments()["expert.strategy.plan"].level == 1
+    assert "filled in from the answers file" not in " ".join(again.notices)
+
+
+def test_unattended_mode_is_what_the_batch_set_for_this_notebook_only(kit, monkeypatch):
+    from workbench.submit import UNATTENDED_ENV
+
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")
+    path = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    assert path == kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json"
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/team-other")
+    with pytest.raises(WorkbenchError, match=rf"^{UNATTENDED_ENV}: .*'{EXPERT}/team-other' but this notebook is "
+                                             rf"{EXPERT}/{TEAM}, expected unset"):
+        _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+
+
 def test_unattended_run_does_not_touch_the_reviewers_draft(kit):
-    _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", unattended=True).run_unattended()
     assert not DraftStore(kit.round_dir).path(EXPERT, TEAM).exists()
 
 
@@ -146,11 +177,10 @@ def test_sections_are_labelled_in_the_chosen_language(kit):
 
 
 def test_benchmark_section_without_readable_results_shows_formulas_and_the_problem(kit):
-    import altair as alt
     from IPython.display import HTML
 
     items = _open(kit).benchmark_section().items
-    assert not [i for i in items if isinstance(i, alt.TopLevelMixin)]
+    assert not [i for i in items if isinstance(i, Figure)]
     formulas = [i for i in items if hasattr(i, "columns") and "formula" in i.columns][0]
     assert list(formulas["points"]) == [10, 20, 10]
     assert all(f.startswith("achievement_ratio(cap=1.0, set=") for f in formulas["formula"])
@@ -200,7 +230,6 @@ def _expected_benchmark_points(round_dir) -> dict[str, tuple[float, float, float
 def test_sections_show_the_computed_evidence(tmp_path):
     import re
 
-    import altair as alt
     from IPython.display import HTML
 
     from workbench.dossier import build_dossier
@@ -212,7 +241,7 @@ def test_sections_show_the_computed_evidence(tmp_path):
     assert [round(expected[c][0], 2) for c in expected] == [9.77, 18.85, 10.0]
     r = _open(kit)
     bench = r.benchmark_section().items
-    assert len([i for i in bench if isinstance(i, alt.TopLevelMixin)]) == 1  # results against targets
+    assert len([i for i in bench if isinstance(i, Figure)]) == 1  # results against targets
     formulas = [i for i in bench if hasattr(i, "columns") and "formula" in i.columns][0]
     shown = list(formulas["computed points"])
     assert len(shown) == 3
@@ -222,8 +251,12 @@ def test_sections_show_the_computed_evidence(tmp_path):
         assert m[1] == f"{points:.2f}" and m[2] == f"{max_points:g}"
         assert float(m[3]) == pytest.approx(low, abs=0.03) and float(m[4]) == pytest.approx(high, abs=0.03)
     indep = r.independence_section().items
-    charts = [i for i in indep if isinstance(i, alt.TopLevelMixin)]
+    charts = [i for i in indep if isinstance(i, Figure)]
     assert len(charts) == 2  # provenance per layer with the null band, and the training curve
+    for chart in [*charts, *(i for i in bench if isinstance(i, Figure))]:
+        # offline: SVG made in the kernel, no vega script fetched from a CDN
+        assert set(chart._repr_mimebundle_()) == {"image/svg+xml", "text/plain"}
+        assert chart.svg.startswith("<svg") and "<script" not in chart.svg
     # aurora trained its own encoder and declared every licence: nothing to flag
     assert "nothing flagged (weights, licences, training log, tokenizer checked)" in "".join(
         i.data for i in indep if isinstance(i, HTML))
@@ -348,7 +381,7 @@ def test_bad_answers_files_name_the_line(kit):
     data["judgments"]["expert.independence.verdict"]["comment"] = ""
     a.write_text(yaml.safe_dump(data))
     with pytest.raises(SheetError, match="Independence verdict: a comment"):
-        _open(kit, answers_file=str(a)).run_unattended()
+        _open(kit, answers_file=str(a), unattended=True).run_unattended()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -376,7 +409,8 @@ def test_missing_key_file_and_bad_parameters(kit):
 def test_rerun_without_a_key_writes_the_unsigned_sheet_for_the_audit(kit, tmp_path):
     """The audit's re-run: no key file, the human inputs as answers; the canonical sheet is written, unsigned."""
     out = tmp_path / "rerun"
-    r = _open(kit, key_file="", answers_file=str(kit.answers(EXPERT)), output_dir=str(out), notebook_sha256="ab" * 32)
+    r = _open(kit, key_file="", answers_file=str(kit.answers(EXPERT)), output_dir=str(out), notebook_sha256="ab" * 32,
+              unattended=True)
     path = r.run_unattended()
     assert path == out / EXPERT / f"{TEAM}.sheet.json"
     sheet = parse_sheet(path.read_bytes(), str(path))

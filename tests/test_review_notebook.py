@@ -12,6 +12,7 @@ from roundkit import EXPERT, ROOT, TEAM, fill_like_a_person, make_round
 from workbench.review import PASSPHRASE_ENV, open_review
 from workbench.sheet import parse_sheet
 from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
+from workbench.submit import UNATTENDED_ENV
 
 NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
 PARAMETERS = ["round_dir", "reviewer_id", "team_id", "role", "lang", "key_file", "answers_file", "output_dir",
@@ -55,6 +56,7 @@ def test_papermill_run_makes_the_interactive_sheet_and_leaks_no_secret(tmp_path,
     kit = make_round(tmp_path, passphrase=secret.encode())
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's workbench
     monkeypatch.setenv(PASSPHRASE_ENV, secret)
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")  # what workbench batch sets for this one notebook
     out = kit.round_dir / "notebooks" / EXPERT / f"{TEAM}.ipynb"
     out.parent.mkdir(parents=True)
     pm.execute_notebook(

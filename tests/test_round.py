@@ -11,7 +11,7 @@ from workbench.collect import collect
 from workbench.errors import RoundError
 from workbench.ledger import read_entries
 from workbench.lifecycle import amend, check_frozen, freeze, status
-from workbench.round import load_round
+from workbench.round import find_round, load_round
 
 
 def test_freeze_signs_state_and_refuses_twice(tmp_path):
@@ -249,3 +249,21 @@ def test_init_takes_another_scheme_and_refuses_an_invalid_one(tmp_path):
     with pytest.raises(RubricError, match=r"mine.yaml:3: catalog: invalid benchmark scheme: unknown field"):
         init_round(tmp_path / "r2", round_id="r2", stage=1, rubrics_dir=RUBRICS, coordinator_id="c",
                    coordinator_key=load_public_key(pub), benchmarks=mine)
+
+
+def test_a_notebook_finds_its_round_from_its_own_folder_or_from_inside_the_round(tmp_path):
+    """A generated notebook's kernel starts in ``<round>/notebooks/<reviewer>/`` (JupyterLab, nbconvert) or wherever
+    papermill runs; ``round_dir`` is the path from the notebook's folder, so a moved round still works."""
+    rd = make_round(tmp_path)
+    nb_dir = rd / "notebooks" / "e1"
+    nb_dir.mkdir(parents=True)
+    assert find_round("../..", start=nb_dir) == rd.resolve()
+    assert find_round("../..", start=rd) == rd.resolve()  # papermill run from the round: the nearest round above
+    assert find_round(".", start=nb_dir) == rd.resolve()
+    moved = rd.rename(tmp_path / "elsewhere")
+    assert find_round("../..", start=moved / "notebooks" / "e1") == moved.resolve()
+    assert find_round(moved) == moved  # an absolute path is taken as it is
+    (tmp_path / "outside").mkdir()
+    with pytest.raises(RoundError, match=r"^.*outside/\.\.: round_dir: no round folder at '\.\.' from .*outside, nor in "
+                                         r"a folder above it, expected the round folder \(with rules.yaml\)"):
+        find_round("..", start=tmp_path / "outside")

@@ -17,7 +17,13 @@ it started) is recorded as done, not run again: a kill at any point leaves at mo
 On ``dask://`` workers a running task is not stopped with the batch; its claim keeps a rerun from repeating it.
 
 With an answers file ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs
-and submits a sheet; without, it pre-computes the evidence for the reviewer. Every run gets the template's sha256 as the
+and submits a sheet; without, it pre-computes the evidence for the reviewer. Signing without a person needs
+unattended mode, which the batch turns on for the one notebook each kernel runs (the environment variable
+:data:`workbench.submit.UNATTENDED_ENV`, never a parameter): the saved notebook, re-run by hand, shows the form.
+
+Each kernel starts in its notebook's folder and gets ``round_dir`` as the path from there to the round
+(``../..``), as JupyterLab and ``jupyter nbconvert`` would start it: a generated notebook opened later, even
+after the round folder moved, finds its round, and no machine path is written into it. Every run gets the template's sha256 as the
 parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
 
 ``timeout`` is papermill's per-cell execution timeout.
@@ -52,7 +58,7 @@ from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
 from .shipped import review_notebook
-from .submit import sheet_versions
+from .submit import UNATTENDED_ENV, sheet_versions
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +257,14 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
     before = _latest_sheet(rd, t) if t.key_file and t.answers_file else None
     atomic_write_json(status, TaskResult(reviewer=t.reviewer, team=t.team, state="running", attempts=attempt,
                                          sheets_before=before).model_dump(mode="json"))
-    params = {"round_dir": ".", "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
+    # the round as seen from the notebook's folder, where the kernel starts (as in JupyterLab)
+    round_rel = Path(os.path.relpath(rd.resolve(), folder.resolve())).as_posix()
+    params = {"round_dir": round_rel, "reviewer_id": t.reviewer, "team_id": t.team, "role": t.role, "lang": t.lang,
               "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir, "notebook_sha256": notebook_sha256}
     env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
+    # no person is present: with answers, this one notebook may sign (or, for the audit, write) its sheet;
+    # without, the variable is cleared so that none inherited from this process applies
+    env[UNATTENDED_ENV] = f"{t.reviewer}/{t.team}" if t.answers_file else ""
     ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
@@ -265,7 +276,7 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
         with log_path.open("wb") as log:
             pm.execute_notebook(
                 notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
-                cwd=str(rd), execution_timeout=timeout, start_timeout=60,
+                cwd=str(folder), execution_timeout=timeout, start_timeout=60,
                 kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen, log),
             )
     except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch

@@ -2,17 +2,25 @@
 
 Charts are Altair objects built by the evidence and report modules; this module gives them one look and
 exports them to SVG/PNG with vl-convert, with a Korean-capable font registered so Hangul labels render as
-text, not boxes.
+text, not boxes. Notebooks show charts through :func:`figure`: SVG made in the kernel, so nothing is loaded
+from a network (Altair's own display fetches vega from a CDN, which evaluation machines cannot reach) and
+the same picture appears in JupyterLab, in ``jupyter nbconvert``'s HTML and in the report.
+
+Altair and vl-convert are imported on first use, not with this module: importing Altair takes seconds
+(jsonschema), and a reviewer's notebook imports the package in its first cell.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
-
-import altair as alt
+from typing import TYPE_CHECKING
 
 from .files import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    import altair as alt
 
 # Debian's fonts-nanum (installed by the Makefile); other common locations are tried too.
 FONT_DIRS = [
@@ -40,10 +48,14 @@ def style(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
     """Render a chart to SVG text offline (no browser, no network)."""
+    return _svg(chart.to_dict())
+
+
+def _svg(spec: dict) -> str:
     import vl_convert as vlc
 
     _register_fonts()
-    return vlc.vegalite_to_svg(chart.to_dict())
+    return vlc.vegalite_to_svg(spec)
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
@@ -52,6 +64,24 @@ def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
 
     _register_fonts()
     return vlc.vegalite_to_png(chart.to_dict(), scale=scale)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart rendered to SVG, shown by Jupyter as ``image/svg+xml`` (no script, nothing fetched)."""
+
+    svg: str
+    title: str = ""
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return {"image/svg+xml": self.svg, "text/plain": self.title or "chart"}
+
+
+def figure(chart: alt.TopLevelMixin) -> Figure:
+    """The chart in the workbench look, rendered to SVG for a notebook; its title is the plain-text form."""
+    spec = style(chart).to_dict()
+    title = spec.get("title", "")
+    return Figure(_svg(spec), str(title.get("text", "") if isinstance(title, dict) else title))
 
 
 def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:

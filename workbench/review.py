@@ -9,10 +9,15 @@
     review.independence_section()  # (d) independence evidence and items, ending with the verdict
     review.coi_section()           # (e) conflict-of-interest declaration
     review.summary_section()       # (f) totals, what is still missing, Sign and submit
-    review.run_unattended()        # papermill runs with an answers file: sign and submit; else nothing
+    review.run_unattended()        # `workbench batch` with an answers file: sign and submit; else nothing
 
-Interactive sessions restore the reviewer's draft and autosave every change; runs with an answers file
-fill the same form from the answers and submit through the same code, so both paths produce the same sheet.
+Interactive sessions restore the reviewer's draft and autosave every change. Unattended runs (only
+``workbench batch`` turns that mode on, see :func:`workbench.submit.unattended_for`) fill the same form from
+an answers file and submit through the same code, so both paths produce the same sheet. An answers file in
+any other run only pre-fills the form (when there is no draft); a person still clicks Sign and submit.
+
+``round_dir`` may be relative to the kernel's folder (for a generated notebook, the notebook's own folder);
+:func:`workbench.round.find_round` finds the round from there, so notebooks keep working after a move.
 Evidence is shown by the panel functions in :data:`EVIDENCE_PANELS`, one per section kind; each takes a
 :class:`ReviewContext` and returns an :class:`EvidencePanel` (displayable items plus a JSON-able summary
 that the sheet records). The evidence modules plug in by replacing an entry.
@@ -27,6 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,7 +42,7 @@ from IPython.display import HTML, display
 from pydantic import Field
 
 from .base import Model, from_pydantic
-from .charts import style
+from .charts import figure
 from .dossier import Dossier, build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
@@ -48,7 +54,7 @@ from .evidence.tokenizer import tokenizer_table
 from .evidence.training import training_chart, training_table
 from .files import atomic_write_bytes, iter_files, load_yaml, sha256_file
 from .messages import msg
-from .round import PANEL_ROLES, RUBRIC_OF, RosterEntry, Team, load_round
+from .round import PANEL_ROLES, RUBRIC_OF, RosterEntry, Team, find_round, load_round
 from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
 from .sheet import (
     COI,
@@ -63,7 +69,7 @@ from .sheet import (
     validate_sheet,
 )
 from .signing import is_encrypted, key_id, load_private_key, public_key_from_pem
-from .submit import submit_sheet
+from .submit import submit_sheet, unattended_for
 from .templating import macros
 
 __all__ = [
@@ -142,7 +148,7 @@ class ReviewContext:
 
 @dataclass
 class EvidencePanel:
-    """What a section shows as evidence (tables, Altair charts, HTML) and a JSON-able summary for the sheet."""
+    """What a section shows as evidence (tables, SVG charts, HTML) and a JSON-able summary for the sheet."""
 
     items: list[Any] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -225,7 +231,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
     points = d.points if d is not None else {}
     if points:
-        items.append(style(results_chart(list(points.values()), lang=ctx.lang)))
+        items.append(figure(results_chart(list(points.values()), lang=ctx.lang)))
     elif t.targets:
         df = pd.DataFrame([{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())])
         items.append(df.rename(columns={"benchmark": ctx.t("col_benchmark"), "target": ctx.t("col_target")}))
@@ -274,8 +280,8 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     head = _html().flags(ctx.t("independence_flags"), flags) if flags else _html().paragraph(d.independence_line())
     items: list[Any] = [HTML(head)]
     parts: list[tuple[str, Any, list[Any]]] = [
-        ("evidence_weights", d.provenance, [provenance_table, provenance_chart]),
-        ("evidence_training", d.training, [training_table, training_chart]),
+        ("evidence_weights", d.provenance, [provenance_table, partial(provenance_chart, lang=ctx.lang)]),
+        ("evidence_training", d.training, [training_table, partial(training_chart, lang=ctx.lang)]),
         ("evidence_tokenizer", d.tokenizer, [tokenizer_table]),
         ("evidence_config", d.config, [config_table]),
         ("evidence_licences", d.licences, [licences_table]),
@@ -286,7 +292,7 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
         items.append(HTML(_html().heading(3, ctx.t(key))))
         for view in views:
             out = view(part)
-            items.append(out if isinstance(out, pd.DataFrame) else style(out))
+            items.append(out if isinstance(out, pd.DataFrame) else figure(out))
     items += _problems(ctx)
     summary = _dossier_part(ctx, "weights", "training_log", "tokenizer", "config", "licences",
                             "independence_flags", "problems", "notes")
@@ -320,8 +326,11 @@ class _Params:
 class Review:
     """One reviewer's review of one team. Build it with :func:`open_review`."""
 
-    def __init__(self, ctx: ReviewContext, params: _Params, key_id_: str, answers: Answers | None) -> None:
+    def __init__(self, ctx: ReviewContext, params: _Params, key_id_: str, answers: Answers | None,
+                 unattended: bool = False) -> None:
         self.ctx, self.params, self.answers = ctx, params, answers
+        # no person present: the answers are what is signed, and no draft is read or written
+        self.unattended = unattended and answers is not None
         self.rubric = ctx.rubric
         self.store = DraftStore(params.round_dir)
         self._key_id = key_id_
@@ -330,15 +339,19 @@ class Review:
         self._panels: dict[str, EvidencePanel] = {}
         self.last_submission: Path | None = None
         self.autosaver = Autosaver(self.store.save)
-        if answers is not None:
+        if self.unattended:
+            assert answers is not None
             judgments, coi, notices = answers.judgments, answers.coi, []
         else:
-            judgments, coi, notices = self._restore()
-        encrypted = answers is None and params.key_file is not None and is_encrypted(params.key_file)
+            judgments, coi, notices, found = self._restore()
+            if answers is not None and not found:  # a person checks the pre-filled form and signs it
+                judgments, coi = answers.judgments, answers.coi
+                notices.append(ctx.t("answers_prefilled", file=_shown(params.round_dir, params.answers_file)))
+        encrypted = not self.unattended and params.key_file is not None and is_encrypted(params.key_file)
         from .widgets import ScoringForm  # ipywidgets is only needed once a form is built
 
         self.form = ScoringForm(self.rubric, ctx.lang, judgments=judgments, coi=coi,
-                                on_change=self._changed if answers is None else None, ask_passphrase=encrypted)
+                                on_change=None if self.unattended else self._changed, ask_passphrase=encrypted)
         self.form.on_sign(self._sign_clicked)
         if answers is not None:
             unknown = sorted(set(answers.judgments) - set(self.form.controls))
@@ -349,14 +362,15 @@ class Review:
         self.form.notice.value = str(_html().notices(notices))
 
     # -- drafts
-    def _restore(self) -> tuple[dict[str, Judgment], COI, list[str]]:
+    def _restore(self) -> tuple[dict[str, Judgment], COI, list[str], bool]:
+        """The draft's values and the notices about it; False when there was no readable draft."""
         loaded = self.store.load(self.params.reviewer_id, self.params.team_id)
         notices = []
         if loaded.corrupt_file is not None:
             notices.append(self.ctx.t("draft_corrupt", file=loaded.corrupt_file.name, problem=loaded.problem or ""))
         d = loaded.draft
         if d is None:
-            return {}, COI(), notices
+            return {}, COI(), notices, False
         judgments: dict[str, Judgment] = {}
         self._orphans = dict(d.orphans)
         for cid, j in d.judgments.items():
@@ -372,7 +386,7 @@ class Review:
             notices.append(self.ctx.t("draft_orphans", ids=", ".join(sorted(self._orphans))))
         if self._submitted:
             notices.append(self.ctx.t("submitted_before", versions=", ".join(f"v{s.version}" for s in self._submitted)))
-        return judgments, d.coi, notices
+        return judgments, d.coi, notices, True
 
     def draft(self) -> Draft:
         """The current input as a draft (what the autosave writes)."""
@@ -467,7 +481,7 @@ class Review:
     def _passphrase(self) -> bytes | None:
         if self.form.passphrase is not None:
             return self.form.passphrase.value.encode() or None
-        if self.answers is not None and os.environ.get(PASSPHRASE_ENV):
+        if self.unattended and os.environ.get(PASSPHRASE_ENV):
             return os.environ[PASSPHRASE_ENV].encode()
         return None
 
@@ -489,7 +503,7 @@ class Review:
         except ValueError:
             name = path.name
         self._submitted.append(Submission(version=version, file=name, sha256=sha256_file(path)))
-        if self.answers is None:  # the draft stays, marked submitted, so a re-submission makes the next version
+        if not self.unattended:  # the draft stays, marked submitted, so a re-submission makes the next version
             self.store.save(self.draft())
         self.last_submission = path
         return path
@@ -503,12 +517,13 @@ class Review:
         self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path))))
 
     def run_unattended(self) -> Path | None:
-        """With an answers file: sign and submit through the sign button's code; interactive: do nothing.
+        """In unattended mode (``workbench batch`` with an answers file): sign and submit through the sign
+        button's code. In any other run do nothing: a person clicks Sign and submit.
 
         Without a key file (the audit's re-run) nothing is signed: the canonical sheet is written to
         ``<output_dir>/<reviewer>/<team>.sheet.json`` for comparison with the signed one.
         """
-        if self.answers is None:
+        if not self.unattended:
             return None
         problems = self.form.problems()
         if problems:
@@ -522,6 +537,14 @@ class Review:
         path = self.submit()
         self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path)), False))
         return path
+
+
+def _shown(round_dir: Path, path: Path | None) -> str:
+    """A path as a person should read it: relative to the round when inside it."""
+    try:
+        return Path(path or "").resolve().relative_to(round_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _resolve(round_dir: Path, value: str | os.PathLike[str] | None) -> Path | None:
@@ -541,20 +564,26 @@ def open_review(
     answers_file: str | os.PathLike[str] = "",
     output_dir: str | os.PathLike[str] = "",
     notebook_sha256: str = "",
+    unattended: bool | None = None,
 ) -> Review:
     """Open the review of ``team_id`` by ``reviewer_id`` in a round folder (the papermill parameters).
 
-    Relative paths are resolved against ``round_dir``. Without ``answers_file`` the form is restored from
-    the reviewer's draft and every change is autosaved; with one, the form is filled from it.
+    ``round_dir`` is found with :func:`~workbench.round.find_round` (a relative path is read from the
+    kernel's folder); other relative paths are resolved against the round. The form is restored from the
+    reviewer's draft and every change is autosaved; an ``answers_file`` fills it when there is no draft.
+    ``unattended`` (default: what ``workbench batch`` set, :func:`~workbench.submit.unattended_for`) fills
+    the form from the answers file and lets :meth:`Review.run_unattended` sign without a person.
     ``notebook_sha256`` (passed by ``workbench batch``) names the notebook template; the sheet records it.
     """
-    rd = Path(round_dir)
     if role not in ROLES:
         raise WorkbenchError(f"role '{role}'", place="role", expected=" or ".join(ROLES))
     if lang not in LANGS:
         raise WorkbenchError(f"language '{lang}'", place="lang", expected=" or ".join(LANGS))
+    rd = find_round(round_dir)
     if not rd.is_dir():
         raise RoundError("round folder not found", file=rd)
+    if unattended is None:
+        unattended = unattended_for(reviewer_id, team_id)
     params = _Params(rd, reviewer_id, team_id, role, lang, _resolve(rd, key_file), _resolve(rd, answers_file),
                      _resolve(rd, output_dir) or rd / "sheets", notebook_sha256)
 
@@ -584,4 +613,4 @@ def open_review(
             materials.append(hashed.get(f.relative_to(rd).as_posix()) or input_record(f, rd))
     bench = r.rubrics.get("benchmark") if role in PANEL_ROLES else None
     ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
-    return Review(ctx, params, kid, answers)
+    return Review(ctx, params, kid, answers, unattended)

@@ -7,13 +7,14 @@ lifecycle that signs and amends it (freeze, amend, status) is :mod:`workbench.li
 Comparisons use the parsed content, so reformatting or comments never count.
 
 Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
-:class:`Round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
+:class:`Round`, :func:`find_round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
 :func:`ledger_keys`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
 :data:`PARTS`, :data:`ROUND_FILES`, :data:`EVIDENCE_KEYS`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,6 +48,7 @@ __all__ = [
     "Teams",
     "Threshold",
     "eligibility",
+    "find_round",
     "ledger_keys",
     "load_round",
     "load_round_file",
@@ -412,6 +414,29 @@ def eligibility(roster: Roster, teams: Teams, assignments: Assignments | None, r
                                file="roster.yaml", place=f"reviewers.{reviewer_id}.coi",
                                expected="no assignment where the reviewer declared a conflict")
     return None
+
+
+def find_round(path: str | os.PathLike[str] = ".", start: str | Path | None = None) -> Path:
+    """The round folder a notebook names with ``path`` (its ``round_dir`` parameter).
+
+    An absolute ``path`` is the round (:func:`load_round` says if it is not one). A relative one is read from
+    ``start`` (default: the current folder, where Jupyter starts a notebook's kernel: the notebook's own
+    folder), and when that is no round, the nearest folder from ``start`` upwards that holds ``rules.yaml``
+    is: papermill starts the kernel wherever it is run, often in the round itself. So a generated notebook
+    names its round by a relative path and keeps working after the round folder moves.
+    """
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    here = Path(start) if start is not None else Path.cwd()
+    if (here / p / "rules.yaml").is_file():
+        return (here / p).resolve()
+    for d in (here.resolve(), *here.resolve().parents):
+        if (d / "rules.yaml").is_file():
+            return d
+    raise RoundError(f"no round folder at '{p}' from {here}, nor in a folder above it", file=here / p,
+                     place="round_dir",
+                     expected="the round folder (with rules.yaml), or a path to it from the notebook's folder")
 
 
 def load_round(path: str | Path) -> Round:

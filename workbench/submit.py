@@ -6,11 +6,16 @@ takes N + 1. Each version is signed with its own number and the SHA-256 of the p
 (``supersedes``), so the versions of one reviewer and team form a chain that a copied or removed file breaks.
 The ledger is not written here; ``workbench collect`` records every version it finds.
 
-Public API: :func:`sheet_versions`, :func:`sheet_path`, :func:`submit_sheet`.
+Signing without a person (from an answers file) happens only in unattended mode, which only
+``workbench batch`` turns on (:data:`UNATTENDED_ENV`, :func:`unattended_for`).
+
+Public API: :data:`UNATTENDED_ENV`, :func:`unattended_for`, :func:`sheet_versions`, :func:`sheet_path`,
+:func:`submit_sheet`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,9 +25,29 @@ from .files import atomic_write_bytes, read_bounded, sha256_bytes
 from .sheet import ScoreSheet, parse_sheet_filename, sheet_bytes, sheet_filename
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, envelope_bytes, key_id, sign_payload
 
-__all__ = ["sheet_path", "sheet_versions", "submit_sheet"]
+__all__ = ["UNATTENDED_ENV", "sheet_path", "sheet_versions", "submit_sheet", "unattended_for"]
 
 MAX_RACE_RETRIES = 100
+
+# Set by `workbench batch` (and the audit's re-run, which uses its machinery) in the environment of the kernel
+# it starts, to "<reviewer>/<team>" of that one notebook. It is not a notebook parameter on purpose: papermill
+# writes parameters into the notebook it saves, and re-running that notebook by hand (JupyterLab, nbconvert,
+# papermill) must show the form to a person, never sign by itself.
+UNATTENDED_ENV = "WORKBENCH_UNATTENDED"
+
+
+def unattended_for(reviewer_id: str, team_id: str) -> bool:
+    """Whether this process runs ``reviewer_id``'s notebook on ``team_id`` for a batch (no person present).
+
+    A value naming another notebook is an error rather than a silent no: the variable leaked out of a batch.
+    """
+    value = os.environ.get(UNATTENDED_ENV, "")
+    if not value:
+        return False
+    if value != f"{reviewer_id}/{team_id}":
+        raise WorkbenchError(f"{UNATTENDED_ENV} is '{value}' but this notebook is {reviewer_id}/{team_id}",
+                             place=UNATTENDED_ENV, expected="unset (only workbench batch sets it, for the notebook it runs)")
+    return True
 
 
 def sheet_path(sheets_dir: str | Path, reviewer_id: str, team_id: str, version: int) -> Path:

@@ -42,9 +42,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import altair as alt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -56,6 +55,9 @@ from ..files import MAX_DOC_BYTES, load_json
 from ..messages import msg
 from ..scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "FORMULAS",
@@ -612,6 +614,7 @@ def _standard_errors(specs: Sequence[BenchmarkSpec], mine: Mapping[str, Benchmar
 
 def results_chart(computed: ComputedPoints | Iterable[ComputedPoints], lang: str = "ko") -> alt.TopLevelMixin:
     """Scores with their interval as error bars, and each benchmark's reference as a red tick (the target line)."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     items = [computed] if isinstance(computed, ComputedPoints) else list(computed)
     rows = [
         {"team": c.team, "benchmark": r.name_ko if lang == "ko" else r.name_en, "score": r.score,

@@ -21,9 +21,8 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import altair as alt
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -31,6 +30,9 @@ from ..charts import style
 from ..errors import EvidenceError, WorkbenchError
 from ..files import canonical_json, parse_json
 from ._inputs import InputFile, as_evidence_errors, read_input
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "CAVEAT",
@@ -396,6 +398,7 @@ def config_table(result: ConfigEvidence) -> pd.DataFrame:
 
 def config_chart(result: ConfigEvidence) -> alt.TopLevelMixin:
     """A grid: one row per field, one column per reference, coloured same / different / missing."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     cells = [{"field": f"{f.section}.{f.field}", "reference": n,
               "match": {True: "same", False: "different", None: "missing"}[f.same[n]],
               "team": _show(f.candidate), "reference value": _show(f.references[n])}

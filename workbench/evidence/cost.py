@@ -22,9 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -33,6 +32,9 @@ from ..charts import style
 from ..errors import EvidenceError
 from ..files import line_for, load_json, load_yaml
 from ..messages import msg
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = ["CostEfficiency", "CostRow", "ModelCost", "cost_chart", "cost_efficiency", "load_model_cost"]
 
@@ -164,6 +166,7 @@ def cost_efficiency(
 
 def cost_chart(result: CostEfficiency, lang: str = "ko") -> alt.TopLevelMixin:
     """Points against active parameters (log axis), one labelled dot per team."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     data = result.table()
     base = alt.Chart().encode(
         x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=msg("chart_active_params", lang)),

@@ -26,16 +26,19 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import altair as alt
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
+from ..messages import msg
 from ..templating import render
 from .weights import Fingerprint
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "SCHEMA",
@@ -453,8 +456,10 @@ def provenance_table(report: ProvenanceReport) -> pd.DataFrame:
                                        "similarity", "raw_cosine", "tensors", "identical_tensors"])
 
 
-def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
-    """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band."""
+def provenance_chart(report: ProvenanceReport, lang: str = "en") -> alt.LayerChart:
+    """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band; labels
+    in ``lang``."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "statistic": c.statistic,
              "verdict": c.verdict}
             for c in report.components if c.layer is not None]
@@ -462,17 +467,17 @@ def provenance_chart(report: ProvenanceReport) -> alt.LayerChart:
     lo, hi = report.method["null_band"]
     layers = sorted(data["layer"].unique().tolist()) or [0]
     band = pd.DataFrame({"layer": [layers[0], layers[-1]], "lo": [lo, lo], "hi": [hi, hi]})
-    y = alt.Y("statistic:Q", title="statistic (z, symlog)", scale=alt.Scale(type="symlog"))
+    y = alt.Y("statistic:Q", title=msg("chart_statistic", lang), scale=alt.Scale(type="symlog"))
     null = alt.Chart(band).mark_area(opacity=0.25, color="gray").encode(
-        x=alt.X("layer:Q", title="layer", axis=alt.Axis(tickMinStep=1, format="d")),
+        x=alt.X("layer:Q", title=msg("chart_layer", lang), axis=alt.Axis(values=layers, format="d")),  # whole layers only
         y=alt.Y("lo:Q", scale=alt.Scale(type="symlog")), y2="hi:Q")
     rule = alt.Chart(pd.DataFrame({"threshold": [report.method["threshold_z"]]})).mark_rule(
         strokeDash=[4, 4], color="firebrick").encode(y=alt.Y("threshold:Q", scale=alt.Scale(type="symlog")))
     points = alt.Chart(data).mark_line(point=True).encode(
-        x="layer:Q", y=y, color=alt.Color("part:N", title="component"),
+        x="layer:Q", y=y, color=alt.Color("part:N", title=msg("chart_component", lang)),
         tooltip=["layer", "part", "statistic", "verdict"])
     return alt.layer(null, rule, points).properties(
-        width=520, height=260, title="Similarity statistic per layer (grey: 99.9% null band; dashed: threshold)")
+        width=520, height=260, title=msg("chart_provenance_title", lang))
 
 
 def report_html(report: ProvenanceReport, chart_svg: str | None = None) -> str:

@@ -27,9 +27,8 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import pydantic
@@ -39,7 +38,11 @@ from ..base import Model, from_pydantic
 from ..charts import style
 from ..errors import EvidenceError
 from ..files import decode_text, open_regular, parse_yaml
+from ..messages import msg
 from ._inputs import HashingReader, InputFile, as_evidence_errors, decoded_lines
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "Accelerator",
@@ -619,16 +622,17 @@ def training_table(result: TrainingEvidence) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "value", "reference", "reading"])
 
 
-def training_chart(result: TrainingEvidence) -> alt.TopLevelMixin:
-    """The loss curve with ln V as a dashed line and each discontinuity marked and labelled."""
+def training_chart(result: TrainingEvidence, lang: str = "en") -> alt.TopLevelMixin:
+    """The loss curve with ln V as a dashed line and each discontinuity marked and labelled; labels in ``lang``."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     curve = pd.DataFrame([p.model_dump() for p in result.curve])
     line = alt.Chart(curve).mark_line().encode(
-        x=alt.X("step:Q", title="step"), y=alt.Y("loss:Q", title="training loss (nats)"),
+        x=alt.X("step:Q", title=msg("chart_step", lang)), y=alt.Y("loss:Q", title=msg("chart_loss", lang)),
         tooltip=["step", "loss"],
     )
     layers: list[alt.Chart] = [line]
     if result.ln_vocab is not None:
-        ref = pd.DataFrame({"y": [result.ln_vocab], "label": [f"ln V = {result.ln_vocab:.3g} (random init)"]})
+        ref = pd.DataFrame({"y": [result.ln_vocab], "label": [msg("chart_ln_vocab", lang, value=f"{result.ln_vocab:.3g}")]})
         layers.append(alt.Chart(ref).mark_rule(strokeDash=[6, 4], color="gray").encode(y="y:Q"))
         layers.append(alt.Chart(ref).mark_text(align="left", dy=-6, color="gray").encode(
             y="y:Q", x=alt.value(4), text="label:N"))

@@ -33,9 +33,8 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -48,6 +47,9 @@ from ..charts import style
 from ..errors import EvidenceError
 from ..messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
+
+if TYPE_CHECKING:
+    import altair as alt
 
 __all__ = [
     "USER_ITEMS",
@@ -560,6 +562,7 @@ def bradley_terry(
 
 def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
     """Strengths as points with interval bars, strongest on top."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     data = bt.table()
     y = alt.Y("model:N", sort=list(data["model"]), title=msg("chart_model", lang))
     base = alt.Chart()
@@ -571,6 +574,7 @@ def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
 
 def survey_chart(points: SurveyPoints, lang: str = "ko", labels: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
     """Mean Likert level per item and team with interval bars; ``labels`` maps item ids to display names."""
+    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
     data = points.table().dropna(subset=["mean_level"])
     data["label"] = data["item"].map(lambda i: (labels or {}).get(i, i))
     x = alt.X("label:N", title=msg("chart_item", lang), sort=None)
