@@ -57,8 +57,10 @@ def make_round(base: Path, passphrase: bytes | None = None, demo_evidence: bool 
     """
     rd, keys = base / "round", base / "keys"
     ck, cp = generate_keypair("coordinator", keys)
+    # one expert and one team: rules that can work with them (freeze refuses a min_reviewers, trim or cut that cannot)
     init_round(rd, round_id="test-2026-stage1", stage=1, rubrics_dir=ROOT / "rubrics", coordinator_id="coordinator",
-               coordinator_key=load_public_key(cp))
+               coordinator_key=load_public_key(cp),
+               rules_overrides={"cut": 1, "aggregation": {"expert": "mean", "trim": 0, "min_reviewers": 1}})
     ek, ep = generate_keypair(EXPERT, keys, passphrase)
     uk, up = generate_keypair(USER, keys, passphrase)
     _dump(rd / "roster.yaml", {"reviewers": [

@@ -85,7 +85,7 @@ def rewrite_payload(path: Path, payload: dict) -> None:
 
 def test_demo_round_is_clean_and_lists_the_amendment(rd):
     res = audit_round(rd)
-    assert res.clean and res.sheets == 25 and res.accepted == 25
+    assert res.clean and res.sheets == 270 and res.accepted == 270  # 25 expert sheets, 245 user sheets
     warn = [f for f in res.findings if f.severity == "warning"]
     # no witnessed checkpoint was given: the audit says that truncation cannot be detected
     assert [(f.check, f.file) for f in warn] == [("ledger.witness", ""), ("rules.amendment", "frozen/v2.dsse.json")]
@@ -110,7 +110,7 @@ def test_published_files_are_versioned_data_that_validate_against_the_shipped_sc
     payload = json.loads(signed)
     jsonschema.validate(payload, json_schema("report"))
     # signed exactly as the model serializes
-    assert payload["schema_version"] == 1 and canonical_json(SignedReport.model_validate(payload).model_dump(mode="json")) == signed
+    assert payload["schema_version"] == 2 and canonical_json(SignedReport.model_validate(payload).model_dump(mode="json")) == signed
     jsonschema.validate(payload_of(rd / SHEET), json_schema("sheet"))
     res = audit_round(rd)
     saved = json.loads(write_audit(res, rd)["json"].read_text(encoding="utf-8"))
@@ -201,9 +201,9 @@ def test_one_finding_does_not_hide_the_others(rd, capsys):
     # the report is still checked: it was signed under the ledger before the deletion, and the broken chain
     # is why it cannot be recomputed
     assert errors(res, "report.ledger") and "cannot be recomputed" in errors(res, "report.recompute")[0].message
-    assert res.round_id == "demo-2026-stage1" and res.sheets == 25 and res.accepted == 24
+    assert res.round_id == "demo-2026-stage1" and res.sheets == 270 and res.accepted == 269
     assert "demo-2026-stage1" in (rd / "audit" / "index.html").read_text(encoding="utf-8")
-    assert "25 sheet file(s), 24 accepted" in out
+    assert "270 sheet file(s), 269 accepted" in out
     chain = errors(res, "ledger.chain")[0]
     assert f"ledger.jsonl:{chain.detail['line']}:" in out
     for x in res.findings:  # the command line says what audit.json says: file, line, place, expected
@@ -218,7 +218,7 @@ def test_a_roster_that_does_not_load_falls_back_to_the_key_inside_the_signed_ver
     p["judgments"][next(iter(p["judgments"]))]["comment"] = "edited"
     rewrite_payload(rd / SHEET, p)
     res = audit_round(rd)
-    assert res.round_id == "demo-2026-stage1" and res.sheets == 25 and res.accepted == 24
+    assert res.round_id == "demo-2026-stage1" and res.sheets == 270 and res.accepted == 269
     assert [f.file for f in errors(res, "round.load")] == ["roster.yaml"]
     assert [f.file for f in errors(res, "sheet.signature")] == [SHEET]  # verified with the signed roster's key
     warn = [f for f in res.findings if f.check == "rules.signature"]
@@ -236,7 +236,7 @@ def test_without_the_frozen_rubric_content_sheets_are_checked_for_signatures_onl
     res = audit_round(rd)
     assert [(x.check, x.file) for x in errors(res)] == [("rubric.frozen", "rubrics/user.yaml")]
     skipped = {x.check for x in res.findings if x.severity == "info" and "not at hand" in x.message}
-    assert skipped == {"sheet.rubric", "report.recompute"} and res.accepted == 25
+    assert skipped == {"sheet.rubric", "report.recompute"} and res.accepted == 270
 
 
 def test_evidence_file_replaced_after_signing(rd):

@@ -16,7 +16,7 @@ def test_demo_runs_the_whole_round(tmp_path):
     report = run_demo(tmp_path / "demo", echo=lines.append)
     text = "\n".join(lines)
     assert report.is_file() and "<svg" in report.read_text()
-    assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 25 accepted, 0 rejected" in text
+    assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 270 accepted, 0 rejected" in text
     assert "team-cheonma" in text and "excluded by gate" in text          # the copied vision encoder
     # the evidence says so too: one independence line per team, only cheonma's flagged
     lines_by_team = {ln.strip().split(":", 1)[0]: ln for ln in lines if ln.startswith("  team-") and ": " in ln}

@@ -58,7 +58,7 @@ def test_wheel_installs_and_runs_the_demo_and_a_batch_outside_the_checkout(tmp_p
     assert Path(where).is_relative_to(venv) and not Path(where).is_relative_to(ROOT), where
 
     out = _run([str(venv / "bin" / "workbench"), "demo", "--out", "demo"], cwd=work, env=env)
-    assert "batch: 25 of 25 notebooks done" in out and "collected: 25 accepted, 0 rejected" in out, out
+    assert "batch: 25 of 25 notebooks done" in out and "collected: 270 accepted, 0 rejected" in out, out
     assert (work / "demo" / "round" / "report" / "index.html").is_file()
 
     # a batch with the installed package's own review notebook (no --notebook): redo one assignment

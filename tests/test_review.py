@@ -402,7 +402,7 @@ def test_answers_parser_fails_only_with_a_workbench_error(tmp_path, text):
 def test_missing_key_file_and_bad_parameters(kit):
     with pytest.raises(KeyFileError, match="key file not found"):
         _open(kit, key_file="nowhere.key")
-    with pytest.raises(WorkbenchError, match=r"^role: role 'coordinator', expected expert or user$"):
+    with pytest.raises(WorkbenchError, match=r"^role: role 'coordinator', expected expert or committee or user$"):
         open_review(kit.round_dir, EXPERT, TEAM, "coordinator")
 
 
