@@ -100,3 +100,22 @@ def test_a_majority_approve_gate_changes_in_the_open_only(rechallenge):
     # under majority-to-exclude the 3-3 tie keeps team-hanbit, and the cut of 1 decides by points
     s = aggregate_round(load_round(rd)).scores.set_index("team")
     assert not s.loc["team-hanbit", "status"].startswith("not selected")
+
+
+def test_running_the_example_again_keeps_a_round_that_holds_sheets(tmp_path):
+    """Issue 14: re-running the demo deleted the demo round, drafts included, without warning."""
+    from workbench.demo import next_steps
+
+    rd = rechallenge_round(tmp_path)
+    assert rechallenge_round(tmp_path) == rd  # nothing signed yet: replaced quietly
+    _sign_all(tmp_path, rd)
+    said = []
+    rechallenge_round(tmp_path, echo=said.append)
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("rechallenge.previous-")]
+    assert any(kept.glob("sheets/*/*.dsse.json")) and str(kept) in said[0] and "--fresh" in said[0]
+    _sign_all(tmp_path, rd)
+    rechallenge_round(tmp_path, fresh=True)  # told to: replaced
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith("rechallenge.previous-")]) == 1
+    assert not any(rd.glob("sheets/*/*.dsse.json"))
+    steps = "\n".join(next_steps(tmp_path))
+    assert "workbench audit" in steps and str(tmp_path / "round" / "report" / "index.html") in steps

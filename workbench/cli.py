@@ -272,15 +272,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job end to end on the embedded demo data")
     p.add_argument("--out", default="demo-round", help="output folder (default: demo-round)")
+    p.add_argument("--fresh", action="store_true",
+                   help="replace earlier demo rounds even when they hold drafts or sheets (default: keep them aside)")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo, run_rechallenge
+    from .demo import next_steps, run_demo, run_rechallenge
 
-    run_demo(args.out, echo=print, progress=True)
+    run_demo(args.out, echo=print, progress=True, fresh=args.fresh)
     print("")
-    run_rechallenge(args.out, echo=print, progress=True)
+    run_rechallenge(args.out, echo=print, progress=True, fresh=args.fresh)
+    print("")
+    print("\n".join(next_steps(args.out)))
     return 0
 
 

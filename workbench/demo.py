@@ -40,7 +40,7 @@ from .survey import sign_survey
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_demo_data", "default_rubrics_dir", "rechallenge_round", "run_demo", "run_rechallenge"]
+__all__ = ["default_demo_data", "default_rubrics_dir", "next_steps", "rechallenge_round", "run_demo", "run_rechallenge"]
 
 COORDINATOR = "coordinator"
 ROUND_ID = "demo-2026-stage1"
@@ -66,11 +66,51 @@ def _write_yaml(path: Path, obj: object) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=110))
 
 
+def _holds_work(rd: Path) -> bool:
+    """Whether a round folder holds what people made: drafts or signed sheets."""
+    return any((rd / "drafts").glob("*/*.json")) or any((rd / "sheets").glob("*/*.dsse.json"))
+
+
+def _make_room(rd: Path, fresh: bool, echo: Callable[[str], None]) -> None:
+    """The demo starts a new round at ``rd``: an earlier one holding drafts or sheets is kept aside (renamed with
+    the time), never deleted, unless ``fresh`` says so."""
+    if not rd.exists():
+        return
+    if fresh or not _holds_work(rd):
+        shutil.rmtree(rd)
+        return
+    kept = rd.with_name(f"{rd.name}.previous-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
+    rd.rename(kept)
+    echo(f"the earlier {rd.name} holds drafts or sheets: kept as {kept} (--fresh replaces it instead)")
+
+
+def next_steps(out: str | Path) -> list[str]:
+    """What to open after the demo: the reports, a reviewer's notebook, the sheets, the audit, the verify page."""
+    out = Path(out)
+    rd, rc = out / "round", out / "rechallenge"
+    lines = ["what to open next:",
+             f"  the report (a browser):       {rd / 'report' / 'index.html'}"]
+    verify = rd / "report" / "verify.html"
+    if verify.is_file():
+        lines.append(f"  check its signature:          {verify}")
+    notebook = next(iter(sorted((rd / "notebooks").glob("*/*.ipynb"))), None)
+    if notebook is not None:
+        lines.append(f"  a reviewer's notebook:        jupyter lab {notebook}  (Run All; it finds its round)")
+    lines += [f"  the signed sheets:            {rd / 'sheets'}/<reviewer>/<team>.v<N>.dsse.json",
+              f"  the ledger:                   {rd / 'ledger.jsonl'}",
+              f"  audit it yourself:            workbench audit {rd} [--rerun]",
+              f"  round status:                 workbench round status {rd}"]
+    if (rc / "report" / "index.html").is_file():
+        lines.append(f"  the re-challenge's report:    {rc / 'report' / 'index.html'}")
+    return lines
+
+
 def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2, notebook: str | Path | None = None,
-             progress: bool = False) -> Path:
+             progress: bool = False, fresh: bool = False) -> Path:
     """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path.
 
-    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does. Each step's
+    ``progress`` shows the batch's progress bar (on standard error), as ``workbench demo`` does. An earlier
+    round at ``out/round`` that holds drafts or sheets is renamed aside, not deleted, unless ``fresh``. Each step's
     line goes to ``echo`` (``workbench demo`` prints them: they are its output), else to the
     ``workbench.demo`` logger at INFO.
     """
@@ -94,8 +134,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     coord_key = load_private_key(keys / f"{COORDINATOR}.key")
 
     rd = out / "round"
-    if rd.exists():
-        shutil.rmtree(rd)  # the demo always starts a fresh round
+    _make_room(rd, fresh, echo)
     init_round(rd, round_id=ROUND_ID, stage=1, rubrics_dir=rubrics_dir, coordinator_id=COORDINATOR,
                coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"))
     roster = load_yaml(rd / "roster.yaml")[0]
@@ -166,8 +205,10 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
 RECHALLENGE_ID = "demo-2026-rechallenge"
 
 
-def rechallenge_round(out: str | Path) -> Path:
-    """Create and freeze the re-challenge round at ``out/rechallenge`` (keys in ``out/keys``); return its path."""
+def rechallenge_round(out: str | Path, *, fresh: bool = False, echo: Callable[[str], None] | None = None) -> Path:
+    """Create and freeze the re-challenge round at ``out/rechallenge`` (keys in ``out/keys``); return its path.
+
+    An earlier one holding drafts or sheets is renamed aside unless ``fresh``."""
     out = Path(out)
     data = rechallenge_data()
     members = load_yaml(data / "committee.yaml")[0]
@@ -176,8 +217,7 @@ def rechallenge_round(out: str | Path) -> Path:
     keys = out / "keys"
     _keys(keys, [COORDINATOR, *committee])
     rd = out / "rechallenge"
-    if rd.exists():
-        shutil.rmtree(rd)  # the example always starts a fresh round
+    _make_room(rd, fresh, echo or log.info)
     rules = {"title": "Re-challenge: one additional team (패자부활전)", "cut": 1,
              "aggregation": {"expert": "trimmed_mean", "trim": 1, "min_reviewers": 5},
              "gates": [{"criterion": "committee.approval", "rule": "majority_approve"}],
@@ -205,7 +245,7 @@ def rechallenge_round(out: str | Path) -> Path:
 
 
 def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2,
-                    notebook: str | Path | None = None, progress: bool = False) -> Path:
+                    notebook: str | Path | None = None, progress: bool = False, fresh: bool = False) -> Path:
     """Run the re-challenge example into ``out/rechallenge``; return the report's path.
 
     After stage 1 the ministry added one more place: a team is selected by a committee of 7 (written review and
@@ -215,7 +255,7 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
     """
     echo = echo or log.info
     t0 = time.monotonic()
-    rd = rechallenge_round(out)
+    rd = rechallenge_round(out, fresh=fresh, echo=echo)
     r = load_round(rd)
     echo(f"re-challenge round created and frozen: {rd} ({len(r.teams.teams)} candidate teams, a committee of "
          f"{sum(e.role == 'committee' for e in r.roster.reviewers)}, no user part)")
