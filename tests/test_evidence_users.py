@@ -268,3 +268,29 @@ def test_user_charts_export_with_hangul():
     sp = survey_points(read_survey(FIX / "survey.csv"), POINTS, LINEAR)
     svg = to_svg(survey_chart(sp, lang="ko", labels={"user.usability": "사용성", "user.korean_quality": "한국어 품질"}))
     assert "사용성" in svg and "한국어 품질" in svg
+
+
+def test_the_batched_fit_agrees_with_one_fit_per_resample_and_names_those_without_an_mle():
+    from workbench.evidence.users import fit_strengths_batch
+
+    rng = np.random.default_rng(7)
+    k = 12
+    true = rng.normal(size=k)
+    p = 1 / (1 + np.exp(-(true[:, None] - true[None, :])))
+    mats = []
+    for r in range(40):
+        n = np.triu(rng.integers(0, 30, size=(k, k)), 1)
+        wins = rng.binomial(n, p).astype(float)
+        w = wins + (n - wins).T + 0.5 * (r % 3 == 0)  # some with half-wins, as ties give
+        if r % 8 == 0:
+            w[5, :] = 0.0  # model 5 never wins: no MLE (Ford's condition)
+        mats.append(w)
+    fitted, ok = fit_strengths_batch(np.array(mats))
+    for w, row, has in zip(mats, fitted, ok, strict=True):
+        try:
+            one = fit_strengths(w)
+        except ValueError:
+            assert not has and np.isnan(row).all()
+            continue
+        assert has and np.max(np.abs(one - row)) < 1e-9
+    assert (~ok).sum() == 5

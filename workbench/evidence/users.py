@@ -8,6 +8,7 @@ Survey (round file ``users/survey.csv``: ``user_id, team, item, value[, comment]
     :func:`survey_chart`
 Votes (round file ``users/votes.csv``: ``user_id, prompt_id, model_a, model_b, winner``):
     :class:`Votes`, :func:`read_votes`, :func:`validate_votes`, :func:`bradley_terry`, :func:`fit_strengths`,
+    :func:`fit_strengths_batch`,
     :class:`BradleyTerry`, :class:`Strength`, :func:`strengths_chart`
 
 Survey points (per team, per item ``j`` with rubric points ``P_j``): ``P_j * mean_u fraction(level_u,j)``
@@ -63,6 +64,7 @@ __all__ = [
     "Votes",
     "bradley_terry",
     "fit_strengths",
+    "fit_strengths_batch",
     "read_survey",
     "read_votes",
     "strengths_chart",
@@ -469,6 +471,53 @@ def fit_strengths(wins: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100) 
     return theta - theta.mean()
 
 
+def fit_strengths_batch(wins: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_strengths` for many win matrices at once (``wins[r]``, shape ``(R, k, k)``), as the bootstrap
+    needs: one Newton iteration updates every resample with batched linear algebra instead of ``R`` Python-level
+    fits. Returns the strengths ``(R, k)`` (mean 0) and which resamples have an MLE (Ford's condition); the
+    rows without one are NaN. Each step is halved where it would lower that resample's log-likelihood, as in
+    :func:`fit_strengths`, so the results agree with it to the tolerance."""
+    wins = np.asarray(wins, dtype=float)
+    r, k, _ = wins.shape
+    ok = np.array([_connected(w) for w in wins], dtype=bool)
+    w_ok = wins[ok]
+    n = w_ok + w_ok.transpose(0, 2, 1)
+    theta = np.zeros((len(w_ok), k))
+
+    def loglik(t: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return -np.sum(w_ok[rows] * np.logaddexp(0.0, t[:, None, :] - t[:, :, None]), axis=(1, 2))
+
+    ll = loglik(theta)
+    active = np.ones(len(w_ok), dtype=bool)
+    idx = np.arange(k)
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        rows = np.flatnonzero(active)
+        th = theta[rows]
+        p = expit(th[:, :, None] - th[:, None, :])
+        grad = (w_ok[rows] - n[rows] * p).sum(axis=2)
+        w = n[rows] * p * p.transpose(0, 2, 1)
+        info = -w
+        info[:, idx, idx] += w.sum(axis=2)  # observed information: a graph Laplacian per resample
+        step = np.zeros_like(th)
+        step[:, 1:] = np.linalg.solve(info[:, 1:, 1:], grad[:, 1:, None])[:, :, 0]
+        t = np.ones(len(rows))
+        new = th + step
+        new_ll = loglik(new, rows)
+        worse = (new_ll < ll[rows] - 1e-12 * np.abs(ll[rows])) & (t >= 1e-6)
+        while worse.any():  # step halving, only where the full step lowered the likelihood
+            t[worse] /= 2
+            new[worse] = th[worse] + t[worse, None] * step[worse]
+            new_ll[worse] = loglik(new[worse], rows[worse])
+            worse = (new_ll < ll[rows] - 1e-12 * np.abs(ll[rows])) & (t >= 1e-6)
+        theta[rows], ll[rows] = new, new_ll
+        active[rows] = np.max(np.abs(t[:, None] * step), axis=1) >= tol
+    out = np.full((r, k), np.nan)
+    out[ok] = theta - theta.mean(axis=1, keepdims=True)
+    return out, ok
+
+
 def _cells(votes: Votes) -> tuple[list[str], np.ndarray]:
     """Models (sorted) and counts[lo, hi, outcome] with outcome 0 = lo won, 1 = hi won, 2 = tie."""
     f = votes.frame
@@ -486,9 +535,9 @@ def _cells(votes: Votes) -> tuple[list[str], np.ndarray]:
 
 
 def _wins(counts: np.ndarray) -> np.ndarray:
-    # the upper triangle holds each pair once; ties add half a win each way
-    wins = counts[:, :, 0] + 0.5 * counts[:, :, 2]
-    return wins + (counts[:, :, 1] + 0.5 * counts[:, :, 2]).T
+    # the upper triangle holds each pair once; ties add half a win each way (leading axes: resamples)
+    wins = counts[..., 0] + 0.5 * counts[..., 2]
+    return wins + np.swapaxes(counts[..., 1] + 0.5 * counts[..., 2], -1, -2)
 
 
 def bradley_terry(
@@ -525,14 +574,10 @@ def bradley_terry(
     n_votes = int(flat.sum())
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n_votes, flat[cells] / n_votes, size=resamples)
-    boot = []
-    for d in draws:
-        c = np.zeros_like(flat)
-        c[cells] = d
-        try:
-            boot.append(shift(fit_strengths(_wins(c.reshape(counts.shape)))))
-        except ValueError:
-            continue
+    c = np.zeros((resamples, flat.size), dtype=flat.dtype)
+    c[:, cells] = draws
+    fitted, ok = fit_strengths_batch(_wins(c.reshape(resamples, *counts.shape)))
+    boot = [shift(t) for t in fitted[ok]]
     failed = resamples - len(boot)
     alpha = (1 - confidence) / 2
     if boot:
