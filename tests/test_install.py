@@ -28,6 +28,7 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeou
 
 
 @pytest.mark.xdist_group("demo")
+@pytest.mark.timeout(1500)  # a wheel build and install, then both demo rounds: minutes on 2 busy cores
 def test_wheel_installs_and_runs_the_demo_and_a_batch_outside_the_checkout(tmp_path):
     t0 = time.monotonic()
     # build from a copy, so the build's egg-info and build/ folders never land in the checkout
@@ -57,7 +58,7 @@ def test_wheel_installs_and_runs_the_demo_and_a_batch_outside_the_checkout(tmp_p
     where = _run([str(py), "-c", "import workbench; print(workbench.__file__)"], cwd=work, env=env).strip()
     assert Path(where).is_relative_to(venv) and not Path(where).is_relative_to(ROOT), where
 
-    out = _run([str(venv / "bin" / "workbench"), "demo", "--out", "demo"], cwd=work, env=env)
+    out = _run([str(venv / "bin" / "workbench"), "demo", "--out", "demo"], cwd=work, env=env, timeout=1200)
     assert "batch: 25 of 25 notebooks done" in out and "collected: 270 accepted, 0 rejected" in out, out
     assert (work / "demo" / "round" / "report" / "index.html").is_file()
 
