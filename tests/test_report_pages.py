@@ -152,6 +152,8 @@ def test_wording_of_statuses_flags_and_changes():
     assert w.flag("vision_encoder derived from Foreign-VL (12.8% of parameters)") == \
         "vision_encoder 구성요소가 Foreign-VL에서 파생 (가져와 추가 학습) (파라미터의 12.8%)"
     assert w.weight_verdict("no_evidence") == "재사용 증거 없음"
+    assert w.flag("gpqa: no standard error or item count, treated as exact", {"gpqa": "GPQA 다이아몬드 추론"}) == \
+        "GPQA 다이아몬드 추론: 표준오차나 문항 수가 없어 오차 없는 값으로 처리"
     assert Wording({}, "en").amendment_changes([{"path": "rules.cut", "old": 4, "new": 3}]) == \
         ["cut line changed from 4 to 3 teams"]
 

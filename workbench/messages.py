@@ -224,6 +224,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "r_note": {"ko": "참고", "en": "Note"},
     "fl_noise": {"ko": "{bench}: 목표 {ref}에 못 미쳤지만 {conf} 구간 [{lo}, {hi}]이 목표에 닿음: 잡음일 수 있음",
                  "en": "{bench}: misses its target {ref} but the {conf} interval [{lo}, {hi}] reaches it: the miss may be noise"},
+    "fl_exact": {"ko": "{bench}: 표준오차나 문항 수가 없어 오차 없는 값으로 처리", "en": "{bench}: no standard error or item count, treated as exact"},
     "fl_copied": {"ko": "{component} 구성요소가 {reference}에서 {verdict} (파라미터의 {share})", "en": "{component}: {verdict} from {reference} ({share} of parameters)"},
     "fl_undeclared": {"ko": "신고하지 않은 가중치 사용: {component} ({reference})", "en": "undeclared weights use: {component} ({reference})"},
     "fl_licence": {"ko": "라이선스 주의 ({kind}): 구성요소 {n}개", "en": "licence flag ({kind}): {n} component(s)"},

@@ -66,7 +66,8 @@ def _names(scores: pd.DataFrame) -> dict[str, str]:
 
 def indices_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
     """AI Frontier Index (x) against AI Diffusion Index (y), one point per team; teams are told apart by colour
-    and shape in a legend, not by text next to the points (labels of close teams overlapped)."""
+    in one legend, not by text next to the points (labels of close teams overlapped); the table beside it has
+    the exact figures."""
     data = pd.DataFrame({"team": scores["name"], "frontier": scores["frontier_index"].map(lambda v: float(shown(v))),
                          "diffusion": scores["diffusion_index"].map(lambda v: float(shown(v)))})
     low = min(float(data[["frontier", "diffusion"]].min().min()) if len(data) else 0.0, 90.0)
@@ -75,7 +76,7 @@ def indices_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
     return alt.Chart(data).mark_point(size=160, filled=True, opacity=0.85).encode(
         x=alt.X("frontier:Q", title=w.t("r_col_frontier"), scale=alt.Scale(domain=domain)),
         y=alt.Y("diffusion:Q", title=w.t("r_col_diffusion"), scale=alt.Scale(domain=domain)),
-        color=team, shape=alt.Shape("team:N", title=w.t("r_col_team"), sort=list(data["team"])),
+        color=team,
         tooltip=["team", "frontier", "diffusion"],
     ).properties(width=380, height=340, title=w.t("r_indices"))
 
@@ -95,6 +96,11 @@ def totals_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
         order=alt.Order("order:Q"),
         tooltip=["team", "part", "points"],
     ).properties(width=480, title=w.t("r_charts_totals"))
+
+
+def _axis(top: float) -> alt.Axis:
+    """A small panel's axis: 0, quarters and the criterion's maximum (labels of a 4-point axis ran together)."""
+    return alt.Axis(values=[top * i / 4 for i in range(5)], format=".1~f", labelFlush=True)
 
 
 def _panels(charts: list[alt.TopLevelMixin], title: str) -> alt.ConcatChart:
@@ -118,7 +124,7 @@ def criteria_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
         dots = pd.DataFrame({"team": sub["team"].map(names), "points": sub["points"].astype(float)})
         panel = pd.DataFrame([{"team": names[t], "panel": panel_score(g["points"].tolist(), method, trim)}
                               for t, g in sub.groupby("team", sort=True)])
-        x = alt.X("points:Q", title=w.t("r_reviewer_points"), scale=alt.Scale(domain=[0, top], nice=False))
+        x = alt.X("points:Q", title=w.t("r_reviewer_points"), scale=alt.Scale(domain=[0, top], nice=False), axis=_axis(top))
         y = alt.Y("team:N", sort=order, title=None)
         bars = alt.Chart(panel).mark_bar(color="#c8d7ea", height=12).encode(
             x=alt.X("panel:Q", scale=alt.Scale(domain=[0, top], nice=False)), y=y,
@@ -143,7 +149,7 @@ def benchmark_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
     charts = []
     for cid, sub in data.groupby("criterion", sort=True):
         top = float(sub["max"].max())
-        x = alt.X("low:Q", title=w.t("r_col_points"), scale=alt.Scale(domain=[0, top], nice=False))
+        x = alt.X("low:Q", title=w.t("r_col_points"), scale=alt.Scale(domain=[0, top], nice=False), axis=_axis(top))
         y = alt.Y("team:N", sort=order, title=None)
         bars = alt.Chart(sub).mark_errorbar(ticks=True).encode(x=x, x2="high:Q", y=y)
         dots = alt.Chart(sub).mark_point(filled=True, size=60, color="#1f4e8c").encode(

@@ -28,6 +28,7 @@ _INCOMPLETE = re.compile(r"^incomplete \((?P<got>\d+) of (?P<need>\d+) expert sh
 _JUSTIFICATION = re.compile(r"^(?P<who>\S+) \((?P<verdict>[a-z_]+)\): (?P<text>.*)$", re.S)
 _NOISE = re.compile(r"^(?P<bench>\S+): misses its reference (?P<ref>\S+) but the (?P<conf>\d+%) interval "
                     r"\[(?P<lo>[^,]+), (?P<hi>[^\]]+)\] reaches it: the miss may be noise$")
+_EXACT = re.compile(r"^(?P<bench>\S+): no standard error or item count, treated as exact$")
 _FLAGS = (
     (re.compile(r"^(?P<component>\S+) (?P<verdict>identical|derived) from (?P<reference>.+) "
                 r"\((?P<share>[\d.]+%) of parameters\)$"), "fl_copied"),
@@ -154,6 +155,8 @@ class Wording:
     # -- evidence
     def flag(self, text: str, names: Mapping[str, str] | None = None) -> str:
         """An evidence flag in words; ``names`` maps benchmark ids to their names in this language."""
+        if m := _EXACT.match(text):
+            return self.t("fl_exact", bench=(names or {}).get(m["bench"], m["bench"]))
         if m := _NOISE.match(text):
             bench = (names or {}).get(m["bench"], m["bench"])
             return self.t("fl_noise", bench=bench, ref=m["ref"], conf=m["conf"], lo=m["lo"], hi=m["hi"])
