@@ -99,8 +99,11 @@ def totals_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
 
 
 def _axis(top: float) -> alt.Axis:
-    """A small panel's axis: 0, quarters and the criterion's maximum (labels of a 4-point axis ran together)."""
-    return alt.Axis(values=[top * i / 4 for i in range(5)], format=".1~f", labelFlush=True)
+    """A small panel's axis from 0 to the criterion's maximum in whole points (labels of a 4-point axis ran
+    together, and quarter ticks of a 3-point axis read 0.8 and 2.3)."""
+    step = 1 if top <= 6 else 2 if top <= 12 else 5
+    values = [float(v) for v in range(0, math.floor(top) + 1, step)]
+    return alt.Axis(values=[*values, float(top)] if values[-1] < top else values, format="~g", labelFlush=True)
 
 
 def _panels(charts: list[alt.TopLevelMixin], title: str) -> alt.ConcatChart:
