@@ -323,10 +323,13 @@ def test_round_aggregate_and_signed_report(tmp_path):
     agg = aggregate_round(r)
     assert agg.acknowledged == ack
     paths = write_report(r, agg, coord_key(tmp_path), "coord")
-    html = paths["html"].read_text()
+    html = paths["html_en"].read_text()
     assert "tb withdrew its benchmark submission in writing" in html and "tb: no benchmark results submitted" in html
     assert "<script" not in html and "<svg" in html and "encoder weights copied" in html
     assert "Evidence per team" in html and "No benchmark points computed (scored 0)" in html
+    ko = paths["html"].read_text()
+    assert '<html lang="ko">' in ko and "팀별 증빙" in ko and 'href="index.en.html"' in ko and 'href="index.html"' in html
+    assert "<script" not in ko and "tb withdrew its benchmark submission in writing" in ko
     payload = json.loads(verify_envelope(paths["signed"].read_bytes(), load_public_key(tmp_path / "keys" / "coord.pub"),
                                          REPORT_TYPE))
     assert payload["scores"][0]["team"] == "ta" and payload["files"]["scores.csv"]

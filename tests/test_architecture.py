@@ -19,7 +19,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sheet", "round", "charts", "executor"),
     "evidence": ("evidence",),
     "review": ("dossier", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "report"),
+    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
+                     "verifypage", "report"),
     "audit": ("audit",),
     "interface": ("schemas", "demo", "cli", "__main__"),
 }

@@ -24,8 +24,9 @@ def test_demo_runs_the_whole_round(tmp_path):
     assert "undeclared weights use: vision_encoder (Foreign-VL)" in lines_by_team["team-cheonma"]
     assert all("nothing flagged" in lines_by_team[t] for t in ("team-aurora", "team-baekdu", "team-daehan", "team-eoullim"))
     assert "evidence problem" not in text
-    html = report.read_text()
+    html = (report.parent / "index.en.html").read_text()
     assert "Evidence per team" in html and "may be noise" in html
+    assert "팀별 증빙" in report.read_text() and "잡음일 수 있음" in report.read_text()
     s = status(tmp_path / "demo" / "round")
     assert s["frozen_version"] == 2 and s["amendments"][0]["after_first_submission"] is True
     assert s["collected"] == {"accepted": 270, "rejected": 0}  # 25 expert sheets, 245 user sheets

@@ -57,8 +57,10 @@ def test_an_approval_is_selected_and_a_tie_is_not(rechallenge):
     g = agg.gates.set_index("team")
     assert g.loc["team-daehan", "decision"].startswith("approved: 5 of 7")
     paths = write_report(load_round(rd), agg, load_private_key(out / "keys" / f"{COORDINATOR}.key"), COORDINATOR)
-    html = paths["html"].read_text()
-    assert "majority_approve" in html and "a tie fails" in html and "none selected" not in html
+    html = paths["html_en"].read_text()
+    assert "selected only when more than half of the reviewers approve" in html and "a tie fails" in html
+    assert "majority_approve" not in html and "none selected" not in html
+    assert "위원 과반이 승인해야 선정" in paths["html"].read_text()
 
 
 def test_none_selected_when_the_approval_fails(rechallenge):
@@ -67,8 +69,9 @@ def test_none_selected_when_the_approval_fails(rechallenge):
     agg = aggregate_round(load_round(rd))
     assert "advances" not in set(agg.scores["status"])
     assert "3 of 7 approve" in agg.scores.set_index("team").loc["team-daehan", "status"]
-    html = write_report(load_round(rd), agg, load_private_key(out / "keys" / f"{COORDINATOR}.key"), COORDINATOR)["html"]
-    assert "No team advances: none selected" in html.read_text()
+    paths = write_report(load_round(rd), agg, load_private_key(out / "keys" / f"{COORDINATOR}.key"), COORDINATOR)
+    assert "No team advances: none selected" in paths["html_en"].read_text()
+    assert "선정된 팀 없음" in paths["html"].read_text()
 
 
 def test_none_selected_below_the_frontier_threshold(rechallenge):

@@ -84,6 +84,7 @@ from .sheet import ScoreSheet, parse_sheet
 from .shipped import shipped_path
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
+from .verifypage import LEDGER_COPY, verify_html
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +390,20 @@ def _check_coverage(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, 
             a.add("info", "assignment.coverage", "assignments.yaml", f"{asg.reviewer} x {asg.team} has no accepted sheet")
 
 
+def _check_ledger_copy(a: _Audit, r: Round, seq: int, required: bool) -> None:
+    """``report/ledger.jsonl`` (what the verify page checks the signed head against) must be this ledger's
+    first ``seq`` lines, byte for byte: the history up to and including the report entry."""
+    p = r.path / "report" / LEDGER_COPY
+    if not p.is_file():
+        if required:
+            a.add("error", "report.files", p, "report/ledger.jsonl is missing: the verify page cannot check the ledger head")
+        return
+    lines = read_bounded(r.ledger_path, ledger.MAX_LEDGER_BYTES).splitlines(keepends=True)
+    if read_bounded(p, ledger.MAX_LEDGER_BYTES) != b"".join(lines[:seq]):
+        a.add("error", "report.files", p, f"report/ledger.jsonl is not this ledger's first {seq} entries (up to the "
+              "report entry)", expected="a byte-for-byte copy of ledger.jsonl up to the report entry")
+
+
 def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     reports = [e for e in entries if e.type == "report"]
     f = r.path / "report" / "report.dsse.json"
@@ -422,12 +437,21 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         a.add("error", "report.ledger", f, f"the report was signed under a ledger of {size} entries with head "
               f"{str(head)[:12]}, which is not this ledger's history up to its report entry {last.seq}",
               signed_size=size, signed_head=head, expected="the ledger the report was made under")
-    for name in ("index.html", "scores.csv"):
+    # every file the report signed (an older report signed only these two), each a plain name in report/
+    for name in sorted(set(signed_files) | {"index.html", "scores.csv"}):
+        if "/" in name or "\\" in name or name.startswith("."):
+            a.add("error", "report.files", f, f"the signed report names '{name}', which is not a file of report/")
+            continue
         p = r.path / "report" / name
         now = sha256_file(p) if p.is_file() else None
         if now != signed_files.get(name):
             a.add("error", "report.files", p, f"report/{name} {'is missing' if now is None else 'was edited'}: "
                   "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
+    _check_ledger_copy(a, r, last.seq, "verify.html" in signed_files)
+    if "verify.html" in signed_files and sha256_bytes(verify_html()) != signed_files["verify.html"]:
+        a.add("error", "report.files", "report/verify.html", "the signed verify page is not the one this workbench "
+              "makes: a page that checks nothing could say green", sha256=sha256_bytes(verify_html()),
+              signed_sha256=signed_files["verify.html"])
     if a.missing_rubrics:
         a.add("info", "report.recompute", f, "the report was not recomputed: the frozen content of the "
               f"{', '.join(a.missing_rubrics)} rubric(s) is not at hand", expected="the frozen rubric files")

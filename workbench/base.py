@@ -2,7 +2,7 @@
 one conversion from pydantic's validation errors to the workbench's typed errors.
 
 Public API: :class:`Model`, :data:`Id`, :data:`ID_PATTERN`, :data:`Hex64`, :func:`utc_now`, :func:`rounded`,
-:func:`pydantic_problems`, :func:`from_pydantic`, :func:`json_diff`.
+:func:`shown`, :func:`pydantic_problems`, :func:`from_pydantic`, :func:`json_diff`.
 
 Everything here sits below every other module but :mod:`workbench.errors` and :mod:`workbench.files`, so
 that a rule (what an id looks like, how a float is fixed before signing) is written once.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -24,7 +25,7 @@ from .files import Loc, line_for
 
 __all__ = [
     "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff", "pydantic_problems", "rounded",
-    "utc_now",
+    "shown", "utc_now",
 ]
 
 # Reviewer, team, criterion-free ids: they become file names, so no '/', no leading dot, bounded length.
@@ -49,6 +50,19 @@ def utc_now() -> str:
 def rounded(x: float | None, digits: int = 6) -> float | None:
     """``x`` at ``digits`` decimals, never ``-0.0``, so float noise never changes canonical bytes."""
     return None if x is None else round(float(x), digits) + 0.0
+
+
+def shown(x: float | None, digits: int = 1) -> str:
+    """``x`` as people read it in a published table: ``digits`` decimals, half away from zero (30.85 -> 30.9,
+    as the ministry rounds, not Python's half-to-even on binary floats), never ``-0.0``; ``None`` -> ``""``.
+
+    The one rounding of every figure meant for people (the report pages and scores.csv); signed data keeps
+    full precision. It rounds the shortest decimal that reads back as ``x`` (``repr``), so 2.675 -> 2.68.
+    """
+    if x is None:
+        return ""
+    q = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{q + 0:.{digits}f}" if q != 0 else f"{0:.{digits}f}"
 
 
 # ---------------------------------------------------------------- pydantic errors

@@ -89,10 +89,11 @@ def next_steps(out: str | Path) -> list[str]:
     out = Path(out)
     rd, rc = out / "round", out / "rechallenge"
     lines = ["what to open next:",
-             f"  the report (a browser):       {rd / 'report' / 'index.html'}"]
+             f"  the report (a browser):       {rd / 'report' / 'index.html'} (English: index.en.html)"]
     verify = rd / "report" / "verify.html"
     if verify.is_file():
-        lines.append(f"  check its signature:          {verify}")
+        lines.append(f"  check its signature:          cd {verify.parent} && python3 -m http.server, then open "
+                     "http://127.0.0.1:8000/verify.html")
     notebook = next(iter(sorted((rd / "notebooks").glob("*/*.ipynb"))), None)
     if notebook is not None:
         lines.append(f"  a reviewer's notebook:        jupyter lab {notebook}  (Run All; it finds its round)")

@@ -1,21 +1,30 @@
-"""The round report: ``report/index.html`` (self-contained, offline), ``report/scores.csv`` and
-``report/report.dsse.json`` (a :class:`~workbench.aggregate.SignedReport`: the aggregate's
-:class:`~workbench.aggregate.ReportData` plus the hashes of both files, signed by the coordinator exactly as
-the model serializes, in canonical JSON; its hash goes into the ledger as a ``report`` entry).
+"""The round report, as the ministry publishes it, in ``<round>/report``:
 
-Charts are Altair objects (:func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`,
-:func:`benchmark_chart`, and the evidence modules' vote-strength and cost charts) embedded as inline SVG
-rendered offline by :func:`workbench.charts.to_svg`: no script, no CDN, nothing fetched. Per team the
-report shows the evidence behind the computed numbers: benchmark points with intervals and "miss may be
-noise" flags, the independence evidence (provenance verdicts with parameter shares, training, tokenizer
-and licence flags) and every evidence file that could not be read.
+- ``index.html`` (Korean, ``lang="ko"``) and ``index.en.html`` (English), linked both ways: self-contained
+  and offline, every label from :mod:`workbench.messages` or the rubrics (:class:`~workbench.wording.Wording`),
+  every figure at one decimal by the one rounding :func:`workbench.base.shown`;
+- ``scores.csv``: the ranking with its figures for people at the same rounding;
+- ``verify.html``, ``keys.json`` and ``ledger.jsonl``: a page that checks the signature, the files and the
+  ledger head in a browser, the coordinators' public keys and a copy of the ledger up to the report entry
+  (:mod:`workbench.verifypage`);
+- ``report.dsse.json``: a :class:`~workbench.aggregate.SignedReport` (the aggregate's
+  :class:`~workbench.aggregate.ReportData`, full precision, plus the sha256 of every file of :data:`PUBLISHED`
+  and the ledger head it was made under), signed by the coordinator in canonical JSON; its hash goes into the
+  ledger as a ``report`` entry. The ledger copy cannot be among the signed files (it holds that entry); it is
+  bound to the signed head by its hash chain instead.
 
-Public API: :func:`indices_chart`, :func:`spread_chart`, :func:`totals_chart`, :func:`benchmark_chart`,
-:func:`scores_csv`, :func:`render_html`, :func:`write_report`.
+Charts are Altair objects rendered to inline SVG offline by :func:`workbench.charts.to_svg`: no script, no
+CDN, nothing fetched. Teams are named by their names, criteria by their rubric titles, and each
+per-criterion panel has its own axis from 0 to the criterion's maximum.
+
+Public API: :data:`PUBLISHED`, :func:`indices_chart`, :func:`criteria_chart`, :func:`totals_chart`,
+:func:`benchmark_chart`, :func:`scores_csv`, :func:`render_html`, :func:`write_report`.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import altair as alt
@@ -23,85 +32,164 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__, ledger
-from .aggregate import Aggregate, SignedReport
+from .aggregate import Aggregate, SignedReport, panel_score
+from .base import shown
 from .charts import style, to_svg
 from .errors import Problem, RoundError
 from .evidence.cost import cost_chart
 from .evidence.users import strengths_chart
 from .files import atomic_write_bytes, canonical_json, sha256_bytes
 from .round import Round, require_coordinator
+from .rubric import Rubric
 from .signing import REPORT_TYPE, envelope_bytes, sign_payload
 from .templating import render
+from .verifypage import LEDGER_COPY, keys_json, verify_html
+from .wording import Wording
 
-__all__ = ["benchmark_chart", "indices_chart", "render_html", "report_payload", "scores_csv", "spread_chart",
-           "totals_chart", "write_report"]
+__all__ = ["PUBLISHED", "benchmark_chart", "criteria_chart", "indices_chart", "render_html", "report_payload",
+           "scores_csv", "totals_chart", "write_report"]
 
 SCORE_COLS = ["rank", "team", "name", "benchmark", "expert", "user", "total", "frontier_index", "diffusion_index",
               "bt_strength", "n_expert_sheets", "status"]
+# the figures of scores.csv meant for people, and their decimals (the signed JSON keeps full precision)
+SHOWN_COLS = {"benchmark": 1, "expert": 1, "user": 1, "total": 1, "frontier_index": 1, "diffusion_index": 1,
+              "bt_strength": 2}
+# every file the signed report names by its sha256 (the ledger copy holds the report entry, so it cannot be one)
+PUBLISHED = ("index.html", "index.en.html", "scores.csv", "verify.html", "keys.json")
+PAGES = {"ko": "index.html", "en": "index.en.html"}
+PANEL_WIDTH = 210
 
 
-def indices_chart(scores: pd.DataFrame) -> alt.LayerChart:
-    """AI Frontier Index (x) against AI Diffusion Index (y), one labelled point per team."""
-    base = alt.Chart(scores[["team", "frontier_index", "diffusion_index", "status"]]).encode(
-        x=alt.X("frontier_index:Q", title="AI Frontier Index", scale=alt.Scale(domain=[0, 100])),
-        y=alt.Y("diffusion_index:Q", title="AI Diffusion Index", scale=alt.Scale(domain=[0, 100])),
-    )
-    pts = base.mark_circle(size=120).encode(color=alt.Color("status:N", title="status"), tooltip=["team", "status"])
-    labels = base.mark_text(dx=8, align="left").encode(text="team:N")
-    return (pts + labels).properties(width=420, height=360, title="Frontier vs Diffusion")
+def _names(scores: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(scores["team"], scores["name"], strict=True))
 
 
-def spread_chart(criteria: pd.DataFrame) -> alt.Chart:
-    """Each reviewer's points per expert criterion and team (the panel's spread)."""
-    return alt.Chart(criteria).mark_tick(thickness=2).encode(
-        x=alt.X("points:Q", title="points"),
-        y=alt.Y("criterion:N", title=None),
-        color=alt.Color("team:N"),
-        yOffset="team:N",
-        tooltip=["team", "reviewer", "criterion", "points"],
-    ).properties(width=480, title="Reviewer points per criterion")
+def indices_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
+    """AI Frontier Index (x) against AI Diffusion Index (y), one point per team; teams are told apart by colour
+    in one legend, not by text next to the points (labels of close teams overlapped); the table beside it has
+    the exact figures."""
+    data = pd.DataFrame({"team": scores["name"], "frontier": scores["frontier_index"].map(lambda v: float(shown(v))),
+                         "diffusion": scores["diffusion_index"].map(lambda v: float(shown(v)))})
+    low = min(float(data[["frontier", "diffusion"]].min().min()) if len(data) else 0.0, 90.0)
+    domain = [max(0.0, math.floor((low - 5) / 10) * 10), 100]
+    team = alt.Color("team:N", title=w.t("r_col_team"), sort=list(data["team"]))
+    return alt.Chart(data).mark_point(size=160, filled=True, opacity=0.85).encode(
+        x=alt.X("frontier:Q", title=w.t("r_col_frontier"), scale=alt.Scale(domain=domain)),
+        y=alt.Y("diffusion:Q", title=w.t("r_col_diffusion"), scale=alt.Scale(domain=domain)),
+        color=team,
+        tooltip=["team", "frontier", "diffusion"],
+    ).properties(width=380, height=340, title=w.t("r_indices"))
 
 
-def totals_chart(scores: pd.DataFrame) -> alt.Chart:
-    """Stacked points per part (benchmark, expert, user) per team."""
-    long = scores.melt(id_vars=["team"], value_vars=["benchmark", "expert", "user"], var_name="part", value_name="points")
+def totals_chart(scores: pd.DataFrame, w: Wording) -> alt.Chart:
+    """Stacked points per part (benchmark, expert, user) per team, by total."""
+    parts = [w.t(f"r_part_{p}") for p in ("benchmark", "expert", "user")]
+    long = pd.DataFrame([{"team": row["name"], "part": w.t(f"r_part_{p}"), "order": i, "points": float(shown(row[p])),
+                          "total": row["total"]}
+                         for _, row in scores.iterrows() for i, p in enumerate(("benchmark", "expert", "user"))],
+                        columns=["team", "part", "order", "points", "total"])
+    order = list(scores.sort_values(["total", "team"], ascending=[False, True])["name"])
     return alt.Chart(long).mark_bar().encode(
-        x=alt.X("points:Q", stack="zero", title="points (of 100)"),
-        y=alt.Y("team:N", sort="-x", title=None),
-        color=alt.Color("part:N", sort=["benchmark", "expert", "user"]),
+        x=alt.X("points:Q", stack="zero", title=w.t("r_points_of"), scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("team:N", sort=order, title=None),
+        color=alt.Color("part:N", sort=parts, title=w.t("r_part")),
+        order=alt.Order("order:Q"),
         tooltip=["team", "part", "points"],
-    ).properties(width=480, title="Total points by part")
+    ).properties(width=480, title=w.t("r_charts_totals"))
 
 
-def benchmark_chart(agg: Aggregate) -> alt.LayerChart:
-    """Computed benchmark points per criterion and team, with their bootstrap interval as error bars."""
-    rows = [{"team": t, "criterion": cid, "points": p.points, "low": p.ci_low, "high": p.ci_high, "max": p.max_points}
-            for t, d in sorted(agg.dossiers.items()) for cid, p in sorted(d.points.items())]
-    data = pd.DataFrame(rows, columns=["team", "criterion", "points", "low", "high", "max"])
-    y = alt.Y("team:N", title=None)
-    bars = alt.Chart().mark_errorbar(ticks=True).encode(x=alt.X("low:Q", title="points"), x2="high:Q", y=y)
-    dots = alt.Chart().mark_point(filled=True, size=60).encode(
-        x="points:Q", y=y, color=alt.Color("team:N", legend=None), tooltip=["team", "criterion", "points", "low", "high"])
-    return alt.layer(bars, dots, data=data).properties(width=200, height=140).facet(
-        column=alt.Column("criterion:N", title=None)).properties(title="Benchmark points with 95% intervals")
+def _axis(top: float) -> alt.Axis:
+    """A small panel's axis from 0 to the criterion's maximum in whole points (labels of a 4-point axis ran
+    together, and quarter ticks of a 3-point axis read 0.8 and 2.3)."""
+    step = 1 if top <= 6 else 2 if top <= 12 else 5
+    values = [float(v) for v in range(0, math.floor(top) + 1, step)]
+    return alt.Axis(values=[*values, float(top)] if values[-1] < top else values, format="~g", labelFlush=True)
+
+
+def _panels(charts: list[alt.TopLevelMixin], title: str) -> alt.ConcatChart:
+    return alt.concat(*charts, columns=3, spacing=18).properties(title=title)
+
+
+def criteria_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
+    """One small panel per expert criterion, its axis from 0 to the criterion's maximum: each reviewer's points
+    as a dot and the panel's points (the rules' aggregation) as a bar."""
+    if agg.criteria.empty:
+        return None
+    method = agg.rules.get("aggregation", {}).get("expert", "trimmed_mean")
+    trim = agg.rules.get("aggregation", {}).get("trim", 1)
+    maxima = dict(zip(agg.reliability["criterion"], agg.reliability["max_points"], strict=True)) \
+        if not agg.reliability.empty else {}
+    names = _names(agg.scores)
+    order = [names[t] for t in sorted(names)]
+    charts = []
+    for cid, sub in agg.criteria.groupby("criterion", sort=False):
+        top = float(maxima.get(cid, sub["points"].max()))
+        dots = pd.DataFrame({"team": sub["team"].map(names), "points": sub["points"].astype(float)})
+        panel = pd.DataFrame([{"team": names[t], "panel": panel_score(g["points"].tolist(), method, trim)}
+                              for t, g in sub.groupby("team", sort=True)])
+        x = alt.X("points:Q", title=w.t("r_reviewer_points"), scale=alt.Scale(domain=[0, top], nice=False), axis=_axis(top))
+        y = alt.Y("team:N", sort=order, title=None)
+        bars = alt.Chart(panel).mark_bar(color="#c8d7ea", height=12).encode(
+            x=alt.X("panel:Q", scale=alt.Scale(domain=[0, top], nice=False)), y=y,
+            tooltip=[alt.Tooltip("team:N"), alt.Tooltip("panel:Q", format=".1f", title=w.t("r_panel_points"))])
+        pts = alt.Chart(dots).mark_circle(size=36, color="#1f4e8c", opacity=0.7).encode(x=x, y=y)
+        charts.append((bars + pts).properties(
+            width=PANEL_WIDTH, height=22 * len(order),
+            title=alt.TitleParams(f"{w.title(cid)} ({shown(top)})", fontSize=12, limit=PANEL_WIDTH + 60)))
+    return _panels(charts, w.t("r_spread_chart"))
+
+
+def benchmark_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
+    """Computed benchmark points per criterion and team with their bootstrap interval, one panel per criterion
+    on its own 0-to-maximum axis (a 10-point criterion is not drawn on a 20-point axis)."""
+    names = _names(agg.scores)
+    order = [names[t] for t in sorted(names)]
+    rows = [{"team": names.get(t, t), "criterion": cid, "points": p.points, "low": p.ci_low, "high": p.ci_high,
+             "max": p.max_points} for t, d in sorted(agg.dossiers.items()) for cid, p in sorted(d.points.items())]
+    if not rows:
+        return None
+    data = pd.DataFrame(rows)
+    charts = []
+    for cid, sub in data.groupby("criterion", sort=True):
+        top = float(sub["max"].max())
+        x = alt.X("low:Q", title=w.t("r_col_points"), scale=alt.Scale(domain=[0, top], nice=False), axis=_axis(top))
+        y = alt.Y("team:N", sort=order, title=None)
+        bars = alt.Chart(sub).mark_errorbar(ticks=True).encode(x=x, x2="high:Q", y=y)
+        dots = alt.Chart(sub).mark_point(filled=True, size=60, color="#1f4e8c").encode(
+            x=alt.X("points:Q", scale=alt.Scale(domain=[0, top], nice=False)), y=y,
+            tooltip=["team", "points", "low", "high"])
+        charts.append((bars + dots).properties(
+            width=PANEL_WIDTH, height=22 * len(order),
+            title=alt.TitleParams(f"{w.title(cid)} ({shown(top)})", fontSize=12, limit=PANEL_WIDTH + 60)))
+    return _panels(charts, w.t("r_bench_chart"))
 
 
 def scores_csv(agg: Aggregate) -> str:
-    """The score table as CSV text (UTF-8, '\\n' line ends, stable column order)."""
-    return agg.scores[SCORE_COLS].to_csv(index=False, lineterminator="\n")
+    """The score table as CSV text (UTF-8, '\\n' line ends, stable column order), its figures at the report's
+    rounding (:data:`SHOWN_COLS`; the signed report keeps full precision)."""
+    table = agg.scores[SCORE_COLS].copy()
+    for col, digits in SHOWN_COLS.items():
+        table[col] = [shown(None if pd.isna(v) else float(v), digits) for v in table[col]]
+    return table.to_csv(index=False, lineterminator="\n")
 
 
-def render_html(agg: Aggregate) -> str:
-    """The report page with every chart inlined as SVG."""
-    charts = {"indices": to_svg(style(indices_chart(agg.scores))), "totals": to_svg(style(totals_chart(agg.scores))),
-              "spread": to_svg(style(spread_chart(agg.criteria))) if not agg.criteria.empty else "",
-              "bench": to_svg(style(benchmark_chart(agg))) if any(d.points for d in agg.dossiers.values()) else "",
-              "strengths": to_svg(strengths_chart(agg.users.strengths, "en"))
+def _svg(chart: alt.TopLevelMixin | None) -> str:
+    return to_svg(style(chart)) if chart is not None else ""
+
+
+def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko") -> str:
+    """The report page in ``lang`` ('ko' or 'en') with every chart inlined as SVG."""
+    w = Wording(rubrics, lang)
+    charts = {"indices": _svg(indices_chart(agg.scores, w)), "totals": _svg(totals_chart(agg.scores, w)),
+              "spread": _svg(criteria_chart(agg, w)), "bench": _svg(benchmark_chart(agg, w)),
+              "strengths": to_svg(strengths_chart(agg.users.strengths, lang))
               if agg.users is not None and agg.users.strengths is not None else "",
-              "cost": to_svg(cost_chart(agg.cost, "en")) if agg.cost is not None else ""}
-    s = agg.report_data()
-    return render("report.html.j2", s=s, charts=charts, score_cols=SCORE_COLS, version=__version__,
-                       rules_hash=sha256_bytes(canonical_json(s.rules)), problem=_problem_line)
+              "cost": to_svg(cost_chart(agg.cost, lang)) if agg.cost is not None else ""}
+    s = agg.report_data().model_dump(mode="json")  # the signed data, as a reader of report.dsse.json sees it
+    ranking = sorted(s["scores"], key=lambda row: (row["rank"] is None, row["rank"] or 0, -row["total"], row["team"]))
+    return render("report.html.j2", s=s, w=w, lang=lang, charts=charts, version=__version__, ranking=ranking,
+                  names={row["team"]: row["name"] for row in s["scores"]}, other=PAGES["en" if lang == "ko" else "ko"],
+                  rules_hash=sha256_bytes(canonical_json(s["rules"])), problem=_problem_line)
 
 
 def _problem_line(p: dict) -> str:
@@ -116,8 +204,16 @@ def report_payload(agg: Aggregate, files: dict[str, str], ledger_size: int, ledg
     return canonical_json(signed.model_dump(mode="json"))
 
 
+def published_files(r: Round, agg: Aggregate) -> dict[str, bytes]:
+    """The bytes of every file of :data:`PUBLISHED`, as :func:`write_report` writes and signs them."""
+    return {"index.html": render_html(agg, r.rubrics, "ko").encode(),
+            "index.en.html": render_html(agg, r.rubrics, "en").encode(),
+            "scores.csv": scores_csv(agg).encode(), "verify.html": verify_html(), "keys.json": keys_json(r)}
+
+
 def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -> dict[str, Path]:
-    """Write index.html, scores.csv and the signed report.dsse.json under ``<round>/report``; log it in the ledger."""
+    """Write the report files of :data:`PUBLISHED` and the signed report.dsse.json under ``<round>/report``, log
+    it in the ledger, then copy the ledger up to that entry next to them (for the verify page)."""
     require_coordinator(r, actor, key)
     if agg.problems and agg.acknowledged is None:
         # a signed report is a promise: never on top of a problem nobody answered for
@@ -126,17 +222,17 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
                          "'workbench rerun'), or record why the report is published anyway: "
                          "'workbench aggregate ROUND --key KEY --acknowledge REASON'", file=r.path)
     out = r.path / "report"
-    html = render_html(agg).encode()
-    csv = scores_csv(agg).encode()
+    files = published_files(r, agg)
     with ledger.locked(r.ledger_path) as book:  # the checkpoint signed is the one the report entry follows
         head = ledger.entry_hash(book.entries[-1]) if book.entries else ledger.GENESIS
-        payload = report_payload(agg, {"index.html": sha256_bytes(html), "scores.csv": sha256_bytes(csv)},
-                                 len(book.entries), head)
+        payload = report_payload(agg, {n: sha256_bytes(b) for n, b in files.items()}, len(book.entries), head)
         env = envelope_bytes(sign_payload(payload, REPORT_TYPE, key))
-        paths = {"html": atomic_write_bytes(out / "index.html", html, mode=0o644),
-                 "csv": atomic_write_bytes(out / "scores.csv", csv, mode=0o644),
-                 "signed": atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)}
+        written = {n: atomic_write_bytes(out / n, b, mode=0o644) for n, b in files.items()}
+        signed = atomic_write_bytes(out / "report.dsse.json", env, mode=0o644)
         book.append({"type": "report", "payload_sha256": sha256_bytes(payload),
                      "data": {"file": "report/report.dsse.json", "frozen_version": agg.frozen_version}},
                     actor=actor, key=key)
-    return paths
+        # the ledger as it stands with the report entry last: what the verify page checks the head against
+        copy = atomic_write_bytes(out / LEDGER_COPY, book.path.read_bytes(), mode=0o644)
+    return {"html": written["index.html"], "html_en": written["index.en.html"], "csv": written["scores.csv"],
+            "verify": written["verify.html"], "keys": written["keys.json"], "ledger": copy, "signed": signed}

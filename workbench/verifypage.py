@@ -1,0 +1,47 @@
+"""The report's verify page: ``report/verify.html`` checks, in a browser with nothing installed, that
+``report.dsse.json`` is signed by a coordinator key of ``keys.json`` (Ed25519 over DSSE's PAE, WebCrypto),
+that every file the signed payload names has its signed sha256, and that ``ledger.jsonl`` (the ledger up to
+the report entry, copied next to the report) is a hash chain whose entry ``ledger_size`` has the signed
+``ledger_head`` and whose next entry is the coordinator-signed ``report`` entry of exactly this payload.
+
+The page fetches the real files relative to itself (served over http, e.g. ``python3 -m http.server`` in the
+folder); where a browser refuses ``fetch`` on ``file://`` it asks for the folder's files instead. Nothing is
+embedded: what the page checks are the bytes a reader has. The page is static (the same bytes for every
+round), so an auditor can tell it is the workbench's own (``workbench audit`` compares it).
+
+It replicates :func:`workbench.ledger.entry_hash` (SHA-256 of the entry's RFC 8785 canonical JSON; RFC 8785
+is defined by ECMAScript's own ``JSON.stringify`` of strings and numbers, with keys sorted by UTF-16 code
+units) and :func:`workbench.signing.pae`.
+
+Public API: :data:`LEDGER_COPY`, :func:`keys_json`, :func:`verify_html`.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.hazmat.primitives import serialization
+
+from .files import canonical_json
+from .round import Round
+from .signing import LEDGER_TYPE, REPORT_TYPE, key_id
+from .templating import render
+
+__all__ = ["LEDGER_COPY", "keys_json", "verify_html"]
+
+LEDGER_COPY = "ledger.jsonl"
+
+
+def keys_json(r: Round) -> bytes:
+    """The roster's coordinators and their public keys (raw, base64) with key ids, in canonical JSON."""
+    keys = []
+    for c in sorted(r.coordinators(), key=lambda c: c.id):
+        raw = c.key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        keys.append({"id": c.id, "key_id": key_id(c.key()), "public_key": base64.b64encode(raw).decode()})
+    return canonical_json({"coordinators": keys, "round_id": r.rules.round_id})
+
+
+def verify_html() -> bytes:
+    """The verify page (static: the same bytes for every round)."""
+    return render("verify.html.j2", report_type=REPORT_TYPE, ledger_type=LEDGER_TYPE,
+                  ledger_copy=LEDGER_COPY).encode()
