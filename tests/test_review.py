@@ -171,9 +171,9 @@ def test_user_evaluator_sees_only_the_user_rubric(kit):
 def test_sections_are_labelled_in_the_chosen_language(kit):
     ko = _open(kit, lang="ko")
     assert "(가) 평가 대상 팀과 제출 자료" in ko.team_section().items[0].data
-    table = ko.team_section().items[4]  # the materials table
-    assert list(table.columns) == ["파일", "신고 유형", "바이트", "SHA-256"]
-    assert table.iloc[-1]["SHA-256"].startswith("누락")
+    table = next(i for i in ko.team_section().items if getattr(i, "css", "") == "wb-materials")
+    assert table.headers == ["파일", "신고 유형", "바이트", "SHA-256"]
+    assert table.cells()[-1][3].startswith("누락")
 
 
 def test_benchmark_section_without_readable_results_shows_formulas_and_the_problem(kit):
@@ -181,10 +181,10 @@ def test_benchmark_section_without_readable_results_shows_formulas_and_the_probl
 
     items = _open(kit).benchmark_section().items
     assert not [i for i in items if isinstance(i, Figure)]
-    formulas = [i for i in items if hasattr(i, "columns") and "formula" in i.columns][0]
-    assert list(formulas["points"]) == [10, 20, 10]
-    assert all(f.startswith("achievement_ratio(cap=1.0, set=") for f in formulas["formula"])
-    assert set(formulas["computed points"]) == {"not computed: no readable benchmark results"}
+    formulas = next(i for i in items if getattr(i, "css", "") == "wb-computed")
+    assert formulas.column("points") == ["10", "20", "10"]
+    assert set(formulas.column("formula")) == {"points × mean over the set of min(score ÷ declared target, 1)"}
+    assert set(formulas.column("computed points")) == {"not computed: no readable benchmark results"}
     problems = [i.data for i in items if isinstance(i, HTML) and "wb-problems" in i.data]
     assert len(problems) == 1 and f"evidence/{TEAM}/benchmarks.json" in problems[0]
 
@@ -242,11 +242,11 @@ def test_sections_show_the_computed_evidence(tmp_path):
     r = _open(kit)
     bench = r.benchmark_section().items
     assert len([i for i in bench if isinstance(i, Figure)]) == 1  # results against targets
-    formulas = [i for i in bench if hasattr(i, "columns") and "formula" in i.columns][0]
-    shown = list(formulas["computed points"])
+    formulas = next(i for i in bench if getattr(i, "css", "") == "wb-computed")
+    shown = formulas.column("computed points")
     assert len(shown) == 3
     for cell, (points, max_points, low, high) in zip(shown, expected.values(), strict=True):
-        m = re.fullmatch(r"(\d+\.\d\d) / (\d+)  \[(\d+\.\d\d), (\d+\.\d\d)\]", cell)
+        m = re.fullmatch(r"(\d+\.\d\d) / (\d+) pts \(interval (\d+\.\d\d)–(\d+\.\d\d)\)", cell)
         assert m, cell
         assert m[1] == f"{points:.2f}" and m[2] == f"{max_points:g}"
         assert float(m[3]) == pytest.approx(low, abs=0.03) and float(m[4]) == pytest.approx(high, abs=0.03)
