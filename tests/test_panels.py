@@ -15,7 +15,7 @@ import pytest
 import yaml
 from roundkit import EXPERT, TEAM, fill_like_a_person, make_round
 
-from workbench.charts import Figure
+from workbench.charts import Figure, PendingChart
 from workbench.drafts import DraftStore
 from workbench.review import open_review
 
@@ -81,7 +81,7 @@ def test_every_panel_reads_in_the_chosen_language(demo, lang):
     assert all(re.search(r"\d+\.\d\d / \d+", row[3]) for row in computed)
     prov = next(t for t in tables if t.css == "wb-provenance")
     assert all(re.fullmatch(r"\d+\.\d%|" + DASH, c) for c in prov.column(prov.headers[3]))
-    charts = [i for i in items if isinstance(i, Figure)]
+    charts = [i.figure() for i in items if isinstance(i, PendingChart)]
     assert len(charts) == 3  # benchmarks against targets, provenance per layer, the loss curve against ln V
     assert not [c.title for c in charts if "training-log" in c.title or "near ln v" in c.title]
     if lang == "ko":
@@ -130,7 +130,10 @@ def test_the_language_switch_rerenders_everything_and_keeps_what_was_typed(demo)
     assert {c: (ctl.choice.value, ctl.comment.value) for c, ctl in r.form.controls.items()} == before_values
     shown = _shown([i for v in views for i in v.items])
     assert "(a) The team and its submitted materials" in shown and "(가)" not in shown
-    assert "Benchmark results against targets" in shown and "Similarity statistic per layer" in shown
+    charts = [i for v in views for i in v.items if isinstance(i, PendingChart)]
+    assert all(c.drawn for c in charts)  # drawn at once: the form is already there
+    titles = " ".join(c.figure().title for c in charts)
+    assert "Benchmark results against targets" in titles and "Similarity statistic per layer" in titles
     ctl = r.form.controls[cid]
     assert ctl.head.value.count(r.rubric.criterion(cid).title.get("en")) == 1
     assert all(not HANGUL.search(label) for label, _ in ctl.choice.options)
@@ -147,3 +150,15 @@ def test_the_language_switch_rerenders_everything_and_keeps_what_was_typed(demo)
     assert "(가) 평가 대상 팀과 제출 자료" in _shown(views[0].items)
     assert r.form.controls[cid].comment.value == "한국어로 쓴 의견, 그대로 남아야 함"
     assert r.form.sign_button.description == "서명 및 제출"
+
+
+def test_charts_are_drawn_after_the_form_in_place_of_their_placeholders(demo):
+    r = _open(demo, "ko")
+    views = _sections(r) + [r.summary_section()]
+    pending = [i for v in views for i in v.items if isinstance(i, PendingChart)]
+    assert len(pending) == 3 and not [c for c in pending if c.drawn]  # the form does not wait for them
+    assert "wb-chart-pending" in pending[0]._repr_mimebundle_()["text/html"]
+    assert r.draw_charts() == 3 and r.draw_charts() == 0
+    for c in pending:
+        bundle = c._repr_mimebundle_()
+        assert set(bundle) == {"image/svg+xml", "text/plain"} and bundle["image/svg+xml"].startswith("<svg")

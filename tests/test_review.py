@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
 
-from workbench.charts import Figure
+from workbench.charts import PendingChart
 from workbench.drafts import DraftStore
 from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
 from workbench.review import load_answers, open_review
@@ -180,7 +180,7 @@ def test_benchmark_section_without_readable_results_shows_formulas_and_the_probl
     from IPython.display import HTML
 
     items = _open(kit).benchmark_section().items
-    assert not [i for i in items if isinstance(i, Figure)]
+    assert not [i for i in items if isinstance(i, PendingChart)]
     formulas = next(i for i in items if getattr(i, "css", "") == "wb-computed")
     assert formulas.column("points") == ["10", "20", "10"]
     assert set(formulas.column("formula")) == {"points × mean over the set of min(score ÷ declared target, 1)"}
@@ -241,7 +241,7 @@ def test_sections_show_the_computed_evidence(tmp_path):
     assert [round(expected[c][0], 2) for c in expected] == [9.77, 18.85, 10.0]
     r = _open(kit)
     bench = r.benchmark_section().items
-    assert len([i for i in bench if isinstance(i, Figure)]) == 1  # results against targets
+    assert len([i for i in bench if isinstance(i, PendingChart)]) == 1  # results against targets
     formulas = next(i for i in bench if getattr(i, "css", "") == "wb-computed")
     shown = formulas.column("computed points")
     assert len(shown) == 3
@@ -251,9 +251,9 @@ def test_sections_show_the_computed_evidence(tmp_path):
         assert m[1] == f"{points:.2f}" and m[2] == f"{max_points:g}"
         assert float(m[3]) == pytest.approx(low, abs=0.03) and float(m[4]) == pytest.approx(high, abs=0.03)
     indep = r.independence_section().items
-    charts = [i for i in indep if isinstance(i, Figure)]
+    charts = [i.figure() for i in indep if isinstance(i, PendingChart)]
     assert len(charts) == 2  # provenance per layer with the null band, and the training curve
-    for chart in [*charts, *(i for i in bench if isinstance(i, Figure))]:
+    for chart in [*charts, *(i.figure() for i in bench if isinstance(i, PendingChart))]:
         # offline: SVG made in the kernel, no vega script fetched from a CDN
         assert set(chart._repr_mimebundle_()) == {"image/svg+xml", "text/plain"}
         assert chart.svg.startswith("<svg") and "<script" not in chart.svg

@@ -123,6 +123,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "en": "points × mean over the set of min(score ÷ declared target, {cap:g})"},
     "formula_frontier_ratio": {"ko": "세트의 벤치마크별 min(점수 ÷ ({share:.0%} × 최신 글로벌 모델 점수), {cap:g})의 평균 × 배점",
                                "en": "points × mean over the set of min(score ÷ ({share:.0%} × frontier score), {cap:g})"},
+    "chart_pending": {"ko": "차트는 양식이 나타난 뒤 마지막 셀에서 그려집니다…",
+                      "en": "the chart is drawn by the last cell, after the form is shown…"},
     # the language switch
     "language": {"ko": "화면 언어", "en": "Language"},
     "language_switched": {"ko": "화면 언어를 바꾸었습니다. 입력한 값은 그대로입니다",

@@ -20,7 +20,7 @@ from typing import Any
 
 from IPython.display import HTML
 
-from .charts import figure
+from .charts import PendingChart
 from .dossier import Dossier
 from .evidence.benchmarks import ComputedPoints, results_chart
 from .evidence.provenance import provenance_chart
@@ -122,6 +122,11 @@ def team_table(ctx: ReviewContext) -> Table:
                  [{"fact": ctx.t(k), "value": v} for k, v in facts], ctx.lang, css="wb-team")
 
 
+def _chart(ctx: ReviewContext, build: Callable[[], Any]) -> PendingChart:
+    """A chart drawn after the form is shown (:meth:`workbench.review.Review.draw_charts`)."""
+    return PendingChart(build, ctx.t("chart_pending"))
+
+
 def _problems(ctx: ReviewContext) -> list[Any]:
     """Evidence files that failed to load: shown to the reviewer, never silently left out."""
     d = ctx.dossier
@@ -175,7 +180,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
     points = d.points if d is not None else {}
     if points:
-        items.append(figure(results_chart(list(points.values()), lang=ctx.lang)))
+        items.append(_chart(ctx, lambda: results_chart(list(points.values()), lang=ctx.lang)))
     elif t.targets:
         items.append(Table([Column("benchmark", "col_benchmark"), Column("target", "col_target", "g")],
                            [{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())], ctx.lang,
@@ -332,9 +337,9 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_independence_head(ctx, d))]
     parts: list[tuple[str, Any, list[Callable[[], Any]]]] = [
         ("evidence_weights", d.provenance, [lambda: _provenance_table(ctx, d),
-                                            lambda: figure(provenance_chart(d.provenance, lang=ctx.lang))]),
+                                            lambda: _chart(ctx, lambda: provenance_chart(d.provenance, lang=ctx.lang))]),
         ("evidence_training", d.training, [lambda: _training_table(ctx, d),
-                                           lambda: figure(training_chart(d.training, lang=ctx.lang))]),
+                                           lambda: _chart(ctx, lambda: training_chart(d.training, lang=ctx.lang))]),
         ("evidence_tokenizer", d.tokenizer, [lambda: _tokenizer_table(ctx, d)]),
         ("evidence_config", d.config, [lambda: _config_table(ctx, d)]),
         ("evidence_licences", d.licences, [lambda: _licences_table(ctx, d)]),

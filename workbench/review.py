@@ -40,6 +40,7 @@ from IPython.display import HTML, display
 from pydantic import Field
 
 from .base import Model, from_pydantic
+from .charts import PendingChart
 from .dossier import build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
@@ -138,14 +139,29 @@ class SectionView:
         self._handles = [display(item) if _is_widget(item) else display(item, display_id=True) for item in self.items]
 
     def relabel(self) -> None:
-        """Re-render the displayed items (the language changed); widgets are left to relabel themselves."""
+        """Re-render the displayed items (the language changed); widgets are left to relabel themselves.
+        Charts are drawn at once (the form is already there)."""
         if self.rebuild is None:
             return
         new = self.rebuild()
+        for item in new:
+            if isinstance(item, PendingChart):
+                item.figure()
         for handle, item in zip(self._handles, new, strict=False):
             if handle is not None and not _is_widget(item):
                 handle.update(item)
         self.items = new
+
+    def draw_charts(self) -> int:
+        """Draw the charts not drawn yet and show each in place of its placeholder; how many were drawn."""
+        drawn = 0
+        for i, item in enumerate(self.items):
+            if isinstance(item, PendingChart) and not item.drawn:
+                item.figure()
+                drawn += 1
+                if i < len(self._handles) and self._handles[i] is not None:
+                    self._handles[i].update(item)
+        return drawn
 
 
 def _is_widget(item: Any) -> bool:
@@ -326,6 +342,11 @@ class Review:
     def summary_section(self) -> SectionView:
         """(f) Totals, what is still missing, and the Sign and submit button."""
         return self._view(lambda: [self._heading("section_summary"), self.form.summary_box()])
+
+    def draw_charts(self) -> int:
+        """Draw the evidence charts of every section shown, in place of their placeholders (the notebook
+        calls this after the form, so the form is ready before the charts' seconds); how many were drawn."""
+        return sum(view.draw_charts() for view in self._views)
 
     # -- the sheet
     def summary(self) -> dict[str, Any]:
