@@ -81,6 +81,10 @@ def test_every_panel_reads_in_the_chosen_language(demo, lang):
     assert all(re.search(r"\d+\.\d\d / \d+", row[3]) for row in computed)
     prov = next(t for t in tables if t.css == "wb-provenance")
     assert all(re.fullmatch(r"\d+\.\d%|" + DASH, c) for c in prov.column(prov.headers[3]))
+    rows = next(t for t in tables if t.css == "wb-benchmark-rows")
+    assert not [c for c in rows.column(rows.headers[1]) if ",none" in c]  # harness keys read as metric names
+    heads = [i.data for i in items if hasattr(i, "data") and "<h4>" in str(i.data)]
+    assert titles[0] in heads[0]  # per-benchmark tables in the rubric's order
     charts = [i.figure() for i in items if isinstance(i, PendingChart)]
     assert len(charts) == 3  # benchmarks against targets, provenance per layer, the loss curve against ln V
     assert not [c.title for c in charts if "training-log" in c.title or "near ln v" in c.title]
@@ -102,6 +106,10 @@ def test_a_table_shows_a_dash_for_a_missing_value_and_numbers_at_their_precision
     assert t.headers == ["값", "파라미터 비중", "바이트", "파일"]
     assert t.cells() == [[DASH, DASH, "2.5 MB", "abababababab…"], ["x", "12.3%", DASH, DASH]]
     assert "title='" + "ab" * 32 + "'" in t.html()  # the full digest in the tooltip
+    from workbench.tables import number
+
+    assert [number(-0.04, ".1f"), number(7.56e23, "sci"), number(558_600, "sci"), number(0.4298, "score")] == \
+        ["0.0", "7.56 × 10²³", "558,600", "0.430"]
 
 
 def test_the_missing_list_names_the_declaration_not_its_id(demo):

@@ -163,12 +163,19 @@ def _interval(low: float | None, high: float | None, fmt: str = "g") -> str | No
     return None if low is None or high is None else f"{number(low, fmt)} – {number(high, fmt)}"
 
 
+def _metric(key: str) -> str:
+    """A harness metric key as a person reads it: ``acc,none`` -> ``acc``, ``exact_match,strict-match`` ->
+    ``exact_match (strict-match)``."""
+    name, _, variant = key.partition(",")
+    return name if variant in ("", "none") else f"{name} ({variant})"
+
+
 def _benchmark_rows(ctx: ReviewContext, cp: ComputedPoints) -> Table:
-    rows = [{"benchmark": r.name_ko if ctx.lang == "ko" else r.name_en, "metric": r.metric, "score": r.score,
-             "interval": _interval(r.ci_low, r.ci_high), "reference": r.reference, "ratio": r.ratio,
+    rows = [{"benchmark": r.name_ko if ctx.lang == "ko" else r.name_en, "metric": _metric(r.metric), "score": r.score,
+             "interval": _interval(r.ci_low, r.ci_high, "score"), "reference": r.reference, "ratio": r.ratio,
              "met": ctx.t("yes" if r.met else "no"), "se": ctx.t(f"se_{r.se_source}")} for r in cp.per_benchmark]
-    cols = [Column("benchmark", "col_benchmark"), Column("metric", "col_metric"), Column("score", "col_score", "g"),
-            Column("interval", "col_interval", align="right"), Column("reference", "col_reference", "g"),
+    cols = [Column("benchmark", "col_benchmark"), Column("metric", "col_metric"), Column("score", "col_score", "score"),
+            Column("interval", "col_interval", align="right"), Column("reference", "col_reference", "score"),
             Column("ratio", "col_achievement", "pct0"), Column("met", "col_met"), Column("se", "col_se_source")]
     return Table(cols, rows, ctx.lang, css="wb-benchmark-rows")
 
@@ -201,7 +208,8 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
                 Column("formula", "col_formula"), Column("computed", "col_computed")]
         items.append(HTML(_html().computed_title(ctx.t("computed_title"), ctx.t("read_only"))))
         items.append(Table(cols, computed, ctx.lang, css="wb-computed"))
-    for cid, cp in sorted(points.items()):
+    order = list(titles)  # the rubric's order (NIA, common, individual), then anything else
+    for cid, cp in sorted(points.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])):
         items.append(HTML(_html().heading(4, ctx.t("benchmark_rows_title", title=titles.get(cid, cid)))))
         items.append(_benchmark_rows(ctx, cp))
         flags = benchmark_findings(cp, ctx.lang)
@@ -261,16 +269,16 @@ def _training_table(ctx: ReviewContext, d: Dossier) -> Table:
     rows = [{"check": ctx.t("check_initial_loss"), "value": ctx.t("at_step", value=number(t.initial_loss), step=t.first_step),
              "reference": f"ln V = {number(t.ln_vocab)}" if t.ln_vocab is not None else ctx.t("vocab_unknown"),
              "reading": ctx.t(f"reading_{t.initial_reading}")
-             + (f" ({ctx.t('of_ln_v', ratio=number(t.initial_loss_ratio, 'pct0'))})" if t.initial_loss_ratio else "")},
+             + (f" · {ctx.t('of_ln_v', ratio=number(t.initial_loss_ratio, 'pct0'))}" if t.initial_loss_ratio else "")},
             {"check": ctx.t("check_tokens"),
-             "value": number(t.tokens_logged) if t.tokens_logged is not None else ctx.t("not_logged"),
-             "reference": ctx.t("claimed", value=number(t.tokens_claimed)) if t.tokens_claimed is not None
+             "value": number(t.tokens_logged, "sci") if t.tokens_logged is not None else ctx.t("not_logged"),
+             "reference": ctx.t("claimed", value=number(t.tokens_claimed, "sci")) if t.tokens_claimed is not None
              else ctx.t("no_claim"),
              "reading": ctx.t("of_claim", ratio=number(t.token_ratio, "pct")) if t.token_ratio is not None else None}]
     if t.compute is not None:
         c = t.compute
-        rows.append({"check": ctx.t("check_compute"), "value": f"{c.required_flops:.3g} FLOPs",
-                     "reference": f"{c.gpu_hours:.4g} GPU-h × {c.accelerator} {c.peak_flops / 1e12:.4g} TFLOP/s",
+        rows.append({"check": ctx.t("check_compute"), "value": f"{number(c.required_flops, 'sci')} FLOPs",
+                     "reference": f"{c.gpu_hours:,.0f} GPU-h × {c.accelerator} {c.peak_flops / 1e12:,.1f} TFLOP/s",
                      "reading": ctx.t("utilisation", reading=ctx.t(f"reading_{c.reading}"),
                                       ratio=number(c.utilisation, "pct"))})
     rows += [{"check": ctx.t(f"check_{j.kind}"), "value": ctx.t("step", step=j.step),

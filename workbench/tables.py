@@ -21,6 +21,7 @@ from .templating import macros
 __all__ = ["DASH", "Column", "Table", "number"]
 
 DASH = "–"  # what a missing value looks like (never NaN, None or <NA>)
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _missing(v: Any) -> bool:
@@ -29,11 +30,21 @@ def _missing(v: Any) -> bool:
 
 def number(v: Any, fmt: str = "g") -> str:
     """``v`` formatted for reading: ``g`` (4 significant digits), ``int`` (thousands separated), ``pct``
-    (one decimal), ``pct0``, ``.Nf`` (N decimals), ``bytes`` (KB/MB/GB); :data:`DASH` when missing."""
+    (one decimal), ``pct0``, ``.Nf`` (N decimals), ``score`` (3 decimals below 10, else 1), ``sci``
+    (``7.56 × 10²³`` for large counts), ``bytes`` (KB/MB/GB); :data:`DASH` when missing."""
     if _missing(v):
         return DASH
     if isinstance(v, bool):
         return str(v)
+    if v == 0:
+        v = abs(v)  # never "-0.0"
+    if fmt == "score":
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    if fmt == "sci":
+        if abs(v) < 1e6:
+            return f"{v:,.0f}"
+        mantissa, exp = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "0")
+        return f"{mantissa} × 10{str(int(exp)).translate(_SUPERSCRIPT)}"
     if fmt == "int":
         return f"{int(v):,}"
     if fmt == "pct":
@@ -47,7 +58,8 @@ def number(v: Any, fmt: str = "g") -> str:
         return f"{int(v)} B"
     if fmt == "g":
         return f"{v:.4g}"
-    return format(v, fmt)
+    text = format(v, fmt)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text  # "-0.0" reads "0.0"
 
 
 @dataclass(frozen=True)
