@@ -269,8 +269,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "flag_bench_exact": {"ko": "{benchmark}: 표준오차나 문항 수가 없어 정확한 값으로 취급",
                          "en": "{benchmark}: no standard error or item count, treated as exact"},
     "flag_bench_noise": {
-        "ko": "{benchmark}: 기준 {reference:.4g}에 못 미치지만 {confidence:.0%} 신뢰구간 [{low:.4g}, {high:.4g}]이 기준에 닿음: 차이가 잡음일 수 있음",
-        "en": "{benchmark}: misses its reference {reference:.4g} but the {confidence:.0%} interval [{low:.4g}, {high:.4g}] reaches it: the miss may be noise"},
+        "ko": "{benchmark}: 기준 {reference:.3f}에 못 미치지만 {confidence:.0%} 신뢰구간 [{low:.3f}, {high:.3f}]이 기준에 닿음: 차이가 잡음일 수 있음",
+        "en": "{benchmark}: misses its reference {reference:.3f} but the {confidence:.0%} interval [{low:.3f}, {high:.3f}] reaches it: the miss may be noise"},
 }
 
 

@@ -160,7 +160,8 @@ def benchmark_findings(cp: ComputedPoints, lang: str) -> list[Finding]:
 
 
 def _interval(low: float | None, high: float | None, fmt: str = "g") -> str | None:
-    return None if low is None or high is None else f"{number(low, fmt)} – {number(high, fmt)}"
+    # non-breaking spaces: an interval never wraps inside itself
+    return None if low is None or high is None else f"{number(low, fmt)}\u00a0–\u00a0{number(high, fmt)}"
 
 
 def _metric(key: str) -> str:
