@@ -106,6 +106,7 @@ def test_a_table_shows_a_dash_for_a_missing_value_and_numbers_at_their_precision
     assert t.headers == ["값", "파라미터 비중", "바이트", "파일"]
     assert t.cells() == [[DASH, DASH, "2.5 MB", "abababababab…"], ["x", "12.3%", DASH, DASH]]
     assert "title='" + "ab" * 32 + "'" in t.html()  # the full digest in the tooltip
+    assert t.html().count("white-space:nowrap;text-align:right") == 4  # numbers never wrap inside themselves
     from workbench.tables import number
 
     assert [number(-0.04, ".1f"), number(7.56e23, "sci"), number(558_600, "sci"), number(0.4298, "score")] == \
