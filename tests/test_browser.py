@@ -358,6 +358,7 @@ def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path)
                 page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-ko.png"))
                 page.locator(".wb-table.wb-provenance").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(ARTIFACTS / "expert-panels-independence-ko.png"))
+                charts.nth(2).screenshot(path=str(ARTIFACTS / "expert-chart-training-ko.png"))
 
                 box = _criterion(page, "expert.strategy.plan")
                 box.scroll_into_view_if_needed()
