@@ -16,9 +16,9 @@ PKG = Path(workbench.__file__).parent
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
-             "sheet", "round", "charts", "executor"),
+             "sheet", "round", "charts", "executor", "findings", "tables"),
     "evidence": ("evidence",),
-    "review": ("dossier", "drafts", "widgets", "submit", "review", "survey"),
+    "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
                      "verifypage", "report"),
     "audit": ("audit",),

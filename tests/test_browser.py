@@ -290,3 +290,107 @@ def _stop(proc: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+PANEL_TABLES = ("wb-team", "wb-materials", "wb-computed", "wb-benchmark-rows", "wb-cost", "wb-provenance",
+                "wb-training", "wb-tokenizer", "wb-config", "wb-licences")
+
+
+def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path):
+    """The expert's form on a team with the demo's full evidence, as a Korean reviewer sees it: every evidence
+    table and the three charts, no error text, tables inside the pane, nothing loaded from outside
+    127.0.0.1. Then English: the labels change, the typed comment and the chosen level stay, the draft too."""
+    import papermill as pm
+    from playwright.sync_api import sync_playwright
+
+    kit = make_round(tmp_path / "made", demo_evidence=True)
+    lab = tmp_path / "lab"
+    settings = lab / ".jupyter" / "lab-settings" / "@jupyterlab"
+    _dump_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
+    _dump_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
+               {"fetchNews": "false", "checkForUpdates": False})
+    pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(lab / "review.ipynb"), prepare_only=True,
+                        parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM,
+                                    "role": "expert", "lang": "ko", "key_file": str(kit.expert_key)})
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = _start_lab(lab, port, token)
+    outside: list[str] = []
+    comment = "증거 표가 읽기 쉽다 / the tables read well"
+    try:
+        _wait_ready(port, token, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+
+            def route(r) -> None:  # a machine without internet: anything not local is refused and recorded
+                if r.request.url.startswith((f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/", "data:", "blob:")):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            page.route("**/*", route)
+            try:
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/review.ipynb?token={token}")
+                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+                _run_all_and_wait(page)
+                charts = page.locator(".jp-RenderedSVG img")
+                expect(charts).to_have_count(3, timeout=90_000)  # drawn after the form, in place
+                expect(page.locator(".wb-chart-pending")).to_have_count(0, timeout=30_000)
+                for css in PANEL_TABLES:
+                    table = page.locator(f".wb-table.{css}").first
+                    table.scroll_into_view_if_needed()
+                    expect(table).to_be_visible()
+                    # the table scrolls inside its box; the box never overflows the cell's output area
+                    fits = table.evaluate("t => t.getBoundingClientRect().right <= "
+                                          "t.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1")
+                    assert fits, css
+                for i in range(3):
+                    chart = charts.nth(i)
+                    chart.scroll_into_view_if_needed()
+                    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+                text = page.locator(".jp-Notebook").inner_text()
+                for bad in ("Traceback", "Error", "NaN", "se_source", "param_share", "log10_p", "coi:"):
+                    assert bad not in text, bad
+                assert "(나) 벤치마크 증거와 평가 항목" in text and "서명 및 제출" in text
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-ko.png"))
+                page.locator(".wb-table.wb-provenance").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "expert-panels-independence-ko.png"))
+                charts.nth(2).screenshot(path=str(ARTIFACTS / "expert-chart-training-ko.png"))
+
+                box = _criterion(page, "expert.strategy.plan")
+                box.scroll_into_view_if_needed()
+                box.locator("label").filter(has_text=re.compile(r"^4\. ")).click()
+                box.locator("textarea").fill(comment)
+                draft = kit.round_dir / "drafts" / EXPERT / f"{TEAM}.json"
+                end = time.monotonic() + 5
+                while time.monotonic() < end and not (draft.exists() and comment in draft.read_text()):
+                    time.sleep(0.1)
+                assert comment in draft.read_text()
+
+                page.locator(".wb-lang button", has_text="English").first.click()
+                expect(page.locator("button.wb-sign")).to_contain_text("Sign and submit", timeout=20_000)
+                expect(page.locator(".jp-Notebook")).to_contain_text("(b) Benchmark evidence and items")
+                expect(page.locator(".wb-table.wb-provenance").first).to_contain_text("share of parameters")
+                expect(charts).to_have_count(3)
+                box = _criterion(page, "expert.strategy.plan")
+                expect(box.locator("textarea")).to_have_value(comment)
+                expect(box.locator("label").filter(has_text=re.compile(r"^4\. ")).locator("input")).to_be_checked()
+                text = page.locator(".jp-Notebook").inner_text()
+                assert "(나) 벤치마크 증거와 평가 항목" not in text and "Traceback" not in text
+                assert comment in draft.read_text()
+                page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-en.png"))
+                box.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "expert-form-switched-en.png"))
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "expert-panels-failure.png"))
+                raise
+            finally:
+                browser.close()
+    finally:
+        _stop(proc)
+    assert outside == [], outside

@@ -432,3 +432,25 @@ def test_demo_cheonma_vision_encoder_is_flagged_and_others_are_not(demo_round):
         if tid != "team-cheonma":
             assert d.independence_flags() == [], tid
             assert d.training.initial_reading == "near_ln_v" and d.training.compute.reading == "plausible"
+
+
+def test_independence_flags_are_codes_worded_in_korean_and_in_the_english_that_sheets_sign(tmp_path, prints):
+    from workbench.panels import ReviewContext, independence_panel
+
+    rd = _round(tmp_path, prints, {"ta": FULL}, ta={"vocab_size": 32000, "training_tokens": 390 * 2**20})
+    _fill(rd, "ta", prints)
+    r = load_round(rd)
+    d = build_dossier(r, "ta", seed=7)
+    findings = d.independence_findings()
+    assert {f.code for f in findings} >= {"undeclared_weights"}
+    assert [f.text("en") for f in findings] == d.independence_flags()  # the signed English, unchanged
+    ko = [f.text("ko") for f in findings]
+    assert "신고하지 않은 가중치 사용: vision_encoder (Foreign-VL)" in ko
+    assert any(t.startswith("vision_encoder: Foreign-VL에서 파생된 가중치") or
+               t.startswith("vision_encoder: Foreign-VL의 가중치와 동일") for t in ko)
+    assert not [t for t in ko if "derived from" in t or "undeclared weights use" in t]
+    reviewer = r.roster.reviewers[0]
+    ctx = ReviewContext(rd, r.rules.round_id, "ko", r.rubrics["expert"], r.rubrics.get("benchmark"), r.team("ta"),
+                        reviewer, rd / "evidence" / "ta", [], d)
+    head = independence_panel(ctx).items[0].data
+    assert "독자성 증거가 지적하는 사항" in head and "신고하지 않은 가중치 사용" in head and "derived from" not in head

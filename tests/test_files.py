@@ -196,3 +196,29 @@ def test_hashing_is_bounded_and_refuses_sparse_files(tmp_path):
     with pytest.raises(InputFileError, match="file is 100 bytes, expected at most 10 bytes"):
         sha256_file(small, max_bytes=10)
     assert sha256_file(small) == hashlib.sha256(b"x" * 100).hexdigest()
+
+
+def test_yaml_is_parsed_by_libyaml_when_plain_with_the_same_data_and_lines_and_the_same_errors_otherwise():
+    """A reviewer's notebook reads a dozen YAML files before its form appears: LibYAML parses plain ones;
+    anything unusual goes to the pure-Python loader, which words the error as before."""
+    import yaml
+
+    from workbench import files
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without LibYAML")
+    from pathlib import Path
+
+    for path in sorted((Path(files.__file__).parent / "data" / "rubrics").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = files._parse_fast(text, path.name)
+        assert fast is not None, path
+        slow = files._BoundedLoader(text, path.name)
+        node = slow.get_single_node()
+        lines: dict = {}
+        files._line_map(node, (), lines)
+        assert fast == (slow.construct_document(node), lines), path
+    for bad in ("a: &x 1\nb: *x\n", "a: 1\na: 2\n", "a: [1\n", "a: \x07\n", "[" * 200 + "]" * 200):
+        assert files._parse_fast(bad, "bad.yaml") is None
+        with pytest.raises(InputFileError):
+            files.parse_yaml(bad, "bad.yaml")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
 
-from workbench.charts import Figure
+from workbench.charts import PendingChart
 from workbench.drafts import DraftStore
 from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
 from workbench.review import load_answers, open_review
@@ -171,20 +171,20 @@ def test_user_evaluator_sees_only_the_user_rubric(kit):
 def test_sections_are_labelled_in_the_chosen_language(kit):
     ko = _open(kit, lang="ko")
     assert "(가) 평가 대상 팀과 제출 자료" in ko.team_section().items[0].data
-    table = ko.team_section().items[4]  # the materials table
-    assert list(table.columns) == ["파일", "신고 유형", "바이트", "SHA-256"]
-    assert table.iloc[-1]["SHA-256"].startswith("누락")
+    table = next(i for i in ko.team_section().items if getattr(i, "css", "") == "wb-materials")
+    assert table.headers == ["파일", "신고 유형", "바이트", "SHA-256"]
+    assert table.cells()[-1][3].startswith("누락")
 
 
 def test_benchmark_section_without_readable_results_shows_formulas_and_the_problem(kit):
     from IPython.display import HTML
 
     items = _open(kit).benchmark_section().items
-    assert not [i for i in items if isinstance(i, Figure)]
-    formulas = [i for i in items if hasattr(i, "columns") and "formula" in i.columns][0]
-    assert list(formulas["points"]) == [10, 20, 10]
-    assert all(f.startswith("achievement_ratio(cap=1.0, set=") for f in formulas["formula"])
-    assert set(formulas["computed points"]) == {"not computed: no readable benchmark results"}
+    assert not [i for i in items if isinstance(i, PendingChart)]
+    formulas = next(i for i in items if getattr(i, "css", "") == "wb-computed")
+    assert formulas.column("points") == ["10", "20", "10"]
+    assert set(formulas.column("formula")) == {"points × mean over the set of min(score ÷ declared target, 1)"}
+    assert set(formulas.column("computed points")) == {"not computed: no readable benchmark results"}
     problems = [i.data for i in items if isinstance(i, HTML) and "wb-problems" in i.data]
     assert len(problems) == 1 and f"evidence/{TEAM}/benchmarks.json" in problems[0]
 
@@ -241,19 +241,19 @@ def test_sections_show_the_computed_evidence(tmp_path):
     assert [round(expected[c][0], 2) for c in expected] == [9.77, 18.85, 10.0]
     r = _open(kit)
     bench = r.benchmark_section().items
-    assert len([i for i in bench if isinstance(i, Figure)]) == 1  # results against targets
-    formulas = [i for i in bench if hasattr(i, "columns") and "formula" in i.columns][0]
-    shown = list(formulas["computed points"])
+    assert len([i for i in bench if isinstance(i, PendingChart)]) == 1  # results against targets
+    formulas = next(i for i in bench if getattr(i, "css", "") == "wb-computed")
+    shown = formulas.column("computed points")
     assert len(shown) == 3
     for cell, (points, max_points, low, high) in zip(shown, expected.values(), strict=True):
-        m = re.fullmatch(r"(\d+\.\d\d) / (\d+)  \[(\d+\.\d\d), (\d+\.\d\d)\]", cell)
+        m = re.fullmatch(r"(\d+\.\d\d) / (\d+) pts \(interval (\d+\.\d\d)–(\d+\.\d\d)\)", cell)
         assert m, cell
         assert m[1] == f"{points:.2f}" and m[2] == f"{max_points:g}"
         assert float(m[3]) == pytest.approx(low, abs=0.03) and float(m[4]) == pytest.approx(high, abs=0.03)
     indep = r.independence_section().items
-    charts = [i for i in indep if isinstance(i, Figure)]
+    charts = [i.figure() for i in indep if isinstance(i, PendingChart)]
     assert len(charts) == 2  # provenance per layer with the null band, and the training curve
-    for chart in [*charts, *(i for i in bench if isinstance(i, Figure))]:
+    for chart in [*charts, *(i.figure() for i in bench if isinstance(i, PendingChart))]:
         # offline: SVG made in the kernel, no vega script fetched from a CDN
         assert set(chart._repr_mimebundle_()) == {"image/svg+xml", "text/plain"}
         assert chart.svg.startswith("<svg") and "<script" not in chart.svg

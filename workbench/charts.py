@@ -13,6 +13,8 @@ Altair and vl-convert are imported on first use, not with this module: importing
 from __future__ import annotations
 
 import functools
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +84,35 @@ def figure(chart: alt.TopLevelMixin) -> Figure:
     spec = style(chart).to_dict()
     title = spec.get("title", "")
     return Figure(_svg(spec), str(title.get("text", "") if isinstance(title, dict) else title))
+
+
+class PendingChart:
+    """A chart drawn on demand: a reviewer's form is shown first and its charts after it (drawing the first
+    chart loads Altair and starts vl-convert's engine, seconds a reviewer would otherwise wait for the form).
+
+    Displayed before it is drawn, it shows a placeholder; :meth:`figure` draws it once. The review displays
+    it with a display id and replaces the placeholder with the SVG when it draws its charts.
+    """
+
+    def __init__(self, build: Callable[[], alt.TopLevelMixin], placeholder: str) -> None:
+        self._build, self.placeholder = build, placeholder
+        self._figure: Figure | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self._figure is not None
+
+    def figure(self) -> Figure:
+        """The chart as SVG (drawn on the first call)."""
+        if self._figure is None:
+            self._figure = figure(self._build())
+        return self._figure
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        if self._figure is not None:
+            return self._figure._repr_mimebundle_()
+        text = html.escape(self.placeholder)
+        return {"text/html": f"<p class='wb-chart-pending' style='color:#666'><i>{text}</i></p>", "text/plain": text}
 
 
 def save(chart: alt.TopLevelMixin, path: str | Path) -> Path:

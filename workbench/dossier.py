@@ -77,9 +77,11 @@ from .evidence.cost import ModelCost, load_model_cost
 from .evidence.licences import LicenceEvidence, check_licences, load_manifest
 from .evidence.provenance import ProvenanceReport, compare
 from .evidence.tokenizer import TokenizerEvidence, compare_tokenizers, load_tokenizer
+from .evidence.training import Flag as TrainingFlag
 from .evidence.training import TrainingEvidence, analyze_training, load_training_log
 from .evidence.weights import load_model_or_fingerprint, read_fingerprint
 from .files import is_contained_relpath, iter_files, load_yaml
+from .findings import Finding
 from .round import Round, Team
 from .rubric import ComputedScale
 from .sheet import ComputedValue, InputFile, input_record
@@ -164,6 +166,23 @@ class PointProblem(Model):
     problem: Problem
 
 
+def _training_params(t: TrainingEvidence, f: TrainingFlag) -> dict[str, Any]:
+    """The values a training-log flag's wording uses (its English sentence is the evidence's own)."""
+    p: dict[str, Any] = {"message": f.message, "step": f.step}
+    if f.code.startswith("initial_loss"):
+        p |= {"initial": t.initial_loss, "ln_v": t.ln_vocab, "ratio": t.initial_loss_ratio}
+    elif f.code == "tokens_differ_from_claim":
+        p |= {"logged": t.tokens_logged, "claimed": t.tokens_claimed, "ratio": t.token_ratio}
+    elif f.code.startswith("compute_") and t.compute is not None:
+        p |= {"utilisation": t.compute.utilisation}
+    elif f.code == "compute_unchecked":
+        p |= {"missing": f.message.rsplit("missing ", 1)[-1]}
+    for d in t.discontinuities:
+        if d.kind == f.code and d.step == f.step:
+            p |= {"before": d.before, "after": d.after}
+    return p
+
+
 @dataclass(frozen=True)
 class Dossier:
     """Everything computed from one team's evidence; a part is None (or empty) when not submitted."""
@@ -207,23 +226,31 @@ class Dossier:
         return {cid: ComputedValue(points=round(p.points, 6), max_points=p.max_points, formula=p.formula,
                                    detail=p.to_summary()) for cid, p in sorted(self.points.items())}
 
-    def independence_flags(self) -> list[str]:
-        """What the independence evidence flags, one short line each (empty: nothing flagged)."""
-        flags = []
+    def independence_findings(self) -> list[Finding]:
+        """What the independence evidence flags, as codes with parameters (worded by the message table)."""
+        out: list[Finding] = []
         if self.provenance is not None:
-            flags += [f"{c.component} {c.verdict} from {c.reference} ({c.param_share:.1%} of parameters)"
-                      for c in self.provenance.components if c.verdict in COPIED]
+            out += [Finding(code=f"weights_{c.verdict}", params={"component": c.component, "reference": c.reference,
+                                                                  "share": c.param_share})
+                    for c in self.provenance.components if c.verdict in COPIED]
         if self.licences is not None:
-            flags += [f"undeclared weights use: {u.component} ({u.reference or 'unknown source'})"
-                      for u in self.licences.undeclared_weights or []]
-            flags += [f"licence flag {k}: {n} component(s)" for k, n in sorted(self.licences.counts.items())
-                      if k in ("non_commercial", "unknown_licence") and n]
+            out += [Finding(code="undeclared_weights", params={"component": u.component, "reference": u.reference})
+                    if u.reference else Finding(code="undeclared_weights_unknown", params={"component": u.component})
+                    for u in self.licences.undeclared_weights or []]
+            out += [Finding(code=f"licence_{k}", params={"n": n}) for k, n in sorted(self.licences.counts.items())
+                    if k in ("non_commercial", "unknown_licence") and n]
         if self.training is not None:
-            flags += [f"training log: {f.message}" for f in self.training.flags]
+            out += [Finding(code=f"training_{f.code}", params=_training_params(self.training, f))
+                    for f in self.training.flags]
         if self.tokenizer is not None:
-            flags += [f"tokenizer shares {p.share_of_larger:.0%} of the larger vocabulary with {p.reference} "
-                      "(same-family range)" for p in self.tokenizer.pairs if p.share_of_larger >= SAME_FAMILY_SHARE]
-        return flags
+            out += [Finding(code="tokenizer_family", params={"share": p.share_of_larger, "reference": p.reference})
+                    for p in self.tokenizer.pairs if p.share_of_larger >= SAME_FAMILY_SHARE]
+        return out
+
+    def independence_flags(self) -> list[str]:
+        """What the independence evidence flags, one short English line each (empty: nothing flagged). Signed
+        sheets record these lines; :meth:`independence_findings` words them in either language."""
+        return [f.text("en") for f in self.independence_findings()]
 
     def independence_line(self) -> str:
         """One line for the console: ``team: flag; flag`` or what was checked and found nothing."""

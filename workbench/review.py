@@ -32,33 +32,33 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pydantic
 from IPython.display import HTML, display
 from pydantic import Field
 
 from .base import Model, from_pydantic
-from .charts import figure
-from .dossier import Dossier, build_dossier
+from .charts import PendingChart
+from .dossier import build_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
-from .evidence.benchmarks import results_chart
-from .evidence.config import config_table
-from .evidence.licences import licences_table
-from .evidence.provenance import provenance_chart, provenance_table
-from .evidence.tokenizer import tokenizer_table
-from .evidence.training import training_chart, training_table
 from .files import atomic_write_bytes, iter_files, load_yaml, sha256_file
-from .messages import msg
-from .round import PANEL_ROLES, RUBRIC_OF, RosterEntry, Team, find_round, load_round
-from .rubric import COMPUTED_FORMULAS, ComputedScale, Rubric
+from .messages import LANGS
+from .panels import (
+    EVIDENCE_PANELS,
+    EvidencePanel,
+    ReviewContext,
+    benchmark_panel,
+    independence_panel,
+    materials_panel,
+    team_table,
+    usability_panel,
+)
+from .round import PANEL_ROLES, RUBRIC_OF, find_round, load_round
 from .sheet import (
     COI,
-    InputFile,
     Judgment,
     Reviewer,
     ScoreSheet,
@@ -92,7 +92,6 @@ PASSPHRASE_ENV = "WORKBENCH_KEY_PASSPHRASE"
 MAX_ANSWERS_BYTES = 4 * 1024 * 1024
 MAX_MATERIALS = 10_000
 ROLES = ("expert", "committee", "user")
-LANGS = ("ko", "en")
 
 
 # ---------------------------------------------------------------- answers
@@ -117,195 +116,58 @@ def load_answers(path: str | Path) -> Answers:
         raise from_pydantic(e, ValidationError, file=p, lines=lines) from None
 
 
-# ---------------------------------------------------------------- context, panels, views
-
-@dataclass(frozen=True)
-class ReviewContext:
-    """Everything the evidence panels may use: validated round facts and the hashed materials."""
-
-    round_dir: Path
-    round_id: str
-    lang: str
-    rubric: Rubric
-    benchmark_rubric: Rubric | None
-    team: Team
-    reviewer: RosterEntry
-    evidence_dir: Path
-    materials: list[InputFile]
-    dossier: Dossier | None = None  # the team's computed evidence (experts; user evaluators see none)
-
-    def t(self, key: str, **params: object) -> str:
-        """A message in the review's language."""
-        return msg(key, self.lang, **params)
-
-    def inputs(self) -> list[InputFile]:
-        """Every file the sheet depends on: the team's materials and what the evidence read (references too)."""
-        by_path = {f.path: f for f in self.materials}
-        for f in self.dossier.inputs if self.dossier is not None else ():
-            by_path.setdefault(f.path, f)
-        return [by_path[k] for k in sorted(by_path)]
-
-
-@dataclass
-class EvidencePanel:
-    """What a section shows as evidence (tables, SVG charts, HTML) and a JSON-able summary for the sheet."""
-
-    items: list[Any] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SectionView:
-    """A notebook section: displays its items in order (an empty view displays nothing)."""
-
-    items: list[Any] = field(default_factory=list)
-
-    def _ipython_display_(self) -> None:
-        for item in self.items:
-            display(item)
-
-
-def _declared(ctx: ReviewContext) -> dict[str, str]:
-    """Evidence path (relative to the round) -> the kind the team declared it as."""
-    out: dict[str, str] = {}
-    for kind, rel in sorted(ctx.team.evidence.items()):
-        out[(PurePosixPath(ctx.evidence_dir.relative_to(ctx.round_dir).as_posix()) / rel).as_posix()] = kind
-    return out
-
-
-def _under(path: str, declared: str) -> bool:
-    return path == declared or path.startswith(declared.rstrip("/") + "/")
-
-
-def materials_panel(ctx: ReviewContext) -> EvidencePanel:
-    """The submitted materials with their sizes and SHA-256, and declared materials that are missing."""
-    declared = _declared(ctx)
-    rows = []
-    for f in ctx.materials:
-        kinds = [k for p, k in declared.items() if _under(f.path, p)]
-        rows.append({ctx.t("col_file"): f.path, ctx.t("col_declared"): ", ".join(kinds), ctx.t("col_bytes"): f.bytes,
-                     "SHA-256": f.sha256})
-    missing = sorted(k for p, k in declared.items() if not any(_under(f.path, p) for f in ctx.materials))
-    for kind in missing:
-        rows.append({ctx.t("col_file"): ctx.team.evidence[kind], ctx.t("col_declared"): kind,
-                     ctx.t("col_bytes"): None, "SHA-256": ctx.t("missing_material")})
-    items: list[Any] = [HTML(_html().heading(3, ctx.t("materials")))]
-    items.append(pd.DataFrame(rows) if rows else HTML(_html().paragraph(ctx.t("no_materials"))))
-    return EvidencePanel(items, {"files": len(ctx.materials), "bytes": sum(f.bytes for f in ctx.materials),
-                                 "missing_declared": missing})
-
+# ---------------------------------------------------------------- section views
 
 def _html() -> Any:
     """The notebook's HTML snippets: the macros of ``templates/review.html.j2`` (escaped markup)."""
     return macros("review.html.j2")
 
 
-def _team_table(ctx: ReviewContext) -> pd.DataFrame:
-    t = ctx.team
-    facts = [("fact_name", t.name), ("fact_model", t.model), ("fact_active", t.active_params_b),
-             ("fact_total", t.total_params_b), ("fact_target_model", t.target_model),
-             ("fact_individual", ", ".join(t.individual_benchmarks))]
-    return pd.DataFrame({ctx.t("col_fact"): [ctx.t(k) for k, _ in facts], ctx.t("col_value"): [v for _, v in facts]})
+@dataclass
+class SectionView:
+    """A notebook section: displays its items in order (an empty view displays nothing).
+
+    Items that are not widgets are displayed with a display id, so :meth:`relabel` can replace them in
+    place with the same section in another language (widgets relabel themselves and stay).
+    """
+
+    items: list[Any] = field(default_factory=list)
+    rebuild: Callable[[], list[Any]] | None = None
+    _handles: list[Any] = field(default_factory=list, repr=False)
+
+    def _ipython_display_(self) -> None:
+        self._handles = [display(item) if _is_widget(item) else display(item, display_id=True) for item in self.items]
+
+    def relabel(self) -> None:
+        """Re-render the displayed items (the language changed); widgets are left to relabel themselves.
+        Charts are drawn at once (the form is already there)."""
+        if self.rebuild is None:
+            return
+        new = self.rebuild()
+        for item in new:
+            if isinstance(item, PendingChart):
+                item.figure()
+        for handle, item in zip(self._handles, new, strict=False):
+            if handle is not None and not _is_widget(item):
+                handle.update(item)
+        self.items = new
+
+    def draw_charts(self) -> int:
+        """Draw the charts not drawn yet and show each in place of its placeholder; how many were drawn."""
+        drawn = 0
+        for i, item in enumerate(self.items):
+            if isinstance(item, PendingChart) and not item.drawn:
+                item.figure()
+                drawn += 1
+                if i < len(self._handles) and self._handles[i] is not None:
+                    self._handles[i].update(item)
+        return drawn
 
 
-def _problems(ctx: ReviewContext) -> list[Any]:
-    """Evidence files that failed to load: shown to the reviewer, never silently left out."""
-    d = ctx.dossier
-    if d is None or not d.problems:
-        return []
-    return [HTML(_html().problems(ctx.t("evidence_problems"), [str(p) for p in d.problems]))]
+def _is_widget(item: Any) -> bool:
+    from ipywidgets import Widget  # loaded with the form already
 
-
-def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
-    """The named parts of the dossier's sheet summary (absent parts are left out)."""
-    if ctx.dossier is None:
-        return {}
-    full = ctx.dossier.summary()
-    return {k: full[k] for k in keys if k in full}
-
-
-def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
-    """Results against the declared targets, with error bars; the benchmark rubric's computed points
-    (read-only, with their formula and interval); per-benchmark rows with their flags."""
-    t, d = ctx.team, ctx.dossier
-    items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
-    points = d.points if d is not None else {}
-    if points:
-        items.append(figure(results_chart(list(points.values()), lang=ctx.lang)))
-    elif t.targets:
-        df = pd.DataFrame([{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())])
-        items.append(df.rename(columns={"benchmark": ctx.t("col_benchmark"), "target": ctx.t("col_target")}))
-    computed = []
-    if ctx.benchmark_rubric is not None:
-        for _, c in ctx.benchmark_rubric.criteria():
-            if isinstance(c.scale, ComputedScale):
-                params = ", ".join(f"{k}={v}" for k, v in sorted(c.scale.params.items()))
-                cp = points.get(c.id)
-                value = (f"{cp.points:.2f} / {cp.max_points:g}  [{cp.ci_low:.2f}, {cp.ci_high:.2f}]"
-                         if cp is not None else ctx.t("pending"))
-                computed.append({ctx.t("col_criterion"): c.title.get(ctx.lang), ctx.t("col_points"): c.points,
-                                 ctx.t("col_formula"): f"{c.scale.formula}({params}): {COMPUTED_FORMULAS[c.scale.formula]}",
-                                 ctx.t("col_computed"): value})
-        items.append(HTML(_html().computed_title(ctx.t("computed_title"), ctx.t("read_only"))))
-        items.append(pd.DataFrame(computed))
-    for cid, cp in sorted(points.items()):
-        items.append(HTML(_html().heading(4, cid)))
-        items.append(cp.table())
-        if cp.flags:
-            items.append(HTML(_html().bullets(cp.flags)))
-    items += _problems(ctx)
-    summary = {"target_model": t.target_model, "targets": dict(sorted(t.targets.items())),
-               "individual_benchmarks": list(t.individual_benchmarks),
-               **_dossier_part(ctx, "benchmark_results", "benchmark_points")}
-    return EvidencePanel(items, summary)
-
-
-def usability_panel(ctx: ReviewContext) -> EvidencePanel:
-    """Model facts that bear on usability and cost: sizes and the declared inference cost."""
-    items: list[Any] = [HTML(_html().heading(3, ctx.t("model_facts"))), _team_table(ctx)]
-    d = ctx.dossier
-    if d is not None and d.cost is not None:
-        items.append(pd.DataFrame([d.cost.model_dump(mode="json")]))
-    return EvidencePanel(items, {"active_params_b": ctx.team.active_params_b, "total_params_b": ctx.team.total_params_b,
-                                 **_dossier_part(ctx, "model_card")})
-
-
-def independence_panel(ctx: ReviewContext) -> EvidencePanel:
-    """What the independence evidence flags, then each part: weight provenance per component (table and
-    per-layer chart with the null band), the training log, tokenizer and config comparisons, the licences."""
-    d = ctx.dossier
-    if d is None:
-        return EvidencePanel([HTML(_html().paragraph(ctx.t("independence_pending"))), *materials_panel(ctx).items])
-    flags = d.independence_flags()
-    head = _html().flags(ctx.t("independence_flags"), flags) if flags else _html().paragraph(d.independence_line())
-    items: list[Any] = [HTML(head)]
-    parts: list[tuple[str, Any, list[Any]]] = [
-        ("evidence_weights", d.provenance, [provenance_table, partial(provenance_chart, lang=ctx.lang)]),
-        ("evidence_training", d.training, [training_table, partial(training_chart, lang=ctx.lang)]),
-        ("evidence_tokenizer", d.tokenizer, [tokenizer_table]),
-        ("evidence_config", d.config, [config_table]),
-        ("evidence_licences", d.licences, [licences_table]),
-    ]
-    for key, part, views in parts:
-        if part is None:
-            continue
-        items.append(HTML(_html().heading(3, ctx.t(key))))
-        for view in views:
-            out = view(part)
-            items.append(out if isinstance(out, pd.DataFrame) else figure(out))
-    items += _problems(ctx)
-    summary = _dossier_part(ctx, "weights", "training_log", "tokenizer", "config", "licences",
-                            "independence_flags", "problems", "notes")
-    return EvidencePanel(items, summary)
-
-
-# Section kind -> panel. The evidence modules replace entries (one call per section) after merging.
-EVIDENCE_PANELS: dict[str, Callable[[ReviewContext], EvidencePanel]] = {
-    "materials": materials_panel,
-    "benchmark": benchmark_panel,
-    "usability": usability_panel,
-    "independence": independence_panel,
-}
+    return isinstance(item, Widget)
 
 
 # ---------------------------------------------------------------- the review
@@ -336,7 +198,8 @@ class Review:
         self._key_id = key_id_
         self._orphans: dict[str, Judgment] = {}
         self._submitted: list[Submission] = []
-        self._panels: dict[str, EvidencePanel] = {}
+        self._panels: dict[tuple[str, str], EvidencePanel] = {}
+        self._views: list[SectionView] = []  # every section displayed, re-rendered when the language changes
         self.last_submission: Path | None = None
         self.autosaver = Autosaver(self.store.save)
         if self.unattended:
@@ -346,7 +209,7 @@ class Review:
             judgments, coi, notices, found = self._restore()
             if answers is not None and not found:  # a person checks the pre-filled form and signs it
                 judgments, coi = answers.judgments, answers.coi
-                notices.append(ctx.t("answers_prefilled", file=_shown(params.round_dir, params.answers_file)))
+                notices.append(("answers_prefilled", {"file": _shown(params.round_dir, params.answers_file)}))
         encrypted = not self.unattended and params.key_file is not None and is_encrypted(params.key_file)
         from .widgets import ScoringForm  # ipywidgets is only needed once a form is built
 
@@ -358,16 +221,42 @@ class Review:
             if unknown:  # never dropped silently: the sheet would not validate with them either
                 raise ValidationError(f"answers for criteria not in rubric {self.rubric.id}: {', '.join(unknown)}",
                                       file=params.answers_file, place="judgments", expected=", ".join(self.form.controls))
-        self.notices = notices
-        self.form.notice.value = str(_html().notices(notices))
+        self._notices = notices  # (message key, params): worded again when the language changes
+        self.language = _language_switch(ctx.lang, self.set_language)
+        self._show_notices()
+
+    @property
+    def notices(self) -> list[str]:
+        """The notices above the form (draft restored, kept aside, pre-filled), in the review's language."""
+        return [self.ctx.t(key, **params) for key, params in self._notices]
+
+    def _show_notices(self) -> None:
+        self.form.notice.value = str(_html().notices(self.notices))
+
+    def set_language(self, lang: str) -> None:
+        """Show the whole review in ``lang`` (ko or en): every displayed section, panel and the form are
+        re-rendered in place. Nothing typed is lost (the widgets keep their values) and the draft is saved
+        first; the sheet does not change (its ``lang`` parameter is the notebook's)."""
+        if lang not in LANGS:
+            raise WorkbenchError(f"language '{lang}'", place="lang", expected=" or ".join(LANGS))
+        if lang == self.ctx.lang:
+            return
+        self.autosaver.flush()
+        self.ctx = self.ctx.in_language(lang)
+        self.form.set_language(lang)
+        self._show_notices()
+        if self.language.value != lang:
+            self.language.value = lang
+        for view in self._views:
+            view.relabel()
 
     # -- drafts
-    def _restore(self) -> tuple[dict[str, Judgment], COI, list[str], bool]:
+    def _restore(self) -> tuple[dict[str, Judgment], COI, list[tuple[str, dict[str, Any]]], bool]:
         """The draft's values and the notices about it; False when there was no readable draft."""
         loaded = self.store.load(self.params.reviewer_id, self.params.team_id)
-        notices = []
+        notices: list[tuple[str, dict[str, Any]]] = []
         if loaded.corrupt_file is not None:
-            notices.append(self.ctx.t("draft_corrupt", file=loaded.corrupt_file.name, problem=loaded.problem or ""))
+            notices.append(("draft_corrupt", {"file": loaded.corrupt_file.name, "problem": loaded.problem or ""}))
         d = loaded.draft
         if d is None:
             return {}, COI(), notices, False
@@ -381,11 +270,11 @@ class Review:
             else:
                 self._orphans[cid] = j
         self._submitted = list(d.submitted)
-        notices.append(self.ctx.t("restored"))
+        notices.append(("restored", {}))
         if self._orphans:
-            notices.append(self.ctx.t("draft_orphans", ids=", ".join(sorted(self._orphans))))
+            notices.append(("draft_orphans", {"ids": ", ".join(sorted(self._orphans))}))
         if self._submitted:
-            notices.append(self.ctx.t("submitted_before", versions=", ".join(f"v{s.version}" for s in self._submitted)))
+            notices.append(("submitted_before", {"versions": ", ".join(f"v{s.version}" for s in self._submitted)}))
         return judgments, d.coi, notices, True
 
     def draft(self) -> Draft:
@@ -401,10 +290,17 @@ class Review:
 
     # -- evidence and sections
     def panel(self, kind: str) -> EvidencePanel:
-        """The evidence panel of one kind (computed once)."""
-        if kind not in self._panels:
-            self._panels[kind] = EVIDENCE_PANELS[kind](self.ctx)
-        return self._panels[kind]
+        """The evidence panel of one kind in the review's language (computed once per language; the
+        summary the sheet records is the same in both)."""
+        key = (kind, self.ctx.lang)
+        if key not in self._panels:
+            self._panels[key] = EVIDENCE_PANELS[kind](self.ctx)
+        return self._panels[key]
+
+    def _view(self, build: Callable[[], list[Any]]) -> SectionView:
+        view = SectionView(build(), build)
+        self._views.append(view)
+        return view
 
     def _kinds(self) -> list[str]:
         return [k for k in ("benchmark", "usability", "independence") if any(s.evidence == k for s in self.rubric.sections)]
@@ -416,15 +312,16 @@ class Review:
         sections = [s for s in self.rubric.sections if s.evidence in (kind, *extra)]
         if not sections:
             return SectionView()  # not part of this rubric (e.g. a user evaluator): nothing to show
-        return SectionView([self._heading(f"section_{kind}"), *self.panel(kind).items,
-                            *(self.form.section_box(s) for s in sections)])
+        return self._view(lambda: [self._heading(f"section_{kind}"), *self.panel(kind).items,
+                                   *(self.form.section_box(s) for s in sections)])
 
     def team_section(self) -> SectionView:
-        """(a) The team's facts from teams.yaml and its submitted materials with their hashes."""
+        """(a) The language switch, the team's facts from teams.yaml and its submitted materials with their
+        hashes."""
         t = self.ctx.team
         title = f"{t.name or t.id} ({t.id})"
-        return SectionView([self._heading("section_team"), HTML(_html().team_title(title)),
-                            _team_table(self.ctx), *self.panel("materials").items, self.form.notice])
+        return self._view(lambda: [self._heading("section_team"), self.language, HTML(_html().team_title(title)),
+                                   team_table(self.ctx), *self.panel("materials").items, self.form.notice])
 
     def benchmark_section(self) -> SectionView:
         """(b) Benchmark evidence, computed points (read-only), then the reviewer's benchmark items."""
@@ -440,11 +337,16 @@ class Review:
 
     def coi_section(self) -> SectionView:
         """(e) The conflict-of-interest declaration."""
-        return SectionView([self._heading("section_coi"), self.form.coi_box()])
+        return self._view(lambda: [self._heading("section_coi"), self.form.coi_box()])
 
     def summary_section(self) -> SectionView:
         """(f) Totals, what is still missing, and the Sign and submit button."""
-        return SectionView([self._heading("section_summary"), self.form.summary_box()])
+        return self._view(lambda: [self._heading("section_summary"), self.form.summary_box()])
+
+    def draw_charts(self) -> int:
+        """Draw the evidence charts of every section shown, in place of their placeholders (the notebook
+        calls this after the form, so the form is ready before the charts' seconds); how many were drawn."""
+        return sum(view.draw_charts() for view in self._views)
 
     # -- the sheet
     def summary(self) -> dict[str, Any]:
@@ -614,3 +516,14 @@ def open_review(
     bench = r.rubrics.get("benchmark") if role in PANEL_ROLES else None
     ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
     return Review(ctx, params, kid, answers, unattended)
+
+
+def _language_switch(lang: str, on_change: Callable[[str], None]) -> Any:
+    """The language switch (한국어 | English) at the top of the review; ``on_change(lang)`` on a click."""
+    import ipywidgets as w  # loaded with the form already
+
+    toggle = w.ToggleButtons(options=[("한국어", "ko"), ("English", "en")], value=lang,
+                             style={"button_width": "6em"})
+    toggle.add_class("wb-lang")
+    toggle.observe(lambda change: on_change(change["new"]), "value")
+    return toggle

@@ -180,7 +180,9 @@ class Problem(Model):
     def text(self, lang: str = "en", rubric: Rubric | None = None) -> str:
         """The problem in ``lang``, with the criterion's title when the rubric is given."""
         name = self.criterion
-        if rubric is not None:
+        if self.criterion == "coi":  # the declaration, not a criterion: its title, not its id
+            name = msg("coi_title", lang)
+        elif rubric is not None:
             with contextlib.suppress(KeyError):
                 name = rubric.criterion(self.criterion).title.get(lang)
         return f"{name}: {msg(self.code, lang, **self.params)}"

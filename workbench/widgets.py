@@ -42,24 +42,36 @@ class _CriterionControl:
 
     def __init__(self, c: Criterion, lang: str) -> None:
         self.criterion, self.lang = c, lang
-        sc = c.scale
-        if isinstance(sc, AnchoredScale):
-            options = [(_option_label(lv.value, lv.label.get(lang), lv.descriptor.get(lang)), lv.value) for lv in sc.levels]
-        elif isinstance(sc, GateScale):
-            options = [(_option_label(i + 1, o.label.get(lang), o.descriptor.get(lang)), o.value) for i, o in enumerate(sc.options)]
-        else:  # computed criteria are shown read-only by the review, never as inputs
+        if not isinstance(c.scale, AnchoredScale | GateScale):  # computed: shown read-only by the review
             raise ValueError(f"criterion {c.id} is computed")
-        self.choice = w.RadioButtons(options=options, value=None, layout=FULL)
+        self.choice = w.RadioButtons(options=self._options(lang), value=None, layout=FULL)
         self.choice.add_class("wb-choice")
-        self.comment = w.Textarea(placeholder=msg("comment", lang), layout=w.Layout(width="100%", height="5em"))
+        self.comment = w.Textarea(layout=w.Layout(width="100%", height="5em"))
         self.comment.add_class("wb-comment")
         self.comment_label = w.HTML()
         self.status = w.HTML()
-        pts = f" ({c.points:g} {msg('points', lang)})" if c.points else ""
-        head = w.HTML(str(_html().criterion_head(c.title.get(lang), pts, c.description.get(lang))))
-        self.box = w.VBox([head, self.status, self.choice, self.comment_label, self.comment], layout=FULL)
+        self.head = w.HTML()
+        self.relabel(lang)
+        self.box = w.VBox([self.head, self.status, self.choice, self.comment_label, self.comment], layout=FULL)
         self.box.add_class("wb-criterion")
         self.box.add_class("wb-" + c.id.replace(".", "-"))
+
+    def _options(self, lang: str) -> list[tuple[str, Any]]:
+        sc = self.criterion.scale
+        if isinstance(sc, AnchoredScale):
+            return [(_option_label(lv.value, lv.label.get(lang), lv.descriptor.get(lang)), lv.value) for lv in sc.levels]
+        assert isinstance(sc, GateScale)
+        return [(_option_label(i + 1, o.label.get(lang), o.descriptor.get(lang)), o.value) for i, o in enumerate(sc.options)]
+
+    def relabel(self, lang: str) -> None:
+        """Label the same widgets in ``lang``; the chosen value and the comment stay."""
+        c, self.lang = self.criterion, lang
+        value = self.choice.value
+        self.choice.options = self._options(lang)
+        self.choice.value = value
+        self.comment.placeholder = msg("comment", lang)
+        pts = f" ({c.points:g} {msg('points', lang)})" if c.points else ""
+        self.head.value = str(_html().criterion_head(c.title.get(lang), pts, c.description.get(lang)))
 
     @property
     def is_gate(self) -> bool:
@@ -109,13 +121,12 @@ class ScoringForm:
         self.controls: dict[str, _CriterionControl] = {
             c.id: _CriterionControl(c, lang) for _, c in rubric.criteria() if isinstance(c.scale, AnchoredScale | GateScale)
         }
-        self.coi_choice = w.RadioButtons(
-            options=[(msg("coi_none", lang), False), (msg("coi_has", lang), True)], value=None, layout=FULL
-        )
+        self.coi_choice = w.RadioButtons(options=self._coi_options(lang), value=None, layout=FULL)
         self.coi_choice.add_class("wb-coi")
         self.coi_statement = w.Textarea(placeholder=msg("coi_statement", lang), layout=w.Layout(width="100%", height="4em"))
         self.coi_statement.add_class("wb-coi-statement")
         self._coi_label = w.HTML(str(_html().label(msg("coi_statement_label", lang))))
+        self._section_boxes: dict[str, tuple[w.VBox, w.HTML]] = {}
         self.missing = w.HTML()
         self.missing.add_class("wb-missing-list")
         self.totals = w.HTML()
@@ -135,6 +146,33 @@ class ScoringForm:
         self.coi_statement.observe(self._changed, "value")
         self.sign_button.on_click(self._sign_clicked)
         self._muted = False
+
+    @staticmethod
+    def _coi_options(lang: str) -> list[tuple[str, bool]]:
+        return [(msg("coi_none", lang), False), (msg("coi_has", lang), True)]
+
+    def set_language(self, lang: str) -> None:
+        """Label every widget in ``lang`` in place: displayed boxes change, values and comments stay, and no
+        change is reported (nothing the reviewer entered changed)."""
+        muted, self._muted = self._muted, True
+        try:
+            self.lang = lang
+            for ctl in self.controls.values():
+                ctl.relabel(lang)
+            coi = self.coi_choice.value
+            self.coi_choice.options = self._coi_options(lang)
+            self.coi_choice.value = coi
+            self.coi_statement.placeholder = msg("coi_statement", lang)
+            self._coi_label.value = str(_html().label(msg("coi_statement_label", lang)))
+            self.sign_button.description = msg("sign_submit", lang)
+            if self.passphrase is not None:
+                self.passphrase.description = msg("passphrase", lang)
+            for section in self.rubric.sections:
+                if section.id in self._section_boxes:
+                    self._section_boxes[section.id][1].value = self._section_title(section)
+        finally:
+            self._muted = muted
+        self.refresh()
 
     # -- values
     def judgments(self) -> dict[str, Judgment]:
@@ -169,13 +207,19 @@ class ScoringForm:
             self._on_change()
 
     # -- layout
+    def _section_title(self, section: Section) -> str:
+        return str(_html().section_head(section.title.get(self.lang),
+                                        section.description.get(self.lang) if section.description else ""))
+
     def section_box(self, section: Section) -> w.VBox:
-        """The inputs of one rubric section, gates last (a verdict concludes the evidence above it)."""
-        ctls = [self.controls[c.id] for c in section.criteria if c.id in self.controls]
-        ctls.sort(key=lambda ctl: ctl.is_gate)
-        title = w.HTML(str(_html().section_head(section.title.get(self.lang),
-                                                section.description.get(self.lang) if section.description else "")))
-        return w.VBox([title, *(ctl.box for ctl in ctls)], layout=FULL)
+        """The inputs of one rubric section, gates last (a verdict concludes the evidence above it); one box
+        per section, relabelled in place by :meth:`set_language`."""
+        if section.id not in self._section_boxes:
+            ctls = [self.controls[c.id] for c in section.criteria if c.id in self.controls]
+            ctls.sort(key=lambda ctl: ctl.is_gate)
+            title = w.HTML(self._section_title(section))
+            self._section_boxes[section.id] = (w.VBox([title, *(ctl.box for ctl in ctls)], layout=FULL), title)
+        return self._section_boxes[section.id][0]
 
     def coi_box(self) -> w.VBox:
         """The conflict-of-interest declaration."""

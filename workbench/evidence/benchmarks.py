@@ -625,10 +625,12 @@ def results_chart(computed: ComputedPoints | Iterable[ComputedPoints], lang: str
     data = pd.DataFrame(rows, columns=["team", "benchmark", "score", "low", "high", "reference", "noise"])
     x = alt.X("benchmark:N", title=msg("chart_benchmark", lang), sort=None)
     base = alt.Chart()
+    # one team (a reviewer's notebook): no legend to read, the title says whose results these are
+    color = alt.Color("team:N", title=msg("chart_team", lang), legend=None if len({c.team for c in items}) == 1 else alt.Legend())
     bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title=msg("chart_score", lang)), y2="high:Q",
-                                                 color=alt.Color("team:N"))
+                                                 color=color)
     dots = base.mark_point(filled=True, size=60).encode(
-        x=x, y="score:Q", color="team:N", tooltip=["team", "benchmark", "score", "low", "high", "reference"])
+        x=x, y="score:Q", color=color, tooltip=["team", "benchmark", "score", "low", "high", "reference"])
     target = base.mark_tick(color="#d62728", thickness=2, size=24).encode(
         x=x, y="reference:Q", tooltip=[alt.Tooltip("reference:Q", title=msg("chart_target", lang))])
     chart = alt.layer(bars, dots, target, data=data).properties(title=msg("chart_bench_title", lang), width=alt.Step(36), height=260)

@@ -641,5 +641,5 @@ def training_chart(result: TrainingEvidence, lang: str = "en") -> alt.TopLevelMi
         layers.append(alt.Chart(marks).mark_rule(color="firebrick").encode(x="step:Q", tooltip=["step", "label"]))
         layers.append(alt.Chart(marks).mark_text(angle=270, align="left", dx=4, dy=-4, color="firebrick").encode(
             x="step:Q", y=alt.value(8), text="label:N"))
-    title = f"{result.inputs[0].name}: {result.initial_reading.replace('_', ' ')}"
+    title = msg("chart_training_title", lang, reading=msg(f"reading_{result.initial_reading}", lang))
     return style(alt.layer(*layers).properties(title=title, width=560, height=280))
