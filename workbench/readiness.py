@@ -5,7 +5,7 @@ them (not the first): a coordinator fixes a typo once, not once per attempt. Eac
 its line when known, the place and what was expected (``file:line: place: what, expected what``).
 
 - :func:`check_rules`: the rules against the roster and the assignments (a panel that can never reach
-  ``min_reviewers``, a ``trim`` that leaves nobody, a ``cut`` that advances every team).
+  ``min_reviewers``, a ``trim`` that leaves nothing to trim, a ``cut`` above the number of teams).
 - :func:`check_declarations`: every team's declared targets and individual benchmarks against the round's
   benchmark scheme, and the coverage of every computed criterion.
 
@@ -47,7 +47,7 @@ def check_rules(r: Round) -> list[Problem]:
     experts = {e.id for e in r.roster.reviewers if e.role in PANEL_ROLES}
     panel = Counter(a.team for a in r.assignments.assignments if a.reviewer in experts)
     sizes = {t.id: panel.get(t.id, 0) for t in r.teams.teams}
-    if r.rules.points.get("expert", 0) > 0 and sizes:
+    if r.rules.uses("expert") and sizes:
         short = sorted(t for t, n in sizes.items() if n < agg.min_reviewers)
         if short:
             out.append(problem(("aggregation", "min_reviewers"),
