@@ -32,6 +32,19 @@ def require(condition: object, reason: str) -> None:
     pytest.skip(reason)
 
 
+def refuse_outside(page, allowed: tuple[str, ...], outside: list[str]) -> None:
+    """A machine without internet, for a Playwright ``page``: requests to the ``allowed`` URL prefixes (and
+    ``data:``/``blob:``) go through; anything else is refused and recorded in ``outside``."""
+    def route(r) -> None:
+        if r.request.url.startswith((*allowed, "data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+
+
 def require_module(name: str, reason: str | None = None) -> ModuleType:
     """Import ``name`` for the calling test, as :func:`require` would (skip locally, fail under ``CI=true``)."""
     __tracebackhide__ = True

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import refuse_outside, require
 from playwright.sync_api import expect
 from roundkit import EXPERT, ROOT, TEAM, USER, make_round
 
@@ -235,14 +235,7 @@ def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offl
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
 
-            def route(r) -> None:  # a machine without internet: anything not local is refused and recorded
-                if r.request.url.startswith((f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/", "data:", "blob:")):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
+            refuse_outside(page, (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/"), outside)
             try:
                 page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
                 _open_from_file_browser(page, "round-2026", "notebooks", EXPERT, f"{TEAM}.ipynb")
@@ -322,14 +315,7 @@ def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path)
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
 
-            def route(r) -> None:  # a machine without internet: anything not local is refused and recorded
-                if r.request.url.startswith((f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/", "data:", "blob:")):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
+            refuse_outside(page, (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/"), outside)
             try:
                 page.goto(f"http://127.0.0.1:{port}/lab/tree/review.ipynb?token={token}")
                 page.locator(".jp-Notebook").first.wait_for(timeout=60_000)

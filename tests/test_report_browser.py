@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import refuse_outside, require
 from playwright.sync_api import expect
 from roundkit import ROOT
 from test_report_pages import published_round
@@ -66,14 +66,7 @@ def browser_page():
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
 
-        def route(r) -> None:  # a machine without internet: anything not local is refused and recorded
-            if r.request.url.startswith(("http://127.0.0.1:", "data:", "blob:")):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
+        refuse_outside(page, ("http://127.0.0.1:",), outside)
         try:
             yield page
         finally:
