@@ -132,14 +132,18 @@ def main() -> None:
     a, b, o, counts = cells(frame, models)
     coef = sklearn_fit(a, b, o, counts, k)
     rng = np.random.default_rng(args.seed)
-    resample_diffs = []
+    kept = []
     for i in range(args.resamples):  # every refit timed, like ours
         boot_counts = rng.multinomial(int(counts.sum()), counts / counts.sum()).astype(float)
         boot = sklearn_fit(a, b, o, boot_counts, k)
         if i < 3:
-            mine = cells_fit(a, b, o, boot_counts, k)
-            resample_diffs.append(np.max(np.abs((boot - boot[0]) - (mine - mine[0]))))
+            kept.append((boot_counts, boot))
     t_base = time.perf_counter() - t
+    # our fit on the same counts is compared outside the baseline's timing (it is not the baseline's work)
+    resample_diffs = []
+    for boot_counts, boot in kept:
+        mine = cells_fit(a, b, o, boot_counts, k)
+        resample_diffs.append(np.max(np.abs((boot - boot[0]) - (mine - mine[0]))))
     print(f"baseline: scikit-learn on aggregated cells, fit + {args.resamples} resamples {t_base:8.2f} s "
           "(every refit timed)")
 
