@@ -294,3 +294,15 @@ def test_the_batched_fit_agrees_with_one_fit_per_resample_and_names_those_withou
             continue
         assert has and np.max(np.abs(one - row)) < 1e-9
     assert (~ok).sum() == 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 9).flatmap(lambda k: st.lists(
+    st.lists(st.integers(0, 3).map(lambda v: max(0, v - 1)), min_size=k, max_size=k), min_size=k, max_size=k)))
+def test_batched_connectivity_is_fords_condition(rows: list[list[int]]) -> None:
+    """The bootstrap's batched strong-connectivity check agrees with scipy's graph search on any win matrix."""
+    from workbench.evidence.users import _connected, _connected_batch
+
+    wins = np.array(rows, dtype=float)
+    np.fill_diagonal(wins, 0)
+    assert _connected_batch(wins[None])[0] == _connected(wins)
