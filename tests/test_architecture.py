@@ -115,3 +115,24 @@ def test_private_helpers_are_not_public():
     # a private module (named _...) never appears in a public API
     for package in (workbench, workbench.evidence):
         assert not any(m.startswith("_") for m in package._API.values())
+
+
+def test_altair_is_imported_without_the_iri_grammars_and_they_stay_importable():
+    """Charts import altair through charts.altair(), which keeps jsonschema from compiling rfc3987_syntax's
+    grammars (seconds per notebook) yet leaves the module importable for anyone who asks for it later."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from workbench.evidence.users import strengths_chart\n"
+        "from workbench.charts import altair, to_svg\n"
+        "alt = altair()\n"
+        "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules, sorted(sys.modules)[:5]\n"
+        "svg = to_svg(alt.Chart(alt.Data(values=[{'x': 1}])).mark_point().encode(x='x:Q'))\n"
+        "assert svg.startswith('<svg'), svg[:40]\n"
+        "import rfc3987_syntax\n"
+        "assert sys.modules['rfc3987_syntax'] is not None\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -45,7 +45,6 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import altair as alt
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
@@ -54,6 +53,7 @@ from . import __version__, ledger
 from .aggregate import aggregate_round
 from .base import json_diff
 from .batch import Task, default_notebook, execute
+from .charts import altair
 from .checkpoint import MAX_CHECKPOINT_BYTES, check_witnessed
 from .collect import check_sheet, choose_versions
 from .errors import RoundError, WorkbenchError
@@ -85,6 +85,8 @@ from .shipped import shipped_path
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
 from .verifypage import LEDGER_COPY, verify_html
+
+alt = altair()  # the audit page draws with it
 
 log = logging.getLogger(__name__)
 

@@ -6,23 +6,47 @@ text, not boxes. Notebooks show charts through :func:`figure`: SVG made in the k
 from a network (Altair's own display fetches vega from a CDN, which evaluation machines cannot reach) and
 the same picture appears in JupyterLab, in ``jupyter nbconvert``'s HTML and in the report.
 
-Altair and vl-convert are imported on first use, not with this module: importing Altair takes seconds
-(jsonschema), and a reviewer's notebook imports the package in its first cell.
+Altair and vl-convert are imported on first use, not with this module, and Altair through :func:`altair`,
+which every module of the package uses instead of ``import altair``: a reviewer's notebook imports the
+package in its first cell, and a batch runs hundreds of such notebooks.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .files import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     import altair as alt
+
+def altair() -> ModuleType:
+    """The ``altair`` module, imported on first use without the IRI grammars jsonschema would compile.
+
+    Altair imports jsonschema, whose format checkers import ``rfc3987_syntax`` where it is installed
+    (JupyterLab's server pulls it in); that module compiles 39 grammars with lark when imported: 2-3 s on a
+    quiet machine, 5-7 s on a busy one, most of a batch notebook's time, for IRI formats that no chart
+    validation checks. It is hidden only while jsonschema loads, so it can still be imported later.
+    """
+    if "altair" in sys.modules:
+        return sys.modules["altair"]
+    hide = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "import" now raises ImportError
+    try:
+        import altair as alt_module
+    finally:
+        if hide and "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
+    return alt_module
+
 
 # Debian's fonts-nanum (installed by the Makefile); other common locations are tried too.
 FONT_DIRS = [

@@ -27,14 +27,13 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__, ledger
 from .aggregate import Aggregate, SignedReport, panel_score
 from .base import shown
-from .charts import style, to_svg
+from .charts import altair, style, to_svg
 from .errors import Problem, RoundError
 from .evidence.cost import cost_chart
 from .evidence.users import strengths_chart
@@ -45,6 +44,8 @@ from .signing import REPORT_TYPE, envelope_bytes, sign_payload
 from .templating import render
 from .verifypage import LEDGER_COPY, keys_json, verify_html
 from .wording import Wording
+
+alt = altair()  # the report draws with it throughout
 
 __all__ = ["PUBLISHED", "benchmark_chart", "criteria_chart", "indices_chart", "render_html", "report_payload",
            "scores_csv", "totals_chart", "write_report"]

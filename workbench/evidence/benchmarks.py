@@ -49,7 +49,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..base import rounded
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError, Problem, RubricError
 from ..files import MAX_DOC_BYTES, load_json
 from ..messages import msg
@@ -614,7 +614,7 @@ def _standard_errors(specs: Sequence[BenchmarkSpec], mine: Mapping[str, Benchmar
 
 def results_chart(computed: ComputedPoints | Iterable[ComputedPoints], lang: str = "ko") -> alt.TopLevelMixin:
     """Scores with their interval as error bars, and each benchmark's reference as a red tick (the target line)."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     items = [computed] if isinstance(computed, ComputedPoints) else list(computed)
     rows = [
         {"team": c.team, "benchmark": r.name_ko if lang == "ko" else r.name_en, "score": r.score,

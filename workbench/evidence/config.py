@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError, WorkbenchError
 from ..files import canonical_json, parse_json
 from ._inputs import InputFile, as_evidence_errors, read_input
@@ -398,7 +398,7 @@ def config_table(result: ConfigEvidence) -> pd.DataFrame:
 
 def config_chart(result: ConfigEvidence) -> alt.TopLevelMixin:
     """A grid: one row per field, one column per reference, coloured same / different / missing."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     cells = [{"field": f"{f.section}.{f.field}", "reference": n,
               "match": {True: "same", False: "different", None: "missing"}[f.same[n]],
               "team": _show(f.candidate), "reference value": _show(f.references[n])}

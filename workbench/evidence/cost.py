@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..base import Model
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError
 from ..files import line_for, load_json, load_yaml
 from ..messages import msg
@@ -166,7 +166,7 @@ def cost_efficiency(
 
 def cost_chart(result: CostEfficiency, lang: str = "ko") -> alt.TopLevelMixin:
     """Points against active parameters (log axis), one labelled dot per team."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     data = result.table()
     base = alt.Chart().encode(
         x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=msg("chart_active_params", lang)),

@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
+from ..charts import altair
 from ..messages import msg
 from ..templating import render
 from .weights import Fingerprint
@@ -459,7 +460,7 @@ def provenance_table(report: ProvenanceReport) -> pd.DataFrame:
 def provenance_chart(report: ProvenanceReport, lang: str = "en") -> alt.LayerChart:
     """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band; labels
     in ``lang``."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "statistic": c.statistic,
              "verdict": c.verdict}
             for c in report.components if c.layer is not None]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError, WorkbenchError
 from ..files import decode_text, parse_json
 from ._inputs import InputFile, as_evidence_errors, read_input
@@ -377,7 +377,7 @@ def tokenizer_table(result: TokenizerEvidence) -> pd.DataFrame:
 
 def tokenizer_chart(result: TokenizerEvidence) -> alt.TopLevelMixin:
     """Shared share of the larger vocabulary per reference, with the context bands as labelled lines."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     bars = pd.DataFrame([{"reference": p.reference, "share": p.share_of_larger, "shared": p.shared}
                          for p in result.pairs])
     bands = pd.DataFrame([{"share": v, "label": label} for label, v in result.bands])

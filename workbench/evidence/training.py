@@ -35,7 +35,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..base import Model, from_pydantic
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError
 from ..files import decode_text, open_regular, parse_yaml
 from ..messages import msg
@@ -624,7 +624,7 @@ def training_table(result: TrainingEvidence) -> pd.DataFrame:
 
 def training_chart(result: TrainingEvidence, lang: str = "en") -> alt.TopLevelMixin:
     """The loss curve with ln V as a dashed line and each discontinuity marked and labelled; labels in ``lang``."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     curve = pd.DataFrame([p.model_dump() for p in result.curve])
     line = alt.Chart(curve).mark_line().encode(
         x=alt.X("step:Q", title=msg("chart_step", lang)), y=alt.Y("loss:Q", title=msg("chart_loss", lang)),

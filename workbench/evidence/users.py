@@ -44,7 +44,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from ..charts import style
+from ..charts import altair, style
 from ..errors import EvidenceError
 from ..messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
@@ -641,7 +641,7 @@ def bradley_terry_counts(
 
 def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
     """Strengths as points with interval bars, strongest on top."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     data = bt.table()
     y = alt.Y("model:N", sort=list(data["model"]), title=msg("chart_model", lang))
     base = alt.Chart()
@@ -653,7 +653,7 @@ def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
 
 def survey_chart(points: SurveyPoints, lang: str = "ko", labels: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
     """Mean Likert level per item and team with interval bars; ``labels`` maps item ids to display names."""
-    import altair as alt  # on first chart: importing it takes seconds (jsonschema)
+    alt = altair()
     data = points.table().dropna(subset=["mean_level"])
     data["label"] = data["item"].map(lambda i: (labels or {}).get(i, i))
     x = alt.X("label:N", title=msg("chart_item", lang), sort=None)
