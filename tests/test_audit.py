@@ -45,6 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "tests" / "fixtures" / "coord" / "review_fixture.ipynb"
 SHEET = "sheets/expert-01/team-aurora.v1.dsse.json"
 
+# one worker runs this module: its demo round (a session fixture) and real-notebook round are made once
+pytestmark = pytest.mark.xdist_group("audit")
+
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
@@ -374,7 +377,6 @@ def real_rd(real_round, tmp_path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("real-notebook")
 def test_rerun_with_the_real_notebook_reproduces_the_signed_sheet(real_rd):
     assert audit_round(real_rd).clean
     res = audit_round(real_rd, rerun=True, notebook=REAL_NOTEBOOK, jobs=1)
@@ -384,7 +386,6 @@ def test_rerun_with_the_real_notebook_reproduces_the_signed_sheet(real_rd):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("real-notebook")
 def test_benchmark_score_edited_after_signing_is_caught_by_the_real_notebook_rerun(real_rd):
     f = real_rd / "evidence" / "team-aurora" / "results.json"
     data = json.loads(f.read_text())

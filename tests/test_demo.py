@@ -1,24 +1,104 @@
-"""The full demo round, end to end (a minute or two on 2 quiet cores)."""
+"""The demo, end to end, as a new user runs it: from a wheel installed into a fresh virtual environment, in a
+folder outside the checkout. One ``workbench demo`` (stage 1 and the re-challenge, each audited) serves every
+test here; they run on one worker (``xdist_group``) and each works on its own copy where it changes files.
+
+The fresh environment gets its dependencies from the test's own environment through a ``.pth`` line (no
+download); only ``workbench`` itself comes from the wheel.
+"""
 
 from __future__ import annotations
 
-import pytest
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
 
-from workbench.demo import run_demo
+import pytest
+from conftest import ROOT
+
 from workbench.lifecycle import status
 
-pytestmark = pytest.mark.slow
+# The first test builds, installs and runs the demo (its fixture): sized from the figures it prints
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo"), pytest.mark.timeout(1200)]
 
 
-@pytest.mark.xdist_group("demo")
-def test_demo_runs_the_whole_round(tmp_path):
-    lines: list[str] = []
-    report = run_demo(tmp_path / "demo", echo=lines.append)
-    text = "\n".join(lines)
+def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{' '.join(map(str, cmd))} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r.stdout + r.stderr
+
+
+class Installed:
+    """A wheel of the checkout installed into its own environment, and where its demo ran."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.venv = root / "venv"
+        self.py = self.venv / "bin" / "python"
+        self.work = root / "elsewhere"
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("WORKBENCH_")}
+        env.update(PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", JUPYTER_DATA_DIR=str(root / "jupyter"))
+        self.env = env
+        self.demo_output = ""
+        self.seconds: dict[str, float] = {}
+
+    def workbench(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 600) -> str:
+        return _run([str(self.venv / "bin" / "workbench"), *args], cwd=cwd or self.work, env=env or self.env,
+                    timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Installed:
+    """Build the wheel from a copy of the checkout, install it, and run ``workbench demo`` outside the checkout."""
+    t0 = time.monotonic()
+    inst = Installed(tmp_path_factory.mktemp("installed"))
+    # build from a copy, so the build's egg-info and build/ folders never land in the checkout
+    src = inst.root / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "workbench", src / "workbench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    dist = inst.root / "dist"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)], cwd=inst.root)
+    (wheel,) = dist.glob("reviewer_workbench-*.whl")
+    _run([sys.executable, "-m", "venv", "--without-pip", str(inst.venv)], cwd=inst.root)
+    site = Path(_run([str(inst.py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     cwd=inst.root).strip())
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "zz_test_dependencies.pth").write_text("".join(f"{d}\n" for d in sorted(deps)))
+    _run([sys.executable, "-m", "pip", "--python", str(inst.py), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+         cwd=inst.root)
+    inst.work.mkdir()
+    inst.seconds["install"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    inst.demo_output = inst.workbench("demo", "--out", "demo", timeout=900)
+    inst.seconds["demo"] = time.monotonic() - t0
+    # a pristine copy for the tests that change the round
+    shutil.copytree(inst.work / "demo", inst.root / "pristine", symlinks=True)
+    return inst
+
+
+def test_the_installed_package_is_the_one_that_runs(installed):
+    where = _run([str(installed.py), "-c", "import workbench; print(workbench.__file__)"],
+                 cwd=installed.work, env=installed.env).strip()
+    assert Path(where).is_relative_to(installed.venv) and not Path(where).is_relative_to(ROOT), where
+
+
+def test_demo_runs_the_whole_round(installed):
+    text = installed.demo_output
+    print(f"wheel build + install {installed.seconds['install']:.1f}s; demo {installed.seconds['demo']:.1f}s")
+    rd = installed.work / "demo" / "round"
+    report = rd / "report" / "index.html"
     assert report.is_file() and "<svg" in report.read_text()
-    assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 270 accepted, 0 rejected" in text
+    assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 270 accepted, 0 rejected" in text, text
     assert "team-cheonma" in text and "excluded by gate" in text          # the copied vision encoder
     # the evidence says so too: one independence line per team, only cheonma's flagged
+    lines = text.splitlines()
     lines_by_team = {ln.strip().split(":", 1)[0]: ln for ln in lines if ln.startswith("  team-") and ": " in ln}
     assert "vision_encoder derived from Foreign-VL (" in lines_by_team["team-cheonma"]
     assert "undeclared weights use: vision_encoder (Foreign-VL)" in lines_by_team["team-cheonma"]
@@ -27,26 +107,34 @@ def test_demo_runs_the_whole_round(tmp_path):
     html = (report.parent / "index.en.html").read_text()
     assert "Evidence per team" in html and "may be noise" in html
     assert "팀별 증빙" in report.read_text() and "잡음일 수 있음" in report.read_text()
-    s = status(tmp_path / "demo" / "round")
+    s = status(rd)
     assert s["frozen_version"] == 2 and s["amendments"][0]["after_first_submission"] is True
     assert s["collected"] == {"accepted": 270, "rejected": 0}  # 25 expert sheets, 245 user sheets
+    # both rounds audited clean, and the re-challenge selected its one approved candidate
+    assert text.count("audit: CLEAN") == 2, text
+    assert "selected: team-daehan" in text
 
 
-@pytest.mark.xdist_group("demo")
-@pytest.mark.timeout(1200)  # the demo, then every notebook again: minutes on 2 busy cores
-def test_demo_round_audits_clean_after_a_move_with_the_real_notebook(tmp_path):
+def test_a_batch_with_the_installed_notebook_redoes_one_assignment(installed):
+    """A batch with the installed package's own review notebook (no --notebook) redoes one assignment."""
+    work = installed.root / "batch"
+    shutil.copytree(installed.root / "pristine", work, symlinks=True)
+    (work / "round" / "notebooks" / "expert-01" / "team-aurora.status.json").unlink()
+    # the demo's user evaluators answered in a survey tool: the batch runs the experts' notebooks only
+    out = installed.workbench("batch", "round", "--keys", "keys", "--lang", "en", "--role", "expert", cwd=work)
+    assert "1 done, 24 skipped (done before), 0 failed" in out, out
+    assert not (work / "round" / "notebooks" / "expert-01" / "team-aurora.failed.ipynb").exists()
+
+
+@pytest.mark.timeout(900)  # every notebook of the round again: ~2 minutes on 2 quiet cores, more when busy
+def test_demo_round_audits_clean_after_a_move_with_the_real_notebook(installed):
     """The auditor's reproducibility promise, with the real review notebook: move the round to another path,
     re-run every notebook in another time zone and locale, and find every signed value reproduced."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    run_demo(tmp_path / "demo", echo=lambda _: None)
-    moved = tmp_path / "elsewhere" / "round-copy"
-    shutil.move(tmp_path / "demo" / "round", moved)
-    env = {**os.environ, "TZ": "Asia/Seoul", "LC_ALL": "C.UTF-8"}
-    r = subprocess.run([sys.executable, "-m", "workbench", "audit", str(moved), "--rerun", "--jobs", "2"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "clean: 0 error(s)" in r.stdout and "25 re-run" in r.stdout
+    moved = installed.root / "moved" / "round-copy"
+    moved.parent.mkdir()
+    shutil.copytree(installed.root / "pristine" / "round", moved, symlinks=True)
+    env = {**installed.env, "TZ": "Asia/Seoul", "LC_ALL": "C.UTF-8"}
+    t0 = time.monotonic()
+    out = installed.workbench("audit", str(moved), "--rerun", "--jobs", "2", cwd=installed.root, env=env, timeout=800)
+    print(f"audit --rerun: {time.monotonic() - t0:.1f}s")
+    assert "clean: 0 error(s)" in out and "25 re-run" in out, out
