@@ -43,6 +43,7 @@ from workbench.errors import HubError, RoundError
 from workbench.hub import (
     ACCOUNT_PATTERN,
     account_name,
+    default_proxy,
     hub_config,
     permission_plan,
     plan_round,
@@ -315,10 +316,9 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise AssertionError(f"the hub exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+            if r.status == 200:
+                return
         time.sleep(0.3)
     raise AssertionError(f"the hub did not answer:\n{log.read_text()[-3000:]}")
 
@@ -339,6 +339,7 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
     from workbench.signing import SHEET_TYPE, load_public_key, public_key_from_pem, verify_envelope
 
     require(CHROMIUM.exists(), "Debian's chromium is not installed (/usr/bin/chromium); `make system-deps` installs it")
+    require(default_proxy() is not None, "configurable-http-proxy is not installed; `make proxy` installs it")
     # the panel: expert e1, users u1 (reviewer A, conflicted with tb) and u2 (reviewer B), a coordinator
     rd = make_round(base, experts=("e1",), users=("u1", "u2"), coi={"u1": ["tb"]}, do_freeze=False)
     for team, name in (("ta", "notes.txt"), ("tb", "secret-plan.txt")):

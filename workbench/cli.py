@@ -798,7 +798,7 @@ def _cmd_hub_serve(args: argparse.Namespace) -> int:
 def _cmd_hub_plan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .hub import round_paths, permission_plan, plan_json, plan_round
+    from .hub import permission_plan, plan_json, plan_round, round_paths
     from .round import load_round
 
     r = load_round(args.round)
