@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import json
 import os
 import pwd
 import re
@@ -36,6 +37,8 @@ import pytest
 import yaml
 from conftest import RUBRICS, refuse_outside, require
 from coord_helpers import make_round
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from roundkit import ROOT, answers_for
 from traitlets.config import Config
 
@@ -74,7 +77,32 @@ def test_a_roster_id_that_cannot_be_an_account_is_refused_naming_the_entry(rid):
 
 def test_account_names_are_prefix_plus_id():
     assert account_name("wb-", "e1") == "wb-e1"
-    assert re.match(ACCOUNT_PATTERN, account_name("", "expert_07-x"))
+    assert re.fullmatch(ACCOUNT_PATTERN, account_name("", "expert_07-x"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["", "wb-", "x"]), st.text(max_size=40))
+def test_an_account_name_is_a_portable_posix_name_or_refused(prefix, rid):
+    portable = re.compile(r"[a-z_][a-z0-9_-]*")  # POSIX portable set, lower case, no leading digit or '-'
+    try:
+        name = account_name(prefix, rid)
+    except HubError as e:
+        assert not (portable.fullmatch(prefix + rid) and len(prefix + rid) <= 32)
+        assert e.message.startswith(f"'{rid}' cannot be an operating-system account name")
+    else:
+        assert name == prefix + rid and portable.fullmatch(name) and len(name) <= 32 and "\n" not in name
+
+
+def test_hub_plan_prints_every_path_and_a_round_not_frozen_is_one_line(coi_round, tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["hub", "plan", str(coi_round), "--prefix", "p-"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "0640 p-coord:p-test-1-panel rules.yaml" in out["paths"] and out["plan"]["owner"] == "p-coord"
+    rd = make_round(tmp_path / "new", do_freeze=False)
+    assert main(["hub", "serve", str(rd), "--state", str(tmp_path / "st"), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "round is not frozen" in err and not (tmp_path / "st").exists()
 
 
 @pytest.fixture
@@ -135,7 +163,9 @@ def test_the_configuration_is_python_that_jupyterhub_reads(coi_round, tmp_path):
     assert c.Authenticator.allowed_users == {"p-coord", "p-e1", "p-e2", "p-u1", "p-u2"}
     assert c.Authenticator.admin_users == set()  # an admin could open every reviewer's server
     assert c.JupyterHub.spawner_class == "localprocess" and c.JupyterHub.authenticator_class == "pam"
-    assert c.Spawner.cmd == ["/opt/wb/bin/python", "-m", "jupyterhub.singleuser"]
+    shell, flag, script, python = c.Spawner.cmd
+    assert (shell, flag, python) == ("/bin/sh", "-c", "/opt/wb/bin/python")
+    assert script.startswith("umask 027 && exec") and "-m jupyterhub.singleuser" in script
     assert c.ConfigurableHTTPProxy.command == ["/x/chp"]
 
 
@@ -504,6 +534,8 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
             hub.wait(timeout=30)
         if hub.poll() is None:
             os.killpg(hub.pid, signal.SIGKILL)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copyfile(log, ARTIFACTS / "hub.log")  # for a failure in CI: spawns, logins, the proxy
 
     # the coordinator collects both reviewers' outboxes (and e1's), then aggregates
     res = as_user(acct["coord"], *CLI, "collect", str(rd), "--key", coord_key)

@@ -60,7 +60,7 @@ __all__ = ["ACCOUNT_PATTERN", "Account", "Perm", "Plan", "account_name", "defaul
            "permission_plan", "plan_round", "setup_accounts", "unreachable", "write_hub"]
 
 # Debian's default NAME_REGEX for useradd/groupadd, and the kernel-independent 32-character limit
-ACCOUNT_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
+ACCOUNT_PATTERN = r"[a-z_][a-z0-9_-]{0,31}"  # matched whole (re.fullmatch: "$" would let a newline through)
 MARKER = "workbench-hub"  # in the GECOS field of every account we create: only those are ever changed
 PANEL_ROLES = ("expert", "committee", "user")
 SHARED = ("rules.yaml", "roster.yaml", "teams.yaml", "assignments.yaml", "rubrics", "frozen", "references")
@@ -130,7 +130,7 @@ class Plan(BaseModel):
 def account_name(prefix: str, roster_id: str, *, file: str | Path | None = None, place: str | None = None) -> str:
     """The OS account of a roster id; :class:`HubError` names the roster entry when it cannot be one."""
     name = prefix + roster_id
-    if not re.match(ACCOUNT_PATTERN, name):
+    if not re.fullmatch(ACCOUNT_PATTERN, name):
         raise HubError(f"'{roster_id}' cannot be an operating-system account name (as '{name}')", file=file, place=place,
                        expected="lower-case letters, digits, '_' or '-', starting with a letter or '_', "
                                 f"at most {32 - len(prefix)} characters; rename the reviewer in the roster")
@@ -140,14 +140,14 @@ def account_name(prefix: str, roster_id: str, *, file: str | Path | None = None,
 def _group(base: str, name: str) -> str:
     """``base + name`` when that is a valid group name, else ``base`` + a hash of ``name`` (never mangled)."""
     candidate = base + name
-    if re.match(ACCOUNT_PATTERN, candidate):
+    if re.fullmatch(ACCOUNT_PATTERN, candidate):
         return candidate
     return base + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def _tag(round_id: str) -> str:
     tag = round_id.lower()[:10]
-    return tag if re.match(r"^[a-z0-9_-]+$", tag) else hashlib.sha256(round_id.encode()).hexdigest()[:8]
+    return tag if re.fullmatch(r"[a-z0-9_-]+", tag) else hashlib.sha256(round_id.encode()).hexdigest()[:8]
 
 
 def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), published: bool | None = None) -> Plan:
@@ -165,7 +165,7 @@ def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), publish
              for i, e in enumerate(r.roster.reviewers)}
     auditor_names = []
     for a in auditors:
-        if not re.match(ACCOUNT_PATTERN, a):
+        if not re.fullmatch(ACCOUNT_PATTERN, a):
             raise HubError(f"auditor '{a}' is not a valid account name", place="--auditor",
                            expected="lower-case letters, digits, '_' or '-', at most 32 characters")
         if a in names.values():
@@ -196,7 +196,10 @@ def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), publish
 def required_dirs(plan: Plan, r: Round) -> list[str]:
     """Folders the plan needs even before anyone wrote in them (relative to the round)."""
     reviewers = [a.roster_id for a in plan.accounts if a.role in PANEL_ROLES]
-    return ["evidence", "drafts", "outbox", "sheets", *(f"evidence/{t.id}" for t in r.teams.teams),
+    # the coordinator's folders exist before anything is written in them, so what a batch or a collection
+    # writes later lands in a folder only the coordinators can enter, whatever the writer's umask
+    return ["evidence", "drafts", "outbox", "sheets", "answers", "notebooks", "receipts", "checkpoints",
+            *(f"evidence/{t.id}" for t in r.teams.teams),
             *(f"{d}/{rid}" for d in ("drafts", "outbox") for rid in reviewers)]
 
 
@@ -256,7 +259,9 @@ def hub_config(plan: Plan, *, port: int, hub_port: int, api_port: int, state_dir
         "c.Authenticator.admin_users = set()",
         "c.Authenticator.delete_invalid_users = True",
         "c.JupyterHub.spawner_class = 'localprocess'",
-        f"c.Spawner.cmd = [{str(python)!r}, '-m', 'jupyterhub.singleuser']",
+        # umask 027: what anyone writes from their server (a coordinator's batch in a terminal included) is
+        # never readable by accounts outside its folder's group
+        f"c.Spawner.cmd = ['/bin/sh', '-c', 'umask 027 && exec \"$0\" -m jupyterhub.singleuser \"$@\"', {str(python)!r}]",
         "c.Spawner.notebook_dir = '~'",
         f"c.Spawner.default_url = {'/lab/tree/' + plan.round_id!r}",
         "c.Spawner.start_timeout = 120",
