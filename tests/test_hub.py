@@ -293,6 +293,7 @@ def as_user(account: str, *cmd: str, env: dict[str, str] | None = None, check: b
     return res
 
 
+# prints DENIED only for a PermissionError (any other error fails the probe)
 PROBE = """import os, sys
 for p in sys.argv[1:]:
     try:
@@ -488,6 +489,25 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
                 page.locator(".wb-submitted").scroll_into_view_if_needed()
                 page.screenshot(path=str(ARTIFACTS / "hub-signed.png"))
 
+                # through A's own kernel (started by A's server, as A): a cell that tries to open what is not A's
+                probe = home["u1"] / "probe.py"
+                targets = [rd / "drafts/u2/ta.json", rd / "drafts/u2", rd / "outbox/u2/ta.v1.dsse.json", rd / "sheets",
+                           rd / "evidence/tb/secret-plan.txt", rd / "evidence/ta/notes.txt"]
+                probe.write_text(PROBE.replace("sys.argv[1:]", repr([str(t) for t in targets])) + "print('PROBE-DONE')\n")
+                os.chown(probe, pwd.getpwnam(a).pw_uid, -1)
+                page.locator(".jp-Notebook .jp-Cell").last.click()
+                page.keyboard.press("Escape")
+                page.keyboard.press("b")
+                page.keyboard.press("Enter")
+                page.keyboard.type(f"%run {probe}")
+                page.keyboard.press("Shift+Enter")
+                out = page.locator(".jp-OutputArea-output", has_text="PROBE-DONE")
+                expect(out).to_be_visible(timeout=60_000)
+                lines = [line.split(" ", 1) for line in out.inner_text().splitlines() if line.startswith(("READ", "DENIED"))]
+                in_kernel = {path: verdict for verdict, path in lines}
+                out.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "hub-kernel-denied.png"))
+
                 # through the UI: A links the round into their home (they may) and asks their server for
                 # B's draft, B's outbox, the sheets and the conflicted team's evidence: the OS says no
                 as_user(a, "ln", "-s", str(rd), str(home["u1"] / "round"))
@@ -514,10 +534,8 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
                 browser.close()
             assert outside == []
 
-        # through A's own kernel (the process the hub started as A): open() fails with PermissionError
-        kernel_probe = _probe(a, [rd / "drafts/u2/ta.json", rd / "drafts/u2", rd / "outbox/u2/ta.v1.dsse.json",
-                                  rd / "sheets", rd / "evidence/tb/secret-plan.txt", rd / "evidence/ta/notes.txt"])
-        assert kernel_probe == {
+        # A's kernel: open() (and listing) failed with PermissionError for everything not A's
+        assert in_kernel == {
             str(rd / "drafts/u2/ta.json"): "DENIED", str(rd / "drafts/u2"): "DENIED",
             str(rd / "outbox/u2/ta.v1.dsse.json"): "DENIED", str(rd / "sheets"): "DENIED",
             str(rd / "evidence/tb/secret-plan.txt"): "DENIED", str(rd / "evidence/ta/notes.txt"): "READ"}

@@ -104,25 +104,13 @@ class Plan(BaseModel):
     round_id: str
     published: bool
     owner: str  # the first coordinator's account owns the round
+    panel: str  # the group of everyone on the roster (and auditors, after publication)
+    coord: str  # the coordinators' group: reads the outboxes
+    audit: str  # the auditors' group: reads the whole round after publication
     accounts: tuple[Account, ...]
     groups: dict[str, tuple[str, ...]]
     team_groups: dict[str, str]
     notebooks: dict[str, tuple[str, ...]]  # account -> teams it may score (a notebook each)
-
-    def account(self, name: str) -> Account | None:
-        return next((a for a in self.accounts if a.name == name), None)
-
-    @property
-    def panel(self) -> str:
-        return next(g for g in self.groups if g.endswith("-panel"))
-
-    @property
-    def coord(self) -> str:
-        return next(g for g in self.groups if g.endswith("-coord"))
-
-    @property
-    def audit(self) -> str:
-        return next(g for g in self.groups if g.endswith("-audit"))
 
 
 # ---------------------------------------------------------------- pure: names and the plan
@@ -189,7 +177,8 @@ def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), publish
                      for e in r.roster.reviewers)
     accounts += tuple(Account(name=a, roster_id="", role="auditor",
                               groups=tuple(sorted(g for g, m in groups.items() if a in m))) for a in auditor_names)
-    return Plan(round_id=r.rules.round_id, published=published, owner=coordinators[0], accounts=accounts,
+    return Plan(round_id=r.rules.round_id, published=published, owner=coordinators[0], panel=panel, coord=coord,
+                audit=audit, accounts=accounts,
                 groups=groups, team_groups=team_groups, notebooks=notebooks)
 
 
