@@ -254,7 +254,10 @@ def prefix(root_only):
 
 @pytest.fixture
 def reachable(root_only):
-    """Let other accounts pass through the folders above this Python (o+x only), restored afterwards."""
+    """Let other accounts pass through the folders above this Python (o+x only), restored afterwards.
+
+    Only the panel test uses it: it changes folders outside the test, so no two tests may hold it at once
+    (xdist groups alone do not guarantee that)."""
     changed: dict[Path, int] = {}
     for p in runtime_paths():
         for parent in reversed(Path(p).absolute().parents):
@@ -312,7 +315,7 @@ def _probe(account: str, paths: list[Path]) -> dict[str, str]:
     return {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in out if line}
 
 
-def test_bad_input_leaves_no_account_behind(prefix, reachable, base):
+def test_bad_input_leaves_no_account_behind(prefix, base):
     """A roster id that cannot be an account, and an existing account the command did not make: refused
     before anything is created."""
     rd = make_round(base / "a", experts=("e1", "Expert2"), do_freeze=False)
