@@ -252,24 +252,43 @@ def prefix(root_only):
             subprocess.run(["groupdel", g.gr_name], capture_output=True)
 
 
+REACH_STATE = Path("/tmp/wb-hub-reachable.json")  # folders opened and their modes, with the pids using them
+
+
 @pytest.fixture
 def reachable(root_only):
-    """Let other accounts pass through the folders above this Python (o+x only), restored afterwards.
+    """Let other accounts pass through the folders above this Python (o+x only, never o+r), and restore their
+    modes when the last test using them ends. Tests on other xdist workers share the record under a lock (a
+    test killed midway is dropped by its pid), so one test never closes a folder another still needs."""
+    import fcntl
 
-    Only the panel test uses it: it changes folders outside the test, so no two tests may hold it at once
-    (xdist groups alone do not guarantee that)."""
-    changed: dict[Path, int] = {}
-    for p in runtime_paths():
-        for parent in reversed(Path(p).absolute().parents):
-            mode = os.stat(parent).st_mode
-            if not mode & stat.S_IXOTH:
-                changed.setdefault(parent, stat.S_IMODE(mode))
-                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+    def update(change):
+        with open("/tmp/wb-hub-reachable.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = json.loads(REACH_STATE.read_text()) if REACH_STATE.exists() else {"pids": [], "modes": {}}
+            state["pids"] = [p for p in state["pids"] if Path(f"/proc/{p}").exists()]
+            change(state)
+            if state["pids"]:
+                REACH_STATE.write_text(json.dumps(state))
+            else:
+                for d, mode in state["modes"].items():
+                    os.chmod(d, mode)
+                REACH_STATE.unlink(missing_ok=True)
+
+    def open_up(state):
+        for p in runtime_paths():
+            for parent in reversed(Path(p).absolute().parents):
+                mode = stat.S_IMODE(os.stat(parent).st_mode)
+                if not mode & stat.S_IXOTH:
+                    state["modes"].setdefault(str(parent), mode)
+                    os.chmod(parent, mode | stat.S_IXOTH)
+        state["pids"].append(os.getpid())
+
+    update(open_up)
     try:
         yield
     finally:
-        for d, mode in changed.items():
-            os.chmod(d, mode)
+        update(lambda state: state["pids"].remove(os.getpid()) if os.getpid() in state["pids"] else None)
 
 
 @pytest.fixture
@@ -333,6 +352,21 @@ def test_bad_input_leaves_no_account_behind(prefix, base):
     res = subprocess.run([*CLI, "hub", "accounts", str(rd), "--prefix", prefix, "--passwords", str(base / "pw-c.txt")],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 1 and res.stderr.startswith("workbench: error: ") and "Traceback" not in res.stderr
+
+
+def test_home_keys_that_are_not_the_frozen_rosters_are_reported_and_the_hub_refuses(prefix, reachable, base):
+    """In a frozen round the roster is never rewritten: accounts makes the keys in the homes, says whose differ
+    (exit 1), and the hub will not serve until the roster is amended."""
+    rd = make_round(base, experts=("e1",))  # frozen with keys made elsewhere
+    roster = (rd / "roster.yaml").read_bytes()
+    res = subprocess.run([*CLI, "hub", "accounts", str(rd), "--prefix", prefix, "--passwords", str(base / "pw.txt")],
+                         capture_output=True, text=True, env=_env("/root"))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "the keys in the homes of coord, e1 are not their keys in the frozen roster" in res.stderr
+    assert (rd / "roster.yaml").read_bytes() == roster
+    with pytest.raises(HubError, match=rf"the key in {prefix}coord's home is not coord's key in the roster"):
+        write_hub(rd, port=_free_port(), state_dir=base / "state", prefix=prefix, proxy="/bin/true")
+    assert not (base / "state").exists()
 
 
 # what reviewer A (user u1) enters in the form: criterion -> (option label prefix, comment)

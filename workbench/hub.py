@@ -22,9 +22,15 @@ digits, ``_`` and ``-``, at most 32 characters); a roster id that cannot be one 
 Groups are ``<prefix><tag>-panel``, ``-coord``, ``-audit`` and ``-t-<team>`` (a hash stands in for a team id
 that is not a valid group name).
 
-Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`Perm`, :class:`Plan`, :func:`account_name`,
-:func:`plan_round`, :func:`permission_plan`, :func:`hub_config`, :func:`unreachable`, :func:`setup_accounts`,
-:func:`write_hub`, :func:`default_proxy`.
+Pure (no root, no changes): :func:`account_name`, :func:`plan_round`, :func:`required_dirs`,
+:func:`permission_plan`, :func:`hub_config`, :func:`plan_json`. On the machine (:func:`unreachable` reads modes):
+:func:`setup_accounts` (root: accounts, groups, keys, notebooks, :func:`apply_permissions`), :func:`write_hub`
+(the checks and ``jupyterhub_config.py``) and :func:`start_hub`.
+
+Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, :class:`Perm`, :class:`Plan`,
+:func:`account_name`, :func:`plan_round`, :func:`required_dirs`, :func:`round_paths`, :func:`permission_plan`,
+:func:`apply_permissions`, :func:`hub_config`, :func:`unreachable`, :func:`runtime_paths`, :func:`setup_accounts`,
+:func:`write_hub`, :func:`start_hub`, :func:`default_proxy`, :func:`plan_json`.
 """
 
 from __future__ import annotations
@@ -56,8 +62,9 @@ from .round import Round, load_round
 from .shipped import review_notebook
 from .signing import key_id, public_key_from_pem
 
-__all__ = ["ACCOUNT_PATTERN", "Account", "Perm", "Plan", "account_name", "default_proxy", "hub_config",
-           "permission_plan", "plan_round", "setup_accounts", "unreachable", "write_hub"]
+__all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "Perm", "Plan", "account_name", "apply_permissions",
+           "default_proxy", "hub_config", "permission_plan", "plan_json", "plan_round", "required_dirs", "round_paths",
+           "runtime_paths", "setup_accounts", "start_hub", "unreachable", "write_hub"]
 
 # Debian's default NAME_REGEX for useradd/groupadd, and the kernel-independent 32-character limit
 ACCOUNT_PATTERN = r"[a-z_][a-z0-9_-]{0,31}"  # matched whole (re.fullmatch: "$" would let a newline through)
