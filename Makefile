@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Debian packages the browser test and the Korean chart labels need.
+# JupyterHub's proxy (npm), installed into the checkout (git ignores .hub-proxy/); `workbench hub serve` finds it
+PROXY  := .hub-proxy/node_modules/.bin/configurable-http-proxy
+# Debian packages the browser test and the Korean chart labels need; nodejs and npm too when there is no npm
+# (for the hub's proxy).
 APT_PKGS := chromium fonts-nanum
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test lint bench system-deps proxy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +24,7 @@ $(STAMP): pyproject.toml
 # Installs the Debian packages when they are missing and we may (root, or passwordless sudo).
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
 	    echo "note: missing Debian packages:$$missing (browser tests will be skipped)"; exit 0; fi; \
@@ -28,10 +32,19 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# configurable-http-proxy for `workbench hub serve` (docs/deployment.md); needs npm (system-deps installs it)
+proxy: system-deps
+	@if [ ! -x $(PROXY) ]; then \
+	  if command -v npm >/dev/null; then \
+	    echo "installing configurable-http-proxy into .hub-proxy/"; \
+	    npm install --prefix .hub-proxy --no-audit --no-fund --silent 'configurable-http-proxy@^5'; \
+	  else echo "note: npm is missing (the JupyterHub tests will be skipped or fail under CI=true)"; fi; \
+	fi
+
 demo: $(STAMP) system-deps
 	$(VENV)/bin/workbench demo --out demo-round
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps proxy
 	$(PY) -m ruff check workbench tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadgroup
 
@@ -42,4 +55,4 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo-round .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-round .pytest_cache .ruff_cache .hub-proxy

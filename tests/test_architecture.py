@@ -20,6 +20,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "evidence": ("evidence",),
     "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
+                     "hub",
                      "verifypage", "report"),
     "audit": ("audit",),
     "interface": ("schemas", "demo", "cli", "__main__"),

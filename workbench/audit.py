@@ -806,11 +806,12 @@ def render_html(result: AuditResult) -> str:
     return render("audit.html.j2", s=result, detail=lambda d: canonical_json(d).decode() if d else "")
 
 
-def write_audit(result: AuditResult, round_dir: str | Path) -> dict[str, Path]:
-    """Write ``audit/audit.json`` (sorted keys, UTF-8) and ``audit/index.html`` under the round."""
+def write_audit(result: AuditResult, round_dir: str | Path, out_dir: str | Path | None = None) -> dict[str, Path]:
+    """Write ``audit.json`` (sorted keys, UTF-8) and ``index.html`` to ``out_dir`` (default ``<round>/audit``;
+    an auditor's read-only account writes to a folder of its own)."""
     import json
 
-    out = Path(round_dir) / "audit"
+    out = Path(out_dir) if out_dir else Path(round_dir) / "audit"
     text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     return {"json": atomic_write_bytes(out / "audit.json", text.encode(), mode=0o644),
             "html": atomic_write_bytes(out / "index.html", render_html(result).encode(), mode=0o644)}

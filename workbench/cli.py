@@ -708,6 +708,8 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="write audit.json and index.html here (default: ROUND/audit; an "
+                   "auditor's read-only account writes to its own folder)")
     p.set_defaults(func=_cmd_audit)
 
 
@@ -717,7 +719,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
                       witnesses=args.witness)
-    paths = write_audit(res, args.round)
+    paths = write_audit(res, args.round, args.out)
     for f in res.findings:
         print(finding_line(f))
     c = res.counts
@@ -725,3 +727,81 @@ def _cmd_audit(args: argparse.Namespace) -> int:
           f"{res.sheets} sheet file(s), {res.accepted} accepted, {res.rerun_sheets} re-run")
     print(f"audit: {paths['json']} and {paths['html']}")
     return 0 if res.clean else 1
+
+
+# --- hub
+
+@register
+def _add_hub(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hub", help="serve a frozen round to its panel with JupyterHub (docs/deployment.md)")
+    hs = p.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("round", metavar="ROUND")
+        q.add_argument("--prefix", default="", help="put before every roster id to make its account name (default none)")
+        q.add_argument("--auditor", action="append", default=[], metavar="ACCOUNT",
+                       help="an existing account that reads the whole round after publication (repeatable)")
+
+    a = hs.add_parser("accounts", help="as root: create the accounts, groups, keys and notebooks; set every "
+                      "path's owner and mode (idempotent: run it again after any roster or assignment change)")
+    common(a)
+    a.add_argument("--passwords", required=True, metavar="FILE",
+                   help="write the new accounts' passwords here (mode 0600; hand them over, then delete it)")
+    a.add_argument("--lang", default="ko", choices=["ko", "en"], help="the notebooks' language")
+    a.add_argument("--home-base", default="/home", metavar="DIR", help="where new homes go (default /home)")
+    a.set_defaults(func=_cmd_hub_accounts)
+    s = hs.add_parser("serve", help="write the JupyterHub configuration for a frozen round; --start runs the hub")
+    common(s)
+    s.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default 8000)")
+    s.add_argument("--state", required=True, metavar="DIR", help="the hub's own files: configuration, database, "
+                   "cookie secret (mode 0700; outside the round)")
+    s.add_argument("--proxy", metavar="FILE", help="configurable-http-proxy (default: on PATH, else .hub-proxy/)")
+    s.add_argument("--start", action="store_true", help="run JupyterHub in the foreground (as root)")
+    s.set_defaults(func=_cmd_hub_serve)
+    q = hs.add_parser("plan", help="print the accounts, groups and every path's owner and mode (changes nothing)")
+    common(q)
+    q.set_defaults(func=_cmd_hub_plan)
+
+
+def _cmd_hub_accounts(args: argparse.Namespace) -> int:
+    from .hub import setup_accounts
+
+    rep = setup_accounts(args.round, prefix=args.prefix, auditors=args.auditor, lang=args.lang,
+                         passwords_file=args.passwords, home_base=args.home_base)
+    print(f"accounts created: {', '.join(rep.created) or 'none'}"
+          + (f"; their passwords are in {rep.passwords_file}" if rep.passwords_file else ""))
+    print(f"{len(rep.notebooks)} notebook(s) written; {rep.perms} path(s) given their owner and mode")
+    if rep.roster_keys_written:
+        print(f"roster.yaml: public keys set for {', '.join(rep.roster_keys_written)} (the keys in their homes); "
+              "freeze the round next")
+    if rep.key_mismatches:
+        print(f"the keys in the homes of {', '.join(rep.key_mismatches)} are not their keys in the frozen roster: "
+              "amend the roster with ~ID/.workbench/ID.pub ('workbench round amend'), then run this again",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_hub_serve(args: argparse.Namespace) -> int:
+    from .hub import start_hub, write_hub
+
+    config = write_hub(args.round, port=args.port, state_dir=args.state, prefix=args.prefix, auditors=args.auditor,
+                       proxy=args.proxy)
+    print(f"wrote {config}")
+    if not args.start:
+        print(f"start it with: workbench hub serve {args.round} --state {args.state} --port {args.port} --start")
+        return 0
+    print(f"JupyterHub on http://127.0.0.1:{args.port}/ (put a TLS reverse proxy in front; Ctrl-C stops it)", flush=True)
+    return start_hub(config)
+
+
+def _cmd_hub_plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .hub import permission_plan, plan_json, plan_round, round_paths
+    from .round import load_round
+
+    r = load_round(args.round)
+    plan = plan_round(r, args.prefix, args.auditor)
+    print(plan_json(plan, permission_plan(plan, round_paths(Path(args.round).absolute()))))
+    return 0

@@ -19,12 +19,17 @@ first time (so running it twice records nothing new). A file that changes after 
 rejected as replaced. :func:`accepted_sheets` gives aggregation the highest accepted version per
 (reviewer, team), re-verified, and refuses sheets that were never collected.
 
+Sheets reach ``sheets/`` either directly (``workbench batch``, ``workbench users sign``) or through a
+reviewer's outbox (``outbox/<reviewer>/``, a hub deployment), which :func:`collect` empties into ``sheets/``
+first (:func:`pick_up`, nbgrader's collect step).
+
 Public API: :class:`CollectResult`, :func:`check_sheet`, :func:`collect`, :func:`accepted_sheets`,
-:func:`choose_versions`.
+:func:`choose_versions`, :func:`pick_up`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -34,15 +39,16 @@ from pydantic import BaseModel, Field
 
 from . import ledger
 from .errors import RoundError, WorkbenchError
-from .files import read_bounded, sha256_bytes
+from .files import atomic_write_bytes, read_bounded, sha256_bytes
 from .lifecycle import check_frozen
 from .round import RUBRIC_OF, Round, load_round, require_coordinator
 from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
-__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect"]
+__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect", "pick_up"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 
@@ -153,8 +159,44 @@ def _recorded(entries: list[ledger.Entry]) -> dict[str, dict[str, ledger.Entry]]
     return out
 
 
+def pick_up(r: Round) -> tuple[list[Path], list[str]]:
+    """Copy the signed sheets reviewers dropped in their outboxes (``outbox/<reviewer>/``, the exchange a
+    hub deployment gives each reviewer, :mod:`workbench.hub`) into ``sheets/<reviewer>/``; return the copies
+    made and a note for every outbox file that cannot be taken.
+
+    Only file names of sheet versions, of roster reviewers, are taken; links are skipped; a file already
+    collected is never replaced: one that differs from its collected copy is noted, and the copy stands.
+    """
+    box = r.path / "outbox"
+    copied: list[Path] = []
+    notes: list[str] = []
+    if not box.is_dir():
+        return copied, notes
+    for d in sorted(box.iterdir()):
+        if d.is_symlink() or not d.is_dir() or r.roster.get(d.name) is None:
+            continue
+        for f in sorted(d.iterdir()):
+            rel = f.relative_to(r.path).as_posix()
+            if f.is_symlink() or parse_sheet_filename(f.name) is None:
+                continue
+            try:
+                data = read_bounded(f, MAX_ENVELOPE_BYTES)
+            except WorkbenchError as e:
+                notes.append(f"{rel}: not taken ({e.message})")
+                continue
+            dest = r.path / "sheets" / d.name / f.name
+            if dest.exists():
+                if read_bounded(dest, MAX_ENVELOPE_BYTES) != data:
+                    notes.append(f"{rel}: differs from the collected sheets/{d.name}/{f.name}, which stands "
+                                 "(versions are never replaced)")
+                continue
+            copied.append(atomic_write_bytes(dest, data, mode=0o640, overwrite=False))
+    return copied, notes
+
+
 def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[CollectResult]:
-    """Check every sheet file; record new ones (submit + decision) in the ledger; return all decisions.
+    """Pick up the outboxes (:func:`pick_up`), check every sheet file; record new ones (submit + decision) in
+    the ledger; return all decisions.
 
     What is recorded is read under the ledger's lock, held until the last entry is written, so two
     collections at once record each sheet once; each submit is written together with its decision.
@@ -164,6 +206,9 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
     require_coordinator(r, actor, key)
     out: list[CollectResult] = []
     with ledger.locked(r.ledger_path) as book:
+        _copied, notes = pick_up(r)
+        for note in notes:
+            log.warning("%s", note)
         seen = _recorded(book.entries)
         for f in _sheet_files(r):
             res, _ = check_sheet(r, f)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "EvidenceError",
+    "HubError",
     "InputFileError",
     "KeyFileError",
     "Problem",
@@ -125,3 +126,7 @@ class IneligibleError(RoundError):
     def __init__(self, message: str, *, reason: str, **kw) -> None:
         self.reason = reason
         super().__init__(message, **kw)
+
+
+class HubError(WorkbenchError):
+    """The machine is not ready to serve a round (accounts, groups, ports, paths other users cannot reach)."""
