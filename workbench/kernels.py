@@ -1,0 +1,258 @@
+"""Kernels for batches: one fresh kernel per notebook, over IPC, started ahead of need.
+
+Every kernel listens on ZeroMQ's IPC transport (Unix sockets in a private temporary folder) rather than TCP,
+so no port is opened and parallel kernels never race for ports. Its output (a crash's traceback, say) goes
+to ``kernel.log`` in that folder.
+
+A batch worker (a local process or a ``dask://`` worker thread) keeps one *spare*: a kernel started before
+its task is known, which has already imported :data:`WARM_UP` (the notebook's first import, seconds of
+work) while the previous notebook ran. A spare is used exactly once: :func:`prepared` hands it to one
+notebook and the kernel is shut down after it; no state passes between notebooks. Before the notebook's
+first cell the kernel is made to look as if it had been started for that notebook (:func:`prepared`):
+
+- its working directory and ``sys.path`` entry for it become the notebook's folder (spares start in their
+  empty IPC folder, so nothing is imported from elsewhere);
+- the per-notebook environment (the unattended variable naming this one notebook) is set;
+- it receives the task's claim (the worker's locked file descriptor, passed over a Unix socket with
+  ``SCM_RIGHTS``), so the claim is held until both the worker and the kernel are gone.
+
+A spare is shut down when its worker process exits; a worker killed outright takes its kernels with it
+(ipykernel's parent poller: jupyter_client gives each kernel its parent's pid).
+
+Public API: :data:`WARM_UP`, :func:`ipc_kernel_manager`, :func:`prepared`, :func:`close_spares`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["WARM_UP", "close_spares", "ipc_kernel_manager", "prepared"]
+
+# what a spare imports before its notebook is known: the notebook's first cell, without binding a name
+WARM_UP = "if 1: __import__('workbench.review')"
+
+
+def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str, Any]], log: IO[bytes] | None = None) -> type:
+    """A kernel manager class whose kernels listen on Unix sockets in ``ipc_dir``, with ``env`` added to this
+    process's environment and their output written to ``log``; each started kernel's connection info is
+    appended to ``seen``. Clients it makes are kept in ``made_clients`` so that their sockets can be closed."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernel listens on Unix sockets in ``ipc_dir`` instead of TCP ports."""
+
+        made_clients: list[Any]
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(ipc_dir, "kernel")
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**os.environ, **env, **kw.get("env", {})}
+            if log is not None:  # the kernel's own messages go to the notebook's log, not the console
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+            await super().start_kernel(**kw)
+            seen.append(self.get_connection_info())
+
+        def client(self, **kw: Any) -> Any:
+            c = super().client(**kw)
+            self.__dict__.setdefault("made_clients", []).append(c)
+            return c
+
+    return IPCKernelManager
+
+
+@dataclass
+class _Kernel:
+    """A started kernel (maybe still booting) and the folder of its sockets and log."""
+
+    km: Any
+    ipc_dir: str
+    log: IO[bytes]
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def close(self, now: bool = True) -> None:
+        from jupyter_core.utils import run_sync
+
+        try:
+            for c in self.km.__dict__.get("made_clients", []):
+                c.stop_channels()  # each client made its own zmq context: close it, or a long batch leaks threads
+            if run_sync(self.km.is_alive)():
+                run_sync(self.km.shutdown_kernel)(now=now)
+        except Exception:  # noqa: BLE001, S110 - a kernel that is already gone needs nothing more
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                run_sync(self.km.cleanup_resources)()
+            self.log.close()
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+
+def _start(env: Mapping[str, str], cwd: str | None, warm_up: str) -> _Kernel:
+    """Start a kernel (returns at once; it boots in the background) in ``cwd``, else in its IPC folder."""
+    from jupyter_core.utils import run_sync
+
+    ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
+    log = Path(ipc_dir, "kernel.log").open("wb")  # noqa: SIM115 - open while the kernel lives; closed by _Kernel.close
+    seen: list[dict[str, Any]] = []
+    km = ipc_kernel_manager(ipc_dir, env, seen, log)(kernel_name="python3")
+    extra = [f"--IPKernelApp.exec_lines={[warm_up]!r}"] if warm_up else []
+    try:
+        run_sync(km.start_kernel)(cwd=cwd or ipc_dir, extra_arguments=extra)
+    except BaseException:
+        log.close()
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+        raise
+    return _Kernel(km, ipc_dir, log, seen)
+
+
+class _Spares(threading.local):
+    """One spare kernel per thread (a dask worker runs tasks in several threads; each keeps its own, so an
+    asyncio object never crosses threads), for the environment it was started with."""
+
+    def __init__(self) -> None:
+        self.kernel: _Kernel | None = None
+        self.env: dict[str, str] = {}
+
+
+_spares = _Spares()
+_all: list[_Kernel] = []  # every spare of this process, shut down at exit
+_all_lock = threading.Lock()
+
+
+def close_spares() -> None:
+    """Shut down this process's spare kernels (at exit; also for tests)."""
+    with _all_lock:
+        kernels, _all[:] = list(_all), []
+    for k in kernels:
+        k.close()
+    _spares.kernel = None
+
+
+atexit.register(close_spares)
+
+
+def _take_spare(env: dict[str, str]) -> _Kernel | None:
+    k, _spares.kernel = _spares.kernel, None
+    if k is None:
+        return None
+    with _all_lock:
+        if k in _all:
+            _all.remove(k)
+    if _spares.env != env:  # started for another batch's environment: not this one's
+        k.close()
+        return None
+    return k
+
+
+def _start_spare(env: dict[str, str]) -> None:
+    try:
+        k = _start(env, None, WARM_UP)
+    except Exception:  # noqa: BLE001 - no spare: the next task starts its own kernel
+        return
+    _spares.kernel, _spares.env = k, dict(env)
+    with _all_lock:
+        _all.append(k)
+
+
+# Run in the kernel before the notebook's first cell, silently (no execution count, no history, no output).
+# A function, deleted after its call, so the notebook's namespace is a fresh kernel's.
+_ENTER = """
+def _wb_enter(folder, start, env, sock):
+    import os, socket, sys
+    if sock:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock)
+            socket.recv_fds(s, 1, 1)  # the task's claim: kept open until this kernel exits
+    os.chdir(folder)
+    sys.path[:] = [folder if p == start else p for p in sys.path]
+    for k, v in env.items():
+        os.environ[k] = v
+    dh = get_ipython().user_ns.get("_dh")
+    if isinstance(dh, list):
+        dh[:] = [folder]
+try:
+    _wb_enter({folder!r}, {start!r}, {env!r}, {sock!r})
+finally:
+    del _wb_enter
+"""
+
+
+def _enter(k: _Kernel, folder: str, env: Mapping[str, str], claim_fd: int | None, timeout: float) -> None:
+    """Make booted spare ``k`` look started for the notebook in ``folder`` (see the module's docstring)."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    # the manager as parent: whether the kernel lives is asked of its process, not of a heartbeat that a busy
+    # machine can delay past its one second
+    kc = BlockingKernelClient(parent=k.km)
+    kc.load_connection_file(k.km.connection_file)  # with the session's key
+    sock = os.path.join(k.ipc_dir, "claim")
+    with socket.socket(socket.AF_UNIX) as srv:
+        srv.bind(sock)
+        srv.listen(1)
+        srv.settimeout(timeout)
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=timeout)
+            msg_id = kc.execute(_ENTER.format(folder=folder, start=k.ipc_dir, env=dict(env),
+                                              sock=sock if claim_fd is not None else ""),
+                                silent=True, store_history=False)
+            if claim_fd is not None:
+                conn, _ = srv.accept()
+                with conn:
+                    socket.send_fds(conn, [b"c"], [claim_fd])
+            while True:
+                reply = kc.get_shell_msg(timeout=timeout)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            if reply["content"]["status"] != "ok":
+                c = reply["content"]
+                raise RuntimeError(f"preparing the kernel failed: {c.get('ename')}: {c.get('evalue')}")
+        finally:
+            kc.stop_channels()
+            with contextlib.suppress(OSError):
+                os.unlink(sock)
+
+
+@contextlib.contextmanager
+def prepared(folder: str | Path, env: Mapping[str, str], task_env: Mapping[str, str], claim_fd: int | None,
+             *, pool: bool = True, start_timeout: float = 60) -> Iterator[tuple[Any, list[dict[str, Any]], Path]]:
+    """A kernel for one notebook in ``folder``: yields (its kernel manager, for papermill's ``km``; the
+    connection info it was started with; its log file, gone after the block) and shuts it down afterwards.
+
+    ``env`` is added to this process's environment when a kernel starts (the same for every notebook of a
+    batch); ``task_env`` is this notebook's own (set in the kernel before its first cell); ``claim_fd`` a
+    file descriptor the kernel keeps open until it exits. With ``pool`` the kernel is this thread's spare when
+    there is one (started with the same ``env``), else one started here, and a new spare is started for the
+    next notebook; without, a kernel is started in ``folder`` with ``task_env`` for this notebook alone.
+    """
+    folder = str(Path(folder).resolve())
+    env = dict(env)
+    if pool:
+        k = _take_spare(env)
+        _start_spare(env)  # it boots while this notebook runs
+        if k is None:
+            k = _start(env, None, WARM_UP)
+    else:  # started for this notebook, in its folder, as papermill would
+        k = _start({**env, **task_env}, folder, "")
+    try:
+        _enter(k, folder, task_env, claim_fd, start_timeout)
+        yield k.km, k.seen, Path(k.log.name)
+    finally:
+        k.close(now=False)  # gracefully, as papermill shuts down the kernels it starts
