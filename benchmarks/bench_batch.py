@@ -94,7 +94,7 @@ def bare_kernel(n: int) -> list[float]:
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        reply = kc.execute_interactive("1 + 1", timeout=60)
+        reply = kc.execute_interactive("1 + 1", timeout=60, output_hook=lambda _: None)
         assert reply["content"]["status"] == "ok"
         kc.stop_channels()
         km.shutdown_kernel()
