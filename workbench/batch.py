@@ -176,6 +176,25 @@ def _read_status(rd: Path, t: Task) -> TaskResult | None:
         return None  # unreadable status: run again
 
 
+def _engine() -> str:
+    """The name of papermill's engine for the batch (registered on first use): papermill's own, but the
+    notebook is written when it starts and when it ends (after a failure too), not at every cell's start and
+    end: two writes instead of two per cell, each of which validates the whole notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class OnceSavingEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            nb_man.save = lambda **_: None  # notebook_complete, after this returns or raises, saves for real
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:
+                del nb_man.save  # the class's save again
+
+    papermill_engines.register("workbench", OnceSavingEngine)  # idempotent
+    return "workbench"
+
+
 def _one_line(e: BaseException) -> str:
     name = type(e).__name__
     ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
@@ -256,7 +275,7 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
             try:
                 pm.execute_notebook(
                     notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
-                    execution_timeout=timeout, start_timeout=60, km=km)
+                    execution_timeout=timeout, start_timeout=60, km=km, engine_name=_engine())
             except Exception:
                 # what the kernel printed (a crash's traceback, say) stays beside the failed notebook
                 if log_path.exists() and log_path.stat().st_size:

@@ -19,7 +19,10 @@ first cell the kernel is made to look as if it had been started for that noteboo
 A spare is shut down when its worker process exits; a worker killed outright takes its kernels with it
 (ipykernel's parent poller: jupyter_client gives each kernel its parent's pid).
 
-Public API: :data:`WARM_UP`, :func:`ipc_kernel_manager`, :func:`prepared`, :func:`close_spares`.
+A spare is only used by a notebook of a batch with the same kernel environment, and not after
+:data:`SPARE_MAX_AGE` (a ``dask://`` worker outlives its batch).
+
+Public API: :data:`WARM_UP`, :data:`SPARE_MAX_AGE`, :func:`ipc_kernel_manager`, :func:`prepared`, :func:`close_spares`.
 """
 
 from __future__ import annotations
@@ -31,15 +34,19 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["WARM_UP", "close_spares", "ipc_kernel_manager", "prepared"]
+__all__ = ["SPARE_MAX_AGE", "WARM_UP", "close_spares", "ipc_kernel_manager", "prepared"]
 
 # what a spare imports before its notebook is known: the notebook's first cell, without binding a name
 WARM_UP = "if 1: __import__('workbench.review')"
+# a spare older than this is not used (a long-lived dask worker may keep one from a batch long finished, with
+# the workbench code of that time imported): it is shut down and a kernel started instead
+SPARE_MAX_AGE = 300.0
 
 
 def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str, Any]], log: IO[bytes] | None = None) -> type:
@@ -86,14 +93,35 @@ class _Kernel:
     ipc_dir: str
     log: IO[bytes]
     seen: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    asked: bool = False  # asked to shut down: its notebook ran
 
-    def close(self, now: bool = True) -> None:
+    def request_close(self) -> None:
+        """Ask the kernel to shut down (gracefully, as papermill does) without waiting for it to exit."""
+        from jupyter_core.utils import run_sync
+
+        self.asked = True
+        for c in self.km.__dict__.pop("made_clients", []):
+            c.stop_channels()  # each client made its own zmq context: close it, or a long batch leaks threads
+        with contextlib.suppress(Exception):  # a kernel that is already gone needs no request
+            run_sync(self.km.request_shutdown)()
+
+    def exited(self) -> bool:
         from jupyter_core.utils import run_sync
 
         try:
-            for c in self.km.__dict__.get("made_clients", []):
-                c.stop_channels()  # each client made its own zmq context: close it, or a long batch leaks threads
-            if run_sync(self.km.is_alive)():
+            return not run_sync(self.km.is_alive)()
+        except Exception:  # noqa: BLE001 - a manager that cannot tell has no kernel to wait for
+            return True
+
+    def close(self, now: bool = True) -> None:
+        """Shut the kernel down (``now``: kill it; else ask and wait a while, then kill) and remove its folder."""
+        from jupyter_core.utils import run_sync
+
+        try:
+            for c in self.km.__dict__.pop("made_clients", []):
+                c.stop_channels()
+            if not self.exited():
                 run_sync(self.km.shutdown_kernel)(now=now)
         except Exception:  # noqa: BLE001, S110 - a kernel that is already gone needs nothing more
             pass
@@ -124,38 +152,52 @@ def _start(env: Mapping[str, str], cwd: str | None, warm_up: str) -> _Kernel:
 
 class _Spares(threading.local):
     """One spare kernel per thread (a dask worker runs tasks in several threads; each keeps its own, so an
-    asyncio object never crosses threads), for the environment it was started with."""
+    asyncio object never crosses threads), for the environment it was started with; and the kernels of
+    finished notebooks that were asked to shut down and may not have exited yet."""
 
     def __init__(self) -> None:
         self.kernel: _Kernel | None = None
         self.env: dict[str, str] = {}
+        self.closing: list[_Kernel] = []
 
 
 _spares = _Spares()
-_all: list[_Kernel] = []  # every spare of this process, shut down at exit
+_all: list[_Kernel] = []  # every spare or closing kernel of this process, shut down at exit
 _all_lock = threading.Lock()
 
 
 def close_spares() -> None:
-    """Shut down this process's spare kernels (at exit; also for tests)."""
+    """Shut down this process's spare kernels and wait for its closing ones (at exit; also for tests)."""
     with _all_lock:
         kernels, _all[:] = list(_all), []
     for k in kernels:
-        k.close()
-    _spares.kernel = None
+        k.close(now=not k.asked)  # a spare ran nothing: killed; a used kernel may finish its own exit
+    _spares.kernel, _spares.closing = None, []
 
 
 atexit.register(close_spares)
+
+
+def _forget(k: _Kernel) -> None:
+    with _all_lock:
+        if k in _all:
+            _all.remove(k)
+
+
+def _reap() -> None:
+    """Finish the shutdown of this thread's closing kernels that have exited."""
+    for k in [k for k in _spares.closing if k.exited()]:
+        _spares.closing.remove(k)
+        _forget(k)
+        k.close()
 
 
 def _take_spare(env: dict[str, str]) -> _Kernel | None:
     k, _spares.kernel = _spares.kernel, None
     if k is None:
         return None
-    with _all_lock:
-        if k in _all:
-            _all.remove(k)
-    if _spares.env != env:  # started for another batch's environment: not this one's
+    _forget(k)
+    if _spares.env != env or time.monotonic() - k.started > SPARE_MAX_AGE:  # another batch's environment, or stale
         k.close()
         return None
     return k
@@ -234,7 +276,8 @@ def _enter(k: _Kernel, folder: str, env: Mapping[str, str], claim_fd: int | None
 def prepared(folder: str | Path, env: Mapping[str, str], task_env: Mapping[str, str], claim_fd: int | None,
              *, pool: bool = True, start_timeout: float = 60) -> Iterator[tuple[Any, list[dict[str, Any]], Path]]:
     """A kernel for one notebook in ``folder``: yields (its kernel manager, for papermill's ``km``; the
-    connection info it was started with; its log file, gone after the block) and shuts it down afterwards.
+    connection info it was started with; its log file, gone after the block) and asks it to shut down afterwards
+    (its exit is waited for later: before the thread's next kernel is prepared, or at exit).
 
     ``env`` is added to this process's environment when a kernel starts (the same for every notebook of a
     batch); ``task_env`` is this notebook's own (set in the kernel before its first cell); ``claim_fd`` a
@@ -244,6 +287,7 @@ def prepared(folder: str | Path, env: Mapping[str, str], task_env: Mapping[str, 
     """
     folder = str(Path(folder).resolve())
     env = dict(env)
+    _reap()
     if pool:
         k = _take_spare(env)
         _start_spare(env)  # it boots while this notebook runs
@@ -255,4 +299,9 @@ def prepared(folder: str | Path, env: Mapping[str, str], task_env: Mapping[str, 
         _enter(k, folder, task_env, claim_fd, start_timeout)
         yield k.km, k.seen, Path(k.log.name)
     finally:
-        k.close(now=False)  # gracefully, as papermill shuts down the kernels it starts
+        # gracefully, as papermill shuts down the kernels it starts, but without waiting for the exit: the
+        # kernel exits while the next notebook starts (it keeps the task's claim until then)
+        k.request_close()
+        _spares.closing.append(k)
+        with _all_lock:
+            _all.append(k)
