@@ -1,6 +1,6 @@
 """Batch throughput on a stage-1-sized round, against fair baselines measured in the same run.
 
-    python benchmarks/bench_batch.py [--notebooks N] [--jobs 2] [--bare-runs 5] [--skip-audit]
+    python benchmarks/bench_batch.py [--notebooks N] [--jobs 2] [--bare-runs 5] [--repeat R] [--skip-audit]
 
 The round is data/make_stage1.py's: 5 teams, 10 experts, 49 user evaluators (295 notebooks with the demo's
 evidence; every notebook signs a sheet). ``--notebooks N`` runs an evenly spread subset of N of them (experts
@@ -10,7 +10,8 @@ the frozen round:
 1. ``workbench batch --jobs J`` (the batch's engine, :func:`workbench.batch.execute`, with spare kernels):
    per-notebook wall time (the batch's wall time / N) against a bare kernel (start over IPC, one trivial cell,
    shutdown; the median of ``--bare-runs``, one at a time). Goal: within 1.5x.
-2. The same batch without spare kernels (each kernel started when its notebook is), to show what the spares buy.
+2. The same batch without spare kernels (each kernel started when its notebook is), to show what the spares buy;
+   with ``--repeat R`` both batches run R times in alternating order and the medians are compared.
 3. An in-process sequential loop of ``papermill.execute_notebook`` over the same notebooks (one Python process,
    each notebook in its own kernel started in its folder with the same parameters and unattended variable).
    Goal: the batch >= 2x faster.
@@ -150,6 +151,7 @@ def main() -> None:
     ap.add_argument("--notebooks", type=int, default=0, help="an evenly spread subset of this many (default: all 295)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--bare-runs", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1, help="batch runs with and without spares, alternating (medians)")
     ap.add_argument("--skip-audit", action="store_true")
     a = ap.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -174,23 +176,30 @@ def main() -> None:
               f"{sum(x.role == 'expert' for x in chosen)} expert and {sum(x.role == 'user' for x in chosen)} user notebooks")
 
         bare = bare_kernel(a.bare_runs)
-        rd_batch = fresh("batch")
-        batch_s = run_engine(rd_batch, nb, chosen, a.jobs, pool=True)
-        close_spares()
-        rd_nopool = fresh("nopool")
-        nopool_s = run_engine(rd_nopool, nb, chosen, a.jobs, pool=False)
+        spares, plain = [], []
+        for i in range(a.repeat):  # alternating order (ABBA...), so a busy spell weighs on both alike
+            for pool in ((True, False) if i % 2 == 0 else (False, True)):
+                rd_run = fresh(f"batch-{i}-{pool}")
+                (spares if pool else plain).append(run_engine(rd_run, nb, chosen, a.jobs, pool=pool))
+                close_spares()
+                assert _signed(rd_run) == n
+                if pool:
+                    rd_batch = rd_run  # the audit re-runs this one
         rd_seq = fresh("sequential")
         seq_s = papermill_loop(rd_seq, nb, chosen)
         bare += bare_kernel(a.bare_runs)  # before and after, so a busy spell weighs on both sides
-        assert _signed(rd_batch) == _signed(rd_nopool) == _signed(rd_seq) == n
+        assert _signed(rd_seq) == n
+        batch_s, nopool_s = statistics.median(spares), statistics.median(plain)
 
         med_bare = statistics.median(bare)
         per_nb = batch_s / n
         print(f"bare kernel (IPC start, '1 + 1', shutdown), one at a time: median {med_bare:.2f} s "
               f"(runs: {', '.join(f'{x:.2f}' for x in bare)})")
         print(f"batch --jobs {a.jobs}, spare kernels:      {batch_s:7.1f} s = {per_nb:.2f} s/notebook wall "
-              f"({per_nb * a.jobs:.2f} worker-s/notebook); {60 / per_nb:.1f} notebooks/min")
-        print(f"batch --jobs {a.jobs}, no spare kernels:   {nopool_s:7.1f} s = {nopool_s / n:.2f} s/notebook wall")
+              f"({per_nb * a.jobs:.2f} worker-s/notebook); {60 / per_nb:.1f} notebooks/min  "
+              f"(runs: {', '.join(f'{x:.1f}' for x in spares)})")
+        print(f"batch --jobs {a.jobs}, no spare kernels:   {nopool_s:7.1f} s = {nopool_s / n:.2f} s/notebook wall  "
+              f"(runs: {', '.join(f'{x:.1f}' for x in plain)})")
         print(f"papermill.execute_notebook loop (1 process): {seq_s:7.1f} s = {seq_s / n:.2f} s/notebook")
         r1 = per_nb / med_bare
         print(f"ratio per-notebook wall / bare kernel: {r1:.2f}x  goal <= 1.5x: {'met' if r1 <= 1.5 else 'MISSED'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import nbformat
@@ -98,3 +99,19 @@ def test_no_spare_outlives_its_process(tmp_path):
         kernels.close_spares()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_spare_that_died_is_replaced(tmp_path):
+    nb = _probe_notebook(tmp_path / "probe.ipynb")
+    rd = make_round(tmp_path, experts=("e1",), teams=("ta", "tb"))
+    try:
+        first = run_batch(rd, notebook=nb, keys_dir=tmp_path / "keys", jobs=1, progress=False, roles=None)
+        assert [r.state for r in first] == ["done", "done"]
+        spare = kernels._spares.kernel
+        os.kill(spare.km.provisioner.process.pid, signal.SIGKILL)  # e.g. killed for memory while it waited
+        spare.km.provisioner.process.wait()
+        again = run_batch(rd, notebook=nb, keys_dir=tmp_path / "keys", jobs=1, progress=False, again=[("e1", "ta")])
+        assert [(r.team, r.state) for r in again] == [("ta", "done"), ("tb", "skipped")], [r.error for r in again]
+        assert _seen(rd / "notebooks" / "e1" / "ta.ipynb")["cwd"] == str((rd / "notebooks" / "e1").resolve())
+    finally:
+        kernels.close_spares()

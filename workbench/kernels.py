@@ -197,7 +197,7 @@ def _take_spare(env: dict[str, str]) -> _Kernel | None:
     if k is None:
         return None
     _forget(k)
-    if _spares.env != env or time.monotonic() - k.started > SPARE_MAX_AGE:  # another batch's environment, or stale
+    if _spares.env != {**os.environ, **env} or time.monotonic() - k.started > SPARE_MAX_AGE:  # another environment, or stale
         k.close()
         return None
     return k
@@ -208,7 +208,7 @@ def _start_spare(env: dict[str, str]) -> None:
         k = _start(env, None, WARM_UP)
     except Exception:  # noqa: BLE001 - no spare: the next task starts its own kernel
         return
-    _spares.kernel, _spares.env = k, dict(env)
+    _spares.kernel, _spares.env = k, {**os.environ, **env}  # what it was started with
     with _all_lock:
         _all.append(k)
 
@@ -291,12 +291,22 @@ def prepared(folder: str | Path, env: Mapping[str, str], task_env: Mapping[str, 
     if pool:
         k = _take_spare(env)
         _start_spare(env)  # it boots while this notebook runs
+        if k is not None:
+            try:
+                _enter(k, folder, task_env, claim_fd, start_timeout)
+            except Exception:  # noqa: BLE001 - a spare that died or hung while waiting: start one for this notebook
+                k.close()
+                k = None
         if k is None:
             k = _start(env, None, WARM_UP)
+            entered = False
+        else:
+            entered = True
     else:  # started for this notebook, in its folder, as papermill would
-        k = _start({**env, **task_env}, folder, "")
+        k, entered = _start({**env, **task_env}, folder, ""), False
     try:
-        _enter(k, folder, task_env, claim_fd, start_timeout)
+        if not entered:
+            _enter(k, folder, task_env, claim_fd, start_timeout)
         yield k.km, k.seen, Path(k.log.name)
     finally:
         # gracefully, as papermill shuts down the kernels it starts, but without waiting for the exit: the
