@@ -1,19 +1,31 @@
-"""Batch throughput: 50 notebooks (10 experts x 5 teams) with `workbench batch --jobs 2` against a
-sequential loop of `papermill` CLI calls on the same notebooks, in the same run.
+"""Batch throughput on a stage-1-sized round, against fair baselines measured in the same run.
 
-    python benchmarks/bench_batch.py [--experts 10] [--teams 5] [--jobs 2]
+    python benchmarks/bench_batch.py [--notebooks N] [--jobs 2] [--bare-runs 5] [--repeat R] [--skip-audit]
 
-Prints both times, the ratio (goal >= 1.8x), and the per-notebook overhead of the batch over a bare kernel
-start (start + shutdown of an IPC kernel, measured here too). Uses notebooks/review.ipynb when present,
-else the test fixture with the same parameters (the output says which).
+The round is data/make_stage1.py's: 5 teams, 10 experts, 49 user evaluators (295 notebooks with the demo's
+evidence; every notebook signs a sheet). ``--notebooks N`` runs an evenly spread subset of N of them (experts
+and users alike; default: all); every figure below is measured on the same notebooks, each in a fresh copy of
+the frozen round:
+
+1. ``workbench batch --jobs J`` (the batch's engine, :func:`workbench.batch.execute`, with spare kernels):
+   per-notebook wall time (the batch's wall time / N) against a bare kernel (start over IPC, one trivial cell,
+   shutdown; the median of ``--bare-runs``, one at a time). Goal: within 1.5x.
+2. The same batch without spare kernels (each kernel started when its notebook is), to show what the spares buy;
+   with ``--repeat R`` both batches run R times in alternating order and the medians are compared.
+3. An in-process sequential loop of ``papermill.execute_notebook`` over the same notebooks (one Python process,
+   each notebook in its own kernel started in its folder with the same parameters and unattended variable).
+   Goal: the batch >= 2x faster.
+4. ``workbench audit --rerun`` of the batch's round after ``collect`` (every check, and every signed sheet's
+   notebook re-run, on spare kernels). Goal: <= 1.2x the batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -23,19 +35,28 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "data"))
 sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments fixture
 
 from coord_helpers import team  # noqa: E402
 from judgments import demo_judgments  # noqa: E402
+from make_stage1 import make_stage1_round  # noqa: E402
 
-from workbench.batch import default_notebook, run_batch  # noqa: E402
-from workbench.demo import default_rubrics_dir  # noqa: E402
+from workbench.audit import audit_round  # noqa: E402
+from workbench.batch import Task, default_notebook, execute, plan  # noqa: E402
+from workbench.collect import collect  # noqa: E402
+from workbench.demo import COORDINATOR, default_rubrics_dir  # noqa: E402
+from workbench.files import sha256_file  # noqa: E402
+from workbench.kernels import close_spares  # noqa: E402
 from workbench.lifecycle import freeze, init_round  # noqa: E402
+from workbench.round import load_round  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
 from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
+from workbench.submit import UNATTENDED_ENV  # noqa: E402
 
 
 def make_round(base: Path, n_experts: int, n_teams: int) -> Path:
+    """A frozen round of ``n_experts`` x ``n_teams`` with answers (no evidence); bench_audit.py builds on it."""
     experts = [f"expert-{i:02d}" for i in range(1, n_experts + 1)]
     teams = [f"team-{i:02d}" for i in range(1, n_teams + 1)]
     keys = base / "keys"
@@ -61,63 +82,146 @@ def make_round(base: Path, n_experts: int, n_teams: int) -> Path:
     return rd
 
 
-def bare_kernel_seconds(n: int = 3) -> float:
+def bare_kernel(n: int) -> list[float]:
+    """Seconds for each of ``n`` bare kernels, one at a time: start over IPC, run ``1 + 1``, shut down."""
     from jupyter_client.manager import KernelManager
 
     times = []
     for _ in range(n):
+        d = tempfile.mkdtemp(prefix="wb-b-")
         t = time.perf_counter()
-        km = KernelManager(kernel_name="python3", transport="ipc", ip=tempfile.mkdtemp(prefix="wb-b-") + "/k")
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=d + "/k")
         km.start_kernel()
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive("1 + 1", timeout=60, output_hook=lambda _: None)
+        assert reply["content"]["status"] == "ok"
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel()
         times.append(time.perf_counter() - t)
-    return sum(times) / n
+        shutil.rmtree(d, ignore_errors=True)
+    return times
+
+
+def subset(tasks: list[Task], n: int) -> list[Task]:
+    """``n`` tasks spread evenly over the plan (experts and users, every team)."""
+    if n >= len(tasks):
+        return tasks
+    step = len(tasks) / n
+    return [tasks[math.floor(i * step)] for i in range(n)]
+
+
+def run_engine(rd: Path, nb: Path, tasks: list[Task], jobs: int, pool: bool) -> float:
+    t = time.perf_counter()
+    res = execute([(x, 0) for x in tasks], rd, nb, jobs=jobs, progress=False, pool=pool)
+    s = time.perf_counter() - t
+    bad = [f"{r.reviewer}/{r.team}: {r.error}" for r in res.values() if r.state != "done"]
+    assert not bad, bad
+    return s
+
+
+def papermill_loop(rd: Path, nb: Path, tasks: list[Task]) -> float:
+    """The simple way: papermill.execute_notebook in this process, one notebook after another."""
+    import papermill as pm
+
+    nb_hash = sha256_file(nb)
+    t = time.perf_counter()
+    for x in tasks:
+        folder = rd / x.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[UNATTENDED_ENV] = f"{x.reviewer}/{x.team}"  # the kernel inherits it: this notebook signs
+        try:
+            pm.execute_notebook(str(nb), str(folder / f"{x.team}.ipynb"), kernel_name="python3", progress_bar=False,
+                                cwd=str(folder), parameters={
+                                    "round_dir": "../..", "reviewer_id": x.reviewer, "team_id": x.team, "role": x.role,
+                                    "lang": x.lang, "key_file": x.key_file, "answers_file": x.answers_file,
+                                    "output_dir": "", "notebook_sha256": nb_hash})
+        finally:
+            os.environ.pop(UNATTENDED_ENV, None)
+    return time.perf_counter() - t
+
+
+def _signed(rd: Path) -> int:
+    return len(list((rd / "sheets").glob("*/*.dsse.json")))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--experts", type=int, default=10)
-    ap.add_argument("--teams", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notebooks", type=int, default=0, help="an evenly spread subset of this many (default: all 295)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--bare-runs", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1, help="batch runs with and without spares, alternating (medians)")
+    ap.add_argument("--skip-audit", action="store_true")
     a = ap.parse_args()
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     nb = default_notebook()
-    which = "notebooks/review.ipynb"
-    n = a.experts * a.teams
-    base = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    base = Path(tempfile.mkdtemp(prefix="wb-bench-batch-"))
     try:
-        rd = make_round(base, a.experts, a.teams)
-        print(f"notebook: {which}; {n} notebooks ({a.experts} experts x {a.teams} teams)")
-        bare = bare_kernel_seconds()
-        print(f"bare kernel start+shutdown (IPC): {bare:.2f} s")
+        s1 = make_stage1_round(base / "stage1")
+        frozen = s1.round_dir
+        tasks = plan(load_round(frozen), s1.keys_dir, "en")
+        chosen = subset(tasks, a.notebooks or len(tasks))
+        n = len(chosen)
 
-        t = time.perf_counter()
-        res = run_batch(rd, notebook=nb, keys_dir=base / "keys", jobs=a.jobs, progress=False)
-        batch_s = time.perf_counter() - t
-        assert all(r.state == "done" for r in res), [r.error for r in res if r.state != "done"]
+        def fresh(name: str) -> Path:
+            out = base / name / "round"
+            shutil.copytree(frozen, out)
+            return out
 
-        papermill = [sys.executable, "-m", "papermill"]
-        t = time.perf_counter()
-        for e in range(1, a.experts + 1):
-            for k in range(1, a.teams + 1):
-                eid, tid = f"expert-{e:02d}", f"team-{k:02d}"
-                subprocess.run([*papermill, str(nb), str(base / f"seq-{eid}-{tid}.ipynb"), "--cwd", str(rd), "-k", "python3",
-                                "-p", "round_dir", ".", "-p", "reviewer_id", eid, "-p", "team_id", tid, "-p", "role", "expert",
-                                "-p", "lang", "ko", "-p", "key_file", str(base / "keys" / f"{eid}.key"),
-                                "-p", "answers_file", f"answers/{eid}/{tid}.yaml", "-p", "output_dir", "sequential-sheets"],
-                               check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        seq_s = time.perf_counter() - t
+        print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; notebook: {nb.name} "
+              f"(sha256 {sha256_file(nb)[:12]})")
+        print(f"round: {len(s1.teams)} teams, {len(s1.experts)} experts, {len(s1.users)} users = {len(tasks)} notebooks; "
+              f"measured on {n} of them{' (an evenly spread subset)' if n < len(tasks) else ''}, "
+              f"{sum(x.role == 'expert' for x in chosen)} expert and {sum(x.role == 'user' for x in chosen)} user notebooks")
 
-        per_nb = batch_s * a.jobs / n  # worker-seconds per notebook in the batch
-        print(f"workbench batch --jobs {a.jobs}: {batch_s:.1f} s ({batch_s / n:.2f} s/notebook wall)")
-        print(f"sequential papermill CLI loop: {seq_s:.1f} s ({seq_s / n:.2f} s/notebook)")
-        print(f"speed-up: {seq_s / batch_s:.2f}x (goal >= 1.8x)")
-        print(f"per-notebook overhead over a bare kernel start: {per_nb - bare:.2f} s "
-              f"({per_nb:.2f} worker-s per notebook - {bare:.2f} s bare kernel)")
+        bare = bare_kernel(a.bare_runs)
+        spares, plain = [], []
+        for i in range(a.repeat):  # alternating order (ABBA...), so a busy spell weighs on both alike
+            for pool in ((True, False) if i % 2 == 0 else (False, True)):
+                rd_run = fresh(f"batch-{i}-{pool}")
+                (spares if pool else plain).append(run_engine(rd_run, nb, chosen, a.jobs, pool=pool))
+                close_spares()
+                assert _signed(rd_run) == n
+                if pool:
+                    rd_batch = rd_run  # the audit re-runs this one
+        rd_seq = fresh("sequential")
+        seq_s = papermill_loop(rd_seq, nb, chosen)
+        bare += bare_kernel(a.bare_runs)  # before and after, so a busy spell weighs on both sides
+        assert _signed(rd_seq) == n
+        batch_s, nopool_s = statistics.median(spares), statistics.median(plain)
+
+        med_bare = statistics.median(bare)
+        per_nb = batch_s / n
+        print(f"bare kernel (IPC start, '1 + 1', shutdown), one at a time: median {med_bare:.2f} s "
+              f"(runs: {', '.join(f'{x:.2f}' for x in bare)})")
+        print(f"batch --jobs {a.jobs}, spare kernels:      {batch_s:7.1f} s = {per_nb:.2f} s/notebook wall "
+              f"({per_nb * a.jobs:.2f} worker-s/notebook); {60 / per_nb:.1f} notebooks/min  "
+              f"(runs: {', '.join(f'{x:.1f}' for x in spares)})")
+        print(f"batch --jobs {a.jobs}, no spare kernels:   {nopool_s:7.1f} s = {nopool_s / n:.2f} s/notebook wall  "
+              f"(runs: {', '.join(f'{x:.1f}' for x in plain)})")
+        print(f"papermill.execute_notebook loop (1 process): {seq_s:7.1f} s = {seq_s / n:.2f} s/notebook")
+        r1 = per_nb / med_bare
+        print(f"ratio per-notebook wall / bare kernel: {r1:.2f}x  goal <= 1.5x: {'met' if r1 <= 1.5 else 'MISSED'}")
+        r2 = seq_s / batch_s
+        print(f"speed-up over the papermill loop: {r2:.2f}x  goal >= 2x: {'met' if r2 >= 2 else 'MISSED'}")
+        print(f"spares' gain (no spares / spares): {nopool_s / batch_s:.2f}x")
+
+        if not a.skip_audit:
+            coord = load_private_key(s1.keys_dir / f"{COORDINATOR}.key")
+            decisions = collect(rd_batch, coord, COORDINATOR)
+            accepted = sum(d.decision == "accepted" for d in decisions)
+            t = time.perf_counter()
+            res = audit_round(rd_batch, rerun=True, jobs=a.jobs, notebook=nb)
+            audit_s = time.perf_counter() - t
+            rerun_errors = [f for f in res.findings if f.check.startswith("rerun.") and f.severity == "error"]
+            print(f"audit --rerun --jobs {a.jobs} ({accepted} accepted sheets, {res.rerun_sheets} re-run; "
+                  f"re-run errors: {len(rerun_errors)}): {audit_s:.1f} s")
+            r3 = audit_s / batch_s
+            print(f"ratio audit --rerun / batch: {r3:.2f}x  goal <= 1.2x: {'met' if r3 <= 1.2 else 'MISSED'}")
+            assert not rerun_errors, [f.message for f in rerun_errors[:3]]
     finally:
+        close_spares()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -16,7 +16,7 @@ PKG = Path(workbench.__file__).parent
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
-             "sheet", "round", "charts", "executor", "findings", "tables"),
+             "sheet", "round", "charts", "executor", "kernels", "findings", "tables"),
     "evidence": ("evidence",),
     "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",

@@ -50,6 +50,9 @@ def test_failures_are_isolated_and_reported(tmp_path):
     # the kernel itself reports that it was started over IPC, not TCP
     assert "transport: ipc" in _outputs(rd / "notebooks" / "e1" / "team-ok.ipynb")
     assert (rd / "notebooks" / "e1" / "team-error.failed.ipynb").is_file()
+    # a notebook stopped by a cell's timeout keeps what ran before it (written once, when the run ended)
+    slow = nbformat.read(rd / "notebooks" / "e1" / "team-slow.failed.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in slow.cells)
     # what a kernel prints to its own stderr is kept beside its failure, and never reaches the console
     assert "the kernel exits on purpose" in (rd / "notebooks" / "e1" / "team-die.kernel.log").read_text()
     assert not (rd / "notebooks" / "e1" / "team-ok.kernel.log").exists()

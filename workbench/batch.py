@@ -1,7 +1,10 @@
 """Batches: execute the review notebook with papermill for every assignment of a frozen round, in parallel.
 
-Each (reviewer, team) runs in its own kernel, started over ZeroMQ's IPC transport (Unix sockets in a
+Each (reviewer, team) runs in its own fresh kernel, started over ZeroMQ's IPC transport (Unix sockets in a
 private temporary folder) rather than TCP, so no port is opened and parallel kernels never race for ports.
+Kernels are started ahead of need: each worker keeps a spare that has already imported the notebook's first
+import while the previous notebook ran, and is made to look started for its notebook (folder, environment,
+claim) before the first cell; each kernel runs one notebook (:mod:`workbench.kernels`).
 The executor comes from :func:`workbench.executor.open_executor`: local processes or ``dask://HOST:PORT``.
 
 Per assignment the batch writes, under ``<round>/notebooks/<reviewer>/``:
@@ -21,7 +24,7 @@ and submits a sheet; without, it pre-computes the evidence for the reviewer. Sig
 unattended mode, which the batch turns on for the one notebook each kernel runs (the environment variable
 :data:`workbench.submit.UNATTENDED_ENV`, never a parameter): the saved notebook, re-run by hand, shows the form.
 
-Each kernel starts in its notebook's folder and gets ``round_dir`` as the path from there to the round
+Each kernel works in its notebook's folder and gets ``round_dir`` as the path from there to the round
 (``../..``), as JupyterLab and ``jupyter nbconvert`` would start it: a generated notebook opened later, even
 after the round folder moved, finds its round, and no machine path is written into it. Every run gets the template's sha256 as the
 parameter ``notebook_sha256``, which the notebook records in the sheet's ``parameters`` (the audit checks it).
@@ -42,7 +45,6 @@ import fcntl
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -52,6 +54,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from . import kernels
 from .errors import Problem, RoundError, WorkbenchError
 from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
@@ -173,30 +176,23 @@ def _read_status(rd: Path, t: Task) -> TaskResult | None:
         return None  # unreadable status: run again
 
 
-def _ipc_kernel_manager(ipc_dir: str, env: dict[str, str], seen: list[dict[str, Any]], log: Any = None) -> type:
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
+def _engine() -> str:
+    """The name of papermill's engine for the batch (registered on first use): papermill's own, but the
+    notebook is written when it starts and when it ends (after a failure too), not at every cell's start and
+    end: two writes instead of two per cell, each of which validates the whole notebook."""
+    from papermill.engines import NBClientEngine, papermill_engines
 
-    class IPCKernelManager(AsyncKernelManager):
-        """A kernel manager whose kernel listens on Unix sockets in ``ipc_dir`` instead of TCP ports."""
+    class OnceSavingEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            nb_man.save = lambda **_: None  # notebook_complete, after this returns or raises, saves for real
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:
+                del nb_man.save  # the class's save again
 
-        @default("transport")
-        def _default_transport(self) -> str:
-            return "ipc"
-
-        @default("ip")
-        def _default_ip(self) -> str:
-            return os.path.join(ipc_dir, "kernel")
-
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw["env"] = {**os.environ, **env, **kw.get("env", {})}
-            if log is not None:  # the kernel's own messages go to the notebook's log, not the console
-                kw.setdefault("stdout", log)
-                kw.setdefault("stderr", log)
-            await super().start_kernel(**kw)
-            seen.append(self.get_connection_info())
-
-    return IPCKernelManager
+    papermill_engines.register("workbench", OnceSavingEngine)  # idempotent
+    return "workbench"
 
 
 def _one_line(e: BaseException) -> str:
@@ -208,48 +204,49 @@ def _one_line(e: BaseException) -> str:
 
 
 def run_task(task: dict[str, Any], round_dir: str, notebook: str, timeout: float, attempt: int,
-             pythonpath: str = "", work_dir: str = "", notebook_sha256: str = "") -> dict[str, Any]:
+             pythonpath: str = "", work_dir: str = "", notebook_sha256: str = "", pool: bool = True) -> dict[str, Any]:
     """Execute one notebook (in a worker process); write its status and output atomically; never raise.
 
     The executed notebook and its status go under ``work_dir`` (default: the round folder). The notebook
     gets ``notebook_sha256`` (its template's hash) as a parameter and records it in the sheet it builds.
     A task runs only while it holds its claim (``.<team>.claim`` beside its notebook), so a worker or kernel
-    left from a stopped batch and a rerun never run the same task at once.
+    left from a stopped batch and a rerun never run the same task at once. With ``pool`` the notebook runs on
+    a kernel started ahead of need (:mod:`workbench.kernels`), else on one papermill starts for it.
     """
     rd = Path(round_dir)
     t = Task.model_validate(task)
     base = Path(work_dir) if work_dir else rd
     folder = base / t.folder
     folder.mkdir(parents=True, exist_ok=True)
-    with _claim(folder / f".{t.team}.claim") as claimed:
-        if not claimed:
+    with _claim(folder / f".{t.team}.claim") as claim:
+        if claim is None:
             msg = "still running in another process (the worker or kernel of a batch that was stopped)"
             return TaskResult(reviewer=t.reviewer, team=t.team, state="failed", attempts=attempt, error=msg,
                               failure=Failure(message=msg, kind="claimed", expected="that run to end first")
                               ).model_dump(mode="json")
-        return _run_claimed(t, rd, base, folder, notebook, timeout, attempt, pythonpath, notebook_sha256)
+        return _run_claimed(t, rd, base, folder, notebook, timeout, attempt, pythonpath, notebook_sha256, claim, pool)
 
 
 @contextlib.contextmanager
-def _claim(path: Path) -> Iterator[bool]:
-    """Hold ``path``'s lock while a task runs, or yield False when another process holds it. The lock's file
-    descriptor is inheritable, so the notebook's kernel holds it too: a task is free again only when both the
-    worker and its kernel are gone (a kernel outliving a killed worker cannot sign while a rerun signs)."""
+def _claim(path: Path) -> Iterator[int | None]:
+    """Hold ``path``'s lock while a task runs and yield its file descriptor, or None when another process
+    holds it. The notebook's kernel is given the same descriptor (:func:`workbench.kernels.prepared`), so a task
+    is free again only when both the worker and its kernel are gone (a kernel outliving a killed worker cannot
+    sign while a rerun signs)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield None
             return
-        os.set_inheritable(fd, True)
-        yield True
+        yield fd
     finally:
         os.close(fd)
 
 
 def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, timeout: float, attempt: int,
-                 pythonpath: str, notebook_sha256: str) -> dict[str, Any]:
+                 pythonpath: str, notebook_sha256: str, claim: int, pool: bool) -> dict[str, Any]:
     import papermill as pm
 
     partial = folder / f".{t.team}.partial.ipynb"
@@ -263,29 +260,29 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
               "key_file": t.key_file, "answers_file": t.answers_file, "output_dir": t.output_dir, "notebook_sha256": notebook_sha256}
     env = {"PYTHONPATH": os.pathsep.join(p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p)}
     # no person is present: with answers, this one notebook may sign (or, for the audit, write) its sheet;
-    # without, the variable is cleared so that none inherited from this process applies
-    env[UNATTENDED_ENV] = f"{t.reviewer}/{t.team}" if t.answers_file else ""
-    ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
+    # without, the variable is cleared so that none inherited from this process applies. It is set in the
+    # kernel for this notebook only (a kernel runs one notebook), never at start for every kernel of the batch
+    env[UNATTENDED_ENV] = ""
+    task_env = {UNATTENDED_ENV: f"{t.reviewer}/{t.team}" if t.answers_file else ""}
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
     error = ""
     failure: Failure | None = None
     failed_nb = f"{t.folder}/{t.team}.failed.ipynb"  # relative to base
-    log_path = Path(ipc_dir) / "kernel.log"
+    kept_log = folder / f"{t.team}.kernel.log"
     try:
-        with log_path.open("wb") as log:
-            pm.execute_notebook(
-                notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
-                cwd=str(folder), execution_timeout=timeout, start_timeout=60,
-                kernel_manager_class=_ipc_kernel_manager(ipc_dir, env, seen, log),
-            )
+        with kernels.prepared(folder, env, task_env, claim, pool=pool) as (km, seen, log_path):
+            try:
+                pm.execute_notebook(
+                    notebook, str(partial), parameters=params, kernel_name="python3", progress_bar=False,
+                    execution_timeout=timeout, start_timeout=60, km=km, engine_name=_engine())
+            except Exception:
+                # what the kernel printed (a crash's traceback, say) stays beside the failed notebook
+                if log_path.exists() and log_path.stat().st_size:
+                    shutil.copyfile(log_path, kept_log)
+                raise
     except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch
         error, failure = _one_line(e), Failure.from_exception(e, failed_nb)
-        # what the kernel printed (a crash's traceback, say) stays beside the failed notebook
-        if log_path.exists() and log_path.stat().st_size:
-            shutil.copyfile(log_path, folder / f"{t.team}.kernel.log")
-    finally:
-        shutil.rmtree(ipc_dir, ignore_errors=True)
     transport = seen[0].get("transport", "") if seen else ""
     if not error and transport != "ipc":
         error = f"kernel transport was '{transport}'"
@@ -346,12 +343,15 @@ def run_batch(
     on_result: Callable[[TaskResult], None] | None = None,
     roles: Collection[str] | None = None,
     again: Collection[tuple[str, str]] = (),
+    pool: bool = True,
 ) -> list[TaskResult]:
     """Run every assignment's notebook (of a reviewer in ``roles``, all when None) that is not done yet;
     return one result per assignment, in plan order. ``again``: (reviewer, team) pairs to run even when done
     before (their evidence changed: :func:`workbench.refresh.rerun_changed`).
 
     Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
+    ``pool``: run each notebook on a kernel started ahead of need (:mod:`workbench.kernels`); without, each
+    kernel starts when its notebook does.
     """
     r = load_round(round_dir)
     check_frozen(r)
@@ -384,7 +384,8 @@ def run_batch(
         log.info("batch %s: %d notebook(s) to run, %d done before; notebook %s, %d job(s) on %s",
                  rd, len(todo), len(results), nb, jobs, executor)
         results.update(execute(todo, rd, nb, jobs=jobs, executor=executor, timeout=timeout, retries=retries,
-                               progress=progress, on_result=on_result, total=len(tasks), skipped=len(results)))
+                               progress=progress, on_result=on_result, total=len(tasks), skipped=len(results),
+                               pool=pool))
     return [results[(t.reviewer, t.team)] for t in tasks]
 
 
@@ -402,10 +403,12 @@ def execute(
     on_result: Callable[[TaskResult], None] | None = None,
     total: int | None = None,
     skipped: int = 0,
+    pool: bool = True,
 ) -> dict[tuple[str, str], TaskResult]:
     """Run ``(task, attempts before)`` pairs on the executor with retries; results by (reviewer, team).
 
-    Notebooks and status files go under ``work_dir`` (default: the round folder).
+    Notebooks and status files go under ``work_dir`` (default: the round folder). ``pool``: as for
+    :func:`run_batch`. The progress bar shows notebooks per minute (of this run) and the time left.
     """
     from tqdm.auto import tqdm
 
@@ -415,13 +418,14 @@ def execute(
     nb_hash = sha256_file(notebook)
     results: dict[tuple[str, str], TaskResult] = {}
     bar = tqdm(total=total if total is not None else len(todo), initial=skipped, desc="notebooks", unit="nb",
-               disable=not progress)
+               disable=not progress, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+    began, ran = time.monotonic(), 0
     with open_executor(executor, jobs) as ex:
         pending: dict[Future, tuple[Task, int, int]] = {}
 
         def submit(t: Task, attempt: int, tries: int) -> None:
             fut = ex.submit(run_task, t.model_dump(), str(round_dir), str(notebook.resolve()), timeout, attempt,
-                            pythonpath, str(work_dir) if work_dir else "", nb_hash)
+                            pythonpath, str(work_dir) if work_dir else "", nb_hash, pool)
             pending[fut] = (t, attempt, tries)
 
         for t, before in todo:
@@ -445,6 +449,8 @@ def execute(
                 else:
                     log.debug("notebook %s x %s %s in %.1fs", t.reviewer, t.team, res.state, res.seconds)
                 results[(t.reviewer, t.team)] = res
+                ran += 1
+                bar.set_postfix_str(f"{ran * 60 / max(time.monotonic() - began, 1e-9):.1f} nb/min", refresh=False)
                 bar.update(1)
                 if on_result:
                     on_result(res)

@@ -58,6 +58,28 @@ FONT_DIRS = [
 FONT_FAMILY = "NanumGothic, Noto Sans CJK KR, Apple SD Gothic Neo, sans-serif"
 
 
+def import_altair() -> None:
+    """Import Altair (once per process) without jsonschema's optional IRI format checker.
+
+    jsonschema imports ``rfc3987_syntax`` when it is installed (nbformat requires it), and that module builds
+    some 35 Earley parsers at import: 1-3 s of the first chart a reviewer waits for (python-jsonschema/jsonschema
+    issue 1428). Neither Altair (which validates without a format checker) nor the workbench checks IRI
+    formats, so while jsonschema is first imported here that module is made unimportable; later explicit
+    imports of it work as usual.
+    """
+    if "altair" in sys.modules:
+        return
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import altair  # noqa: F401 - jsonschema already chose its checkers
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    try:
+        import altair  # noqa: F401
+    finally:
+        if sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+
+
 @functools.cache
 def _register_fonts() -> None:
     import vl_convert as vlc
@@ -129,6 +151,7 @@ class PendingChart:
     def figure(self) -> Figure:
         """The chart as SVG (drawn on the first call)."""
         if self._figure is None:
+            import_altair()
             self._figure = figure(self._build())
         return self._figure
 

@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
 from ..charts import altair
 from ..messages import msg
@@ -60,7 +60,7 @@ CLIP = 3.0
 PROBE = 128
 TOP = 8
 BLOCK = 1024
-NULL_BAND = float(-special.ndtri(0.0005))  # central 99.9% of the statistic for one component under the null
+NULL_BAND = -NormalDist().inv_cdf(0.0005)  # (equal to scipy's ndtri here) central 99.9% of the statistic for one component under the null
 Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
 
 _TOWERS = (("vision_encoder", re.compile(r"vision|visual|image|\bvit\b|siglip|patch_embed|img")),
@@ -140,6 +140,8 @@ def _fisher(adjusted: list[float]) -> float:
     """
     if not adjusted:
         return 0.0
+    from scipy import special  # imported when fingerprints are compared, not with every reviewer notebook
+
     logps = [float(special.log_ndtr(-a)) for a in adjusted]
     return _chi2_logsf_even(-2.0 * sum(logps), 2 * len(logps))
 
@@ -149,12 +151,16 @@ def _chi2_logsf_even(x: float, df: int) -> float:
     h = x / 2.0
     if h <= 0:
         return 0.0
+    from scipy import special
+
     i = np.arange(df // 2)
     return float(-h + special.logsumexp(i * math.log(h) - special.gammaln(i + 1)))
 
 
 def _adjusted_z(z: float, tests: int) -> float:
     """Bonferroni over ``tests`` comparisons, back to a z-score; exact in the far tail (log scale)."""
+    from scipy import special
+
     logp = min(float(special.log_ndtr(-z)) + math.log(max(tests, 1)), -1e-12)
     return float(-special.ndtri_exp(logp))
 
@@ -393,6 +399,8 @@ def _probe(m: np.ndarray) -> np.ndarray:
 
 def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[list[ComponentResult], float]:
     """Group tensors into components, combine their evidence, decide verdicts; also return the threshold."""
+    from scipy import special
+
     groups: dict[str, list[TensorMatch]] = defaultdict(list)
     for m in matches:
         groups[m.component].append(m)
