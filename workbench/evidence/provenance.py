@@ -126,6 +126,7 @@ def pair_statistic(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     x, y = x - x.mean(), y - y.mean()
     den = math.sqrt(float((x * x).sum() * (y * y).sum()))
     return float((x * y).sum() / den) if den > 0 else 0.0
@@ -197,6 +198,7 @@ class ComponentResult(BaseModel):
     similarity: float | None
     raw_cosine: float | None = None
     layer: int | None = None
+    compared_tensors: int = 0  # tensors that had a comparable reference tensor; 0: nothing to compare
 
 
 class ProvenanceReport(BaseModel):
@@ -278,8 +280,8 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
             tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], rt.name, kind, tests
             tm.identical = (rt.dtype, rt.sha256) == (t.dtype, t.sha256)
             tm.statistic, tm.adjusted = round(z, 4), round(_adjusted_z(z, tests), 4)
-            tm.similarity = round(_pearson(x, y), 6)
-            if kind == "sample" and t.mean is not None and rt.mean is not None:
+            tm.similarity = round(_pearson(x, y), 6) if x is not None and y is not None else None
+            if x is not None and y is not None and kind == "sample" and t.mean is not None and rt.mean is not None:
                 a = x.astype(np.float64) * t.std + t.mean
                 b = y.astype(np.float64) * rt.std + rt.mean
                 tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
@@ -299,7 +301,11 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                      "not reused weights")
     unmatched = sum(1 for m in matches if m.informative and m.reference is None)
     if unmatched:
-        notes.append(f"{unmatched} informative candidate tensors have no reference tensor of the same shape")
+        notes.append(f"{unmatched} informative candidate tensors have no comparable reference tensor")
+    nothing = [c.component for c in components if c.component != "norms" and c.informative_tensors
+               and not c.compared_tensors]
+    if nothing:
+        notes.append("nothing to compare (reported uninformative): " + ", ".join(nothing))
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
@@ -354,7 +360,8 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         for q, k in enumerate(kinds):
             p = xs[k][rows][:, None, :] * ys[k][idx]
             den = np.sqrt((p * p).sum(-1))
-            z[q] = np.divide(p.sum(-1), den, out=np.zeros_like(den), where=den > 0)
+            z[q] = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+        # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
         # an exact copy wins; otherwise the highest statistic, ties broken by reference order
@@ -363,6 +370,8 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         for row in range(n):
             c = int(col[row])
             k = int(idx[row, c])
+            if not np.isfinite(zmax[row, c]):
+                continue  # nothing comparable among the reference tensors of this shape
             out[cands[rows.start + row]] = (refs[k], kinds[int(best_kind[row, c])], float(zmax[row, c]),
                                             nref * len(kinds))
     return out
@@ -410,7 +419,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             weight[m.reference] += max(m.adjusted, 0.0)  # type: ignore[index,arg-type]
         reference = max(sorted(weight), key=lambda r: weight[r]) if weight else None
         identical = [m for m in informative if m.identical]
-        if comp == "norms" or not informative:
+        if comp == "norms" or not informative or not sc:  # not sc: nothing to compare it with
             verdict: Verdict = "uninformative"
         elif len(identical) == len(informative) and len({m.reference for m in identical}) == 1:
             verdict, reference = "identical", identical[0].reference
@@ -430,7 +439,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             params=params, tensors=len(ms), informative_tensors=len(informative),
             identical_tensors=len(identical), similarity=round(float(np.median(sims)), 6) if sims else None,
             raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
-            layer=int(layer.group(1)) if layer else None,
+            layer=int(layer.group(1)) if layer else None, compared_tensors=len(sc),
         ))
     return out, z_crit
 
