@@ -138,7 +138,9 @@ def test_file_round_trip_is_deterministic_and_library_readable(model, tmp_path):
     assert back.sha256 == h1 and back.model_dump() == fp.model_dump()
     for key, a in fp._arrays.items():
         np.testing.assert_array_equal(back._arrays[key], a)
-    assert len(load_file(str(tmp_path / "a.fp"))) == len(fp._arrays)
+    for k, a in fp._grams.items():
+        np.testing.assert_array_equal(back._grams[k], a)
+    assert fp.grams and len(load_file(str(tmp_path / "a.fp"))) == len(fp._arrays) + len(fp._grams)
     assert load_model_or_fingerprint(tmp_path / "a.fp").sha256 == h1
     assert load_model_or_fingerprint(folder, executor="serial").sha256 == h1
 

@@ -35,6 +35,7 @@ from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every
 
 from ..messages import msg
 from ..templating import render
+from ._invariants import triangle_index
 from .weights import Fingerprint
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ CLIP = 3.0
 PROBE = 128
 TOP = 8
 BLOCK = 1024
+NULL_SAMPLE = 64  # reference Grams a candidate Gram is also compared with to measure its null's width
 NULL_BAND = float(-special.ndtri(0.0005))  # central 99.9% of the statistic for one component under the null
 Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
 
@@ -270,6 +272,7 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     for shape, cands in sorted(cand_groups.items()):
         best.update(_search(candidate, references, cands, pool[shape], by_hash))
     labels = _component_labels(candidate)
+    gram_best = _gram_search(candidate, references)
     for i, t in enumerate(candidate.tensors):
         comp = labels[i]
         tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i))
@@ -285,6 +288,16 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                 a = x.astype(np.float64) * t.std + t.mean
                 b = y.astype(np.float64) * rt.std + rt.mean
                 tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
+        if i in gram_best and not tm.identical:
+            r, ref_name, z, tests, sim = gram_best[i]
+            total = tests + tm.tests
+            if tm.statistic is None or _adjusted_z(z, total) > _adjusted_z(tm.statistic, total):
+                tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], ref_name, "gram", total
+                tm.statistic, tm.adjusted, tm.similarity = round(z, 4), round(_adjusted_z(z, total), 4), round(sim, 6)
+                tm.raw_cosine = None
+            else:
+                tm.tests = total
+                tm.adjusted = round(_adjusted_z(tm.statistic, total), 4)
         matches.append(tm)
     components, z_crit = _components(matches, candidate.n_params or 1, alpha)
     summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative")}
@@ -377,6 +390,98 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
     return out
 
 
+def _gram_search(candidate: Fingerprint, references: list[Fingerprint]
+                 ) -> dict[int, tuple[int, str, float, int, float]]:
+    """Best reference partner of each candidate tensor on its anchored Grams, matched whatever the shape.
+
+    Grams are compared on the anchor tokens both fingerprints hold, within one side (reads, writes, rows)
+    so that a fused projection's parts meet the separate projections and an expert meets the dense MLP it
+    was copied from. Returns candidate tensor index -> (reference, reference tensor, z, tests, correlation);
+    ``tests`` counts every reference Gram searched, times the candidate tensor's parts.
+    """
+    found: dict[int, list[tuple[float, int, str, float]]] = defaultdict(list)  # Gram -> (z, ref, name, r)
+    tests: dict[int, int] = defaultdict(int)
+    for r, ref in enumerate(references):
+        for a, ca in enumerate(candidate.anchors):
+            for b, rb in enumerate(ref.anchors):
+                where = triangle_index(ca.tokens, rb.tokens)
+                if where is None:
+                    continue
+                for side in ("in", "out", "rows"):
+                    cg = [k for k, g in enumerate(candidate.grams) if g.anchor == a and g.side == side]
+                    rg = [k for k, g in enumerate(ref.grams) if g.anchor == b and g.side == side]
+                    if not cg or not rg:
+                        continue
+                    x = _gram_matrix(candidate, cg, where[0])
+                    y = _gram_matrix(ref, rg, where[1])
+                    for k in cg:
+                        tests[k] += len(rg)
+                    for k, (col, z, sim) in zip(cg, _best_rows(x, y), strict=True):
+                        g = ref.grams[rg[col]]
+                        label = g.tensor if sum(1 for h in ref.grams if h.tensor == g.tensor) == 1 else \
+                            f"{g.tensor}[{g.part}]"
+                        if math.isfinite(z):
+                            found[k].append((z, r, label, sim))
+    index = {t.name: i for i, t in enumerate(candidate.tensors)}
+    parts: dict[str, int] = defaultdict(int)
+    for g in candidate.grams:
+        parts[g.tensor] += 1
+    out: dict[int, tuple[int, str, float, int, float]] = {}
+    for k, hits in found.items():
+        z, r, label, sim = max(hits, key=lambda h: (h[0], -h[1]))
+        name = candidate.grams[k].tensor
+        i = index[name]
+        if i not in out or z > out[i][2]:
+            out[i] = (r, label, z, tests[k] * parts[name], sim)
+    return out
+
+
+def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray) -> np.ndarray:
+    """The Grams ``ks`` on the shared token pairs, recentered, standardized and winsorized, as rows."""
+    m = np.stack([fp.gram(k)[cols] for k in ks]).astype(np.float32)
+    m -= m.mean(axis=1, keepdims=True)
+    sd = m.std(axis=1, keepdims=True)
+    return _clean(np.divide(m, sd, out=np.zeros_like(m), where=sd > 0))
+
+
+def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
+    """For each row of ``x``: the best row of ``y`` (probe, then the full statistic of the top few)."""
+    px, py = _probe(x), _probe(y)
+    ny = _unit(y)
+    top = min(TOP, y.shape[0])
+    step = max(1, min(BLOCK, (1 << 24) // max(1, y.shape[0])))
+    out = []
+    for b0 in range(0, x.shape[0], step):
+        xs = x[b0:b0 + step]
+        scores = px[b0:b0 + step] @ py.T
+        idx = (np.argpartition(-scores, top - 1, axis=1)[:, :top] if top < y.shape[0]
+               else np.tile(np.arange(y.shape[0]), (xs.shape[0], 1)))
+        p = xs[:, None, :] * y[idx]
+        den = np.sqrt((p * p).sum(-1))
+        z = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+        col = z.argmax(1)
+        # Gram entries of independent matrices through shared anchors (a reused embedding) are driven by
+        # few latent directions, which widens the statistic's null beyond N(0, 1). The probe correlations
+        # with all other reference Grams (independent of the candidate's but for its one partner) show
+        # that width: the statistic is divided by it when it exceeds 1 (never multiplied).
+        spread = np.ones(xs.shape[0])
+        if y.shape[0] >= 6:
+            r = _unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T
+            sq = np.sort(r.astype(np.float64) ** 2, axis=1)[:, :-1]  # all but the best (the partner, if any)
+            spread = np.maximum(1.0, np.sqrt(sq.mean(axis=1) * x.shape[1]))
+        for row in range(xs.shape[0]):
+            c = int(idx[row, col[row]])
+            out.append((c, float(z[row, col[row]] / spread[row]), _pearson(xs[row], y[c])))
+    return out
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    """Rows centered and unit-normed (products are correlations)."""
+    out = m - m.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
+
+
 def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j: int, kind: str) -> np.ndarray | None:
     if kind == "sample" and references[r].seed != candidate.seed:
         return None
@@ -404,7 +509,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
     groups: dict[str, list[TensorMatch]] = defaultdict(list)
     for m in matches:
         groups[m.component].append(m)
-    scored = {c: [m for m in ms if m.informative and m.adjusted is not None] for c, ms in groups.items()}
+    scored = {c: _distinct([m for m in ms if m.informative and m.adjusted is not None]) for c, ms in groups.items()}
     n_comp = max(1, sum(1 for c in groups if c != "norms" and any(m.informative for m in groups[c])))
     z_crit = float(-special.ndtri(alpha / n_comp))
     out: list[ComponentResult] = []
@@ -439,9 +544,29 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             params=params, tensors=len(ms), informative_tensors=len(informative),
             identical_tensors=len(identical), similarity=round(float(np.median(sims)), 6) if sims else None,
             raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
-            layer=int(layer.group(1)) if layer else None, compared_tensors=len(sc),
+            layer=int(layer.group(1)) if layer else None,
+            compared_tensors=sum(1 for m in ms if m.informative and m.adjusted is not None),
         ))
     return out, z_crit
+
+
+def _distinct(ms: list[TensorMatch]) -> list[TensorMatch]:
+    """One piece of evidence per reference tensor: the best of the candidate tensors matched to it, with a
+    Bonferroni correction for their number.
+
+    Fisher's method needs independent p-values; near-copies of one tensor (the experts of a model upcycled
+    from its own dense MLP, or parts of a fused projection) matched to the same reference tensor are not.
+    """
+    by_ref: dict[tuple[str | None, str | None], list[TensorMatch]] = defaultdict(list)
+    for m in ms:
+        by_ref[(m.reference, m.reference_tensor)].append(m)
+    out = []
+    for group in by_ref.values():
+        best = max(group, key=lambda m: m.adjusted)  # type: ignore[arg-type,return-value]
+        if len(group) > 1 and not best.identical:
+            best = best.model_copy(update={"adjusted": round(_adjusted_z(best.adjusted, len(group)), 4)})  # type: ignore[arg-type]
+        out.append(best)
+    return out
 
 
 def _component_order(comp: str) -> tuple:
