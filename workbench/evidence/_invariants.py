@@ -147,6 +147,8 @@ def plan_matrix(name: str, shape: tuple[int, ...], anchors: list[tuple[str, int,
         final = [n for n, length in norms.items() if length == d and _NORM_FINAL.search(n.lower())
                  and not _LAYER.match(n)]
         return GramPlan(k, "rows", norm=final[0] if (final and name != aname) else None)
+    if min(r, c) < 8:  # a handful of rows (token types, a router of few experts) says little
+        return None
     if c == d and (r != d or not _OUT.search(low)):
         side: Side = "in"
     elif r == d:

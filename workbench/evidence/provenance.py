@@ -460,18 +460,26 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
         den = np.sqrt((p * p).sum(-1))
         z = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
         col = z.argmax(1)
-        # Gram entries of independent matrices through shared anchors (a reused embedding) are driven by
-        # few latent directions, which widens the statistic's null beyond N(0, 1). The probe correlations
-        # with all other reference Grams (independent of the candidate's but for its one partner) show
-        # that width: the statistic is divided by it when it exceeds 1 (never multiplied).
-        spread = np.ones(xs.shape[0])
+        # Gram entries of independent matrices are not independent of each other: trained layers share the
+        # geometry of the tokens, and through a shared (reused) embedding independent layers look alike. The
+        # correlations with the other reference Grams (independent of the candidate's but for its one
+        # partner) measure that null: the partner must stand out from them (Fisher z, Student t with the
+        # sample's degrees of freedom), and the statistic is the smaller of the two.
         if y.shape[0] >= 6:
-            r = _unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T
-            sq = np.sort(r.astype(np.float64) ** 2, axis=1)[:, :-1]  # all but the best (the partner, if any)
-            spread = np.maximum(1.0, np.sqrt(sq.mean(axis=1) * x.shape[1]))
+            r = np.clip(_unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T, -0.9999, 0.9999)
+            f = np.sort(np.arctanh(r.astype(np.float64)), axis=1)[:, :-1]  # all but the best (the partner, if any)
+            mu, sd = f.mean(axis=1), np.maximum(f.std(axis=1, ddof=1), 1e-3)
+            emp_df = f.shape[1] - 1
         for row in range(xs.shape[0]):
             c = int(idx[row, col[row]])
-            out.append((c, float(z[row, col[row]] / spread[row]), _pearson(xs[row], y[c])))
+            sim = _pearson(xs[row], y[c])
+            zs = float(z[row, col[row]])
+            if y.shape[0] < 6:  # too few for a null of its own
+                out.append((c, zs, sim))
+                continue
+            t = (math.atanh(min(max(sim, -0.9999), 0.9999)) - mu[row]) / sd[row]
+            logp = float(np.log(max(special.stdtr(emp_df, -t), 1e-300)))
+            out.append((c, min(zs, float(-special.ndtri_exp(min(logp, -1e-12)))), sim))
     return out
 
 
