@@ -35,6 +35,7 @@ import numpy as np
 ANCHOR_TOKENS = 48
 MIN_COMMON = 16  # fewer shared anchor tokens than this: the Grams are not compared
 MAX_ANCHORS = 4
+TOP_DIRECTIONS = 1  # principal directions of the anchors removed (the token-frequency direction)
 Side = Literal["in", "out", "rows"]
 
 _EMBED = re.compile(r"(^|\.)(embed_tokens|word_embeddings|wte|tok_embeddings|embed_in|token_embd|shared)\.weight$")
@@ -109,11 +110,12 @@ def clean_anchor(rows: np.ndarray) -> np.ndarray:
     if min(x.shape) > 2:
         # top right singular vector from the small token Gram (a d-wide SVD is slow on a loaded machine)
         _, vecs = np.linalg.eigh(x @ x.T)
-        v = x.T @ vecs[:, -1]
-        n = float(np.linalg.norm(v))
-        if n > 0:
-            v /= n
-            x = x - np.outer(x @ v, v)
+        for col in range(1, min(TOP_DIRECTIONS, x.shape[0] - 2) + 1):
+            v = x.T @ vecs[:, -col]
+            n = float(np.linalg.norm(v))
+            if n > 0:
+                v /= n
+                x = x - np.outer(x @ v, v)
     return x
 
 
