@@ -49,10 +49,57 @@ def model(i: int, freq: np.ndarray) -> dict:
     return t
 
 
+def detection_table() -> None:
+    """The docs' table: every manipulation of the tests, components caught of those comparable, weakest one."""
+    import test_provenance_evasions as E  # the manipulations the tests assert on
+    from safetensors.numpy import load_file
+    from weights_models import minilm_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = make_model(1, freq=E.FREQ)
+        ref = E.fp_of(base, Path(tmp) / "ref")
+        rows = dict(E.EVASIONS)
+        rows["depth pruned + reordered + rotated + 3% noise"] = lambda t: E.perturb(
+            E.rotate_residual(E.prune_depth(t, [2, 0]), 13), 14, relative=0.03)
+        rows["upcycled to MoE + rotated + 3% noise"] = lambda t: E.perturb(
+            E.upcycle(E.rotate_residual(t, 17), 18, experts=4), 19, relative=0.03)
+        print("| model | manipulation | components caught / compared | weakest caught (z) | independent: flagged |")
+        print("| --- | --- | --- | --- | --- |")
+        for k, (name, fn) in enumerate(sorted(rows.items())):
+            _row("generated", name, compare(E.fp_of(fn(base), Path(tmp) / f"c{k}"), [ref]))
+        for k, (name, fn) in enumerate(sorted(E.INDEPENDENT.items())):
+            rep = compare(E.fp_of(fn(7), Path(tmp) / f"i{k}"), [ref])
+            print(f"| generated | independent, {name} | | | {len(E.flagged(rep))} |")
+        d = minilm_dir()
+        if d is None:
+            return
+        t, fr, tok = load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial"), \
+            (d / "tokenizer.json").read_text()
+        for name in ("rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise"):
+            v, tk = t, tok
+            v = E._bert_rotate(v, 1) if "rotated" in name else v
+            v = E._bert_prune(v, 2) if "pruned" in name else v
+            v, tk = E._bert_extend(v, tk, 3) if "extended" in name else (v, tk)
+            v = E.perturb(v, 4, relative=0.03) if "noise" in name else v
+            folder = save_model(v, Path(tmp) / name.replace(" ", "_"), tokenizer=tk)
+            _row("all-MiniLM-L6-v2", name, compare(fingerprint_model(folder, executor="serial"), [fr]))
+
+
+def _row(model_name: str, name: str, rep) -> None:
+    scored = [c for c in rep.components if c.verdict != "uninformative"]
+    hit = [c for c in scored if c.verdict in ("identical", "derived")]
+    weakest = min((c.statistic for c in hit if c.verdict == "derived"), default=float("inf"))
+    print(f"| {model_name} | {name} | {len(hit)} / {len(scored)} | "
+          f"{'identical' if weakest == float('inf') else f'{weakest:.1f}'} | |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=int, default=12)
+    ap.add_argument("--table", action="store_true", help="also print the detection table of docs/weight-provenance.md")
     args = ap.parse_args()
+    if args.table:
+        detection_table()
     freq = np.log1p(np.random.default_rng(SEED).zipf(1.4, 512).clip(max=10**5))
     tokenizer = vocab_json([f"tok{i}" for i in range(512)])
     t0 = time.perf_counter()
