@@ -93,6 +93,9 @@ def test_depth_pruned_and_reordered_layers_are_found_where_they_came_from(ref, t
     came_from = {m.component: m.reference_tensor.split(".")[2] for m in report.tensors
                  if m.component.startswith("layers.") and m.kind == "gram" and "proj" in m.name}
     assert set(came_from.values()) <= {"0", "2"}
+    layers = {c.component: c.reference_component for c in report.components if c.component.startswith("layers.")}
+    assert layers == {"layers.0.attention": "layers.2.attention", "layers.0.mlp": "layers.2.mlp",
+                      "layers.1.attention": "layers.0.attention", "layers.1.mlp": "layers.0.mlp"}
     assert {k: v for k, v in came_from.items() if k.startswith("layers.0.")} == {
         "layers.0.attention": "2", "layers.0.mlp": "2"}
 

@@ -203,6 +203,7 @@ class ComponentResult(BaseModel):
     raw_cosine: float | None = None
     layer: int | None = None
     compared_tensors: int = 0  # tensors that had a comparable reference tensor; 0: nothing to compare
+    reference_component: str | None = None  # where in the reference the evidence points (e.g. another layer)
 
 
 class ProvenanceReport(BaseModel):
@@ -555,6 +556,10 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             verdict = "no_evidence"
         if verdict in ("no_evidence", "uninformative"):
             reference = None
+        where: dict[str, float] = defaultdict(float)
+        for m in sc:
+            if reference is not None and m.reference == reference and m.reference_tensor:
+                where[component_of(m.reference_tensor.split("[", 1)[0], 2)] += max(m.adjusted or 0.0, 0.0)
         sims = [m.similarity for m in sc if m.similarity is not None]
         raws = [m.raw_cosine for m in sc if m.raw_cosine is not None]
         layer = re.search(r"(?:^|\.)layers\.(\d+)\.", comp)
@@ -567,6 +572,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
             layer=int(layer.group(1)) if layer else None,
             compared_tensors=sum(1 for m in ms if m.informative and m.adjusted is not None),
+            reference_component=max(sorted(where), key=lambda k: where[k]) if where else None,
         ))
     return out, z_crit
 
