@@ -442,7 +442,7 @@ def _gram_search(candidate: Fingerprint, references: list[Fingerprint]
 
 def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray) -> np.ndarray:
     """The Grams ``ks`` on the shared token pairs, recentered, standardized and winsorized, as rows."""
-    m = np.stack([fp.gram(k)[cols] for k in ks]).astype(np.float32)
+    m = np.stack([fp._grams[k] for k in ks])[:, cols].astype(np.float32)  # one conversion, not one per Gram
     m -= m.mean(axis=1, keepdims=True)
     sd = m.std(axis=1, keepdims=True)
     return _clean(np.divide(m, sd, out=np.zeros_like(m), where=sd > 0))

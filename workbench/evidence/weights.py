@@ -435,9 +435,13 @@ def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int]
 
 # ---------------------------------------------------------------- fingerprinting a directory
 
-def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads", jobs: int | None = None,
                       seed: int = 0) -> Fingerprint:
-    """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks."""
+    """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks.
+
+    Threads by default: hashing, float conversion and the Gram products release the GIL, and threads were
+    faster than processes (and lighter) in 2 of 3 runs of ``benchmarks/bench_weights.py``.
+    """
     d = Path(model_dir)
     shards, ignored, weight_map = model_files(d)
     headers = [read_header(p) for p in shards]
@@ -699,7 +703,7 @@ def _expected_length(t: TensorPrint, kind: str, m: re.Match | None, fp: Fingerpr
     return min(t.shape[axis], PROFILE_MAX)
 
 
-def load_model_or_fingerprint(path: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+def load_model_or_fingerprint(path: str | Path, *, executor: str | None = "threads", jobs: int | None = None,
                               seed: int = 0) -> Fingerprint:
     """A fingerprint from a model directory (computed) or a fingerprint file (read and validated)."""
     p = Path(path)
