@@ -178,8 +178,8 @@ def bench_fingerprint(gb: int) -> None:
               f"ratio {base_s / th_s:.2f}; process tree peak RSS {th_tree / 2**20:.0f} MiB")
         print(f"[{gb} GB] stricter baseline, Python hashlib (OpenSSL, SHA-NI) one pass: {hl_s:.2f} s = "
               f"{hl_gbs:.2f} GB/s  ratio {fp_gbs / hl_gbs:.2f} (processes), {hl_s / th_s:.2f} (threads)")
-        print(f"[{gb} GB] threads took {th_s / fp_s:.2f}x the processes' time (the default, threads, was chosen "
-              "from these figures: faster in 2 of 3 runs on the 2-core machine, and lighter)")
+        print(f"[{gb} GB] threads took {th_s / fp_s:.2f}x the processes' time in this run and "
+              f"{th_tree / max(fp_tree, 1):.2f}x their memory (the default is threads; see docs/weight-provenance.md)")
         print(f"[{gb} GB] peak RSS with processes: largest process {fp_rss / 2**20:.0f} MiB, process tree "
               f"{fp_tree / 2**20:.0f} MiB; with threads {th_tree / 2**20:.0f} MiB (goal < 1024 MiB)")
         print(f"[{gb} GB] fingerprint {fp_size / 1e3:.1f} kB = {100 * fp_size / nbytes:.4f}% of the model "
