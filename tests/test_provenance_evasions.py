@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 from conftest import require
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.numpy import load_file
 from synthetic import (
     change_vocab,
@@ -26,6 +28,7 @@ from synthetic import (
 )
 
 from tests.weights_models import minilm_dir
+from workbench.evidence._invariants import anchor_tokens, vocab_strings
 from workbench.evidence.provenance import compare
 from workbench.evidence.weights import fingerprint_model
 
@@ -233,3 +236,31 @@ def test_real_model_evasions_are_caught(minilm, tmp_path, change):
     report = compare(fingerprint_model(folder, executor="serial"), [fr], names=["all-MiniLM-L6-v2"])
     want = {f"layers.{i}.{k}" for i in range(6) for k in ("attention", "mlp")} | {"embeddings"}
     assert want <= flagged(report), [(c.component, c.verdict, c.statistic) for c in report.components]
+
+
+# ---------------------------------------------------------------- the team's vocabulary files are untrusted
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**7) | st.text(max_size=5),
+                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tok=json_values, vocab=json_values, txt=st.none() | st.text(max_size=40), rows=st.integers(3, 64))
+def test_any_vocabulary_files_give_anchors_or_none(tok, vocab, txt, rows):
+    docs = {k: v for k, v in (("tokenizer.json", tok), ("vocab.json", vocab), ("vocab.txt", txt)) if v is not None}
+    strings = vocab_strings(docs)
+    assert strings is None or all(s is None or isinstance(s, str) for s in strings)
+    ids, hashes, source = anchor_tokens(rows, strings)
+    assert sorted(set(ids)) == sorted(ids) and all(0 <= i < rows for i in ids) and len(ids) == min(rows, 48)
+    assert hashes == sorted(hashes) and source in ("tokenizer", "ids")
+
+
+def test_anchors_follow_token_strings_through_a_reordered_vocabulary():
+    names = [f"tok{i}" for i in range(300)]
+    order = np.random.default_rng(0).permutation(300)
+    ids, hashes, source = anchor_tokens(300, names)
+    ids2, hashes2, _ = anchor_tokens(300, [names[i] for i in order])
+    assert source == "tokenizer" and hashes == hashes2 and [names[order[i]] for i in ids2] == [names[i] for i in ids]
+    # a vocabulary covering too few rows: tokens named by id
+    assert anchor_tokens(300, names[:10])[2] == "ids"

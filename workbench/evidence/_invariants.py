@@ -35,6 +35,7 @@ import numpy as np
 ANCHOR_TOKENS = 48
 MIN_COMMON = 16  # fewer shared anchor tokens than this: the Grams are not compared
 MAX_ANCHORS = 4
+MAX_VOCAB = 1 << 22  # token ids beyond this are ignored (the largest vocabularies today: ~256k)
 TOP_DIRECTIONS = 1  # principal directions of the anchors removed (the token-frequency direction)
 Side = Literal["in", "out", "rows"]
 
@@ -68,17 +69,18 @@ def vocab_strings(docs: dict[str, Any]) -> list[str | None] | None:
         model = tok.get("model")
         vocab = model.get("vocab") if isinstance(model, dict) else None
         if isinstance(vocab, dict):
-            by_id.update({i: s for s, i in vocab.items() if isinstance(i, int) and 0 <= i < 1 << 24})
+            by_id.update({i: s for s, i in vocab.items() if isinstance(i, int) and 0 <= i < MAX_VOCAB})
         elif isinstance(vocab, list):
-            by_id.update({i: e[0] for i, e in enumerate(vocab[:1 << 24])
+            by_id.update({i: e[0] for i, e in enumerate(vocab[:MAX_VOCAB])
                           if isinstance(e, list) and e and isinstance(e[0], str)})
-        for e in tok.get("added_tokens") or []:
+        added = tok.get("added_tokens")
+        for e in added if isinstance(added, list) else []:
             if isinstance(e, dict) and isinstance(e.get("id"), int) and isinstance(e.get("content"), str):
                 by_id.setdefault(e["id"], e["content"])
     if not by_id and isinstance(docs.get("vocab.json"), dict):
-        by_id.update({i: s for s, i in docs["vocab.json"].items() if isinstance(i, int) and 0 <= i < 1 << 24})
+        by_id.update({i: s for s, i in docs["vocab.json"].items() if isinstance(i, int) and 0 <= i < MAX_VOCAB})
     if not by_id and isinstance(docs.get("vocab.txt"), str):
-        by_id.update(enumerate(docs["vocab.txt"].splitlines()[:1 << 24]))
+        by_id.update(enumerate(docs["vocab.txt"].splitlines()[:MAX_VOCAB]))
     if not by_id:
         return None
     out: list[str | None] = [None] * (max(by_id) + 1)
