@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 
 import altair as alt
 import ml_dtypes
@@ -287,7 +288,7 @@ def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     t, _ = ref
     src = save_model(t, tmp_path / "reference", shards=2, config=CONFIG)
     cand = save_model(perturb(t, 9), tmp_path / "candidate")
-    assert main(["fingerprint", str(src), "-o", str(tmp_path / "ref.fp")]) == 0  # local processes
+    assert main(["fingerprint", str(src), "-o", str(tmp_path / "ref.fp")]) == 0  # threads (the default)
     assert "sha256" in capsys.readouterr().out
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
     rc = main(["provenance", str(cand), "--ref", str(tmp_path / "ref.fp"), "--json", str(out_json),
@@ -300,6 +301,18 @@ def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     assert main(["provenance", str(cand), "--ref", str(tmp_path / "bad.fp"), "--executor", "serial"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.fp" in err[0] and "not a workbench fingerprint" in err[0]
+    # a fingerprint of the first format (no anchored sketches): refused, with what to do
+    blob = (tmp_path / "ref.fp").read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    desc = json.loads(header["__metadata__"]["workbench.fingerprint"])
+    desc["schema"] = "workbench.fingerprint/1"
+    header["__metadata__"]["workbench.fingerprint"] = json.dumps(desc)
+    raw = json.dumps(header).encode()
+    (tmp_path / "old.fp").write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n:])
+    assert main(["provenance", str(cand), "--ref", str(tmp_path / "old.fp"), "--executor", "serial"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "old.fp" in err[0] and "re-fingerprint the model with `workbench fingerprint`" in err[0]
 
 
 def test_fisher_tail_equals_scipy_chi2():
