@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 
 import altair as alt
 import ml_dtypes
@@ -107,8 +108,10 @@ def test_a_copied_vision_encoder_under_another_prefix_is_localized(tmp_path):
                                                              "vision_config": {"hidden_size": 48}}), [ref_fp])
     v = verdicts(report)
     assert v["vision_encoder"] == "identical"
+    # the language model's own parts have nothing of a vision encoder to be compared with: said so
     assert {k: x for k, x in v.items() if k not in ("vision_encoder", "norms")} and all(
-        x == "no_evidence" for k, x in v.items() if k not in ("vision_encoder", "norms"))
+        x == "uninformative" for k, x in v.items() if k not in ("vision_encoder", "norms"))
+    assert any(n.startswith("nothing to compare") and "layers.0.mlp" in n for n in report.notes)
     share = next(c.param_share for c in report.components if c.component == "vision_encoder")
     assert report.summary["identical"] == pytest.approx(share)
 
@@ -118,7 +121,7 @@ def test_a_model_copied_as_a_second_stack_keeps_its_prefix(ref, tmp_path):
     big = make_model(11, layers=4, d=96, ff=384, vocab=800)
     big.update({"text_encoder." + k: v for k, v in t.items() if k != "lm_head.weight"})
     v = verdicts(compare(fp_of(big, tmp_path / "big"), [fr]))
-    assert v["text_encoder.layers.2.mlp"] == "identical" and v["layers.2.mlp"] == "no_evidence"
+    assert v["text_encoder.layers.2.mlp"] == "identical" and v["layers.2.mlp"] in ("no_evidence", "uninformative")
 
 
 @pytest.mark.parametrize("change", ["perturb", "permute", "permute+perturb", "bf16", "f16"])
@@ -148,6 +151,27 @@ def test_a_bf16_model_cast_to_f32_is_detected(ref, tmp_path):
 
 
 # ---------------------------------------------------------------- must not flag
+
+@pytest.mark.parametrize("ref_seed", [0, 1])
+def test_a_clean_lm_with_its_own_vision_tower_against_a_vision_reference_never_crashes(tmp_path, ref_seed):
+    """Issue 15: this clean pair crashed in ``_pearson`` (a sketch kind one side lacked was picked)."""
+    ref_fp = fingerprint_model(save_model(make_vision(4), tmp_path / "siglip", config={"hidden_size": 48}),
+                               executor="serial", seed=ref_seed)
+    own = make_model(8, freq=FREQ)
+    own.update({"model.vision_tower." + k.removeprefix("vision_model."): v for k, v in make_vision(9).items()})
+    cand = fp_of(own, tmp_path / "cand", config={"text_config": {"hidden_size": 64},
+                                                  "vision_config": {"hidden_size": 48}})
+    report = compare(cand, [ref_fp])
+    v = verdicts(report)
+    assert v["vision_encoder"] == "no_evidence" and report.summary["identical"] == report.summary["derived"] == 0
+    assert all(x == "uninformative" for k, x in v.items() if k != "vision_encoder")
+    vision = next(c for c in report.components if c.component == "vision_encoder")
+    assert vision.compared_tensors == vision.informative_tensors > 0
+    for m in report.tensors:  # another seed samples other places: only profiles may be compared
+        assert m.kind != "sample" or ref_seed == 0
+    provenance_table(report)
+    report_html(report)
+
 
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_independent_models_sharing_tokenizer_and_config_are_not_flagged(ref, tmp_path, seed):
@@ -212,7 +236,7 @@ def test_real_model_reuse_is_detected(minilm, tmp_path, change):
     assert all(c.verdict in ("identical", "derived") for c in reused if c.component != "norms"), report.components
     if change == "inside":
         own = [c for c in report.components if not c.component.startswith("text_encoder.") and c.component != "norms"]
-        assert own and all(c.verdict == "no_evidence" for c in own)
+        assert own and all(c.verdict in ("no_evidence", "uninformative") for c in own)
 
 
 def test_real_model_against_an_independent_one_of_the_same_shapes(minilm, tmp_path):
@@ -264,7 +288,7 @@ def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     t, _ = ref
     src = save_model(t, tmp_path / "reference", shards=2, config=CONFIG)
     cand = save_model(perturb(t, 9), tmp_path / "candidate")
-    assert main(["fingerprint", str(src), "-o", str(tmp_path / "ref.fp")]) == 0  # local processes
+    assert main(["fingerprint", str(src), "-o", str(tmp_path / "ref.fp")]) == 0  # threads (the default)
     assert "sha256" in capsys.readouterr().out
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
     rc = main(["provenance", str(cand), "--ref", str(tmp_path / "ref.fp"), "--json", str(out_json),
@@ -277,6 +301,18 @@ def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):
     assert main(["provenance", str(cand), "--ref", str(tmp_path / "bad.fp"), "--executor", "serial"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.fp" in err[0] and "not a workbench fingerprint" in err[0]
+    # a fingerprint of the first format (no anchored sketches): refused, with what to do
+    blob = (tmp_path / "ref.fp").read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    desc = json.loads(header["__metadata__"]["workbench.fingerprint"])
+    desc["schema"] = "workbench.fingerprint/1"
+    header["__metadata__"]["workbench.fingerprint"] = json.dumps(desc)
+    raw = json.dumps(header).encode()
+    (tmp_path / "old.fp").write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n:])
+    assert main(["provenance", str(cand), "--ref", str(tmp_path / "old.fp"), "--executor", "serial"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "old.fp" in err[0] and "re-fingerprint the model with `workbench fingerprint`" in err[0]
 
 
 def test_fisher_tail_equals_scipy_chi2():

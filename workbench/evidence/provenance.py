@@ -26,16 +26,17 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
 from ..charts import altair
 from ..messages import msg
 from ..templating import render
+from ._invariants import triangle_index
 from .weights import Fingerprint
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ CLIP = 3.0
 PROBE = 128
 TOP = 8
 BLOCK = 1024
-NULL_BAND = -NormalDist().inv_cdf(0.0005)  # (equal to scipy's ndtri here) central 99.9% of the statistic for one component under the null
+GRAM_PROBE = 64  # a Gram's partner correlates at 0.6-1.0: 64 entries find it among thousands (null sd 0.125)
+GRAM_TOP = 4
+NULL_SAMPLE = 64  # reference Grams a candidate Gram is also compared with to measure its null's width
+NULL_BAND = float(-special.ndtri(0.0005))  # central 99.9% of the statistic for one component under the null
 Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
 
 _TOWERS = (("vision_encoder", re.compile(r"vision|visual|image|\bvit\b|siglip|patch_embed|img")),
@@ -127,6 +131,7 @@ def pair_statistic(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     x, y = x - x.mean(), y - y.mean()
     den = math.sqrt(float((x * x).sum() * (y * y).sum()))
     return float((x * y).sum() / den) if den > 0 else 0.0
@@ -140,8 +145,6 @@ def _fisher(adjusted: list[float]) -> float:
     """
     if not adjusted:
         return 0.0
-    from scipy import special  # imported when fingerprints are compared, not with every reviewer notebook
-
     logps = [float(special.log_ndtr(-a)) for a in adjusted]
     return _chi2_logsf_even(-2.0 * sum(logps), 2 * len(logps))
 
@@ -151,16 +154,12 @@ def _chi2_logsf_even(x: float, df: int) -> float:
     h = x / 2.0
     if h <= 0:
         return 0.0
-    from scipy import special
-
     i = np.arange(df // 2)
     return float(-h + special.logsumexp(i * math.log(h) - special.gammaln(i + 1)))
 
 
 def _adjusted_z(z: float, tests: int) -> float:
     """Bonferroni over ``tests`` comparisons, back to a z-score; exact in the far tail (log scale)."""
-    from scipy import special
-
     logp = min(float(special.log_ndtr(-z)) + math.log(max(tests, 1)), -1e-12)
     return float(-special.ndtri_exp(logp))
 
@@ -204,6 +203,8 @@ class ComponentResult(BaseModel):
     similarity: float | None
     raw_cosine: float | None = None
     layer: int | None = None
+    compared_tensors: int = 0  # tensors that had a comparable reference tensor; 0: nothing to compare
+    reference_component: str | None = None  # where in the reference the evidence points (e.g. another layer)
 
 
 class ProvenanceReport(BaseModel):
@@ -275,6 +276,7 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     for shape, cands in sorted(cand_groups.items()):
         best.update(_search(candidate, references, cands, pool[shape], by_hash))
     labels = _component_labels(candidate)
+    gram_best = _gram_search(candidate, references)
     for i, t in enumerate(candidate.tensors):
         comp = labels[i]
         tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i))
@@ -285,11 +287,21 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
             tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], rt.name, kind, tests
             tm.identical = (rt.dtype, rt.sha256) == (t.dtype, t.sha256)
             tm.statistic, tm.adjusted = round(z, 4), round(_adjusted_z(z, tests), 4)
-            tm.similarity = round(_pearson(x, y), 6)
-            if kind == "sample" and t.mean is not None and rt.mean is not None:
+            tm.similarity = round(_pearson(x, y), 6) if x is not None and y is not None else None
+            if x is not None and y is not None and kind == "sample" and t.mean is not None and rt.mean is not None:
                 a = x.astype(np.float64) * t.std + t.mean
                 b = y.astype(np.float64) * rt.std + rt.mean
                 tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
+        if i in gram_best and not tm.identical:
+            r, ref_name, z, tests, sim = gram_best[i]
+            total = tests + tm.tests
+            if tm.statistic is None or _adjusted_z(z, total) > _adjusted_z(tm.statistic, total):
+                tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], ref_name, "gram", total
+                tm.statistic, tm.adjusted, tm.similarity = round(z, 4), round(_adjusted_z(z, total), 4), round(sim, 6)
+                tm.raw_cosine = None
+            else:
+                tm.tests = total
+                tm.adjusted = round(_adjusted_z(tm.statistic, total), 4)
         matches.append(tm)
     components, z_crit = _components(matches, candidate.n_params or 1, alpha)
     summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative")}
@@ -306,7 +318,11 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                      "not reused weights")
     unmatched = sum(1 for m in matches if m.informative and m.reference is None)
     if unmatched:
-        notes.append(f"{unmatched} informative candidate tensors have no reference tensor of the same shape")
+        notes.append(f"{unmatched} informative candidate tensors have no comparable reference tensor")
+    nothing = [c.component for c in components if c.component != "norms" and c.informative_tensors
+               and not c.compared_tensors]
+    if nothing:
+        notes.append("nothing to compare (reported uninformative): " + ", ".join(nothing))
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
@@ -353,15 +369,15 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         scores = np.full((n, nref), -np.inf, dtype=np.float32)
         for k in kinds:
             np.maximum(scores, probes[k][0][rows] @ probes[k][1].T, out=scores)
-        idx = (np.argpartition(-scores, top - 1, axis=1)[:, :top] if top < nref
-               else np.tile(np.arange(nref), (n, 1)))
+        idx = _top_k(scores, top)
         ex = exact[rows]
         idx = np.concatenate([idx, np.where(ex >= 0, ex, idx[:, 0])[:, None]], axis=1)
         z = np.zeros((len(kinds), n, top + 1))
         for q, k in enumerate(kinds):
             p = xs[k][rows][:, None, :] * ys[k][idx]
             den = np.sqrt((p * p).sum(-1))
-            z[q] = np.divide(p.sum(-1), den, out=np.zeros_like(den), where=den > 0)
+            z[q] = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+        # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
         # an exact copy wins; otherwise the highest statistic, ties broken by reference order
@@ -370,9 +386,123 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         for row in range(n):
             c = int(col[row])
             k = int(idx[row, c])
+            if not np.isfinite(zmax[row, c]):
+                continue  # nothing comparable among the reference tensors of this shape
             out[cands[rows.start + row]] = (refs[k], kinds[int(best_kind[row, c])], float(zmax[row, c]),
                                             nref * len(kinds))
     return out
+
+
+def _gram_search(candidate: Fingerprint, references: list[Fingerprint]
+                 ) -> dict[int, tuple[int, str, float, int, float]]:
+    """Best reference partner of each candidate tensor on its anchored Grams, matched whatever the shape.
+
+    Grams are compared on the anchor tokens both fingerprints hold, within one side (reads, writes, rows)
+    so that a fused projection's parts meet the separate projections and an expert meets the dense MLP it
+    was copied from. Returns candidate tensor index -> (reference, reference tensor, z, tests, correlation);
+    ``tests`` counts every reference Gram searched, times the candidate tensor's parts.
+    """
+    found: dict[int, list[tuple[float, int, str, float]]] = defaultdict(list)  # Gram -> (z, ref, name, r)
+    tests: dict[int, int] = defaultdict(int)
+    for r, ref in enumerate(references):
+        n_parts: dict[str, int] = defaultdict(int)
+        for h in ref.grams:
+            n_parts[h.tensor] += 1
+        for a, ca in enumerate(candidate.anchors):
+            for b, rb in enumerate(ref.anchors):
+                where = triangle_index(ca.tokens, rb.tokens)
+                if where is None:
+                    continue
+                for side in ("in", "out", "rows"):
+                    cg = [k for k, g in enumerate(candidate.grams) if g.anchor == a and g.side == side]
+                    rg = [k for k, g in enumerate(ref.grams) if g.anchor == b and g.side == side]
+                    if not cg or not rg:
+                        continue
+                    x = _gram_matrix(candidate, cg, where[0])
+                    y = _gram_matrix(ref, rg, where[1])
+                    for k in cg:
+                        tests[k] += len(rg)
+                    for k, (col, z, sim) in zip(cg, _best_rows(x, y), strict=True):
+                        g = ref.grams[rg[col]]
+                        label = g.tensor if n_parts[g.tensor] == 1 else f"{g.tensor}[{g.part}]"
+                        if math.isfinite(z):
+                            found[k].append((z, r, label, sim))
+    index = {t.name: i for i, t in enumerate(candidate.tensors)}
+    parts: dict[str, int] = defaultdict(int)
+    for g in candidate.grams:
+        parts[g.tensor] += 1
+    out: dict[int, tuple[int, str, float, int, float]] = {}
+    for k, hits in found.items():
+        z, r, label, sim = max(hits, key=lambda h: (h[0], -h[1]))
+        name = candidate.grams[k].tensor
+        i = index[name]
+        if i not in out or z > out[i][2]:
+            out[i] = (r, label, z, tests[k] * parts[name], sim)
+    return out
+
+
+def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray) -> np.ndarray:
+    """The Grams ``ks`` on the shared token pairs, recentered, standardized and winsorized, as rows."""
+    m = np.stack([fp._grams[k] for k in ks])[:, cols].astype(np.float32)  # one conversion, not one per Gram
+    m -= m.mean(axis=1, keepdims=True)
+    sd = m.std(axis=1, keepdims=True)
+    return _clean(np.divide(m, sd, out=np.zeros_like(m), where=sd > 0))
+
+
+def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
+    """For each row of ``x``: the best row of ``y`` (probe, then the full statistic of the top few)."""
+    px, py = _probe(x, GRAM_PROBE), _probe(y, GRAM_PROBE)
+    ny = _unit(y)
+    top = min(GRAM_TOP, y.shape[0])
+    step = max(1, min(BLOCK, (1 << 24) // max(1, y.shape[0])))
+    out = []
+    for b0 in range(0, x.shape[0], step):
+        xs = x[b0:b0 + step]
+        scores = px[b0:b0 + step] @ py.T
+        idx = _top_k(scores, top)
+        p = xs[:, None, :] * y[idx]
+        den = np.sqrt((p * p).sum(-1))
+        z = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+        col = z.argmax(1)
+        # Gram entries of independent matrices are not independent of each other: trained layers share the
+        # geometry of the tokens, and through a shared (reused) embedding independent layers look alike. The
+        # correlations with the other reference Grams (independent of the candidate's but for its one
+        # partner) measure that null: the partner must stand out from them (Fisher z, Student t with the
+        # sample's degrees of freedom), and the statistic is the smaller of the two.
+        if y.shape[0] >= 6:
+            r = np.clip(_unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T, -0.9999, 0.9999)
+            f = np.sort(np.arctanh(r.astype(np.float64)), axis=1)[:, :-1]  # all but the best (the partner, if any)
+            mu, sd = f.mean(axis=1), np.maximum(f.std(axis=1, ddof=1), 1e-3)
+            emp_df = f.shape[1] - 1
+        best = idx[np.arange(xs.shape[0]), col]
+        zs = z[np.arange(xs.shape[0]), col].astype(np.float64)
+        sims = np.clip((_unit(xs) * ny[best]).sum(axis=1).astype(np.float64), -0.9999, 0.9999)
+        if y.shape[0] >= 6:
+            t = (np.arctanh(sims) - mu) / sd
+            logp = np.log(np.maximum(special.stdtr(emp_df, -t), 1e-300))
+            zs = np.minimum(zs, -special.ndtri_exp(np.minimum(logp, -1e-12)))
+        out.extend(zip(best.tolist(), zs.tolist(), sims.tolist(), strict=True))
+    return out
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` highest scores (repeated argmax: much faster than argpartition for
+    the few partners wanted from rows of thousands). ``scores`` is overwritten."""
+    if k >= scores.shape[1]:
+        return np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    rows = np.arange(scores.shape[0])
+    out = np.empty((scores.shape[0], k), dtype=np.int64)
+    for q in range(k):
+        out[:, q] = scores.argmax(axis=1)
+        scores[rows, out[:, q]] = -np.inf
+    return out
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    """Rows centered and unit-normed (products are correlations)."""
+    out = m - m.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 
 
 def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j: int, kind: str) -> np.ndarray | None:
@@ -390,21 +520,19 @@ def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
     return out
 
 
-def _probe(m: np.ndarray) -> np.ndarray:
-    """The first PROBE columns, centered and unit-normed, so a product of two is a correlation."""
-    out = m[:, :PROBE] - m[:, :PROBE].mean(axis=1, keepdims=True)
+def _probe(m: np.ndarray, width: int = PROBE) -> np.ndarray:
+    """The first ``width`` columns, centered and unit-normed, so a product of two is a correlation."""
+    out = m[:, :width] - m[:, :width].mean(axis=1, keepdims=True)
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 
 
 def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[list[ComponentResult], float]:
     """Group tensors into components, combine their evidence, decide verdicts; also return the threshold."""
-    from scipy import special
-
     groups: dict[str, list[TensorMatch]] = defaultdict(list)
     for m in matches:
         groups[m.component].append(m)
-    scored = {c: [m for m in ms if m.informative and m.adjusted is not None] for c, ms in groups.items()}
+    scored = {c: _distinct([m for m in ms if m.informative and m.adjusted is not None]) for c, ms in groups.items()}
     n_comp = max(1, sum(1 for c in groups if c != "norms" and any(m.informative for m in groups[c])))
     z_crit = float(-special.ndtri(alpha / n_comp))
     out: list[ComponentResult] = []
@@ -419,7 +547,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             weight[m.reference] += max(m.adjusted, 0.0)  # type: ignore[index,arg-type]
         reference = max(sorted(weight), key=lambda r: weight[r]) if weight else None
         identical = [m for m in informative if m.identical]
-        if comp == "norms" or not informative:
+        if comp == "norms" or not informative or not sc:  # not sc: nothing to compare it with
             verdict: Verdict = "uninformative"
         elif len(identical) == len(informative) and len({m.reference for m in identical}) == 1:
             verdict, reference = "identical", identical[0].reference
@@ -429,6 +557,10 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             verdict = "no_evidence"
         if verdict in ("no_evidence", "uninformative"):
             reference = None
+        where: dict[str, float] = defaultdict(float)
+        for m in sc:
+            if reference is not None and m.reference == reference and m.reference_tensor:
+                where[component_of(m.reference_tensor.split("[", 1)[0], 2)] += max(m.adjusted or 0.0, 0.0)
         sims = [m.similarity for m in sc if m.similarity is not None]
         raws = [m.raw_cosine for m in sc if m.raw_cosine is not None]
         layer = re.search(r"(?:^|\.)layers\.(\d+)\.", comp)
@@ -440,8 +572,29 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             identical_tensors=len(identical), similarity=round(float(np.median(sims)), 6) if sims else None,
             raw_cosine=round(float(np.median(raws)), 6) if raws and comp == "norms" else None,
             layer=int(layer.group(1)) if layer else None,
+            compared_tensors=sum(1 for m in ms if m.informative and m.adjusted is not None),
+            reference_component=max(sorted(where), key=lambda k: where[k]) if where else None,
         ))
     return out, z_crit
+
+
+def _distinct(ms: list[TensorMatch]) -> list[TensorMatch]:
+    """One piece of evidence per reference tensor: the best of the candidate tensors matched to it, with a
+    Bonferroni correction for their number.
+
+    Fisher's method needs independent p-values; near-copies of one tensor (the experts of a model upcycled
+    from its own dense MLP, or parts of a fused projection) matched to the same reference tensor are not.
+    """
+    by_ref: dict[tuple[str | None, str | None], list[TensorMatch]] = defaultdict(list)
+    for m in ms:
+        by_ref[(m.reference, m.reference_tensor)].append(m)
+    out = []
+    for group in by_ref.values():
+        best = max(group, key=lambda m: m.adjusted)  # type: ignore[arg-type,return-value]
+        if len(group) > 1 and not best.identical:
+            best = best.model_copy(update={"adjusted": round(_adjusted_z(best.adjusted, len(group)), 4)})  # type: ignore[arg-type]
+        out.append(best)
+    return out
 
 
 def _component_order(comp: str) -> tuple:

@@ -24,6 +24,7 @@ Public API: :class:`Fingerprint`, :class:`TensorPrint`, :func:`fingerprint_model
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -39,7 +40,20 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..errors import EvidenceError, InputFileError
 from ..executor import open_executor
-from ..files import atomic_write_bytes, load_json, parse_json, sha256_bytes, sha256_file
+from ..files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
+from ._invariants import _EMBED as _EMBED_NAME
+from ._invariants import _TOWER as _TOWER_NAME
+from ._invariants import (
+    MAX_ANCHORS,
+    GramAccumulator,
+    GramPlan,
+    anchor_tokens,
+    clean_anchor,
+    n_pairs,
+    plan_matrix,
+    vocab_strings,
+    whiten,
+)
 from ._safetensors import (
     DTYPES,
     MAX_TENSORS,
@@ -54,6 +68,8 @@ from ._safetensors import (
 
 __all__ = [
     "SCHEMA",
+    "Anchor",
+    "GramPrint",
     "Fingerprint",
     "TensorPrint",
     "fingerprint_model",
@@ -65,7 +81,7 @@ __all__ = [
     "write_fingerprint",
 ]
 
-SCHEMA = "workbench.fingerprint/1"
+SCHEMA = "workbench.fingerprint/2"  # /2 adds anchors and anchored Grams (issue 15); /1 files are refused
 META_KEY = "workbench.fingerprint"
 # Sketch budget: one sampled value per SAMPLE_RATIO elements within [SAMPLE_MIN, SAMPLE_MAX]; 1-D tensors
 # (norms, biases) get at most VECTOR_SAMPLE; a profile keeps at most PROFILE_MAX positions. At float16
@@ -130,12 +146,35 @@ class TensorPrint(BaseModel):
         return self.numel * DTYPES[self.dtype].itemsize
 
 
+class Anchor(BaseModel):
+    """Token embeddings that name the residual stream: the tensor, its width and the anchor tokens' hashes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tensor: str
+    width: int = Field(gt=1)
+    tokens: list[Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(min_length=3, max_length=1024)
+    source: Literal["tokenizer", "ids"]
+
+
+class GramPrint(BaseModel):
+    """One anchored Gram sketch (see :mod:`._invariants`): of ``part`` of ``tensor``, through ``anchor``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tensor: str
+    part: int = Field(ge=0, lt=8)
+    side: Literal["in", "out", "rows"]
+    anchor: int = Field(ge=0, lt=MAX_ANCHORS)
+    norm: str | None = None  # the norm weights folded in front of it
+
+
 class Fingerprint(BaseModel):
     """A model's fingerprint. The sketch arrays live beside the description (see :meth:`sketch`)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    schema_: Literal["workbench.fingerprint/1"] = Field(default=SCHEMA, alias="schema")
+    schema_: Literal["workbench.fingerprint/2"] = Field(default=SCHEMA, alias="schema")
     model: str
     seed: int = Field(ge=0, lt=2**63)
     widths: list[Annotated[int, Field(gt=1)]]
@@ -143,7 +182,10 @@ class Fingerprint(BaseModel):
     side_files: dict[str, str] = Field(default_factory=dict)
     ignored_files: list[str] = Field(default_factory=list)
     tensors: list[TensorPrint]
+    anchors: list[Anchor] = Field(default_factory=list, max_length=MAX_ANCHORS)
+    grams: list[GramPrint] = Field(default_factory=list)
     _arrays: dict[tuple[int, str], np.ndarray] = PrivateAttr(default_factory=dict)
+    _grams: dict[int, np.ndarray] = PrivateAttr(default_factory=dict)
     _sha256: str | None = PrivateAttr(default=None)
 
     @property
@@ -162,6 +204,11 @@ class Fingerprint(BaseModel):
     def sketch(self, index: int, kind: str) -> np.ndarray | None:
         """The standardized sketch ``kind`` of tensor number ``index`` as float32, or None."""
         a = self._arrays.get((index, kind))
+        return None if a is None else a.astype(np.float32)
+
+    def gram(self, index: int) -> np.ndarray | None:
+        """The standardized anchored Gram sketch number ``index`` (of :attr:`grams`) as float32, or None."""
+        a = self._grams.get(index)
         return None if a is None else a.astype(np.float32)
 
 
@@ -277,6 +324,7 @@ class _Sketched:
     sketches: dict[str, np.ndarray]
     mean: float | None
     std: float | None
+    grams: list[np.ndarray | None] = dataclasses.field(default_factory=list)
 
 
 def _standardize(v: np.ndarray) -> tuple[np.ndarray | None, float, float]:
@@ -290,7 +338,8 @@ def _standardize(v: np.ndarray) -> tuple[np.ndarray | None, float, float]:
     return z.astype(np.float16), mean, std
 
 
-def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], seed: int) -> _Sketched:
+def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], seed: int,
+                   gram: GramAccumulator | None = None) -> _Sketched:
     h = hashlib.sha256()
     if not info.is_float or info.numel == 0:
         for slab in iter_tensor_chunks(header, info):
@@ -304,8 +353,10 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
     row_elems = math.prod(shape[1:]) if len(shape) > 1 else 1
     if row_elems * DTYPES[info.dtype].itemsize > BLOCK_BYTES:  # rows too large to convert whole: go flat
         _sketch_flat(header, info, h, positions, taken, profiles)
+        gram = None  # rows of megabytes are no residual-stream matrix of any model
     else:
-        _sketch_rows(header, info, h, positions, taken, profiles)
+        _sketch_rows(header, info, h, positions, taken, profiles, gram)
+    grams = gram.finish() if gram is not None else []
     sketches: dict[str, np.ndarray] = {}
     z, mean, std = _standardize(taken)
     if z is not None:
@@ -315,12 +366,12 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
         if zp is not None:
             sketches[f"profile{a}"] = zp
     if not (math.isfinite(mean) and math.isfinite(std)):
-        return _Sketched(info.name, h.hexdigest(), sketches, None, None)
-    return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"))
+        return _Sketched(info.name, h.hexdigest(), sketches, None, None, grams)
+    return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"), grams)
 
 
 def _sketch_rows(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
-                 profiles: dict[int, np.ndarray]) -> None:
+                 profiles: dict[int, np.ndarray], gram: GramAccumulator | None = None) -> None:
     """Hash, samples and per-axis sums over blocks of whole rows (a row fits a block)."""
     row_elems = math.prod(info.shape[1:]) if len(info.shape) > 1 else 1
     rows_per_block = max(1, BLOCK_BYTES // max(1, row_elems * DTYPES[info.dtype].itemsize))
@@ -333,8 +384,10 @@ def _sketch_rows(header: Header, info: TensorInfo, h: Any, positions: np.ndarray
             lo, hi = np.searchsorted(positions, [e0, e1])
             flat = block.reshape(-1)
             taken[lo:hi] = flat[positions[lo:hi] - e0].astype(np.float64)
-            if profiles:
+            if profiles or gram is not None:
                 x = block.astype(np.float32)
+                if gram is not None:
+                    gram.update(row + b0, x.reshape(x.shape[0], -1))
                 for a, prof in profiles.items():
                     if a == 0:
                         prof[row + b0:row + b0 + block.shape[0]] += x.reshape(x.shape[0], -1).sum(1)
@@ -363,15 +416,32 @@ def _sketch_flat(header: Header, info: TensorInfo, h: Any, positions: np.ndarray
                     prof += np.bincount((flat_index // strides[a]) % shape[a], weights=x, minlength=shape[a])
 
 
-def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int], seed: int) -> list[_Sketched]:
-    return [_sketch_tensor(header, i, widths, seed) for i in infos]
+def _sketch_unit(header: Header, infos: list[TensorInfo], widths: frozenset[int], seed: int,
+                 plans: dict[str, GramPlan] | None = None,
+                 anchors: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> list[_Sketched]:
+    out = []
+    white: dict[int, np.ndarray] = {}
+    for i in infos:
+        plan = (plans or {}).get(i.name)
+        acc = None
+        if plan is not None and anchors is not None and len(i.shape) == 2:
+            rows, ids = anchors[plan.anchor]
+            if plan.anchor not in white:
+                white[plan.anchor] = whiten(rows)
+            acc = GramAccumulator(plan, rows, (i.shape[0], i.shape[1]), ids, white[plan.anchor])
+        out.append(_sketch_tensor(header, i, widths, seed, acc))
+    return out
 
 
 # ---------------------------------------------------------------- fingerprinting a directory
 
-def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads", jobs: int | None = None,
                       seed: int = 0) -> Fingerprint:
-    """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks."""
+    """Fingerprint the model in ``model_dir``, streaming every shard once, in parallel over chunks.
+
+    Threads by default: hashing, float conversion and the Gram products release the GIL, and threads were
+    faster than processes (and lighter) in 2 of 3 runs of ``benchmarks/bench_weights.py``.
+    """
     d = Path(model_dir)
     shards, ignored, weight_map = model_files(d)
     headers = [read_header(p) for p in shards]
@@ -421,14 +491,24 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
     units.sort(key=lambda u: -sum(t.nbytes for t in u[1]))
     results: dict[str, _Sketched] = {}
     wset = frozenset(widths)
+    anchors, anchor_data, plans = _anchor_plans(d, headers)
     with open_executor(executor, jobs) as ex:
-        for batch in _run(ex, units, wset, seed):
+        for batch in _run(ex, units, wset, seed, plans, anchor_data):
             for r in batch:
                 results[r.name] = r
     file_of = {t.name: hd.path.name for hd in headers for t in hd.tensors}
     info_of = {t.name: t for t in all_infos}
     prints: list[TensorPrint] = []
     fp_arrays: dict[tuple[int, str], np.ndarray] = {}
+    gram_prints: list[GramPrint] = []
+    gram_arrays: dict[int, np.ndarray] = {}
+    for name in sorted(results):
+        for part, g in enumerate(results[name].grams):
+            if g is not None:
+                plan = plans[name]
+                gram_arrays[len(gram_prints)] = g
+                gram_prints.append(GramPrint(tensor=name, part=part, side=plan.side, anchor=plan.anchor,
+                                             norm=plan.norm))
     for i, name in enumerate(sorted(results)):
         r, t = results[name], info_of[name]
         prints.append(TensorPrint(name=name, file=file_of[name], dtype=t.dtype, shape=t.shape, sha256=r.sha256,
@@ -438,13 +518,85 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "local", 
             fp_arrays[(i, k)] = v
     fp = Fingerprint(model=d.resolve().name, seed=seed, widths=widths,
                      files={hd.path.name: hd.file_size for hd in headers}, side_files=side,
-                     ignored_files=ignored, tensors=prints)
+                     ignored_files=ignored, tensors=prints, anchors=anchors, grams=gram_prints)
     fp._arrays = fp_arrays
+    fp._grams = gram_arrays
     return fp
 
 
-def _run(ex: Executor, units: list[tuple[Header, list[TensorInfo]]], widths: frozenset[int], seed: int):
-    futures = [ex.submit(_sketch_unit, hd, infos, widths, seed) for hd, infos in units]
+def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
+    """Rows ``ids`` of a 2-D tensor as float64, streamed (the embedding is never read whole)."""
+    out = np.zeros((ids.size, info.shape[1]))
+    row = 0
+    for slab in iter_tensor_chunks(header, info):
+        sel = np.nonzero((ids >= row) & (ids < row + slab.shape[0]))[0]
+        if sel.size:
+            out[sel] = slab[ids[sel] - row].astype(np.float64)
+        row += slab.shape[0]
+    return out
+
+
+def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[int, tuple[np.ndarray, np.ndarray]],
+                                                           dict[str, GramPlan]]:
+    """The anchors (token embeddings) of a model, their cleaned rows, and a Gram plan per matrix."""
+    where = {t.name: (hd, t) for hd in headers for t in hd.tensors}
+    embeds = sorted((t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
+                     and 1 < t.shape[1] <= MAX_WIDTH and _EMBED_NAME.search(t.name.lower())
+                     and not _TOWER_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))[:MAX_ANCHORS]
+    if not embeds:
+        return [], {}, {}
+    docs: dict[str, Any] = {}
+    for name in ("tokenizer.json", "vocab.json"):
+        p = d / name
+        if p.is_file() and not p.is_symlink():
+            try:
+                docs[name] = load_json(p, max_bytes=64 * 1024**2)
+            except InputFileError as e:
+                raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
+    if (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
+        docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
+    strings = vocab_strings(docs)
+    anchors: list[Anchor] = []
+    data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for t in embeds:
+        ids, hashes, source = anchor_tokens(t.shape[0], strings)
+        id_arr = np.array(ids, dtype=np.int64)
+        rows = _read_rows(where[t.name][0], t, id_arr)
+        if not np.isfinite(rows).all():
+            continue
+        anchors.append(Anchor(tensor=t.name, width=t.shape[1], tokens=hashes, source=source))
+        data[len(anchors) - 1] = (clean_anchor(rows), id_arr)
+    norm_infos = {t.name: t for _, t in where.values() if t.is_float and len(t.shape) == 1
+                  and any(a.width == t.shape[0] for a in anchors) and re.search(r"norm|ln", t.name.lower())}
+    norms = {n: t.shape[0] for n, t in norm_infos.items()}
+    spec = [(a.tensor, where[a.tensor][1].shape[0], a.width) for a in anchors]
+    plans: dict[str, GramPlan] = {}
+    vectors: dict[str, np.ndarray] = {}
+    for name, (_, t) in sorted(where.items()):
+        if not t.is_float or len(t.shape) != 2:
+            continue
+        plan = plan_matrix(name, t.shape, spec, norms)
+        if plan is None:
+            continue
+        if plan.norm is not None:
+            if plan.norm not in vectors:
+                hd, info = where[plan.norm]
+                vectors[plan.norm] = np.concatenate([c.astype(np.float64) for c in iter_tensor_chunks(hd, info)])
+            if not np.isfinite(vectors[plan.norm]).all():
+                plan.norm = None
+            else:
+                plan.vectors = {plan.norm: vectors[plan.norm]}
+        plans[name] = plan
+    return anchors, data, plans
+
+
+def _run(ex: Executor, units: list[tuple[Header, list[TensorInfo]]], widths: frozenset[int], seed: int,
+         plans: dict[str, GramPlan], anchors: dict[int, tuple[np.ndarray, np.ndarray]]):
+    futures = []
+    for hd, infos in units:
+        mine = {i.name: plans[i.name] for i in infos if i.name in plans}
+        futures.append(ex.submit(_sketch_unit, hd, infos, widths, seed, mine,
+                                 {p.anchor: anchors[p.anchor] for p in mine.values()}))
     for f in futures:
         yield f.result()
 
@@ -462,6 +614,7 @@ def _container(fp: Fingerprint) -> bytes:
     desc = fp.model_dump(mode="json", by_alias=True)
     tensors = {f"{i}.{kind}": np.ascontiguousarray(fp._arrays[(i, kind)], dtype="<f2").reshape(-1)
                for (i, kind) in sorted(fp._arrays)}
+    tensors.update({f"g{k}": np.ascontiguousarray(a, dtype="<f2").reshape(-1) for k, a in sorted(fp._grams.items())})
     return save(tensors, metadata={META_KEY: json.dumps(desc, sort_keys=True, separators=(",", ":"))})
 
 
@@ -486,6 +639,11 @@ def read_fingerprint(path: str | Path) -> Fingerprint:
                             place=f"__metadata__.{META_KEY}", expected="a file written by `workbench fingerprint`")
     try:
         doc = parse_json(meta, str(p))
+        if isinstance(doc, dict) and doc.get("schema") != SCHEMA and str(doc.get("schema", "")).startswith(
+                "workbench.fingerprint/"):
+            raise EvidenceError(f"fingerprint format {doc['schema']} is from an older workbench and lacks the "
+                                "statistics provenance now compares: re-fingerprint the model with "
+                                "`workbench fingerprint`", file=p, place="__metadata__.schema", expected=SCHEMA)
         fp = Fingerprint.model_validate(doc)
     except InputFileError as e:
         raise EvidenceError(f"corrupt fingerprint description: {e.message}", file=p, place="__metadata__") from None
@@ -509,12 +667,27 @@ def read_fingerprint(path: str | Path) -> Fingerprint:
             if not np.isfinite(a).all():
                 raise EvidenceError("sketch holds NaN or infinity", file=p, place=where, expected="finite values")
             arrays[(i, kind)] = a
+    grams: dict[int, np.ndarray] = {}
+    names = {t.name for t in fp.tensors}
+    for k, g in enumerate(fp.grams):
+        where = f"gram {k} of tensor '{g.tensor}'"
+        info = stored.pop(f"g{k}", None)
+        want = n_pairs(len(fp.anchors[g.anchor].tokens)) if g.anchor < len(fp.anchors) else None
+        if want is None or g.tensor not in names or info is None or info.dtype != "F16" or info.shape != (want,):
+            raise EvidenceError("anchored Gram missing, of an unknown tensor or anchor, or of the wrong dtype or "
+                                "length", file=p, place=where, expected=f"F16 of length {want}" if want else
+                                "an anchor listed in 'anchors'")
+        a = np.concatenate([np.array(c, copy=True) for c in iter_tensor_chunks(header, info)])
+        if not np.isfinite(a).all():
+            raise EvidenceError("sketch holds NaN or infinity", file=p, place=where, expected="finite values")
+        grams[k] = a
     if stored:
         raise EvidenceError("sketch not described", file=p, place=f"tensor '{sorted(stored)[0]}'",
                             expected="only sketches the description lists")
     if len({t.name for t in fp.tensors}) != len(fp.tensors):
         raise EvidenceError("a tensor name appears twice", file=p, place="tensors", expected="unique names")
     fp._arrays = arrays
+    fp._grams = grams
     fp._sha256 = sha256_file(p)
     return fp
 
@@ -530,7 +703,7 @@ def _expected_length(t: TensorPrint, kind: str, m: re.Match | None, fp: Fingerpr
     return min(t.shape[axis], PROFILE_MAX)
 
 
-def load_model_or_fingerprint(path: str | Path, *, executor: str | None = "local", jobs: int | None = None,
+def load_model_or_fingerprint(path: str | Path, *, executor: str | None = "threads", jobs: int | None = None,
                               seed: int = 0) -> Fingerprint:
     """A fingerprint from a model directory (computed) or a fingerprint file (read and validated)."""
     p = Path(path)

