@@ -27,13 +27,15 @@ from .files import atomic_write_bytes, atomic_write_text
 if TYPE_CHECKING:
     import altair as alt
 
+
 def altair() -> ModuleType:
     """The ``altair`` module, imported on first use without the IRI grammars jsonschema would compile.
 
     Altair imports jsonschema, whose format checkers import ``rfc3987_syntax`` where it is installed
     (JupyterLab's server pulls it in); that module compiles 39 grammars with lark when imported: 2-3 s on a
-    quiet machine, 5-7 s on a busy one, most of a batch notebook's time, for IRI formats that no chart
-    validation checks. It is hidden only while jsonschema loads, so it can still be imported later.
+    quiet machine, 5-7 s on a busy one, most of a batch notebook's time (python-jsonschema/jsonschema issue
+    1428), for IRI formats that nothing here checks (Altair validates without a format checker). It is hidden
+    only while jsonschema loads, so it can still be imported later.
     """
     if "altair" in sys.modules:
         return sys.modules["altair"]
@@ -56,28 +58,6 @@ FONT_DIRS = [
     "/System/Library/Fonts",
 ]
 FONT_FAMILY = "NanumGothic, Noto Sans CJK KR, Apple SD Gothic Neo, sans-serif"
-
-
-def import_altair() -> None:
-    """Import Altair (once per process) without jsonschema's optional IRI format checker.
-
-    jsonschema imports ``rfc3987_syntax`` when it is installed (nbformat requires it), and that module builds
-    some 35 Earley parsers at import: 1-3 s of the first chart a reviewer waits for (python-jsonschema/jsonschema
-    issue 1428). Neither Altair (which validates without a format checker) nor the workbench checks IRI
-    formats, so while jsonschema is first imported here that module is made unimportable; later explicit
-    imports of it work as usual.
-    """
-    if "altair" in sys.modules:
-        return
-    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
-        import altair  # noqa: F401 - jsonschema already chose its checkers
-        return
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # an import of it raises ImportError
-    try:
-        import altair  # noqa: F401
-    finally:
-        if sys.modules.get("rfc3987_syntax", 0) is None:
-            del sys.modules["rfc3987_syntax"]
 
 
 @functools.cache
@@ -151,7 +131,6 @@ class PendingChart:
     def figure(self) -> Figure:
         """The chart as SVG (drawn on the first call)."""
         if self._figure is None:
-            import_altair()
             self._figure = figure(self._build())
         return self._figure
 
