@@ -119,7 +119,7 @@ def _component_labels(fp: Fingerprint) -> list[str]:
 
 
 def _clean(a: np.ndarray) -> np.ndarray:
-    return np.clip(a, -CLIP, CLIP)
+    return np.minimum(np.maximum(a, -CLIP), CLIP)
 
 
 def pair_statistic(x: np.ndarray, y: np.ndarray) -> float:
@@ -352,7 +352,7 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
     xs: dict[str, np.ndarray] = {}
     ys: dict[str, np.ndarray] = {}
     for k in kinds:
-        xv = [candidate.sketch(i, k) for i in cands]
+        xv = [candidate._arrays.get((i, k)) for i in cands]  # float16 as stored: converted once, in _matrix
         yv = [_ref_sketch(references, candidate, r, j, k) for r, j in refs]
         width = max(v.size for v in xv + yv if v is not None)  # equal shapes give equal lengths
         xs[k], ys[k] = _matrix(xv, width), _matrix(yv, width)
@@ -374,9 +374,8 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         idx = np.concatenate([idx, np.where(ex >= 0, ex, idx[:, 0])[:, None]], axis=1)
         z = np.zeros((len(kinds), n, top + 1))
         for q, k in enumerate(kinds):
-            p = xs[k][rows][:, None, :] * ys[k][idx]
-            den = np.sqrt((p * p).sum(-1))
-            z[q] = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+            num, den = _pair_sums(xs[k][rows], ys[k], idx)
+            z[q] = np.divide(num, den, out=np.full_like(den, -np.inf), where=den > 0)
         # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
@@ -460,9 +459,8 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
         xs = x[b0:b0 + step]
         scores = px[b0:b0 + step] @ py.T
         idx = _top_k(scores, top)
-        p = xs[:, None, :] * y[idx]
-        den = np.sqrt((p * p).sum(-1))
-        z = np.divide(p.sum(-1), den, out=np.full_like(den, -np.inf), where=den > 0)
+        num, den = _pair_sums(xs, y, idx)
+        z = np.divide(num, den, out=np.full_like(den, -np.inf), where=den > 0)
         col = z.argmax(1)
         # Gram entries of independent matrices are not independent of each other: trained layers share the
         # geometry of the tokens, and through a shared (reused) embedding independent layers look alike. The
@@ -483,6 +481,14 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
             zs = np.minimum(zs, -special.ndtri_exp(np.minimum(logp, -1e-12)))
         out.extend(zip(best.tolist(), zs.tolist(), sims.tolist(), strict=True))
     return out
+
+
+def _pair_sums(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row ``n`` of ``x`` and partner ``y[idx[n, t]]``: ``sum(x*y)`` and ``sqrt(sum(x^2 y^2))``."""
+    p = x[:, None, :] * y[idx]
+    num = p.sum(-1)
+    np.multiply(p, p, out=p)
+    return num, np.sqrt(p.sum(-1))
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -508,7 +514,7 @@ def _unit(m: np.ndarray) -> np.ndarray:
 def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j: int, kind: str) -> np.ndarray | None:
     if kind == "sample" and references[r].seed != candidate.seed:
         return None
-    return references[r].sketch(j, kind)
+    return references[r]._arrays.get((j, kind))
 
 
 def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
@@ -516,8 +522,8 @@ def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
     out = np.zeros((len(vectors), width), dtype=np.float32)
     for n, v in enumerate(vectors):
         if v is not None and v.size == width:
-            out[n] = _clean(v)
-    return out
+            out[n] = v
+    return _clean(out)
 
 
 def _probe(m: np.ndarray, width: int = PROBE) -> np.ndarray:
