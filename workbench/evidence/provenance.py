@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import special  # not scipy.stats: it takes 0.5 s to import, in every reviewer notebook
 
 from ..charts import altair
 from ..messages import msg
@@ -64,7 +64,17 @@ BLOCK = 1024
 GRAM_PROBE = 64  # a Gram's partner correlates at 0.6-1.0: 64 entries find it among thousands (null sd 0.125)
 GRAM_TOP = 4
 NULL_SAMPLE = 64  # reference Grams a candidate Gram is also compared with to measure its null's width
-NULL_BAND = float(-special.ndtri(0.0005))  # central 99.9% of the statistic for one component under the null
+NULL_BAND = -NormalDist().inv_cdf(0.0005)  # (equal to scipy's ndtri here) central 99.9% of the statistic for one component under the null
+
+
+def _special() -> Any:
+    """``scipy.special``, imported when fingerprints are compared: importing it costs a reviewer's notebook
+    kernel 0.2-0.5 s, and most notebooks never compare weights."""
+    from scipy import special
+
+    return special
+
+
 Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
 
 _TOWERS = (("vision_encoder", re.compile(r"vision|visual|image|\bvit\b|siglip|patch_embed|img")),
@@ -145,7 +155,7 @@ def _fisher(adjusted: list[float]) -> float:
     """
     if not adjusted:
         return 0.0
-    logps = [float(special.log_ndtr(-a)) for a in adjusted]
+    logps = [float(_special().log_ndtr(-a)) for a in adjusted]
     return _chi2_logsf_even(-2.0 * sum(logps), 2 * len(logps))
 
 
@@ -155,13 +165,13 @@ def _chi2_logsf_even(x: float, df: int) -> float:
     if h <= 0:
         return 0.0
     i = np.arange(df // 2)
-    return float(-h + special.logsumexp(i * math.log(h) - special.gammaln(i + 1)))
+    return float(-h + _special().logsumexp(i * math.log(h) - _special().gammaln(i + 1)))
 
 
 def _adjusted_z(z: float, tests: int) -> float:
     """Bonferroni over ``tests`` comparisons, back to a z-score; exact in the far tail (log scale)."""
-    logp = min(float(special.log_ndtr(-z)) + math.log(max(tests, 1)), -1e-12)
-    return float(-special.ndtri_exp(logp))
+    logp = min(float(_special().log_ndtr(-z)) + math.log(max(tests, 1)), -1e-12)
+    return float(-_special().ndtri_exp(logp))
 
 
 class TensorMatch(BaseModel):
@@ -477,8 +487,8 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
         sims = np.clip((_unit(xs) * ny[best]).sum(axis=1).astype(np.float64), -0.9999, 0.9999)
         if y.shape[0] >= 6:
             t = (np.arctanh(sims) - mu) / sd
-            logp = np.log(np.maximum(special.stdtr(emp_df, -t), 1e-300))
-            zs = np.minimum(zs, -special.ndtri_exp(np.minimum(logp, -1e-12)))
+            logp = np.log(np.maximum(_special().stdtr(emp_df, -t), 1e-300))
+            zs = np.minimum(zs, -_special().ndtri_exp(np.minimum(logp, -1e-12)))
         out.extend(zip(best.tolist(), zs.tolist(), sims.tolist(), strict=True))
     return out
 
@@ -540,13 +550,13 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
         groups[m.component].append(m)
     scored = {c: _distinct([m for m in ms if m.informative and m.adjusted is not None]) for c, ms in groups.items()}
     n_comp = max(1, sum(1 for c in groups if c != "norms" and any(m.informative for m in groups[c])))
-    z_crit = float(-special.ndtri(alpha / n_comp))
+    z_crit = float(-_special().ndtri(alpha / n_comp))
     out: list[ComponentResult] = []
     for comp in sorted(groups, key=_component_order):
         ms, sc = groups[comp], scored[comp]
         logp = _fisher([m.adjusted for m in sc])  # type: ignore[misc]
         # shown on a z scale; clipped below at the null band (p near 1 says nothing more)
-        z = max(float(-special.ndtri_exp(min(logp, -1e-12))), -NULL_BAND)
+        z = max(float(-_special().ndtri_exp(min(logp, -1e-12))), -NULL_BAND)
         informative = [m for m in ms if m.informative]
         weight: dict[str, float] = defaultdict(float)
         for m in sc:
