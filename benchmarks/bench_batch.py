@@ -17,6 +17,13 @@ the frozen round:
    Goal: the batch >= 2x faster.
 4. ``workbench audit --rerun`` of the batch's round after ``collect`` (every check, and every signed sheet's
    notebook re-run, on spare kernels). Goal: <= 1.2x the batch.
+
+Recorded 2026-11-30 on the shared 2-core development machine (two other sessions' tests and benchmarks beside
+it, load average 1.7-6), 20 of the 295 notebooks (4 expert, 16 user), ``--repeat 2``: bare kernel 1.14 s;
+batch with spares 51.1 s = 2.56 s/notebook (23.5 notebooks/min; 2.24x the bare kernel: goal MISSED), without
+spares 51.8 s (spares' gain 1.01x: none measurable when both cores are busy anyway); papermill loop 71.2 s =
+3.56 s/notebook (speed-up 1.39x: goal MISSED); audit --rerun 62.4 s (1.22x: goal missed by a hair; 0.76x and
+0.85x in two earlier runs, load 5-6). The full stage (295 notebooks) was not run here: it takes over 30 minutes.
 """
 
 from __future__ import annotations

@@ -115,3 +115,20 @@ def test_a_spare_that_died_is_replaced(tmp_path):
         assert _seen(rd / "notebooks" / "e1" / "ta.ipynb")["cwd"] == str((rd / "notebooks" / "e1").resolve())
     finally:
         kernels.close_spares()
+
+
+def test_a_claim_is_waited_for_while_its_holder_exits(tmp_path, monkeypatch):
+    import fcntl
+    import threading
+
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "CLAIM_WAIT", 1.0)
+    path = tmp_path / ".t.claim"
+    held = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as an exiting kernel holds it
+    with batch._claim(path) as fd:
+        assert fd is None  # held past the wait: reported as running elsewhere
+    threading.Timer(0.3, os.close, [held]).start()  # the kernel exits within the wait
+    with batch._claim(path) as fd:
+        assert fd is not None

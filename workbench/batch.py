@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 __all__ = ["Failure", "Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
 
 State = Literal["running", "done", "failed", "skipped"]
+# seconds a task waits for its claim before it is reported as running elsewhere: a kernel asked to shut down
+# after its notebook keeps the claim until it has exited, which takes a second or two
+CLAIM_WAIT = 15.0
 
 
 class Task(BaseModel):
@@ -232,14 +235,20 @@ def _claim(path: Path) -> Iterator[int | None]:
     """Hold ``path``'s lock while a task runs and yield its file descriptor, or None when another process
     holds it. The notebook's kernel is given the same descriptor (:func:`workbench.kernels.prepared`), so a task
     is free again only when both the worker and its kernel are gone (a kernel outliving a killed worker cannot
-    sign while a rerun signs)."""
+    sign while a rerun signs). A claim held for up to :data:`CLAIM_WAIT` seconds is waited for: the kernel of
+    the task's previous run (a retry, or a batch run again at once) keeps it while it exits."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
+        deadline = time.monotonic() + CLAIM_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield None
+                    return
+                time.sleep(0.1)
         yield fd
     finally:
         os.close(fd)
