@@ -172,16 +172,3 @@ def test_charts_are_drawn_after_the_form_in_place_of_their_placeholders(demo):
         bundle = c._repr_mimebundle_()
         assert set(bundle) == {"image/svg+xml", "text/plain"} and bundle["image/svg+xml"].startswith("<svg")
 
-
-def test_the_first_chart_imports_altair_without_the_slow_iri_checker():
-    # in a fresh interpreter, as a reviewer's kernel: jsonschema's optional rfc3987_syntax (seconds of grammar
-    # building at import) is not loaded with Altair, and stays importable for anyone who asks for it
-    import subprocess
-    import sys
-
-    code = ("import sys\nfrom workbench.charts import import_altair\nimport_altair()\n"
-            "import jsonschema\n"
-            "print('altair' in sys.modules, 'rfc3987_syntax' in sys.modules, 'iri' in jsonschema.FormatChecker.checkers)\n"
-            "import rfc3987_syntax\nprint(rfc3987_syntax.__name__)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.split() == ["True", "False", "False", "rfc3987_syntax"]
