@@ -1,9 +1,12 @@
-"""Private: a package's public API imported on first use (PEP 562), so importing the package stays cheap."""
+"""Private: a package's public API imported on first use (PEP 562), so importing the package stays cheap; and
+the heavy third-party imports a notebook kernel or batch worker makes, made without their avoidable costs."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 
@@ -22,3 +25,24 @@ def lazy_api(package: str, api: Mapping[str, str], namespace: dict[str, Any]) ->
         return sorted(set(namespace) | set(api))
 
     return __getattr__, __dir__
+
+
+@contextlib.contextmanager
+def without_iri_grammars() -> Iterator[None]:
+    """Import inside this block as if ``rfc3987_syntax`` were not installed, if jsonschema is first imported here.
+
+    jsonschema (imported by Altair, and by papermill through nbformat) imports ``rfc3987_syntax`` where it is
+    installed (JupyterLab's server pulls it in) for its IRI format checkers, and that module compiles 39 lark
+    grammars when imported: 2-3 s on a quiet machine, 5-7 s on a busy one, in every notebook kernel that draws a
+    chart and every batch worker (python-jsonschema/jsonschema issue 1428). Nothing here checks IRI formats
+    (Altair and nbformat validate without a format checker). The module is hidden only while jsonschema loads,
+    so anyone can still import it later.
+    """
+    hide = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "import" now raises ImportError
+    try:
+        yield
+    finally:
+        if hide and "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]

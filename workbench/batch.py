@@ -55,6 +55,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from . import kernels
+from ._lazy import without_iri_grammars
 from .errors import Problem, RoundError, WorkbenchError
 from .executor import open_executor
 from .files import atomic_write_json, file_lock, load_json, sha256_file
@@ -256,7 +257,8 @@ def _claim(path: Path) -> Iterator[int | None]:
 
 def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, timeout: float, attempt: int,
                  pythonpath: str, notebook_sha256: str, claim: int, pool: bool) -> dict[str, Any]:
-    import papermill as pm
+    with without_iri_grammars():  # papermill -> nbformat -> jsonschema: seconds per worker process otherwise
+        import papermill as pm
 
     partial = folder / f".{t.team}.partial.ipynb"
     status = _status_path(base, t)

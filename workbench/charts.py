@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ._lazy import without_iri_grammars
 from .files import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -29,24 +30,12 @@ if TYPE_CHECKING:
 
 
 def altair() -> ModuleType:
-    """The ``altair`` module, imported on first use without the IRI grammars jsonschema would compile.
-
-    Altair imports jsonschema, whose format checkers import ``rfc3987_syntax`` where it is installed
-    (JupyterLab's server pulls it in); that module compiles 39 grammars with lark when imported: 2-3 s on a
-    quiet machine, 5-7 s on a busy one, most of a batch notebook's time (python-jsonschema/jsonschema issue
-    1428), for IRI formats that nothing here checks (Altair validates without a format checker). It is hidden
-    only while jsonschema loads, so it can still be imported later.
-    """
+    """The ``altair`` module, imported on first use without the IRI grammars jsonschema would compile
+    (:func:`workbench._lazy.without_iri_grammars`: seconds of a notebook kernel's time)."""
     if "altair" in sys.modules:
         return sys.modules["altair"]
-    hide = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
-    if hide:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "import" now raises ImportError
-    try:
+    with without_iri_grammars():
         import altair as alt_module
-    finally:
-        if hide and "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
-            del sys.modules["rfc3987_syntax"]
     return alt_module
 
 
