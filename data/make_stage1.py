@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments are a test fixtu
 
 from judgments import demo_judgments  # noqa: E402
 
-from workbench.demo import COORDINATOR, default_demo_data, default_rubrics_dir  # noqa: E402
+from workbench.demo import COORDINATOR, default_demo_data, write_demo_round  # noqa: E402
 from workbench.files import load_yaml  # noqa: E402
-from workbench.lifecycle import freeze, init_round  # noqa: E402
+from workbench.lifecycle import freeze  # noqa: E402
 from workbench.rubric import load_rubric  # noqa: E402
-from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
+from workbench.signing import generate_keypair, load_private_key  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,8 @@ def make_stage1_round(base: str | Path, n_experts: int = 10, n_users: int = 49) 
     for i in (COORDINATOR, *experts, *users):
         generate_keypair(i, keys)
     rd = base / "round"
-    init_round(rd, round_id="stage1-bench", stage=1, rubrics_dir=default_rubrics_dir(), coordinator_id=COORDINATOR,
-               coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"))
-    roster = load_yaml(rd / "roster.yaml")[0]
-    roster["reviewers"] += [{"id": i, "role": role, "name": f"Bench {role} {i[-2:]}", "coi": [],
-                             "public_key": public_key_pem(load_public_key(keys / f"{i}.pub"))}
-                            for role, ids in (("expert", experts), ("user", users)) for i in ids]
-    _dump(rd / "roster.yaml", roster)
-    _dump(rd / "teams.yaml", {"teams": teams})
-    _dump(rd / "assignments.yaml", {"assignments": [{"reviewer": r, "team": t} for r in [*experts, *users] for t in team_ids]})
-    for sub in ("evidence", "references"):
-        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    write_demo_round(rd, keys, round_id="stage1-bench", experts=experts, users=users, teams=teams, label="Bench",
+                     copy=("evidence", "references"))
     for n, e in enumerate(experts):
         src = data / "answers" / demo_experts[n % len(demo_experts)]
         for t in team_ids:

@@ -12,7 +12,7 @@ ranking, one line of independence evidence per team and the report's path.
 
 Everything in the demo is fictional.
 
-Public API: :func:`run_demo`, :func:`default_rubrics_dir`, :func:`default_demo_data`.
+Public API: :func:`run_demo`, :func:`write_demo_round`, :func:`default_rubrics_dir`, :func:`default_demo_data`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -40,7 +40,8 @@ from .survey import sign_survey
 
 log = logging.getLogger(__name__)
 
-__all__ = ["default_demo_data", "default_rubrics_dir", "next_steps", "rechallenge_round", "run_demo", "run_rechallenge"]
+__all__ = ["default_demo_data", "default_rubrics_dir", "next_steps", "rechallenge_round", "run_demo", "run_rechallenge",
+           "write_demo_round"]
 
 COORDINATOR = "coordinator"
 ROUND_ID = "demo-2026-stage1"
@@ -106,6 +107,27 @@ def next_steps(out: str | Path) -> list[str]:
     return lines
 
 
+def write_demo_round(rd: Path, keys: Path, *, round_id: str, experts: Sequence[str], users: Sequence[str],
+                     teams: list[dict], label: str = "Demo", copy: Sequence[str] = ("evidence", "references", "answers")) -> None:
+    """Write a stage-1 round of the demo's kind into ``rd`` (not frozen): the shipped rubrics, the demo's
+    coordinator, ``experts`` and ``users`` with their public keys from ``keys`` (names "<label> <role> NN"),
+    ``teams`` (entries of the demo's ``teams.yaml``), every reviewer assigned to every team, and the demo data's
+    folders named in ``copy``. The demo uses it, and so does the stage-1-sized round of the benchmarks."""
+    data = default_demo_data()
+    init_round(rd, round_id=round_id, stage=1, rubrics_dir=default_rubrics_dir(), coordinator_id=COORDINATOR,
+               coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"))
+    roster = load_yaml(rd / "roster.yaml")[0]
+    roster["reviewers"] += [{"id": i, "role": role, "name": f"{label} {role} {i[-2:]}", "coi": [],
+                             "public_key": public_key_pem(load_public_key(keys / f"{i}.pub"))}
+                            for role, ids in (("expert", experts), ("user", users)) for i in ids]
+    _write_yaml(rd / "roster.yaml", roster)
+    _write_yaml(rd / "teams.yaml", {"teams": teams})
+    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in [*experts, *users]
+                                                          for t in teams]})
+    for sub in copy:
+        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+
+
 def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: int = 2, notebook: str | Path | None = None,
              progress: bool = False, fresh: bool = False) -> Path:
     """Run the demo into folder ``out`` (the round is ``out/round``); return the report's path.
@@ -136,18 +158,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
 
     rd = out / "round"
     _make_room(rd, fresh, echo)
-    init_round(rd, round_id=ROUND_ID, stage=1, rubrics_dir=rubrics_dir, coordinator_id=COORDINATOR,
-               coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"))
-    roster = load_yaml(rd / "roster.yaml")[0]
-    roster["reviewers"] += [{"id": i, "role": role, "name": f"Demo {role} {i[-2:]}", "coi": [],
-                             "public_key": public_key_pem(load_public_key(keys / f"{i}.pub"))}
-                            for role, ids in (("expert", experts), ("user", users)) for i in ids]
-    _write_yaml(rd / "roster.yaml", roster)
-    _write_yaml(rd / "teams.yaml", {"teams": teams})
-    _write_yaml(rd / "assignments.yaml", {"assignments": [{"reviewer": e, "team": t["id"]} for e in [*experts, *users]
-                                                          for t in teams]})
-    for sub in ("evidence", "references", "answers"):
-        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    write_demo_round(rd, keys, round_id=ROUND_ID, experts=experts, users=users, teams=teams)
     echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users)")
 
     e = freeze(rd, coord_key, COORDINATOR)
