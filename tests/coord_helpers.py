@@ -78,6 +78,22 @@ def make_round(base: Path, experts=("e1", "e2"), teams=("ta", "tb"), users=(), c
     return rd
 
 
+def with_results(rd: Path, ratios: dict[str, float]) -> None:
+    """Declare targets of 0.8 on every benchmark (the NIA and common sets, textvqa and docvqa as individual ones)
+    for every team, and give each team in ``ratios`` a results file scoring ``ratio`` x 0.8 (no stderr)."""
+    sets = load_benchmark_sets()
+    specs = [*sets.nia, *sets.common, *(sets.by_id()[b] for b in INDIVIDUAL)]
+    teams = yaml.safe_load((rd / "teams.yaml").read_text())
+    for t in teams["teams"]:
+        t["individual_benchmarks"] = list(INDIVIDUAL)
+        t["targets"] = {s.id: 0.8 for s in specs}
+        if t["id"] in ratios:
+            t["evidence"] = {"benchmark_results": "results.csv"}
+            rows = "".join(f'{t["id"]},m,{s.id},"{s.metric}",{0.8 * ratios[t["id"]]},,\n' for s in specs)
+            (rd / "evidence" / t["id"] / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\n" + rows)
+    (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
+
+
 def coord_key(base: Path):
     return load_private_key(base / "keys" / "coord.key")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows, write_yaml
+from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows, with_results, write_yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from judgments import demo_judgments
@@ -28,7 +28,6 @@ from workbench.aggregate import (
 )
 from workbench.collect import accepted_sheets, collect
 from workbench.errors import EvidenceError, RoundError, WorkbenchError
-from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.ledger import read_entries
 from workbench.lifecycle import amend, freeze
 from workbench.report import write_report
@@ -268,27 +267,12 @@ def test_survey_not_utf8(import_round):
         import_users(import_round / "round", coord_key(import_round), "coord", import_round / "export.csv", reason="r")
 
 
-def _with_results(rd, team: str, ratio: float) -> None:
-    """Declare targets 0.8 for every benchmark and submit results of ``ratio`` x 0.8 (no stderr)."""
-    sets = load_benchmark_sets()
-    specs = [*sets.nia, *sets.common, *(sets.by_id()[b] for b in ("textvqa", "docvqa"))]
-    teams = yaml.safe_load((rd / "teams.yaml").read_text())
-    for t in teams["teams"]:
-        t["individual_benchmarks"] = ["textvqa", "docvqa"]
-        t["targets"] = {s.id: 0.8 for s in specs}
-        if t["id"] == team:
-            t["evidence"] = {"benchmark_results": "results.csv"}
-    (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
-    rows = "".join(f'{team},m,{s.id},"{s.metric}",{0.8 * ratio},,\n' for s in specs)
-    (rd / "evidence" / team / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\n" + rows)
-
-
 def test_round_aggregate_and_signed_report(tmp_path):
     experts = ("e1", "e2", "e3")
     rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
     # ta scores half of every target: ratio 0.5 on each benchmark -> 0.5 x (10 + 20 + 10) = 20 points;
     # tb submitted no results -> 0, and its dossier says why (no problem: nothing submitted)
-    _with_results(rd, "ta", 0.5)
+    with_results(rd, {"ta": 0.5})
     freeze(rd, coord_key(tmp_path), "coord")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     base = demo_judgments(rubric)
@@ -354,8 +338,7 @@ def test_an_unreadable_results_file_is_never_signed_as_zero(tmp_path, capsys):
 
     experts = ("e1", "e2", "e3")
     rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
-    _with_results(rd, "ta", 0.5)
-    _with_results(rd, "tb", 0.9)
+    with_results(rd, {"ta": 0.5, "tb": 0.9})
     broken = rd / "evidence" / "tb" / "results.csv"
     broken.write_text(broken.read_text().replace('"acc,none"', "acc,none"))
     freeze(rd, coord_key(tmp_path), "coord")

@@ -13,14 +13,13 @@ from html import unescape
 
 import pytest
 import yaml
-from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows
+from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows, with_results
 from judgments import demo_judgments
 
 from workbench.aggregate import aggregate_round
 from workbench.audit import audit_round
 from workbench.base import shown
 from workbench.collect import collect
-from workbench.evidence.benchmarks import load_benchmark_sets
 from workbench.lifecycle import amend, freeze
 from workbench.messages import MESSAGES
 from workbench.report import PUBLISHED, write_report
@@ -45,25 +44,12 @@ def test_every_message_has_korean_and_english():
     assert all(set(v) == {"ko", "en"} and all(v.values()) for v in MESSAGES.values())
 
 
-def _with_results(rd, ratios: dict[str, float]) -> None:
-    sets = load_benchmark_sets()
-    specs = [*sets.nia, *sets.common, *(sets.by_id()[b] for b in ("textvqa", "docvqa"))]
-    teams = yaml.safe_load((rd / "teams.yaml").read_text())
-    for t in teams["teams"]:
-        t["individual_benchmarks"] = ["textvqa", "docvqa"]
-        t["targets"] = {s.id: 0.8 for s in specs}
-        t["evidence"] = {"benchmark_results": "results.csv"}
-        rows = "".join(f'{t["id"]},m,{s.id},"{s.metric}",{0.8 * ratios[t["id"]]},,\n' for s in specs)
-        (rd / "evidence" / t["id"] / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\n" + rows)
-    (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
-
-
 def published_round(base):
     """A round with two teams (tb excluded by the independence gate) and the cut changed from 2 to 1 after the
     first sheets were submitted; its report written. Returns the round folder and write_report's paths."""
     experts = ("e1", "e2", "e3")
     rd = make_round(base, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=2)
-    _with_results(rd, {"ta": 0.77, "tb": 0.5, "tc": 0.61})
+    with_results(rd, {"ta": 0.77, "tb": 0.5, "tc": 0.61})
     freeze(rd, coord_key(base), "coord")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     for i, e in enumerate(experts):
