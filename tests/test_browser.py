@@ -116,7 +116,6 @@ def _criterion(page, cid: str):
 
 def test_review_in_jupyterlab(tmp_path):
     import papermill as pm
-    from playwright.sync_api import sync_playwright
 
     from workbench.rubric import load_rubric
     from workbench.sheet import parse_sheet, validate_sheet
@@ -126,65 +125,50 @@ def test_review_in_jupyterlab(tmp_path):
     pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(tmp_path / "review.ipynb"), prepare_only=True,
                         parameters={"round_dir": str(kit.round_dir), "reviewer_id": USER, "team_id": TEAM, "role": "user",
                                     "lang": "en", "key_file": str(kit.user_key)})
-    port, token = _free_port(), secrets.token_hex(16)
-    proc = _start_lab(tmp_path, port, token)
-    try:
-        _wait_ready(port, token, proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            try:
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/review.ipynb?token={token}")
-                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-                _run_all_and_wait(page)
+    with _lab_page(tmp_path, width=1400, height=1800, failure="review-failure.png") as (page, url):
+        page.goto(url("lab/tree/review.ipynb"))
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        _run_all_and_wait(page)
 
-                for cid, (option, comment) in ENTRIES.items():
-                    box = _criterion(page, cid)
-                    box.locator("label", has_text=option).click()
-                    if comment:
-                        box.locator("textarea").fill(comment)
-                page.locator(".wb-coi label", has_text="I have no conflict").click()
-                sign = page.locator("button.wb-sign")
-                expect(sign).to_be_enabled(timeout=10_000)
-                expect(page.locator(".wb-complete")).to_be_visible()
+        for cid, (option, comment) in ENTRIES.items():
+            box = _criterion(page, cid)
+            box.locator("label", has_text=option).click()
+            if comment:
+                box.locator("textarea").fill(comment)
+        page.locator(".wb-coi label", has_text="I have no conflict").click()
+        sign = page.locator("button.wb-sign")
+        expect(sign).to_be_enabled(timeout=10_000)
+        expect(page.locator(".wb-complete")).to_be_visible()
 
-                draft = kit.round_dir / "drafts" / USER / f"{TEAM}.json"
-                end = time.monotonic() + 5
-                while time.monotonic() < end and not (draft.exists() and "on-premise" in draft.read_text()):
-                    time.sleep(0.1)
-                assert "on-premise" in draft.read_text()
-                _criterion(page, "user.cost_efficiency").scroll_into_view_if_needed()
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "review-form.png"))
+        draft = kit.round_dir / "drafts" / USER / f"{TEAM}.json"
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not (draft.exists() and "on-premise" in draft.read_text()):
+            time.sleep(0.1)
+        assert "on-premise" in draft.read_text()
+        _criterion(page, "user.cost_efficiency").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review-form.png"))
 
-                # restart the kernel: every widget is new, the values must come back from the draft
-                _menu(page, "Kernel", "Restart Kernel and Clear Outputs of All Cells")
-                page.locator(".jp-Dialog-button.jp-mod-accept").click()
-                expect(page.locator("button.wb-sign")).to_have_count(0, timeout=30_000)
-                _run_all_and_wait(page)
-                for cid, (option, comment) in ENTRIES.items():
-                    box = _criterion(page, cid)
-                    expect(box.locator("label", has_text=option).locator("input")).to_be_checked()
-                    expect(box.locator("textarea")).to_have_value(comment)
-                expect(page.locator(".wb-notice").first).to_contain_text("restored your earlier input")
+        # restart the kernel: every widget is new, the values must come back from the draft
+        _menu(page, "Kernel", "Restart Kernel and Clear Outputs of All Cells")
+        page.locator(".jp-Dialog-button.jp-mod-accept").click()
+        expect(page.locator("button.wb-sign")).to_have_count(0, timeout=30_000)
+        _run_all_and_wait(page)
+        for cid, (option, comment) in ENTRIES.items():
+            box = _criterion(page, cid)
+            expect(box.locator("label", has_text=option).locator("input")).to_be_checked()
+            expect(box.locator("textarea")).to_have_value(comment)
+        expect(page.locator(".wb-notice").first).to_contain_text("restored your earlier input")
 
-                page.locator("button.wb-sign").click()
-                expect(page.locator(".wb-submitted")).to_contain_text("submitted", timeout=20_000)
-            except Exception:
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "review-failure.png"))
-                raise
-            finally:
-                browser.close()
+        page.locator("button.wb-sign").click()
+        expect(page.locator(".wb-submitted")).to_contain_text("submitted", timeout=20_000)
 
-        sheet_file = kit.round_dir / "sheets" / USER / f"{TEAM}.v1.dsse.json"
-        sheet = parse_sheet(verify_envelope(sheet_file.read_bytes(), load_public_key(kit.keys / f"{USER}.pub"), SHEET_TYPE))
-        validate_sheet(sheet, load_rubric(kit.round_dir / "rubrics" / "user.yaml"))
-        # hand-computed: 0.75x5 + 1.0x6 + 0.5x4 + 0.75x5 + 0.25x5 = 3.75 + 6 + 2 + 3.75 + 1.25
-        assert sheet.totals.total == pytest.approx(16.75)
-        assert sheet.judgments["user.applicability"].comment == ENTRIES["user.applicability"][1]
-    finally:
-        _stop(proc)
+    sheet_file = kit.round_dir / "sheets" / USER / f"{TEAM}.v1.dsse.json"
+    sheet = parse_sheet(verify_envelope(sheet_file.read_bytes(), load_public_key(kit.keys / f"{USER}.pub"), SHEET_TYPE))
+    validate_sheet(sheet, load_rubric(kit.round_dir / "rubrics" / "user.yaml"))
+    # hand-computed: 0.75x5 + 1.0x6 + 0.5x4 + 0.75x5 + 0.25x5 = 3.75 + 6 + 2 + 3.75 + 1.25
+    assert sheet.totals.total == pytest.approx(16.75)
+    assert sheet.judgments["user.applicability"].comment == ENTRIES["user.applicability"][1]
 
 
 def _dump_json(path: Path, data: object) -> None:
@@ -207,7 +191,6 @@ def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offl
     import shutil
 
     import yaml
-    from playwright.sync_api import sync_playwright
 
     from workbench.batch import run_batch
     from workbench.lifecycle import freeze
@@ -226,51 +209,64 @@ def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offl
                {"fetchNews": "false", "checkForUpdates": False})
     shutil.move(kit.round_dir, lab / "round-2026")  # where the reviewer put the folder they were sent
 
-    port, token = _free_port(), secrets.token_hex(16)
-    proc = _start_lab(lab, port, token)
     outside: list[str] = []
+    with _lab_page(lab, width=1400, height=1800, failure="generated-notebook-failure.png", outside=outside) as (page, url):
+        page.goto(url("lab"))
+        _open_from_file_browser(page, "round-2026", "notebooks", EXPERT, f"{TEAM}.ipynb")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        _run_all_and_wait(page)
+        _wait_kernel_idle(page)
+        charts = page.locator(".jp-RenderedSVG img")
+        expect(charts).to_have_count(3, timeout=30_000)  # targets, provenance per layer, training curve
+        for i in range(3):
+            chart = charts.nth(i)
+            chart.scroll_into_view_if_needed()
+            expect(chart).to_be_visible()
+            assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+        text = page.locator(".jp-Notebook").inner_text()
+        assert "Error loading script" not in text and "Traceback" not in text and "RoundError" not in text
+        assert "서명 및 제출" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        charts.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "generated-notebook-chart.png"))
+        charts.nth(1).screenshot(path=str(ARTIFACTS / "generated-notebook-provenance.png"))
+        charts.nth(2).screenshot(path=str(ARTIFACTS / "generated-notebook-training.png"))
+        sign = page.locator("button.wb-sign")
+        sign.scroll_into_view_if_needed()
+        expect(sign).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "generated-notebook-form.png"))
+    assert outside == [], outside
+    assert not (lab / "round-2026" / "sheets").exists() or not list((lab / "round-2026" / "sheets").rglob("*.json"))
+
+
+@contextlib.contextmanager
+def _lab_page(folder: Path, *, width: int, height: int, failure: str, outside: list[str] | None = None):
+    """JupyterLab serving ``folder`` and a Chromium page beside it; yields the page and ``url(path)``, the
+    server's tokenized address of ``path``. With ``outside``, the page is a machine without internet (requests
+    elsewhere are refused and listed there). A failure saves a screenshot as ``failure``; the browser, the
+    server and its kernels are stopped in any case."""
+
+    from playwright.sync_api import sync_playwright
+
+    port, token = _free_port(), secrets.token_hex(16)
+    proc = _start_lab(folder, port, token)
     try:
         _wait_ready(port, token, proc)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-
-            refuse_outside(page, (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/"), outside)
+            page = browser.new_page(viewport={"width": width, "height": height})
+            if outside is not None:
+                refuse_outside(page, (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/"), outside)
             try:
-                page.goto(f"http://127.0.0.1:{port}/lab?token={token}")
-                _open_from_file_browser(page, "round-2026", "notebooks", EXPERT, f"{TEAM}.ipynb")
-                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-                _run_all_and_wait(page)
-                _wait_kernel_idle(page)
-                charts = page.locator(".jp-RenderedSVG img")
-                expect(charts).to_have_count(3, timeout=30_000)  # targets, provenance per layer, training curve
-                for i in range(3):
-                    chart = charts.nth(i)
-                    chart.scroll_into_view_if_needed()
-                    expect(chart).to_be_visible()
-                    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
-                text = page.locator(".jp-Notebook").inner_text()
-                assert "Error loading script" not in text and "Traceback" not in text and "RoundError" not in text
-                assert "서명 및 제출" in text
-                ARTIFACTS.mkdir(exist_ok=True)
-                charts.first.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "generated-notebook-chart.png"))
-                charts.nth(1).screenshot(path=str(ARTIFACTS / "generated-notebook-provenance.png"))
-                charts.nth(2).screenshot(path=str(ARTIFACTS / "generated-notebook-training.png"))
-                sign = page.locator("button.wb-sign")
-                sign.scroll_into_view_if_needed()
-                expect(sign).to_be_visible()
-                page.screenshot(path=str(ARTIFACTS / "generated-notebook-form.png"))
+                yield page, lambda path: f"http://127.0.0.1:{port}/{path}?token={token}"
             except Exception:
                 ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "generated-notebook-failure.png"))
+                page.screenshot(path=str(ARTIFACTS / failure))
                 raise
             finally:
                 browser.close()
     finally:
         _stop(proc)
-    assert outside == [], outside
-    assert not (lab / "round-2026" / "sheets").exists() or not list((lab / "round-2026" / "sheets").rglob("*.json"))
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -294,7 +290,6 @@ def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path)
     table and the three charts, no error text, tables inside the pane, nothing loaded from outside
     127.0.0.1. Then English: the labels change, the typed comment and the chosen level stay, the draft too."""
     import papermill as pm
-    from playwright.sync_api import sync_playwright
 
     kit = make_round(tmp_path / "made", demo_evidence=True)
     lab = tmp_path / "lab"
@@ -305,78 +300,61 @@ def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path)
     pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(lab / "review.ipynb"), prepare_only=True,
                         parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM,
                                     "role": "expert", "lang": "ko", "key_file": str(kit.expert_key)})
-    port, token = _free_port(), secrets.token_hex(16)
-    proc = _start_lab(lab, port, token)
     outside: list[str] = []
     comment = "증거 표가 읽기 쉽다 / the tables read well"
-    try:
-        _wait_ready(port, token, proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    with _lab_page(lab, width=1280, height=1600, failure="expert-panels-failure.png", outside=outside) as (page, url):
+        page.goto(url("lab/tree/review.ipynb"))
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        _run_all_and_wait(page)
+        charts = page.locator(".jp-RenderedSVG img")
+        expect(charts).to_have_count(3, timeout=90_000)  # drawn after the form, in place
+        expect(page.locator(".wb-chart-pending")).to_have_count(0, timeout=30_000)
+        for css in PANEL_TABLES:
+            table = page.locator(f".wb-table.{css}").first
+            table.scroll_into_view_if_needed()
+            expect(table).to_be_visible()
+            # the table scrolls inside its box; the box never overflows the cell's output area
+            fits = table.evaluate("t => t.getBoundingClientRect().right <= "
+                                  "t.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1")
+            assert fits, css
+        for i in range(3):
+            chart = charts.nth(i)
+            chart.scroll_into_view_if_needed()
+            assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+        text = page.locator(".jp-Notebook").inner_text()
+        for bad in ("Traceback", "Error", "NaN", "se_source", "param_share", "log10_p", "coi:"):
+            assert bad not in text, bad
+        assert "(나) 벤치마크 증거와 평가 항목" in text and "서명 및 제출" in text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-ko.png"))
+        page.locator(".wb-table.wb-provenance").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "expert-panels-independence-ko.png"))
+        charts.nth(2).screenshot(path=str(ARTIFACTS / "expert-chart-training-ko.png"))
 
-            refuse_outside(page, (f"http://127.0.0.1:{port}/", f"ws://127.0.0.1:{port}/"), outside)
-            try:
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/review.ipynb?token={token}")
-                page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-                _run_all_and_wait(page)
-                charts = page.locator(".jp-RenderedSVG img")
-                expect(charts).to_have_count(3, timeout=90_000)  # drawn after the form, in place
-                expect(page.locator(".wb-chart-pending")).to_have_count(0, timeout=30_000)
-                for css in PANEL_TABLES:
-                    table = page.locator(f".wb-table.{css}").first
-                    table.scroll_into_view_if_needed()
-                    expect(table).to_be_visible()
-                    # the table scrolls inside its box; the box never overflows the cell's output area
-                    fits = table.evaluate("t => t.getBoundingClientRect().right <= "
-                                          "t.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1")
-                    assert fits, css
-                for i in range(3):
-                    chart = charts.nth(i)
-                    chart.scroll_into_view_if_needed()
-                    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
-                text = page.locator(".jp-Notebook").inner_text()
-                for bad in ("Traceback", "Error", "NaN", "se_source", "param_share", "log10_p", "coi:"):
-                    assert bad not in text, bad
-                assert "(나) 벤치마크 증거와 평가 항목" in text and "서명 및 제출" in text
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-ko.png"))
-                page.locator(".wb-table.wb-provenance").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "expert-panels-independence-ko.png"))
-                charts.nth(2).screenshot(path=str(ARTIFACTS / "expert-chart-training-ko.png"))
+        box = _criterion(page, "expert.strategy.plan")
+        box.scroll_into_view_if_needed()
+        box.locator("label").filter(has_text=re.compile(r"^4\. ")).click()
+        box.locator("textarea").fill(comment)
+        draft = kit.round_dir / "drafts" / EXPERT / f"{TEAM}.json"
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not (draft.exists() and comment in draft.read_text()):
+            time.sleep(0.1)
+        assert comment in draft.read_text()
 
-                box = _criterion(page, "expert.strategy.plan")
-                box.scroll_into_view_if_needed()
-                box.locator("label").filter(has_text=re.compile(r"^4\. ")).click()
-                box.locator("textarea").fill(comment)
-                draft = kit.round_dir / "drafts" / EXPERT / f"{TEAM}.json"
-                end = time.monotonic() + 5
-                while time.monotonic() < end and not (draft.exists() and comment in draft.read_text()):
-                    time.sleep(0.1)
-                assert comment in draft.read_text()
-
-                page.locator(".wb-lang button", has_text="English").first.click()
-                expect(page.locator("button.wb-sign")).to_contain_text("Sign and submit", timeout=20_000)
-                expect(page.locator(".jp-Notebook")).to_contain_text("(b) Benchmark evidence and items")
-                expect(page.locator(".wb-table.wb-provenance").first).to_contain_text("share of parameters")
-                expect(charts).to_have_count(3)
-                box = _criterion(page, "expert.strategy.plan")
-                expect(box.locator("textarea")).to_have_value(comment)
-                expect(box.locator("label").filter(has_text=re.compile(r"^4\. ")).locator("input")).to_be_checked()
-                text = page.locator(".jp-Notebook").inner_text()
-                assert "(나) 벤치마크 증거와 평가 항목" not in text and "Traceback" not in text
-                assert comment in draft.read_text()
-                page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-en.png"))
-                box.scroll_into_view_if_needed()
-                page.screenshot(path=str(ARTIFACTS / "expert-form-switched-en.png"))
-            except Exception:
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "expert-panels-failure.png"))
-                raise
-            finally:
-                browser.close()
-    finally:
-        _stop(proc)
+        page.locator(".wb-lang button", has_text="English").first.click()
+        expect(page.locator("button.wb-sign")).to_contain_text("Sign and submit", timeout=20_000)
+        expect(page.locator(".jp-Notebook")).to_contain_text("(b) Benchmark evidence and items")
+        expect(page.locator(".wb-table.wb-provenance").first).to_contain_text("share of parameters")
+        expect(charts).to_have_count(3)
+        box = _criterion(page, "expert.strategy.plan")
+        expect(box.locator("textarea")).to_have_value(comment)
+        expect(box.locator("label").filter(has_text=re.compile(r"^4\. ")).locator("input")).to_be_checked()
+        text = page.locator(".jp-Notebook").inner_text()
+        assert "(나) 벤치마크 증거와 평가 항목" not in text and "Traceback" not in text
+        assert comment in draft.read_text()
+        page.locator(".wb-table.wb-benchmark-rows").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "expert-panels-benchmarks-en.png"))
+        box.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "expert-form-switched-en.png"))
     assert outside == [], outside
