@@ -128,3 +128,21 @@ def benchmark_rubric():
     from workbench.rubric import load_rubric
 
     return load_rubric(RUBRICS / "benchmark.yaml")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Last of all (on the controller, after every worker): ``/dev/null`` must still be a character device.
+
+    As root the suite once replaced it with a regular file (an atomic write renamed over it), which broke every
+    non-root process on the machine that redirects to it.
+    """
+    import stat
+
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller checks once, after all of them
+    st = os.lstat("/dev/null")
+    if not stat.S_ISCHR(st.st_mode):
+        session.config.get_terminal_writer().line(
+            f"FAILED: /dev/null is no longer a character device (mode {stat.filemode(st.st_mode)}): a test or the "
+            "code under test replaced it", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

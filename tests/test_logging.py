@@ -19,17 +19,17 @@ def test_library_logs_through_the_workbench_logger(tmp_path, caplog):
     assert rec.name == "workbench.drafts" and rec.levelno == logging.WARNING and "set aside" in rec.getMessage()
 
 
-def test_cli_logs_plain_lines_to_stderr_at_info_or_debug_with_verbose(capsys):
+def test_cli_logs_plain_lines_to_stderr_at_info_or_debug_with_verbose(capsys, tmp_path):
     log = logging.getLogger("workbench.test")
     try:
         configure_logging()
         log.info("progress")
         log.debug("detail")
         assert capsys.readouterr().err == "INFO workbench.test: progress\n"
-        assert main(["-v", "rubric", "schema", "-o", "/dev/null"]) == 0  # installs its handler, not a second one
+        assert main(["-v", "rubric", "schema", "-o", str(tmp_path / "s.json")]) == 0  # installs its handler, not a second one
         log.debug("detail")
         captured = capsys.readouterr()
-        assert captured.err == "DEBUG workbench.test: detail\n" and "/dev/null" in captured.out
+        assert captured.err == "DEBUG workbench.test: detail\n" and "s.json" in captured.out
     finally:
         wb = logging.getLogger("workbench")
         for h in [h for h in wb.handlers if not isinstance(h, logging.NullHandler)]:

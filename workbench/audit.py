@@ -60,6 +60,7 @@ from .errors import RoundError, WorkbenchError
 from .files import (
     atomic_write_bytes,
     canonical_json,
+    check_output_dir,
     is_contained_relpath,
     parse_json,
     read_bounded,
@@ -811,7 +812,7 @@ def write_audit(result: AuditResult, round_dir: str | Path, out_dir: str | Path 
     an auditor's read-only account writes to a folder of its own)."""
     import json
 
-    out = Path(out_dir) if out_dir else Path(round_dir) / "audit"
+    out = check_output_dir(Path(out_dir) if out_dir else Path(round_dir) / "audit")
     text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     return {"json": atomic_write_bytes(out / "audit.json", text.encode(), mode=0o644),
             "html": atomic_write_bytes(out / "index.html", render_html(result).encode(), mode=0o644)}

@@ -238,7 +238,7 @@ def _claim(path: Path) -> Iterator[int | None]:
     is free again only when both the worker and its kernel are gone (a kernel outliving a killed worker cannot
     sign while a rerun signs). A claim held for up to :data:`CLAIM_WAIT` seconds is waited for: the kernel of
     the task's previous run (a retry, or a batch run again at once) keeps it while it exits."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = time.monotonic() + CLAIM_WAIT
         while True:

@@ -52,6 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 _REGISTRY: list[Callable[[argparse._SubParsersAction], None]] = []
 
+STDOUT = "-"
+
+
+def _write_out(path: str, data: bytes, mode: int | None = None) -> None:
+    """Write a command's output file atomically, or to standard output when ``path`` is ``-``.
+
+    The write path refuses devices, pipes, links and system folders (:func:`workbench.files.check_output_path`):
+    ``-o /dev/null`` as root once turned /dev/null into a regular file.
+    """
+    if path == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    from .files import atomic_write_bytes
+
+    atomic_write_bytes(path, data, mode=mode)
+
+
+def _say(path: str | None, line: str) -> None:
+    """A status line: to standard error when the command's output itself goes to standard output."""
+    print(line, file=sys.stderr if path == STDOUT else sys.stdout)
+
+
 
 def register(add: Callable[[argparse._SubParsersAction], None]) -> Callable[[argparse._SubParsersAction], None]:
     """Decorator: ``add(subparsers)`` adds one sub-command and sets ``func`` on it."""
@@ -169,12 +192,11 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    from .files import atomic_write_text
     from .schemas import schema_text
 
     text = schema_text(args.name)
-    if args.output:
-        atomic_write_text(args.output, text)
+    if args.output and args.output != STDOUT:
+        _write_out(args.output, text.encode())
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
@@ -196,8 +218,10 @@ def _add_keys(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_keys_new(args: argparse.Namespace) -> int:
+    from .files import check_output_dir
     from .signing import generate_keypair, key_id, load_public_key
 
+    check_output_dir(args.dir)
     passphrase = None
     if args.passphrase_env or args.encrypt:
         passphrase = _passphrase(args.passphrase_env, confirm=True)
@@ -222,16 +246,18 @@ def _add_sign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", required=True, help="private key file")
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
     p.add_argument("--rubric", help="also validate the sheet against this rubric")
-    p.add_argument("-o", "--output", required=True, metavar="OUT")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the envelope file (- for standard output)")
     p.set_defaults(func=_cmd_sign)
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from .files import atomic_write_bytes, read_bounded
+    from .files import check_output_path, read_bounded
     from .rubric import load_rubric
     from .sheet import parse_sheet, sheet_bytes, validate_sheet
     from .signing import SHEET_TYPE, envelope_bytes, key_id, sign_payload
 
+    if args.output != STDOUT:
+        check_output_path(args.output)  # before the passphrase is asked for
     sheet = parse_sheet(read_bounded(args.sheet), args.sheet)
     if args.rubric:
         validate_sheet(sheet, load_rubric(args.rubric), args.sheet)
@@ -242,8 +268,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             f"sheet names key {sheet.reviewer.key_id[:16]} but {args.key} is {kid[:16]}",
             file=args.sheet, place="reviewer.key_id", expected="the reviewer's own key",
         )
-    atomic_write_bytes(args.output, envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key)))
-    print(f"signed {args.sheet} with key {kid[:16]} -> {args.output}")
+    _write_out(args.output, envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, key)))
+    _say(args.output, f"signed {args.sheet} with key {kid[:16]} -> {args.output}")
     return 0
 
 
@@ -295,7 +321,8 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fingerprint", help="fingerprint a safetensors model directory (hashes + sketches)",
                        description="Stream a Hugging Face-style model directory and write its compact fingerprint.")
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="fingerprint file to write")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="fingerprint file to write (- for standard "
+                                                                         "output)")
     p.add_argument("--executor", default="threads",
                    help="threads (default: faster and lighter than processes in benchmarks/bench_weights.py), local "
                         "(processes), serial or dask://HOST:PORT")
@@ -308,8 +335,8 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
                                    "Exit code 0 whatever the verdicts; the JSON is the evidence.")
     q.add_argument("candidate", metavar="CANDIDATE")
     q.add_argument("--ref", action="append", required=True, metavar="REF", help="reference (repeatable)")
-    q.add_argument("--json", metavar="OUT", help="write the machine-readable report")
-    q.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    q.add_argument("--json", metavar="OUT", help="write the machine-readable report (- for standard output)")
+    q.add_argument("--html", metavar="OUT", help="write a self-contained HTML report (- for standard output)")
     q.add_argument("--executor", default="threads")
     q.add_argument("--jobs", type=int, default=None)
     q.add_argument("--seed", type=int, default=0)
@@ -317,11 +344,15 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_fingerprint(args: argparse.Namespace) -> int:
-    from .evidence.weights import fingerprint_model, write_fingerprint
+    from .evidence.weights import fingerprint_bytes, fingerprint_model
+    from .files import check_output_path
 
+    if args.output != STDOUT:
+        check_output_path(args.output)  # before the model is read, which can take minutes
     fp = fingerprint_model(args.model_dir, executor=args.executor, jobs=args.jobs, seed=args.seed)
-    digest = write_fingerprint(fp, args.output)
-    print(f"{args.output}: {len(fp.tensors)} tensors, {fp.n_params} parameters, sha256 {digest}")
+    data = fingerprint_bytes(fp)
+    _write_out(args.output, data)
+    _say(args.output, f"{args.output}: {len(fp.tensors)} tensors, {fp.n_params} parameters, sha256 {fp.sha256}")
     return 0
 
 
@@ -331,7 +362,14 @@ def _cmd_provenance(args: argparse.Namespace) -> int:
     from .charts import style, to_svg
     from .evidence.provenance import compare, provenance_chart, provenance_table, report_html
     from .evidence.weights import load_model_or_fingerprint
-    from .files import atomic_write_json, atomic_write_text
+    from .files import check_output_path, pretty_json
+
+    outs = [o for o in (args.json, args.html) if o]
+    if outs.count(STDOUT) > 1:
+        raise WorkbenchError("--json and --html both name standard output", expected="at most one of them as -")
+    for o in outs:
+        if o != STDOUT:
+            check_output_path(o)  # before the models are read
 
     def load(path: str):
         return load_model_or_fingerprint(path, executor=args.executor, jobs=args.jobs, seed=args.seed)
@@ -340,11 +378,13 @@ def _cmd_provenance(args: argparse.Namespace) -> int:
     refs = [load(r) for r in args.ref]
     report = compare(candidate, refs, names=[Path(r).name for r in args.ref], candidate_name=Path(args.candidate).name)
     if args.json:
-        atomic_write_json(args.json, report.to_json())
+        _write_out(args.json, pretty_json(report.to_json()))
     if args.html:
-        atomic_write_text(args.html, report_html(report, to_svg(style(provenance_chart(report)))))
-    print(provenance_table(report).to_string(index=False))
-    print("share of parameters: " + ", ".join(f"{k} {v:.2%}" for k, v in report.summary.items()))
+        _write_out(args.html, report_html(report, to_svg(style(provenance_chart(report)))).encode())
+    to_stdout = STDOUT in outs
+    _say(STDOUT if to_stdout else None, provenance_table(report).to_string(index=False))
+    _say(STDOUT if to_stdout else None,
+         "share of parameters: " + ", ".join(f"{k} {v:.2%}" for k, v in report.summary.items()))
     return 0
 
 
@@ -650,19 +690,22 @@ def _add_cosign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", required=True, help="the witness's private key")
     p.add_argument("--name", required=True, help="the witness's name on the signature line")
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")
-    p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round)")
+    p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round; - "
+                                                         "for standard output)")
     p.set_defaults(func=_cmd_cosign)
 
 
 def _cmd_cosign(args: argparse.Namespace) -> int:
     from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, parse_checkpoint
-    from .files import atomic_write_text, read_bounded
+    from .files import check_output_path, read_bounded
 
+    if args.output != STDOUT:
+        check_output_path(args.output)
     text = cosign(read_bounded(args.file, MAX_CHECKPOINT_BYTES), _load_signing_key(args.key, args.passphrase_env),
                   args.name)
-    atomic_write_text(args.output, text, mode=0o644)
+    _write_out(args.output, text.encode(), mode=0o644)
     cp = parse_checkpoint(text, args.output)
-    print(f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")
+    _say(args.output, f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")
     return 0
 
 
@@ -717,7 +760,10 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from .audit import audit_round, finding_line, write_audit
+    from .files import check_output_dir
 
+    if args.out:
+        check_output_dir(args.out)  # before the audit, which can re-run every notebook
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
                       witnesses=args.witness)
@@ -766,8 +812,10 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_hub_accounts(args: argparse.Namespace) -> int:
+    from .files import check_output_path
     from .hub import setup_accounts
 
+    check_output_path(args.passwords)  # before any account is made
     rep = setup_accounts(args.round, prefix=args.prefix, auditors=args.auditor, lang=args.lang,
                          passwords_file=args.passwords, home_base=args.home_base)
     print(f"accounts created: {', '.join(rep.created) or 'none'}"
@@ -785,8 +833,10 @@ def _cmd_hub_accounts(args: argparse.Namespace) -> int:
 
 
 def _cmd_hub_serve(args: argparse.Namespace) -> int:
+    from .files import check_output_dir
     from .hub import start_hub, write_hub
 
+    check_output_dir(args.state)
     config = write_hub(args.round, port=args.port, state_dir=args.state, prefix=args.prefix, auditors=args.auditor,
                        proxy=args.proxy)
     print(f"wrote {config}")

@@ -29,7 +29,7 @@ from .aggregate import aggregate_round
 from .audit import audit_round, write_audit
 from .batch import run_batch
 from .collect import collect
-from .files import atomic_write_text, load_yaml
+from .files import atomic_write_text, check_output_dir, load_yaml
 from .lifecycle import amend, freeze, init_round
 from .report import write_report
 from .round import load_round
@@ -139,7 +139,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     """
     echo = echo or log.info
     t0 = time.monotonic()
-    out = Path(out)
+    out = check_output_dir(out)
     data = default_demo_data()
     rubrics_dir = default_rubrics_dir()
     rubrics, problems = check_files(sorted(rubrics_dir.glob("*.yaml")))
@@ -221,7 +221,7 @@ def rechallenge_round(out: str | Path, *, fresh: bool = False, echo: Callable[[s
     """Create and freeze the re-challenge round at ``out/rechallenge`` (keys in ``out/keys``); return its path.
 
     An earlier one holding drafts or sheets is renamed aside unless ``fresh``."""
-    out = Path(out)
+    out = check_output_dir(out)
     data = rechallenge_data()
     members = load_yaml(data / "committee.yaml")[0]
     committee, conflicts = members["committee"], {(c["member"], c["team"]) for c in members["conflicts"]}

@@ -326,6 +326,63 @@ def sha256_file(path: str | Path, max_bytes: int = MAX_HASH_BYTES, chunk: int = 
 
 # ---------------------------------------------------------------- atomic writes
 
+# Folders the workbench never writes into, whatever a command line names: as root, a rename over /dev/null made it
+# a regular file and broke every process on the machine that redirects to it.
+SYSTEM_ROOTS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+                "/sys", "/usr")
+
+
+def _in_system_root(p: Path) -> str | None:
+    real = os.path.realpath(p)
+    for root in SYSTEM_ROOTS:
+        if real == root or real.startswith(root + "/"):
+            return root
+    return None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an output path the workbench must never replace, before anything is written.
+
+    Only a regular file may be replaced: a device, FIFO, socket, folder or symbolic link at ``path`` is refused
+    (renaming over it would destroy it, or write through a link to wherever it points), and so is any path inside
+    a system folder (:data:`SYSTEM_ROOTS`, links resolved). Standard output is ``-`` on the command line.
+    """
+    p = Path(path)
+    root = _in_system_root(p)
+    if root is not None:
+        raise InputFileError(f"is inside the system folder {root}; the workbench never writes there", file=p,
+                             expected="a path in a folder of your own (or - for standard output)")
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return p
+    except OSError as e:
+        raise InputFileError(f"cannot check the path ({e.strerror})", file=p, expected="a writable path") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise InputFileError("is a symbolic link; the workbench never writes through or replaces one", file=p,
+                             expected="a regular file or a new path")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
+        raise InputFileError(f"is {kind}; the workbench never replaces one", file=p,
+                             expected="a regular file or a new path (or - for standard output)")
+    return p
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Refuse an output folder that is a link, is not a folder, or lies in a system folder (see
+    :func:`check_output_path`); a missing folder is fine (it will be created)."""
+    p = Path(path)
+    root = _in_system_root(p)
+    if root is not None:
+        raise InputFileError(f"is inside the system folder {root}; the workbench never writes there", file=p,
+                             expected="a folder of your own")
+    if p.is_symlink():
+        raise InputFileError("is a symbolic link; the workbench never writes through one", file=p,
+                             expected="a folder, or a new path")
+    if p.exists() and not p.is_dir():
+        raise InputFileError("is not a folder; the workbench never replaces it", file=p, expected="a folder, or a new path")
+    return p
+
 def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None, *, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
@@ -341,6 +398,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None, *
 
 
 def _atomic_write(p: Path, data: bytes, mode: int | None, overwrite: bool) -> Path:
+    check_output_path(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
@@ -351,6 +409,7 @@ def _atomic_write(p: Path, data: bytes, mode: int | None, overwrite: bool) -> Pa
             fh.flush()
             os.fsync(fh.fileno())
         if overwrite:
+            check_output_path(p)  # again, just before the rename: it may have changed while we wrote
             os.replace(tmp, p)
         else:
             # link() fails if the target exists: no silent overwrite, even under a race
@@ -374,8 +433,12 @@ def atomic_write_text(path: str | Path, text: str, **kw: Any) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any, *, canonical: bool = False, **kw: Any) -> Path:
     """Atomic JSON write: canonical RFC 8785 bytes, or indented UTF-8 for human-read files."""
-    data = canonical_json(obj) if canonical else (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
-    return atomic_write_bytes(path, data, **kw)
+    return atomic_write_bytes(path, canonical_json(obj) if canonical else pretty_json(obj), **kw)
+
+
+def pretty_json(obj: Any) -> bytes:
+    """Indented UTF-8 JSON with sorted keys and a final newline: the form of every human-read JSON file."""
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
 
 
 @contextlib.contextmanager
@@ -386,7 +449,9 @@ def file_lock(path: str | Path, *, wait: bool = True) -> Iterator[None]:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("a+b") as fh:
+    # O_NOFOLLOW: a link planted where the lock file goes is refused, never followed to a file elsewhere
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    with os.fdopen(fd, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         try:
             yield

@@ -618,12 +618,18 @@ def _container(fp: Fingerprint) -> bytes:
     return save(tensors, metadata={META_KEY: json.dumps(desc, sort_keys=True, separators=(",", ":"))})
 
 
+def fingerprint_bytes(fp: Fingerprint) -> bytes:
+    """``fp`` as the bytes of its safetensors file; remembers their SHA-256."""
+    data = _container(fp)
+    fp._sha256 = sha256_bytes(data)
+    return data
+
+
 def write_fingerprint(fp: Fingerprint, path: str | Path) -> str:
     """Write ``fp`` atomically as a safetensors file; return (and remember) its SHA-256."""
-    data = _container(fp)
+    data = fingerprint_bytes(fp)
     atomic_write_bytes(path, data)
-    fp._sha256 = sha256_bytes(data)
-    return fp._sha256
+    return sha256_bytes(data)
 
 
 def read_fingerprint(path: str | Path) -> Fingerprint:
