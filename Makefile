@@ -9,7 +9,7 @@ PROXY  := .hub-proxy/node_modules/.bin/configurable-http-proxy
 # (for the hub's proxy).
 APT_PKGS := chromium fonts-nanum
 
-.PHONY: demo test lint bench system-deps proxy clean
+.PHONY: demo lab test lint bench system-deps proxy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ proxy: system-deps
 
 demo: $(STAMP) system-deps
 	$(VENV)/bin/workbench demo --out demo-round
+
+# JupyterLab on the demo round (as root too); run `make demo` first
+lab: $(STAMP)
+	$(VENV)/bin/workbench lab demo-round/round
 
 test: $(STAMP) system-deps proxy
 	$(PY) -m ruff check workbench tests benchmarks

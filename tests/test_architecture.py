@@ -23,7 +23,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                      "hub",
                      "verifypage", "report"),
     "audit": ("audit",),
-    "interface": ("schemas", "demo", "cli", "__main__"),
+    "interface": ("schemas", "demo", "lab", "cli", "__main__"),
 }
 RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 FACADES = {"__init__"}  # workbench/__init__.py re-exports from every layer, lazily

@@ -304,14 +304,42 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
     from .demo import next_steps, run_demo, run_rechallenge
 
+    t0 = time.monotonic()
     run_demo(args.out, echo=print, progress=True, fresh=args.fresh)
     print("")
     run_rechallenge(args.out, echo=print, progress=True, fresh=args.fresh)
     print("")
     print("\n".join(next_steps(args.out)))
+    print(f"demo finished in {time.monotonic() - t0:.0f} s (stage 1 and the re-challenge)")
     return 0
+
+
+@register
+def _add_lab(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lab", help="start JupyterLab on a round folder (as root too), opening a notebook if named",
+                       description="Start the JupyterLab of this workbench's Python on ROUND; it prints the address "
+                                   "to open. Ctrl-C stops it.")
+    p.add_argument("round", metavar="ROUND")
+    p.add_argument("notebook", nargs="?", metavar="NOTEBOOK", help="a notebook inside ROUND to open first")
+    p.add_argument("--port", type=int, default=None, help="port (default: JupyterLab's, 8888 or the next free one)")
+    p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                   help="open a browser (default: only where there is a display)")
+    p.set_defaults(func=_cmd_lab)
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    import os
+
+    from .lab import lab_command
+
+    argv = lab_command(args.round, args.notebook, port=args.port, browser=args.browser)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # JupyterLab takes over this process: Ctrl-C and its exit code are its own
+    return 0  # pragma: no cover
 
 
 # --- weight provenance

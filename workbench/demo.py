@@ -18,7 +18,10 @@ Public API: :func:`run_demo`, :func:`write_demo_round`, :func:`default_rubrics_d
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -85,23 +88,38 @@ def _make_room(rd: Path, fresh: bool, echo: Callable[[str], None]) -> None:
     echo(f"the earlier {rd.name} holds drafts or sheets: kept as {kept} (--fresh replaces it instead)")
 
 
+def workbench_command() -> str:
+    """How to run this workbench from a fresh shell: the ``workbench`` script beside this Python (the venv's, which
+    need not be on PATH), else this Python with ``-m workbench``; quoted for a POSIX shell."""
+    script = Path(sys.executable).parent / "workbench"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m workbench"
+
+
 def next_steps(out: str | Path) -> list[str]:
-    """What to open after the demo: the reports, a reviewer's notebook, the sheets, the audit, the verify page."""
-    out = Path(out)
+    """What to open after the demo: the reports, a reviewer's notebook, the sheets, the audit, the verify page.
+
+    Every command is copy-pasteable from a fresh shell in any folder: absolute paths, the venv's own
+    ``workbench`` (no activation needed), JupyterLab through ``workbench lab`` (which handles root)."""
+    out = Path(out).resolve()
     rd, rc = out / "round", out / "rechallenge"
+    wb = workbench_command()
+    q = shlex.quote
     lines = ["what to open next:",
              f"  the report (a browser):       {rd / 'report' / 'index.html'} (English: index.en.html)"]
     verify = rd / "report" / "verify.html"
     if verify.is_file():
-        lines.append(f"  check its signature:          cd {verify.parent} && python3 -m http.server, then open "
-                     "http://127.0.0.1:8000/verify.html")
+        lines.append(f"  check its signature:          {q(sys.executable)} -m http.server --bind 127.0.0.1 --directory "
+                     f"{q(str(verify.parent))} 8000, then open http://127.0.0.1:8000/verify.html")
     notebook = next(iter(sorted((rd / "notebooks").glob("*/*.ipynb"))), None)
     if notebook is not None:
-        lines.append(f"  a reviewer's notebook:        jupyter lab {notebook}  (Run All; it finds its round)")
+        lines.append(f"  a reviewer's notebook:        {wb} lab {q(str(rd))} {q(str(notebook))}  (Run All; it finds "
+                     "its round)")
     lines += [f"  the signed sheets:            {rd / 'sheets'}/<reviewer>/<team>.v<N>.dsse.json",
               f"  the ledger:                   {rd / 'ledger.jsonl'}",
-              f"  audit it yourself:            workbench audit {rd} [--rerun]",
-              f"  round status:                 workbench round status {rd}"]
+              f"  audit it yourself:            {wb} audit {q(str(rd))}  (add --rerun to re-run every notebook)",
+              f"  round status:                 {wb} round status {q(str(rd))}"]
     if (rc / "report" / "index.html").is_file():
         lines.append(f"  the re-challenge's report:    {rc / 'report' / 'index.html'}")
     return lines
@@ -199,8 +217,9 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     echo("ranking:")
     for row in agg.scores.sort_values(["rank", "team"], na_position="last").itertuples():
         rank = "-" if row.rank is None or str(row.rank) == "<NA>" else str(row.rank)
-        echo(f"  {rank:>2}  {row.team:<14} {row.total:6.2f}  (bench {row.benchmark:5.2f}, expert {row.expert:5.2f}, "
-             f"user {row.user:5.2f})  {row.status}")
+        # the report's precision (one decimal), so the terminal and the published page show the same numbers
+        echo(f"  {rank:>2}  {row.team:<14} {row.total:5.1f}  (bench {row.benchmark:4.1f}, expert {row.expert:4.1f}, "
+             f"user {row.user:4.1f})  {row.status}")
     echo("")
     echo("independence evidence:")
     for d in sorted(agg.dossiers.values(), key=lambda d: d.team):
@@ -210,7 +229,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     echo("")
     _audit_line(rd, echo)
     echo(f"report: {paths['html'].resolve()}")
-    echo(f"demo finished in {time.monotonic() - t0:.1f}s")
+    echo(f"stage 1 finished in {time.monotonic() - t0:.0f} s")
     return paths["html"]
 
 
@@ -286,7 +305,7 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
     paths = write_report(r, agg, coord_key, COORDINATOR)
     echo("outcome:")
     for row in agg.scores.sort_values("team").itertuples():
-        echo(f"  {row.team:<14} {row.total:6.2f}  {row.status}")
+        echo(f"  {row.team:<14} {row.total:5.1f}  {row.status}")
     selected = agg.scores[agg.scores["status"] == "advances"]["team"].tolist()
     echo(f"selected: {', '.join(selected) if selected else 'none'}")
     _audit_line(rd, echo)
