@@ -109,3 +109,30 @@ def test_amend_refuses_a_declaration_problem_too(tmp_path):
     with pytest.raises(RoundError, match=r"cannot amend until these 1 problem\(s\) are fixed:\n  teams.yaml:\d+: teams.0.targets: team ta: "
                                          r"no target for toxigen"):
         amend(rd, coord_key(tmp_path), "coord", "drop a target")
+
+
+def test_freeze_names_every_problem_in_one_pass(tmp_path, capsys):
+    """Issue 27, item 2: freeze stopped on the first conflict-of-interest assignment and listed the other
+    problems only on the next try. Now the round files' cross-checks and the readiness checks come together."""
+    import yaml
+    from coord_helpers import make_round
+
+    from workbench.cli import main
+
+    rd = make_round(tmp_path, experts=("e1", "e2", "e3"), teams=("ta", "tb"), do_freeze=False,
+                    coi={"e1": ["ta"], "e2": ["tb"]}, cut=2)
+    asg = yaml.safe_load((rd / "assignments.yaml").read_text())
+    asg["assignments"] += [{"reviewer": "e1", "team": "ta"}, {"reviewer": "e2", "team": "tb"},
+                           {"reviewer": "e3", "team": "ta"}]  # two conflicts and one duplicate
+    (rd / "assignments.yaml").write_text(yaml.safe_dump(asg))
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules["indices"]["frontier"].append("no.such.criterion")
+    rules["cut"] = 5  # more places than teams: a readiness problem
+    (rd / "rules.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True))
+    code = main(["round", "freeze", str(rd), "--key", str(tmp_path / "keys" / "coord.key")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "e1 declared a conflict of interest with ta" in err and "e2 declared a conflict of interest with tb" in err
+    assert "e3 x ta assigned twice" in err and "unknown criterion 'no.such.criterion'" in err
+    assert "cut" in err and "cannot freeze until these 5 problem(s) are fixed" in err, err
+    assert not (rd / "ledger.jsonl").exists() or not (rd / "ledger.jsonl").read_text().strip()

@@ -420,12 +420,13 @@ def _cmd_provenance(args: argparse.Namespace) -> int:
 
 def _coordinator_key(round_dir: str, key_file: str, env_var: str | None):
     """The key and the roster coordinator it belongs to."""
-    from .round import load_round
+    from .round import load_round_with_problems
     from .signing import key_id
 
     key = _load_signing_key(key_file, env_var)
     kid = key_id(key.public_key())
-    for c in load_round(round_dir).coordinators():
+    # the round's cross-file problems are the command's to report (freeze lists them all at once), not this lookup's
+    for c in load_round_with_problems(round_dir)[0].coordinators():
         if key_id(c.key()) == kid:
             return key, c.id
     raise WorkbenchError(f"key {kid[:16]} is not a coordinator's key in the roster", file=key_file,

@@ -40,6 +40,7 @@ from .round import (
     Round,
     ledger_keys,
     load_round,
+    load_round_with_problems,
     require_coordinator,
     round_state,
     state_hash,
@@ -139,12 +140,15 @@ def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateK
 
 
 def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry:
-    """Sign the round's state as version 1 and record it in the ledger (once per round)."""
-    r = load_round(path)
+    """Sign the round's state as version 1 and record it in the ledger (once per round).
+
+    Every problem that keeps the round from being frozen is reported in one pass: the round files' cross-checks
+    (assignments, roles, criteria) and the readiness checks together."""
+    r, problems = load_round_with_problems(path)
     require_coordinator(r, actor, key)
     if _versions(r.ledger_path):
         raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
-    require_ready(r, "freeze")
+    require_ready(r, "freeze", earlier=problems)
     state = round_state(r)
     _write_version(r, 1, state, key)
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),

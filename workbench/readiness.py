@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Sequence
 
 from .dossier import REFERENCES_FILE, load_references
-from .errors import Problem, RoundError, WorkbenchError
+from .errors import Problem, WorkbenchError
 from .files import line_for, load_yaml
-from .round import MAX_ROUND_FILE, PANEL_ROLES, Round
+from .round import MAX_ROUND_FILE, PANEL_ROLES, Round, all_problems
 from .rubric import ComputedScale
 
 __all__ = ["check_declarations", "check_round", "check_rules", "require_ready"]
@@ -177,9 +178,9 @@ def check_round(r: Round) -> list[Problem]:
     return [*check_rules(r), *check_declarations(r)]
 
 
-def require_ready(r: Round, what: str = "freeze") -> None:
-    """Raise :class:`RoundError` listing every problem of :func:`check_round` (``what``: the refused act)."""
-    problems = check_round(r)
+def require_ready(r: Round, what: str = "freeze", earlier: Sequence[object] = ()) -> None:
+    """Raise :class:`RoundError` listing every problem of :func:`check_round`, after the ``earlier`` ones (the
+    round's cross-file problems), all in one pass (``what``: the refused act)."""
+    problems = [*earlier, *check_round(r)]
     if problems:
-        lines = "\n".join(f"  {p}" for p in problems)
-        raise RoundError(f"cannot {what} until these {len(problems)} problem(s) are fixed:\n{lines}", file=r.path)
+        raise all_problems(problems, what=what, file=r.path)

@@ -15,6 +15,7 @@ Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -338,7 +339,11 @@ def _load_scheme(rd: Path, rules: Rules) -> BenchmarkSets:
     return scheme
 
 
-def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments, asg_lines: dict) -> dict[str, Rubric]:
+def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assignments, asg_lines: dict,
+                 problems: list[RoundError]) -> dict[str, Rubric]:
+    """The round's rubrics, checked against their pins (a mismatch raises at once: nothing else can be judged
+    against the wrong rubric); every other cross-file problem is appended to ``problems``, so that one pass names
+    them all (a coordinator once fixed seven problems in seven runs of freeze)."""
     rubrics: dict[str, Rubric] = {}
     for part in (p for p in PARTS if rules.uses(p)):
         pin = rules.rubrics[part]  # type: ignore[index]
@@ -358,34 +363,47 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
     for name, ids in (("indices.frontier", rules.indices.frontier), ("indices.diffusion", rules.indices.diffusion)):
         for cid in ids:
             if cid not in known:
-                raise RoundError(f"unknown criterion '{cid}'", file=rd / "rules.yaml", place=name, expected="a criterion id of a frozen rubric")
+                problems.append(RoundError(f"unknown criterion '{cid}'", file=rd / "rules.yaml", place=name,
+                                           expected="a criterion id of a frozen rubric"))
     for i, g in enumerate(rules.gates):
         try:
             c = rubrics["expert"].criterion(g.criterion) if "expert" in rubrics else None
         except KeyError:
             c = None
         if c is None or not isinstance(c.scale, GateScale):
-            raise RoundError(f"'{g.criterion}' is not a gate of the expert rubric", file=rd / "rules.yaml", place=f"gates.{i}")
+            problems.append(RoundError(f"'{g.criterion}' is not a gate of the expert rubric", file=rd / "rules.yaml",
+                                       place=f"gates.{i}"))
     for i, th in enumerate(rules.thresholds):
         if th.criterion not in known:
-            raise RoundError(f"unknown criterion '{th.criterion}'", file=rd / "rules.yaml", place=f"thresholds.{i}",
-                             expected="a criterion id of a frozen rubric")
+            problems.append(RoundError(f"unknown criterion '{th.criterion}'", file=rd / "rules.yaml",
+                                       place=f"thresholds.{i}", expected="a criterion id of a frozen rubric"))
     for e in roster.reviewers:
         part = RUBRIC_OF.get(e.role)
         if part is not None and part not in rubrics:
-            raise RoundError(f"{e.id} has role {e.role}, but the round has no {part} part", file=rd / "roster.yaml",
-                             place=f"reviewers.{e.id}.role", expected="a role of a part with points: "
-                             + ", ".join(r for r, p in RUBRIC_OF.items() if p in rubrics))
+            problems.append(RoundError(f"{e.id} has role {e.role}, but the round has no {part} part",
+                                       file=rd / "roster.yaml", place=f"reviewers.{e.id}.role",
+                                       expected="a role of a part with points: "
+                                       + ", ".join(r for r, p in RUBRIC_OF.items() if p in rubrics)))
     seen: set[tuple[str, str]] = set()
     for i, a in enumerate(asg.assignments):
         where = dict(file=rd / "assignments.yaml", line=line_for(asg_lines, ("assignments", i)), place=f"assignments.{i}")
         problem = eligibility(roster, teams, None, a.reviewer, a.team)
         if problem is not None:
-            raise RoundError(problem.message, **where, expected=problem.expected)
-        if (a.reviewer, a.team) in seen:
-            raise RoundError(f"{a.reviewer} x {a.team} assigned twice", **where)
+            problems.append(RoundError(problem.message, **where, expected=problem.expected))
+        elif (a.reviewer, a.team) in seen:
+            problems.append(RoundError(f"{a.reviewer} x {a.team} assigned twice", **where))
         seen.add((a.reviewer, a.team))
     return rubrics
+
+
+def all_problems(problems: Sequence[object], *, what: str | None = None, file: str | Path | None = None) -> RoundError:
+    """One error for several problems (errors or :class:`~workbench.errors.Problem`), each on its own line; a
+    single :class:`RoundError` with nothing to add is returned as it is."""
+    if len(problems) == 1 and what is None and isinstance(problems[0], RoundError):
+        return problems[0]
+    lines = "\n".join(f"  {p}" for p in problems)
+    head = f"cannot {what} until these {len(problems)} problem(s) are fixed" if what else f"{len(problems)} problems"
+    return RoundError(f"{head}:\n{lines}", file=file)
 
 
 def eligibility(roster: Roster, teams: Teams, assignments: Assignments | None, reviewer_id: str, team_id: str,
@@ -440,7 +458,19 @@ def find_round(path: str | os.PathLike[str] = ".", start: str | Path | None = No
 
 
 def load_round(path: str | Path) -> Round:
-    """Load and cross-check a round folder; :class:`RoundError` names the file, line and problem."""
+    """Load and cross-check a round folder; :class:`RoundError` names the file, line and problem (every
+    cross-file problem at once, one per line)."""
+    r, problems = load_round_with_problems(path)
+    if problems:
+        raise all_problems(problems, file=path)
+    return r
+
+
+def load_round_with_problems(path: str | Path) -> tuple[Round, list[RoundError]]:
+    """The round and its cross-file problems (assignments, roles, criteria the rules name), not raised.
+
+    A file that does not load, or a rubric that does not match its pin, still raises: nothing else can be
+    judged then. ``freeze`` uses this to report these problems and the readiness checks in one pass."""
     rd = Path(path)
     if not (rd / "rules.yaml").is_file():
         raise RoundError("not a round folder (no rules.yaml)", file=rd, expected="a folder made by 'workbench round init'")
@@ -448,8 +478,9 @@ def load_round(path: str | Path) -> Round:
     roster, _ = _load_model(rd / "roster.yaml", Roster)
     teams, _ = _load_model(rd / "teams.yaml", Teams)
     asg, asg_lines = _load_model(rd / "assignments.yaml", Assignments)
-    rubrics = _cross_check(rd, rules, roster, teams, asg, asg_lines)
-    return Round(rd, rules, roster, teams, asg, rubrics, _load_scheme(rd, rules))
+    problems: list[RoundError] = []
+    rubrics = _cross_check(rd, rules, roster, teams, asg, asg_lines, problems)
+    return Round(rd, rules, roster, teams, asg, rubrics, _load_scheme(rd, rules)), problems
 
 
 ROUND_FILES: dict[str, type[Model]] = {"rules": Rules, "roster": Roster, "teams": Teams, "assignments": Assignments}
