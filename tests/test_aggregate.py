@@ -358,3 +358,35 @@ def test_an_unreadable_results_file_is_never_signed_as_zero(tmp_path, capsys):
     signed = json.loads(__import__("base64").b64decode(json.loads((rd / "report" / "report.dsse.json").read_bytes())["payload"]))
     assert signed["acknowledged"]["reason"].startswith("tb's file is unreadable") and signed["problems"]
     assert [e.type for e in read_entries(rd / "ledger.jsonl")][-2:] == ["acknowledge", "report"]
+
+
+def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
+    """Issue 27, item 6: the terminal showed a pandas table in team order, at 4 decimals, with NaN."""
+    from workbench.cli import main
+
+    experts = ("e1", "e2", "e3")
+    rd = make_round(tmp_path, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=1)
+    with_results(rd, {"ta": 0.5, "tb": 0.9, "tc": 0.7})
+    freeze(rd, coord_key(tmp_path), "coord")
+    for e in experts:
+        for t in ("ta", "tb", "tc"):
+            sign_sheet(tmp_path, e, t)
+    for t in ("ta", "tb", "tc"):
+        sign_user(tmp_path, "u1", survey_rows("u1", t, 3))
+    collect(rd, coord_key(tmp_path), "coord")
+    capsys.readouterr()
+    assert main(["aggregate", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
+    out = capsys.readouterr().out
+    table = out.split("report:")[0].strip().splitlines()
+    assert table[0].split()[:6] == ["rank", "team", "benchmark", "expert", "user", "total"]
+    teams = [line.split()[1] for line in table[1:]]
+    assert teams == ["tb", "tc", "ta"], out  # rank order: the best benchmark results first, all else equal
+    assert "NaN" not in out and "nan" not in out
+    import re
+
+    figures = re.findall(r"\b\d+\.\d+\b", "\n".join(table[1:]))
+    assert figures and all(len(f.split(".")[1]) == 1 for f in figures), figures
+    csv = (rd / "report" / "scores.csv").read_text()
+    for line in table[1:]:
+        total = line.split()[5]
+        assert f",{total}," in csv  # the terminal and the published file show the same figure

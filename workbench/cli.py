@@ -524,7 +524,8 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
     for a in s["amendments"]:
         flag = " [after first submission]" if a["after_first_submission"] else ""
         print(f"amendment v{a['version']} at {a['time']}{flag}: {a['reason']} ({len(a['changes'])} change(s))")
-    print(f"notebooks: {s['notebooks'] or 'none'}; sheets: {s['sheets']}; collected: {s['collected']}")
+    notebooks = ", ".join(f"{n} {state}" for state, n in s["notebooks"].items()) if s["notebooks"] else "none"
+    print(f"notebooks: {notebooks}; sheets: {s['sheets']}; collected: {s['collected']}")
     for x in s["reruns"]:
         print(f"rerun at {x['time']}: {x['sheets']} sheet(s) re-run after {', '.join(x['files'])} changed")
     if s["stale_sheets"]:
@@ -752,7 +753,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .aggregate import acknowledge, aggregate_round
-    from .report import SCORE_COLS, write_report
+    from .report import ranking_text, write_report
     from .round import load_round
 
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
@@ -763,7 +764,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
         agg = dataclasses.replace(agg, acknowledged=ack)
         print(f"acknowledged {len(ack.problems)} problem(s) in ledger entry {ack.seq}")
     paths = write_report(r, agg, key, actor)
-    print(agg.scores[SCORE_COLS].to_string(index=False))
+    print(ranking_text(agg))
     print(f"report: {paths['html']}")
     return 0
 

@@ -47,8 +47,8 @@ from .wording import Wording
 
 alt = altair()  # the report draws with it throughout
 
-__all__ = ["PUBLISHED", "benchmark_chart", "criteria_chart", "indices_chart", "render_html", "report_payload",
-           "scores_csv", "totals_chart", "write_report"]
+__all__ = ["PUBLISHED", "benchmark_chart", "criteria_chart", "indices_chart", "ranking_text", "render_html",
+           "report_payload", "scores_csv", "totals_chart", "write_report"]
 
 SCORE_COLS = ["rank", "team", "name", "benchmark", "expert", "user", "total", "frontier_index", "diffusion_index",
               "bt_strength", "n_expert_sheets", "status"]
@@ -172,6 +172,21 @@ def scores_csv(agg: Aggregate) -> str:
     for col, digits in SHOWN_COLS.items():
         table[col] = [shown(None if pd.isna(v) else float(v), digits) for v in table[col]]
     return table.to_csv(index=False, lineterminator="\n")
+
+
+def ranking_text(agg: Aggregate) -> str:
+    """The ranking as a terminal reads it: rank order (unranked teams last), the report's figures at its rounding
+    (:data:`SHOWN_COLS`), an empty cell as "-" (never NaN), columns aligned; what ``workbench aggregate`` prints."""
+    cols = ["rank", "team", "benchmark", "expert", "user", "total", "status"]
+    rows = sorted(agg.scores[cols].to_dict("records"),
+                  key=lambda r: (pd.isna(r["rank"]), 0 if pd.isna(r["rank"]) else r["rank"], r["team"]))
+    cells = [cols] + [["-" if pd.isna(r["rank"]) else str(int(r["rank"])), r["team"],
+                       *(shown(None if pd.isna(r[c]) else float(r[c]), SHOWN_COLS[c]) or "-"
+                         for c in ("benchmark", "expert", "user", "total")), str(r["status"])] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols) - 1)]
+    numeric = {0, 2, 3, 4, 5}
+    return "\n".join("  ".join([*(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i])
+                                  for i, c in enumerate(row[:-1])), row[-1]]).rstrip() for row in cells)
 
 
 def _svg(chart: alt.TopLevelMixin | None) -> str:
