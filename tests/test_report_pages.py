@@ -96,6 +96,9 @@ def test_the_report_is_korean_with_an_english_version_beside_it(published):
     for label in ("점수 및 순위", "순위", "합계 (100점)", "AI 프런티어 지수", "관문 판정", "규칙 변경", "위원회의 근거"):
         assert label in ko, label
     assert "Scores and ranking" in en and "점수 및 순위" not in en
+    # the round's title in each page's language (issue 27, item 4: "Stage 1 evaluation 평가 결과")
+    assert "<h1>1단계 평가 결과</h1>" in ko and "Stage 1 evaluation" not in ko
+    assert "<h1>Stage 1 evaluation: results</h1>" in en
     # criterion titles from the rubrics, never raw ids, in what a reader sees of either page
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     assert rubric.criterion("expert.independence.verdict").title.ko in ko

@@ -143,9 +143,12 @@ def default_notebook() -> Path:
     return review_notebook()
 
 
-def plan(r: Round, keys_dir: str | Path | None = None, lang: str = "ko", roles: Collection[str] | None = None) -> list[Task]:
+def plan(r: Round, keys_dir: str | Path | None = None, lang: str | None = None,
+         roles: Collection[str] | None = None) -> list[Task]:
     """A task per assignment (of a reviewer in ``roles``, all when None), in file order; answers and keys are
-    used where both exist."""
+    used where both exist. The notebooks are in ``lang``, by default the round's language (Korean when the
+    rules name none)."""
+    lang = lang or r.rules.lang or "ko"
     out = []
     for a in r.assignments.assignments:
         role = r.roster.get(a.reviewer).role  # type: ignore[union-attr]  # load_round checked it
@@ -349,7 +352,7 @@ def run_batch(
     executor: str = "local",
     timeout: float = 600,
     retries: int = 1,
-    lang: str = "ko",
+    lang: str | None = None,
     progress: bool = True,
     on_result: Callable[[TaskResult], None] | None = None,
     roles: Collection[str] | None = None,

@@ -449,6 +449,11 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--coordinator", required=True, metavar="ID", help="the coordinator's id in the roster")
     i.add_argument("--pubkey", required=True, help="the coordinator's public key file")
     i.add_argument("--rubrics", help="folder with benchmark.yaml, expert.yaml, user.yaml (default: the shipped ones)")
+    i.add_argument("--lang", default="ko", choices=["ko", "en"],
+                   help="the round's language: its notebooks open in it (default: ko)")
+    i.add_argument("--title", metavar="TEXT", help="the round's title in --lang (default: '<stage>단계 평가' / "
+                                                   "'Stage <stage> evaluation')")
+    i.add_argument("--title-en", metavar="TEXT", help="the title in English when --lang is ko")
     i.add_argument("--benchmarks", metavar="FILE",
                    help="the benchmark scheme to copy into the round (default: the shipped benchmark_sets.yaml)")
     i.set_defaults(func=_cmd_round_init)
@@ -467,14 +472,99 @@ def _add_round(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_round_status)
 
 
+@register
+def _add_roster(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("roster", help="add people to a round's roster, one at a time or from a spreadsheet")
+    rs = p.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
+    a = rs.add_parser("add", help="add one person with their public key")
+    a.add_argument("round", metavar="ROUND")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--role", required=True, choices=["expert", "committee", "user", "coordinator"])
+    a.add_argument("--name", default="")
+    a.add_argument("--coi", action="append", default=[], metavar="TEAM", help="a team they declare a conflict with "
+                                                                              "(repeatable)")
+    k = a.add_mutually_exclusive_group(required=True)
+    k.add_argument("--pubkey", metavar="FILE", help="the public key file they sent (made by 'workbench keys new')")
+    k.add_argument("--generate-key", metavar="DIR", help="generate their key pair into DIR, to hand to them")
+    a.set_defaults(func=_cmd_roster_add)
+    i = rs.add_parser("import", help="add everyone of a panel spreadsheet (.csv or .xlsx)",
+                      description="Columns: id, role, name, coi (team ids separated by ';'), public_key_file "
+                                  "(optional, relative to the spreadsheet). Every problem is listed at once; "
+                                  "nothing is written unless all rows are good.")
+    i.add_argument("round", metavar="ROUND")
+    i.add_argument("file", metavar="FILE")
+    k = i.add_mutually_exclusive_group()
+    k.add_argument("--keys", metavar="DIR", help="folder with the <id>.pub files people sent")
+    k.add_argument("--generate-keys", metavar="DIR", help="generate missing key pairs into DIR, to hand out")
+    i.set_defaults(func=_cmd_roster_import)
+    g = sub.add_parser("assignments", help="generate a round's assignments from its roster and teams")
+    gs = g.add_subparsers(dest="assignments_command", metavar="ACTION", required=True)
+    n = gs.add_parser("generate", help="every expert on every team, users on every team or spread evenly; "
+                                       "declared conflicts excluded")
+    n.add_argument("round", metavar="ROUND")
+    n.add_argument("--users-per-team", type=int, default=None, metavar="N",
+                   help="N users per team, spread evenly (default: every user on every team)")
+    n.set_defaults(func=_cmd_assignments_generate)
+
+
+def _after_freeze_hint(round_dir: str) -> str:
+    from pathlib import Path
+
+    ledger = Path(round_dir) / "ledger.jsonl"
+    if ledger.is_file() and ledger.stat().st_size:
+        return "; the round is frozen: 'workbench round amend ROUND --reason ... --key KEY' records the change"
+    return "; freeze the round when it is complete"
+
+
+def _cmd_roster_add(args: argparse.Namespace) -> int:
+    from .enrol import Member, add_members
+
+    m = Member(id=args.id, role=args.role, name=args.name, coi=args.coi, public_key_file=args.pubkey)
+    [e] = add_members(args.round, [m], keys_dir=args.generate_key, generate=bool(args.generate_key))
+    print(f"roster.yaml: added {e.id} ({e.role}){_after_freeze_hint(args.round)}")
+    return 0
+
+
+def _cmd_roster_import(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .enrol import add_members, read_panel_file
+
+    members = read_panel_file(args.file)
+    entries = add_members(args.round, members, keys_dir=args.keys or args.generate_keys,
+                          generate=bool(args.generate_keys))
+    roles = Counter(e.role for e in entries)
+    print(f"roster.yaml: added {len(entries)} people ({', '.join(f'{n} {r}' for r, n in sorted(roles.items()))})"
+          + (f"; their private keys are in {args.generate_keys}, to hand to each" if args.generate_keys else "")
+          + _after_freeze_hint(args.round))
+    return 0
+
+
+def _cmd_assignments_generate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .assign import write_assignments
+
+    asg = write_assignments(args.round, args.users_per_team)
+    per_team = Counter(a.team for a in asg.assignments)
+    print(f"assignments.yaml: {len(asg.assignments)} assignments ("
+          + ", ".join(f"{t} {n}" for t, n in sorted(per_team.items())) + f"){_after_freeze_hint(args.round)}")
+    return 0
+
+
 def _cmd_round_init(args: argparse.Namespace) -> int:
-    from .lifecycle import init_round
+    from .lifecycle import default_title, init_round
     from .shipped import rubrics_dir
     from .signing import load_public_key
 
+    title = default_title(args.stage)
+    if args.title:
+        title[args.lang] = args.title
+    if args.title_en:
+        title["en"] = args.title_en
     r = init_round(args.round, round_id=args.round_id, stage=args.stage, rubrics_dir=args.rubrics or rubrics_dir(),
                    coordinator_id=args.coordinator, coordinator_key=load_public_key(args.pubkey),
-                   benchmarks=args.benchmarks)
+                   benchmarks=args.benchmarks, rules_overrides={"lang": args.lang, "title": title})
     print(f"created {r.path}: edit rules.yaml, roster.yaml, teams.yaml, assignments.yaml, then 'workbench round freeze'")
     return 0
 
@@ -548,7 +638,7 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retries", type=int, default=1, help="re-runs of a failed notebook in this batch (default 1)")
     p.add_argument("--notebook", help="the review notebook (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
-    p.add_argument("--lang", default="ko", choices=["ko", "en"])
+    p.add_argument("--lang", default=None, choices=["ko", "en"], help="the notebooks' language (default: the round's)")
     p.add_argument("--role", action="append", choices=["expert", "user"],
                    help="only the assignments of reviewers with this role (repeatable; default: all)")
     p.set_defaults(func=_cmd_batch)
@@ -674,7 +764,7 @@ def _add_rerun(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--executor", default="local")
     p.add_argument("--notebook")
-    p.add_argument("--lang", default="ko", choices=["ko", "en"])
+    p.add_argument("--lang", default=None, choices=["ko", "en"], help="the notebooks' language (default: the round's)")
     p.set_defaults(func=_cmd_rerun)
 
 

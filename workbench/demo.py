@@ -183,7 +183,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     echo(f"rules frozen: version 1, cut {load_round(rd).rules.cut} teams, ledger entry {e.seq} (sha256 {e.payload_sha256[:16]})")
 
     t1 = time.monotonic()
-    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en", roles=("expert",))
+    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, roles=("expert",))
     failed = [x for x in results if x.state == "failed"]
     echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done with {jobs} jobs in {time.monotonic() - t1:.1f}s")
     for x in failed:
@@ -292,7 +292,7 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
          f"{sum(e.role == 'committee' for e in r.roster.reviewers)}, no user part)")
     keys = Path(out) / "keys"
     coord_key = load_private_key(keys / f"{COORDINATOR}.key")
-    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress, lang="en")
+    results = run_batch(rd, notebook=notebook, keys_dir=keys, jobs=jobs, progress=progress)
     failed = [x for x in results if x.state == "failed"]
     echo(f"batch: {len(results) - len(failed)} of {len(results)} notebooks done")
     for x in failed:

@@ -52,6 +52,11 @@ from .signing import RULES_TYPE, envelope_bytes, public_key_pem, sign_payload, v
 __all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status", "verify_state"]
 
 
+def default_title(stage: int) -> dict[str, str]:
+    """A new round's title in both languages."""
+    return {"ko": f"{stage}단계 평가", "en": f"Stage {stage} evaluation"}
+
+
 def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric], scheme: BenchmarkSets | None = None) -> dict[str, Any]:
     """Stage-1 style rules for the given rubrics and benchmark scheme (default: the package's), which the
     coordinator edits before freezing."""
@@ -64,7 +69,8 @@ def default_rules(round_id: str, stage: int, rubrics: dict[str, Rubric], scheme:
     return {
         "round_id": round_id,
         "stage": stage,
-        "title": f"Stage {stage} evaluation",
+        "title": default_title(stage),
+        "lang": "ko",
         "rubrics": {p: {"file": f"rubrics/{p}.yaml", **rubrics[p].ref} for p in PARTS if p in rubrics},
         "benchmarks": {"file": SCHEME_FILE, "sha256": scheme.sha256},
         "points": {p: rubrics[p].total_points if p in rubrics else 0 for p in PARTS},

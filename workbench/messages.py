@@ -118,7 +118,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "chart_active_params": {"ko": "활성 파라미터 (십억 개, 로그 축)", "en": "Active parameters (billions, log axis)"},
     "chart_cost_title": {"ko": "모델 크기 대비 점수", "en": "Points against model size"},
     # the published report (report/index.html in Korean, index.en.html in English) and its verify page
-    "r_title": {"ko": "{title} 평가 결과", "en": "{title}: results"},
+    "r_title": {"ko": "{title} 결과", "en": "{title}: results"},
     "r_other_lang": {"ko": "English version", "en": "한국어 보고서"},
     "r_round": {"ko": "평가 라운드 {round} · 규칙 버전 {version} (서명됨, 해시 {hash}…)",
                 "en": "Round {round} · rules version {version} (signed, hash {hash}…)"},

@@ -67,7 +67,7 @@ def stale_sheets(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet] | None =
 
 
 def rerun_changed(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, *, keys_dir: str | Path | None = None,
-                  notebook: str | Path | None = None, jobs: int = 2, executor: str = "local", lang: str = "ko",
+                  notebook: str | Path | None = None, jobs: int = 2, executor: str = "local", lang: str | None = None,
                   progress: bool = True) -> tuple[list[StaleSheet], list[TaskResult], list[CollectResult]]:
     """Re-run the notebooks of every stale sheet, record it in the ledger, and collect the new versions.
 

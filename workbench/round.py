@@ -15,7 +15,7 @@ Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -134,12 +134,24 @@ class Indices(Model):
     diffusion: Annotated[list[str], Field(min_length=1)]
 
 
+def title_in(title: str | Mapping[str, str], lang: str) -> str:
+    """A round title in ``lang``: the other language's when only that one is given; a one-string title (rounds
+    made before titles had languages) as it is."""
+    if isinstance(title, str):
+        return title
+    return title.get(lang) or next(iter(title.values()), "")
+
+
 class Rules(Model):
     """``rules.yaml``: everything that decides a result, frozen before anyone scores."""
 
     round_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     stage: Annotated[int, Field(ge=1)]
-    title: str = ""
+    # one string (older rounds), or the title in each language: {ko: "1단계 평가", en: "Stage 1 evaluation"}
+    title: str | dict[Literal["ko", "en"], Annotated[str, Field(max_length=200)]] = ""
+    # the round's language: generated notebooks open in it. Left out of the signed state when unset, so that rounds
+    # frozen before it existed keep the state their signature covers.
+    lang: Literal["ko", "en"] | None = Field(default=None, exclude_if=lambda v: v is None)
     rubrics: dict[Part, RubricPin]
     benchmarks: SchemePin
     points: dict[Part, Annotated[float, Field(ge=0)]]
@@ -161,6 +173,10 @@ class Rules(Model):
         if not used:
             raise ValueError("at least one part needs points")
         return self
+
+    def title_in(self, lang: str) -> str:
+        """The round's title in ``lang`` (see :func:`title_in`)."""
+        return title_in(self.title, lang)
 
     def uses(self, part: str) -> bool:
         """Whether the round scores ``part`` (a part with 0 points has no rubric, sheets or points)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from .base import shown
 from .messages import msg
+from .round import title_in
 from .rubric import GateScale, Rubric
 
 __all__ = ["Wording"]
@@ -56,6 +57,10 @@ class Wording:
     def num(x: float | None, digits: int = 1) -> str:
         """A figure as people read it (the report's one rounding)."""
         return shown(x, digits)
+
+    def round_title(self, rules: Mapping[str, Any]) -> str:
+        """The round's title (signed rules data) in this language."""
+        return title_in(rules.get("title", ""), self.lang)
 
     def title(self, cid: str) -> str:
         """A criterion's title from its rubric (the id itself only for a criterion no rubric names)."""
