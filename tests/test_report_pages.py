@@ -127,6 +127,9 @@ def test_gates_amendments_and_reliability_are_said_in_words(published):
     rd, paths = published
     ko, en = _text(paths["html"].read_text()), _text(paths["html_en"].read_text())
     assert "제외: 위원 3명 중 2명이 제외 의견" in ko and "excluded: 2 of 3 reviewers give an excluding verdict" in en
+    # the status cell is one sentence (issue 27, item 7: "제외: 독자성 판정, 제외: 위원 5명 중 3명이 ...")
+    assert "에서 위원 3명 중 2명이 제외 의견" in ko and "excluded: 2 of 3 reviewers gave an excluding verdict on " in en
+    assert not re.search(r"제외: [^<]*, 제외:", ko) and not re.search(r"excluded: [^<]*, excluded:", en)
     assert "vision encoder weights copied" in ko  # the committee's reasons, as they wrote them
     assert "진출 팀 수(컷라인)를 2팀에서 1팀으로 변경" in ko and "cut line changed from 2 to 1 teams" in en
     assert "첫 평가표가 제출된 뒤에 변경되었습니다" in ko and "after the first sheets were submitted" in en
@@ -170,3 +173,14 @@ def test_an_edited_english_page_or_ledger_copy_is_an_audit_error(tmp_path):
     copy.write_bytes(copy.read_bytes().replace(b'"seq":2,', b'"seq":2 ,'))
     errors = {(f.check, f.file) for f in audit_round(rd).findings if f.severity == "error"}
     assert errors == {("report.files", "report/index.en.html"), ("report.files", "report/ledger.jsonl")}
+
+
+@pytest.mark.parametrize("iso, ko, en", [
+    ("2026-12-04T16:57:45Z", "2026년 12월 5일 오전 1시 57분 (한국 시간)", "5 December 2026, 01:57 KST (16:57 UTC)"),
+    ("2026-01-15T03:00:00Z", "2026년 1월 15일 오후 12시 00분 (한국 시간)", "15 January 2026, 12:00 KST (03:00 UTC)"),
+    ("2026-06-30T15:00:00+00:00", "2026년 7월 1일 오전 12시 00분 (한국 시간)", "1 July 2026, 00:00 KST (15:00 UTC)"),
+    ("not a time", "not a time", "not a time"),
+])
+def test_signed_times_read_as_korean_standard_time(iso, ko, en):
+    """Issue 27, item 7: the report showed raw UTC ISO times to Korean readers."""
+    assert Wording({}, "ko").time(iso) == ko and Wording({}, "en").time(iso) == en

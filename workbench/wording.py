@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from .base import shown
@@ -40,6 +41,9 @@ _FLAGS = (
     (re.compile(r"^training log: (?P<message>.*)$", re.S), "fl_training"),
 )
 VERDICTS = ("identical", "derived", "no_evidence", "uninformative")
+KST = timezone(timedelta(hours=9), "KST")  # Korea keeps no daylight saving time
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
 
 
 class Wording:
@@ -57,6 +61,23 @@ class Wording:
     def num(x: float | None, digits: int = 1) -> str:
         """A figure as people read it (the report's one rounding)."""
         return shown(x, digits)
+
+    def time(self, iso: str | None) -> str:
+        """A signed UTC time (``2026-12-04T16:57:45Z``) as a reader of this language expects it: Korean Standard
+        Time in words for Korean (``2026년 12월 5일 오전 1시 57분 (한국 시간)``), KST with UTC beside it in English.
+        Text that is not such a time is shown as it is."""
+        try:
+            t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+        except ValueError:
+            return str(iso or "")
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=UTC)
+        k = t.astimezone(KST)
+        if self.lang == "ko":
+            half = "오전" if k.hour < 12 else "오후"
+            return f"{k.year}년 {k.month}월 {k.day}일 {half} {k.hour % 12 or 12}시 {k.minute:02d}분 (한국 시간)"
+        u = t.astimezone(UTC)
+        return f"{k.day} {MONTHS[k.month - 1]} {k.year}, {k:%H:%M} KST ({u:%H:%M} UTC)"  # no locale involved
 
     def round_title(self, rules: Mapping[str, Any]) -> str:
         """The round's title (signed rules data) in this language."""
@@ -122,9 +143,11 @@ class Wording:
             return self.t("st_tie")
         if s.startswith(("excluded by gate", "not selected")):
             g = next((g for g in gates if g["team"] == row["team"] and g["excluded"]), None)
-            if g is not None:
-                gate = f"{self.title(g['criterion'])}, {self.gate_decision(g)}"
-                return self.t("st_not_selected" if g["rule"] == "majority_approve" else "st_excluded", gate=gate)
+            if g is not None:  # one sentence: the criterion and the count, not a gate label then a decision label
+                n, excluding = int(g["n"]), int(g["excluding"])
+                approve = g["rule"] == "majority_approve"
+                return self.t("st_not_selected" if approve else "st_excluded", criterion=self.title(g["criterion"]),
+                              n=n, k=n - excluding if approve else excluding)
         if m := _BELOW.match(s):
             return self.t("st_below", criterion=self.title(m["crit"]), got=m["got"], need=m["need"])
         if m := _INCOMPLETE.match(s):
