@@ -6,6 +6,7 @@ report tells a reader); any request leaving 127.0.0.1 fails the test. Screenshot
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from playwright.sync_api import expect
 from roundkit import ROOT
 from test_report_pages import published_round
 
+from workbench.messages import MESSAGES
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -33,7 +36,7 @@ def _chromium():
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    rd, _ = published_round(tmp_path_factory.mktemp("browser-report"))
+    rd, _ = published_round(tmp_path_factory.mktemp("browser-report"), model_cards=True)
     return rd / "report"
 
 
@@ -92,6 +95,46 @@ def test_the_report_in_korean_and_english(report):
         page.screenshot(path=str(ARTIFACTS / "report-en.png"), full_page=True)
         page.locator("a", has_text="한국어 보고서").click()
         page.wait_for_url("**/index.html")
+
+
+def _english_sentences() -> list[str]:
+    """The English the workbench writes: every literal run of three or more words in its message catalogue."""
+    out = set()
+    for texts in MESSAGES.values():
+        for part in re.split(r"\{[^}]*\}", texts["en"]):
+            for run in re.split(r"[:;()“”\"]", part):
+                run = run.strip(" ,.-–")
+                words = run.split()
+                # three or more plain words: file names and product names ("verify.html · workbench") are not prose
+                if len(words) >= 3 and all(re.fullmatch(r"[A-Za-z'’,-]+", x) for x in words):
+                    out.add(run)
+    return sorted(out)
+
+
+def test_the_korean_page_has_no_developer_text_and_plain_chart_ticks(report):
+    """Issue 27, item 7: ticks read "1e+1", axes and titles in English, raw ids in two charts, a status that
+    repeats itself and raw UTC times on the Korean page. Every text a reader sees there, the charts' included."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served(report) as url, browser_page() as page:
+        page.goto(f"{url}/index.html")
+        page.screenshot(path=str(ARTIFACTS / "report-ko-words.png"), full_page=True)
+        svg = [t.strip() for t in page.locator("svg text").all_text_contents()]
+        body = page.locator("body").inner_text()
+        cells = [t.strip() for t in page.locator("td, th, li, h1, h2, h3").all_inner_texts()]
+        assert svg and any("점수" in t for t in svg)
+        assert [t for t in svg if "e+" in t] == [], "scientific tick labels"
+        ids = {"ta", "tb", "tc", "bench.common", "bench.nia", "expert.independence.verdict"}
+        assert [t for t in svg + cells if t in ids] == [], "raw ids"
+        assert "Tb" in svg and "Tc" in svg and "벤치마크 점수" in svg  # the cost chart: names, Korean axis
+        assert not [t for t in svg if re.search(r"\b(points|Team|model)\b", t)], "an English chart label"
+        english = [s for s in _english_sentences() if s in body or any(s in t for t in svg)]
+        assert english == [], english
+        assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", body), "a raw ISO time"
+        assert "한국 시간" in body
+        page.goto(f"{url}/index.en.html")
+        page.screenshot(path=str(ARTIFACTS / "report-en-words.png"), full_page=True)
+        titles = page.locator("svg text").all_text_contents()
+        assert not [t for t in titles if t.endswith("…")], "an English chart title cut off"
 
 
 def _verify(page, url: str, shot: str) -> str:

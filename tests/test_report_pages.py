@@ -44,12 +44,21 @@ def test_every_message_has_korean_and_english():
     assert all(set(v) == {"ko", "en"} and all(v.values()) for v in MESSAGES.values())
 
 
-def published_round(base):
+def published_round(base, model_cards: bool = False):
     """A round with two teams (tb excluded by the independence gate) and the cut changed from 2 to 1 after the
-    first sheets were submitted; its report written. Returns the round folder and write_report's paths."""
+    first sheets were submitted; its report written. Returns the round folder and write_report's paths.
+    ``model_cards``: every team submits one (the report then has its cost chart)."""
     experts = ("e1", "e2", "e3")
     rd = make_round(base, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=2)
     with_results(rd, {"ta": 0.77, "tb": 0.5, "tc": 0.61})
+    if model_cards:
+        teams = yaml.safe_load((rd / "teams.yaml").read_text())
+        for t, size in zip(teams["teams"], (7e9, 32e9, 110e9), strict=True):
+            t["evidence"]["model_card"] = "model-card.yaml"
+            (rd / "evidence" / t["id"] / "model-card.yaml").write_text(yaml.safe_dump(
+                {"model": t["model"], "active_parameters": size, "total_parameters": size,
+                 "inference_cost": {"value": 1.5, "unit": "USD per 1M output tokens"}}))
+        (rd / "teams.yaml").write_text(yaml.safe_dump(teams, allow_unicode=True))
     freeze(rd, coord_key(base), "coord")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     for i, e in enumerate(experts):
@@ -139,6 +148,9 @@ def test_gates_amendments_and_reliability_are_said_in_words(published):
 
 def test_wording_of_statuses_flags_and_changes():
     w = Wording({}, "ko")
+    # one precision for every score of a flag (issue 27: "목표 0.4882 ... [0.4293, 0.4913]" beside "[0.38, 0.4444]")
+    assert w.flag("math: misses its reference 0.4882 but the 95% interval [0.38, 0.4444] reaches it: the miss "
+                  "may be noise") == "math: 목표 0.488에 못 미쳤지만 95% 구간 [0.380, 0.444]이 목표에 닿음: 잡음일 수 있음"
     assert w.status({"team": "t", "status": "incomplete (1 of 3 expert sheets)"}, []) == "평가 미완료: 전문가 평가표 1/3장"
     assert w.status({"team": "t", "status": "something new"}, []) == "something new"  # never dropped
     assert w.flag("vision_encoder derived from Foreign-VL (12.8% of parameters)") == \

@@ -117,6 +117,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "chart_ln_vocab": {"ko": "ln V = {value} (무작위 초기화)", "en": "ln V = {value} (random init)"},
     "chart_active_params": {"ko": "활성 파라미터 (십억 개, 로그 축)", "en": "Active parameters (billions, log axis)"},
     "chart_cost_title": {"ko": "모델 크기 대비 점수", "en": "Points against model size"},
+    "chart_bench_points": {"ko": "벤치마크 점수", "en": "Benchmark points"},
+    "chart_points": {"ko": "점수", "en": "Points"},
     # the published report (report/index.html in Korean, index.en.html in English) and its verify page
     "r_title": {"ko": "{title} 결과", "en": "{title}: results"},
     "r_other_lang": {"ko": "English version", "en": "한국어 보고서"},

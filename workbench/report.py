@@ -24,6 +24,7 @@ Public API: :data:`PUBLISHED`, :func:`indices_chart`, :func:`criteria_chart`, :f
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -104,7 +105,24 @@ def _axis(top: float) -> alt.Axis:
     together, and quarter ticks of a 3-point axis read 0.8 and 2.3)."""
     step = 1 if top <= 6 else 2 if top <= 12 else 5
     values = [float(v) for v in range(0, math.floor(top) + 1, step)]
-    return alt.Axis(values=[*values, float(top)] if values[-1] < top else values, format="~g", labelFlush=True)
+    # a format with its precision: without one Vega derives it from the tick step and "~g" drew 10 as "1e+1"
+    return alt.Axis(values=[*values, float(top)] if values[-1] < top else values, format=".1~f", labelFlush=True)
+
+
+def _panel_title(text: str, width: int = PANEL_WIDTH + 60, size: int = 12) -> alt.TitleParams:
+    """A small panel's title on as many lines as it needs: English criterion titles were cut off with "…" at
+    the panel's width. Line breaks fall between words, by an estimate of each character's width (Hangul and
+    other wide characters about one em, others about half an em)."""
+    def px(s: str) -> float:
+        return sum(size if unicodedata.east_asian_width(c) in "WF" else size * 0.56 for c in s)
+
+    lines: list[str] = []
+    for word in text.split():
+        if lines and px(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return alt.TitleParams(lines if len(lines) > 1 else text, fontSize=size, limit=0)
 
 
 def _panels(charts: list[alt.TopLevelMixin], title: str) -> alt.ConcatChart:
@@ -136,7 +154,7 @@ def criteria_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
         pts = alt.Chart(dots).mark_circle(size=36, color="#1f4e8c", opacity=0.7).encode(x=x, y=y)
         charts.append((bars + pts).properties(
             width=PANEL_WIDTH, height=22 * len(order),
-            title=alt.TitleParams(f"{w.title(cid)} ({shown(top)})", fontSize=12, limit=PANEL_WIDTH + 60)))
+            title=_panel_title(f"{w.title(cid)} ({shown(top)})")))
     return _panels(charts, w.t("r_spread_chart"))
 
 
@@ -161,7 +179,7 @@ def benchmark_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
             tooltip=["team", "points", "low", "high"])
         charts.append((bars + dots).properties(
             width=PANEL_WIDTH, height=22 * len(order),
-            title=alt.TitleParams(f"{w.title(cid)} ({shown(top)})", fontSize=12, limit=PANEL_WIDTH + 60)))
+            title=_panel_title(f"{w.title(cid)} ({shown(top)})")))
     return _panels(charts, w.t("r_bench_chart"))
 
 
@@ -198,9 +216,9 @@ def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko")
     w = Wording(rubrics, lang)
     charts = {"indices": _svg(indices_chart(agg.scores, w)), "totals": _svg(totals_chart(agg.scores, w)),
               "spread": _svg(criteria_chart(agg, w)), "bench": _svg(benchmark_chart(agg, w)),
-              "strengths": to_svg(strengths_chart(agg.users.strengths, lang))
+              "strengths": to_svg(strengths_chart(agg.users.strengths, lang, _names(agg.scores)))
               if agg.users is not None and agg.users.strengths is not None else "",
-              "cost": to_svg(cost_chart(agg.cost, lang)) if agg.cost is not None else ""}
+              "cost": to_svg(cost_chart(agg.cost, lang, _names(agg.scores))) if agg.cost is not None else ""}
     s = agg.report_data().model_dump(mode="json")  # the signed data, as a reader of report.dsse.json sees it
     ranking = sorted(s["scores"], key=lambda row: (row["rank"] is None, row["rank"] or 0, -row["total"], row["team"]))
     return render("report.html.j2", s=s, w=w, lang=lang, charts=charts, version=__version__, ranking=ranking,

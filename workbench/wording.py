@@ -46,6 +46,14 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 
 
+def _score(text: str) -> str:
+    """A benchmark score (0-1) as every page shows one: three decimals ("0.4606" and "0.38" were side by side)."""
+    try:
+        return shown(float(text), 3)
+    except ValueError:
+        return text
+
+
 class Wording:
     """The report's words in one language, with the round's rubrics for criterion titles and verdict labels."""
 
@@ -187,7 +195,8 @@ class Wording:
             return self.t("fl_exact", bench=(names or {}).get(m["bench"], m["bench"]))
         if m := _NOISE.match(text):
             bench = (names or {}).get(m["bench"], m["bench"])
-            return self.t("fl_noise", bench=bench, ref=m["ref"], conf=m["conf"], lo=m["lo"], hi=m["hi"])
+            return self.t("fl_noise", bench=bench, conf=m["conf"],
+                          **{k: _score(m[k]) for k in ("ref", "lo", "hi")})
         for pattern, key in _FLAGS:
             if m := pattern.match(text):
                 params = m.groupdict()

@@ -164,16 +164,23 @@ def cost_efficiency(
     return CostEfficiency(points_label=points_label, rows=tuple(rows), flags=tuple(flags))
 
 
-def cost_chart(result: CostEfficiency, lang: str = "ko") -> alt.TopLevelMixin:
-    """Points against active parameters (log axis), one labelled dot per team."""
+# the points a cost table is about (its data says which), as a chart's axis says them
+POINTS_LABELS = {"benchmark points": "chart_bench_points", "points": "chart_points"}
+
+
+def cost_chart(result: CostEfficiency, lang: str = "ko", names: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
+    """Points against active parameters (log axis, plain-number ticks), one dot per team labelled with its name
+    (``names``: team id -> name; the id where none is given). The labels name the dots, so there is no legend."""
     alt = altair()
     data = result.table()
+    data["label"] = [(names or {}).get(t, t) for t in data["team"]]
+    key = POINTS_LABELS.get(result.points_label)
     base = alt.Chart().encode(
-        x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=msg("chart_active_params", lang)),
-        y=alt.Y("points:Q", title=result.points_label),
+        x=alt.X("active_billions:Q", scale=alt.Scale(type="log"), title=msg("chart_active_params", lang),
+                axis=alt.Axis(format=",.1~f")),  # "10", not the log scale's default "1e+1"
+        y=alt.Y("points:Q", title=msg(key, lang) if key else result.points_label, axis=alt.Axis(format=",.1~f")),
     )
-    dots = base.mark_point(filled=True, size=80).encode(
-        color=alt.Color("team:N", title=msg("chart_team", lang)),
-        tooltip=["team", "model", "points", "active_billions", "points_per_billion_active", "points_per_cost"])
-    text = base.mark_text(align="left", dx=7).encode(text="team:N")
+    dots = base.mark_point(filled=True, size=80, color="#1f4e8c").encode(
+        tooltip=["label", "model", "points", "active_billions", "points_per_billion_active", "points_per_cost"])
+    text = base.mark_text(align="left", dx=7).encode(text="label:N")
     return style(alt.layer(dots, text, data=data).properties(title=msg("chart_cost_title", lang), width=360, height=260))

@@ -639,11 +639,13 @@ def bradley_terry_counts(
 
 # ---------------------------------------------------------------- charts
 
-def strengths_chart(bt: BradleyTerry, lang: str = "ko") -> alt.TopLevelMixin:
-    """Strengths as points with interval bars, strongest on top."""
+def strengths_chart(bt: BradleyTerry, lang: str = "ko", names: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
+    """Strengths as points with interval bars, strongest on top; ``names`` maps the compared ids (teams) to the
+    names a reader knows them by."""
     alt = altair()
     data = bt.table()
-    y = alt.Y("model:N", sort=list(data["model"]), title=msg("chart_model", lang))
+    data["model"] = [(names or {}).get(m, m) for m in data["model"]]
+    y = alt.Y("model:N", sort=list(data["model"]), title=msg("chart_team" if names else "chart_model", lang))
     base = alt.Chart()
     bars = base.mark_errorbar(ticks=True).encode(y=y, x=alt.X("ci_low:Q", title=msg("chart_bt_strength", lang)), x2="ci_high:Q")
     dots = base.mark_point(filled=True, size=60).encode(y=y, x="strength:Q",
