@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -74,12 +75,41 @@ def test_a_restart_restores_every_value(kit):
     assert not again.form.sign_button.disabled
 
 
+def test_the_language_chosen_is_kept_in_the_draft_across_a_restart(kit):
+    """Issue 27, item 9: the language switch was forgotten when the kernel restarted."""
+    r = _open(kit, lang="ko")
+    r.form.controls["expert.strategy.plan"].choice.value = 4
+    r.language.value = "en"  # the reviewer clicks "English"
+    r.autosaver.flush()
+    assert json.loads(DraftStore(kit.round_dir).path(EXPERT, TEAM).read_text())["lang"] == "en"
+    again = _open(kit, lang="ko")  # the notebook's parameter still says ko
+    assert again.ctx.lang == "en" and again.language.value == "en"
+    assert again.form.judgments()["expert.strategy.plan"].level == 4
+    again.language.value = "ko"
+    again.autosaver.flush()
+    assert _open(kit, lang="en").ctx.lang == "ko"
+
+
+def test_generated_notebooks_use_the_rounds_language(kit):
+    from workbench.batch import plan
+    from workbench.round import load_round
+
+    r = load_round(kit.round_dir)
+    assert {t.lang for t in plan(r)} == {r.rules.lang or "ko"}
+    en = r.rules.model_copy(update={"lang": "en"})
+    assert {t.lang for t in plan(dataclasses.replace(r, rules=en))} == {"en"}
+    assert {t.lang for t in plan(dataclasses.replace(r, rules=en), lang="ko")} == {"ko"}
+
+
 def test_sign_and_submit_writes_signed_versions_and_keeps_the_draft(kit):
     r = _open(kit)
     fill_like_a_person(r.form, _answers(kit))
     r.form.click_sign()
     v1 = kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json"
     assert "submitted" in r.form.status.value and str(v1) in r.form.status.value
+    # issue 27, item 9: after signing, what happens next and how to correct the sheet
+    assert "What happens next" in r.form.status.value and "version 1" in r.form.status.value
+    assert "sign and submit again" in r.form.status.value
     sheet = parse_sheet(verify_envelope(v1.read_bytes(), _roster_key(kit, EXPERT), SHEET_TYPE))
     validate_sheet(sheet, r.rubric)
     assert sheet.totals.total == pytest.approx(24.6)  # demo answers: levels 4,3,4,3,4 / 3,4,3,4,3 of the rubric

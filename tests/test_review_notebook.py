@@ -9,7 +9,7 @@ import pytest
 import yaml
 from roundkit import EXPERT, ROOT, TEAM, fill_like_a_person, make_round
 
-from workbench.review import PASSPHRASE_ENV, open_review
+from workbench.review import PASSPHRASE_ENV, WIDGET_PLACEHOLDER, open_review
 from workbench.sheet import parse_sheet
 from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
 from workbench.submit import UNATTENDED_ENV
@@ -82,6 +82,11 @@ def test_papermill_run_makes_the_interactive_sheet_and_leaks_no_secret(tmp_path,
     executed = out.read_text()
     nb = nbformat.reads(executed, as_version=4)
     assert not [o for c in _code_cells(nb) for o in c.outputs if o.output_type == "error"]
+    # issue 27, item 9: opened before running (or read by nbconvert) a widget's saved output showed its repr
+    views = [o for c in _code_cells(nb) for o in c.outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views and all(o["data"]["text/plain"] == WIDGET_PLACEHOLDER for o in views)
+    assert "ToggleButtons(" not in executed and "VBox(children" not in executed
     key_body = kit.expert_key.read_text().splitlines()[1]  # a line of the encrypted PEM
     for text in (executed, *(p.read_text() for p in (kit.round_dir / "drafts").rglob("*.json")), sheet_file.read_text()):
         assert secret not in text and key_body not in text and "PRIVATE KEY" not in text

@@ -63,6 +63,8 @@ class Draft(Model):
     # entries the current rubric cannot show (e.g. a criterion it no longer has): kept, and reported
     orphans: dict[str, Judgment] = Field(default_factory=dict)
     submitted: list[Submission] = Field(default_factory=list)
+    # the language the reviewer chose with the switch, restored with the draft (absent in older drafts)
+    lang: Literal["ko", "en"] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data, with ``schema`` as the key."""

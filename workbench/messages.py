@@ -33,7 +33,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "답변 파일 {file}의 값으로 양식을 채웠습니다. 확인한 뒤 직접 '서명 및 제출'을 누르십시오",
         "en": "the form is filled in from the answers file {file}; check it, then click Sign and submit yourself",
     },
-    "submitted": {"ko": "제출 완료: {path}", "en": "submitted: {path}"},
+    "submitted": {"ko": "서명하여 제출했습니다: {path} (버전 {version}). 다음 단계: 코디네이터가 평가표를 수거(collect)하면서 "
+                        "서명을 확인하고 원장에 기록합니다. 따로 보낼 것은 없습니다. 고칠 점이 있으면 양식을 고친 뒤 다시 "
+                        "서명 및 제출하십시오. 새 버전이 만들어지고, 수거할 때 가장 최근 버전이 사용됩니다.",
+                  "en": "Signed and submitted: {path} (version {version}). What happens next: your coordinator collects "
+                        "the sheets, checks the signature and records it in the ledger; there is nothing else to send. "
+                        "To correct it, change the form and sign and submit again: that makes a new version, and the "
+                        "latest version is the one collected."},
     "coi_none": {"ko": "이 팀과 이해충돌이 없음을 확인합니다", "en": "I have no conflict of interest with this team"},
     "coi_has": {"ko": "이해충돌이 있습니다", "en": "I have a conflict of interest"},
     "coi_title": {"ko": "이해충돌 선언", "en": "Conflict-of-interest declaration"},

@@ -136,7 +136,8 @@ class SectionView:
     _handles: list[Any] = field(default_factory=list, repr=False)
 
     def _ipython_display_(self) -> None:
-        self._handles = [display(item) if _is_widget(item) else display(item, display_id=True) for item in self.items]
+        self._handles = [_display_widget(item) if _is_widget(item) else display(item, display_id=True)
+                         for item in self.items]
 
     def relabel(self) -> None:
         """Re-render the displayed items (the language changed); widgets are left to relabel themselves.
@@ -162,6 +163,19 @@ class SectionView:
                 if i < len(self._handles) and self._handles[i] is not None:
                     self._handles[i].update(item)
         return drawn
+
+
+# What a saved notebook shows for a widget where no live kernel draws it (opened before running, or read by
+# nbconvert): the plain-text fallback of its output, which was the widget's repr ("ToggleButtons(_dom_classes=...").
+WIDGET_PLACEHOLDER = ("[양식: 노트북을 실행하면 나타납니다 (Run ▸ Run All Cells)] "
+                      "[Form: shown when the notebook runs (Run ▸ Run All Cells)]")
+
+
+def _display_widget(widget: Any) -> None:
+    """Display ``widget`` with :data:`WIDGET_PLACEHOLDER` as its plain-text form instead of its repr."""
+    bundle = widget._repr_mimebundle_()  # the widget-view reference the front end draws; ipywidgets' own format
+    bundle["text/plain"] = WIDGET_PLACEHOLDER
+    display(bundle, raw=True)
 
 
 def _is_widget(item: Any) -> bool:
@@ -202,11 +216,14 @@ class Review:
         self._views: list[SectionView] = []  # every section displayed, re-rendered when the language changes
         self.last_submission: Path | None = None
         self.autosaver = Autosaver(self.store.save)
+        self._chosen_lang: str | None = None  # set by the language switch, kept in the draft
         if self.unattended:
             assert answers is not None
             judgments, coi, notices = answers.judgments, answers.coi, []
         else:
             judgments, coi, notices, found = self._restore()
+            if self._chosen_lang in LANGS and self._chosen_lang != ctx.lang:  # the reviewer's choice outlives a restart
+                self.ctx = ctx = ctx.in_language(self._chosen_lang)
             if answers is not None and not found:  # a person checks the pre-filled form and signs it
                 judgments, coi = answers.judgments, answers.coi
                 notices.append(("answers_prefilled", {"file": _shown(params.round_dir, params.answers_file)}))
@@ -249,6 +266,9 @@ class Review:
             self.language.value = lang
         for view in self._views:
             view.relabel()
+        if not self.unattended:  # the choice is part of the draft: a restarted kernel opens in it
+            self._chosen_lang = lang
+            self._changed()
 
     # -- drafts
     def _restore(self) -> tuple[dict[str, Judgment], COI, list[tuple[str, dict[str, Any]]], bool]:
@@ -270,6 +290,7 @@ class Review:
             else:
                 self._orphans[cid] = j
         self._submitted = list(d.submitted)
+        self._chosen_lang = d.lang
         notices.append(("restored", {}))
         if self._orphans:
             notices.append(("draft_orphans", {"ids": ", ".join(sorted(self._orphans))}))
@@ -281,7 +302,7 @@ class Review:
         """The current input as a draft (what the autosave writes)."""
         return Draft(round_id=self.ctx.round_id, reviewer_id=self.params.reviewer_id, team_id=self.params.team_id,
                      rubric_sha256=self.rubric.sha256, judgments=self.form.judgments(), coi=self.form.coi(),
-                     orphans=self._orphans, submitted=self._submitted)
+                     orphans=self._orphans, submitted=self._submitted, lang=self._chosen_lang)  # type: ignore[arg-type]
 
     def _changed(self) -> None:
         self.autosaver.schedule(self.draft())
@@ -416,7 +437,7 @@ class Review:
         except WorkbenchError as e:
             self.form.status.value = str(_html().sign_failed(str(e)))
             return
-        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path))))
+        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path), version=self._submitted[-1].version)))
 
     def run_unattended(self) -> Path | None:
         """In unattended mode (``workbench batch`` with an answers file): sign and submit through the sign
@@ -437,7 +458,7 @@ class Review:
             p = self.params
             return atomic_write_bytes(p.sheets_dir / p.reviewer_id / f"{p.team_id}.sheet.json", sheet_bytes(sheet))
         path = self.submit()
-        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path)), False))
+        self.form.status.value = str(_html().submitted(self.ctx.t("submitted", path=str(path), version=self._submitted[-1].version), False))
         return path
 
 
