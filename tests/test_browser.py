@@ -214,6 +214,12 @@ def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offl
         page.goto(url("lab"))
         _open_from_file_browser(page, "round-2026", "notebooks", EXPERT, f"{TEAM}.ipynb")
         page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        page.locator(".jp-OutputArea-output").first.wait_for(timeout=30_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "generated-notebook-before-run.png"))
+        # issue 27, item 9: opened before running, the saved outputs showed "ToggleButtons(_dom_classes=...)"
+        before = page.locator(".jp-Notebook").inner_text()
+        assert "ToggleButtons(" not in before and "VBox(children" not in before and "HTML(value=" not in before
         _run_all_and_wait(page)
         _wait_kernel_idle(page)
         charts = page.locator(".jp-RenderedSVG img")
