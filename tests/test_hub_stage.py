@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_hub are redefined as test arguments)
 """A whole stage on one hub (issue 24): what one reviewer's folder may do to the round, and what collect,
 ``hub accounts`` and ``hub serve`` do about it.
 
@@ -8,15 +9,30 @@ root, elsewhere they skip (or fail under CI=true).
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
+import pwd
 import shutil
+import subprocess
+import time
+from pathlib import Path
 
+import pytest
+import yaml
 from coord_helpers import coord_key, make_round, sign_sheet
+from test_hub import CLI, PY, _env, _probe, as_user, base, prefix, reachable, root_only  # noqa: F401 (fixtures)
 
 from workbench import collect as collect_mod
 from workbench.collect import collect
 from workbench.ledger import read_entries
+
+pytestmark = [pytest.mark.xdist_group("hub")]
+
+
+def _accounts(rd: Path, prefix: str, pw: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "hub", "accounts", str(rd), "--prefix", prefix, "--passwords", str(pw), *extra],
+                          capture_output=True, text=True, env=_env("/root"), timeout=600)
 
 
 def _to_outbox(rd, path):
@@ -67,3 +83,78 @@ def test_collect_after_publication_does_not_touch_the_outboxes(tmp_path, caplog)
         (rd / "outbox").chmod(0o755)
     assert [r.path for r in res] == ["sheets/e1/ta.v1.dsse.json"]
     assert "the round is published: outboxes are not picked up any more" in caplog.text
+
+
+def test_one_persons_tampered_folder_blocks_only_that_person(prefix, reachable, base):
+    """e1 replaces ~/.workbench with a link: accounts names e1 (exit 1), leaves e1 in no group of the round
+    and applies everyone else; once e1's folder is a folder again, e1 is back."""
+    rd = make_round(base, experts=("e1", "e2"), do_freeze=False)
+    res = _accounts(rd, prefix, base / "pw.txt")
+    assert res.returncode == 0, res.stderr
+    e1, e2 = f"{prefix}e1", f"{prefix}e2"
+    wb = Path(pwd.getpwnam(e1).pw_dir) / ".workbench"
+    as_user(e1, "mv", str(wb), str(wb.with_name("kept")))
+    as_user(e1, "ln", "-s", "/etc", str(wb))
+    (rd / "evidence" / "ta" / "new.txt").write_text("x")
+    res = _accounts(rd, prefix, base / "pw2.txt")
+    assert res.returncode == 1 and f"{e1}: {wb} is a symbolic link: left without access" in res.stderr, res
+    assert "Traceback" not in res.stderr and e2 not in res.stderr
+    panel = grp.getgrnam(f"{prefix}test-1-panel").gr_mem
+    assert e1 not in panel and e2 in panel
+    assert _probe(e2, [rd / "evidence/ta/new.txt"]) == {str(rd / "evidence/ta/new.txt"): "READ"}  # applied
+    assert set(_probe(e1, [rd / "rules.yaml", rd / "evidence/ta/new.txt"]).values()) == {"DENIED"}
+    assert os.readlink(wb) == "/etc"  # never followed, never replaced
+    as_user(e1, "rm", str(wb))
+    as_user(e1, "mv", str(wb.with_name("kept")), str(wb))
+    res = _accounts(rd, prefix, base / "pw3.txt")
+    assert res.returncode == 0 and e1 in grp.getgrnam(f"{prefix}test-1-panel").gr_mem, res.stderr
+
+
+READER = """import sys, time
+while True:
+    try:
+        open(sys.argv[1], "rb").read()
+        print("READ", time.time(), flush=True)
+    except PermissionError:
+        print("DENIED", time.time(), flush=True)
+    time.sleep(0.2)
+"""
+
+
+def test_a_conflict_declared_by_amendment_ends_the_reviewers_processes_at_once(prefix, reachable, base):
+    """Issue 24, item 2: a process e1 left running with `setsid -f` reads tb's evidence; the coordinator amends
+    the roster (e1 now conflicted with tb) and root runs accounts: the process is ended within seconds, a new
+    one is refused, and e1's notebook for tb has left e1's home."""
+    rd = make_round(base, experts=("e1", "e2"), do_freeze=False,
+                    aggregation={"expert": "trimmed_mean", "trim": 0, "min_reviewers": 1})
+    (rd / "evidence" / "tb" / "plan.txt").write_text("tb's confidential plan\n")
+    assert _accounts(rd, prefix, base / "pw.txt").returncode == 0
+    coord, e1 = f"{prefix}coord", f"{prefix}e1"
+    key = str(Path(pwd.getpwnam(coord).pw_dir) / ".workbench" / "coord.key")
+    as_user(coord, *CLI, "round", "freeze", str(rd), "--key", key)
+    home = Path(pwd.getpwnam(e1).pw_dir)
+    log = home / "reader.log"
+    as_user(e1, "sh", "-c", f"setsid -f {PY} -c '{READER}' {rd}/evidence/tb/plan.txt >{log} 2>&1")
+    for _ in range(100):
+        if "READ" in (log.read_text() if log.exists() else ""):
+            break
+        time.sleep(0.2)
+    assert "READ" in log.read_text()
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    next(e for e in roster["reviewers"] if e["id"] == "e1")["coi"] = ["tb"]
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster, sort_keys=False))
+    assign = yaml.safe_load((rd / "assignments.yaml").read_text())
+    assign["assignments"] = [a for a in assign["assignments"] if (a["reviewer"], a["team"]) != ("e1", "tb")]
+    (rd / "assignments.yaml").write_text(yaml.safe_dump(assign))
+    as_user(coord, *CLI, "round", "amend", str(rd), "--reason", "e1 declared a conflict with tb", "--key", key)
+    t0 = time.monotonic()
+    res = _accounts(rd, prefix, base / "pw2.txt")
+    took = time.monotonic() - t0
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"{e1} left a group: 1 process(es) of {e1} ended" in res.stdout
+    assert f"removed {home}/test-1/tb.ipynb" in res.stdout and not (home / "test-1" / "tb.ipynb").exists()
+    lines = log.read_text().split()
+    time.sleep(1)
+    assert log.read_text().split() == lines and "DENIED" not in lines  # ended before the next read
+    assert _probe(e1, [rd / "evidence/tb/plan.txt"]) == {str(rd / "evidence/tb/plan.txt"): "DENIED"}
+    assert took < 60

@@ -821,15 +821,21 @@ def _cmd_hub_accounts(args: argparse.Namespace) -> int:
     print(f"accounts created: {', '.join(rep.created) or 'none'}"
           + (f"; their passwords are in {rep.passwords_file}" if rep.passwords_file else ""))
     print(f"{len(rep.notebooks)} notebook(s) written; {rep.perms} path(s) given their owner and mode")
+    for name, n in rep.ended.items():
+        print(f"{name} left a group: {n} process(es) of {name} ended (its server included)")
+    for name in rep.notebooks_removed:
+        print(f"removed {name}: a notebook for a team its owner may no longer score")
     if rep.roster_keys_written:
         print(f"roster.yaml: public keys set for {', '.join(rep.roster_keys_written)} (the keys in their homes); "
               "freeze the round next")
+    for name, problem in rep.blocked.items():
+        print(f"{name}: {problem}: left without access to the round until fixed (then run this again); "
+              "everyone else was applied", file=sys.stderr)
     if rep.key_mismatches:
         print(f"the keys in the homes of {', '.join(rep.key_mismatches)} are not their keys in the frozen roster: "
               "amend the roster with ~ID/.workbench/ID.pub ('workbench round amend'), then run this again",
               file=sys.stderr)
-        return 1
-    return 0
+    return 1 if rep.blocked or rep.key_mismatches else 0
 
 
 def _cmd_hub_serve(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, 
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import json
@@ -443,9 +444,83 @@ class AccountsReport(BaseModel):
     created: list[str] = []
     passwords_file: str = ""
     notebooks: list[str] = []
+    notebooks_removed: list[str] = []
     roster_keys_written: list[str] = []
     key_mismatches: list[str] = []
+    blocked: dict[str, str] = {}  # account -> what is wrong with its folders (left without access)
+    ended: dict[str, int] = {}  # account -> processes ended because it left a group
     perms: int = 0
+
+
+def _not_a_folder(path: Path, uid: int | None = None) -> str | None:
+    """Why ``path`` (when it exists) is not a real folder (owned by ``uid``); None when it is fine or absent."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a folder"
+    if uid is not None and st.st_uid != uid:
+        return f"{path} is not owned by the account"
+    return None
+
+
+def folder_problem(a: Account, u: pwd.struct_passwd, rd: Path, round_id: str) -> str | None:
+    """What a person did to a folder the round relies on (their home, ``~/.workbench``, ``~/<round id>``, their
+    drafts and outbox in the round): a link or a file where a folder belongs; None when all is in order."""
+    home = Path(u.pw_dir)
+    checks = [(home, u.pw_uid), (home / KEY_DIR, None), (home / round_id, None)]
+    if a.role in PANEL_ROLES:
+        checks += [(rd / "drafts" / a.roster_id, None), (rd / "outbox" / a.roster_id, None)]
+    for path, uid in checks:
+        problem = _not_a_folder(path, uid)
+        if problem:
+            return problem
+    return None
+
+
+def account_processes(uid: int) -> list[int]:
+    """Every process whose real, effective, saved or file-system user id is ``uid`` (from ``/proc``)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        uids = next((line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")), [])
+        if str(uid) in uids:
+            out.append(int(pid))
+    return out
+
+
+def end_processes(uid: int, grace: float = 1.0) -> int:
+    """End every process of ``uid`` (:func:`account_processes`): SIGTERM, then SIGKILL for what is left after
+    ``grace`` seconds, again until none is left (a process forking meanwhile is caught on the next pass).
+    Returns how many processes were ended. Its single-user server is one of them: the hub sees it stop."""
+    import signal
+    import time
+
+    ended: set[int] = set()
+    sig = signal.SIGTERM
+    for _ in range(20):
+        pids = account_processes(uid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                ended.add(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and account_processes(uid):
+            time.sleep(0.05)
+        sig = signal.SIGKILL
+    return len(ended)
 
 
 def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterable[str] = (), lang: str = "ko",
@@ -458,6 +533,13 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
     New accounts get a random password, written to ``passwords_file`` (mode 0600, root's) for the
     ministry's IT to hand over; existing passwords are never changed. In a round not frozen yet, the roster's
     public keys are set to the keys in the homes; in a frozen one a difference is reported (amend the roster).
+
+    One person's folders never stop the round: a person whose home, ``~/.workbench``, ``~/<round id>``,
+    drafts or outbox is a link or a file (:func:`folder_problem`), or whose key cannot be made, is reported in
+    ``blocked`` and left in none of the round's groups (no access) until fixed; everyone else is applied.
+    Membership changes take effect at once: every process of an account that left a group (an amendment, a
+    conflict, publication, a blocked folder) is ended (:func:`end_processes`; its server with them), because a
+    running process keeps the groups it started with, and any file it has open.
     """
     _require_root("workbench hub accounts")
     rd = Path(round_dir).absolute()
@@ -491,29 +573,32 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
         _run_input(["chpasswd"], "".join(f"{n}:{p}\n" for n, p in passwords.items()))
         atomic_write_text(pw, "".join(f"{n} {p}\n" for n, p in passwords.items()), mode=0o600)
         report.passwords_file = str(pw)
+    # each person's home: key and notebooks; a problem there is that person's alone
+    roster_keys = {}
+    for a in plan.accounts:
+        u = pwd.getpwnam(a.name)
+        problem = folder_problem(a, u, rd, plan.round_id)
+        if problem is None and a.role != "auditor":
+            try:
+                pem = _home_setup(a, u, r, plan, lang, report)
+                entry = r.roster.get(a.roster_id)
+                if entry is not None and (entry.public_key is None or key_id(public_key_from_pem(pem)) != key_id(entry.key())):
+                    roster_keys[a.roster_id] = pem
+            except (HubError, OSError) as e:
+                problem = e.message if isinstance(e, HubError) else f"{e.filename}: {e.strerror}"
+        if problem is not None:
+            report.blocked[a.name] = problem
+    # the groups (without the blocked), and an immediate end to every process of whoever left one
+    before = {g: set(grp.getgrnam(g).gr_mem) if _group_exists(g) else set() for g in plan.groups}
     for g, members in plan.groups.items():
         if not _group_exists(g):
             _run(["groupadd", g])
-        _run(["gpasswd", "-M", ",".join(members), g])
-    # keys, the roster, notebooks
-    roster_keys = {}
-    for a in plan.accounts:
-        if a.role == "auditor":
-            continue
-        u = pwd.getpwnam(a.name)
-        os.chmod(u.pw_dir, 0o700)
-        pem = _ensure_key(u, a.roster_id)
-        entry = r.roster.get(a.roster_id)
-        assert entry is not None
-        if key_id(public_key_from_pem(pem)) != key_id(entry.key()):
-            roster_keys[a.roster_id] = pem
-        if a.name in plan.notebooks:
-            folder = Path(u.pw_dir) / plan.round_id
-            _own_dir(folder, u)
-            for t in plan.notebooks[a.name]:
-                nb = folder / f"{t}.ipynb"
-                if _write_owned(nb, _notebook(rd, a.roster_id, t, entry.role, lang, _home_key(u, a.roster_id)), u):
-                    report.notebooks.append(str(nb))
+        _run(["gpasswd", "-M", ",".join(m for m in members if m not in report.blocked), g])
+    left = {m for g in plan.groups for m in before[g] - set(grp.getgrnam(g).gr_mem)}
+    for name in sorted(left):
+        u = _user(name)
+        if u is not None:
+            report.ended[name] = end_processes(u.pw_uid)
     if roster_keys and not frozen:
         data = yaml.safe_load(read_bounded(rd / "roster.yaml"))
         for e in data["reviewers"]:
@@ -523,13 +608,46 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
         report.roster_keys_written = sorted(roster_keys)
     elif roster_keys:
         report.key_mismatches = sorted(roster_keys)
-    # the round's files
+    # the round's files (a blocked person's link stays as it is: never followed, never replaced)
     for d in required_dirs(plan, r):
-        (rd / d).mkdir(parents=True, exist_ok=True)
+        if not _not_a_folder(rd / d):
+            (rd / d).mkdir(parents=True, exist_ok=True)
     perms = permission_plan(plan, round_paths(rd))
     apply_permissions(rd, perms)
     report.perms = len(perms)
     return report
+
+
+def _home_setup(a: Account, u: pwd.struct_passwd, r: Round, plan: Plan, lang: str, report: AccountsReport) -> str:
+    """One roster member's home: mode 0700, their key (made by them), a notebook per team they may score and
+    none for a team they may no longer score; returns their public key (PEM)."""
+    fd = os.open(u.pw_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    pem = _ensure_key(u, a.roster_id)
+    entry = r.roster.get(a.roster_id)
+    assert entry is not None
+    if a.name in plan.notebooks:
+        folder = Path(u.pw_dir) / plan.round_id
+        _own_dir(folder, u)
+        for t in plan.notebooks[a.name]:
+            nb = folder / f"{t}.ipynb"
+            if _write_owned(nb, _notebook(r.path, a.roster_id, t, entry.role, lang, _home_key(u, a.roster_id)), u):
+                report.notebooks.append(str(nb))
+        # a team this person may no longer score (a conflict declared in an amendment): its notebook, with
+        # whatever evidence its outputs show, leaves their home (the draft stays in drafts/, out of reach)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for t in sorted({t.id for t in r.teams.teams} - set(plan.notebooks[a.name])):
+                for name in (f"{t}.ipynb", f"{t}.run.ipynb"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(name, dir_fd=fd)
+                        report.notebooks_removed.append(str(folder / name))
+        finally:
+            os.close(fd)
+    return pem
 
 
 def _run_input(cmd: list[str], text: str) -> None:
