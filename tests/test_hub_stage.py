@@ -158,3 +158,61 @@ def test_a_conflict_declared_by_amendment_ends_the_reviewers_processes_at_once(p
     assert log.read_text().split() == lines and "DENIED" not in lines  # ended before the next read
     assert _probe(e1, [rd / "evidence/tb/plan.txt"]) == {str(rd / "evidence/tb/plan.txt"): "DENIED"}
     assert took < 60
+
+
+def test_a_port_a_stopped_hub_left_in_time_wait_is_free_again():
+    """Issue 24, item 5: 12 s after a stop the port was "in use": the check bound without SO_REUSEADDR, so the
+    closed connections in TIME_WAIT counted. The proxy listens with SO_REUSEADDR; so does the check now."""
+    import errno
+    import socket
+
+    from workbench.hub import _port_free, wait_port
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = listener.accept()
+    conn.close()  # the server closes first, as a stopping hub does: its side of the port goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    with socket.socket() as plain, pytest.raises(OSError) as e:
+        plain.bind(("127.0.0.1", port))  # the old check
+    assert e.value.errno == errno.EADDRINUSE
+    assert _port_free(port) and wait_port(port, 0)
+    with socket.socket() as busy:  # a port really in use stays refused, after the wait
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        t0 = time.monotonic()
+        assert not wait_port(port, 1) and time.monotonic() - t0 >= 1
+
+
+def test_the_settings_are_kept_in_the_state_folder_and_a_unit_runs_serve_with_none(tmp_path):
+    """Issue 24, item 5: what accounts and serve were given is kept per state folder (a restart needs no flag);
+    another round's state folder is refused; the systemd unit passes `systemd-analyze verify`."""
+    from workbench.errors import HubError
+    from workbench.hub import SETTINGS_FILE, HubSettings, hub_settings, save_settings, unit_text
+
+    state, rd = tmp_path / "st ate", tmp_path / "round"
+    first = hub_settings(state, rd, prefix="p-", auditors=["aud"])
+    assert first == HubSettings(round=str(rd), prefix="p-", auditors=["aud"], port=8000)
+    save_settings(state, first.model_copy(update={"port": 8123}))
+    assert oct(state.stat().st_mode & 0o777) == "0o700" and oct((state / SETTINGS_FILE).stat().st_mode & 0o777) == "0o600"
+    assert hub_settings(state, rd) == HubSettings(round=str(rd), prefix="p-", auditors=["aud"], port=8123)
+    assert hub_settings(state, rd, prefix="", port=9000).model_dump(include={"prefix", "port"}) == {"prefix": "", "port": 9000}
+    with pytest.raises(HubError, match=r"this state folder is kept for the round .*round.*one state folder per round"):
+        hub_settings(state, tmp_path / "other")
+    unit = tmp_path / "workbench-hub-test.service"
+    unit.write_text(unit_text(first, state, python=PY))
+    text = unit.read_text()
+    assert f'ExecStart={PY} -m workbench hub serve {rd} --state "{state}" --start' in text
+    assert "Restart=on-failure" in text and "--prefix" not in text and "--auditor" not in text
+    if shutil.which("systemd-analyze") is None:  # the one check that needs systemd's tools: said, not skipped
+        print("systemd-analyze is not installed: the unit was not verified by systemd")
+        return
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert res.returncode == 0 and str(unit) not in res.stderr, res.stderr

@@ -63,9 +63,11 @@ from .round import Round, load_round
 from .shipped import review_notebook
 from .signing import key_id, public_key_from_pem
 
-__all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "Perm", "Plan", "account_name", "apply_permissions",
-           "default_proxy", "hub_config", "permission_plan", "plan_json", "plan_round", "required_dirs", "round_paths",
-           "runtime_paths", "setup_accounts", "start_hub", "unreachable", "write_hub"]
+__all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "HubSettings", "Perm", "Plan", "account_name",
+           "account_processes", "apply_permissions", "default_proxy", "end_processes", "folder_problem",
+           "hub_config", "hub_settings", "permission_plan", "plan_json", "plan_round", "required_dirs",
+           "round_paths", "runtime_paths", "save_settings", "setup_accounts", "start_hub", "unit_text",
+           "unreachable", "wait_port", "write_hub"]
 
 # Debian's default NAME_REGEX for useradd/groupadd, and the kernel-independent 32-character limit
 ACCOUNT_PATTERN = r"[a-z_][a-z0-9_-]{0,31}"  # matched whole (re.fullmatch: "$" would let a newline through)
@@ -666,11 +668,27 @@ def default_proxy() -> Path | None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the hub can listen on ``port`` of 127.0.0.1 as its proxy will: with ``SO_REUSEADDR``, so the
+    connections a stopped hub left in TIME_WAIT do not count as the port being in use."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def wait_port(port: int, seconds: float) -> bool:
+    """:func:`_port_free`, asked again for up to ``seconds`` (a hub that was just stopped lets go of its port
+    within a few seconds); True once free."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not _port_free(port):
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.5)
     return True
 
 
@@ -680,13 +698,104 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SETTINGS_FILE = "workbench-hub.json"
+UNIT_FILE = "workbench-hub.service"
+
+
+class HubSettings(BaseModel):
+    """What ``hub accounts`` and ``hub serve`` were given, kept in the state folder (``workbench-hub.json``,
+    root's, 0600) so that a restart, by hand or by systemd, needs no flag to remember."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: str
+    prefix: str = ""
+    auditors: list[str] = []
+    port: int = 8000
+    proxy: str | None = None
+
+
+def hub_settings(state_dir: str | Path, round_dir: str | Path, *, prefix: str | None = None,
+                 auditors: Iterable[str] = (), port: int | None = None, proxy: str | None = None) -> HubSettings:
+    """The settings for ``round_dir``: each value given here, else the one kept in ``state_dir``, else the
+    default. A state folder kept for another round is refused (one state folder per round)."""
+    rd = str(Path(round_dir).absolute())
+    f = Path(state_dir) / SETTINGS_FILE
+    kept = HubSettings(round=rd)
+    if f.exists():
+        try:
+            kept = HubSettings.model_validate_json(read_bounded(f, 100_000))
+        except ValueError as e:
+            raise HubError(f"not the settings workbench hub wrote: {str(e).splitlines()[0]}", file=f,
+                           expected="a file written by 'workbench hub' (remove it and give the flags again)") from None
+        if kept.round != rd:
+            raise HubError(f"this state folder is kept for the round {kept.round}", file=f,
+                           expected="one state folder per round (--state)")
+    return HubSettings(round=rd, prefix=kept.prefix if prefix is None else prefix,
+                       auditors=list(auditors) or kept.auditors, port=kept.port if port is None else port,
+                       proxy=proxy or kept.proxy)
+
+
+def save_settings(state_dir: str | Path, settings: HubSettings) -> Path:
+    """Keep ``settings`` in ``state_dir`` (made 0700 if new; the file 0600)."""
+    state = Path(state_dir).absolute()
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state, 0o700)
+    return atomic_write_bytes(state / SETTINGS_FILE, settings.model_dump_json(indent=2).encode() + b"\n", mode=0o600)
+
+
+def _unit_arg(text: str) -> str:
+    """One ExecStart argument in systemd's quoting (``%`` and ``$`` are systemd's own: doubled)."""
+    text = text.replace("%", "%%").replace("$", "$$")
+    if re.fullmatch(r"[A-Za-z0-9_./:=+@-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unit_text(settings: HubSettings, state_dir: str | Path, python: str | Path | None = None) -> str:
+    """A systemd unit that runs the hub for the round as ``serve --start`` does, every other setting read from
+    the state folder; ``Restart=on-failure`` (a restart right after a stop finds the port free: SO_REUSEADDR,
+    and serve waits for a port still held). Stopping it ends every process in its control group: the
+    reviewers' servers and whatever they started."""
+    state = Path(state_dir).absolute()
+    cmd = [str(python or sys.executable), "-m", "workbench", "hub", "serve", settings.round, "--state", str(state),
+           "--start"]
+    if any(c in "".join(cmd) for c in "\n\r"):
+        raise HubError("a path with a line break cannot go in a systemd unit", file=state)
+    env = os.environ.get("PYTHONPATH", "")
+    return "\n".join([
+        "# Written by `workbench hub serve`; copy it to /etc/systemd/system/ (docs/deployment.md).",
+        "[Unit]",
+        f"Description=JupyterHub for the round {Path(settings.round).name} (workbench hub)",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        "ExecStart=" + " ".join(_unit_arg(a) for a in cmd),
+        *([f"Environment={_unit_arg('PYTHONPATH=' + env)}"] if env else []),
+        f"WorkingDirectory={str(state).replace('%', '%%')}",  # a path setting: taken whole, never quoted
+        "Restart=on-failure",
+        "RestartSec=3",
+        "KillMode=control-group",
+        "TimeoutStopSec=30",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ])
+
+
 def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix: str = "",
-              auditors: Iterable[str] = (), proxy: str | Path | None = None) -> Path:
+              auditors: Iterable[str] = (), proxy: str | Path | None = None, wait: float = 0.0) -> Path:
     """Check that the round can be served and write ``<state_dir>/jupyterhub_config.py``; return its path.
+    Beside it: the settings given (``workbench-hub.json``, :class:`HubSettings`: a restart needs no flags) and
+    a systemd unit (``workbench-hub.service``, :func:`unit_text`).
 
     Refused, with nothing written: a round that is not frozen or whose files changed since, an account that
     does not exist (``workbench hub accounts`` first), a home key that does not match the roster, a port in
-    use on 127.0.0.1, no configurable-http-proxy, or a Python environment other accounts cannot reach.
+    use on 127.0.0.1 (after waiting up to ``wait`` seconds for it), no configurable-http-proxy, or a Python
+    environment other accounts cannot reach.
     """
     rd = Path(round_dir).absolute()
     r = load_round(rd)
@@ -710,13 +819,15 @@ def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix
         raise HubError("configurable-http-proxy not found", file=str(proxy_path) if proxy_path else None,
                        expected="'make' (installs it under .hub-proxy/), 'npm install -g configurable-http-proxy' or --proxy")
     _require_reachable()
-    if not _port_free(port):
+    if not wait_port(port, wait):
         raise HubError(f"port {port} on 127.0.0.1 is in use", place="--port", expected="a free port")
     state = Path(state_dir).absolute()
     text = hub_config(plan, port=port, hub_port=_free_port(), api_port=_free_port(), state_dir=state,
                       proxy=proxy_path, python=sys.executable)
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(state, 0o700)  # the hub's database and cookie secret
+    settings = HubSettings(round=str(rd), prefix=prefix, auditors=[a.name for a in plan.accounts if a.role == "auditor"],
+                           port=port, proxy=str(proxy) if proxy else None)
+    save_settings(state, settings)  # makes the folder 0700: the hub's database and cookie secret go there
+    atomic_write_text(state / UNIT_FILE, unit_text(settings, state), mode=0o644)
     return atomic_write_bytes(state / "jupyterhub_config.py", text.encode(), mode=0o600)
 
 
