@@ -216,3 +216,20 @@ def test_the_settings_are_kept_in_the_state_folder_and_a_unit_runs_serve_with_no
         return
     res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert res.returncode == 0 and str(unit) not in res.stderr, res.stderr
+
+
+def test_the_roster_needs_no_key_until_the_freeze_which_names_each_member_without_one(tmp_path):
+    """Issue 24, item 7: no placeholder public_key before `hub accounts` writes the real ones; the freeze refuses
+    a member without a key with one clear line naming the entry."""
+    from workbench.round import load_round
+
+    rd = make_round(tmp_path, do_freeze=False)
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    del roster["reviewers"][1]["public_key"]
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster, sort_keys=False))
+    assert load_round(rd).roster.get("e1").public_key is None
+    res = subprocess.run([*CLI, "round", "freeze", str(rd), "--key", str(tmp_path / "keys" / "coord.key")],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "roster.yaml" in res.stderr and "reviewers.1.public_key: 'e1' has no public key" in res.stderr
+    assert not (rd / "frozen").exists()

@@ -60,7 +60,7 @@ from .errors import HubError
 from .files import atomic_write_bytes, atomic_write_text, read_bounded
 from .lifecycle import check_frozen
 from .round import Round, load_round
-from .shipped import review_notebook
+from .shipped import review_notebook, shipped_path
 from .signing import key_id, public_key_from_pem
 
 __all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "HubSettings", "Perm", "Plan", "account_name",
@@ -216,7 +216,9 @@ def permission_plan(plan: Plan, paths: Iterable[tuple[str, bool]]) -> list[Perm]
         if not parts:
             group, d = plan.panel, 0o750 if plan.published else 0o710
         elif plan.published:
-            group = plan.panel if top == "report" else plan.audit
+            # the report is everyone's; drafts/ and outbox/ let the panel pass, so each reviewer keeps reading
+            # their own drafts and submitted sheets (the folders inside are theirs); the rest: the auditors'
+            group = plan.panel if top == "report" or (top in ("drafts", "outbox") and len(parts) == 1) else plan.audit
             if person is not None:
                 owner = person.name
                 d = 0o2750 if top == "outbox" and len(parts) == 2 else 0o750
@@ -261,6 +263,10 @@ def hub_config(plan: Plan, *, port: int, hub_port: int, api_port: int, state_dir
         # umask 027: what anyone writes from their server (a coordinator's batch in a terminal included) is
         # never readable by accounts outside its folder's group
         f"c.Spawner.cmd = ['/bin/sh', '-c', 'umask 027 && exec \"$0\" -m jupyterhub.singleuser \"$@\"', {str(python)!r}]",
+        # every terminal and kernel finds `workbench` (the environment's bin first: never root's own PATH); the
+        # shipped labconfig turns JupyterLab's news and update prompt off (it covered the form at each login)
+        f"c.Spawner.environment = {{'PATH': {str(Path(python).parent) + ':/usr/local/bin:/usr/bin:/bin'!r}, "
+        f"'JUPYTER_CONFIG_PATH': {str(shipped_path('jupyter'))!r}}}",
         "c.Spawner.notebook_dir = '~'",
         f"c.Spawner.default_url = {'/lab/tree/' + plan.round_id!r}",
         "c.Spawner.start_timeout = 120",
@@ -440,6 +446,51 @@ def _notebook(rd: Path, rid: str, team: str, role: str, lang: str, key: Path) ->
     return nbformat.writes(nb).encode()
 
 
+def _role_notebook(role: str, rd: Path, rid: str, key: Path | None) -> bytes:
+    """The coordinator's (status, collect, aggregate) or an auditor's (audit) notebook for this round: each step
+    is a cell running the same command as the guide (``workbench.cli.main``), with this round and key filled in."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    params = f"ROUND = {str(rd)!r}\n" + (f"KEY = {str(key)!r}  # your key, in your home\n" if key else "")
+    if role == "coordinator":
+        cells = [new_markdown_cell(f"# Coordinator: round `{rid}` / 평가 운영\nEach cell runs a `workbench` command "
+                                   "(docs/coordinator-guide.md); the same commands work in a terminal."),
+                 new_code_cell(params, metadata={"tags": ["parameters"]}),
+                 new_code_cell("from workbench.cli import main\n\nmain(['round', 'status', ROUND])"),
+                 new_markdown_cell("## Collect the reviewers' outboxes / 평가표 수집"),
+                 new_code_cell("main(['collect', ROUND, '--key', KEY])"),
+                 new_markdown_cell("## Aggregate and publish / 집계 (when every sheet is in)"),
+                 new_code_cell("# main(['aggregate', ROUND, '--key', KEY])")]
+    else:
+        cells = [new_markdown_cell(f"# Audit: round `{rid}` / 감사\nThe round is read-only to you; the audit is "
+                                   "written to `~/audit` (docs/auditor-guide.md)."),
+                 new_code_cell(params, metadata={"tags": ["parameters"]}),
+                 new_code_cell("from pathlib import Path\n\nfrom workbench.cli import main\n\n"
+                               "main(['audit', ROUND, '--out', str(Path.home() / 'audit')])")]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    return nbformat.writes(nb).encode()
+
+
+def _desk(a: Account, u: pwd.struct_passwd, rd: Path, plan: Plan, report: AccountsReport) -> None:
+    """A coordinator's or an auditor's ``~/<round id>/`` (where JupyterLab opens): their notebook and a link
+    ``round`` to the round folder."""
+    folder = Path(u.pw_dir) / plan.round_id
+    _own_dir(folder, u)
+    name, key = ("coordinator.ipynb", _home_key(u, a.roster_id)) if a.role == "coordinator" else ("audit.ipynb", None)
+    if _write_owned(folder / name, _role_notebook(a.role, rd, a.roster_id or plan.round_id, key), u):
+        report.notebooks.append(str(folder / name))
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.symlink(rd, "round", dir_fd=fd)
+        os.chown("round", u.pw_uid, u.pw_gid, dir_fd=fd, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class AccountsReport(BaseModel):
     """What :func:`setup_accounts` did."""
 
@@ -580,7 +631,12 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
     for a in plan.accounts:
         u = pwd.getpwnam(a.name)
         problem = folder_problem(a, u, rd, plan.round_id)
-        if problem is None and a.role != "auditor":
+        if problem is None and a.role == "auditor" and plan.published and os.path.isdir(u.pw_dir):
+            try:
+                _desk(a, u, rd, plan, report)
+            except (HubError, OSError) as e:
+                problem = e.message if isinstance(e, HubError) else f"{e.filename}: {e.strerror}"
+        elif problem is None and a.role != "auditor":
             try:
                 pem = _home_setup(a, u, r, plan, lang, report)
                 entry = r.roster.get(a.roster_id)
@@ -631,6 +687,8 @@ def _home_setup(a: Account, u: pwd.struct_passwd, r: Round, plan: Plan, lang: st
     pem = _ensure_key(u, a.roster_id)
     entry = r.roster.get(a.roster_id)
     assert entry is not None
+    if a.role == "coordinator":
+        _desk(a, u, r.path, plan, report)
     if a.name in plan.notebooks:
         folder = Path(u.pw_dir) / plan.round_id
         _own_dir(folder, u)
