@@ -21,7 +21,22 @@ from pathlib import Path
 import pytest
 import yaml
 from coord_helpers import coord_key, make_round, sign_sheet
-from test_hub import CLI, PY, _env, _probe, as_user, base, prefix, reachable, root_only  # noqa: F401 (fixtures)
+from test_hub import (  # noqa: F401 (fixtures)
+    ARTIFACTS,
+    CHROMIUM,
+    CLI,
+    PY,
+    _env,
+    _free_port,
+    _login,
+    _probe,
+    _wait_http,
+    as_user,
+    base,
+    prefix,
+    reachable,
+    root_only,
+)
 
 from workbench import collect as collect_mod
 from workbench.collect import collect
@@ -233,3 +248,96 @@ def test_the_roster_needs_no_key_until_the_freeze_which_names_each_member_withou
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     assert "roster.yaml" in res.stderr and "reviewers.1.public_key: 'e1' has no public key" in res.stderr
     assert not (rd / "frozen").exists()
+
+
+def _serve(rd: Path, state: Path, log: Path, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([*CLI, "hub", "serve", str(rd), "--state", str(state), *flags, "--start"], env=_env("/root"),
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(hub: subprocess.Popen) -> None:
+    import contextlib
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(hub.pid, signal.SIGTERM)
+    try:
+        hub.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(hub.pid, signal.SIGKILL)
+        hub.wait()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix, reachable, base):
+    """Issue 24, items 5 and 7, on a real hub, proxy and Chromium: a roster without keys; accounts with the
+    auditor and --state; serve with no --prefix (kept), stopped with a connection open, and started again at
+    once with no flag at all. The auditor may log in (publication stood in for by the signed report's file,
+    which is all the hub looks at), lands on ~/<round>/audit.ipynb, the coordinator on coordinator.ipynb; no
+    "Could not find path", no news prompt; `workbench` is on the PATH of the servers."""
+    import http.client
+
+    from conftest import require
+    from playwright.sync_api import expect, sync_playwright
+
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (/usr/bin/chromium)")
+    rd = make_round(base, experts=("e1",), do_freeze=False)
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    for e in roster["reviewers"]:
+        del e["public_key"]  # no placeholders: accounts writes the keys it makes
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster, sort_keys=False))
+    assert _accounts(rd, prefix, base / "pw.txt").returncode == 0
+    coord, aud = f"{prefix}coord", f"{prefix}aud"
+    as_user(coord, *CLI, "round", "freeze", str(rd), "--key", f"/home/{coord}/.workbench/coord.key")
+    (rd / "report").mkdir()
+    (rd / "report" / "report.dsse.json").write_text("{}")
+    subprocess.run(["useradd", "--create-home", aud], check=True)
+    subprocess.run(["chpasswd"], input=f"{aud}:Auditor-pw-1\n", text=True, check=True)
+    state, log, port = base / "state", base / "hub.log", _free_port()
+    res = _accounts(rd, prefix, base / "pw2.txt", "--auditor", aud, "--state", str(state))
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([*CLI, "hub", "serve", str(rd), "--state", str(state), "--port", str(port)],
+                         capture_output=True, text=True, env=_env("/root"))
+    assert res.returncode == 0 and f"--prefix {prefix} --auditor {aud}" in res.stdout, res.stdout + res.stderr
+    assert "systemd" in res.stdout and (state / "workbench-hub.service").is_file()
+    hub = _serve(rd, state, log)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/hub/login", hub, log)
+        held = http.client.HTTPConnection("127.0.0.1", port)
+        held.request("GET", "/hub/login")
+        held.getresponse().read()
+        _stop(hub)  # the hub closes the connection: its side of the port lingers in TIME_WAIT
+        held.close()
+        hub = _serve(rd, state, log)  # at once, and with no flag to remember
+        _wait_http(f"http://127.0.0.1:{port}/hub/login", hub, log)
+        passwords = dict(line.split() for line in (base / "pw.txt").read_text().splitlines())
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            for account, password, notebook in ((aud, "Auditor-pw-1", "audit.ipynb"),
+                                                (coord, passwords[coord], "coordinator.ipynb")):
+                page = browser.new_page(viewport={"width": 1200, "height": 900})
+                _login(page, port, account, password)
+                item = page.locator(".jp-DirListing-itemText", has_text=notebook)
+                item.first.wait_for(timeout=180_000)
+                expect(page.locator(".jp-DirListing-itemText", has_text="round")).to_have_count(1)
+                page.wait_for_timeout(2000)  # the news prompt came with the first paint
+                assert page.get_by_text("official Jupyter news").count() == 0
+                assert page.locator(".jp-Dialog").count() == 0  # no "Could not find path"
+                page.close()
+            browser.close()
+        uid = pwd.getpwnam(coord).pw_uid
+        from workbench.hub import account_processes
+
+        env = {}
+        for pid in account_processes(uid):
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            env = dict(x.decode().split("=", 1) for x in raw if b"=" in x)
+            if "JUPYTERHUB_USER" in env:
+                break
+        assert shutil.which("workbench", path=env["PATH"]), env.get("PATH")
+    finally:
+        _stop(hub)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copyfile(log, ARTIFACTS / "hub-restart.log")  # for a failure in CI
+    assert "not allowed" not in log.read_text()
