@@ -341,3 +341,18 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(log, ARTIFACTS / "hub-restart.log")  # for a failure in CI
     assert "not allowed" not in log.read_text()
+
+
+def test_serve_names_the_folder_that_keeps_the_accounts_from_this_python_and_the_fix(base, monkeypatch):
+    """Issue 24, item 7: the venv's Python under root's 0700 home (pyenv): refused before anyone logs in, naming
+    the folder and how to fix it."""
+    from workbench import hub
+    from workbench.errors import HubError
+
+    locked = base / "root-home"
+    (locked / ".pyenv").mkdir(parents=True)
+    locked.chmod(0o700)
+    monkeypatch.setattr(hub, "runtime_paths", lambda: [locked / ".pyenv"])
+    with pytest.raises(HubError, match=rf"cannot run this Python .*{locked} \(mode 0700: others cannot pass through\)"
+                                       rf".*make PYTHON=/usr/bin/python3.*chmod o\+x {locked}"):
+        hub._require_reachable()

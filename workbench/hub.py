@@ -295,11 +295,16 @@ def unreachable(paths: Iterable[str | Path]) -> list[str]:
 
 
 def _require_reachable() -> None:
+    """Refuse, before anyone logs in, a Python or workbench other accounts cannot run: name the folder that
+    blocks it and the two ways out."""
     blocked = unreachable(runtime_paths())
     if blocked:
-        raise HubError(f"the reviewers' accounts cannot run this Python: {blocked[0]}",
-                       expected="Python and the workbench installed where every account can read them, e.g. a "
-                                "virtual environment under /opt (docs/deployment.md)")
+        folder = blocked[0].split(" (", 1)[0]
+        bits = "o+x" if "pass through" in blocked[0] else "o+rX"
+        raise HubError(f"the reviewers' accounts cannot run this Python ({sys.executable}): {blocked[0]}",
+                       expected=f"the environment rebuilt from a Python every account can run, under /opt, e.g. "
+                                f"'make PYTHON=/usr/bin/python3' in /opt/workbench, or (if nothing secret is in it) "
+                                f"'chmod {bits} {folder}' (docs/deployment.md, section 1)")
 
 
 def runtime_paths() -> list[Path]:
