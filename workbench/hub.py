@@ -22,15 +22,24 @@ digits, ``_`` and ``-``, at most 32 characters); a roster id that cannot be one 
 Groups are ``<prefix><tag>-panel``, ``-coord``, ``-audit`` and ``-t-<team>`` (a hash stands in for a team id
 that is not a valid group name).
 
-Pure (no root, no changes): :func:`account_name`, :func:`plan_round`, :func:`required_dirs`,
-:func:`permission_plan`, :func:`hub_config`, :func:`plan_json`. On the machine (:func:`unreachable` reads modes):
-:func:`setup_accounts` (root: accounts, groups, keys, notebooks, :func:`apply_permissions`), :func:`write_hub`
-(the checks and ``jupyterhub_config.py``) and :func:`start_hub`.
+A stage is weeks long, on a machine other work shares: one person's folder never stops the round (a link where
+a folder belongs blocks that person alone, :func:`folder_problem`); a membership change takes effect at once
+(every process of an account that left a group is ended, :func:`end_processes`); what ``accounts`` and ``serve``
+were given is kept in the hub's state folder (:class:`HubSettings`), so a restart, by hand or by the systemd unit
+written beside the configuration (:func:`unit_text`), needs no flags.
 
-Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, :class:`Perm`, :class:`Plan`,
-:func:`account_name`, :func:`plan_round`, :func:`required_dirs`, :func:`round_paths`, :func:`permission_plan`,
-:func:`apply_permissions`, :func:`hub_config`, :func:`unreachable`, :func:`runtime_paths`, :func:`setup_accounts`,
-:func:`write_hub`, :func:`start_hub`, :func:`default_proxy`, :func:`plan_json`.
+Pure (no root, no changes): :func:`account_name`, :func:`plan_round`, :func:`required_dirs`,
+:func:`permission_plan`, :func:`hub_config`, :func:`plan_json`, :func:`unit_text`. On the machine
+(:func:`unreachable` reads modes): :func:`setup_accounts` (root: accounts, groups, keys, notebooks,
+:func:`apply_permissions`), :func:`write_hub` (the checks, ``jupyterhub_config.py``, the settings and the unit)
+and :func:`start_hub`.
+
+Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, :class:`HubSettings`, :class:`Perm`,
+:class:`Plan`, :func:`account_name`, :func:`plan_round`, :func:`required_dirs`, :func:`round_paths`,
+:func:`permission_plan`, :func:`apply_permissions`, :func:`hub_config`, :func:`unreachable`, :func:`runtime_paths`,
+:func:`setup_accounts`, :func:`folder_problem`, :func:`account_processes`, :func:`end_processes`,
+:func:`hub_settings`, :func:`save_settings`, :func:`unit_text`, :func:`wait_port`, :func:`write_hub`,
+:func:`start_hub`, :func:`default_proxy`, :func:`plan_json`.
 """
 
 from __future__ import annotations
