@@ -290,6 +290,8 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
     assert _accounts(rd, prefix, base / "pw.txt").returncode == 0
     coord, aud = f"{prefix}coord", f"{prefix}aud"
     as_user(coord, *CLI, "round", "freeze", str(rd), "--key", f"/home/{coord}/.workbench/coord.key")
+    draft = rd / "drafts" / "e1" / "ta.json"
+    as_user(f"{prefix}e1", "sh", "-c", f"echo '{{}}' > {draft}")
     (rd / "report").mkdir()
     (rd / "report" / "report.dsse.json").write_text("{}")
     subprocess.run(["useradd", "--create-home", aud], check=True)
@@ -297,6 +299,8 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
     state, log, port = base / "state", base / "hub.log", _free_port()
     res = _accounts(rd, prefix, base / "pw2.txt", "--auditor", aud, "--state", str(state))
     assert res.returncode == 0, res.stderr
+    assert _probe(f"{prefix}e1", [draft]) == {str(draft): "READ"}  # published: e1 still reads their own draft
+    assert _probe(aud, [draft]) == {str(draft): "READ"}
     res = subprocess.run([*CLI, "hub", "serve", str(rd), "--state", str(state), "--port", str(port)],
                          capture_output=True, text=True, env=_env("/root"))
     assert res.returncode == 0 and f"--prefix {prefix} --auditor {aud}" in res.stdout, res.stdout + res.stderr
@@ -356,3 +360,21 @@ def test_serve_names_the_folder_that_keeps_the_accounts_from_this_python_and_the
     with pytest.raises(HubError, match=rf"cannot run this Python .*{locked} \(mode 0700: others cannot pass through\)"
                                        rf".*make PYTHON=/usr/bin/python3.*chmod o\+x {locked}"):
         hub._require_reachable()
+
+
+def test_after_publication_each_reviewer_still_reaches_their_own_drafts_and_outbox(tmp_path):
+    """Issue 24, item 7: drafts/ and outbox/ became the auditors' after publication, so reviewers lost their own
+    drafts and submitted sheets; now the panel passes through them, and the folders inside stay each one's."""
+    from workbench.hub import permission_plan, plan_round, round_paths
+    from workbench.round import load_round
+
+    rd = make_round(tmp_path, experts=("e1", "e2"))
+    for d in ("drafts/e1", "outbox/e1"):
+        (rd / d).mkdir(parents=True)
+    (rd / "drafts/e1/ta.json").write_text("{}")
+    plan = plan_round(load_round(rd), "p-", auditors=["aud"], published=True)
+    perms = {p.path: p.line() for p in permission_plan(plan, round_paths(rd))}
+    assert perms["drafts"] == "0750 p-coord:p-test-1-panel drafts" and perms["outbox"] == "0750 p-coord:p-test-1-panel outbox"
+    assert perms["drafts/e1"] == "0750 p-e1:p-test-1-audit drafts/e1"  # e1 (owner) and the auditors; not e2
+    assert perms["drafts/e1/ta.json"] == "0640 p-e1:p-test-1-audit drafts/e1/ta.json"
+    assert perms["outbox/e1"] == "2750 p-e1:p-test-1-audit outbox/e1"
