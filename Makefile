@@ -1,5 +1,9 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3
+# A Python every account can run (the reviewers' servers run the venv's Python as their own accounts): the
+# system's /usr/bin/python3 when it is 3.11 or later and has venv, never first a pyenv shim that may resolve
+# under root's 0700 home; else python3 on PATH. `workbench hub serve` names a folder that still blocks it.
+PYTHON ?= $(shell /usr/bin/python3 -c "import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))" 2>/dev/null \
+            && echo /usr/bin/python3 || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed

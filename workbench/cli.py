@@ -906,9 +906,11 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("round", metavar="ROUND")
-        q.add_argument("--prefix", default="", help="put before every roster id to make its account name (default none)")
+        q.add_argument("--prefix", help="put before every roster id to make its account name (default: the one kept "
+                       "in --state, else none)")
         q.add_argument("--auditor", action="append", default=[], metavar="ACCOUNT",
-                       help="an existing account that reads the whole round after publication (repeatable)")
+                       help="an existing account that reads the whole round after publication (repeatable; default: "
+                       "those kept in --state)")
 
     a = hs.add_parser("accounts", help="as root: create the accounts, groups, keys and notebooks; set every "
                       "path's owner and mode (idempotent: run it again after any roster or assignment change)")
@@ -917,12 +919,15 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
                    help="write the new accounts' passwords here (mode 0600; hand them over, then delete it)")
     a.add_argument("--lang", default="ko", choices=["ko", "en"], help="the notebooks' language")
     a.add_argument("--home-base", default="/home", metavar="DIR", help="where new homes go (default /home)")
+    a.add_argument("--state", metavar="DIR", help="the hub's state folder: the prefix and auditors are kept there, "
+                   "for 'hub serve' (and a restart) to read")
     a.set_defaults(func=_cmd_hub_accounts)
     s = hs.add_parser("serve", help="write the JupyterHub configuration for a frozen round; --start runs the hub")
     common(s)
-    s.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (default 8000)")
+    s.add_argument("--port", type=int, help="the hub's port on 127.0.0.1 (default: kept in --state, else 8000)")
     s.add_argument("--state", required=True, metavar="DIR", help="the hub's own files: configuration, database, "
-                   "cookie secret (mode 0700; outside the round)")
+                   "cookie secret, the settings given (kept for a restart) and a systemd unit (mode 0700; outside "
+                   "the round)")
     s.add_argument("--proxy", metavar="FILE", help="configurable-http-proxy (default: on PATH, else .hub-proxy/)")
     s.add_argument("--start", action="store_true", help="run JupyterHub in the foreground (as root)")
     s.set_defaults(func=_cmd_hub_serve)
@@ -932,38 +937,64 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_hub_accounts(args: argparse.Namespace) -> int:
-    from .files import check_output_path
+    from .files import check_output_dir, check_output_path
     from .hub import setup_accounts
 
     check_output_path(args.passwords)  # before any account is made
-    rep = setup_accounts(args.round, prefix=args.prefix, auditors=args.auditor, lang=args.lang,
+    prefix, auditors = args.prefix or "", args.auditor
+    if args.state:
+        from .hub import hub_settings
+
+        check_output_dir(args.state)
+        kept = hub_settings(args.state, args.round, prefix=args.prefix, auditors=args.auditor)
+        prefix, auditors = kept.prefix, kept.auditors
+    rep = setup_accounts(args.round, prefix=prefix, auditors=auditors, lang=args.lang,
                          passwords_file=args.passwords, home_base=args.home_base)
+    if args.state:
+        from .hub import save_settings
+
+        save_settings(args.state, kept)
+        print(f"prefix and auditors kept in {args.state} for 'workbench hub serve'")
     print(f"accounts created: {', '.join(rep.created) or 'none'}"
           + (f"; their passwords are in {rep.passwords_file}" if rep.passwords_file else ""))
     print(f"{len(rep.notebooks)} notebook(s) written; {rep.perms} path(s) given their owner and mode")
+    for name, n in rep.ended.items():
+        print(f"{name} left a group: {n} process(es) of {name} ended (its server included)")
+    for name in rep.notebooks_removed:
+        print(f"removed {name}: a notebook for a team its owner may no longer score")
     if rep.roster_keys_written:
         print(f"roster.yaml: public keys set for {', '.join(rep.roster_keys_written)} (the keys in their homes); "
               "freeze the round next")
+    for name, problem in rep.blocked.items():
+        print(f"{name}: {problem}: left without access to the round until fixed (then run this again); "
+              "everyone else was applied", file=sys.stderr)
     if rep.key_mismatches:
         print(f"the keys in the homes of {', '.join(rep.key_mismatches)} are not their keys in the frozen roster: "
               "amend the roster with ~ID/.workbench/ID.pub ('workbench round amend'), then run this again",
               file=sys.stderr)
-        return 1
-    return 0
+    return 1 if rep.blocked or rep.key_mismatches else 0
 
 
 def _cmd_hub_serve(args: argparse.Namespace) -> int:
     from .files import check_output_dir
-    from .hub import start_hub, write_hub
+    from .hub import UNIT_FILE, hub_settings, start_hub, write_hub
 
     check_output_dir(args.state)
-    config = write_hub(args.round, port=args.port, state_dir=args.state, prefix=args.prefix, auditors=args.auditor,
-                       proxy=args.proxy)
-    print(f"wrote {config}")
+    st = hub_settings(args.state, args.round, prefix=args.prefix, auditors=args.auditor, port=args.port,
+                      proxy=args.proxy)
+    # started (by hand or by systemd right after a stop): wait a little for the port the old hub let go of
+    config = write_hub(st.round, port=st.port, state_dir=args.state, prefix=st.prefix, auditors=st.auditors,
+                       proxy=st.proxy, wait=15 if args.start else 0)
+    print(f"wrote {config} and {config.parent / UNIT_FILE} (systemd)")
+    full = " ".join(["workbench hub serve", st.round, "--state", str(config.parent), "--port", str(st.port),
+                     *(["--prefix", st.prefix] if st.prefix else []), *(f"--auditor {a}" for a in st.auditors),
+                     *(["--proxy", st.proxy] if st.proxy else []), "--start"])
     if not args.start:
-        print(f"start it with: workbench hub serve {args.round} --state {args.state} --port {args.port} --start")
+        print(f"start it with: workbench hub serve {st.round} --state {config.parent} --start\n"
+              f"  (the other settings are kept in {config.parent}; in full: {full})")
         return 0
-    print(f"JupyterHub on http://127.0.0.1:{args.port}/ (put a TLS reverse proxy in front; Ctrl-C stops it)", flush=True)
+    print(f"JupyterHub on http://127.0.0.1:{st.port}/ (put a TLS reverse proxy in front; Ctrl-C stops it); "
+          f"restart it with: {full}", flush=True)
     return start_hub(config)
 
 
@@ -974,6 +1005,6 @@ def _cmd_hub_plan(args: argparse.Namespace) -> int:
     from .round import load_round
 
     r = load_round(args.round)
-    plan = plan_round(r, args.prefix, args.auditor)
+    plan = plan_round(r, args.prefix or "", args.auditor)
     print(plan_json(plan, permission_plan(plan, round_paths(Path(args.round).absolute()))))
     return 0

@@ -29,7 +29,10 @@ Public API: :class:`CollectResult`, :func:`check_sheet`, :func:`collect`, :func:
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -159,39 +162,115 @@ def _recorded(entries: list[ledger.Entry]) -> dict[str, dict[str, ledger.Entry]]
     return out
 
 
+# A reviewer's outbox is theirs to fill: bound what one collection takes from it (legitimate sheets are a few
+# per team; the rest waits for the next collection) and how many entries it even looks at.
+MAX_PICKUP_PER_REVIEWER = 20
+MAX_OUTBOX_ENTRIES = 500
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def pick_up(r: Round) -> tuple[list[Path], list[str]]:
     """Copy the signed sheets reviewers dropped in their outboxes (``outbox/<reviewer>/``, the exchange a
     hub deployment gives each reviewer, :mod:`workbench.hub`) into ``sheets/<reviewer>/``; return the copies
-    made and a note for every outbox file that cannot be taken.
+    made and the notes for the coordinator: at most one per outbox, however much junk it holds.
 
-    Only file names of sheet versions, of roster reviewers, are taken; links are skipped; a file already
-    collected is never replaced: one that differs from its collected copy is noted, and the copy stands.
+    Taken: regular files named as a sheet version of a round team, enveloped and signed with the reviewer's
+    roster key, at most :data:`MAX_PICKUP_PER_REVIEWER` per outbox and collection. Links, other files, and
+    anything over the bound are counted in the outbox's note. Every file is opened with ``O_NOFOLLOW`` in a
+    folder opened the same way (no check-then-open race). A file already collected is never replaced: one
+    that differs from its collected copy is noted, and the copy stands. After publication the outboxes
+    belong to the auditors: nothing is picked up (one note).
     """
-    box = r.path / "outbox"
     copied: list[Path] = []
     notes: list[str] = []
-    if not box.is_dir():
+    if (r.path / "report" / "report.dsse.json").exists():
+        return copied, ["the round is published: outboxes are not picked up any more (they are the auditors' now)"]
+    try:
+        names = sorted(os.listdir(r.path / "outbox"))
+    except FileNotFoundError:
         return copied, notes
-    for d in sorted(box.iterdir()):
-        if d.is_symlink() or not d.is_dir() or r.roster.get(d.name) is None:
+    except PermissionError:
+        return copied, ["outbox/: cannot be read (permission denied): run collect as the round's coordinator"]
+    for name in names:
+        if r.roster.get(name) is None:
+            notes.append(f"outbox/{name}: not a reviewer's outbox, not taken")
             continue
-        for f in sorted(d.iterdir()):
-            rel = f.relative_to(r.path).as_posix()
-            if f.is_symlink() or parse_sheet_filename(f.name) is None:
+        taken, note = _pick_up_outbox(r, name)
+        copied += taken
+        if note:
+            notes.append(note)
+    return copied, notes
+
+
+def _pick_up_outbox(r: Round, reviewer: str) -> tuple[list[Path], str]:
+    """One reviewer's outbox (see :func:`pick_up`): the copies made and one note ("" when all was taken)."""
+    rel_box = f"outbox/{reviewer}"
+    try:
+        dfd = os.open(r.path / "outbox" / reviewer, _DIR_FLAGS)
+    except OSError as e:
+        what = "a link or not a folder" if e.errno in (errno.ELOOP, errno.ENOTDIR) else e.strerror
+        return [], f"{rel_box}: not taken ({what})"
+    skipped: dict[str, int] = {}
+    examples: list[str] = []
+    copied: list[Path] = []
+
+    def skip(why: str, entry: str) -> None:
+        skipped[why] = skipped.get(why, 0) + 1
+        if len(examples) < 3:
+            examples.append(entry)
+
+    try:
+        names = sorted(os.listdir(dfd))
+        if len(names) > MAX_OUTBOX_ENTRIES:
+            skipped[f"beyond the first {MAX_OUTBOX_ENTRIES} entries"] = len(names) - MAX_OUTBOX_ENTRIES
+            names = names[:MAX_OUTBOX_ENTRIES]
+        for n in names:
+            why, data = _outbox_file(r, reviewer, dfd, n)
+            if why:
+                skip(why, n)
                 continue
-            try:
-                data = read_bounded(f, MAX_ENVELOPE_BYTES)
-            except WorkbenchError as e:
-                notes.append(f"{rel}: not taken ({e.message})")
-                continue
-            dest = r.path / "sheets" / d.name / f.name
+            assert data is not None
+            dest = r.path / "sheets" / reviewer / n
             if dest.exists():
                 if read_bounded(dest, MAX_ENVELOPE_BYTES) != data:
-                    notes.append(f"{rel}: differs from the collected sheets/{d.name}/{f.name}, which stands "
-                                 "(versions are never replaced)")
+                    skip(f"differ from their collected copy in sheets/{reviewer}/, which stands", n)
+                continue
+            if len(copied) >= MAX_PICKUP_PER_REVIEWER:
+                skip(f"over the {MAX_PICKUP_PER_REVIEWER} taken per collection (collect again)", n)
                 continue
             copied.append(atomic_write_bytes(dest, data, mode=0o640, overwrite=False))
-    return copied, notes
+    finally:
+        os.close(dfd)
+    if not skipped:
+        return copied, ""
+    detail = "; ".join(f"{k} {why}" for why, k in skipped.items())
+    return copied, f"{rel_box}: {sum(skipped.values())} file(s) not taken: {detail} (e.g. {', '.join(examples)})"
+
+
+def _outbox_file(r: Round, reviewer: str, dfd: int, name: str) -> tuple[str, bytes | None]:
+    """Why ``name`` in an outbox folder (``dfd``) is not taken, or ``("", its bytes)``; never follows a link."""
+    m = parse_sheet_filename(name)
+    if m is None or m[0] not in {t.id for t in r.teams.teams}:
+        return "not named <team>.v<N>.dsse.json for a team of the round", None
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dfd)
+    except OSError as e:
+        return ("link(s), never followed" if e.errno == errno.ELOOP else f"unreadable ({e.strerror})"), None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return "not regular file(s)", None
+        data = fh.read(MAX_ENVELOPE_BYTES + 1)
+    if len(data) > MAX_ENVELOPE_BYTES:
+        return f"over {MAX_ENVELOPE_BYTES} bytes", None
+    entry = r.roster.get(reviewer)
+    try:
+        if entry is None:
+            raise RoundError(f"'{reviewer}' is not in the roster")
+        verify_envelope(data, entry.key(), SHEET_TYPE, f"outbox/{reviewer}/{name}")
+    except WorkbenchError:
+        return f"not signed with {reviewer}'s roster key", None
+    return "", data
 
 
 def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[CollectResult]:

@@ -22,19 +22,29 @@ digits, ``_`` and ``-``, at most 32 characters); a roster id that cannot be one 
 Groups are ``<prefix><tag>-panel``, ``-coord``, ``-audit`` and ``-t-<team>`` (a hash stands in for a team id
 that is not a valid group name).
 
-Pure (no root, no changes): :func:`account_name`, :func:`plan_round`, :func:`required_dirs`,
-:func:`permission_plan`, :func:`hub_config`, :func:`plan_json`. On the machine (:func:`unreachable` reads modes):
-:func:`setup_accounts` (root: accounts, groups, keys, notebooks, :func:`apply_permissions`), :func:`write_hub`
-(the checks and ``jupyterhub_config.py``) and :func:`start_hub`.
+A stage is weeks long, on a machine other work shares: one person's folder never stops the round (a link where
+a folder belongs blocks that person alone, :func:`folder_problem`); a membership change takes effect at once
+(every process of an account that left a group is ended, :func:`end_processes`); what ``accounts`` and ``serve``
+were given is kept in the hub's state folder (:class:`HubSettings`), so a restart, by hand or by the systemd unit
+written beside the configuration (:func:`unit_text`), needs no flags.
 
-Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, :class:`Perm`, :class:`Plan`,
-:func:`account_name`, :func:`plan_round`, :func:`required_dirs`, :func:`round_paths`, :func:`permission_plan`,
-:func:`apply_permissions`, :func:`hub_config`, :func:`unreachable`, :func:`runtime_paths`, :func:`setup_accounts`,
-:func:`write_hub`, :func:`start_hub`, :func:`default_proxy`, :func:`plan_json`.
+Pure (no root, no changes): :func:`account_name`, :func:`plan_round`, :func:`required_dirs`,
+:func:`permission_plan`, :func:`hub_config`, :func:`plan_json`, :func:`unit_text`. On the machine
+(:func:`unreachable` reads modes): :func:`setup_accounts` (root: accounts, groups, keys, notebooks,
+:func:`apply_permissions`), :func:`write_hub` (the checks, ``jupyterhub_config.py``, the settings and the unit)
+and :func:`start_hub`.
+
+Public API: :data:`ACCOUNT_PATTERN`, :class:`Account`, :class:`AccountsReport`, :class:`HubSettings`, :class:`Perm`,
+:class:`Plan`, :func:`account_name`, :func:`plan_round`, :func:`required_dirs`, :func:`round_paths`,
+:func:`permission_plan`, :func:`apply_permissions`, :func:`hub_config`, :func:`unreachable`, :func:`runtime_paths`,
+:func:`setup_accounts`, :func:`folder_problem`, :func:`account_processes`, :func:`end_processes`,
+:func:`hub_settings`, :func:`save_settings`, :func:`unit_text`, :func:`wait_port`, :func:`write_hub`,
+:func:`start_hub`, :func:`default_proxy`, :func:`plan_json`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import json
@@ -59,12 +69,14 @@ from .errors import HubError
 from .files import atomic_write_bytes, atomic_write_text, read_bounded
 from .lifecycle import check_frozen
 from .round import Round, load_round
-from .shipped import review_notebook
+from .shipped import review_notebook, shipped_path
 from .signing import key_id, public_key_from_pem
 
-__all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "Perm", "Plan", "account_name", "apply_permissions",
-           "default_proxy", "hub_config", "permission_plan", "plan_json", "plan_round", "required_dirs", "round_paths",
-           "runtime_paths", "setup_accounts", "start_hub", "unreachable", "write_hub"]
+__all__ = ["ACCOUNT_PATTERN", "Account", "AccountsReport", "HubSettings", "Perm", "Plan", "account_name",
+           "account_processes", "apply_permissions", "default_proxy", "end_processes", "folder_problem",
+           "hub_config", "hub_settings", "permission_plan", "plan_json", "plan_round", "required_dirs",
+           "round_paths", "runtime_paths", "save_settings", "setup_accounts", "start_hub", "unit_text",
+           "unreachable", "wait_port", "write_hub"]
 
 # Debian's default NAME_REGEX for useradd/groupadd, and the kernel-independent 32-character limit
 ACCOUNT_PATTERN = r"[a-z_][a-z0-9_-]{0,31}"  # matched whole (re.fullmatch: "$" would let a newline through)
@@ -213,7 +225,9 @@ def permission_plan(plan: Plan, paths: Iterable[tuple[str, bool]]) -> list[Perm]
         if not parts:
             group, d = plan.panel, 0o750 if plan.published else 0o710
         elif plan.published:
-            group = plan.panel if top == "report" else plan.audit
+            # the report is everyone's; drafts/ and outbox/ let the panel pass, so each reviewer keeps reading
+            # their own drafts and submitted sheets (the folders inside are theirs); the rest: the auditors'
+            group = plan.panel if top == "report" or (top in ("drafts", "outbox") and len(parts) == 1) else plan.audit
             if person is not None:
                 owner = person.name
                 d = 0o2750 if top == "outbox" and len(parts) == 2 else 0o750
@@ -258,6 +272,10 @@ def hub_config(plan: Plan, *, port: int, hub_port: int, api_port: int, state_dir
         # umask 027: what anyone writes from their server (a coordinator's batch in a terminal included) is
         # never readable by accounts outside its folder's group
         f"c.Spawner.cmd = ['/bin/sh', '-c', 'umask 027 && exec \"$0\" -m jupyterhub.singleuser \"$@\"', {str(python)!r}]",
+        # every terminal and kernel finds `workbench` (the environment's bin first: never root's own PATH); the
+        # shipped labconfig turns JupyterLab's news and update prompt off (it covered the form at each login)
+        f"c.Spawner.environment = {{'PATH': {str(Path(python).parent) + ':/usr/local/bin:/usr/bin:/bin'!r}, "
+        f"'JUPYTER_CONFIG_PATH': {str(shipped_path('jupyter'))!r}}}",
         "c.Spawner.notebook_dir = '~'",
         f"c.Spawner.default_url = {'/lab/tree/' + plan.round_id!r}",
         "c.Spawner.start_timeout = 120",
@@ -286,11 +304,16 @@ def unreachable(paths: Iterable[str | Path]) -> list[str]:
 
 
 def _require_reachable() -> None:
+    """Refuse, before anyone logs in, a Python or workbench other accounts cannot run: name the folder that
+    blocks it and the two ways out."""
     blocked = unreachable(runtime_paths())
     if blocked:
-        raise HubError(f"the reviewers' accounts cannot run this Python: {blocked[0]}",
-                       expected="Python and the workbench installed where every account can read them, e.g. a "
-                                "virtual environment under /opt (docs/deployment.md)")
+        folder = blocked[0].split(" (", 1)[0]
+        bits = "o+x" if "pass through" in blocked[0] else "o+rX"
+        raise HubError(f"the reviewers' accounts cannot run this Python ({sys.executable}): {blocked[0]}",
+                       expected=f"the environment rebuilt from a Python every account can run, under /opt, e.g. "
+                                f"'make PYTHON=/usr/bin/python3' in /opt/workbench, or (if nothing secret is in it) "
+                                f"'chmod {bits} {folder}' (docs/deployment.md, section 1)")
 
 
 def runtime_paths() -> list[Path]:
@@ -437,15 +460,134 @@ def _notebook(rd: Path, rid: str, team: str, role: str, lang: str, key: Path) ->
     return nbformat.writes(nb).encode()
 
 
+def _role_notebook(role: str, rd: Path, rid: str, key: Path | None) -> bytes:
+    """The coordinator's (status, collect, aggregate) or an auditor's (audit) notebook for this round: each step
+    is a cell running the same command as the guide (``workbench.cli.main``), with this round and key filled in."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    params = f"ROUND = {str(rd)!r}\n" + (f"KEY = {str(key)!r}  # your key, in your home\n" if key else "")
+    if role == "coordinator":
+        cells = [new_markdown_cell(f"# Coordinator: round `{rid}` / 평가 운영\nEach cell runs a `workbench` command "
+                                   "(docs/coordinator-guide.md); the same commands work in a terminal."),
+                 new_code_cell(params, metadata={"tags": ["parameters"]}),
+                 new_code_cell("from workbench.cli import main\n\nmain(['round', 'status', ROUND])"),
+                 new_markdown_cell("## Collect the reviewers' outboxes / 평가표 수집"),
+                 new_code_cell("main(['collect', ROUND, '--key', KEY])"),
+                 new_markdown_cell("## Aggregate and publish / 집계 (when every sheet is in)"),
+                 new_code_cell("# main(['aggregate', ROUND, '--key', KEY])")]
+    else:
+        cells = [new_markdown_cell(f"# Audit: round `{rid}` / 감사\nThe round is read-only to you; the audit is "
+                                   "written to `~/audit` (docs/auditor-guide.md)."),
+                 new_code_cell(params, metadata={"tags": ["parameters"]}),
+                 new_code_cell("from pathlib import Path\n\nfrom workbench.cli import main\n\n"
+                               "main(['audit', ROUND, '--out', str(Path.home() / 'audit')])")]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                             "language": "python"}})
+    return nbformat.writes(nb).encode()
+
+
+def _desk(a: Account, u: pwd.struct_passwd, rd: Path, plan: Plan, report: AccountsReport) -> None:
+    """A coordinator's or an auditor's ``~/<round id>/`` (where JupyterLab opens): their notebook and a link
+    ``round`` to the round folder."""
+    folder = Path(u.pw_dir) / plan.round_id
+    _own_dir(folder, u)
+    name, key = ("coordinator.ipynb", _home_key(u, a.roster_id)) if a.role == "coordinator" else ("audit.ipynb", None)
+    if _write_owned(folder / name, _role_notebook(a.role, rd, a.roster_id or plan.round_id, key), u):
+        report.notebooks.append(str(folder / name))
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.symlink(rd, "round", dir_fd=fd)
+        os.chown("round", u.pw_uid, u.pw_gid, dir_fd=fd, follow_symlinks=False)
+    except FileExistsError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class AccountsReport(BaseModel):
     """What :func:`setup_accounts` did."""
 
     created: list[str] = []
     passwords_file: str = ""
     notebooks: list[str] = []
+    notebooks_removed: list[str] = []
     roster_keys_written: list[str] = []
     key_mismatches: list[str] = []
+    blocked: dict[str, str] = {}  # account -> what is wrong with its folders (left without access)
+    ended: dict[str, int] = {}  # account -> processes ended because it left a group
     perms: int = 0
+
+
+def _not_a_folder(path: Path, uid: int | None = None) -> str | None:
+    """Why ``path`` (when it exists) is not a real folder (owned by ``uid``); None when it is fine or absent."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a folder"
+    if uid is not None and st.st_uid != uid:
+        return f"{path} is not owned by the account"
+    return None
+
+
+def folder_problem(a: Account, u: pwd.struct_passwd, rd: Path, round_id: str) -> str | None:
+    """What a person did to a folder the round relies on (their home, ``~/.workbench``, ``~/<round id>``, their
+    drafts and outbox in the round): a link or a file where a folder belongs; None when all is in order."""
+    home = Path(u.pw_dir)
+    checks = [(home, u.pw_uid), (home / KEY_DIR, None), (home / round_id, None)]
+    if a.role in PANEL_ROLES:
+        checks += [(rd / "drafts" / a.roster_id, None), (rd / "outbox" / a.roster_id, None)]
+    for path, uid in checks:
+        problem = _not_a_folder(path, uid)
+        if problem:
+            return problem
+    return None
+
+
+def account_processes(uid: int) -> list[int]:
+    """Every process whose real, effective, saved or file-system user id is ``uid`` (from ``/proc``)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        uids = next((line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")), [])
+        if str(uid) in uids:
+            out.append(int(pid))
+    return out
+
+
+def end_processes(uid: int, grace: float = 1.0) -> int:
+    """End every process of ``uid`` (:func:`account_processes`): SIGTERM, then SIGKILL for what is left after
+    ``grace`` seconds, again until none is left (a process forking meanwhile is caught on the next pass).
+    Returns how many processes were ended. Its single-user server is one of them: the hub sees it stop."""
+    import signal
+    import time
+
+    ended: set[int] = set()
+    sig = signal.SIGTERM
+    for _ in range(20):
+        pids = account_processes(uid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                ended.add(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and account_processes(uid):
+            time.sleep(0.05)
+        sig = signal.SIGKILL
+    return len(ended)
 
 
 def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterable[str] = (), lang: str = "ko",
@@ -458,6 +600,13 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
     New accounts get a random password, written to ``passwords_file`` (mode 0600, root's) for the
     ministry's IT to hand over; existing passwords are never changed. In a round not frozen yet, the roster's
     public keys are set to the keys in the homes; in a frozen one a difference is reported (amend the roster).
+
+    One person's folders never stop the round: a person whose home, ``~/.workbench``, ``~/<round id>``,
+    drafts or outbox is a link or a file (:func:`folder_problem`), or whose key cannot be made, is reported in
+    ``blocked`` and left in none of the round's groups (no access) until fixed; everyone else is applied.
+    Membership changes take effect at once: every process of an account that left a group (an amendment, a
+    conflict, publication, a blocked folder) is ended (:func:`end_processes`; its server with them), because a
+    running process keeps the groups it started with, and any file it has open.
     """
     _require_root("workbench hub accounts")
     rd = Path(round_dir).absolute()
@@ -491,29 +640,37 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
         _run_input(["chpasswd"], "".join(f"{n}:{p}\n" for n, p in passwords.items()))
         atomic_write_text(pw, "".join(f"{n} {p}\n" for n, p in passwords.items()), mode=0o600)
         report.passwords_file = str(pw)
+    # each person's home: key and notebooks; a problem there is that person's alone
+    roster_keys = {}
+    for a in plan.accounts:
+        u = pwd.getpwnam(a.name)
+        problem = folder_problem(a, u, rd, plan.round_id)
+        if problem is None and a.role == "auditor" and plan.published and os.path.isdir(u.pw_dir):
+            try:
+                _desk(a, u, rd, plan, report)
+            except (HubError, OSError) as e:
+                problem = e.message if isinstance(e, HubError) else f"{e.filename}: {e.strerror}"
+        elif problem is None and a.role != "auditor":
+            try:
+                pem = _home_setup(a, u, r, plan, lang, report)
+                entry = r.roster.get(a.roster_id)
+                if entry is not None and (entry.public_key is None or key_id(public_key_from_pem(pem)) != key_id(entry.key())):
+                    roster_keys[a.roster_id] = pem
+            except (HubError, OSError) as e:
+                problem = e.message if isinstance(e, HubError) else f"{e.filename}: {e.strerror}"
+        if problem is not None:
+            report.blocked[a.name] = problem
+    # the groups (without the blocked), and an immediate end to every process of whoever left one
+    before = {g: set(grp.getgrnam(g).gr_mem) if _group_exists(g) else set() for g in plan.groups}
     for g, members in plan.groups.items():
         if not _group_exists(g):
             _run(["groupadd", g])
-        _run(["gpasswd", "-M", ",".join(members), g])
-    # keys, the roster, notebooks
-    roster_keys = {}
-    for a in plan.accounts:
-        if a.role == "auditor":
-            continue
-        u = pwd.getpwnam(a.name)
-        os.chmod(u.pw_dir, 0o700)
-        pem = _ensure_key(u, a.roster_id)
-        entry = r.roster.get(a.roster_id)
-        assert entry is not None
-        if key_id(public_key_from_pem(pem)) != key_id(entry.key()):
-            roster_keys[a.roster_id] = pem
-        if a.name in plan.notebooks:
-            folder = Path(u.pw_dir) / plan.round_id
-            _own_dir(folder, u)
-            for t in plan.notebooks[a.name]:
-                nb = folder / f"{t}.ipynb"
-                if _write_owned(nb, _notebook(rd, a.roster_id, t, entry.role, lang, _home_key(u, a.roster_id)), u):
-                    report.notebooks.append(str(nb))
+        _run(["gpasswd", "-M", ",".join(m for m in members if m not in report.blocked), g])
+    left = {m for g in plan.groups for m in before[g] - set(grp.getgrnam(g).gr_mem)}
+    for name in sorted(left):
+        u = _user(name)
+        if u is not None:
+            report.ended[name] = end_processes(u.pw_uid)
     if roster_keys and not frozen:
         data = yaml.safe_load(read_bounded(rd / "roster.yaml"))
         for e in data["reviewers"]:
@@ -523,13 +680,48 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
         report.roster_keys_written = sorted(roster_keys)
     elif roster_keys:
         report.key_mismatches = sorted(roster_keys)
-    # the round's files
+    # the round's files (a blocked person's link stays as it is: never followed, never replaced)
     for d in required_dirs(plan, r):
-        (rd / d).mkdir(parents=True, exist_ok=True)
+        if not _not_a_folder(rd / d):
+            (rd / d).mkdir(parents=True, exist_ok=True)
     perms = permission_plan(plan, round_paths(rd))
     apply_permissions(rd, perms)
     report.perms = len(perms)
     return report
+
+
+def _home_setup(a: Account, u: pwd.struct_passwd, r: Round, plan: Plan, lang: str, report: AccountsReport) -> str:
+    """One roster member's home: mode 0700, their key (made by them), a notebook per team they may score and
+    none for a team they may no longer score; returns their public key (PEM)."""
+    fd = os.open(u.pw_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    pem = _ensure_key(u, a.roster_id)
+    entry = r.roster.get(a.roster_id)
+    assert entry is not None
+    if a.role == "coordinator":
+        _desk(a, u, r.path, plan, report)
+    if a.name in plan.notebooks:
+        folder = Path(u.pw_dir) / plan.round_id
+        _own_dir(folder, u)
+        for t in plan.notebooks[a.name]:
+            nb = folder / f"{t}.ipynb"
+            if _write_owned(nb, _notebook(r.path, a.roster_id, t, entry.role, lang, _home_key(u, a.roster_id)), u):
+                report.notebooks.append(str(nb))
+        # a team this person may no longer score (a conflict declared in an amendment): its notebook, with
+        # whatever evidence its outputs show, leaves their home (the draft stays in drafts/, out of reach)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            for t in sorted({t.id for t in r.teams.teams} - set(plan.notebooks[a.name])):
+                for name in (f"{t}.ipynb", f"{t}.run.ipynb"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(name, dir_fd=fd)
+                        report.notebooks_removed.append(str(folder / name))
+        finally:
+            os.close(fd)
+    return pem
 
 
 def _run_input(cmd: list[str], text: str) -> None:
@@ -548,11 +740,27 @@ def default_proxy() -> Path | None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the hub can listen on ``port`` of 127.0.0.1 as its proxy will: with ``SO_REUSEADDR``, so the
+    connections a stopped hub left in TIME_WAIT do not count as the port being in use."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def wait_port(port: int, seconds: float) -> bool:
+    """:func:`_port_free`, asked again for up to ``seconds`` (a hub that was just stopped lets go of its port
+    within a few seconds); True once free."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not _port_free(port):
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.5)
     return True
 
 
@@ -562,13 +770,104 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SETTINGS_FILE = "workbench-hub.json"
+UNIT_FILE = "workbench-hub.service"
+
+
+class HubSettings(BaseModel):
+    """What ``hub accounts`` and ``hub serve`` were given, kept in the state folder (``workbench-hub.json``,
+    root's, 0600) so that a restart, by hand or by systemd, needs no flag to remember."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: str
+    prefix: str = ""
+    auditors: list[str] = []
+    port: int = 8000
+    proxy: str | None = None
+
+
+def hub_settings(state_dir: str | Path, round_dir: str | Path, *, prefix: str | None = None,
+                 auditors: Iterable[str] = (), port: int | None = None, proxy: str | None = None) -> HubSettings:
+    """The settings for ``round_dir``: each value given here, else the one kept in ``state_dir``, else the
+    default. A state folder kept for another round is refused (one state folder per round)."""
+    rd = str(Path(round_dir).absolute())
+    f = Path(state_dir) / SETTINGS_FILE
+    kept = HubSettings(round=rd)
+    if f.exists():
+        try:
+            kept = HubSettings.model_validate_json(read_bounded(f, 100_000))
+        except ValueError as e:
+            raise HubError(f"not the settings workbench hub wrote: {str(e).splitlines()[0]}", file=f,
+                           expected="a file written by 'workbench hub' (remove it and give the flags again)") from None
+        if kept.round != rd:
+            raise HubError(f"this state folder is kept for the round {kept.round}", file=f,
+                           expected="one state folder per round (--state)")
+    return HubSettings(round=rd, prefix=kept.prefix if prefix is None else prefix,
+                       auditors=list(auditors) or kept.auditors, port=kept.port if port is None else port,
+                       proxy=proxy or kept.proxy)
+
+
+def save_settings(state_dir: str | Path, settings: HubSettings) -> Path:
+    """Keep ``settings`` in ``state_dir`` (made 0700 if new; the file 0600)."""
+    state = Path(state_dir).absolute()
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state, 0o700)
+    return atomic_write_bytes(state / SETTINGS_FILE, settings.model_dump_json(indent=2).encode() + b"\n", mode=0o600)
+
+
+def _unit_arg(text: str) -> str:
+    """One ExecStart argument in systemd's quoting (``%`` and ``$`` are systemd's own: doubled)."""
+    text = text.replace("%", "%%").replace("$", "$$")
+    if re.fullmatch(r"[A-Za-z0-9_./:=+@-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unit_text(settings: HubSettings, state_dir: str | Path, python: str | Path | None = None) -> str:
+    """A systemd unit that runs the hub for the round as ``serve --start`` does, every other setting read from
+    the state folder; ``Restart=on-failure`` (a restart right after a stop finds the port free: SO_REUSEADDR,
+    and serve waits for a port still held). Stopping it ends every process in its control group: the
+    reviewers' servers and whatever they started."""
+    state = Path(state_dir).absolute()
+    cmd = [str(python or sys.executable), "-m", "workbench", "hub", "serve", settings.round, "--state", str(state),
+           "--start"]
+    if any(c in "".join(cmd) for c in "\n\r"):
+        raise HubError("a path with a line break cannot go in a systemd unit", file=state)
+    env = os.environ.get("PYTHONPATH", "")
+    return "\n".join([
+        "# Written by `workbench hub serve`; copy it to /etc/systemd/system/ (docs/deployment.md).",
+        "[Unit]",
+        f"Description=JupyterHub for the round {Path(settings.round).name} (workbench hub)",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        "ExecStart=" + " ".join(_unit_arg(a) for a in cmd),
+        *([f"Environment={_unit_arg('PYTHONPATH=' + env)}"] if env else []),
+        f"WorkingDirectory={str(state).replace('%', '%%')}",  # a path setting: taken whole, never quoted
+        "Restart=on-failure",
+        "RestartSec=3",
+        "KillMode=control-group",
+        "TimeoutStopSec=30",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ])
+
+
 def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix: str = "",
-              auditors: Iterable[str] = (), proxy: str | Path | None = None) -> Path:
+              auditors: Iterable[str] = (), proxy: str | Path | None = None, wait: float = 0.0) -> Path:
     """Check that the round can be served and write ``<state_dir>/jupyterhub_config.py``; return its path.
+    Beside it: the settings given (``workbench-hub.json``, :class:`HubSettings`: a restart needs no flags) and
+    a systemd unit (``workbench-hub.service``, :func:`unit_text`).
 
     Refused, with nothing written: a round that is not frozen or whose files changed since, an account that
     does not exist (``workbench hub accounts`` first), a home key that does not match the roster, a port in
-    use on 127.0.0.1, no configurable-http-proxy, or a Python environment other accounts cannot reach.
+    use on 127.0.0.1 (after waiting up to ``wait`` seconds for it), no configurable-http-proxy, or a Python
+    environment other accounts cannot reach.
     """
     rd = Path(round_dir).absolute()
     r = load_round(rd)
@@ -592,13 +891,15 @@ def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix
         raise HubError("configurable-http-proxy not found", file=str(proxy_path) if proxy_path else None,
                        expected="'make' (installs it under .hub-proxy/), 'npm install -g configurable-http-proxy' or --proxy")
     _require_reachable()
-    if not _port_free(port):
+    if not wait_port(port, wait):
         raise HubError(f"port {port} on 127.0.0.1 is in use", place="--port", expected="a free port")
     state = Path(state_dir).absolute()
     text = hub_config(plan, port=port, hub_port=_free_port(), api_port=_free_port(), state_dir=state,
                       proxy=proxy_path, python=sys.executable)
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(state, 0o700)  # the hub's database and cookie secret
+    settings = HubSettings(round=str(rd), prefix=prefix, auditors=[a.name for a in plan.accounts if a.role == "auditor"],
+                           port=port, proxy=str(proxy) if proxy else None)
+    save_settings(state, settings)  # makes the folder 0700: the hub's database and cookie secret go there
+    atomic_write_text(state / UNIT_FILE, unit_text(settings, state), mode=0o644)
     return atomic_write_bytes(state / "jupyterhub_config.py", text.encode(), mode=0o600)
 
 

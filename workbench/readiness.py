@@ -24,7 +24,7 @@ from .files import line_for, load_yaml
 from .round import MAX_ROUND_FILE, PANEL_ROLES, Round, all_problems
 from .rubric import ComputedScale
 
-__all__ = ["check_declarations", "check_round", "check_rules", "require_ready"]
+__all__ = ["check_declarations", "check_keys", "check_round", "check_rules", "require_ready"]
 
 
 def check_rules(r: Round) -> list[Problem]:
@@ -173,9 +173,18 @@ def _frontier_coverage(r: Round, computed: list[tuple[str, str, str]]) -> list[P
     return out
 
 
+def check_keys(r: Round) -> list[Problem]:
+    """Roster members without a ``public_key`` (allowed until the freeze, which needs every key)."""
+    lines = load_yaml(r.path / "roster.yaml", MAX_ROUND_FILE)[1]
+    return [Problem(message=f"'{e.id}' has no public key", file="roster.yaml",
+                    line=line_for(lines, ("reviewers", i)), place=f"reviewers.{i}.public_key",
+                    expected="their public key (PEM): 'workbench hub accounts' writes the key made in their home")
+            for i, e in enumerate(r.roster.reviewers) if e.public_key is None]
+
+
 def check_round(r: Round) -> list[Problem]:
     """Every problem that keeps the round from being frozen, in file order."""
-    return [*check_rules(r), *check_declarations(r)]
+    return [*check_rules(r), *check_keys(r), *check_declarations(r)]
 
 
 def require_ready(r: Round, what: str = "freeze", earlier: Sequence[object] = ()) -> None:

@@ -189,12 +189,16 @@ class RosterEntry(Model):
     id: Id
     role: Literal["expert", "committee", "user", "coordinator"]
     name: str = ""
-    public_key: Annotated[str, Field(min_length=1, max_length=4000)]
+    # optional until the freeze (``workbench hub accounts`` writes the key made in each home; the freeze
+    # refuses a member without one: workbench.readiness.check_keys)
+    public_key: Annotated[str, Field(min_length=1, max_length=4000)] | None = None
     coi: list[Id] = Field(default_factory=list)
 
     @field_validator("public_key")
     @classmethod
-    def _pem(cls, v: str) -> str:
+    def _pem(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         try:
             public_key_from_pem(v)
         except KeyFileError as e:
@@ -202,6 +206,10 @@ class RosterEntry(Model):
         return v
 
     def key(self) -> Ed25519PublicKey:
+        """The member's public key; :class:`RoundError` when the roster names none yet."""
+        if self.public_key is None:
+            raise RoundError(f"'{self.id}' has no public_key in the roster yet", file="roster.yaml",
+                             expected="'workbench hub accounts' (writes the key made in their home) or a PEM key")
         return public_key_from_pem(self.public_key)
 
 
@@ -554,7 +562,7 @@ def state_hash(state: dict[str, Any]) -> str:
 
 def ledger_keys(r: Round) -> dict[str, Ed25519PublicKey]:
     """Actor id -> roster public key, for :func:`workbench.ledger.verify_chain`."""
-    return {e.id: e.key() for e in r.roster.reviewers}
+    return {e.id: e.key() for e in r.roster.reviewers if e.public_key is not None}
 
 
 def require_coordinator(r: Round, actor: str, key: Ed25519PrivateKey) -> None:
