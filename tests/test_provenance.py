@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import struct
 
-import altair as alt
 import ml_dtypes
 import numpy as np
 import pytest
@@ -266,10 +265,9 @@ def test_report_json_summary_table_chart(ref, tmp_path):
     assert s["reuse_detected"] and {f["verdict"] for f in s["flagged"]} <= {"identical", "derived"}
     table = provenance_table(report)
     assert list(table["component"]) == [c.component for c in report.components]
-    chart = provenance_chart(report)
-    assert isinstance(chart, alt.LayerChart)
-    spec = chart.to_dict()
-    assert len(spec["layer"]) == 3
+    spec = provenance_chart(report).to_dict()
+    layer_panel = _panels(spec)[0]
+    assert len(layer_panel["layer"]) >= 3  # the band, the threshold, the lines (and flagged layers' marks)
     page = report_html(report, "<svg></svg>")
     assert "team-a" in page and "<svg></svg>" in page
 
@@ -279,9 +277,46 @@ def test_chart_ticks_whole_layers_and_speaks_the_reviewers_language(ref, tmp_pat
     report = compare(fp_of(permute_units(t, 5), tmp_path / "p"), [fr], candidate_name="team-a")
     spec = provenance_chart(report, lang="ko").to_dict()
     layers = sorted({c.layer for c in report.components if c.layer is not None})
-    x = spec["layer"][0]["encoding"]["x"]
+    x = _panels(spec)[0]["layer"][0]["encoding"]["x"]
     assert x["axis"]["values"] == layers  # no 0, 0.5, 1 ticks printed as "0 1 1"
-    assert x["title"] == "층" and spec["title"].startswith("층별 유사도 통계량")
+    assert x["title"] == "층" and spec["title"].startswith("구성 요소별 유사도 통계량")
+
+
+def _panels(spec: dict) -> list[dict]:
+    """The chart's panels: the per-layer one, then (when there are any) the one of components without a layer."""
+    return spec.get("hconcat", [spec])
+
+
+def _chart_components(spec: dict) -> set[str]:
+    out = set()
+    for data in spec.get("datasets", {}).values():
+        out |= {row["component"] for row in data if "component" in row}
+    return out
+
+
+def test_the_chart_shows_every_component_the_table_flags_on_one_scale():
+    """Issue 27, item 10: the chart drew only the layers, so a vision encoder the table flagged (z 20.8) was
+    missing from it and a reviewer skimming the chart saw a clean model."""
+    from workbench.evidence.provenance import ComponentResult, ProvenanceReport
+
+    def comp(name, verdict, z, layer=None):
+        return ComponentResult(component=name, verdict=verdict, reference="ref" if verdict != "no_evidence" else None,
+                               param_share=0.1, statistic=z, p_value=0.5, log10_p=-0.3, params=10, tensors=2,
+                               informative_tensors=2, identical_tensors=0, similarity=None, layer=layer)
+
+    comps = [comp("embeddings", "no_evidence", 0.4), comp("vision_encoder", "derived", 20.8),
+             *(comp(f"layers.{i}.attn", "no_evidence", 0.2 + i / 10, layer=i) for i in range(4)),
+             *(comp(f"layers.{i}.mlp", "no_evidence", 0.1, layer=i) for i in range(4))]
+    report = ProvenanceReport(candidate={"name": "team-cheonma"}, references=[], components=comps,
+                              summary={"derived": 0.1, "no_evidence": 0.9},
+                              method={"null_band": [-3.3, 3.3], "threshold_z": 6.0}, notes=[], tensors=[])
+    spec = provenance_chart(report, lang="ko").to_dict()
+    flagged = {c.component for c in report.components if c.verdict in ("derived", "identical")}
+    assert flagged <= _chart_components(spec) and "vision_encoder" in _chart_components(spec)
+    layer_panel, whole_panel = _panels(spec)
+    scales = [m["encoding"]["y"]["scale"] for p in (layer_panel, whole_panel) for m in p["layer"] if "y" in m["encoding"]]
+    assert all(s == scales[0] for s in scales) and scales[0]["domain"][1] > 20.8  # one scale, the tower within it
+    assert spec["resolve"]["scale"]["y"] == "shared"
 
 
 def test_cli_fingerprint_then_provenance(ref, tmp_path, capsys):

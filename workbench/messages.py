@@ -116,8 +116,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "chart_layer": {"ko": "층", "en": "layer"},
     "chart_statistic": {"ko": "유사도 통계량 (z, symlog 축)", "en": "statistic (z, symlog)"},
     "chart_component": {"ko": "구성 요소", "en": "component"},
-    "chart_provenance_title": {"ko": "층별 유사도 통계량 (회색: 99.9% 귀무 구간, 점선: 임계값)",
-                               "en": "Similarity statistic per layer (grey: 99.9% null band; dashed: threshold)"},
+    "chart_provenance_title": {"ko": "구성 요소별 유사도 통계량 (회색: 99.9% 귀무 구간, 점선: 임계값, 빨강: 재사용 판정)",
+                               "en": "Similarity statistic per component (grey: 99.9% null band; dashed: threshold; "
+                                     "red: flagged as reused)"},
     "chart_step": {"ko": "학습 단계", "en": "step"},
     "chart_loss": {"ko": "학습 손실 (nats)", "en": "training loss (nats)"},
     "chart_ln_vocab": {"ko": "ln V = {value} (무작위 초기화)", "en": "ln V = {value} (random init)"},

@@ -634,28 +634,64 @@ def provenance_table(report: ProvenanceReport) -> pd.DataFrame:
                                        "similarity", "raw_cosine", "tensors", "identical_tensors"])
 
 
-def provenance_chart(report: ProvenanceReport, lang: str = "en") -> alt.LayerChart:
-    """Per-layer statistic (symlog scale) of attention, MLP and expert components, over the null band; labels
-    in ``lang``."""
+FLAGGED = ("identical", "derived")
+
+
+def provenance_chart(report: ProvenanceReport, lang: str = "en") -> alt.TopLevelMixin:
+    """Every component's statistic over the null band (grey) and the threshold (dashed), on one symlog scale:
+    per layer for the layers' attention, MLP and experts (lines), and beside it one dot for each component
+    without a layer (embeddings, lm_head, a vision or audio encoder, ...). A flagged component is red with a
+    black outline, so a tower the table flags is never left out of the picture (it once was: only the layers
+    were drawn). Labels in ``lang``."""
     alt = altair()
-    rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "statistic": c.statistic,
-             "verdict": c.verdict}
-            for c in report.components if c.layer is not None]
-    data = pd.DataFrame(rows, columns=["layer", "part", "statistic", "verdict"])
     lo, hi = report.method["null_band"]
-    layers = sorted(data["layer"].unique().tolist()) or [0]
-    band = pd.DataFrame({"layer": [layers[0], layers[-1]], "lo": [lo, lo], "hi": [hi, hi]})
-    y = alt.Y("statistic:Q", title=msg("chart_statistic", lang), scale=alt.Scale(type="symlog"))
-    null = alt.Chart(band).mark_area(opacity=0.25, color="gray").encode(
-        x=alt.X("layer:Q", title=msg("chart_layer", lang), axis=alt.Axis(values=layers, format="d")),  # whole layers only
-        y=alt.Y("lo:Q", scale=alt.Scale(type="symlog")), y2="hi:Q")
-    rule = alt.Chart(pd.DataFrame({"threshold": [report.method["threshold_z"]]})).mark_rule(
-        strokeDash=[4, 4], color="firebrick").encode(y=alt.Y("threshold:Q", scale=alt.Scale(type="symlog")))
-    points = alt.Chart(data).mark_line(point=True).encode(
-        x="layer:Q", y=y, color=alt.Color("part:N", title=msg("chart_component", lang)),
-        tooltip=["layer", "part", "statistic", "verdict"])
-    return alt.layer(null, rule, points).properties(
-        width=520, height=260, title=msg("chart_provenance_title", lang))
+    threshold = report.method["threshold_z"]
+    rows = [{"layer": c.layer, "part": re.sub(r"layers\.\d+\.", "", c.component), "component": c.component,
+             "statistic": c.statistic, "verdict": c.verdict, "flagged": c.verdict in FLAGGED}
+            for c in report.components]
+    data = pd.DataFrame(rows, columns=["layer", "part", "component", "statistic", "verdict", "flagged"])
+    stats = [float(v) for v in data["statistic"] if v is not None and math.isfinite(float(v))]
+    # one domain for both panels, the band and the threshold: a dot is read against the same band everywhere
+    domain = [min([0.0, lo, *stats]), max([hi, threshold, *stats]) * 1.1 + 1e-9]
+    scale = alt.Scale(type="symlog", domain=domain, nice=False)
+    y = alt.Y("statistic:Q", title=msg("chart_statistic", lang), scale=scale)
+    band = {"lo": lo, "hi": hi}
+    rule = alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(strokeDash=[4, 4], color="firebrick").encode(
+        y=alt.Y("threshold:Q", scale=scale))
+    panels = []
+    layered = data[data["layer"].notna()]
+    if len(layered):
+        layers = sorted(int(v) for v in layered["layer"].unique())
+        null = alt.Chart(pd.DataFrame([{"layer": layers[0], **band}, {"layer": layers[-1], **band}])).mark_area(
+            opacity=0.25, color="gray").encode(
+            x=alt.X("layer:Q", title=msg("chart_layer", lang), axis=alt.Axis(values=layers, format="d")),
+            y=alt.Y("lo:Q", scale=scale), y2="hi:Q")
+        lines = alt.Chart(layered).mark_line(point=True).encode(
+            x="layer:Q", y=y, color=alt.Color("part:N", title=msg("chart_component", lang)),
+            tooltip=["component", "statistic", "verdict"])
+        marks = [null, rule, lines]
+        if layered["flagged"].any():
+            marks.append(alt.Chart(layered[layered["flagged"]]).mark_point(
+                size=110, shape="diamond", filled=True, color="#c0392b", stroke="black").encode(
+                x="layer:Q", y=y, tooltip=["component", "statistic", "verdict"]))
+        panels.append(alt.layer(*marks).properties(width=420, height=260))
+    whole = data[data["layer"].isna()].copy()
+    if len(whole):
+        order = sorted(whole["component"], key=_component_order)
+        x = alt.X("component:N", sort=order, title=msg("chart_component", lang), axis=alt.Axis(labelAngle=-30))
+        null = alt.Chart(pd.DataFrame([band])).mark_rect(opacity=0.25, color="gray").encode(
+            y=alt.Y("lo:Q", scale=scale), y2="hi:Q")
+        dots = alt.Chart(whole).mark_point(size=110, filled=True, stroke="black").encode(
+            x=x, y=alt.Y("statistic:Q", scale=scale, title=None if panels else msg("chart_statistic", lang)),
+            shape=alt.Shape("flagged:N", legend=None),
+            color=alt.condition("datum.flagged", alt.value("#c0392b"), alt.value("#1f4e8c")),
+            tooltip=["component", "statistic", "verdict"])
+        panels.append(alt.layer(null, rule, dots).properties(width=max(60, 46 * len(whole)), height=260))
+    if not panels:  # nothing was compared: an empty panel with the band still says what the statistic is
+        panels.append(alt.Chart(pd.DataFrame([band])).mark_rect(opacity=0.25, color="gray").encode(
+            y=alt.Y("lo:Q", scale=scale, title=msg("chart_statistic", lang)), y2="hi:Q").properties(width=120, height=260))
+    chart = panels[0] if len(panels) == 1 else alt.hconcat(*panels, spacing=24).resolve_scale(y="shared")
+    return chart.properties(title=msg("chart_provenance_title", lang))
 
 
 def report_html(report: ProvenanceReport, chart_svg: str | None = None) -> str:
