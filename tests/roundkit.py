@@ -49,11 +49,12 @@ def answers_for(rubric) -> dict:
     }
 
 
-def make_round(base: Path, passphrase: bytes | None = None, demo_evidence: bool = False) -> Kit:
+def make_round(base: Path, passphrase: bytes | None = None, demo_evidence: bool | str = False) -> Kit:
     """Write a round under ``base/round`` (via ``init_round``) and keys under ``base/keys``.
 
     By default the team submits two small files (one unreadable as results) and declares a missing one;
-    with ``demo_evidence`` it submits the demo's complete evidence for team-aurora, with the reference model.
+    with ``demo_evidence`` it submits the demo's complete evidence for team-aurora, with the reference model
+    (``demo_evidence="team-cheonma"``: that demo team's evidence, under the round's one team id).
     """
     rd, keys = base / "round", base / "keys"
     ck, cp = generate_keypair("coordinator", keys)
@@ -82,9 +83,10 @@ def make_round(base: Path, passphrase: bytes | None = None, demo_evidence: bool 
     ev = rd / "evidence" / TEAM
     if demo_evidence:
         demo = ROOT / "data" / "demo"
-        team = next(t for t in yaml.safe_load((demo / "teams.yaml").read_text())["teams"] if t["id"] == TEAM)
-        _dump(rd / "teams.yaml", {"teams": [team]})
-        shutil.copytree(demo / "evidence" / TEAM, ev)
+        source = demo_evidence if isinstance(demo_evidence, str) else TEAM
+        team = next(t for t in yaml.safe_load((demo / "teams.yaml").read_text())["teams"] if t["id"] == source)
+        _dump(rd / "teams.yaml", {"teams": [{**team, "id": TEAM}]})
+        shutil.copytree(demo / "evidence" / source, ev)
         shutil.copytree(demo / "references", rd / "references")
     else:
         _write_small_evidence(ev)

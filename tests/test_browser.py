@@ -287,6 +287,42 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def test_the_independence_chart_shows_the_flagged_vision_encoder(tmp_path):
+    """Issue 27, item 10: on Cheonma's notebook the chart drew attention and MLP inside the null band and left
+    out the vision encoder the table flags as derived (z 20.8): a reviewer skimming the chart saw a clean model."""
+    import base64
+    import urllib.parse
+
+    import papermill as pm
+
+    kit = make_round(tmp_path / "made", demo_evidence="team-cheonma")
+    lab = tmp_path / "lab"
+    settings = lab / ".jupyter" / "lab-settings" / "@jupyterlab"
+    _dump_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
+    _dump_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
+               {"fetchNews": "false", "checkForUpdates": False})
+    pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(lab / "review.ipynb"), prepare_only=True,
+                        parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM,
+                                    "role": "expert", "lang": "ko", "key_file": str(kit.expert_key)})
+    with _lab_page(lab, width=1280, height=1600, failure="independence-chart-failure.png") as (page, url):
+        page.goto(url("lab/tree/review.ipynb"))
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        _run_all_and_wait(page)
+        table = page.locator(".wb-table.wb-provenance").first
+        table.scroll_into_view_if_needed()
+        expect(table).to_contain_text("vision_encoder")
+        charts = page.locator(".jp-RenderedSVG img")
+        expect(charts).to_have_count(3, timeout=90_000)
+        chart = charts.nth(1)  # targets, provenance, training curve
+        chart.scroll_into_view_if_needed()
+        assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+        src = chart.get_attribute("src") or ""
+        svg = base64.b64decode(src.split(",", 1)[1]).decode() if ";base64," in src else urllib.parse.unquote(src)
+        assert "vision_encoder" in svg and "#c0392b" in svg  # drawn, and drawn as flagged
+        ARTIFACTS.mkdir(exist_ok=True)
+        chart.screenshot(path=str(ARTIFACTS / "independence-chart-cheonma-ko.png"))
+
+
 PANEL_TABLES = ("wb-team", "wb-materials", "wb-computed", "wb-benchmark-rows", "wb-cost", "wb-provenance",
                 "wb-training", "wb-tokenizer", "wb-config", "wb-licences")
 
