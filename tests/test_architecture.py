@@ -19,7 +19,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sheet", "round", "charts", "executor", "kernels", "findings", "tables"),
     "evidence": ("evidence",),
     "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
+    "coordination": ("authority", "lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
                      "hub",
                      "verifypage", "report"),
     "audit": ("audit",),

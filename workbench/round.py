@@ -149,6 +149,9 @@ class Rules(Model):
     thresholds: list[Threshold] = Field(default_factory=list)
     decision_rules: list[DecisionRule] = Field(default_factory=list)
     indices: Indices
+    # how many coordinators must sign an amendment that changes the coordinators or a key, the points and
+    # aggregation, the gates, thresholds or the cut (TUF's root threshold; workbench.authority)
+    coordinator_threshold: Annotated[int, Field(ge=1, le=20)] = 1
 
     @model_validator(mode="after")
     def _parts(self) -> Rules:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import ledger
+from . import authority, ledger
 from .base import Model
 from .errors import EvidenceError, RoundError
 from .evidence.users import Survey, Votes, read_survey, read_votes, validate_survey, validate_votes
@@ -120,7 +120,8 @@ def _check(r: Round, survey: Survey, votes: Votes | None) -> None:
 
 
 def _from_import(r: Round) -> UserInputs:
-    imports = [e for e in ledger.read_entries(r.ledger_path) if e.type == "users_import"]
+    # only a coordinator's import counts: one signed by anyone else is an authority finding, not an input
+    imports = authority.replay(r.path).of_type("users_import")
     if not imports:
         raise RoundError("no user survey was imported", file=r.ledger_path, place="aggregation.user_source: import",
                          expected="'workbench users import ROUND --survey FILE --key KEY --reason ...' first")
