@@ -8,6 +8,8 @@ import json
 import pytest
 import yaml
 from coord_helpers import coord_key, make_round, sign_sheet, write_yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from workbench import ledger
 from workbench.aggregate import aggregate_round
@@ -263,3 +265,42 @@ def test_a_collect_entry_without_a_path_stops_nothing(tmp_path, capsys):
     assert code == 1 and "malformed collect entry" in out and "signed by e1 (role: expert)" in out
     assert json.loads((rd / "audit" / "audit.json").read_text())["clean"] is False
     assert aggregate_round(load_round(rd)).scores.shape[0] == 1
+
+
+# ---------------------------------------------------------------- any entry shape: a finding, never a crash
+
+_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 2**40), st.text(max_size=10),
+                                 st.sampled_from(["sheets/e1/ta.v1.dsse.json", "accepted", "rejected", "e1", "ta"])),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                               st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=12)
+_fields = st.sampled_from(["path", "reviewer", "team", "version", "decision", "reason", "problems", "files", "changes",
+                           "after_first_submission", "file", "cosignatures", "sheets", "round_id", "coordinators"])
+
+
+@pytest.fixture(scope="module")
+def shaped_round(tmp_path_factory):
+    base = tmp_path_factory.mktemp("shapes")
+    rd = _collected(base, experts=("e1", "e2"), teams=("ta",))
+    return base, rd, (rd / "ledger.jsonl").read_bytes()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink], derandomize=True)
+@given(etype=st.sampled_from(ledger.ENTRY_TYPES), signer=st.sampled_from(["coord", "e1"]),
+       data=st.dictionaries(_fields, _values, max_size=6))
+def test_any_entry_shape_is_a_finding_or_an_entry_never_a_crash(shaped_round, etype, signer, data):
+    from workbench.collect import accepted_sheets
+    from workbench.lifecycle import status
+
+    base, rd, original = shaped_round
+    (rd / "ledger.jsonl").write_bytes(original)
+    e = ledger.append(rd / "ledger.jsonl", actor=signer, key=_key(base, signer), type=etype, payload_sha256="1" * 64,
+                      data=data)
+    auth = replay(rd)  # any exception fails the test
+    mine = [f for f in auth.findings if f.params["seq"] == e.seq]
+    assert (e in auth.valid) != bool(mine)
+    assert all(f.params["signer"] == signer and f.params["required"] for f in mine)
+    assert isinstance(status(rd)["authority"], list)
+    accepted_sheets(load_round(rd))
+    res = audit_round(rd)
+    assert bool(mine) == any(f.severity == "error" and f.detail.get("seq") == e.seq for f in res.findings)

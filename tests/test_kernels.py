@@ -67,7 +67,7 @@ def test_a_spare_kernel_looks_fresh_to_its_notebook(tmp_path):
                 assert s["cwd"] == folder and s["dh"] == [folder]
                 assert not any("wb-ipc-" in p for p in s["path"])
                 # the unattended variable names this notebook only
-                assert s["env"][UNATTENDED_ENV] == f"e1/{t}"
+                assert s["env"][UNATTENDED_ENV].startswith(f"e1/{t}:")  # and the one-use token of this notebook
                 # the kernel holds the task's claim while it runs
                 assert str(Path(folder) / f".{t}.claim") in s["fds"]
                 assert not any(f".{o}.claim" in f for o in teams if o != t for f in s["fds"])

@@ -56,7 +56,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import ledger
 from .errors import HubError
-from .files import atomic_write_bytes, atomic_write_text, read_bounded
+from .files import atomic_write_bytes, atomic_write_text, read_bounded, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
 from .shipped import review_notebook
@@ -426,8 +426,9 @@ def _notebook(rd: Path, rid: str, team: str, role: str, lang: str, key: Path) ->
     import nbformat
 
     nb = nbformat.read(str(review_notebook()), as_version=4)
+    # the template's hash, as workbench batch passes it: every sheet names the notebook that made it
     values = {"round_dir": str(rd), "reviewer_id": rid, "team_id": team, "role": role, "lang": lang,
-              "key_file": str(key), "output_dir": "outbox"}
+              "key_file": str(key), "output_dir": "outbox", "notebook_sha256": sha256_file(review_notebook())}
     cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
     lines = []
     for line in cell.source.splitlines():
