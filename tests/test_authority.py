@@ -304,3 +304,81 @@ def test_any_entry_shape_is_a_finding_or_an_entry_never_a_crash(shaped_round, et
     accepted_sheets(load_round(rd))
     res = audit_round(rd)
     assert bool(mine) == any(f.severity == "error" and f.detail.get("seq") == e.seq for f in res.findings)
+
+
+# ---------------------------------------------------------------- 9. text, ids, hub names
+
+@pytest.mark.parametrize("char", ["\x00", "\u202e", "\u2066", "\x1b", "\x7f", "\u0085"])
+def test_a_comment_with_control_or_bidi_characters_is_refused_at_signing_and_at_collection(tmp_path, capsys, char):
+    from judgments import demo_judgments
+
+    from workbench.errors import SheetError
+    from workbench.rubric import load_rubric
+    from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes, validate_sheet
+    from workbench.signing import SHEET_TYPE, envelope_bytes, sign_payload
+
+    rd = make_round(tmp_path, teams=("ta",))
+    rubric = load_rubric(rd / "rubrics" / "expert.yaml")
+    js = demo_judgments(rubric)
+    cid = next(k for k, j in js.items() if j.comment)
+    bad = {**js, cid: js[cid].model_copy(update={"comment": f"fine{char}gpj.exe"})}
+    who = Reviewer(id="e1", role="expert", key_id="")
+    with pytest.raises(SheetError, match=f"U\\+{ord(char):04X}"):  # the sheet a person would sign is never made
+        build_sheet(rubric, round_id="test-1", team_id="ta", reviewer=who, judgments=bad, coi=COI(has_conflict=False))
+    # a sheet signed around the check (its payload edited before signing) is rejected at collection
+    sheet = build_sheet(rubric, round_id="test-1", team_id="ta", reviewer=who, judgments=js, coi=COI(has_conflict=False))
+    sheet = sheet.model_copy(update={"judgments": bad})
+    with pytest.raises(SheetError, match=f"U\\+{ord(char):04X}"):
+        validate_sheet(sheet, rubric)  # what submit runs before it signs
+    (rd / "sheets" / "e1").mkdir(parents=True)
+    (rd / "sheets" / "e1" / "ta.v1.dsse.json").write_bytes(
+        envelope_bytes(sign_payload(sheet_bytes(sheet), SHEET_TYPE, _key(tmp_path, "e1"))))
+    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
+    out = capsys.readouterr().out
+    assert "rejected sheets/e1/ta.v1.dsse.json" in out and f"U+{ord(char):04X}" in out
+    # and a reason in the ledger too
+    assert main(["exclude", str(rd), "sheets/e1/ta.v1.dsse.json", "--reason", f"x{char}y",
+                 "--key", str(tmp_path / "keys" / "coord.key")]) == 1
+    assert f"U+{ord(char):04X}" in capsys.readouterr().err
+
+
+def test_tabs_and_line_breaks_stay_allowed():
+    from workbench.base import unsafe_chars
+
+    assert unsafe_chars("line one\n\tline two\r\n한국어 ok") == []
+    assert unsafe_chars("a\u202eb\u202ec\x00") == ["U+202E", "U+0000"]
+
+
+@pytest.mark.parametrize("which", ["teams", "roster"])
+def test_ids_differing_only_in_letter_case_are_refused(tmp_path, capsys, which):
+    rd = make_round(tmp_path, teams=("team-aurora", "tb"), do_freeze=False)
+    if which == "teams":
+        teams = yaml.safe_load((rd / "teams.yaml").read_text())
+        teams["teams"][1]["id"] = "Team-Aurora"
+        write_yaml(rd / "teams.yaml", teams)
+    else:
+        roster = yaml.safe_load((rd / "roster.yaml").read_text())
+        roster["reviewers"][2]["id"] = "E1"
+        write_yaml(rd / "roster.yaml", roster)
+    assert main(["round", "freeze", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 1
+    err = capsys.readouterr().err
+    assert "letter case does not make an id unique" in err and ("Team-Aurora" in err or "E1" in err)
+
+
+def test_a_roster_id_named_like_a_hub_group_is_refused_by_hub_plan(tmp_path, capsys):
+    rd = make_round(tmp_path, experts=("e1", "e2"), teams=("ta",), do_freeze=False)
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"][2]["id"] = "test-1-coord"  # the round's coordinators' group (round id test-1)
+    write_yaml(rd / "roster.yaml", roster)
+    asg = yaml.safe_load((rd / "assignments.yaml").read_text())
+    for a in asg["assignments"]:
+        a["reviewer"] = "test-1-coord" if a["reviewer"] == "e2" else a["reviewer"]
+    write_yaml(rd / "assignments.yaml", asg)
+    (rd / "answers" / "e2").rename(rd / "answers" / "test-1-coord")
+    assert main(["round", "freeze", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
+    assert main(["hub", "plan", str(rd)]) == 1
+    err = capsys.readouterr().err
+    assert "account 'test-1-coord'" in err and "the coordinators' group" in err and len(err.strip().splitlines()) == 1
+    # the prefix goes before accounts and groups alike: it does not separate them
+    assert main(["hub", "plan", str(rd), "--prefix", "p-"]) == 1
+    assert "account 'p-test-1-coord'" in capsys.readouterr().err

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import authority, ledger
 from .authority import Exclusion
+from .base import require_safe_text
 from .collect import CollectResult, SheetDecision, accepted_sheets
 from .dossier import Dossier, build_dossier
 from .errors import EvidenceError, RoundError
@@ -566,6 +567,7 @@ def acknowledge(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str, re
     require_coordinator(r, actor, key)
     if not reason.strip():
         raise RoundError("an acknowledgement needs a reason", expected="--acknowledge 'why the report is published anyway'")
+    require_safe_text(reason, "--acknowledge")
     if not agg.problems:
         raise RoundError("there is nothing to acknowledge: no problem changes points", file=r.path)
     e = ledger.append(r.ledger_path, actor=actor, key=key, type="acknowledge",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -24,8 +25,8 @@ from .errors import ValidationError, WorkbenchError
 from .files import Loc, line_for
 
 __all__ = [
-    "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff", "pydantic_problems", "rounded",
-    "shown", "utc_now",
+    "BIDI_CONTROLS", "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff",
+    "pydantic_problems", "require_safe_text", "rounded", "shown", "unsafe_chars", "utc_now",
 ]
 
 # Reviewer, team, criterion-free ids: they become file names, so no '/', no leading dot, bounded length.
@@ -40,6 +41,29 @@ class Model(BaseModel):
     """Base of every data model: immutable, no unknown fields, no NaN or infinity (they have no JSON)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# bidi embedding/override/isolate controls: they reorder what a reader sees (U+202E turns "gpj.exe" around)
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def unsafe_chars(text: str) -> list[str]:
+    """The control characters (other than tab and line breaks) and bidi overrides in ``text``, as ``U+XXXX``
+    in order of appearance (each once): free text a person signs or the report publishes must hold none."""
+    out: list[str] = []
+    for ch in text:
+        if (ch in BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")) and f"U+{ord(ch):04X}" not in out:
+            out.append(f"U+{ord(ch):04X}")
+    return out
+
+
+def require_safe_text(text: str, place: str) -> str:
+    """``text`` when it holds no :func:`unsafe_chars`; else :class:`WorkbenchError` naming them and ``place``."""
+    bad = unsafe_chars(text)
+    if bad:
+        raise WorkbenchError(f"contains invisible control or bidi-override character(s) {', '.join(bad)}", place=place,
+                             expected="plain text: remove them (they can hide or reorder what readers see)")
+    return text
 
 
 def utc_now() -> str:

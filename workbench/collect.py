@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, Field
 
 from . import authority, ledger
+from .base import require_safe_text
 from .errors import RoundError, WorkbenchError
 from .files import atomic_write_bytes, read_bounded, sha256_bytes
 from .lifecycle import check_frozen
@@ -238,6 +239,7 @@ def set_aside(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, path: s
     the report lists it at the top and the audit names it. Nothing else can reverse an accepted sheet."""
     if kind == "exclude" and not reason.strip():
         raise RoundError("an exclusion needs a reason", expected="--reason 'why the sheet does not count'")
+    require_safe_text(reason, "--reason")
     r = load_round(round_dir)
     check_frozen(r)
     m = parse_sheet_filename(Path(path).name)

@@ -22,7 +22,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from . import authority, ledger
-from .base import Model, json_diff
+from .base import Model, json_diff, require_safe_text
 from .errors import RoundError, WorkbenchError
 from .files import (
     atomic_write_bytes,
@@ -213,6 +213,7 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
     """
     if not reason.strip():
         raise RoundError("an amendment needs a reason", expected="--reason 'why the rules change'")
+    require_safe_text(reason, "--reason")
     r = load_round(path)
     auth = authority.replay(r.path)
     if auth.version is None or auth.state is None:

@@ -16,6 +16,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "missing_computed": {"ko": "계산 값이 없습니다", "en": "computed value missing"},
     "computed_range": {"ko": "계산 값이 범위를 벗어났습니다: {value}", "en": "computed value {value} out of range 0..{max}"},
     "missing_coi": {"ko": "이해충돌 여부를 선언하지 않았습니다", "en": "conflict of interest not declared"},
+    "unsafe_text": {"ko": "보이지 않는 제어 문자 또는 방향 재정렬 문자({chars})가 있습니다: 지우십시오",
+                    "en": "contains invisible control or bidi-override character(s) {chars}: remove them"},
     "coi_statement": {"ko": "이해충돌 내용을 기재해야 합니다", "en": "describe the conflict of interest"},
     # form labels
     "complete": {"ko": "모든 항목이 완료되었습니다", "en": "all items complete"},

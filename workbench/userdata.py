@@ -25,7 +25,7 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import authority, ledger
-from .base import Model
+from .base import Model, require_safe_text
 from .errors import EvidenceError, RoundError
 from .evidence.users import Survey, Votes, read_survey, read_votes, validate_survey, validate_votes
 from .files import atomic_write_bytes, read_bounded, sha256_bytes, sha256_file
@@ -78,6 +78,7 @@ def import_users(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, surv
     """
     if not reason.strip():
         raise RoundError("an import needs a reason", expected="--reason 'where the files come from'")
+    require_safe_text(reason, "--reason")
     r = load_round(round_dir)
     check_frozen(r)
     require_coordinator(r, actor, key)
