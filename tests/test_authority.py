@@ -382,3 +382,61 @@ def test_a_roster_id_named_like_a_hub_group_is_refused_by_hub_plan(tmp_path, cap
     # the prefix goes before accounts and groups alike: it does not separate them
     assert main(["hub", "plan", str(rd), "--prefix", "p-"]) == 1
     assert "account 'p-test-1-coord'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- every attack at once
+
+def test_the_audit_of_a_round_with_every_attack_reports_each_with_signer_and_role(tmp_path, capsys):
+    rd = _collected(tmp_path, teams=("ta",))
+    log = rd / "ledger.jsonl"
+    coord, e1 = coord_key(tmp_path), _key(tmp_path, "e1")
+    sheet = "sheets/e2/ta.v1.dsse.json"
+    sha = next(e.payload_sha256 for e in ledger.read_entries(log) if e.data.get("path") == sheet)
+    facts = {"path": sheet, "reviewer": "e2", "team": "ta", "version": 1}
+    # 3: a coordinator's amendment that removes the gates but records a title "change"
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    rules["gates"] = []
+    write_yaml(rd / "rules.yaml", rules)
+    r = load_round(rd)
+    v2 = round_state(r)
+    _write_version(r, 2, v2, coord)
+    ledger.append(log, actor="coord", key=coord, type="amend", payload_sha256=state_hash(v2),
+                  data={"version": 2, "reason": "typo", "after_first_submission": True, "file": "frozen/v2.dsse.json",
+                        "changes": [{"path": "rules.title", "old": "Stage 1 evaluation", "new": "Stage 1 evaluation"}]})
+    # 2: an expert signs coordinator acts
+    ledger.append(log, actor="e1", key=e1, type="collect", payload_sha256=sha,
+                  data={**facts, "decision": "rejected", "reason": "late"})
+    ledger.append(log, actor="e1", key=e1, type="acknowledge", payload_sha256="2" * 64,
+                  data={"problems": ["x"], "reason": "fine"})
+    # 4: the coordinator reverses an accepted sheet
+    ledger.append(log, actor="coord", key=coord, type="collect", payload_sha256=sha,
+                  data={**facts, "decision": "rejected", "reason": "submitted after the deadline"})
+    # 7: a malformed entry
+    ledger.append(log, actor="e1", key=e1, type="collect", payload_sha256="3" * 64, data={"decision": "rejected"})
+    # 1: self-promotion, appended by hand with the attacker's own key
+    mk, mp = generate_keypair("mallory", tmp_path / "keys")
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"].append({"id": "coordinator-2", "role": "coordinator", "public_key": mp.read_text(), "coi": []})
+    write_yaml(rd / "roster.yaml", roster)
+    r = load_round(rd)
+    v3 = round_state(r)
+    _write_version(r, 3, v3, load_private_key(mk))
+    ledger.append(log, actor="coordinator-2", key=load_private_key(mk), type="amend", payload_sha256=state_hash(v3),
+                  data={"version": 3, "reason": "x", "changes": json_diff(v2, v3), "after_first_submission": True,
+                        "file": "frozen/v3.dsse.json"})
+    code, out = _audit_cli(rd, capsys)
+    assert code == 1 and "Traceback" not in out
+    res = audit_round(rd)
+    found = {(f.detail.get("type"), f.detail.get("signer"), f.detail.get("role"), f.detail.get("code"))
+             for f in res.findings if f.severity == "error" and "code" in f.detail}
+    assert found == {("amend", "coord", "coordinator", "authority_changes"),
+                     ("collect", "e1", "expert", "authority_role"),
+                     ("acknowledge", "e1", "expert", "authority_role"),
+                     ("collect", "coord", "coordinator", "authority_reversal"),
+                     ("collect", "e1", "expert", "authority_malformed"),
+                     ("amend", "coordinator-2", "none", "authority_role")}
+    for f in res.findings:
+        if "code" in f.detail:
+            assert f"ledger entry {f.detail['seq']} ({f.detail['type']}) signed by {f.detail['signer']}" in out
+    # the roster file is the attacker's edit, not the signed state: flagged too
+    assert any(f.check == "rules.frozen" and f.file == "roster.yaml" for f in res.findings)
