@@ -440,3 +440,17 @@ def test_the_audit_of_a_round_with_every_attack_reports_each_with_signer_and_rol
             assert f"ledger entry {f.detail['seq']} ({f.detail['type']}) signed by {f.detail['signer']}" in out
     # the roster file is the attacker's edit, not the signed state: flagged too
     assert any(f.check == "rules.frozen" and f.file == "roster.yaml" for f in res.findings)
+
+
+@pytest.mark.parametrize("line", [b"not json at all", b'{"seq": 99}', b'{"seq": 1, "type": "bogus"}', b"[1, 2]"])
+def test_an_unreadable_ledger_line_is_an_audit_finding_and_a_one_line_error_elsewhere(tmp_path, capsys, line):
+    rd = _collected(tmp_path, teams=("ta",))
+    with (rd / "ledger.jsonl").open("ab") as f:
+        f.write(line + b"\n")
+    code, out = _audit_cli(rd, capsys)
+    assert code == 1 and "ledger.chain" in out
+    assert json.loads((rd / "audit" / "audit.json").read_text())["clean"] is False
+    for argv in (["round", "status", str(rd)], ["collect", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "ledger" in err and len(err.strip().splitlines()) == 1
