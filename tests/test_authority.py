@@ -302,8 +302,10 @@ def test_any_entry_shape_is_a_finding_or_an_entry_never_a_crash(shaped_round, et
     assert all(f.params["signer"] == signer and f.params["required"] for f in mine)
     assert isinstance(status(rd)["authority"], list)
     accepted_sheets(load_round(rd))
+    assert aggregate_round(load_round(rd)).scores.shape[0] == 1
     res = audit_round(rd)
     assert bool(mine) == any(f.severity == "error" and f.detail.get("seq") == e.seq for f in res.findings)
+    assert main(["collect", str(rd), "--key", str(base / "keys" / "coord.key")]) == 0
 
 
 # ---------------------------------------------------------------- 9. text, ids, hub names
@@ -454,3 +456,18 @@ def test_an_unreadable_ledger_line_is_an_audit_finding_and_a_one_line_error_else
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "ledger" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_folder_re_signed_from_its_first_entry_fails_against_the_published_key(tmp_path, capsys):
+    from workbench.signing import key_id
+
+    rd = _collected(tmp_path, teams=("ta",))
+    real = key_id(load_public_key(tmp_path / "keys" / "coord.pub"))
+    assert replay(rd).root == {"coord": real}
+    assert main(["audit", str(rd), "--coordinator-key", real[:16]]) == 0
+    capsys.readouterr()
+    other = "ab" * 8
+    assert main(["audit", str(rd), "--coordinator-key", other]) == 1
+    assert f"not the published {other}" in capsys.readouterr().out
+    assert main(["audit", str(rd), "--coordinator-key", "abc"]) == 1
+    assert "not a key id" in capsys.readouterr().err

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -238,6 +239,7 @@ class _Audit:
         self.signed_version: int | None = None
         self.missing_rubrics: list[str] = []  # parts whose frozen rubric content is not at hand
         self.auth = authority.Authority(entries=[])  # the ledger replayed (_check_ledger)
+        self.coordinator_keys: tuple[str, ...] = ()  # published coordinator key ids (or prefixes) to expect
 
     def has(self, check: str, file: str | Path | None) -> bool:
         return any(f.check == check and f.file == self.rel(file) for f in self.findings)
@@ -277,6 +279,7 @@ def _check_ledger(a: _Audit, r: Round) -> list[ledger.Entry]:
     except RoundError as e:
         a.error("ledger.chain", e, r.ledger_path)
     a.auth = authority.replay(r.path, entries)
+    _check_root(a)
     for f in a.auth.findings:
         check = AUTHORITY_CHECKS.get(f.code, "ledger.authority")
         p = f.params
@@ -290,6 +293,18 @@ def _check_ledger(a: _Audit, r: Round) -> list[ledger.Entry]:
               f"{x.seq}{' after it was accepted' if x.after_acceptance else ''}: {x.reason}",
               seq=x.seq, actor=x.actor, kind=x.kind, reason=x.reason)
     return entries
+
+
+def _check_root(a: _Audit) -> None:
+    """With ``a.coordinator_keys`` (the key ids the ministry publishes, or prefixes), a root of trust (the
+    coordinator keys the freeze pinned) that holds none of them is an error: a folder re-signed from its
+    first entry with another key verifies, but not against these."""
+    root = a.auth.root
+    if a.coordinator_keys and not any(k.startswith(p.lower()) for k in root.values() for p in a.coordinator_keys):
+        a.add("error", "ledger.authority", "ledger.jsonl", "the round's root of trust pins coordinator key(s) "
+              f"{', '.join(k[:16] for k in sorted(root.values())) or '(none)'}, not the published "
+              f"{', '.join(a.coordinator_keys)}", expected="a round frozen with the published coordinator key",
+              coordinators=root)
 
 
 def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
@@ -548,11 +563,19 @@ def audit_round(
     timeout: float = 600,
     progress: bool = False,
     witnesses: Collection[str | Path] = (),
+    coordinator_keys: Collection[str] = (),
 ) -> AuditResult:
     """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
     notebooks (``only``: ``"reviewer/team"`` names to re-run a subset); ``witnesses``: checkpoint files kept
-    outside the folder, which the ledger must extend. Returns the sorted findings."""
+    outside the folder, which the ledger must extend; ``coordinator_keys``: the coordinators' key ids (or
+    prefixes of at least 16 hex digits) as the ministry publishes them, which the freeze must pin. Returns the
+    sorted findings."""
+    bad = [k for k in coordinator_keys if not re.fullmatch(r"[0-9a-fA-F]{16,64}", k)]
+    if bad:
+        raise RoundError(f"'{bad[0]}' is not a key id", place="--coordinator-key",
+                         expected="the published key id: 16 to 64 hex digits")
     a = _Audit(Path(round_dir))
+    a.coordinator_keys = tuple(coordinator_keys)
     r = _load(a)
     if r is None:
         return _result(a, _round_id(a), rerun)

@@ -222,6 +222,8 @@ class Authority:
     exclusions: list[Exclusion] = field(default_factory=list)
     # every valid amendment with its change list recomputed from the two signed states
     amendments: list[dict[str, Any]] = field(default_factory=list)
+    # the root of trust the freeze pinned: coordinator id -> key id (empty before a valid freeze)
+    root: dict[str, str] = field(default_factory=dict)
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -421,7 +423,7 @@ class _Replay:
             self.fail(e, "state", "the coordinators' key ids the entry pins are not those of its signed state",
                       COORDINATOR)
             return
-        self.out.states[1], self.out.version = state, 1
+        self.out.states[1], self.out.version, self.out.root = state, 1, pinned
         self.out.valid.append(e)
 
     def on_amend(self, e: ledger.Entry, data: AmendData, me: RosterEntry) -> bool:

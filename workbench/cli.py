@@ -750,6 +750,9 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
+    p.add_argument("--coordinator-key", action="append", default=[], metavar="KEYID",
+                   help="a coordinator key id as published (16+ hex digits): the round's first entry must pin it "
+                   "(repeatable)")
     p.add_argument("--out", metavar="DIR", help="write audit.json and index.html here (default: ROUND/audit; an "
                    "auditor's read-only account writes to its own folder)")
     p.set_defaults(func=_cmd_audit)
@@ -760,7 +763,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
-                      witnesses=args.witness)
+                      witnesses=args.witness, coordinator_keys=args.coordinator_key)
     paths = write_audit(res, args.round, args.out)
     for f in res.findings:
         print(finding_line(f))
