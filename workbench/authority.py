@@ -132,12 +132,20 @@ class ExcludeData(_Sheet):
     reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S")]
 
 
+class PinnedKey(_Data):
+    """A coordinator's key as a freeze (or an amendment changing them) pins it: id and key id (the raw public
+    key may come with it, for a reader of the ledger alone: the verify page)."""
+
+    id: str
+    key_id: str
+
+
 class FreezeData(_Data):
     version: Literal[1]
     round_id: str
     file: str = ""
-    # coordinator id -> key id: the root of trust, readable from the ledger alone (the verify page's anchor)
-    coordinators: dict[str, str] | None = None
+    # the root of trust, readable from the ledger alone (the verify page's anchor): the coordinators' keys
+    coordinators: list[PinnedKey] | None = None
 
 
 class Cosignature(_Data):
@@ -153,6 +161,8 @@ class AmendData(_Data):
     after_first_submission: bool
     file: str = ""
     cosignatures: list[Cosignature] = Field(default_factory=list)
+    # the new coordinators' keys, when the amendment changes them (pinned in the open, as the freeze does)
+    coordinators: list[PinnedKey] | None = None
 
 
 class AcknowledgeData(_Data):
@@ -224,6 +234,7 @@ class Authority:
     amendments: list[dict[str, Any]] = field(default_factory=list)
     # the root of trust the freeze pinned: coordinator id -> key id (empty before a valid freeze)
     root: dict[str, str] = field(default_factory=dict)
+    _rosters: dict[int, Roster | None] = field(default_factory=dict, repr=False)
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -231,8 +242,12 @@ class Authority:
         return self.states.get(self.version) if self.version is not None else None
 
     def roster(self) -> Roster | None:
-        """The roster of the last signed state."""
-        return _roster(self.state)
+        """The roster of the last signed state (validated once per version: keys are parsed once)."""
+        if self.version is None:
+            return None
+        if self.version not in self._rosters:
+            self._rosters[self.version] = _roster(self.state)
+        return self._rosters[self.version]
 
     def of_type(self, *types: str) -> list[ledger.Entry]:
         """The valid entries of these types, in ledger order."""
@@ -255,6 +270,11 @@ def _roster(state: dict[str, Any] | None) -> Roster | None:
         return Roster.model_validate(state.get("roster"))
     except pydantic.ValidationError:
         return None
+
+
+def _coordinators(roster: Roster) -> dict[str, str]:
+    """Coordinator id -> key id, of a roster."""
+    return {c.id: key_id(k) for c in roster.reviewers if c.role == COORDINATOR and (k := _key(c)) is not None}
 
 
 def _key(entry: RosterEntry) -> Ed25519PublicKey | None:
@@ -418,8 +438,8 @@ class _Replay:
             return
         roster = _roster(state)
         assert roster is not None
-        pinned = {c.id: key_id(k) for c in roster.reviewers if c.role == COORDINATOR and (k := _key(c)) is not None}
-        if data.coordinators is not None and data.coordinators != pinned:
+        pinned = _coordinators(roster)
+        if data.coordinators is not None and {c.id: c.key_id for c in data.coordinators} != pinned:
             self.fail(e, "state", "the coordinators' key ids the entry pins are not those of its signed state",
                       COORDINATOR)
             return
@@ -441,7 +461,8 @@ class _Replay:
         roster = self.out.roster()
         assert roster is not None
         signers = {e.actor}
-        payload = proposal_payload(str(old.get("rules", {}).get("round_id", "")), data.version,
+        rules = old.get("rules") if isinstance(old.get("rules"), dict) else {}
+        payload = proposal_payload(str(rules.get("round_id", "")), data.version,
                                    sha256_bytes(canonical_json(old)), e.payload_sha256, data.reason)
         for c in data.cosignatures:
             who = roster.get(c.actor)
@@ -455,6 +476,12 @@ class _Replay:
             self.fail(e, "threshold", f"the amendment changes coordinators, keys, points, gates or the cut and is "
                       f"signed by {len(signers)} of the {needed} coordinators the rules require "
                       f"({', '.join(sorted(signers))})", me.role)
+            return False
+        new_roster = _roster(new)
+        if data.coordinators is not None and new_roster is not None and \
+                {c.id: c.key_id for c in data.coordinators} != _coordinators(new_roster):
+            self.fail(e, "state", "the coordinators' key ids the amendment pins are not those of its signed state",
+                      me.role)
             return False
         recorded = [dict(c) for c in data.changes]
         if canonical_json(recorded) != canonical_json(changes):

@@ -152,7 +152,7 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     state = round_state(r)
     _write_version(r, 1, state, key)
     # the root of trust, pinned in the first signed entry: who the coordinators are and their key ids
-    pinned = {c.id: key_id(c.key()) for c in r.coordinators()}
+    pinned = [{"id": c.id, "key_id": key_id(c.key())} for c in sorted(r.coordinators(), key=lambda c: c.id)]
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
                          data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json",
                                "coordinators": pinned})
