@@ -69,6 +69,7 @@ def test_papermill_run_makes_the_interactive_sheet_and_leaks_no_secret(tmp_path,
     sheet_file = kit.round_dir / "sheets-batch" / EXPERT / f"{TEAM}.v1.dsse.json"
     unattended = parse_sheet(verify_envelope(sheet_file.read_bytes(), load_public_key(kit.keys / f"{EXPERT}.pub"), SHEET_TYPE))
 
+    monkeypatch.delenv(UNATTENDED_ENV)  # the kernel consumed the token; this process is a person's
     # the same inputs and answers, entered by a person through the widgets
     person = open_review(kit.round_dir, EXPERT, TEAM, "expert", "en", str(kit.expert_key), notebook_sha256="ef" * 32)
     fill_like_a_person(person.form, yaml.safe_load(kit.answers(EXPERT).read_text()))
