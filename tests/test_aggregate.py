@@ -390,3 +390,25 @@ def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
     for line in table[1:]:
         total = line.split()[5]
         assert f",{total}," in csv  # the terminal and the published file show the same figure
+
+
+def test_only_a_coordinators_import_counts(tmp_path, capsys):
+    """Issue 22: the latest users_import entry was read whoever signed it; a user's own import is a finding."""
+    from workbench import ledger
+    from workbench.cli import main
+    from workbench.files import sha256_file
+    from workbench.signing import load_private_key
+
+    rd = _import_round(tmp_path, users=("u1", "u2"))
+    e = _import(tmp_path, "u1,ta,user.usability,4,\nu2,ta,user.usability,5,great\n")
+    forged = rd / "users" / "imports" / "forged.survey.csv"
+    forged.write_text("user_id,team,item,value,comment\nu1,ta,user.usability,1,\nu2,ta,user.usability,1,\n")
+    ledger.append(rd / "ledger.jsonl", actor="u1", key=load_private_key(tmp_path / "keys" / "u1.key"),
+                  type="users_import", payload_sha256=sha256_file(forged),
+                  data={"files": {"survey": {"path": "users/imports/forged.survey.csv", "sha256": sha256_file(forged)}},
+                        "reason": "mine"})
+    u = user_points(load_round(rd), _accepted(rd))
+    assert u.source.ledger_seq == e.seq and u.points["ta"]["user.usability"] == pytest.approx(4.375)
+    assert main(["audit", str(rd)]) == 1
+    out = capsys.readouterr().out
+    assert "(users_import) signed by u1 (role: user)" in out and "required: a coordinator" in out

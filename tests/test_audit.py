@@ -517,7 +517,10 @@ def test_a_forged_ledger_entry_with_odd_data_is_a_finding_not_a_traceback(rd):
     (rd / "ledger.jsonl").write_text("".join(lines))
     res = audit_round(rd)
     assert [f.detail["line"] for f in errors(res, "ledger.chain")] == [i + 2]  # the next line's link breaks
-    assert [f.file for f in errors(res, "rules.signature")] == ["ledger.jsonl"]
+    # the entry's data has no amendment's shape: an authority finding naming it, signer and role
+    [bad] = [f for f in errors(res, "ledger.authority") if f.detail["seq"] == i + 1]
+    assert bad.file == "ledger.jsonl" and "malformed amend entry" in bad.message
+    assert (bad.detail["signer"], bad.detail["role"]) == ("coordinator", "coordinator")
 
 
 def test_the_report_carries_the_ledger_checkpoint_it_was_made_under(rd, coord_key):

@@ -58,6 +58,7 @@ from workbench.hub import (
 )
 from workbench.round import load_round
 from workbench.rubric import load_rubric
+from workbench.submit import issue_token
 
 pytestmark = [pytest.mark.xdist_group("hub")]
 
@@ -450,9 +451,12 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
             answers.write_text(yaml.safe_dump(user_answers))
         os.chown(answers, pwd.getpwnam(acct[rid]).pw_uid, -1)
         nb = home[rid] / "test-1" / f"{team}.ipynb"
+        # the one-use token workbench batch would hand this notebook's kernel, made for the account
+        token_env, token = issue_token(nb.parent, rid, team)
+        os.chown(token, pwd.getpwnam(acct[rid]).pw_uid, -1)
         signers.append(subprocess.Popen(
             ["runuser", "-u", acct[rid], "--", "env", f"HOME={home[rid]}", f"PYTHONPATH={ROOT}",
-             f"WORKBENCH_UNATTENDED={rid}/{team}", PY, "-m", "papermill", str(nb), str(nb.with_suffix(".run.ipynb")),
+             f"WORKBENCH_UNATTENDED={token_env}", PY, "-m", "papermill", str(nb), str(nb.with_suffix(".run.ipynb")),
              "-p", "answers_file", str(answers), "-k", "python3"], cwd=home[rid],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     for s in signers:

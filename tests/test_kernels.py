@@ -67,7 +67,7 @@ def test_a_spare_kernel_looks_fresh_to_its_notebook(tmp_path):
                 assert s["cwd"] == folder and s["dh"] == [folder]
                 assert not any("wb-ipc-" in p for p in s["path"])
                 # the unattended variable names this notebook only
-                assert s["env"][UNATTENDED_ENV] == f"e1/{t}"
+                assert s["env"][UNATTENDED_ENV].startswith(f"e1/{t}:")  # and the one-use token of this notebook
                 # the kernel holds the task's claim while it runs
                 assert str(Path(folder) / f".{t}.claim") in s["fds"]
                 assert not any(f".{o}.claim" in f for o in teams if o != t for f in s["fds"])
@@ -82,7 +82,10 @@ def test_a_spare_kernel_looks_fresh_to_its_notebook(tmp_path):
         assert [x.replace("pool-True", "pool-False") for x in p["path"]] == f["path"]
         assert (p["ns"], p["count"], p["cell_count"], p["history"]) == (f["ns"], f["count"], f["cell_count"], f["history"])
         # the environment: the same names and values, but for the run's own folders
+        # (the unattended token is new for every run: its task part is compared)
         norm = {k: v.replace("pool-True", "pool-False") for k, v in p["env"].items()}
+        for env in (norm, f["env"]):
+            env[UNATTENDED_ENV] = env[UNATTENDED_ENV].split(":")[0]
         assert norm == f["env"], {k for k in norm.keys() | f["env"].keys() if norm.get(k) != f["env"].get(k)}
 
 

@@ -48,3 +48,29 @@ def test_evidence_fixed_after_the_batch_has_one_documented_path(tmp_path, capsys
     capsys.readouterr()
     assert main(["rerun", str(rd), "--key", str(keys / "coord.key"), "--keys", str(keys), "--notebook", str(nb)]) == 0
     assert "nothing to re-run" in capsys.readouterr().out
+
+
+def test_rerun_runs_exactly_the_stale_sheets_not_the_survey_signed_user_tasks(tmp_path, capsys):
+    """Issue 22 item 8: with user sheets signed from survey exports (never run as notebooks), a rerun of one
+    stale expert sheet queued every user task; it runs exactly the stale one now."""
+    from coord_helpers import sign_user, survey_rows
+
+    rd = make_round(tmp_path, experts=("e1",), users=("u1", "u2"), teams=("ta", "tb"))
+    for t in ("ta", "tb"):
+        (rd / "evidence" / t / "technical-report.md").write_text(f"# {t} v1\n")
+    nb = FIXTURES / "review_fixture.ipynb"
+    keys = tmp_path / "keys"
+    assert {r.state for r in run_batch(rd, notebook=nb, keys_dir=keys, progress=False, roles=("expert",))} == {"done"}
+    for u in ("u1", "u2"):
+        sign_user(tmp_path, u, survey_rows(u, "ta", 4) + survey_rows(u, "tb", 3))
+    collect(rd, coord_key(tmp_path), "coord")
+    (rd / "evidence" / "ta" / "technical-report.md").write_text("# ta v2: corrected\n")
+    stale = stale_sheets(load_round(rd))
+    assert ("e1", "ta") in {(s.reviewer, s.team) for s in stale}
+    capsys.readouterr()
+    assert main(["rerun", str(rd), "--key", str(keys / "coord.key"), "--keys", str(keys), "--notebook", str(nb)]) == 0
+    out = capsys.readouterr().out
+    assert "done     e1 x ta" in out and "u1" not in out.split("stale sheet(s)")[-1]
+    assert not (rd / "notebooks" / "u1").exists() and not (rd / "notebooks" / "u2").exists()
+    [entry] = [e for e in read_entries(rd / "ledger.jsonl") if e.type == "rerun"]
+    assert entry.data["results"] == {"e1/ta": "done"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 
 import pytest
 import yaml
@@ -28,7 +29,22 @@ def kit(tmp_path):
 def _open(kit, reviewer=EXPERT, **kw):
     role = "user" if reviewer == USER else "expert"
     key = kit.user_key if reviewer == USER else kit.expert_key
+    if kw.get("unattended"):  # what workbench batch does for the one notebook a kernel runs
+        _batch_token(kit, reviewer)
+        kw.setdefault("notebook_sha256", "cd" * 32)
     return open_review(kit.round_dir, reviewer, TEAM, role, kw.pop("lang", "en"), kw.pop("key_file", str(key)), **kw)
+
+
+def _batch_token(kit, reviewer=EXPERT, team=TEAM):
+    import os
+
+    from workbench.submit import UNATTENDED_ENV, issue_token
+
+    folder = kit.round_dir / "notebooks" / reviewer
+    folder.mkdir(parents=True, exist_ok=True)
+    value, token = issue_token(folder, reviewer, team)
+    os.environ[UNATTENDED_ENV] = value  # consumed (and removed) by open_review
+    return value, token
 
 
 def _answers(kit, reviewer=EXPERT) -> dict:
@@ -127,7 +143,7 @@ def test_sign_and_submit_writes_signed_versions_and_keeps_the_draft(kit):
 
 
 def test_unattended_run_makes_the_sheet_the_interactive_path_makes(kit):
-    person = _open(kit)
+    person = _open(kit, notebook_sha256="cd" * 32)
     fill_like_a_person(person.form, _answers(kit))
     unattended = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", unattended=True)
     assert _payload(unattended.sheet()) == _payload(person.sheet())
@@ -157,9 +173,26 @@ def test_an_answers_file_outside_a_batch_only_fills_the_form_for_a_person(kit):
 def test_unattended_mode_is_what_the_batch_set_for_this_notebook_only(kit, monkeypatch):
     from workbench.submit import UNATTENDED_ENV
 
-    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")
-    path = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
+    value, token = _batch_token(kit)
+    path = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", notebook_sha256="ab" * 32).run_unattended()
     assert path == kit.round_dir / "sheets" / EXPERT / f"{TEAM}.v1.dsse.json"
+    assert not token.exists() and UNATTENDED_ENV not in os.environ  # consumed: the same value signs nothing again
+    monkeypatch.setenv(UNATTENDED_ENV, value)
+    with pytest.raises(WorkbenchError, match="names no unused batch token"):
+        _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    # set by hand, as in a papermill run: refused, nothing signed
+    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")
+    with pytest.raises(WorkbenchError, match="names no unused batch token"):
+        _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml")
+    monkeypatch.delenv(UNATTENDED_ENV)
+    with pytest.raises(WorkbenchError, match="without the batch's token"):
+        open_review(kit.round_dir, EXPERT, TEAM, "expert", "en", str(kit.expert_key),
+                    f"answers/{EXPERT}/{TEAM}.yaml", unattended=True)
+    assert sorted(p.name for p in (kit.round_dir / "sheets" / EXPERT).iterdir()) == [f"{TEAM}.v1.dsse.json"]
+    # a token for this notebook, but no template hash: never signed
+    _batch_token(kit)
+    with pytest.raises(WorkbenchError, match="no notebook_sha256"):
+        _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml").run_unattended()
     monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/team-other")
     with pytest.raises(WorkbenchError, match=rf"^{UNATTENDED_ENV}: .*'{EXPERT}/team-other' but this notebook is "
                                              rf"{EXPERT}/{TEAM}, expected unset"):

@@ -12,7 +12,7 @@ from roundkit import EXPERT, ROOT, TEAM, fill_like_a_person, make_round
 from workbench.review import PASSPHRASE_ENV, WIDGET_PLACEHOLDER, open_review
 from workbench.sheet import parse_sheet
 from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
-from workbench.submit import UNATTENDED_ENV
+from workbench.submit import UNATTENDED_ENV, issue_token
 
 NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
 PARAMETERS = ["round_dir", "reviewer_id", "team_id", "role", "lang", "key_file", "answers_file", "output_dir",
@@ -56,20 +56,22 @@ def test_papermill_run_makes_the_interactive_sheet_and_leaks_no_secret(tmp_path,
     kit = make_round(tmp_path, passphrase=secret.encode())
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's workbench
     monkeypatch.setenv(PASSPHRASE_ENV, secret)
-    monkeypatch.setenv(UNATTENDED_ENV, f"{EXPERT}/{TEAM}")  # what workbench batch sets for this one notebook
     out = kit.round_dir / "notebooks" / EXPERT / f"{TEAM}.ipynb"
     out.parent.mkdir(parents=True)
+    # what workbench batch hands the kernel of this one notebook: a one-use token
+    monkeypatch.setenv(UNATTENDED_ENV, issue_token(out.parent, EXPERT, TEAM)[0])
     pm.execute_notebook(
         str(NOTEBOOK), str(out), kernel_name="python3", progress_bar=False,
         parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM, "role": "expert",
                     "lang": "en", "key_file": str(kit.expert_key), "answers_file": f"answers/{EXPERT}/{TEAM}.yaml",
-                    "output_dir": "sheets-batch"},
+                    "output_dir": "sheets-batch", "notebook_sha256": "ef" * 32},
     )
     sheet_file = kit.round_dir / "sheets-batch" / EXPERT / f"{TEAM}.v1.dsse.json"
     unattended = parse_sheet(verify_envelope(sheet_file.read_bytes(), load_public_key(kit.keys / f"{EXPERT}.pub"), SHEET_TYPE))
 
+    monkeypatch.delenv(UNATTENDED_ENV)  # the kernel consumed the token; this process is a person's
     # the same inputs and answers, entered by a person through the widgets
-    person = open_review(kit.round_dir, EXPERT, TEAM, "expert", "en", str(kit.expert_key))
+    person = open_review(kit.round_dir, EXPERT, TEAM, "expert", "en", str(kit.expert_key), notebook_sha256="ef" * 32)
     fill_like_a_person(person.form, yaml.safe_load(kit.answers(EXPERT).read_text()))
     person.form.passphrase.value = secret
     person.form.click_sign()

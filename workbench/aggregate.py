@@ -44,7 +44,9 @@ import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import ledger
+from . import authority, ledger
+from .authority import Exclusion
+from .base import require_safe_text
 from .collect import CollectResult, SheetDecision, accepted_sheets
 from .dossier import Dossier, build_dossier
 from .errors import EvidenceError, RoundError
@@ -449,6 +451,8 @@ class ReportData(_Data):
     amendments: list[dict[str, Any]]
     problems: list[str]
     acknowledged: Acknowledgement | None
+    # accepted sheets taken out afterwards (withdrawn by their reviewer, excluded by a coordinator): who and why
+    exclusions: list[Exclusion] = Field(default_factory=list)
 
 
 class SignedReport(ReportData):
@@ -484,6 +488,7 @@ class Aggregate:
     rules: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     acknowledged: Acknowledgement | None = None
+    exclusions: list[Exclusion] = field(default_factory=list)
 
     def report_data(self) -> ReportData:
         """The published data (what the signed report carries; outliers: the flagged rows only)."""
@@ -503,6 +508,7 @@ class Aggregate:
             amendments=self.amendments,
             problems=self.problems,
             acknowledged=self.acknowledged,
+            exclusions=self.exclusions,
         )
 
 
@@ -544,9 +550,10 @@ def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints |
 
 
 def _acknowledged(r: Round, problems: list[str]) -> Acknowledgement | None:
-    """The latest acknowledgement in the ledger of exactly ``problems`` (None when there is none)."""
-    for e in reversed(ledger.read_entries(r.ledger_path)):
-        if e.type == "acknowledge" and e.data.get("problems") == problems:
+    """The latest acknowledgement of exactly ``problems`` by a coordinator (None when there is none): an
+    acknowledge entry signed by anyone else counts for nothing (:mod:`workbench.authority`)."""
+    for e in reversed(authority.replay(r.path).of_type("acknowledge")):
+        if e.data.get("problems") == problems:
             return Acknowledgement(seq=e.seq, time=e.time, actor=e.actor, reason=str(e.data.get("reason", "")),
                                    problems=problems)
     return None
@@ -560,6 +567,7 @@ def acknowledge(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str, re
     require_coordinator(r, actor, key)
     if not reason.strip():
         raise RoundError("an acknowledgement needs a reason", expected="--acknowledge 'why the report is published anyway'")
+    require_safe_text(reason, "--acknowledge")
     if not agg.problems:
         raise RoundError("there is nothing to acknowledge: no problem changes points", file=r.path)
     e = ledger.append(r.ledger_path, actor=actor, key=key, type="acknowledge",
@@ -656,14 +664,16 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                     "icc2k": None if m.empty else _r(icc2k(m.to_numpy())),
                     "alpha": None if m.empty else _r(kripp_alpha(m.to_numpy())),
                     "mean_range": round(float(spread.mean()), 4) if len(spread) else None})
-    amendments = [e.data | {"seq": e.seq, "time": e.time, "actor": e.actor}
-                  for e in ledger.read_entries(r.ledger_path) if e.type == "amend"]
+    # every amendment as the two signed states give it (recomputed, never the change list an entry records)
+    auth = authority.replay(r.path)
+    amendments = [dict(a) for a in auth.amendments]
     problems = point_problems(r, dossiers, user, stale_sheets(r, sheets))
     return Aggregate(
         round_id=rules.round_id, frozen_version=version, scores=scores, criteria=crit,
         reliability=pd.DataFrame(rel), outliers=reviewer_outliers(totals, agg.outlier_z), gates=gates, votes=votes,
         dossiers=dossiers, users=user, cost=_cost(dossiers, bench), unused=unused, amendments=amendments, rules=signed_state(r, version)["rules"],
         problems=problems, acknowledged=_acknowledged(r, problems) if problems else None,
+        exclusions=[x for x in auth.exclusions if x.after_acceptance],
     )
 
 

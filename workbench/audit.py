@@ -8,6 +8,10 @@ relative to the round; a message; details). A round is *clean* when no finding i
 - ``round.load``: the round's files load and agree with each other (:func:`workbench.round.load_round`).
 - ``ledger.chain``: no gap, reorder or edit; every entry signed by its actor's roster key
   (:func:`workbench.ledger.verify_chain`).
+- ``ledger.authority``: every entry's signer held the authority for its type at that point, against the signed
+  roster as it stood before the entry (:mod:`workbench.authority`); a malformed entry, a reversed decision, an
+  amendment short of its coordinators' threshold are errors too, each naming the entry, signer and role.
+- ``sheet.excluded``: an accepted sheet withdrawn by its reviewer or excluded by a coordinator, who and why.
 - ``rules.signature``: every frozen version verifies with the coordinator's roster key and its ledger hash.
 - ``rules.frozen`` / ``rubric.frozen``: the round's files (and rubric copies) equal the last signed version.
 - ``rules.amendment``: every amendment, with its timing relative to the first submission (warning after).
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -49,7 +54,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from . import __version__, ledger
+from . import __version__, authority, ledger
 from .aggregate import aggregate_round
 from .base import json_diff
 from .batch import Task, default_notebook, execute
@@ -67,14 +72,13 @@ from .files import (
     sha256_bytes,
     sha256_file,
 )
-from .lifecycle import signed_state, verify_state
+from .lifecycle import verify_state
 from .report import scores_csv
 from .round import (
     PARTS,
     ROUND_FILES,
     Roster,
     Round,
-    ledger_keys,
     load_round,
     load_round_file,
     round_from_state,
@@ -114,7 +118,7 @@ CHECKS = (
     "sheet.assignment", "sheet.coi", "sheet.ledger", "sheet.missing", "sheet.rejected", "sheet.decision",
     "sheet.input", "assignment.coverage", "report.missing", "report.signature", "report.ledger", "report.files",
     "report.recompute", "report.mismatch", "rerun.template", "rerun.failed", "rerun.mismatch", "rerun.version",
-    "rerun.survey", "sheet.votes",
+    "rerun.survey", "sheet.votes", "ledger.authority", "sheet.excluded",
 )
 # Fields of a re-run sheet that legitimately differ from the signed one: the clock, where the files were
 # (paths of the temporary answers/output folders), the signing key (the re-run signs nothing) and the
@@ -235,6 +239,8 @@ class _Audit:
         # set when the round's files do not load and the checks run on the last signed version instead
         self.signed_version: int | None = None
         self.missing_rubrics: list[str] = []  # parts whose frozen rubric content is not at hand
+        self.auth = authority.Authority(entries=[])  # the ledger replayed (_check_ledger)
+        self.coordinator_keys: tuple[str, ...] = ()  # published coordinator key ids (or prefixes) to expect
 
     def has(self, check: str, file: str | Path | None) -> bool:
         return any(f.check == check and f.file == self.rel(file) for f in self.findings)
@@ -256,37 +262,62 @@ class _Audit:
         self.add("error", check, file or e.file, e.message, line=e.line, place=e.place, expected=e.expected)
 
 
+# authority finding code -> the audit's check (a state that does not verify is a rules.signature error)
+AUTHORITY_CHECKS = {"authority_state": "rules.signature", "authority_changes": "rules.amendment"}
+
+
 def _check_ledger(a: _Audit, r: Round) -> list[ledger.Entry]:
+    """The chain's links, then who signed what (:func:`workbench.authority.replay`, against the signed roster
+    as it stood before each entry): every entry without authority is an error naming signer and role."""
     try:
-        return ledger.verify_chain(r.ledger_path, ledger_keys(r))
+        entries = ledger.read_entries(r.ledger_path)
     except RoundError as e:
         a.error("ledger.chain", e, r.ledger_path)
-    try:
-        return ledger.read_entries(r.ledger_path)  # structurally readable: go on with what it says
-    except RoundError:
+        a.auth = authority.Authority(entries=[])
         return []
+    try:
+        ledger.check_links(entries, str(r.ledger_path))
+    except RoundError as e:
+        a.error("ledger.chain", e, r.ledger_path)
+    a.auth = authority.replay(r.path, entries)
+    _check_root(a)
+    for f in a.auth.findings:
+        check = AUTHORITY_CHECKS.get(f.code, "ledger.authority")
+        p = f.params
+        file = (f"frozen/v{v}.dsse.json" if check != "ledger.authority"
+                and isinstance(v := entries[p["seq"] - 1].data.get("version"), int) else "ledger.jsonl")
+        a.add("error", check, file, authority.finding_line(f), line=p["seq"], seq=p["seq"], type=p["type"],
+              signer=p["signer"], role=p["role"], required=p["required"], code=f.code)
+    for x in a.auth.exclusions:
+        a.add("warning" if x.after_acceptance else "info", "sheet.excluded", x.path,
+              f"{x.kind} by {'its reviewer' if x.kind == 'withdrawn' else 'coordinator'} {x.actor} in ledger entry "
+              f"{x.seq}{' after it was accepted' if x.after_acceptance else ''}: {x.reason}",
+              seq=x.seq, actor=x.actor, kind=x.kind, reason=x.reason)
+    return entries
+
+
+def _check_root(a: _Audit) -> None:
+    """With ``a.coordinator_keys`` (the key ids the ministry publishes, or prefixes), a root of trust (the
+    coordinator keys the freeze pinned) that holds none of them is an error: a folder re-signed from its
+    first entry with another key verifies, but not against these."""
+    root = a.auth.root
+    if a.coordinator_keys and not any(k.startswith(p.lower()) for k in root.values() for p in a.coordinator_keys):
+        a.add("error", "ledger.authority", "ledger.jsonl", "the round's root of trust pins coordinator key(s) "
+              f"{', '.join(k[:16] for k in sorted(root.values())) or '(none)'}, not the published "
+              f"{', '.join(a.coordinator_keys)}", expected="a round frozen with the published coordinator key",
+              coordinators=root)
 
 
 def _check_frozen(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
-    versions = [e for e in entries if e.type in ("freeze", "amend")]
-    if not versions:
+    """The round's files against the last signed version whose entry held authority (a version that does
+    not verify, or was appended by someone without authority, is an error of _check_ledger and never current)."""
+    if not any(e.type == "freeze" for e in entries):
         a.add("error", "rules.frozen", "rules.yaml", "the round was never frozen", expected="a freeze entry in the ledger")
         return
-    state = None
-    for e in versions:
-        v = e.data.get("version")
-        if not isinstance(v, int) or isinstance(v, bool):
-            a.add("error", "rules.signature", "ledger.jsonl", f"ledger entry {e.seq} names no version number", line=e.seq)
-            state = None
-            continue
-        try:
-            state = signed_state(r, v)
-        except WorkbenchError as err:
-            a.error("rules.signature", err, _text(e.data.get("file")) or f"frozen/v{v}.dsse.json")
-            state = None
+    state = a.auth.state
     if state is None or a.signed_version is not None:  # a signed round is its own state: the files were compared
         return
-    _drift(a, versions[-1].data.get("version"), state, round_state(r))
+    _drift(a, a.auth.version, state, round_state(r))
 
 
 def _drift(a: _Audit, version: Any, signed: dict[str, Any], now: dict[str, Any]) -> None:
@@ -306,12 +337,15 @@ def _drift(a: _Audit, version: Any, signed: dict[str, Any], now: dict[str, Any])
 
 
 def _check_amendments(a: _Audit, entries: list[ledger.Entry]) -> None:
+    """Every amendment with its timing; its changes as the two signed states give them (recomputed by the
+    replay; a recorded list that differs is a rules.amendment error of _check_ledger)."""
     first = next((e for e in entries if e.type == "submit"), None)
+    recomputed = {x["seq"]: x["changes"] for x in a.auth.amendments}
     for e in entries:
         if e.type != "amend":
             continue
         after = first is not None and e.seq > first.seq
-        changes = _records(e.data.get("changes"))
+        changes = recomputed.get(e.seq, _records(e.data.get("changes")))
         when = (f"after the first submission (ledger entry {first.seq}, {first.time})" if after
                 else "before any sheet was submitted")
         detail = {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),
@@ -331,11 +365,10 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
                   ) -> dict[tuple[str, str], tuple[str, ScoreSheet]]:
     """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
     sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
-    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in entries if e.type == "submit"}
-    decided: dict[str, dict[str, ledger.Entry]] = {}
-    for e in entries:
-        if e.type == "collect":
-            decided.setdefault(_text(e.data.get("path")), {})[e.payload_sha256] = e
+    # only entries with authority record anything: the first decision on a file stands (see authority)
+    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in a.auth.of_type("submit")}
+    decided = a.auth.decisions
+    set_aside = a.auth.excluded()
     accepted: list[tuple[tuple[str, str], int, tuple[str, ScoreSheet]]] = []
     withdrawals: list[tuple[tuple[str, str], int]] = []
     seen: set[str] = set()
@@ -362,7 +395,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
             a.add("warning", "sheet.decision", res.path, "the sheet is valid now but was rejected at collection: "
                   f"{entry.data.get('reason', '')}")
             continue
-        if entry is None:
+        if entry is None or res.path in set_aside:  # an exclusion is listed as sheet.excluded
             continue
         accepted.append(((res.reviewer, res.team), res.version, (res.path, sheet)))
     for path, shas in sorted(decided.items()):
@@ -408,7 +441,7 @@ def _check_ledger_copy(a: _Audit, r: Round, seq: int, required: bool) -> None:
 
 
 def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
-    reports = [e for e in entries if e.type == "report"]
+    reports = a.auth.of_type("report")  # a report entry signed without authority is a ledger.authority error
     f = r.path / "report" / "report.dsse.json"
     if not reports:
         if f.exists():
@@ -531,11 +564,19 @@ def audit_round(
     timeout: float = 600,
     progress: bool = False,
     witnesses: Collection[str | Path] = (),
+    coordinator_keys: Collection[str] = (),
 ) -> AuditResult:
     """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
     notebooks (``only``: ``"reviewer/team"`` names to re-run a subset); ``witnesses``: checkpoint files kept
-    outside the folder, which the ledger must extend. Returns the sorted findings."""
+    outside the folder, which the ledger must extend; ``coordinator_keys``: the coordinators' key ids (or
+    prefixes of at least 16 hex digits) as the ministry publishes them, which the freeze must pin. Returns the
+    sorted findings."""
+    bad = [k for k in coordinator_keys if not re.fullmatch(r"[0-9a-fA-F]{16,64}", k)]
+    if bad:
+        raise RoundError(f"'{bad[0]}' is not a key id", place="--coordinator-key",
+                         expected="the published key id: 16 to 64 hex digits")
     a = _Audit(Path(round_dir))
+    a.coordinator_keys = tuple(coordinator_keys)
     r = _load(a)
     if r is None:
         return _result(a, _round_id(a), rerun)

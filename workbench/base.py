@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import unicodedata
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -24,8 +25,8 @@ from .errors import ValidationError, WorkbenchError
 from .files import Loc, line_for
 
 __all__ = [
-    "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff", "pydantic_problems", "rounded",
-    "shown", "utc_now",
+    "BIDI_CONTROLS", "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff",
+    "pydantic_problems", "require_safe_text", "rounded", "shown", "unsafe_chars", "utc_now",
 ]
 
 # Reviewer, team, criterion-free ids: they become file names, so no '/', no leading dot, bounded length.
@@ -40,6 +41,29 @@ class Model(BaseModel):
     """Base of every data model: immutable, no unknown fields, no NaN or infinity (they have no JSON)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# bidi embedding/override/isolate controls: they reorder what a reader sees (U+202E turns "gpj.exe" around)
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def unsafe_chars(text: str) -> list[str]:
+    """The control characters (other than tab and line breaks) and bidi overrides in ``text``, as ``U+XXXX``
+    in order of appearance (each once): free text a person signs or the report publishes must hold none."""
+    out: list[str] = []
+    for ch in text:
+        if (ch in BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")) and f"U+{ord(ch):04X}" not in out:
+            out.append(f"U+{ord(ch):04X}")
+    return out
+
+
+def require_safe_text(text: str, place: str) -> str:
+    """``text`` when it holds no :func:`unsafe_chars`; else :class:`WorkbenchError` naming them and ``place``."""
+    bad = unsafe_chars(text)
+    if bad:
+        raise WorkbenchError(f"contains invisible control or bidi-override character(s) {', '.join(bad)}", place=place,
+                             expected="plain text: remove them (they can hide or reorder what readers see)")
+    return text
 
 
 def utc_now() -> str:
@@ -144,16 +168,26 @@ def from_pydantic(
 
 # ---------------------------------------------------------------- JSON diff
 
-RECORD_KEYS = ("id", "path", "team", "criterion", "seq")  # how lists of records are matched by json_diff
+# how lists of records are matched by json_diff: a field, or fields whose values together name the record
+# (an assignment is its reviewer and team, so one removed assignment is one change, not a shifted list)
+RECORD_KEYS: tuple[str | tuple[str, ...], ...] = ("id", ("reviewer", "team"), "path", "team", "criterion", "seq")
 _MISSING = object()
 
 
-def _record_key(items: list[Any]) -> str | None:
+def _record_name(x: dict[str, Any], key: str | tuple[str, ...]) -> Any:
+    """The record's identity under ``key`` (``None`` when a field is missing or not a string or number)."""
+    vals = [x.get(k) for k in ((key,) if isinstance(key, str) else key)]
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in vals):
+        return None
+    return vals[0] if len(vals) == 1 else "/".join(str(v) for v in vals)
+
+
+def _record_key(items: list[Any]) -> str | tuple[str, ...] | None:
     if not items or not all(isinstance(x, dict) for x in items):
         return None
     for k in RECORD_KEYS:
-        vals = [x.get(k) for x in items]
-        if all(isinstance(v, str | int) and not isinstance(v, bool) for v in vals) and len(set(vals)) == len(vals):
+        vals = [_record_name(x, k) for x in items]
+        if all(v is not None for v in vals) and len(set(vals)) == len(vals):
             return k
     return None
 
@@ -166,8 +200,8 @@ def _same(a: Any, b: Any) -> bool:
 def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     """Every differing value between two JSON values: ``{path, old, new}`` (``None`` where absent), in path order.
 
-    Lists of records are matched by the first of ``id, path, team, criterion, seq`` that is unique in both
-    (``teams[b]``), so an inserted or moved record shows as one difference; other lists are compared by
+    Lists of records are matched by the first of ``id``, ``reviewer`` with ``team``, ``path``, ``team``,
+    ``criterion``, ``seq`` that is unique in both (``teams[b]``, ``assignments[e1/ta]``), so an inserted or moved record shows as one difference; other lists are compared by
     position. An added or removed record or list item is one change holding the whole value.
     """
     out: list[dict[str, Any]] = []
@@ -179,7 +213,7 @@ def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
         elif isinstance(x, list) and isinstance(y, list):
             key = _record_key(x)
             if key is not None and key == _record_key(y):
-                xa, ya = {r[key]: r for r in x}, {r[key]: r for r in y}
+                xa, ya = {_record_name(r, key): r for r in x}, {_record_name(r, key): r for r in y}
                 for k in sorted(set(xa) | set(ya), key=str):
                     walk(xa.get(k, _MISSING), ya.get(k, _MISSING), f"{p}[{k}]")
             else:

@@ -21,8 +21,9 @@ On ``dask://`` workers a running task is not stopped with the batch; its claim k
 
 With an answers file ``answers/<reviewer>/<team>.yaml`` and a key ``<keys>/<reviewer>.key`` the notebook signs
 and submits a sheet; without, it pre-computes the evidence for the reviewer. Signing without a person needs
-unattended mode, which the batch turns on for the one notebook each kernel runs (the environment variable
-:data:`workbench.submit.UNATTENDED_ENV`, never a parameter): the saved notebook, re-run by hand, shows the form.
+unattended mode, which the batch turns on for the one notebook each kernel runs: a one-use token
+(:func:`workbench.submit.issue_token`, named in that kernel's :data:`workbench.submit.UNATTENDED_ENV`, never a
+parameter), which the notebook consumes: the saved notebook, re-run by hand, shows the form.
 
 Each kernel works in its notebook's folder and gets ``round_dir`` as the path from there to the round
 (``../..``), as JupyterLab and ``jupyter nbconvert`` would start it: a generated notebook opened later, even
@@ -62,7 +63,7 @@ from .files import atomic_write_json, file_lock, load_json, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
 from .shipped import review_notebook
-from .submit import UNATTENDED_ENV, sheet_versions
+from .submit import UNATTENDED_ENV, issue_token, sheet_versions
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,9 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
     # without, the variable is cleared so that none inherited from this process applies. It is set in the
     # kernel for this notebook only (a kernel runs one notebook), never at start for every kernel of the batch
     env[UNATTENDED_ENV] = ""
-    task_env = {UNATTENDED_ENV: f"{t.reviewer}/{t.team}" if t.answers_file else ""}
+    # a one-use token for this notebook's kernel: the variable alone, set by hand, signs nothing
+    token_env, token = issue_token(folder, t.reviewer, t.team) if t.answers_file else ("", None)
+    task_env = {UNATTENDED_ENV: token_env}
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
     error = ""
@@ -297,6 +300,9 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
                 raise
     except Exception as e:  # noqa: BLE001 - every failure of one notebook is reported, none stops the batch
         error, failure = _one_line(e), Failure.from_exception(e, failed_nb)
+    finally:
+        if token is not None:
+            token.unlink(missing_ok=True)  # unused (the notebook failed before it): it never serves another run
     transport = seen[0].get("transport", "") if seen else ""
     if not error and transport != "ipc":
         error = f"kernel transport was '{transport}'"
@@ -358,10 +364,12 @@ def run_batch(
     roles: Collection[str] | None = None,
     again: Collection[tuple[str, str]] = (),
     pool: bool = True,
+    only: Collection[tuple[str, str]] | None = None,
 ) -> list[TaskResult]:
     """Run every assignment's notebook (of a reviewer in ``roles``, all when None) that is not done yet;
     return one result per assignment, in plan order. ``again``: (reviewer, team) pairs to run even when done
-    before (their evidence changed: :func:`workbench.refresh.rerun_changed`).
+    before (their evidence changed: :func:`workbench.refresh.rerun_changed`); ``only``: plan just these pairs
+    (a re-run runs exactly the stale sheets' notebooks, never the other assignments not done yet).
 
     Failed notebooks are retried up to ``retries`` times in this run; skipped ones were done before.
     ``pool``: run each notebook on a kernel started ahead of need (:mod:`workbench.kernels`); without, each
@@ -373,7 +381,7 @@ def run_batch(
     nb = Path(notebook) if notebook else default_notebook()
     if not nb.is_file():
         raise RoundError("review notebook not found", file=nb, expected="--notebook PATH or WORKBENCH_NOTEBOOK")
-    tasks = plan(r, keys_dir, lang, roles)
+    tasks = [t for t in plan(r, keys_dir, lang, roles) if only is None or (t.reviewer, t.team) in only]
     results: dict[tuple[str, str], TaskResult] = {}
     with _batch_lock(rd):
         for stale in (rd / "notebooks").glob("*/.*.partial.ipynb"):

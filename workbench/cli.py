@@ -579,10 +579,15 @@ def _cmd_round_freeze(args: argparse.Namespace) -> int:
 
 
 def _cmd_round_amend(args: argparse.Namespace) -> int:
-    from .lifecycle import amend
+    from .lifecycle import PendingAmendment, amend
 
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
     e = amend(args.round, key, actor, args.reason)
+    if isinstance(e, PendingAmendment):
+        print(f"proposed: version {e.version} is signed by {len(e.signers)} of the {e.needed} coordinators the rules "
+              f"require ({', '.join(e.signers)}); each other coordinator runs the same 'workbench round amend' "
+              f"(same files, same reason): signatures gather in {e.file}")
+        return 0
     print(f"amended: version {e.data['version']} by {actor}, ledger entry {e.seq}"
           f"{' (AFTER sheets were submitted)' if e.data['after_first_submission'] else ''}")
     for c in e.data["changes"]:
@@ -611,6 +616,10 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
     print(f"frozen version: {s['frozen_version'] or 'none'}; ledger entries: {s['ledger_entries']}")
     if s["problem"]:
         print(f"PROBLEM: {s['problem']}")
+    for line in s.get("authority", []):
+        print(f"AUTHORITY: {line}")
+    for x in s.get("exclusions", []):
+        print(f"{x['kind'].upper()}: {x['path']} by {x['actor']} (ledger entry {x['seq']}): {x['reason']}")
     for a in s["amendments"]:
         flag = " [after first submission]" if a["after_first_submission"] else ""
         print(f"amendment v{a['version']} at {a['time']}{flag}: {a['reason']} ({len(a['changes'])} change(s))")
@@ -681,6 +690,37 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     receipts = write_receipts(args.round, [(r.reviewer, r.team, r.version) for r in new if r.version], cp)
     if receipts:
         print(f"{len(receipts)} receipt(s) under {args.round}/receipts/: each reviewer keeps theirs")
+    return 0
+
+
+@register
+def _add_set_aside(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("exclude", help="coordinator: take an accepted sheet out of the results, with a reason "
+                       "(listed at the top of the report)")
+    p.add_argument("round", metavar="ROUND")
+    p.add_argument("sheet", metavar="SHEET", help="sheets/<reviewer>/<team>.v<N>.dsse.json")
+    p.add_argument("--reason", required=True)
+    _key_args(p)
+    p.set_defaults(func=_cmd_set_aside, kind="exclude")
+    w = sub.add_parser("withdraw", help="reviewer: withdraw your own collected sheet (signed with your key)")
+    w.add_argument("round", metavar="ROUND")
+    w.add_argument("sheet", metavar="SHEET", help="sheets/<you>/<team>.v<N>.dsse.json")
+    w.add_argument("--reviewer", required=True, help="your id in the roster")
+    w.add_argument("--reason", default="")
+    w.add_argument("--key", required=True, help="your private key file")
+    w.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
+    w.set_defaults(func=_cmd_set_aside, kind="withdraw")
+
+
+def _cmd_set_aside(args: argparse.Namespace) -> int:
+    from .collect import set_aside
+
+    if args.kind == "exclude":
+        key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
+    else:
+        key, actor = _load_signing_key(args.key, args.passphrase_env), args.reviewer
+    e = set_aside(args.round, key, actor, args.sheet, args.reason, args.kind)
+    print(f"{args.kind}: {args.sheet} by {actor}, ledger entry {e.seq}")
     return 0
 
 
@@ -873,6 +913,9 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
+    p.add_argument("--coordinator-key", action="append", default=[], metavar="KEYID",
+                   help="a coordinator key id as published (16+ hex digits): the round's first entry must pin it "
+                   "(repeatable)")
     p.add_argument("--out", metavar="DIR", help="write audit.json and index.html here (default: ROUND/audit; an "
                    "auditor's read-only account writes to its own folder)")
     p.set_defaults(func=_cmd_audit)
@@ -886,7 +929,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         check_output_dir(args.out)  # before the audit, which can re-run every notebook
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
-                      witnesses=args.witness)
+                      witnesses=args.witness, coordinator_keys=args.coordinator_key)
     paths = write_audit(res, args.round, args.out)
     for f in res.findings:
         print(finding_line(f))

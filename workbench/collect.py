@@ -40,7 +40,8 @@ from typing import Literal, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, Field
 
-from . import ledger
+from . import authority, ledger
+from .base import require_safe_text
 from .errors import RoundError, WorkbenchError
 from .files import atomic_write_bytes, read_bounded, sha256_bytes
 from .lifecycle import check_frozen
@@ -48,7 +49,8 @@ from .round import RUBRIC_OF, Round, load_round, require_coordinator
 from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
 
-__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect", "pick_up"]
+__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect", "pick_up",
+           "set_aside"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -153,13 +155,14 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
     return CollectResult(**base, decision="accepted", total=sheet.totals.total), sheet
 
 
-def _recorded(entries: list[ledger.Entry]) -> dict[str, dict[str, ledger.Entry]]:
-    """path -> {envelope sha256 -> its collect entry}."""
-    out: dict[str, dict[str, ledger.Entry]] = {}
-    for e in entries:
-        if e.type == "collect":
-            out.setdefault(e.data["path"], {})[e.payload_sha256] = e
-    return out
+def _recorded(r: Round, entries: list[ledger.Entry] | None = None) -> authority.Authority:
+    """The ledger replayed (:func:`workbench.authority.replay`): its ``decisions`` (path -> {envelope sha256 ->
+    the collect entry that decided it}) count only collect entries a coordinator had the authority to sign,
+    the first decision on a file stands, and malformed entries are findings, logged here."""
+    auth = authority.replay(r.path, entries)
+    for f in auth.findings:
+        log.warning("%s", authority.finding_line(f))
+    return auth
 
 
 # A reviewer's outbox is theirs to fill: bound what one collection takes from it (legitimate sheets are a few
@@ -288,7 +291,7 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
         _copied, notes = pick_up(r)
         for note in notes:
             log.warning("%s", note)
-        seen = _recorded(book.entries)
+        seen = _recorded(r, book.entries).decisions
         for f in _sheet_files(r):
             res, _ = check_sheet(r, f)
             earlier = seen.get(res.path, {})
@@ -306,6 +309,31 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
                          "data": {**facts, "decision": res.decision, "reason": res.reason}}, actor=actor, key=key)
             out.append(res)
     return out
+
+
+def set_aside(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, path: str, reason: str,
+              kind: Literal["withdraw", "exclude"]) -> ledger.Entry:
+    """Take a collected sheet (``path``, relative to the round) out of the results in the open: ``withdraw``
+    by its own reviewer, ``exclude`` by a coordinator with a reason. The entry names the sheet's file and hash;
+    the report lists it at the top and the audit names it. Nothing else can reverse an accepted sheet."""
+    if kind == "exclude" and not reason.strip():
+        raise RoundError("an exclusion needs a reason", expected="--reason 'why the sheet does not count'")
+    require_safe_text(reason, "--reason")
+    r = load_round(round_dir)
+    check_frozen(r)
+    m = parse_sheet_filename(Path(path).name)
+    parts = Path(path).parts
+    if m is None or len(parts) != 3 or parts[0] != "sheets":
+        raise RoundError(f"'{path}' is not a sheet file of the round", expected="sheets/<reviewer>/<team>.v<N>.dsse.json")
+    with ledger.locked(r.ledger_path) as book:
+        auth = authority.replay(r.path, book.entries)
+        authority.require(auth, kind, actor, key, file=r.path / "roster.yaml", reviewer=parts[1])
+        f = r.path / path
+        sha = sha256_bytes(read_bounded(f, MAX_ENVELOPE_BYTES)) if f.is_file() else None
+        if sha is None or sha not in auth.decisions.get(path, {}):
+            raise RoundError(f"{path} was never collected (or changed since)", file=f, expected="a collected sheet file")
+        data = {"path": path, "reviewer": parts[1], "team": m[0], "version": m[1], "reason": reason.strip()}
+        return book.append({"type": kind, "payload_sha256": sha, "data": data}, actor=actor, key=key)[0]
 
 
 def choose_versions(
@@ -343,7 +371,8 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
 
     Raises :class:`RoundError` when a sheet file was never collected.
     """
-    seen = _recorded(ledger.read_entries(r.ledger_path))
+    auth = _recorded(r)
+    seen, set_aside = auth.decisions, auth.excluded()
     accepted: list[tuple[tuple[str, str], int, tuple[ScoreSheet, CollectResult]]] = []
     withdrawals: list[tuple[tuple[str, str], int]] = []
     unused: list[CollectResult] = []
@@ -351,8 +380,14 @@ def accepted_sheets(r: Round) -> tuple[dict[tuple[str, str], ScoreSheet], list[C
     for f in _sheet_files(r):
         res, sheet = check_sheet(r, f)
         entry = seen.get(res.path, {}).get(res.sha256)
+        gone = set_aside.get(res.path)
         if entry is None:
             uncollected.append(res.path)
+        elif gone is not None:
+            # taken out after the fact, by its own reviewer or a coordinator with a reason: listed, never silent
+            who = f"its reviewer {gone.actor}" if gone.kind == "withdrawn" else f"coordinator {gone.actor}"
+            unused.append(res.model_copy(update={"decision": "rejected", "total": None,
+                                                 "reason": f"{gone.kind} by {who} (ledger entry {gone.seq}): {gone.reason}"}))
         elif entry.data["decision"] != "accepted" or sheet is None:
             # rejected at collection, or no longer valid (e.g. an amendment replaced the rubric)
             reason = res.reason if sheet is None else entry.data.get("reason", "")

@@ -66,7 +66,7 @@ from pydantic import BaseModel, ConfigDict
 
 from . import ledger
 from .errors import HubError
-from .files import atomic_write_bytes, atomic_write_text, read_bounded
+from .files import atomic_write_bytes, atomic_write_text, read_bounded, sha256_file
 from .lifecycle import check_frozen
 from .round import Round, load_round
 from .shipped import review_notebook, shipped_path
@@ -157,6 +157,24 @@ def _tag(round_id: str) -> str:
     return tag if re.fullmatch(r"[a-z0-9_-]+", tag) else hashlib.sha256(round_id.encode()).hexdigest()[:8]
 
 
+def _refuse_collisions(names: dict[str, str], auditors: list[str], own: dict[str, str], team_groups: dict[str, str],
+                       roster_file: Path) -> None:
+    """:class:`HubError` when an account would carry the name of one of the round's groups (``useradd`` gives
+    each account a group of its own name: the two would merge, and a reviewer would read what the group
+    reads), or two teams' groups share a name (ids that differ only in letter case)."""
+    groups = dict(own)
+    for t, g in team_groups.items():
+        if g in groups:
+            raise HubError(f"team '{t}' gets the group name '{g}', which is already {groups[g]}", file=roster_file.parent
+                           / "teams.yaml", place=f"teams.{t}", expected="team ids that differ in more than letter case")
+        groups[g] = f"the group of team '{t}'"
+    for rid, acct in [*names.items(), *((a, a) for a in auditors)]:
+        if acct in groups:
+            raise HubError(f"account '{acct}' (roster id '{rid}') has the name of {groups[acct]}", file=roster_file,
+                           place=f"reviewers.{rid}.id", expected="an id that is not a group name of the round "
+                           "(<round>-panel, -coord, -audit, -t-<team>), or another --prefix")
+
+
 def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), published: bool | None = None) -> Plan:
     """Accounts and groups for round ``r``: one account per roster member, plus ``auditors`` (account names)
     who get the audit group once the round is published (default: whether its signed report exists)."""
@@ -178,6 +196,8 @@ def plan_round(r: Round, prefix: str = "", auditors: Iterable[str] = (), publish
         if a in names.values():
             raise HubError(f"auditor '{a}' is also a roster account", place="--auditor", expected="a separate account")
         auditor_names.append(a)
+    _refuse_collisions(names, auditor_names, {panel: "the panel group", coord: "the coordinators' group",
+                                              audit: "the auditors' group"}, team_groups, roster_file)
     readers: dict[str, list[str]] = {t: [] for t in team_groups}
     notebooks: dict[str, tuple[str, ...]] = {}
     for e in r.roster.reviewers:
@@ -449,8 +469,9 @@ def _notebook(rd: Path, rid: str, team: str, role: str, lang: str, key: Path) ->
     import nbformat
 
     nb = nbformat.read(str(review_notebook()), as_version=4)
+    # the template's hash, as workbench batch passes it: every sheet names the notebook that made it
     values = {"round_dir": str(rd), "reviewer_id": rid, "team_id": team, "role": role, "lang": lang,
-              "key_file": str(key), "output_dir": "outbox"}
+              "key_file": str(key), "output_dir": "outbox", "notebook_sha256": sha256_file(review_notebook())}
     cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
     lines = []
     for line in cell.source.splitlines():

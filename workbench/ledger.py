@@ -17,7 +17,8 @@ reads what is recorded and appends a group of entries at once (a full disk leave
 
 Public API: :class:`Entry`, :data:`ENTRY_TYPES`, :data:`GENESIS`, :func:`append`, :func:`locked`, :class:`Book`,
 :func:`read_entries`,
-:func:`verify_chain`, :func:`entry_hash`.
+:func:`verify_chain`, :func:`check_links`, :func:`signature_ok`, :func:`entry_hash`. Who may sign which entry is
+not this module's business: :mod:`workbench.authority` replays the ledger against the signed roster.
 """
 
 from __future__ import annotations
@@ -39,15 +40,18 @@ from .errors import InputFileError, RoundError
 from .files import atomic_write_bytes, canonical_json, file_lock, parse_json, read_bounded, sha256_bytes
 from .signing import LEDGER_TYPE, key_id, pae
 
-__all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "entry_hash", "locked", "read_entries", "verify_chain"]
+__all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "check_links", "entry_hash", "locked", "read_entries",
+           "signature_ok", "verify_chain"]
 
 LEDGER_MODE = 0o644
 
 GENESIS = "0" * 64
 # users_import: a coordinator-signed bulk import of user answers (workbench.userdata); acknowledge: a
 # reasoned acceptance of evidence problems before a report is signed (workbench.aggregate); rerun: notebooks
-# re-run after their inputs changed (workbench.batch)
-ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun")
+# re-run after their inputs changed (workbench.batch); withdraw: a reviewer takes back their own accepted
+# sheet; exclude: a coordinator sets an accepted sheet aside, with a reason (workbench.authority)
+ENTRY_TYPES = ("freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun", "withdraw",
+               "exclude")
 MAX_LEDGER_BYTES = 64 * 1024 * 1024
 
 
@@ -59,7 +63,8 @@ class Entry(Model):
     time: str
     actor: Annotated[str, Field(min_length=1, max_length=64)]
     key_id: Hex64
-    type: Literal["freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun"]
+    type: Literal["freeze", "amend", "submit", "collect", "report", "users_import", "acknowledge", "rerun", "withdraw",
+                  "exclude"]
     data: dict[str, Any] = Field(default_factory=dict)
     payload_sha256: Hex64
     sig: str = ""
@@ -98,6 +103,20 @@ def read_entries(path: str | Path) -> list[Entry]:
         return _parse_lines(read_bounded(p, MAX_LEDGER_BYTES), str(p))
     except InputFileError as e:
         raise RoundError(f"malformed ledger: {e.message}", file=p) from None
+
+
+def check_links(entries: list[Entry], name: str) -> None:
+    """Raise :class:`RoundError` at the first entry whose sequence number or ``prev`` hash is not its place's."""
+    _check_links(entries, name)
+
+
+def signature_ok(entry: Entry, public_key: Ed25519PublicKey) -> bool:
+    """Whether ``entry``'s signature verifies with ``public_key`` (its key id is checked by the caller)."""
+    try:
+        public_key.verify(base64.b64decode(entry.sig, validate=True), pae(LEDGER_TYPE, canonical_json(entry.unsigned())))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _check_links(entries: list[Entry], name: str) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import ledger
-from .base import json_diff
+from . import authority, ledger
+from .base import Model, json_diff, require_safe_text
 from .errors import RoundError, WorkbenchError
 from .files import (
     atomic_write_bytes,
@@ -38,7 +38,6 @@ from .round import (
     PARTS,
     Aggregation,
     Round,
-    ledger_keys,
     load_round,
     load_round_with_problems,
     require_coordinator,
@@ -47,9 +46,10 @@ from .round import (
 )
 from .rubric import GateScale, Rubric, load_rubric
 from .scheme import SCHEME_FILE, BenchmarkSets, load_benchmark_sets, package_scheme_text, parse_benchmark_sets
-from .signing import RULES_TYPE, envelope_bytes, public_key_pem, sign_payload, verify_envelope
+from .signing import RULES_TYPE, envelope_bytes, key_id, public_key_pem, sign_payload, verify_envelope
 
-__all__ = ["amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status", "verify_state"]
+__all__ = ["PendingAmendment", "amend", "check_frozen", "default_rules", "freeze", "init_round", "signed_state", "status",
+           "verify_state"]
 
 
 def default_title(stage: int) -> dict[str, str]:
@@ -154,16 +154,29 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     require_coordinator(r, actor, key)
     if _versions(r.ledger_path):
         raise RoundError("round is frozen already", file=r.ledger_path, expected="'workbench round amend --reason ...' for a change")
+    if r.rules.coordinator_threshold > len(r.coordinators()):
+        raise RoundError(f"coordinator_threshold is {r.rules.coordinator_threshold} but the roster has "
+                         f"{len(r.coordinators())} coordinator(s)", file=r.path / "rules.yaml",
+                         place="coordinator_threshold", expected="at most the number of coordinators")
     require_ready(r, "freeze", earlier=problems)
     state = round_state(r)
     _write_version(r, 1, state, key)
+    # the root of trust, pinned in the first signed entry: who the coordinators are and their key ids
+    pinned = [{"id": c.id, "key_id": key_id(c.key())} for c in sorted(r.coordinators(), key=lambda c: c.id)]
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
-                         data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json"})
+                         data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json",
+                               "coordinators": pinned})
 
 
 def signed_state(r: Round, version: int) -> dict[str, Any]:
-    """The signed state of ``version``, verified against the roster's keys and the ledger."""
-    return verify_state(r.path, version, ledger_keys(r))
+    """The signed state of ``version``, as the ledger's replay verified it (:func:`workbench.authority.replay`:
+    each version with the key its signer held in the version before)."""
+    auth = authority.replay(r.path)
+    if version not in auth.states:
+        raise RoundError(f"version {version} is not a signed version of this round", file=r.path / "frozen" / f"v{version}.dsse.json",
+                         expected="a version whose freeze or amend entry holds authority"
+                         + (f" ({'; '.join(authority.finding_line(f) for f in auth.findings[:2])})" if auth.findings else ""))
+    return auth.states[version]
 
 
 def verify_state(path: str | Path, version: int, keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
@@ -185,43 +198,103 @@ def verify_state(path: str | Path, version: int, keys: Mapping[str, Ed25519Publi
     return parse_json(payload, str(f))
 
 
-def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> ledger.Entry:
-    """Record the edited files as the next signed version, with the reason and every changed value."""
+class PendingAmendment(Model):
+    """An amendment that needs more coordinators' signatures (``rules.coordinator_threshold``): the proposal
+    file they sign, who signed it so far and how many are needed."""
+
+    file: str
+    version: int
+    signers: list[str]
+    needed: int
+
+
+PROPOSALS = "amendments"
+
+
+def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> ledger.Entry | PendingAmendment:
+    """Record the edited files as the next signed version, with the reason and every changed value.
+
+    Authority comes from the last signed roster, never the edited files: the signer must be a coordinator
+    there, with that roster's key (so adding oneself to ``roster.yaml`` gives no right to amend). An
+    amendment that changes the coordinators, a key, points, aggregation, gates, thresholds or the cut needs
+    ``coordinator_threshold`` coordinators (:func:`workbench.authority.threshold_needed`): each runs this with
+    the same files and reason; their signatures gather in ``amendments/v<N>.proposal.json`` and the entry is
+    appended, with them, once enough have signed (a :class:`PendingAmendment` until then).
+    """
     if not reason.strip():
         raise RoundError("an amendment needs a reason", expected="--reason 'why the rules change'")
+    require_safe_text(reason, "--reason")
     r = load_round(path)
-    require_coordinator(r, actor, key)
-    versions = _versions(r.ledger_path)
-    if not versions:
+    auth = authority.replay(r.path)
+    if auth.version is None or auth.state is None:
         raise RoundError("round is not frozen yet", file=r.ledger_path, expected="'workbench round freeze' first")
-    last = versions[-1].data["version"]
-    old = signed_state(r, last)
+    authority.require(auth, "amend", actor, key, file=r.path / "roster.yaml")
+    old = auth.state
     new = round_state(r)
-    changes = json_diff(old, new)
+    changes = authority.state_changes(old, new)
     if not changes:
         raise RoundError("nothing changed since the last frozen version", file=r.path / "rules.yaml",
                          expected="edit rules/roster/teams/assignments first, then amend")
     require_ready(r, "amend")
-    after = any(e.type == "submit" for e in ledger.read_entries(r.ledger_path))
-    _write_version(r, last + 1, new, key)
-    return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new),
-                         data={"version": last + 1, "reason": reason.strip(), "changes": changes,
-                               "after_first_submission": after, "file": f"frozen/v{last + 1}.dsse.json"})
+    version = auth.version + 1
+    needed = authority.threshold_needed(old, changes)
+    cosigs: list[dict[str, str]] = []
+    if needed > 1:
+        payload = authority.proposal_payload(r.rules.round_id, version, state_hash(old), state_hash(new), reason.strip())
+        pending = _propose(r, version, payload, key, actor)
+        if len(pending) < needed:
+            return PendingAmendment(file=f"{PROPOSALS}/v{version}.proposal.json", version=version,
+                                    signers=sorted(pending), needed=needed)
+        cosigs = [{"actor": a, "key_id": k, "sig": sig} for a, (k, sig) in sorted(pending.items()) if a != actor]
+    after = any(e.type == "submit" for e in auth.valid)
+    _write_version(r, version, new, key)
+    data: dict[str, Any] = {"version": version, "reason": reason.strip(), "changes": changes,
+                            "after_first_submission": after, "file": f"frozen/v{version}.dsse.json"}
+    if cosigs:
+        data["cosignatures"] = cosigs
+    return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new), data=data)
+
+
+def _propose(r: Round, version: int, payload: bytes, key: Ed25519PrivateKey, actor: str) -> dict[str, tuple[str, str]]:
+    """Add ``actor``'s co-signature of ``payload`` to the proposal file of ``version``; return every signer's
+    (key id, signature) that signs this very payload (a proposal of other files or another reason is started
+    afresh: signatures of something else never count)."""
+    f = r.path / PROPOSALS / f"v{version}.proposal.json"
+    sigs: dict[str, tuple[str, str]] = {}
+    if f.is_file():
+        try:
+            old = parse_json(read_bounded(f, 1 << 20), str(f))
+            if isinstance(old, dict) and old.get("payload") == payload.decode():
+                for a, v in (old.get("signatures") or {}).items():
+                    if isinstance(v, dict) and isinstance(v.get("key_id"), str) and isinstance(v.get("sig"), str):
+                        sigs[a] = (v["key_id"], v["sig"])
+        except WorkbenchError:
+            pass  # an unreadable proposal is started afresh
+    sigs[actor] = (key_id(key.public_key()), authority.sign_proposal(key, payload))
+    body = {"payload": payload.decode(), "signatures": {a: {"key_id": k, "sig": s} for a, (k, s) in sorted(sigs.items())}}
+    atomic_write_bytes(f, canonical_json(body) + b"\n", mode=0o644)
+    return sigs
 
 
 def check_frozen(r: Round) -> int:
-    """The current frozen version; :class:`RoundError` if not frozen or if files differ from it (hand edit)."""
-    versions = _versions(r.ledger_path)
-    if not versions:
-        raise RoundError("round is not frozen", file=r.path / "rules.yaml", expected="'workbench round freeze' before scoring")
-    ledger.verify_chain(r.ledger_path, ledger_keys(r))
-    last = versions[-1]
-    cur = state_hash(round_state(r))
-    if cur != last.payload_sha256:
-        changed = sorted({c["path"].split(".")[0].split("[")[0] for c in json_diff(signed_state(r, last.data["version"]), round_state(r))})
-        raise RoundError(f"round files changed after version {last.data['version']} was frozen: {', '.join(changed)}",
+    """The current frozen version; :class:`RoundError` if not frozen or if files differ from it (hand edit).
+
+    The current version is the last one whose freeze or amend entry holds authority
+    (:func:`workbench.authority.replay`): an amendment appended by someone who may not sign one does not
+    make edited files current.
+    """
+    ledger.check_links(ledger.read_entries(r.ledger_path), str(r.ledger_path))
+    auth = authority.replay(r.path)
+    if auth.version is None or auth.state is None:
+        raise RoundError("round is not frozen", file=r.path / "rules.yaml",
+                         expected="'workbench round freeze' before scoring"
+                         + (f" ({authority.finding_line(auth.findings[0])})" if auth.findings else ""))
+    cur = round_state(r)
+    if state_hash(cur) != state_hash(auth.state):
+        changed = sorted({c["path"].split(".")[0].split("[")[0] for c in json_diff(auth.state, cur)})
+        raise RoundError(f"round files changed after version {auth.version} was frozen: {', '.join(changed)}",
                          file=r.path, expected="the frozen files, or 'workbench round amend --reason ...'")
-    return int(last.data["version"])
+    return auth.version
 
 
 def status(path: str | Path) -> dict[str, Any]:
@@ -230,20 +303,22 @@ def status(path: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {"round_id": r.rules.round_id, "stage": r.rules.stage, "teams": len(r.teams.teams),
                            "reviewers": len(r.roster.reviewers), "assignments": len(r.assignments.assignments)}
     entries = ledger.read_entries(r.ledger_path)
-    versions = [v for e in entries if e.type in ("freeze", "amend") and isinstance(v := e.data.get("version"), int)]
+    auth = authority.replay(r.path, entries)
     # the last signed version stays the frozen one when the files drifted from it: that is the problem
-    out["frozen_version"] = versions[-1] if versions else None
+    out["frozen_version"] = auth.version
     try:
         check_frozen(r)
         out["problem"] = None
     except WorkbenchError as e:
         out["problem"] = str(e)
     out["ledger_entries"] = len(entries)
-    out["amendments"] = [
-        {"seq": e.seq, "time": e.time, "version": e.data.get("version"), "reason": e.data.get("reason"),
-         "after_first_submission": e.data.get("after_first_submission"), "changes": e.data.get("changes", [])}
-        for e in entries if e.type == "amend"
-    ]
+    # entries whose signer held no authority for them (or malformed ones): named, and counted for nothing
+    out["authority"] = [authority.finding_line(f) for f in auth.findings]
+    if auth.findings and out["problem"] is None:
+        out["problem"] = f"{len(auth.findings)} ledger entr{'y' if len(auth.findings) == 1 else 'ies'} without authority"
+    out["amendments"] = [{k: a[k] for k in ("seq", "time", "actor", "version", "reason", "after_first_submission",
+                                             "changes", "signers")} for a in auth.amendments]
+    out["exclusions"] = [x.model_dump() for x in auth.exclusions]
     counts: dict[str, int] = {}
     for f in sorted((r.path / "notebooks").glob("*/*.status.json")):
         try:
@@ -254,7 +329,7 @@ def status(path: str | Path) -> dict[str, Any]:
     out["notebooks"] = dict(sorted(counts.items()))
     out["sheets"] = len(list((r.path / "sheets").glob("*/*.dsse.json")))
     out["reruns"] = [{"seq": e.seq, "time": e.time, "sheets": len(e.data.get("sheets", [])),
-                      "files": sorted(e.data.get("files", {}))} for e in entries if e.type == "rerun"]
-    decisions = [e.data.get("decision") for e in entries if e.type == "collect"]
+                      "files": sorted(e.data.get("files", {}))} for e in auth.of_type("rerun")]
+    decisions = [e.data.get("decision") for d in auth.decisions.values() for e in d.values()]
     out["collected"] = {"accepted": decisions.count("accepted"), "rejected": decisions.count("rejected")}
     return out

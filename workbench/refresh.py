@@ -77,13 +77,16 @@ def rerun_changed(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, *, 
     r = load_round(round_dir)
     check_frozen(r)
     require_coordinator(r, actor, key)
-    stale = stale_sheets(r)
+    sheets = accepted_sheets(r)[0]
+    stale = stale_sheets(r, sheets)
     if not stale:
         return [], [], []
-    pairs = {(s.reviewer, s.team) for s in stale}
+    # exactly the stale sheets a notebook made: a user's sheet signed from a survey export (workbench users
+    # sign) was made by no notebook, and its user signs again; no other assignment runs
+    pairs = {(s.reviewer, s.team) for s in stale if "survey_sha256" not in sheets[(s.reviewer, s.team)].parameters}
     results = [res for res in run_batch(r.path, notebook=notebook, keys_dir=keys_dir, jobs=jobs, executor=executor,
-                                        lang=lang, progress=progress, again=pairs)
-               if (res.reviewer, res.team) in pairs]
+                                        lang=lang, progress=progress, again=pairs, only=pairs)
+               if (res.reviewer, res.team) in pairs] if pairs else []
     files: dict[str, dict[str, Any]] = {}
     for s in stale:
         for p, (old, new) in s.changed.items():

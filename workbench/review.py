@@ -448,6 +448,10 @@ class Review:
         """
         if not self.unattended:
             return None
+        if not self.params.notebook_sha256:
+            # the audit ties every unattended sheet to the template that made it: never one without it
+            raise WorkbenchError("no notebook_sha256: an unattended sheet must name the notebook template that made it",
+                                 place="notebook_sha256", expected="the template's sha256 (workbench batch passes it)")
         problems = self.form.problems()
         if problems:
             raise SheetError(f"the answers are incomplete: {'; '.join(p.text('en', self.rubric) for p in problems)}",
@@ -505,8 +509,13 @@ def open_review(
     rd = find_round(round_dir)
     if not rd.is_dir():
         raise RoundError("round folder not found", file=rd)
-    if unattended is None:
-        unattended = unattended_for(reviewer_id, team_id)
+    if unattended is None or unattended:
+        # signing without a person needs the batch's one-use token, however it is asked for
+        token = unattended_for(reviewer_id, team_id)
+        if unattended and not token:
+            raise WorkbenchError("unattended mode was asked for without the batch's token", place="unattended",
+                                 expected="'workbench batch' (or 'workbench audit --rerun'), which hands its kernel one")
+        unattended = token
     params = _Params(rd, reviewer_id, team_id, role, lang, _resolve(rd, key_file), _resolve(rd, answers_file),
                      _resolve(rd, output_dir) or rd / "sheets", notebook_sha256)
 

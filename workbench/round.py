@@ -162,6 +162,9 @@ class Rules(Model):
     thresholds: list[Threshold] = Field(default_factory=list)
     decision_rules: list[DecisionRule] = Field(default_factory=list)
     indices: Indices
+    # how many coordinators must sign an amendment that changes the coordinators or a key, the points and
+    # aggregation, the gates, thresholds or the cut (TUF's root threshold; workbench.authority)
+    coordinator_threshold: Annotated[int, Field(ge=1, le=20)] = 1
 
     @model_validator(mode="after")
     def _parts(self) -> Rules:
@@ -218,10 +221,11 @@ class Roster(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Roster:
-        ids = [r.id for r in self.reviewers]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+        # ids name folders and accounts, which a case-insensitive file system or hub would merge
+        ids = [r.id.casefold() for r in self.reviewers]
+        dup = sorted({r.id for r in self.reviewers if ids.count(r.id.casefold()) > 1})
         if dup:
-            raise ValueError(f"duplicate reviewer ids: {', '.join(dup)}")
+            raise ValueError(f"duplicate reviewer ids (letter case does not make an id unique): {', '.join(dup)}")
         if not any(r.role == "coordinator" for r in self.reviewers):
             raise ValueError("the roster needs at least one coordinator")
         return self
@@ -289,10 +293,11 @@ class Teams(Model):
 
     @model_validator(mode="after")
     def _unique(self) -> Teams:
-        ids = [t.id for t in self.teams]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+        # ids name folders and accounts, which a case-insensitive file system or hub would merge
+        ids = [t.id.casefold() for t in self.teams]
+        dup = sorted({t.id for t in self.teams if ids.count(t.id.casefold()) > 1})
         if dup:
-            raise ValueError(f"duplicate team ids: {', '.join(dup)}")
+            raise ValueError(f"duplicate team ids (letter case does not make an id unique): {', '.join(dup)}")
         return self
 
 

@@ -22,7 +22,7 @@ import pydantic
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from . import __version__
-from .base import ID_PATTERN, Hex64, Id, Model, pydantic_problems, rounded, utc_now
+from .base import ID_PATTERN, Hex64, Id, Model, pydantic_problems, rounded, unsafe_chars, utc_now
 from .errors import SheetError, WorkbenchError
 from .files import canonical_json, is_contained_relpath, parse_json, sha256_file
 from .messages import msg
@@ -232,6 +232,9 @@ def check_judgments(
                 continue
             if not (j.comment or "").strip():
                 out.append(Problem(criterion=c.id, code="missing_comment"))
+    for cid, j in judgments.items():
+        if cid in known and (bad := unsafe_chars(j.comment or "")):
+            out.append(Problem(criterion=cid, code="unsafe_text", params={"chars": ", ".join(bad)}))
     for cid in sorted(set(judgments) - known):
         out.append(Problem(criterion=cid, code="unknown_criterion"))
     for cid in sorted(set(computed) - known):
@@ -241,6 +244,8 @@ def check_judgments(
             out.append(Problem(criterion="coi", code="missing_coi"))
         elif coi.has_conflict and not coi.statement.strip():
             out.append(Problem(criterion="coi", code="coi_statement"))
+        if bad := unsafe_chars(coi.statement):
+            out.append(Problem(criterion="coi", code="unsafe_text", params={"chars": ", ".join(bad)}))
     return out
 
 

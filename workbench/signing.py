@@ -26,6 +26,7 @@ from .errors import KeyFileError, SignatureError
 from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded
 
 __all__ = [
+    "AMENDMENT_TYPE",
     "PAYLOAD_TYPES",
     "REPORT_TYPE",
     "RULES_TYPE",
@@ -45,7 +46,9 @@ SHEET_TYPE = "application/vnd.workbench.scoresheet+json"
 RULES_TYPE = "application/vnd.workbench.rules+json"
 REPORT_TYPE = "application/vnd.workbench.report+json"
 LEDGER_TYPE = "application/vnd.workbench.ledger-entry+json"
-PAYLOAD_TYPES = frozenset({SHEET_TYPE, RULES_TYPE, REPORT_TYPE, LEDGER_TYPE})
+# a coordinator's co-signature of a proposed amendment (workbench.authority: m of n coordinators)
+AMENDMENT_TYPE = "application/vnd.workbench.amendment+json"
+PAYLOAD_TYPES = frozenset({SHEET_TYPE, RULES_TYPE, REPORT_TYPE, LEDGER_TYPE, AMENDMENT_TYPE})
 MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 MAX_KEY_BYTES = 64 * 1024
 ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import ledger
-from .base import Model
+from . import authority, ledger
+from .base import Model, require_safe_text
 from .errors import EvidenceError, RoundError
 from .evidence.users import Survey, Votes, read_survey, read_votes, validate_survey, validate_votes
 from .files import atomic_write_bytes, read_bounded, sha256_bytes, sha256_file
@@ -78,6 +78,7 @@ def import_users(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, surv
     """
     if not reason.strip():
         raise RoundError("an import needs a reason", expected="--reason 'where the files come from'")
+    require_safe_text(reason, "--reason")
     r = load_round(round_dir)
     check_frozen(r)
     require_coordinator(r, actor, key)
@@ -120,7 +121,8 @@ def _check(r: Round, survey: Survey, votes: Votes | None) -> None:
 
 
 def _from_import(r: Round) -> UserInputs:
-    imports = [e for e in ledger.read_entries(r.ledger_path) if e.type == "users_import"]
+    # only a coordinator's import counts: one signed by anyone else is an authority finding, not an input
+    imports = authority.replay(r.path).of_type("users_import")
     if not imports:
         raise RoundError("no user survey was imported", file=r.ledger_path, place="aggregation.user_source: import",
                          expected="'workbench users import ROUND --survey FILE --key KEY --reason ...' first")
