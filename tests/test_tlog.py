@@ -1,0 +1,247 @@
+"""The ledger as an RFC 6962 Merkle tree (workbench.tlog): heads, inclusion and consistency proofs, their
+verifiers, the ledger's leaves. Go's own sumdb/tlog checks the same proofs in tests/test_tlog_interop.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbench import tlog
+from workbench.errors import InputFileError, SignatureError, WorkbenchError
+
+
+def _hashes(n: int) -> list[bytes]:
+    return [tlog.leaf_hash(b"entry %d" % i) for i in range(n)]
+
+
+def _naive_mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 written out literally on the leaf *data*, as a second opinion on tree_head."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _naive_mth(leaves[:k]) + _naive_mth(leaves[k:])).digest()
+
+
+def test_hashing_is_rfc6962_domain_separated():
+    assert tlog.leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
+    a, b = b"a" * 32, b"b" * 32
+    assert tlog.node_hash(a, b) == hashlib.sha256(b"\x01" + a + b).digest()
+    assert tlog.tree_head([]) == tlog.EMPTY_ROOT == hashlib.sha256(b"").digest()
+    # a leaf can never pose as a node: the same 64 bytes hash differently as leaf data and as two children
+    assert tlog.leaf_hash(a + b) != tlog.node_hash(a, b)
+
+
+def test_tree_head_known_answers():
+    # the RFC 6962 reference vectors (certificate-transparency's merkle_tree_test, Go's sumdb/tlog tests):
+    # the empty head, a one-leaf head, and the eight-leaf head over the standard leaf inputs
+    leaves = [bytes.fromhex(x) for x in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                                         "606162636465666768696a6b6c6d6e6f")]
+    hs = [tlog.leaf_hash(x) for x in leaves]
+    assert tlog.tree_head(hs, 0).hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert tlog.tree_head(hs, 1).hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    assert tlog.tree_head(hs, 8).hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    # every size agrees with the literal definition; Go's TreeHash agrees in the interop test
+    for n in range(len(leaves) + 1):
+        assert tlog.tree_head(hs, n) == _naive_mth(leaves[:n])
+
+
+def test_rfc9162_example_tree_proofs():
+    # RFC 9162 §2.1.5 (RFC 6962 §2.1.3): the seven-leaf tree, leaves d0..d6, hashes named as in the RFC
+    d = [b"d%d" % i for i in range(7)]
+    h = [tlog.leaf_hash(x) for x in d]
+    a, b, c = tlog.node_hash(h[0], h[1]), tlog.node_hash(h[2], h[3]), tlog.node_hash(h[4], h[5])
+    g, i = tlog.node_hash(a, b), tlog.node_hash(c, h[6])
+    assert tlog.inclusion_proof(h, 0) == [h[1], b, i]      # PATH(0): b, h, i in the RFC's letters
+    assert tlog.inclusion_proof(h, 3) == [h[2], a, i]      # PATH(3): c, g, l
+    assert tlog.inclusion_proof(h, 4) == [h[5], h[6], g]   # PATH(4): f, j, k
+    assert tlog.inclusion_proof(h, 6) == [c, g]            # PATH(6): i, k
+    assert tlog.consistency_proof(h, 3) == [h[2], h[3], a, i]   # PROOF(3, D[7]): c, d, g, l
+    assert tlog.consistency_proof(h, 4) == [i]                  # PROOF(4, D[7]): l
+    assert tlog.consistency_proof(h, 6) == [c, h[6], g]         # PROOF(6, D[7]): i, j, k
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=70))
+def test_every_inclusion_proof_verifies_and_no_other_leaf_index_or_size_does(n):
+    hs = _hashes(n + 1)
+    root = tlog.tree_head(hs, n)
+    for i in range(n):
+        proof = tlog.inclusion_proof(hs, i, n)
+        tlog.verify_inclusion(hs[i], i, n, proof, root)
+        with pytest.raises(SignatureError):
+            tlog.verify_inclusion(hs[(i + 1) % (n + 1)], i, n, proof, root)   # another leaf
+        if n > 1:
+            with pytest.raises(SignatureError):
+                tlog.verify_inclusion(hs[i], (i + 1) % n, n, proof, root)     # another index
+        with pytest.raises(SignatureError):   # another size, with that size's head (as a checkpoint pairs them)
+            tlog.verify_inclusion(hs[i], i, n + 1, proof, tlog.tree_head(hs, n + 1))
+        with pytest.raises(SignatureError):
+            tlog.verify_inclusion(hs[i], i, n, proof, tlog.tree_head(hs, n + 1))   # another head
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=64), st.data())
+def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not(n, data):
+    hs = _hashes(n)
+    new = tlog.tree_head(hs, n)
+    for m in range(n + 1):
+        proof = tlog.consistency_proof(hs, m, n)
+        old = tlog.tree_head(hs, m)
+        tlog.verify_consistency(m, n, old, new, proof)
+        if m > 0:
+            # the same log with one old entry rewritten: the proof from the honest old head cannot reach it
+            j = data.draw(st.integers(0, m - 1), label="rewritten leaf")
+            forged = list(hs)
+            forged[j] = tlog.leaf_hash(b"rewritten")
+            forged_new = tlog.tree_head(forged, n)
+            with pytest.raises(SignatureError):
+                tlog.verify_consistency(m, n, old, forged_new, tlog.consistency_proof(forged, m, n))
+            with pytest.raises(SignatureError):
+                tlog.verify_consistency(m, n, old, forged_new, proof)
+        if 0 < m < n:
+            with pytest.raises(SignatureError):
+                tlog.verify_consistency(m + 1, n, old, new, proof)       # wrong old size
+            with pytest.raises(SignatureError):
+                tlog.verify_consistency(m, n, new, old, proof)           # heads swapped
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=2, max_value=40), st.data())
+def test_a_changed_or_reordered_proof_element_fails(n, data):
+    hs = _hashes(n)
+    i = data.draw(st.integers(0, n - 1), label="index")
+    proof = tlog.inclusion_proof(hs, i, n)
+    k = data.draw(st.integers(0, len(proof) - 1), label="element")
+    changed = list(proof)
+    changed[k] = bytes([changed[k][0] ^ 1]) + changed[k][1:]
+    with pytest.raises(SignatureError):
+        tlog.verify_inclusion(hs[i], i, n, changed, tlog.tree_head(hs))
+    for bad in (proof[:-1], [*proof, proof[-1]]):   # one hash short, one too many
+        with pytest.raises(SignatureError):
+            tlog.verify_inclusion(hs[i], i, n, bad, tlog.tree_head(hs))
+    m = data.draw(st.integers(1, n - 1), label="old size")
+    cproof = tlog.consistency_proof(hs, m, n)
+    if len(cproof) > 1:
+        a, b = data.draw(st.lists(st.integers(0, len(cproof) - 1), min_size=2, max_size=2, unique=True))
+        if cproof[a] != cproof[b]:
+            swapped = list(cproof)
+            swapped[a], swapped[b] = swapped[b], swapped[a]
+            with pytest.raises(SignatureError):
+                tlog.verify_consistency(m, n, tlog.tree_head(hs, m), tlog.tree_head(hs), swapped)
+    k = data.draw(st.integers(0, len(cproof) - 1))
+    changed = list(cproof)
+    changed[k] = hashlib.sha256(changed[k]).digest()
+    with pytest.raises(SignatureError):
+        tlog.verify_consistency(m, n, tlog.tree_head(hs, m), tlog.tree_head(hs), changed)
+
+
+def test_edge_cases_of_sizes_and_shapes():
+    hs = _hashes(5)
+    with pytest.raises(InputFileError, match="leaf index 5"):
+        tlog.inclusion_proof(hs, 5)
+    with pytest.raises(InputFileError, match="tree size 6"):
+        tlog.inclusion_proof(hs, 0, 6)
+    with pytest.raises(InputFileError, match="old tree size 6"):
+        tlog.consistency_proof(hs, 6)
+    with pytest.raises(InputFileError, match="leaf hash 1"):
+        tlog.tree_head([hs[0], b"short"])
+    assert tlog.inclusion_proof(hs[:1], 0) == []
+    tlog.verify_inclusion(hs[0], 0, 1, [], hs[0])
+    # every tree extends the empty one, but only the real empty head
+    tlog.verify_consistency(0, 5, tlog.EMPTY_ROOT, tlog.tree_head(hs), [])
+    with pytest.raises(SignatureError, match="empty tree"):
+        tlog.verify_consistency(0, 5, hs[0], tlog.tree_head(hs), [])
+    # one size, two heads: a fork
+    with pytest.raises(SignatureError, match="forked"):
+        tlog.verify_consistency(5, 5, tlog.tree_head(hs), hs[0], [])
+    with pytest.raises(SignatureError, match="must be empty"):
+        tlog.verify_consistency(5, 5, tlog.tree_head(hs), tlog.tree_head(hs), [hs[0]])
+    with pytest.raises(SignatureError, match="larger than the new size"):
+        tlog.verify_consistency(6, 5, hs[0], hs[0], [hs[0]])
+    with pytest.raises(SignatureError, match="is empty"):
+        tlog.verify_consistency(3, 5, tlog.tree_head(hs, 3), tlog.tree_head(hs), [])
+    with pytest.raises(SignatureError, match="not 32 bytes"):
+        tlog.verify_inclusion(hs[0], 0, 5, [b"x"], hs[0])
+    with pytest.raises(SignatureError, match="at most 128"):
+        tlog.verify_inclusion(hs[0], 0, 5, [hs[0]] * 129, hs[0])
+    with pytest.raises(SignatureError, match="not in a tree"):
+        tlog.verify_inclusion(hs[0], 0, 0, [], tlog.EMPTY_ROOT)
+
+
+def test_proofs_as_json_round_trip_and_check_the_leaf(tmp_path):
+    leaves = [b"entry %d" % i for i in range(11)]
+    hs = [tlog.leaf_hash(x) for x in leaves]
+    p = tlog.InclusionProof.make(hs, 6, 9)
+    again = tlog.parse_proof(p.model_dump_json())
+    assert again == p and isinstance(again, tlog.InclusionProof)
+    again.verify(tlog.tree_head(hs, 9), leaves[6])
+    with pytest.raises(SignatureError, match="another leaf"):
+        again.verify(tlog.tree_head(hs, 9), leaves[5])
+    c = tlog.ConsistencyProof.make(hs, 3, 11)
+    again_c = tlog.parse_proof(c.model_dump_json().encode())
+    assert again_c == c
+    again_c.verify(tlog.tree_head(hs, 3), tlog.tree_head(hs))
+    with pytest.raises(SignatureError):
+        again_c.verify(tlog.tree_head(hs, 4), tlog.tree_head(hs))
+    bad = json.loads(c.model_dump_json())
+    bad["hashes"][0] = "not base64"
+    with pytest.raises(InputFileError, match="receipt.json: .*malformed consistency proof"):
+        tlog.parse_proof(json.dumps(bad), "receipt.json")
+    with pytest.raises(InputFileError, match="not a Merkle proof"):
+        tlog.parse_proof("[]")
+    with pytest.raises(InputFileError, match="at most"):
+        tlog.parse_proof(b" " * (tlog.MAX_PROOF_BYTES + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.text(max_size=300),
+    st.fixed_dictionaries({"kind": st.sampled_from(["inclusion", "consistency", "x"])},
+                          optional={"index": st.integers(), "size": st.integers(), "old_size": st.integers(),
+                                    "new_size": st.integers(), "leaf_hash": st.text(max_size=50),
+                                    "hashes": st.lists(st.text(max_size=50), max_size=3),
+                                    "schema_version": st.integers(0, 2)}).map(json.dumps),
+))
+def test_proof_parser_never_crashes(data):
+    try:
+        proof = tlog.parse_proof(data)
+    except WorkbenchError:
+        return
+    try:   # whatever parses, verifying against a head either holds or says why not
+        if isinstance(proof, tlog.InclusionProof):
+            proof.verify(tlog.EMPTY_ROOT)
+        else:
+            proof.verify(tlog.EMPTY_ROOT, tlog.EMPTY_ROOT)
+    except WorkbenchError:
+        pass
+
+
+def test_ledger_leaves_are_the_chain_hashed_bytes(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from workbench import ledger
+
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "ledger.jsonl"
+    for i in range(5):
+        ledger.append(path, actor="coord", key=key, type="submit", payload_sha256=f"{i:064x}",
+                      data={"reviewer": f"r{i}", "note": "한국어 ünïcode"})
+    entries = ledger.read_entries(path)
+    leaves = tlog.ledger_leaves(path)
+    # a leaf is the JSONL line without its newline, and the next entry's prev is SHA-256 of the same bytes
+    assert leaves == path.read_bytes().splitlines()
+    for e, nxt, leaf in zip(entries, entries[1:], leaves, strict=False):
+        assert hashlib.sha256(leaf).hexdigest() == nxt.prev == ledger.entry_hash(e)
+    hs = [tlog.leaf_hash(x) for x in leaves]
+    root = tlog.tree_head(hs)
+    tlog.InclusionProof.make(hs, 2).verify(root, leaves[2])
+    assert tlog.ledger_leaves(tmp_path / "absent.jsonl") == []
