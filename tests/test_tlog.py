@@ -245,3 +245,42 @@ def test_ledger_leaves_are_the_chain_hashed_bytes(tmp_path):
     root = tlog.tree_head(hs)
     tlog.InclusionProof.make(hs, 2).verify(root, leaves[2])
     assert tlog.ledger_leaves(tmp_path / "absent.jsonl") == []
+
+
+def test_cli_writes_proofs_that_verify_against_the_ledgers_heads(tmp_path, capsys):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from workbench import ledger
+    from workbench.cli import main
+
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "ledger.jsonl"
+    for i in range(9):
+        ledger.append(path, actor="coord", key=key, type="submit", payload_sha256=f"{i:064x}")
+    leaves = tlog.ledger_leaves(path)
+    hs = [tlog.leaf_hash(x) for x in leaves]
+    out = tmp_path / "receipt-proof.json"
+    assert main(["tlog", "prove-inclusion", str(path), "--entry", "4", "--size", "7", "-o", str(out)]) == 0
+    proof = tlog.parse_proof(out.read_bytes(), str(out))
+    assert isinstance(proof, tlog.InclusionProof) and (proof.index, proof.size) == (3, 7)
+    proof.verify(tlog.tree_head(hs, 7), leaves[3])      # the leaf and a head of size 7: no ledger needed
+    with pytest.raises(SignatureError):
+        proof.verify(tlog.tree_head(hs, 9), leaves[3])
+    assert "entry 4 of 7: tree head" in capsys.readouterr().out
+    assert main(["tlog", "prove-consistency", str(path), "--old-size", "3"]) == 0   # to standard output
+    captured = capsys.readouterr()
+    proof = tlog.parse_proof(captured.out)
+    assert isinstance(proof, tlog.ConsistencyProof) and (proof.old_size, proof.new_size) == (3, 9)
+    proof.verify(tlog.tree_head(hs, 3), tlog.tree_head(hs))
+    assert "size 3 (tree head" in captured.err
+    for argv, what in ((["prove-inclusion", str(path), "--entry", "0"], "no entry 0"),
+                       (["prove-inclusion", str(path), "--entry", "8", "--size", "7"], "no entry 8"),
+                       (["prove-inclusion", str(path), "--entry", "1", "--size", "10"], "tree size 10"),
+                       (["prove-consistency", str(path), "--old-size", "10"], "larger than the new size 9"),
+                       (["prove-consistency", str(path), "--old-size", "1", "--new-size", "12"], "tree size 12")):
+        assert main(["tlog", *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"workbench: error: {path}: ") and what in err, err
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    assert main(["tlog", "prove-inclusion", str(tmp_path / "bad.jsonl"), "--entry", "1"]) == 1
+    assert "bad.jsonl" in capsys.readouterr().err

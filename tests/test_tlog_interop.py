@@ -137,6 +137,31 @@ def test_go_reads_and_verifies_a_checkpoint_and_proofs_of_a_real_ledger(tlogchec
     assert out["consistency"][m - 1]["check"] == ""
 
 
+def test_go_checks_the_proofs_the_cli_writes_with_only_the_checkpoint_and_the_entry(tlogcheck, ledger_round, tmp_path):
+    """A reviewer's receipt: `workbench tlog prove-inclusion` and `prove-consistency` write JSON proofs; Go
+    checks them knowing only the checkpoints' heads and the entry's line, never the ledger."""
+    from workbench.cli import main
+
+    leaves, key, n, m = ledger_round.leaves, ledger_round.key, len(ledger_round.leaves), ledger_round.first
+    ledger_path = str(ledger_round.rd / "ledger.jsonl")
+    old_cp, _ = _checkpoint(leaves, m, key)
+    cp, data = _checkpoint(leaves, n, key)
+    incl_file, cons_file = tmp_path / "incl.json", tmp_path / "cons.json"
+    assert main(["tlog", "prove-inclusion", ledger_path, "--entry", str(m), "-o", str(incl_file)]) == 0
+    assert main(["tlog", "prove-consistency", ledger_path, "--old-size", str(m), "-o", str(cons_file)]) == 0
+    incl, cons = tlog.parse_proof(incl_file.read_bytes()), tlog.parse_proof(cons_file.read_bytes())
+    assert isinstance(incl, tlog.InclusionProof) and isinstance(cons, tlog.ConsistencyProof)
+    entry_line = (ledger_round.rd / "ledger.jsonl").read_bytes().splitlines()[m - 1]
+    request = {"Note": data.decode(), "Vkey": note.verifier_key(cp.origin, key.public_key()), "Leaves": [],
+               "Inclusion": [{"Index": incl.index, "Size": incl.size, "Root": b64(cp.root_hash),
+                              "Leaf": b64(tlog.leaf_hash(entry_line)), "Hashes": incl.hashes}],
+               "Consistency": [{"Old": cons.old_size, "New": cons.new_size, "OldRoot": b64(old_cp.root_hash),
+                                "NewRoot": b64(cp.root_hash), "Hashes": cons.hashes}]}
+    out = run_go(tlogcheck, request)
+    assert out["open_error"] == "" and out["tree"] == {"N": n, "Hash": b64(cp.root_hash)}
+    assert out["inclusion"][0]["check"] == "" and out["consistency"][0]["check"] == ""
+
+
 def test_go_agrees_on_every_size_index_and_old_size_up_to_33(tlogcheck, ledger_round):
     """The known answers: Go's TreeHash, ProveRecord and ProveTree over the same leaves equal ours for every
     (index, size) and (old, new) pair of trees up to 33 leaves; Go's CheckRecord/CheckTree accept ours."""
