@@ -3,6 +3,7 @@ verifiers, the ledger's leaves. Go's own sumdb/tlog checks the same proofs in te
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
@@ -284,3 +285,14 @@ def test_cli_writes_proofs_that_verify_against_the_ledgers_heads(tmp_path, capsy
     (tmp_path / "bad.jsonl").write_text("{not json\n")
     assert main(["tlog", "prove-inclusion", str(tmp_path / "bad.jsonl"), "--entry", "1"]) == 1
     assert "bad.jsonl" in capsys.readouterr().err
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(-3, 2**64), st.integers(-3, 2**64),
+       st.lists(st.binary(min_size=31, max_size=33), max_size=70), st.binary(min_size=32, max_size=32),
+       st.binary(min_size=32, max_size=32))
+def test_verifiers_never_crash_on_any_input(a, b, proof, h1, h2):
+    for check in (lambda: tlog.verify_inclusion(h1, a, b, proof, h2),
+                  lambda: tlog.verify_consistency(a, b, h1, h2, proof)):
+        with contextlib.suppress(SignatureError):
+            check()
