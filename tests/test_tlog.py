@@ -3,6 +3,7 @@ verifiers, the ledger's leaves. Go's own sumdb/tlog checks the same proofs in te
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -296,3 +297,95 @@ def test_verifiers_never_crash_on_any_input(a, b, proof, h1, h2):
                   lambda: tlog.verify_consistency(a, b, h1, h2, proof)):
         with contextlib.suppress(SignatureError):
             check()
+
+
+def _witness_ledger(tmp_path, n):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from workbench import ledger
+
+    key = Ed25519PrivateKey.from_private_bytes(b"c" * 32)
+    path = tmp_path / "ledger.jsonl"
+    for i in range(n):
+        ledger.append(path, actor="coord", key=key, type="submit", payload_sha256=f"{i:064x}")
+    return key, path
+
+
+def test_a_witness_follows_the_log_with_proofs_and_refuses_a_rewritten_one(tmp_path):
+    """The witness protocol end to end on a real ledger, the witness holding only its last checkpoint."""
+    from workbench import ledger, note
+
+    key, path = _witness_ledger(tmp_path, 4)
+    origin = note.origin_for("r1")
+    log_key = note.VerifierKey(origin, key.public_key())
+    hs = [tlog.leaf_hash(x) for x in tlog.ledger_leaves(path)]
+    first = note.sign_checkpoint(tlog.checkpoint_of(hs, origin), key)
+    # a witness that never cosigned this log takes 'old 0' and an empty proof
+    req = note.parse_add_checkpoint(note.format_add_checkpoint(0, [], first))
+    last = tlog.witness_check(req, log_key, None)
+    assert (last.size, last.root_hash) == (4, tlog.tree_head(hs))
+    # the ledger grows; the coordinator sends the proof from size 4
+    for i in range(3):
+        ledger.append(path, actor="coord", key=key, type="collect", payload_sha256=f"{i + 9:064x}")
+    hs = [tlog.leaf_hash(x) for x in tlog.ledger_leaves(path)]
+    second = note.sign_checkpoint(tlog.checkpoint_of(hs, origin), key)
+    body = note.format_add_checkpoint(4, tlog.consistency_proof(hs, 4), second)
+    assert body.startswith(b"old 4\n") and b"\n\n" + second == body[-len(second) - 2:]
+    now = tlog.witness_check(note.parse_add_checkpoint(body), log_key, last)
+    assert now.size == 7
+    # the same size again with the same head is fine (an empty proof); a stale 'old' is a conflict
+    tlog.witness_check(note.parse_add_checkpoint(note.format_add_checkpoint(7, [], second)), log_key, now)
+    with pytest.raises(SignatureError, match="last cosigned size 7"):
+        tlog.witness_check(note.parse_add_checkpoint(body), log_key, now)
+    # the coordinator rewrites entry 2 and re-signs everything after it with their own key: a valid chain,
+    # a valid signature, and still the witness refuses, knowing only its checkpoint of size 4
+    entries = ledger.read_entries(path)
+    rewritten = tmp_path / "rewritten.jsonl"
+    for e in entries:
+        ledger.append(rewritten, actor="coord", key=key, type=e.type, data=e.data, time=e.time,
+                      payload_sha256=("f" * 64) if e.seq == 2 else e.payload_sha256)
+    ledger.verify_chain(rewritten, {"coord": key.public_key()})
+    forged = [tlog.leaf_hash(x) for x in tlog.ledger_leaves(rewritten)]
+    forged_cp = note.sign_checkpoint(tlog.checkpoint_of(forged, origin), key)
+    for proof in (tlog.consistency_proof(forged, 4), tlog.consistency_proof(hs, 4)):
+        with pytest.raises(SignatureError, match="does not extend the one this witness cosigned"):
+            tlog.witness_check(note.parse_add_checkpoint(note.format_add_checkpoint(4, proof, forged_cp)),
+                               log_key, last)
+    # an unsigned or foreign checkpoint, an old size past the new one, another log
+    other = note.sign_checkpoint(tlog.checkpoint_of(hs, note.origin_for("r2")), key)
+    with pytest.raises(SignatureError, match="no signature by a known key"):
+        tlog.witness_check(note.parse_add_checkpoint(note.format_add_checkpoint(4, [], other)), log_key, last)
+    with pytest.raises(SignatureError, match="larger than the checkpoint's size"):
+        tlog.witness_check(note.parse_add_checkpoint(note.format_add_checkpoint(9, [], second)), log_key, last)
+    other_log = note.VerifierKey(note.origin_for("r2"), key.public_key())
+    with pytest.raises(SignatureError, match="not 'workbench.example/rounds/r1'"):
+        tlog.witness_check(note.parse_add_checkpoint(note.format_add_checkpoint(4, [], other)), other_log, last)
+
+
+def test_add_checkpoint_request_parser(tmp_path):
+    from workbench import note
+
+    key, path = _witness_ledger(tmp_path, 3)
+    hs = [tlog.leaf_hash(x) for x in tlog.ledger_leaves(path)]
+    cp = note.sign_checkpoint(tlog.checkpoint_of(hs, note.origin_for("r1")), key)
+    proof = tlog.consistency_proof(hs, 1)
+    req = note.parse_add_checkpoint(note.format_add_checkpoint(1, proof, cp))
+    assert (req.old_size, list(req.proof), req.checkpoint) == (1, proof, cp)
+    for body, what in ((b"old 01\n\n" + cp, "old size"), (b"new 1\n\n" + cp, "old size"),
+                       (b"old 1\n" + cp, "proof line"), (b"old 1\nno blank line\n", "blank line"), (b"old 1\nAAAA\n\n" + cp, "proof line"),
+                       (b"old 1\n" + b"\n".join([base64.b64encode(hs[0])] * 64) + b"\n\n" + cp, "64 consistency"),
+                       (b"old 1\n\n" + cp[:-1], "final newline"), (b"old 1\n\n" + b"x" * 70000, "bytes")):
+        with pytest.raises(InputFileError, match=what):
+            note.parse_add_checkpoint(body, "req")
+    with pytest.raises(InputFileError):
+        note.format_add_checkpoint(1, [b"short"], cp)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.binary(min_size=32, max_size=32), max_size=3))
+def test_add_checkpoint_parser_never_crashes(data, hashes):
+    from workbench import note
+
+    for body in (data, b"old 3\n" + b"".join(base64.b64encode(h) + b"\n" for h in hashes) + b"\n" + data):
+        with contextlib.suppress(InputFileError):
+            note.parse_add_checkpoint(body)

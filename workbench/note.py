@@ -28,7 +28,7 @@ Public API: :data:`ED25519`, :data:`COSIGNATURE_V1`, :data:`DEFAULT_AUTHORITY`, 
 :func:`witness_name`, :func:`key_hash`, :class:`VerifierKey`, :func:`verifier_key`, :func:`parse_verifier_key`,
 :class:`Checkpoint`, :func:`parse_checkpoint_text`, :class:`NoteSignature`, :class:`SignedNote`,
 :func:`parse_note`, :func:`sign`, :func:`cosign`, :func:`verify_signatures`, :func:`sign_checkpoint`,
-:func:`open_checkpoint`.
+:func:`open_checkpoint`, :class:`AddCheckpoint`, :func:`format_add_checkpoint`, :func:`parse_add_checkpoint`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from .errors import InputFileError, SignatureError
 
 __all__ = [
     "COSIGNATURE_V1",
+    "AddCheckpoint",
     "DEFAULT_AUTHORITY",
     "ED25519",
     "Checkpoint",
@@ -56,9 +57,11 @@ __all__ = [
     "SignedNote",
     "VerifierKey",
     "cosign",
+    "format_add_checkpoint",
     "key_hash",
     "open_checkpoint",
     "origin_for",
+    "parse_add_checkpoint",
     "parse_checkpoint_text",
     "parse_note",
     "parse_verifier_key",
@@ -406,3 +409,60 @@ def open_checkpoint(data: bytes | str, log_key: VerifierKey, witnesses: Sequence
         raise SignatureError(f"checkpoint is not signed by the log key '{log_key.name}'", file=name,
                              expected="the coordinator's signature line")
     return checkpoint, note, verified
+
+
+# ---------------------------------------------------------------- the witness protocol's request (c2sp.org/tlog-witness)
+
+MAX_WITNESS_PROOF_LINES = 63
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    """The body of a tlog-witness ``add-checkpoint`` request: the size of the checkpoint the witness last
+    cosigned, the consistency proof from it, and the new signed checkpoint (as its bytes)."""
+
+    old_size: int
+    proof: tuple[bytes, ...]
+    checkpoint: bytes
+
+
+def format_add_checkpoint(old_size: int, proof: Sequence[bytes], checkpoint: bytes) -> bytes:
+    """``old <size>``, one base64 hash per line, a blank line, the signed checkpoint: what a C2SP witness's
+    ``POST <prefix>/add-checkpoint`` reads (``workbench checkpoint --witness-request`` is to write it)."""
+    if not 0 <= old_size <= MAX_TREE_SIZE:
+        raise InputFileError(f"invalid old size {old_size}", expected=f"0..{MAX_TREE_SIZE}")
+    if len(proof) > MAX_WITNESS_PROOF_LINES or any(len(h) != HASH_SIZE for h in proof):
+        raise InputFileError("invalid consistency proof", expected=f"at most {MAX_WITNESS_PROOF_LINES} hashes of 32 bytes")
+    parse_note(checkpoint)
+    lines = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
+    return "".join(line + "\n" for line in lines).encode() + b"\n" + checkpoint
+
+
+def parse_add_checkpoint(data: bytes, name: str = "<add-checkpoint>") -> AddCheckpoint:
+    """An :class:`AddCheckpoint` from a request body (untrusted: bounded, every line checked; the checkpoint
+    is parsed as a note but not verified: :func:`workbench.tlog.witness_check` does that)."""
+    limit = MAX_NOTE_BYTES + 64 * (MAX_WITNESS_PROOF_LINES + 1)
+    if len(data) > limit:
+        raise InputFileError(f"request is {len(data)} bytes", file=name, expected=f"at most {limit}")
+    head, sep, checkpoint = data.partition(b"\n\n")
+    if not sep:
+        raise InputFileError("no blank line before the checkpoint", file=name,
+                             expected="'old <size>', proof lines, a blank line, the checkpoint")
+    lines = head.split(b"\n")
+    m = re.fullmatch(rb"old (0|[1-9][0-9]{0,18})", lines[0])
+    if not m or int(m[1]) > MAX_TREE_SIZE:
+        raise InputFileError("invalid old size line", file=name, line=1, expected="'old <decimal size>'")
+    if len(lines) - 1 > MAX_WITNESS_PROOF_LINES:
+        raise InputFileError(f"{len(lines) - 1} consistency proof lines", file=name,
+                             expected=f"at most {MAX_WITNESS_PROOF_LINES}")
+    proof = []
+    for i, line in enumerate(lines[1:], start=2):
+        try:
+            h = base64.b64decode(line, validate=True)
+        except binascii.Error:
+            h = b""
+        if len(h) != HASH_SIZE:
+            raise InputFileError("invalid consistency proof line", file=name, line=i, expected="base64 of 32 bytes")
+        proof.append(h)
+    parse_note(checkpoint, name)
+    return AddCheckpoint(int(m[1]), tuple(proof), checkpoint)

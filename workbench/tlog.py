@@ -24,7 +24,7 @@ Every computation here is a pure function of its arguments; only :func:`ledger_l
 Public API: :data:`HASH_SIZE`, :data:`EMPTY_ROOT`, :func:`leaf_hash`, :func:`node_hash`, :func:`tree_head`,
 :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`, :func:`verify_consistency`,
 :func:`entry_leaf`, :func:`ledger_leaves`, :class:`InclusionProof`, :class:`ConsistencyProof`,
-:func:`parse_proof`.
+:func:`parse_proof`, :func:`checkpoint_of`, :func:`witness_check`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import Field
 
-from . import ledger
+from . import ledger, note
 from .base import Model, from_pydantic
 from .errors import InputFileError, SignatureError
 from .files import canonical_json, parse_json
@@ -49,6 +49,7 @@ __all__ = [
     "HASH_SIZE",
     "ConsistencyProof",
     "InclusionProof",
+    "checkpoint_of",
     "consistency_proof",
     "entry_leaf",
     "inclusion_proof",
@@ -59,6 +60,7 @@ __all__ = [
     "tree_head",
     "verify_consistency",
     "verify_inclusion",
+    "witness_check",
 ]
 
 HASH_SIZE = 32
@@ -339,3 +341,39 @@ def parse_proof(data: bytes | str, name: str = "<proof>") -> InclusionProof | Co
         return model.model_validate(obj)
     except pydantic.ValidationError as e:
         raise from_pydantic(e, InputFileError, file=name, what=f"malformed {kind} proof") from None
+
+
+# ---------------------------------------------------------------- checkpoints of the tree (format 2)
+
+def checkpoint_of(leaf_hashes: Sequence[bytes], origin: str, size: int | None = None) -> note.Checkpoint:
+    """The (unsigned) C2SP checkpoint of the first ``size`` leaves (all by default) of the log ``origin``
+    (:func:`workbench.note.origin_for`); sign it with :func:`workbench.note.sign_checkpoint`."""
+    n = len(leaf_hashes) if size is None else size
+    return note.Checkpoint(origin, n, tree_head(leaf_hashes, n))
+
+
+def witness_check(request: note.AddCheckpoint, log_key: note.VerifierKey, last: note.Checkpoint | None,
+                  name: str = "<add-checkpoint>") -> note.Checkpoint:
+    """What a witness checks before it cosigns (c2sp.org/tlog-witness ``add-checkpoint``), without the ledger:
+    the checkpoint is signed by the log's key and names the log of ``last``, the request starts from the
+    size the witness last cosigned (``last``; ``None`` before its first), and the consistency proof leads
+    from that checkpoint's head to the new one. Returns the new checkpoint; raises
+    :class:`SignatureError` naming what failed (a rewritten or forked log among them)."""
+    checkpoint, _, _ = note.open_checkpoint(request.checkpoint, log_key, name=name)
+    if last is not None and checkpoint.origin != last.origin:
+        raise SignatureError(f"checkpoint of the log '{checkpoint.origin}', not '{last.origin}'", file=name,
+                             expected="a checkpoint of the log this witness follows")
+    if request.old_size > checkpoint.size:
+        raise SignatureError(f"old size {request.old_size} is larger than the checkpoint's size {checkpoint.size}",
+                             file=name)
+    last_size = last.size if last is not None else 0
+    if request.old_size != last_size:
+        raise SignatureError(f"request starts from size {request.old_size} but this witness last cosigned size "
+                             f"{last_size}", file=name, expected=f"'old {last_size}' and a proof from there")
+    old_root = last.root_hash if last is not None else EMPTY_ROOT
+    try:
+        verify_consistency(last_size, checkpoint.size, old_root, checkpoint.root_hash, request.proof)
+    except SignatureError as e:
+        raise SignatureError(f"the new checkpoint does not extend the one this witness cosigned: {e.message}",
+                             file=name, expected=e.expected) from None
+    return checkpoint
