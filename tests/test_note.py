@@ -217,3 +217,22 @@ def test_any_checkpoint_round_trips_signed_and_cosigned(size, root, extensions, 
     wk = note.VerifierKey("w.example/w", w.public_key(), note.COSIGNATURE_V1)
     got, _, verified = note.open_checkpoint(signed.format(), note.VerifierKey(cp.origin, coord.public_key()), [wk])
     assert got == cp and verified[wk.vkey()] == t
+
+
+any_text = st.text(st.characters(blacklist_categories=()), max_size=40)   # lone surrogates included
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text, any_text, st.integers(-1, 2**64), any_text)
+def test_builders_refuse_bad_text_with_an_input_error(origin, name, t, note_text):
+    key = Ed25519PrivateKey.from_private_bytes(b"k" * 32)
+    with contextlib.suppress(InputFileError):
+        cp = note.Checkpoint(origin, 3, ROOT, (name,) if name else ())
+        note.parse_checkpoint_text(cp.text())
+        note.sign_checkpoint(cp, key, name or None)
+    for build in (lambda: note.sign(note_text, name, key), lambda: note.cosign(note_text, name, key, t),
+                  lambda: note.verifier_key(name, key.public_key()), lambda: note.parse_note(note_text),
+                  lambda: note.SignedNote(note_text, (note.NoteSignature(name, b"abcd", b"s"),)).format(),
+                  lambda: note.origin_for(name, origin or "x.example"), lambda: note.witness_name(name)):
+        with contextlib.suppress(InputFileError):
+            build()

@@ -91,7 +91,13 @@ _AUTHORITY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(/[A-Za-z0-9._~-]+)*")
 
 def _valid_name(name: str) -> bool:
     """A key name: non-empty, no Unicode space, no ``+`` (signed-note; Go's ``isValidName``)."""
-    return bool(name) and "+" not in name and not any(c.isspace() or c < " " for c in name)
+    if not name or "+" in name or any(c.isspace() or c < " " for c in name):
+        return False
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _authority(authority: str) -> str:
@@ -195,14 +201,14 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.origin or "\n" in self.origin or not _no_controls(self.origin):
+        if not self.origin or "\n" in self.origin or not _no_controls(self.origin) or not _utf8(self.origin):
             raise InputFileError("invalid checkpoint origin", expected="one non-empty line")
         if not 0 <= self.size <= MAX_TREE_SIZE:
             raise InputFileError(f"invalid tree size {self.size}", expected=f"0..{MAX_TREE_SIZE}")
         if len(self.root_hash) != HASH_SIZE:
             raise InputFileError(f"root hash is {len(self.root_hash)} bytes", expected=f"{HASH_SIZE}")
         for ext in self.extensions:
-            if not ext or "\n" in ext or not _no_controls(ext):
+            if not ext or "\n" in ext or not _no_controls(ext) or not _utf8(ext):
                 raise InputFileError("invalid checkpoint extension line", expected="non-empty lines")
 
     def text(self) -> str:
@@ -250,6 +256,10 @@ class NoteSignature:
     key_hash: bytes
     signature: bytes
 
+    def __post_init__(self) -> None:
+        if not _valid_name(self.name) or len(self.key_hash) != 4 or not self.signature:
+            raise InputFileError("invalid note signature", expected="a key name, a 4-byte key hash, a signature")
+
     def line(self) -> str:
         """``— <name> base64(key hash || signature)`` with its newline."""
         return f"{SIG_PREFIX}{self.name} {base64.b64encode(self.key_hash + self.signature).decode()}\n"
@@ -267,6 +277,9 @@ class SignedNote:
     text: str
     signatures: tuple[NoteSignature, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        _utf8(self.text)
+
     def format(self) -> bytes:
         """The note as a file holds it: text, blank line, signature lines."""
         if not self.signatures:
@@ -279,17 +292,24 @@ class SignedNote:
         return SignedNote(self.text, (*kept, sig))
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 note can hold it
+        raise InputFileError("note text is not valid Unicode", expected="UTF-8 text") from None
+
+
 def _check_text(text: str) -> None:
     if not text.endswith("\n") or not _no_controls(text):
         raise InputFileError("note text must end with a newline and hold no control characters")
-    if len(text.encode()) > MAX_NOTE_BYTES:
+    if len(_utf8(text)) > MAX_NOTE_BYTES:
         raise InputFileError("note text is too long", expected=f"at most {MAX_NOTE_BYTES} bytes")
 
 
 def parse_note(data: bytes | str, name: str = "<note>") -> SignedNote:
     """Parse a signed note as Go's ``note.Open`` does (without verifying): UTF-8 without control characters
     other than newline, text and signatures split at the last blank line, one well-formed line per signature."""
-    raw = data.encode() if isinstance(data, str) else data
+    raw = _utf8(data) if isinstance(data, str) else data
     if len(raw) > MAX_NOTE_BYTES:
         raise InputFileError(f"note is {len(raw)} bytes", file=name, expected=f"at most {MAX_NOTE_BYTES}")
     try:
