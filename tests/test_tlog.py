@@ -389,3 +389,31 @@ def test_add_checkpoint_parser_never_crashes(data, hashes):
     for body in (data, b"old 3\n" + b"".join(base64.b64encode(h) + b"\n" for h in hashes) + b"\n" + data):
         with contextlib.suppress(InputFileError):
             note.parse_add_checkpoint(body)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 48), st.data())
+def test_a_merkle_tree_answers_as_the_functions_do_however_it_is_asked(n, data):
+    hs = _hashes(n)
+    tree = tlog.MerkleTree(hs)
+    # in any order of questions: the kept subtree heads never change an answer
+    for _ in range(12):
+        size = data.draw(st.integers(1, n), label="size")
+        i = data.draw(st.integers(0, size - 1), label="index")
+        m = data.draw(st.integers(0, size), label="old size")
+        assert tree.head(size) == tlog.tree_head(hs, size)
+        assert tree.inclusion(i, size) == tlog.InclusionProof.make(hs, i, size)
+        assert tree.consistency(m, size) == tlog.ConsistencyProof.make(hs, m, size)
+    assert len(tree) == n and tree.head() == tlog.tree_head(hs)
+
+
+def test_a_merkle_tree_checks_its_leaves_and_reads_a_ledger(tmp_path):
+    with pytest.raises(InputFileError, match="leaf hash 2"):
+        tlog.MerkleTree([*_hashes(2), b"short"])
+    with pytest.raises(InputFileError, match="leaf index 3"):
+        tlog.MerkleTree(_hashes(3)).inclusion(3)
+    key, path = _witness_ledger(tmp_path, 5)
+    tree = tlog.MerkleTree.of_ledger(path)
+    leaves = tlog.ledger_leaves(path)
+    tree.inclusion(4).verify(tree.head(), leaves[4])
+    tree.consistency(2).verify(tree.head(2), tree.head())

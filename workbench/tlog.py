@@ -24,7 +24,7 @@ Every computation here is a pure function of its arguments; only :func:`ledger_l
 Public API: :data:`HASH_SIZE`, :data:`EMPTY_ROOT`, :func:`leaf_hash`, :func:`node_hash`, :func:`tree_head`,
 :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`, :func:`verify_consistency`,
 :func:`entry_leaf`, :func:`ledger_leaves`, :class:`InclusionProof`, :class:`ConsistencyProof`,
-:func:`parse_proof`, :func:`checkpoint_of`, :func:`witness_check`.
+:func:`parse_proof`, :class:`MerkleTree`, :func:`checkpoint_of`, :func:`witness_check`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "HASH_SIZE",
     "ConsistencyProof",
     "InclusionProof",
+    "MerkleTree",
     "checkpoint_of",
     "consistency_proof",
     "entry_leaf",
@@ -89,12 +90,22 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _mth(hashes: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """Merkle tree hash of the leaves ``lo..hi-1`` (``hi > lo``), given their leaf hashes."""
-    if hi - lo == 1:
+Memo = dict[tuple[int, int], bytes]
+
+
+def _mth(hashes: Sequence[bytes], lo: int, hi: int, memo: Memo | None = None) -> bytes:
+    """Merkle tree hash of the leaves ``lo..hi-1`` (``hi > lo``), given their leaf hashes. ``memo`` keeps the
+    heads of complete subtrees (power-of-two ranges): the only ones every later size and proof reuses."""
+    n = hi - lo
+    if n == 1:
         return hashes[lo]
-    k = _split(hi - lo)
-    return node_hash(_mth(hashes, lo, lo + k), _mth(hashes, lo + k, hi))
+    k = _split(n)
+    if memo is None or n & (n - 1):
+        return node_hash(_mth(hashes, lo, lo + k, memo), _mth(hashes, lo + k, hi, memo))
+    h = memo.get((lo, hi))
+    if h is None:
+        h = memo[(lo, hi)] = node_hash(_mth(hashes, lo, lo + k, memo), _mth(hashes, lo + k, hi, memo))
+    return h
 
 
 def _check_hashes(leaf_hashes: Sequence[bytes]) -> None:
@@ -103,64 +114,106 @@ def _check_hashes(leaf_hashes: Sequence[bytes]) -> None:
             raise InputFileError(f"leaf hash {i} is not {HASH_SIZE} bytes", expected="leaf_hash() of each leaf")
 
 
-def tree_head(leaf_hashes: Sequence[bytes], size: int | None = None) -> bytes:
+def tree_head(leaf_hashes: Sequence[bytes], size: int | None = None, *, memo: Memo | None = None) -> bytes:
     """The Merkle tree hash (RFC 6962 ``MTH``) of the first ``size`` leaves (all by default), given their
     leaf hashes; the empty tree's head is :data:`EMPTY_ROOT`."""
     n = len(leaf_hashes) if size is None else size
     if not 0 <= n <= len(leaf_hashes):
         raise InputFileError(f"tree size {n} is outside the log", expected=f"0..{len(leaf_hashes)}")
-    _check_hashes(leaf_hashes[:n])
-    return EMPTY_ROOT if n == 0 else _mth(leaf_hashes, 0, n)
+    if memo is None:  # a MerkleTree (the memo's owner) checked its leaves once
+        _check_hashes(leaf_hashes[:n])
+    return EMPTY_ROOT if n == 0 else _mth(leaf_hashes, 0, n, memo)
 
 
 # ---------------------------------------------------------------- proofs (RFC 6962 §2.1.1, §2.1.2)
 
-def _path(hashes: Sequence[bytes], m: int, lo: int, hi: int) -> list[bytes]:
+def _path(hashes: Sequence[bytes], m: int, lo: int, hi: int, memo: Memo | None = None) -> list[bytes]:
     """RFC 6962 ``PATH(m, D[lo:hi])``, leaf ``m`` relative to ``lo``: the audit path, lowest level first."""
     if hi - lo == 1:
         return []
     k = _split(hi - lo)
     if m < k:
-        return [*_path(hashes, m, lo, lo + k), _mth(hashes, lo + k, hi)]
-    return [*_path(hashes, m - k, lo + k, hi), _mth(hashes, lo, lo + k)]
+        return [*_path(hashes, m, lo, lo + k, memo), _mth(hashes, lo + k, hi, memo)]
+    return [*_path(hashes, m - k, lo + k, hi, memo), _mth(hashes, lo, lo + k, memo)]
 
 
-def _subproof(hashes: Sequence[bytes], m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
+def _subproof(hashes: Sequence[bytes], m: int, lo: int, hi: int, whole: bool, memo: Memo | None = None) -> list[bytes]:
     """RFC 6962 ``SUBPROOF(m, D[lo:hi], b)``: ``whole`` is ``b``, true while ``D[lo:lo+m]`` is the old tree."""
     n = hi - lo
     if m == n:
-        return [] if whole else [_mth(hashes, lo, hi)]
+        return [] if whole else [_mth(hashes, lo, hi, memo)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(hashes, m, lo, lo + k, whole), _mth(hashes, lo + k, hi)]
-    return [*_subproof(hashes, m - k, lo + k, hi, False), _mth(hashes, lo, lo + k)]
+        return [*_subproof(hashes, m, lo, lo + k, whole, memo), _mth(hashes, lo + k, hi, memo)]
+    return [*_subproof(hashes, m - k, lo + k, hi, False, memo), _mth(hashes, lo, lo + k, memo)]
 
 
-def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int | None = None) -> list[bytes]:
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int | None = None, *,
+                    memo: Memo | None = None) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of the first ``size`` leaves (all by default)."""
     n = len(leaf_hashes) if size is None else size
     if not 0 <= n <= len(leaf_hashes):
         raise InputFileError(f"tree size {n} is outside the log", expected=f"0..{len(leaf_hashes)}")
     if not 0 <= index < n:
         raise InputFileError(f"leaf index {index} is not in a tree of {n} leaves", expected=f"0..{n - 1}")
-    _check_hashes(leaf_hashes[:n])
-    return _path(leaf_hashes, index, 0, n)
+    if memo is None:  # a MerkleTree (the memo's owner) checked its leaves once
+        _check_hashes(leaf_hashes[:n])
+    return _path(leaf_hashes, index, 0, n, memo)
 
 
-def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int | None = None) -> list[bytes]:
+def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int | None = None, *,
+                      memo: Memo | None = None) -> list[bytes]:
     """The proof that the tree of ``new_size`` leaves (all by default) extends the tree of ``old_size``.
 
     Empty when ``old_size`` is 0 or equals ``new_size``: then there is nothing to prove beyond the heads.
+    Every function here takes a ``memo``, the dict a :class:`MerkleTree` keeps so that many heads and proofs
+    over one ledger hash each complete subtree once (and check the leaf hashes once).
     """
     n = len(leaf_hashes) if new_size is None else new_size
     if not 0 <= n <= len(leaf_hashes):
         raise InputFileError(f"tree size {n} is outside the log", expected=f"0..{len(leaf_hashes)}")
     if not 0 <= old_size <= n:
         raise InputFileError(f"old tree size {old_size} is larger than the new size {n}", expected=f"0..{n}")
-    _check_hashes(leaf_hashes[:n])
+    if memo is None:  # a MerkleTree (the memo's owner) checked its leaves once
+        _check_hashes(leaf_hashes[:n])
     if old_size in (0, n):
         return []
-    return _subproof(leaf_hashes, old_size, 0, n, True)
+    return _subproof(leaf_hashes, old_size, 0, n, True, memo)
+
+
+class MerkleTree:
+    """A ledger's leaf hashes with the heads of its complete subtrees kept between calls: a ``collect`` that
+    writes a receipt per sheet, or a witness request per checkpoint, hashes the ledger once, not per proof."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        _check_hashes(leaf_hashes)
+        self.leaf_hashes = list(leaf_hashes)
+        self._memo: Memo = {}
+
+    @classmethod
+    def of_ledger(cls, path: str | Path) -> MerkleTree:
+        """The tree of the ledger at ``path`` (see :func:`ledger_leaves`)."""
+        return cls([leaf_hash(x) for x in ledger_leaves(path)])
+
+    def __len__(self) -> int:
+        return len(self.leaf_hashes)
+
+    def head(self, size: int | None = None) -> bytes:
+        """:func:`tree_head` of the first ``size`` leaves (all by default)."""
+        return tree_head(self.leaf_hashes, size, memo=self._memo)
+
+    def inclusion(self, index: int, size: int | None = None) -> InclusionProof:
+        """The :class:`InclusionProof` of leaf ``index`` in the tree of ``size`` leaves (all by default)."""
+        n = len(self) if size is None else size
+        path = inclusion_proof(self.leaf_hashes, index, n, memo=self._memo)
+        return InclusionProof(index=index, size=n, leaf_hash=_b64(self.leaf_hashes[index]),
+                              hashes=[_b64(h) for h in path])
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """The :class:`ConsistencyProof` from ``old_size`` leaves to ``new_size`` (all by default)."""
+        n = len(self) if new_size is None else new_size
+        path = consistency_proof(self.leaf_hashes, old_size, n, memo=self._memo)
+        return ConsistencyProof(old_size=old_size, new_size=n, hashes=[_b64(h) for h in path])
 
 
 # ---------------------------------------------------------------- verification (RFC 9162 §2.1.3.2, §2.1.4.2)
