@@ -19,7 +19,8 @@ checked with the verification algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, so
 certificate-transparency tooling produce and accept. :class:`InclusionProof` and :class:`ConsistencyProof`
 are their JSON form (hashes in standard base64, as a checkpoint's root hash is).
 
-Every computation here is a pure function of its arguments; only :func:`ledger_leaves` reads a file.
+Every computation here is a pure function of its arguments; only :func:`ledger_leaves` and
+:meth:`MerkleTree.of_ledger` read a file.
 
 Public API: :data:`HASH_SIZE`, :data:`EMPTY_ROOT`, :func:`leaf_hash`, :func:`node_hash`, :func:`tree_head`,
 :func:`inclusion_proof`, :func:`consistency_proof`, :func:`verify_inclusion`, :func:`verify_consistency`,
