@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 PROXY  := .hub-proxy/node_modules/.bin/configurable-http-proxy
 # Debian packages the browser test and the Korean chart labels need; nodejs and npm too when there is no npm
 # (for the hub's proxy).
-APT_PKGS := chromium fonts-nanum
+APT_PKGS := chromium fonts-nanum golang-go golang-golang-x-mod-dev
 
 .PHONY: demo lab test lint bench system-deps proxy clean
 

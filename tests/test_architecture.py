@@ -16,11 +16,11 @@ PKG = Path(workbench.__file__).parent
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
-             "sheet", "round", "charts", "executor", "kernels", "findings", "tables"),
+             "sheet", "round", "charts", "executor", "kernels", "findings", "tables", "note"),
     "evidence": ("evidence",),
     "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "checkpoint", "batch",
-                     "collect", "refresh", "aggregate", "wording",
+    "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "tlog", "checkpoint",
+                     "batch", "collect", "refresh", "aggregate", "wording",
                      "hub",
                      "verifypage", "report"),
     "audit": ("audit",),

@@ -1051,3 +1051,73 @@ def _cmd_hub_plan(args: argparse.Namespace) -> int:
     plan = plan_round(r, args.prefix or "", args.auditor)
     print(plan_json(plan, permission_plan(plan, round_paths(Path(args.round).absolute()))))
     return 0
+
+
+# ---------------------------------------------------------------- tlog: Merkle proofs over a ledger
+
+@register
+def _add_tlog(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tlog", help="the ledger as an RFC 6962 Merkle tree: inclusion and consistency proofs (JSON)")
+    ts = p.add_subparsers(dest="tlog_command", metavar="ACTION", required=True)
+    i = ts.add_parser("prove-inclusion", help="prove that ledger entry SEQ is in the tree of the first SIZE entries")
+    i.add_argument("ledger", metavar="LEDGER", help="a ledger.jsonl")
+    i.add_argument("--entry", type=int, required=True, metavar="SEQ", help="the entry's sequence number (from 1)")
+    i.add_argument("--size", type=int, metavar="N", help="the tree size a checkpoint names (default: the whole ledger)")
+    i.add_argument("-o", "--output", default=STDOUT, help="where to write the proof (default: standard output)")
+    i.set_defaults(func=_cmd_tlog_inclusion)
+    c = ts.add_parser("prove-consistency", help="prove that the tree of NEW entries extends the tree of OLD entries")
+    c.add_argument("ledger", metavar="LEDGER", help="a ledger.jsonl")
+    c.add_argument("--old-size", type=int, required=True, metavar="OLD", help="the size of the earlier checkpoint")
+    c.add_argument("--new-size", type=int, metavar="NEW", help="the size of the later one (default: the whole ledger)")
+    c.add_argument("-o", "--output", default=STDOUT, help="where to write the proof (default: standard output)")
+    c.set_defaults(func=_cmd_tlog_consistency)
+
+
+def _tlog_leaf_hashes(ledger_path: str) -> list[bytes]:
+    from .tlog import leaf_hash, ledger_leaves
+
+    return [leaf_hash(x) for x in ledger_leaves(ledger_path)]
+
+
+def _cmd_tlog_inclusion(args: argparse.Namespace) -> int:
+    import base64
+
+    from .errors import InputFileError
+    from .files import check_output_path
+    from .tlog import InclusionProof, tree_head
+
+    if args.output != STDOUT:
+        check_output_path(args.output)
+    hs = _tlog_leaf_hashes(args.ledger)
+    size = len(hs) if args.size is None else args.size
+    if not 1 <= args.entry <= min(size, len(hs)):
+        raise InputFileError(f"no entry {args.entry} in a tree of {size} of the ledger's {len(hs)} entries",
+                             file=args.ledger, expected=f"--entry between 1 and {min(size, len(hs))}")
+    try:
+        proof = InclusionProof.make(hs, args.entry - 1, size)
+    except InputFileError as e:
+        raise InputFileError(e.message, file=args.ledger, expected=e.expected) from None
+    _write_out(args.output, (proof.model_dump_json(indent=2) + "\n").encode(), mode=0o644)
+    _say(args.output, f"entry {args.entry} of {size}: tree head {base64.b64encode(tree_head(hs, size)).decode()}")
+    return 0
+
+
+def _cmd_tlog_consistency(args: argparse.Namespace) -> int:
+    import base64
+
+    from .errors import InputFileError
+    from .files import check_output_path
+    from .tlog import ConsistencyProof, tree_head
+
+    if args.output != STDOUT:
+        check_output_path(args.output)
+    hs = _tlog_leaf_hashes(args.ledger)
+    new = len(hs) if args.new_size is None else args.new_size
+    try:
+        proof = ConsistencyProof.make(hs, args.old_size, new)
+    except InputFileError as e:
+        raise InputFileError(e.message, file=args.ledger, expected=e.expected) from None
+    _write_out(args.output, (proof.model_dump_json(indent=2) + "\n").encode(), mode=0o644)
+    heads = [base64.b64encode(tree_head(hs, n)).decode() for n in (args.old_size, new)]
+    _say(args.output, f"size {args.old_size} (tree head {heads[0]}) to size {new} (tree head {heads[1]})")
+    return 0
