@@ -378,3 +378,32 @@ def test_after_publication_each_reviewer_still_reaches_their_own_drafts_and_outb
     assert perms["drafts/e1"] == "0750 p-e1:p-test-1-audit drafts/e1"  # e1 (owner) and the auditors; not e2
     assert perms["drafts/e1/ta.json"] == "0640 p-e1:p-test-1-audit drafts/e1/ta.json"
     assert perms["outbox/e1"] == "2750 p-e1:p-test-1-audit outbox/e1"
+
+
+def test_a_hard_link_in_a_reviewers_folder_never_hands_the_linked_file_over(root_only, base):
+    """A reviewer's hard link to a file elsewhere (where fs.protected_hardlinks is off) is left alone: applying
+    the plan would otherwise give the reviewer that file."""
+    from workbench.hub import Perm, apply_permissions
+
+    outside = base / "outside.txt"
+    outside.write_text("not the reviewer's")
+    outside.chmod(0o600)
+    (base / "round" / "drafts" / "e1").mkdir(parents=True)
+    os.link(outside, base / "round" / "drafts" / "e1" / "x.json")
+    (base / "round" / "drafts" / "e1" / "own.json").write_text("{}")
+    apply_permissions(base / "round", [Perm(path=f"drafts/e1/{n}", owner="nobody", group="nogroup", mode=0o640)
+                                        for n in ("x.json", "own.json")])
+    st = outside.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+    assert (base / "round" / "drafts" / "e1" / "own.json").stat().st_uid == pwd.getpwnam("nobody").pw_uid
+
+
+def test_a_system_account_is_never_an_auditor(prefix, base):
+    """Its processes would be ended when it leaves the audit group: root or a service account is refused first."""
+    from workbench.errors import HubError
+    from workbench.hub import setup_accounts
+
+    rd = make_round(base, do_freeze=False)
+    with pytest.raises(HubError, match=r"--auditor: auditor account\(s\) daemon are system accounts"):
+        setup_accounts(rd, prefix=prefix, auditors=["daemon"], passwords_file=base / "pw.txt")
+    assert not [u for u in pwd.getpwall() if u.pw_name.startswith(prefix)] and not (base / "pw.txt").exists()
