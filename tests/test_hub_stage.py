@@ -407,3 +407,18 @@ def test_a_system_account_is_never_an_auditor(prefix, base):
     with pytest.raises(HubError, match=r"--auditor: auditor account\(s\) daemon are system accounts"):
         setup_accounts(rd, prefix=prefix, auditors=["daemon"], passwords_file=base / "pw.txt")
     assert not [u for u in pwd.getpwall() if u.pw_name.startswith(prefix)] and not (base / "pw.txt").exists()
+
+
+def test_the_coordinators_notebook_runs_status_and_collect_on_the_round(tmp_path):
+    """Issue 24, item 7: the notebook the coordinator lands on runs the guide's commands on this round, as is."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from workbench.hub import _role_notebook
+
+    rd = make_round(tmp_path)
+    _to_outbox(rd, sign_sheet(tmp_path, "e1", "ta"))
+    nb = nbformat.reads(_role_notebook("coordinator", rd, "coord", tmp_path / "keys" / "coord.key").decode(), 4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "frozen" in out and "1 new sheet(s): 1 accepted" in out, out
