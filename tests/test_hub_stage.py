@@ -305,6 +305,10 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
                          capture_output=True, text=True, env=_env("/root"))
     assert res.returncode == 0 and f"--prefix {prefix} --auditor {aud}" in res.stdout, res.stdout + res.stderr
     assert "systemd" in res.stdout and (state / "workbench-hub.service").is_file()
+    res = subprocess.run([*CLI, "hub", "serve", str(rd), "--state", str(base / "fresh"), "--prefix", prefix,
+                          "--port", str(_free_port())],
+                         capture_output=True, text=True, env=_env("/root"))  # no state kept: the audit group says
+    assert res.returncode == 0 and f"--auditor {aud}" in res.stdout, res.stdout + res.stderr
     hub = _serve(rd, state, log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/hub/login", hub, log)

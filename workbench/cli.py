@@ -865,6 +865,7 @@ def _cmd_hub_serve(args: argparse.Namespace) -> int:
     config = write_hub(st.round, port=st.port, state_dir=args.state, prefix=st.prefix, auditors=st.auditors,
                        proxy=st.proxy, wait=15 if args.start else 0)
     print(f"wrote {config} and {config.parent / UNIT_FILE} (systemd)")
+    st = hub_settings(args.state, st.round)  # as kept, with the auditors of the round's audit group
     full = shlex.join(["workbench", "hub", "serve", st.round, "--state", str(config.parent), "--port", str(st.port),
                        *(["--prefix", st.prefix] if st.prefix else []), *(x for a in st.auditors for x in ("--auditor", a)),
                        *(["--proxy", st.proxy] if st.proxy else []), "--start"])

@@ -894,6 +894,11 @@ def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix
     rd = Path(round_dir).absolute()
     r = load_round(rd)
     check_frozen(r)
+    auditors = list(auditors)
+    if not auditors:
+        # none given or kept: the auditors are who `hub accounts` put in the round's audit group
+        with contextlib.suppress(KeyError):
+            auditors = sorted(grp.getgrnam(plan_round(r, prefix).audit).gr_mem)
     plan = plan_round(r, prefix, auditors)
     for a in plan.accounts:
         u = _user(a.name)
