@@ -305,6 +305,10 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
                          capture_output=True, text=True, env=_env("/root"))
     assert res.returncode == 0 and f"--prefix {prefix} --auditor {aud}" in res.stdout, res.stdout + res.stderr
     assert "systemd" in res.stdout and (state / "workbench-hub.service").is_file()
+    res = subprocess.run([*CLI, "hub", "serve", str(rd), "--state", str(base / "fresh"), "--prefix", prefix,
+                          "--port", str(_free_port())],
+                         capture_output=True, text=True, env=_env("/root"))  # no state kept: the audit group says
+    assert res.returncode == 0 and f"--auditor {aud}" in res.stdout, res.stdout + res.stderr
     hub = _serve(rd, state, log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/hub/login", hub, log)
@@ -378,3 +382,47 @@ def test_after_publication_each_reviewer_still_reaches_their_own_drafts_and_outb
     assert perms["drafts/e1"] == "0750 p-e1:p-test-1-audit drafts/e1"  # e1 (owner) and the auditors; not e2
     assert perms["drafts/e1/ta.json"] == "0640 p-e1:p-test-1-audit drafts/e1/ta.json"
     assert perms["outbox/e1"] == "2750 p-e1:p-test-1-audit outbox/e1"
+
+
+def test_a_hard_link_in_a_reviewers_folder_never_hands_the_linked_file_over(root_only, base):
+    """A reviewer's hard link to a file elsewhere (where fs.protected_hardlinks is off) is left alone: applying
+    the plan would otherwise give the reviewer that file."""
+    from workbench.hub import Perm, apply_permissions
+
+    outside = base / "outside.txt"
+    outside.write_text("not the reviewer's")
+    outside.chmod(0o600)
+    (base / "round" / "drafts" / "e1").mkdir(parents=True)
+    os.link(outside, base / "round" / "drafts" / "e1" / "x.json")
+    (base / "round" / "drafts" / "e1" / "own.json").write_text("{}")
+    apply_permissions(base / "round", [Perm(path=f"drafts/e1/{n}", owner="nobody", group="nogroup", mode=0o640)
+                                        for n in ("x.json", "own.json")])
+    st = outside.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+    assert (base / "round" / "drafts" / "e1" / "own.json").stat().st_uid == pwd.getpwnam("nobody").pw_uid
+
+
+def test_a_system_account_is_never_an_auditor(prefix, base):
+    """Its processes would be ended when it leaves the audit group: root or a service account is refused first."""
+    from workbench.errors import HubError
+    from workbench.hub import setup_accounts
+
+    rd = make_round(base, do_freeze=False)
+    with pytest.raises(HubError, match=r"--auditor: auditor account\(s\) daemon are system accounts"):
+        setup_accounts(rd, prefix=prefix, auditors=["daemon"], passwords_file=base / "pw.txt")
+    assert not [u for u in pwd.getpwall() if u.pw_name.startswith(prefix)] and not (base / "pw.txt").exists()
+
+
+def test_the_coordinators_notebook_runs_status_and_collect_on_the_round(tmp_path):
+    """Issue 24, item 7: the notebook the coordinator lands on runs the guide's commands on this round, as is."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from workbench.hub import _role_notebook
+
+    rd = make_round(tmp_path)
+    _to_outbox(rd, sign_sheet(tmp_path, "e1", "ta"))
+    nb = nbformat.reads(_role_notebook("coordinator", rd, "coord", tmp_path / "keys" / "coord.key").decode(), 4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "frozen" in out and "1 new sheet(s): 1 accepted" in out, out

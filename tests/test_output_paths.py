@@ -71,6 +71,7 @@ def _dir_commands(tmp_path: Path, target: Path) -> list[list[str]]:
         ["demo", "--out", str(target)],
         ["audit", str(tmp_path / "round"), "--out", str(target)],
         ["hub", "serve", str(tmp_path / "round"), "--state", str(target)],
+        ["hub", "accounts", str(tmp_path / "round"), "--passwords", str(tmp_path / "pw.txt"), "--state", str(target)],
     ]
 
 

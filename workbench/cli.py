@@ -981,21 +981,18 @@ def _add_hub(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_hub_accounts(args: argparse.Namespace) -> int:
     from .files import check_output_dir, check_output_path
-    from .hub import setup_accounts
+    from .hub import hub_settings, save_settings, setup_accounts
 
     check_output_path(args.passwords)  # before any account is made
-    prefix, auditors = args.prefix or "", args.auditor
+    # with --state: the prefix and auditors kept there unless given, and kept there for serve and its restarts
+    kept = None
     if args.state:
-        from .hub import hub_settings
-
         check_output_dir(args.state)
         kept = hub_settings(args.state, args.round, prefix=args.prefix, auditors=args.auditor)
-        prefix, auditors = kept.prefix, kept.auditors
-    rep = setup_accounts(args.round, prefix=prefix, auditors=auditors, lang=args.lang,
+    rep = setup_accounts(args.round, prefix=kept.prefix if kept else args.prefix or "",
+                         auditors=kept.auditors if kept else args.auditor, lang=args.lang,
                          passwords_file=args.passwords, home_base=args.home_base)
-    if args.state:
-        from .hub import save_settings
-
+    if kept:
         save_settings(args.state, kept)
         print(f"prefix and auditors kept in {args.state} for 'workbench hub serve'")
     print(f"accounts created: {', '.join(rep.created) or 'none'}"
@@ -1019,6 +1016,8 @@ def _cmd_hub_accounts(args: argparse.Namespace) -> int:
 
 
 def _cmd_hub_serve(args: argparse.Namespace) -> int:
+    import shlex
+
     from .files import check_output_dir
     from .hub import UNIT_FILE, hub_settings, start_hub, write_hub
 
@@ -1029,11 +1028,13 @@ def _cmd_hub_serve(args: argparse.Namespace) -> int:
     config = write_hub(st.round, port=st.port, state_dir=args.state, prefix=st.prefix, auditors=st.auditors,
                        proxy=st.proxy, wait=15 if args.start else 0)
     print(f"wrote {config} and {config.parent / UNIT_FILE} (systemd)")
-    full = " ".join(["workbench hub serve", st.round, "--state", str(config.parent), "--port", str(st.port),
-                     *(["--prefix", st.prefix] if st.prefix else []), *(f"--auditor {a}" for a in st.auditors),
-                     *(["--proxy", st.proxy] if st.proxy else []), "--start"])
+    st = hub_settings(args.state, st.round)  # as kept, with the auditors of the round's audit group
+    full = shlex.join(["workbench", "hub", "serve", st.round, "--state", str(config.parent), "--port", str(st.port),
+                       *(["--prefix", st.prefix] if st.prefix else []), *(x for a in st.auditors for x in ("--auditor", a)),
+                       *(["--proxy", st.proxy] if st.proxy else []), "--start"])
     if not args.start:
-        print(f"start it with: workbench hub serve {st.round} --state {config.parent} --start\n"
+        short = shlex.join(["workbench", "hub", "serve", st.round, "--state", str(config.parent), "--start"])
+        print(f"start it with: {short}\n"
               f"  (the other settings are kept in {config.parent}; in full: {full})")
         return 0
     print(f"JupyterHub on http://127.0.0.1:{st.port}/ (put a TLS reverse proxy in front; Ctrl-C stops it); "

@@ -417,6 +417,9 @@ def apply_permissions(rd: Path, perms: list[Perm]) -> None:
         if fd is None:
             continue
         try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and p.path.startswith(("drafts/", "outbox/")):
+                continue  # a hard link a reviewer made in their folder to a file elsewhere: never given to them
             os.fchown(fd, pwd.getpwnam(p.owner).pw_uid, grp.getgrnam(p.group).gr_gid)
             os.fchmod(fd, p.mode)
         finally:
@@ -555,6 +558,18 @@ def _not_a_folder(path: Path, uid: int | None = None) -> str | None:
     return None
 
 
+def _uid_min() -> int:
+    """The first uid of a person's account (``UID_MIN`` of /etc/login.defs, else 1000)."""
+    try:
+        for line in Path("/etc/login.defs").read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "UID_MIN" and parts[1].isdigit():
+                return int(parts[1])
+    except OSError:
+        pass
+    return 1000
+
+
 def folder_problem(a: Account, u: pwd.struct_passwd, rd: Path, round_id: str) -> str | None:
     """What a person did to a folder the round relies on (their home, ``~/.workbench``, ``~/<round id>``, their
     drafts and outbox in the round): a link or a file where a folder belongs; None when all is in order."""
@@ -592,6 +607,8 @@ def end_processes(uid: int, grace: float = 1.0) -> int:
     import signal
     import time
 
+    if uid == 0:
+        raise HubError("refusing to end root's processes", expected="an account of a person")
     ended: set[int] = set()
     sig = signal.SIGTERM
     for _ in range(20):
@@ -637,6 +654,11 @@ def setup_accounts(round_dir: str | Path, *, prefix: str = "", auditors: Iterabl
     if missing_auditors:
         raise HubError(f"auditor account(s) {', '.join(missing_auditors)} do not exist", place="--auditor",
                        expected="accounts the ministry made for its auditors (useradd)")
+    system = [a.name for a in plan.accounts if a.role == "auditor" and pwd.getpwnam(a.name).pw_uid < _uid_min()]
+    if system:
+        # their processes would be ended when they leave the audit group: never root's or a service's
+        raise HubError(f"auditor account(s) {', '.join(system)} are system accounts", place="--auditor",
+                       expected="a person's own account (useradd, uid from UID_MIN in /etc/login.defs)")
     for a in plan.accounts:
         u = _user(a.name)
         if u is not None and a.role != "auditor" and MARKER not in u.pw_gecos:
@@ -893,6 +915,11 @@ def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix
     rd = Path(round_dir).absolute()
     r = load_round(rd)
     check_frozen(r)
+    auditors = list(auditors)
+    if not auditors:
+        # none given or kept: the auditors are who `hub accounts` put in the round's audit group
+        with contextlib.suppress(KeyError):
+            auditors = sorted(grp.getgrnam(plan_round(r, prefix).audit).gr_mem)
     plan = plan_round(r, prefix, auditors)
     for a in plan.accounts:
         u = _user(a.name)
