@@ -38,7 +38,7 @@ _FLAGS = (
                 r"\(same-family range\)$"), "fl_tokenizer"),
     (re.compile(r"^training log: (?P<message>.*)$", re.S), "fl_training"),
 )
-VERDICTS = ("identical", "derived", "no_evidence", "uninformative")
+VERDICTS = ("identical", "derived", "no_evidence", "uninformative", "cannot_tell")
 
 
 class Wording:
