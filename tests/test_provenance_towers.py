@@ -99,6 +99,8 @@ def test_a_renamed_tower_is_its_own_stack_not_the_language_models_layers(tmp_pat
     assert stacks["model.enc2"].role == "encoder tower" and stacks["model.enc2"].layers == 4
     assert {f"model.enc2.layers.{i}.{k}" for i in range(4) for k in ("attention", "mlp")} <= flagged(report)
     assert not {c for c in flagged(report) if not c.startswith("model.enc2.")}, report.components
+    assert any(n.startswith("stacks (grouped by structure): language model") and "model.enc2.blocks" in n
+               for n in report.notes)
 
 
 @pytest.mark.parametrize("seed", [31, 32])

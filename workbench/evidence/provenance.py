@@ -471,6 +471,10 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     if shared:
         notes.append("identical side files (" + ", ".join(shared) + ") show a shared tokenizer or config, "
                      "not reused weights")
+    if len(stacks) > 1:
+        notes.append("stacks (grouped by structure): " + "; ".join(
+            f"{st.role} '{st.label or 'layers'}' at {st.prefix} (width {st.width}, {st.layers} layers, "
+            f"{st.params / (candidate.n_params or 1):.1%} of parameters)" for st in stacks))
     unmatched = sum(1 for m in matches if m.informative and m.reference is None)
     if unmatched:
         notes.append(f"{unmatched} informative candidate tensors have no comparable reference tensor")
