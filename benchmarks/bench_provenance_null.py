@@ -75,14 +75,124 @@ def detection_table() -> None:
             return
         t, fr, tok = load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial"), \
             (d / "tokenizer.json").read_text()
-        for name in ("rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise"):
+        for name in ("rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise",
+                     "rotated, norms folded + 3% noise"):
             v, tk = t, tok
-            v = E._bert_rotate(v, 1) if "rotated" in name else v
+            v = E._bert_rotate_folded(v, 1) if "folded" in name else E._bert_rotate(v, 1) if "rotated" in name else v
             v = E._bert_prune(v, 2) if "pruned" in name else v
             v, tk = E._bert_extend(v, tk, 3) if "extended" in name else (v, tk)
             v = E.perturb(v, 4, relative=0.03) if "noise" in name else v
             folder = save_model(v, Path(tmp) / name.replace(" ", "_"), tokenizer=tk)
             _row("all-MiniLM-L6-v2", name, compare(fingerprint_model(folder, executor="serial"), [fr]))
+
+
+def _kind(component: str) -> str:
+    """The component kind a false-positive rate is reported for."""
+    if ".layers." in component and not component.startswith("layers."):
+        return "tower or second stack block"
+    for k in ("attention", "mlp", "experts"):
+        if component.endswith("." + k):
+            return k
+    return component.split(".")[-1] if "." in component else component
+
+
+def class_table() -> None:
+    """Precision and recall per class of pairs (issue 23), and the null's false-positive rate per component kind.
+
+    A pair is flagged when any component is ``identical`` or ``derived``; a reused pair is caught when it is
+    flagged, an independent pair is a false positive when it is.
+    """
+    import test_provenance_evasions as E
+    import test_provenance_trained as TR
+    import towers as TW
+    from conv1d import make_gpt2, rotate_gpt2, to_linear
+    from safetensors.numpy import load_file
+    from weights_models import minilm_dir
+
+    rows: list[tuple[str, bool, object]] = []  # (class, reused?, report)
+    kinds: dict[str, list[int]] = {}
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        base = make_model(1, freq=E.FREQ)
+        ref = E.fp_of(base, tmp / "ref")
+        rows.append(("identical", True, compare(E.fp_of(base, tmp / "copy"), [ref])))
+        for n, dt in (("f16", np.float16), ("bf16", None)):
+            import ml_dtypes
+            from synthetic import cast
+            rows.append(("converted", True, compare(E.fp_of(cast(base, dt or ml_dtypes.bfloat16), tmp / n), [ref])))
+        d = minilm_dir()
+        if d is not None:
+            t, fr = load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial")
+            rows.append(("identical", True, compare(fingerprint_model(d, executor="serial"), [fr])))
+            q8 = {}
+            for k, v in t.items():
+                if v.ndim == 2:
+                    scale = np.abs(v).max(axis=1, keepdims=True) / 127
+                    q8[k] = (np.round(v / np.where(scale > 0, scale, 1)) * scale).astype(np.float32)
+                else:
+                    q8[k] = v
+            from synthetic import cast
+            for n, v in (("f16", cast(t, np.float16)), ("int8-dequantized", q8)):
+                rows.append(("converted", True, compare(fingerprint_model(save_model(v, tmp / f"m{n}"), executor="serial"),
+                                                        [fr])))
+            rng = np.random.default_rng(7)
+            indep = {k: (rng.standard_normal(v.shape) * (0.02 if v.ndim > 1 else 0.05)
+                         + (1.0 if "LayerNorm.weight" in k else 0.0)).astype(v.dtype) if v.dtype == np.float32 else v
+                     for k, v in t.items()}
+            rows.append(("unrelated", False, compare(fingerprint_model(save_model(indep, tmp / "mind"), executor="serial"),
+                                                     [fr])))
+        vit = TW.make_vit(11, layers=12, d=384, patch=16)
+        vref = fingerprint_model(save_model(vit, tmp / "vit"), executor="serial")
+        import test_provenance_towers as TT
+        for k, (_, fn) in enumerate(sorted(TT.HIDE.items())):
+            rep = compare(fingerprint_model(save_model(TT.vlm(fn(vit), 21), tmp / f"v{k}", tokenizer=TT.LM_VOCAB),
+                                            executor="serial"), [vref])
+            rows.append(("rotated+permuted tower", True, rep))
+        for seed in (31, 32):
+            own = TW.make_vit(seed, layers=12, d=384, patch=16)
+            rows.append(("unrelated", False, compare(fingerprint_model(
+                save_model(TT.vlm(TW.permute_tower(TW.rotate_tower(own, seed), seed), 23), tmp / f"vi{seed}",
+                           tokenizer=TT.LM_VOCAB), executor="serial"), [vref])))
+        g = make_gpt2(1)
+        gref = fingerprint_model(save_model(g, tmp / "g", tokenizer=TT.LM_VOCAB), executor="serial")
+        rows.append(("converted", True, compare(fingerprint_model(save_model(to_linear(rotate_gpt2(g, 2)), tmp / "gl",
+                                                                              tokenizer=TT.LM_VOCAB), executor="serial"),
+                                                [gref])))
+        for k, (_, fn) in enumerate(sorted(E.INDEPENDENT.items())):
+            for seed in (2, 3):
+                rows.append(("unrelated", False, compare(E.fp_of(fn(seed), tmp / f"i{k}{seed}"), [ref])))
+        texts = {s: TR.corpus(100 + s, 12000 + 6000 * s) for s in range(3)}
+        models = [TR.train(seed, steps, text=texts[text], batch=128) for seed, steps, text in TR.RUNS]
+        fps = [TR.fp_of(m, tmp / f"t{i}") for i, m in enumerate(models)]
+        for a, b in TR.PAIRS:
+            rows.append(("shared tokenizer + text, trained", False, compare(fps[b], [fps[a]])))
+    classes = sorted({c for c, _, _ in rows}, key=lambda c: [c for c, _, _ in rows].index(c))
+    tp = fp = 0
+    print("| class | pairs | truth | flagged | recall (reused) / false positives (independent) | "
+          "components caught / compared |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for c in classes:
+        sel = [(reused, rep) for cl, reused, rep in rows if cl == c]
+        reused = sel[0][0]
+        flagged = sum(bool(E.flagged(rep)) for _, rep in sel)
+        comps = [x for _, rep in sel for x in rep.components if x.verdict not in ("uninformative",)]
+        caught = sum(x.verdict in ("identical", "derived") for x in comps)
+        if reused:
+            tp += flagged
+        else:
+            fp += flagged
+            for x in comps:
+                kinds.setdefault(_kind(x.component), [0, 0])
+                kinds[_kind(x.component)][0] += x.verdict in ("identical", "derived")
+                kinds[_kind(x.component)][1] += 1
+        rate = f"recall {flagged}/{len(sel)}" if reused else f"{flagged} of {len(sel)}"
+        print(f"| {c} | {len(sel)} | {'reused' if reused else 'independent'} | {flagged} | {rate} | "
+              f"{caught} / {len(comps)} |")
+    print(f"precision over all pairs: {tp} / {tp + fp}")
+    print("| component kind (independent pairs above) | flagged / compared |")
+    print("| --- | --- |")
+    for k in sorted(kinds):
+        print(f"| {k} | {kinds[k][0]} / {kinds[k][1]} |")
 
 
 def _row(model_name: str, name: str, rep) -> None:
@@ -100,6 +210,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.table:
         detection_table()
+        class_table()
     freq = np.log1p(np.random.default_rng(SEED).zipf(1.4, 512).clip(max=10**5))
     tokenizer = vocab_json([f"tok{i}" for i in range(512)])
     t0 = time.perf_counter()
@@ -108,6 +219,7 @@ def main() -> None:
                                             tokenizer=tokenizer), executor="serial") for i in range(args.models)]
     print(f"fingerprinted {len(fps)} independent models in {time.perf_counter() - t0:.1f} s")
     zs, ps, flagged_components, components, flagged_pairs = [], [], 0, 0, 0
+    per_kind: dict[str, list[int]] = {}
     threshold = None
     t0 = time.perf_counter()
     pairs = list(combinations(range(len(fps)), 2))
@@ -126,6 +238,10 @@ def main() -> None:
         components += len(scored)
         ps += [c.p_value for c in scored]
         hits = [c for c in scored if c.verdict in ("identical", "derived")]
+        for c in scored:
+            per_kind.setdefault(_kind(c.component), [0, 0])
+            per_kind[_kind(c.component)][0] += c.verdict in ("identical", "derived")
+            per_kind[_kind(c.component)][1] += 1
         flagged_components += len(hits)
         flagged_pairs += bool(hits)
     took = time.perf_counter() - t0
@@ -140,6 +256,8 @@ def main() -> None:
     print(f"false positives at the reporting threshold (z >= {threshold}, family-wise alpha {ALPHA} per report): "
           f"{flagged_components} of {components} components ({flagged_components / components:.4%}), "
           f"{flagged_pairs} of {len(pairs)} pairs (expected at most {ALPHA * len(pairs):.3f})")
+    print("false-positive rate per component kind: " + ", ".join(
+        f"{k} {v[0]}/{v[1]}" for k, v in sorted(per_kind.items())))
 
 
 if __name__ == "__main__":

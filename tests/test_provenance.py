@@ -106,13 +106,18 @@ def test_a_copied_vision_encoder_under_another_prefix_is_localized(tmp_path):
     report = compare(fp_of(own, tmp_path / "cand", config={"text_config": {"hidden_size": 64},
                                                              "vision_config": {"hidden_size": 48}}), [ref_fp])
     v = verdicts(report)
-    assert v["vision_encoder"] == "identical"
+    # localised to the tower's blocks (issue 23: a whole tower is no longer one component)
+    tower = {k: x for k, x in v.items() if k.startswith("vision_encoder.")}
+    assert set(tower) == {"vision_encoder.embeddings"} | {f"vision_encoder.layers.{i}.{k}" for i in range(2)
+                                                          for k in ("attention", "mlp")}
+    assert set(tower.values()) == {"identical"}
     # the language model's own parts have nothing of a vision encoder to be compared with: said so
-    assert {k: x for k, x in v.items() if k not in ("vision_encoder", "norms")} and all(
-        x == "uninformative" for k, x in v.items() if k not in ("vision_encoder", "norms"))
+    own = {k: x for k, x in v.items() if k not in tower and k != "norms"}
+    assert own and set(own.values()) == {"uninformative"}
     assert any(n.startswith("nothing to compare") and "layers.0.mlp" in n for n in report.notes)
-    share = next(c.param_share for c in report.components if c.component == "vision_encoder")
+    share = sum(c.param_share for c in report.components if c.component in tower)
     assert report.summary["identical"] == pytest.approx(share)
+    assert {s.role for s in report.stacks} == {"language model", "encoder tower"}
 
 
 def test_a_model_copied_as_a_second_stack_keeps_its_prefix(ref, tmp_path):
@@ -162,10 +167,11 @@ def test_a_clean_lm_with_its_own_vision_tower_against_a_vision_reference_never_c
                                                   "vision_config": {"hidden_size": 48}})
     report = compare(cand, [ref_fp])
     v = verdicts(report)
-    assert v["vision_encoder"] == "no_evidence" and report.summary["identical"] == report.summary["derived"] == 0
-    assert all(x == "uninformative" for k, x in v.items() if k != "vision_encoder")
-    vision = next(c for c in report.components if c.component == "vision_encoder")
-    assert vision.compared_tensors == vision.informative_tensors > 0
+    tower = [c for c in report.components if c.component.startswith("vision_encoder.")]
+    assert tower and {c.verdict for c in tower} == {"no_evidence"}
+    assert report.summary["identical"] == report.summary["derived"] == 0
+    assert all(x == "uninformative" for k, x in v.items() if not k.startswith("vision_encoder."))
+    assert all(c.compared_tensors == c.informative_tensors > 0 for c in tower)
     for m in report.tensors:  # another seed samples other places: only profiles may be compared
         assert m.kind != "sample" or ref_seed == 0
     provenance_table(report)

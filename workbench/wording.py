@@ -40,7 +40,7 @@ _FLAGS = (
                 r"\(same-family range\)$"), "fl_tokenizer"),
     (re.compile(r"^training log: (?P<message>.*)$", re.S), "fl_training"),
 )
-VERDICTS = ("identical", "derived", "no_evidence", "uninformative")
+VERDICTS = ("identical", "derived", "no_evidence", "uninformative", "cannot_tell")
 KST = timezone(timedelta(hours=9), "KST")  # Korea keeps no daylight saving time
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")

@@ -36,6 +36,7 @@ ANCHOR_TOKENS = 48
 MIN_COMMON = 16  # fewer shared anchor tokens than this: the Grams are not compared
 MAX_ANCHORS = 4
 MAX_VOCAB = 1 << 22  # token ids beyond this are ignored (the largest vocabularies today: ~256k)
+BASIS_TOKENS = 512  # rows that estimate a vocabulary matrix's mean and top direction (see basis_rows)
 TOP_DIRECTIONS = 1  # principal directions of the anchors removed (the token-frequency direction)
 Side = Literal["in", "out", "rows"]
 
@@ -45,6 +46,8 @@ _HEAD = re.compile(r"(^|\.)(lm_head|embed_out|output)\.weight$")
 _OUT = re.compile(r"o_proj|out_proj|down_proj|(^|\.)wo\.|c_proj|fc2|(^|\.)w2\.|attention\.output\.dense|"
                   r"(^|\.)output\.dense|dense_4h_to_h")
 _ATTN = re.compile(r"attn|attention|q_proj|k_proj|v_proj|query|key|value|qkv|(^|\.)w[qkv]\.")
+_READ = re.compile(r"q_proj|k_proj|v_proj|query|key|value|qkv|c_attn|c_fc|fc1|up_proj|gate_proj|gate_up|"
+                   r"(^|\.)w[13qkv]\.|intermediate|in_proj|dense_h_to_4h|w13")
 _FUSED3 = re.compile(r"qkv|query_key_value|c_attn")
 _FUSED2 = re.compile(r"gate_up|(^|\.)w13\.|dense_h_to_4h")
 _LAYER = re.compile(r"^(.*?(?:^|\.)(?:layers?|h|blocks?)\.\d+\.)")
@@ -89,31 +92,51 @@ def vocab_strings(docs: dict[str, Any]) -> list[str | None] | None:
     return out
 
 
-def anchor_tokens(n_rows: int, strings: list[str | None] | None) -> tuple[list[int], list[str], str]:
-    """Row ids and token hashes of the anchors (sorted by hash), and where the names came from.
-
-    Tokens are named by their strings when the vocabulary covers at least 90% of the rows (an extended or
-    reordered vocabulary then picks the same tokens), else by their ids (``#id``).
-    """
+def _ranked(n_rows: int, strings: list[str | None] | None) -> tuple[list[tuple[str, int]], bool]:
     named = strings is not None and sum(s is not None for s in strings[:n_rows]) >= 0.9 * n_rows
     keys = []
     for i in range(n_rows):
         s = strings[i] if named and strings is not None and i < len(strings) else None
         keys.append((token_hash(s if s is not None else f"#{i}"), i))
     keys.sort()
+    return keys, named
+
+
+def anchor_tokens(n_rows: int, strings: list[str | None] | None) -> tuple[list[int], list[str], str]:
+    """Row ids and token hashes of the anchors (sorted by hash), and where the names came from.
+
+    Tokens are named by their strings when the vocabulary covers at least 90% of the rows (an extended or
+    reordered vocabulary then picks the same tokens), else by their ids (``#id``).
+    """
+    keys, named = _ranked(n_rows, strings)
     picked = keys[:ANCHOR_TOKENS]
     return [i for _, i in picked], [h for h, _ in picked], "tokenizer" if named else "ids"
 
 
-def clean_anchor(rows: np.ndarray) -> np.ndarray:
-    """Anchor vectors centered and without their top principal direction (float64)."""
+def basis_rows(n_rows: int, strings: list[str | None] | None) -> list[int]:
+    """Row ids of the ``BASIS_TOKENS`` tokens after the anchors (by hash): the sample from which a vocabulary
+    matrix's mean and frequency direction are estimated, so that anchor rows are cleaned alike in two
+    models even when a few anchors differ (an extended vocabulary)."""
+    keys, _ = _ranked(n_rows, strings)
+    return [i for _, i in keys[ANCHOR_TOKENS:ANCHOR_TOKENS + BASIS_TOKENS]]
+
+
+def clean_anchor(rows: np.ndarray, basis: np.ndarray | None = None) -> np.ndarray:
+    """Anchor vectors centered and without their top principal direction (float64).
+
+    With ``basis`` (more rows of the same matrix), the mean and the direction are estimated from the anchors
+    and the basis together: many rows, so they barely move when a few anchors change.
+    """
     x = rows.astype(np.float64)
-    x = x - x.mean(axis=0, keepdims=True)
+    ref = x if basis is None or not basis.size else np.concatenate([x, basis.astype(np.float64)])
+    mean = ref.mean(axis=0, keepdims=True)
+    x = x - mean
+    ref = ref - mean
     if min(x.shape) > 2:
         # top right singular vector from the small token Gram (a d-wide SVD is slow on a loaded machine)
-        _, vecs = np.linalg.eigh(x @ x.T)
+        _, vecs = np.linalg.eigh(ref @ ref.T)
         for col in range(1, min(TOP_DIRECTIONS, x.shape[0] - 2) + 1):
-            v = x.T @ vecs[:, -col]
+            v = ref.T @ vecs[:, -col]
             n = float(np.linalg.norm(v))
             if n > 0:
                 v /= n
@@ -130,15 +153,20 @@ class GramPlan:
     parts: tuple[int, ...] = (1,)  # rows per part (``in``) for fused projections; (1,) means whole
     norm: str | None = None
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    centered: bool = False  # rows centered across the width first (a LayerNorm model's embedding, see below)
+    both: bool = False  # square, layout unknown: also sketched from the other side (one more part)
 
 
 def plan_matrix(name: str, shape: tuple[int, ...], anchors: list[tuple[str, int, int]],
-                norms: dict[str, int]) -> GramPlan | None:
+                norms: dict[str, int], transposed: bool | None | dict[int, bool | None] = False) -> GramPlan | None:
     """The plan for a 2-D matrix, or None when it does not touch an anchored residual stream.
 
     ``anchors``: (embedding tensor name, rows, width); ``norms``: 1-D norm tensor name -> length.
+    ``transposed``: the model stores matrices as (in, out) (GPT-2's ``Conv1D``) rather than ``nn.Linear``'s
+    (out, in); None when that cannot be told (see :func:`layout_votes`): a square matrix is then sketched
+    both ways. A dict gives it per residual width.
     """
-    if len(shape) != 2 or _TOWER.search(name.lower()):
+    if len(shape) != 2:
         return None
     low = name.lower()
     fits = [(len(_common_prefix(name, a)), k) for k, (a, _, w) in enumerate(anchors) if w in shape]
@@ -153,25 +181,52 @@ def plan_matrix(name: str, shape: tuple[int, ...], anchors: list[tuple[str, int,
         return GramPlan(k, "rows", norm=final[0] if (final and name != aname) else None)
     if min(r, c) < 8:  # a handful of rows (token types, a router of few experts) says little
         return None
-    if c == d and (r != d or not _OUT.search(low)):
-        side: Side = "in"
+    if isinstance(transposed, dict):
+        transposed = transposed.get(d, False)
+    reader = bool(_READ.search(low)) and not _OUT.search(low)
+    both = False
+    if r == c == d:
+        # square: the layout decides which side is the residual stream's; a writer by name is read from its
+        # rows in nn.Linear layout, a reader from its columns; Conv1D swaps both; unknown: both ways
+        linear_side: Side = "out" if _OUT.search(low) else "in"
+        side: Side = linear_side if not transposed else ("in" if linear_side == "out" else "out")
+        both = transposed is None
+    elif c == d:
+        side = "in"
     elif r == d:
         side = "out"
     else:
         return None
+    hidden = r if side == "in" else c
     parts: tuple[int, ...] = (1,)
-    if side == "in" and _FUSED3.search(low) and r % 3 == 0:
-        parts = (r // 3,) * 3
-    elif side == "in" and _FUSED2.search(low) and r % 2 == 0:
-        parts = (r // 2,) * 2
+    if _FUSED3.search(low) and hidden % 3 == 0 and hidden != d:
+        parts = (hidden // 3,) * 3
+    elif _FUSED2.search(low) and hidden % 2 == 0:
+        parts = (hidden // 2,) * 2
     norm = None
     m = _LAYER.match(name)
-    if side == "in" and m:
+    if m and (reader or (side == "in" and not _OUT.search(low))):
         rx = _NORM_ATTN if _ATTN.search(low[len(m.group(1)):]) else _NORM_MLP
         cands = sorted(n for n, length in norms.items() if length == d and n.startswith(m.group(1))
                        and rx.search(n.lower()))
         norm = cands[0] if cands else None
-    return GramPlan(k, side, parts, norm)
+    return GramPlan(k, side, parts, norm, both=both)
+
+
+def layout_votes(shapes: dict[str, tuple[int, ...]], width: int) -> bool | None:
+    """Whether a stack stores matrices transposed (Conv1D, (in, out)), from the non-square matrices whose
+    role the name tells: a reader (q/k/v, fc1, up, c_attn, c_fc) with the width on its rows, or a writer
+    (o, fc2, down) with the width on its columns, is transposed. None when undecided."""
+    t = n = 0
+    for name, (r, c) in ((k, v) for k, v in shapes.items() if len(v) == 2):
+        if (r == width) == (c == width):
+            continue
+        low = name.lower()
+        if _OUT.search(low):
+            t, n = t + (c == width), n + (r == width)
+        elif _READ.search(low):
+            t, n = t + (r == width), n + (c == width)
+    return None if t == n else t > n
 
 
 def _common_prefix(a: str, b: str) -> str:
@@ -184,7 +239,12 @@ def _common_prefix(a: str, b: str) -> str:
 
 
 class GramAccumulator:
-    """Accumulates the anchored Gram(s) of one matrix over blocks of its rows (float32 blocks)."""
+    """Accumulates the anchored Gram(s) of one matrix over blocks of its rows (float32 blocks).
+
+    ``in``: the columns are the residual stream (Grams per part, rows split for fused projections); ``out``:
+    the rows are (Grams per part, columns split); ``both``: a square matrix sketched both ways (``in``
+    parts, then the ``out`` one).
+    """
 
     def __init__(self, plan: GramPlan, anchor: np.ndarray, shape: tuple[int, int], ids: np.ndarray | None,
                  whitened: np.ndarray | None = None):
@@ -194,42 +254,74 @@ class GramAccumulator:
         if plan.side != "rows":
             # whitened first, then the norm: a folded norm (W diag(g) in the candidate) then gives the same A
             w = whitened if whitened is not None else whiten(anchor)
-            b = w * g[None, :].astype(np.float64) if g is not None and plan.side == "in" else w
+            b = w * g[None, :].astype(np.float64) if g is not None else w
             self.b32 = b.astype(np.float32)  # float32 products (BLAS speed), float64 sums across blocks
         self.ids = ids
-        n = anchor.shape[0]
-        if plan.side == "out" or plan.side == "rows":
+        n = self.n_anchors = anchor.shape[0]
+        self.acc = None
+        self.grams: list[np.ndarray] = []
+        if plan.side == "rows":  # the anchor rows, then the basis rows (``ids`` lists both)
+            self.acc = np.zeros((len(ids) if ids is not None else n, shape[1]))
+        if plan.side == "out" or plan.both:
             self.acc = np.zeros((n, shape[1]))
-        else:
+        if plan.side == "in":
             self.grams = [np.zeros((n, n)) for _ in plan.parts]
             self.bounds = np.cumsum((0, *plan.parts)) if plan.parts != (1,) else np.array([0, shape[0]])
 
     def update(self, row0: int, x: np.ndarray) -> None:
         """Add rows ``row0 .. row0 + len(x)`` (a float32 block of whole rows)."""
         r1 = row0 + x.shape[0]
-        if self.plan.side == "out":
-            self.acc += self.b32[:, row0:r1] @ x
-        elif self.plan.side == "rows":
-            assert self.ids is not None
+        if self.plan.side == "rows":
+            assert self.ids is not None and self.acc is not None
             sel = np.nonzero((self.ids >= row0) & (self.ids < r1))[0]
             if sel.size:
                 self.acc[sel] = x[self.ids[sel] - row0].astype(np.float64)
-        else:
-            for p in range(len(self.grams)):
-                lo, hi = max(row0, int(self.bounds[p])), min(r1, int(self.bounds[p + 1]))
-                if lo < hi:
-                    a = self.b32 @ x[lo - row0:hi - row0].T
-                    self.grams[p] += a @ a.T
+            return
+        if self.acc is not None:
+            self.acc += self.b32[:, row0:r1] @ x
+        for p in range(len(self.grams)):
+            lo, hi = max(row0, int(self.bounds[p])), min(r1, int(self.bounds[p + 1]))
+            if lo < hi:
+                a = self.b32 @ x[lo - row0:hi - row0].T
+                self.grams[p] += a @ a.T
 
     def finish(self) -> list[np.ndarray | None]:
         """The standardized sketches, one per part (None where degenerate)."""
         if self.plan.side == "rows":
+            assert self.acc is not None
             rows = self.acc * self.g[None, :] if self.g is not None else self.acc
-            a = clean_anchor(rows)
+            if self.plan.centered:
+                rows = center_rows(rows)
+            a = clean_anchor(rows[:self.n_anchors], rows[self.n_anchors:])
             return [standardize_offdiag(a @ a.T, None)]
-        if self.plan.side == "out":
-            return [standardize_offdiag(self.acc @ self.acc.T, None)]
-        return [standardize_offdiag(g, None) for g in self.grams]
+        out = [standardize_offdiag(g, None) for g in self.grams]
+        if self.acc is not None:
+            if self.plan.side == "out" and self.plan.parts != (1,):
+                bounds = np.cumsum((0, *self.plan.parts))
+                blocks = [self.acc[:, bounds[p]:bounds[p + 1]] for p in range(len(self.plan.parts))]
+            else:
+                blocks = [self.acc]
+            out += [standardize_offdiag(b @ b.T, None) for b in blocks]
+        return out
+
+
+def center_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row minus its mean across the width.
+
+    A LayerNorm reads only the centered part of the stream. Converting it to an RMSNorm (to rotate the stream,
+    as SliceGPT does) therefore centers the embeddings and every writer: a LayerNorm model's anchors are
+    centered before use, so the original and the converted model give the same sketches.
+    """
+    return rows - rows.mean(axis=1, keepdims=True)
+
+
+def stem_names(shape: tuple[int, ...]) -> list[str]:
+    """Names of the input positions of an encoder's stem (a patch convolution ``(width, channels, kh, kw)``):
+    ``px:c,y,x``. Its columns are the residual-stream vectors a vision tower writes for one input pixel,
+    named alike in any copy, so they anchor the tower as token embeddings anchor a language model."""
+    import itertools
+
+    return [f"px:{','.join(map(str, ix))}" for ix in itertools.product(*(range(n) for n in shape[1:]))]
 
 
 def whiten(b: np.ndarray) -> np.ndarray:

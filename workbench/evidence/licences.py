@@ -99,7 +99,7 @@ class ProvenanceComponent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     component: str
-    verdict: Literal["identical", "derived", "no_evidence", "uninformative"]
+    verdict: Literal["identical", "derived", "no_evidence", "uninformative", "cannot_tell"]
     reference: str | None = None
     param_share: float | None = Field(default=None, allow_inf_nan=False)
 

@@ -46,6 +46,7 @@ __all__ = [
     "SCHEMA",
     "ComponentResult",
     "ProvenanceReport",
+    "Stack",
     "TensorMatch",
     "compare",
     "component_of",
@@ -53,6 +54,7 @@ __all__ = [
     "provenance_chart",
     "provenance_table",
     "report_html",
+    "stacks_of",
 ]
 
 SCHEMA = "workbench.provenance/1"
@@ -64,6 +66,13 @@ BLOCK = 1024
 GRAM_PROBE = 64  # a Gram's partner correlates at 0.6-1.0: 64 entries find it among thousands (null sd 0.125)
 GRAM_TOP = 4
 NULL_SAMPLE = 64  # reference Grams a candidate Gram is also compared with to measure its null's width
+# Ceilings of the correlation two independently trained models' anchored Grams reach through what they share
+# (a tokenizer, similar text: how tokens relate is learned from language). A Gram match is evidence only
+# where its correlation exceeds the ceiling (one-sided Fisher z, the anchors as sample size), see
+# docs/weight-provenance.md "Shared structure". Measured on models trained here (tests/trained.py): rows
+# (embeddings, LM head) 0.27-0.74, layers 0.01-0.18.
+SHARED_ROWS = 0.9
+SHARED_LAYERS = 0.35
 NULL_BAND = -NormalDist().inv_cdf(0.0005)  # (equal to scipy's ndtri here) central 99.9% of the statistic for one component under the null
 
 
@@ -75,7 +84,7 @@ def _special() -> Any:
     return special
 
 
-Verdict = Literal["identical", "derived", "no_evidence", "uninformative"]
+Verdict = Literal["identical", "derived", "no_evidence", "uninformative", "cannot_tell"]
 
 _TOWERS = (("vision_encoder", re.compile(r"vision|visual|image|\bvit\b|siglip|patch_embed|img")),
            ("audio_encoder", re.compile(r"audio|speech|whisper|acoustic|mel")))
@@ -108,24 +117,134 @@ def component_of(name: str, ndim: int) -> str:
     return "other"
 
 
-def _component_labels(fp: Fingerprint) -> list[str]:
-    """Component of each tensor; a second layer stack (a model copied under another prefix) keeps its root.
+class Stack(BaseModel):
+    """A stack of numbered layers found by structure: one list of blocks of one residual width."""
 
-    The stack with the most parameters is the model's own and gets plain ``layers.N.*`` labels; components
-    under another root that also has numbered layers are labelled ``ROOT.component``.
+    model_config = ConfigDict(extra="forbid")
+
+    label: str  # the prefix of its components in the report ("" for the language model)
+    prefix: str  # where its blocks live (``model.enc2.blocks``)
+    width: int | None
+    layers: int
+    params: int
+    role: Literal["language model", "encoder tower", "stack"]
+
+
+def _layer_of(name: str) -> tuple[str, int, str] | None:
+    """(list prefix, layer number, rest) at the first numbered path segment, or None."""
+    parts = name.split(".")
+    for k in range(1, len(parts) - 1):
+        if parts[k].isdigit():
+            return ".".join(parts[:k]), int(parts[k]), ".".join(parts[k + 1:])
+    return None
+
+
+def _width_of(shapes: list[tuple[int, ...]]) -> int | None:
+    counts: dict[int, int] = defaultdict(int)
+    for sh in shapes:
+        if len(sh) == 2:
+            for n in set(sh):
+                counts[n] += 1
+    return min(counts, key=lambda n: (-counts[n], n)) if counts else None
+
+
+def _kind(rest: str) -> str:
+    low = rest.lower()
+    if "expert" in low and "shared_expert" not in low:
+        return "experts"
+    return "attention" if _ATTN.search(low) else "mlp"
+
+
+def stacks_of(fp: Fingerprint) -> tuple[list[Stack], list[str]]:
+    """The model's stacks (by structure) and each tensor's component.
+
+    Blocks are grouped by the list that holds them and by their residual width (the axis length their
+    matrices share), not by words in their names: a copied tower renamed ``model.enc2.blocks.N`` is its own
+    stack, never merged into the language model's ``layers.N``. The language model is the stack as wide as the
+    token embeddings (else the largest); it keeps plain ``layers.N.*`` labels. Other stacks are labelled
+    ``vision_encoder`` or ``audio_encoder`` when their path says so, else by the part of their path that
+    differs from the language model's (``model.enc2``). Tensors outside any block go with the stack whose
+    path they share most (``LABEL.embeddings`` / ``LABEL.other``), else by name (embeddings, lm_head, ...).
     """
-    base = [component_of(t.name, len(t.shape)) for t in fp.tensors]
-    roots = [t.name.split(".", 1)[0] for t in fp.tensors]
-    stacked: dict[str, int] = defaultdict(int)
-    for t, b, r in zip(fp.tensors, base, roots, strict=True):
-        if b.startswith("layers."):
-            stacked[r] += t.numel
-    if len(stacked) < 2:
-        return base
-    main = max(sorted(stacked), key=lambda r: stacked[r])
-    keep = ("vision_encoder", "audio_encoder", "norms")
-    return [f"{r}.{b}" if r in stacked and r != main and b not in keep else b
-            for b, r in zip(base, roots, strict=True)]
+    infos = [(t.name, t.shape, t.numel) for t in fp.tensors]
+    layer_at = [_layer_of(n) for n, _, _ in infos]
+    by_block: dict[tuple[str, int], list[tuple[int, ...]]] = defaultdict(list)
+    for (_, shape, _), loc in zip(infos, layer_at, strict=True):
+        if loc is not None:
+            by_block[(loc[0], loc[1])].append(shape)
+    block_width = {b: _width_of(v) for b, v in by_block.items()}
+    members: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for i, loc in enumerate(layer_at):
+        if loc is not None:
+            members[(loc[0], block_width[(loc[0], loc[1])])].append(i)
+    # a list of single tensors (experts' weights listed by number, a bank of embeddings) is no stack of blocks
+    keys = [k for k, ix in members.items() if len({layer_at[i][2] for i in ix}) > 1]  # type: ignore[index]
+    params = {k: sum(infos[i][2] for i in members[k]) for k in keys}
+    token_width = {a.width for a in fp.anchors if a.source != "stem"}
+    stem_at = [a.tensor for a in fp.anchors if a.source == "stem"]
+    main = max(sorted(keys, key=str), key=lambda k: (k[1] in token_width, params[k])) if keys else None
+    labels: dict[tuple[str, int | None], str] = {}
+    used: set[str] = set()
+    out_stacks: list[Stack] = []
+    for k in sorted(keys, key=lambda k: (k != main, -params[k], str(k))):
+        low = k[0].lower()
+        tower = next((c for c, rx in _TOWERS if rx.search(low)), None)
+        if k == main:
+            label = ""
+        elif tower and tower not in used:
+            label = tower
+        else:
+            own, base = k[0].split("."), main[0].split(".") if main else []
+            n = 0
+            while n < min(len(own), len(base)) and own[n] == base[n]:
+                n += 1
+            label = ".".join(own[:n + 1]) or k[0]
+            if label in used:
+                label = f"{label}#{k[1]}"
+        used.add(label)
+        labels[k] = label
+        has_stem = any(_shared_segments(s, k[0]) >= max(1, len(k[0].split(".")) - 2) for s in stem_at)
+        role: Literal["language model", "encoder tower", "stack"] = (
+            "language model" if k == main else "encoder tower" if (has_stem or tower) else "stack")
+        out_stacks.append(Stack(label=label, prefix=k[0], width=k[1], layers=len({layer_at[i][1] for i in members[k]}),  # type: ignore[index]
+                                params=params[k], role=role))
+    comp: list[str] = []
+    for i, (name, shape, _) in enumerate(infos):
+        base = component_of(name, len(shape))
+        loc = layer_at[i]
+        key = (loc[0], block_width[(loc[0], loc[1])]) if loc is not None else None
+        if base == "norms":
+            comp.append("norms")
+        elif key in labels:
+            lab = labels[key]
+            kind = f"layers.{loc[1]}.{_kind(loc[2])}"  # type: ignore[index]
+            comp.append(f"{lab}.{kind}" if lab else kind)
+        else:
+            # outside the blocks: the stack whose path it shares most, if more than with the language model
+            best = max(sorted(labels, key=str), key=lambda k: _shared_segments(name, k[0]), default=None)
+            if best is not None and labels[best] and _shared_segments(name, best[0]) > (
+                    _shared_segments(name, main[0]) if main else 0):
+                rest = "embeddings" if (_EMBED.search(name.lower()) or len(shape) > 2) else "other"
+                comp.append(f"{labels[best]}.{rest}")
+            elif base in ("vision_encoder", "audio_encoder"):  # a tower's own stem or head, outside its blocks
+                comp.append("embeddings" if (_EMBED.search(name.lower()) or len(shape) > 2) else "other")
+            else:
+                comp.append(base)
+    return out_stacks, comp
+
+
+def _shared_segments(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a.split("."), b.split("."), strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _component_labels(fp: Fingerprint) -> list[str]:
+    """Component of each tensor (see :func:`stacks_of`)."""
+    return stacks_of(fp)[1]
 
 
 def _clean(a: np.ndarray) -> np.ndarray:
@@ -186,6 +305,9 @@ class TensorMatch(BaseModel):
     reference: str | None = None
     reference_tensor: str | None = None
     identical: bool = False
+    low_entropy: bool = False  # a vector of few distinct values (zero-initialised, a constant, a mask): never evidence
+    ndim: int = 0
+    invariant: bool = False  # a rotation-invariant sketch (anchored Gram) of it met a reference's
     kind: str | None = None  # the sketch that gave the statistic
     similarity: float | None = None  # centered (Pearson) correlation of that sketch
     raw_cosine: float | None = None  # uncentered, of the sampled raw values (shown for norms)
@@ -214,6 +336,7 @@ class ComponentResult(BaseModel):
     raw_cosine: float | None = None
     layer: int | None = None
     compared_tensors: int = 0  # tensors that had a comparable reference tensor; 0: nothing to compare
+    reason: str | None = None  # why a verdict is ``cannot_tell``
     reference_component: str | None = None  # where in the reference the evidence points (e.g. another layer)
 
 
@@ -230,6 +353,7 @@ class ProvenanceReport(BaseModel):
     method: dict[str, Any]
     notes: list[str]
     tensors: list[TensorMatch]
+    stacks: list[Stack] = Field(default_factory=list)  # the candidate's grouping into stacks, by structure
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-able data (the file ``workbench provenance --json`` writes)."""
@@ -259,6 +383,22 @@ def _informative(fp: Fingerprint, i: int) -> bool:
     return bool(fp.tensors[i].sketches) and bool(fp.tensors[i].std)
 
 
+CANNOT_TELL = ("no rotation-invariant sketch of its matrices could be compared (no anchors shared with a "
+               "reference: token embeddings with common tokens, or an encoder stem): only coordinate-wise "
+               "sketches were, which a rotation of the residual stream defeats")
+MIN_DISTINCT = 16  # a vector with fewer distinct sampled values is no evidence of copying even byte for byte
+
+
+def _low_entropy(fp: Fingerprint, i: int) -> bool:
+    """A 1-D tensor whose sampled values take few distinct values: biases left at zero but for a few entries,
+    norms at one, masks. Independent models share them byte for byte, so a byte-identical one proves nothing."""
+    t = fp.tensors[i]
+    if len(t.shape) >= 2:
+        return False
+    sample = fp._arrays.get((i, "sample"))
+    return sample is None or np.unique(sample).size < MIN_DISTINCT
+
+
 def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: list[str] | None = None,
             candidate_name: str | None = None, alpha: float = ALPHA) -> ProvenanceReport:
     """Compare a candidate's fingerprint with reference fingerprints; return the provenance report."""
@@ -285,23 +425,28 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     best: dict[int, tuple[tuple[int, int], str, float, int]] = {}
     for shape, cands in sorted(cand_groups.items()):
         best.update(_search(candidate, references, cands, pool[shape], by_hash))
-    labels = _component_labels(candidate)
+    stacks, labels = stacks_of(candidate)
+    ref_comp = {(names[r], t.name): c for r, fp in enumerate(references)
+                for t, c in zip(fp.tensors, stacks_of(fp)[1], strict=True)}
     gram_best = _gram_search(candidate, references)
     for i, t in enumerate(candidate.tensors):
         comp = labels[i]
-        tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i))
+        tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i),
+                         ndim=len(t.shape))
         if i in best:
             (r, j), kind, z, tests = best[i]
             rt = references[r].tensors[j]
             x, y = candidate.sketch(i, kind), references[r].sketch(j, kind)
             tm.reference, tm.reference_tensor, tm.kind, tm.tests = names[r], rt.name, kind, tests
             tm.identical = (rt.dtype, rt.sha256) == (t.dtype, t.sha256)
+            tm.low_entropy = _low_entropy(candidate, i)
             tm.statistic, tm.adjusted = round(z, 4), round(_adjusted_z(z, tests), 4)
             tm.similarity = round(_pearson(x, y), 6) if x is not None and y is not None else None
             if x is not None and y is not None and kind == "sample" and t.mean is not None and rt.mean is not None:
                 a = x.astype(np.float64) * t.std + t.mean
                 b = y.astype(np.float64) * rt.std + rt.mean
                 tm.raw_cosine = round(float(a @ b / math.sqrt(float(a @ a) * float(b @ b))), 6)
+        tm.invariant = i in gram_best
         if i in gram_best and not tm.identical:
             r, ref_name, z, tests, sim = gram_best[i]
             total = tests + tm.tests
@@ -313,8 +458,8 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                 tm.tests = total
                 tm.adjusted = round(_adjusted_z(tm.statistic, total), 4)
         matches.append(tm)
-    components, z_crit = _components(matches, candidate.n_params or 1, alpha)
-    summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative")}
+    components, z_crit = _components(matches, candidate.n_params or 1, alpha, ref_comp)
+    summary = {v: 0.0 for v in ("identical", "derived", "no_evidence", "uninformative", "cannot_tell")}
     for c in components:
         summary[c.verdict] += c.param_share
     summary = {k: round(v, 9) for k, v in summary.items()}
@@ -326,6 +471,10 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     if shared:
         notes.append("identical side files (" + ", ".join(shared) + ") show a shared tokenizer or config, "
                      "not reused weights")
+    if len(stacks) > 1:
+        notes.append("stacks (grouped by structure): " + "; ".join(
+            f"{st.role} '{st.label or 'layers'}' at {st.prefix} (width {st.width}, {st.layers} layers, "
+            f"{st.params / (candidate.n_params or 1):.1%} of parameters)" for st in stacks))
     unmatched = sum(1 for m in matches if m.informative and m.reference is None)
     if unmatched:
         notes.append(f"{unmatched} informative candidate tensors have no comparable reference tensor")
@@ -336,7 +485,7 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
-        components=components, summary=summary, notes=notes, tensors=matches,
+        components=components, summary=summary, notes=notes, tensors=matches, stacks=stacks,
         method={
             "statistic": "self-normalized centered correlation of standardized sketches winsorized at +-3, "
                          "z = sum(xy)/sqrt(sum(x^2 y^2)); Bonferroni over the tensors and sketch kinds searched; "
@@ -422,16 +571,24 @@ def _gram_search(candidate: Fingerprint, references: list[Fingerprint]
                 where = triangle_index(ca.tokens, rb.tokens)
                 if where is None:
                     continue
-                for side in ("in", "out", "rows"):
-                    cg = [k for k, g in enumerate(candidate.grams) if g.anchor == a and g.side == side]
-                    rg = [k for k, g in enumerate(ref.grams) if g.anchor == b and g.side == side]
+                # reads and writes are searched together: a transposed (Conv1D) layout or a renamed matrix
+                # may store a reader the way the other model stores a writer
+                for sides in (("in", "out"), ("rows",)):
+                    side = sides[0] if len(sides) == 1 else "layers"
+                    cg = [k for k, g in enumerate(candidate.grams) if g.anchor == a and g.side in sides]
+                    rg = [k for k, g in enumerate(ref.grams) if g.anchor == b and g.side in sides]
                     if not cg or not rg:
                         continue
-                    x = _gram_matrix(candidate, cg, where[0])
-                    y = _gram_matrix(ref, rg, where[1])
+                    n_common = int(round((1 + math.sqrt(1 + 8 * len(where[0]))) / 2))
+                    rows_side = n_common if side == "rows" else 0
+                    x = _gram_matrix(candidate, cg, where[0], rows_side)
+                    y = _gram_matrix(ref, rg, where[1], rows_side)
                     for k in cg:
                         tests[k] += len(rg)
-                    for k, (col, z, sim) in zip(cg, _best_rows(x, y), strict=True):
+                    # rows (embeddings, LM head) always face the ceiling: the other reference rows Grams are
+                    # too few (one or two) to measure what independently trained models share
+                    ceiling = SHARED_ROWS if side == "rows" else SHARED_LAYERS
+                    for k, (col, z, sim) in zip(cg, _best_rows(x, y, ceiling, n_common), strict=True):
                         g = ref.grams[rg[col]]
                         label = g.tensor if n_parts[g.tensor] == 1 else f"{g.tensor}[{g.part}]"
                         if math.isfinite(z):
@@ -450,16 +607,40 @@ def _gram_search(candidate: Fingerprint, references: list[Fingerprint]
     return out
 
 
-def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray) -> np.ndarray:
-    """The Grams ``ks`` on the shared token pairs, recentered, standardized and winsorized, as rows."""
+def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray, double_center: int = 0) -> np.ndarray:
+    """The Grams ``ks`` on the shared token pairs, recentered, standardized and winsorized, as rows.
+
+    ``double_center``: the number of shared tokens, to remove each token's additive effect (row and column
+    means of the Gram on the shared tokens): a vocabulary matrix's anchor rows are centered on a mean that
+    moves when some anchors are new tokens, which adds exactly such effects.
+    """
     m = np.stack([fp._grams[k] for k in ks])[:, cols].astype(np.float32)  # one conversion, not one per Gram
+    if double_center > 2:
+        n = double_center
+        iu = np.triu_indices(n, 1)
+        full = np.zeros((m.shape[0], n, n), dtype=np.float32)
+        full[:, iu[0], iu[1]] = m
+        full[:, iu[1], iu[0]] = m
+        r = full.sum(axis=2) / (n - 1)
+        m = m - r[:, iu[0]] - r[:, iu[1]] + m.mean(axis=1, keepdims=True)
     m -= m.mean(axis=1, keepdims=True)
     sd = m.std(axis=1, keepdims=True)
     return _clean(np.divide(m, sd, out=np.zeros_like(m), where=sd > 0))
 
 
-def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
-    """For each row of ``x``: the best row of ``y`` (probe, then the full statistic of the top few)."""
+def _shared_null(sims: np.ndarray, ceiling: float, n_anchors: int) -> np.ndarray:
+    """One-sided z of ``H0: correlation <= ceiling`` (Fisher z; the anchors, not the Gram's entries, are the
+    sample: the entries of one Gram derive from its ``n_anchors`` rows)."""
+    return (np.arctanh(sims) - math.atanh(ceiling)) * math.sqrt(max(n_anchors - 3, 1))
+
+
+def _best_rows(x: np.ndarray, y: np.ndarray, ceiling: float = 0.0, n_anchors: int = 0
+               ) -> list[tuple[int, float, float]]:
+    """For each row of ``x``: the best row of ``y`` (probe, then the full statistic of the top few).
+
+    The statistic is the smallest of: the self-normalized ``z``; how far the partner stands out from the
+    other reference Grams (when there are 6 or more); how far its correlation exceeds ``ceiling``, what
+    independently trained models share (when ``n_anchors`` is given)."""
     px, py = _probe(x, GRAM_PROBE), _probe(y, GRAM_PROBE)
     ny = _unit(y)
     top = min(GRAM_TOP, y.shape[0])
@@ -477,7 +658,7 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
         # correlations with the other reference Grams (independent of the candidate's but for its one
         # partner) measure that null: the partner must stand out from them (Fisher z, Student t with the
         # sample's degrees of freedom), and the statistic is the smaller of the two.
-        if y.shape[0] >= 6:
+        if y.shape[0] >= 6 and ceiling < SHARED_ROWS:
             r = np.clip(_unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T, -0.9999, 0.9999)
             f = np.sort(np.arctanh(r.astype(np.float64)), axis=1)[:, :-1]  # all but the best (the partner, if any)
             mu, sd = f.mean(axis=1), np.maximum(f.std(axis=1, ddof=1), 1e-3)
@@ -485,10 +666,12 @@ def _best_rows(x: np.ndarray, y: np.ndarray) -> list[tuple[int, float, float]]:
         best = idx[np.arange(xs.shape[0]), col]
         zs = z[np.arange(xs.shape[0]), col].astype(np.float64)
         sims = np.clip((_unit(xs) * ny[best]).sum(axis=1).astype(np.float64), -0.9999, 0.9999)
-        if y.shape[0] >= 6:
+        if y.shape[0] >= 6 and ceiling < SHARED_ROWS:
             t = (np.arctanh(sims) - mu) / sd
             logp = np.log(np.maximum(_special().stdtr(emp_df, -t), 1e-300))
             zs = np.minimum(zs, -_special().ndtri_exp(np.minimum(logp, -1e-12)))
+        elif n_anchors:  # too few reference Grams to measure the shared structure: its measured ceiling
+            zs = np.minimum(zs, _shared_null(sims, ceiling, n_anchors))
         out.extend(zip(best.tolist(), zs.tolist(), sims.tolist(), strict=True))
     return out
 
@@ -543,12 +726,14 @@ def _probe(m: np.ndarray, width: int = PROBE) -> np.ndarray:
     return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 
 
-def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[list[ComponentResult], float]:
+def _components(matches: list[TensorMatch], total: int, alpha: float,
+                ref_comp: dict[tuple[str, str], str] | None = None) -> tuple[list[ComponentResult], float]:
     """Group tensors into components, combine their evidence, decide verdicts; also return the threshold."""
     groups: dict[str, list[TensorMatch]] = defaultdict(list)
     for m in matches:
         groups[m.component].append(m)
-    scored = {c: _distinct([m for m in ms if m.informative and m.adjusted is not None]) for c, ms in groups.items()}
+    scored = {c: _distinct([m for m in ms if m.informative and m.adjusted is not None and not m.low_entropy])
+              for c, ms in groups.items()}
     n_comp = max(1, sum(1 for c in groups if c != "norms" and any(m.informative for m in groups[c])))
     z_crit = float(-_special().ndtri(alpha / n_comp))
     out: list[ComponentResult] = []
@@ -563,20 +748,26 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             weight[m.reference] += max(m.adjusted, 0.0)  # type: ignore[index,arg-type]
         reference = max(sorted(weight), key=lambda r: weight[r]) if weight else None
         identical = [m for m in informative if m.identical]
+        reason = None
+        telling = [m for m in identical if not m.low_entropy]  # byte-identical and more than a constant
         if comp == "norms" or not informative or not sc:  # not sc: nothing to compare it with
             verdict: Verdict = "uninformative"
-        elif len(identical) == len(informative) and len({m.reference for m in identical}) == 1:
+        elif telling and len(identical) == len(informative) and len({m.reference for m in identical}) == 1:
             verdict, reference = "identical", identical[0].reference
-        elif z >= z_crit or identical:
+        elif z >= z_crit or telling:
             verdict = "derived"
+        elif any(m.ndim == 2 for m in informative) and not any(m.invariant for m in informative):
+            # matrices compared coordinate by coordinate only: a rotated copy would look independent
+            verdict, reason = "cannot_tell", CANNOT_TELL
         else:
             verdict = "no_evidence"
-        if verdict in ("no_evidence", "uninformative"):
+        if verdict in ("no_evidence", "uninformative", "cannot_tell"):
             reference = None
         where: dict[str, float] = defaultdict(float)
         for m in sc:
             if reference is not None and m.reference == reference and m.reference_tensor:
-                where[component_of(m.reference_tensor.split("[", 1)[0], 2)] += max(m.adjusted or 0.0, 0.0)
+                rt = m.reference_tensor.split("[", 1)[0]
+                where[(ref_comp or {}).get((reference, rt)) or component_of(rt, 2)] += max(m.adjusted or 0.0, 0.0)
         sims = [m.similarity for m in sc if m.similarity is not None]
         raws = [m.raw_cosine for m in sc if m.raw_cosine is not None]
         layer = re.search(r"(?:^|\.)layers\.(\d+)\.", comp)
@@ -590,6 +781,7 @@ def _components(matches: list[TensorMatch], total: int, alpha: float) -> tuple[l
             layer=int(layer.group(1)) if layer else None,
             compared_tensors=sum(1 for m in ms if m.informative and m.adjusted is not None),
             reference_component=max(sorted(where), key=lambda k: where[k]) if where else None,
+            reason=reason if verdict == "cannot_tell" else None,
         ))
     return out, z_crit
 

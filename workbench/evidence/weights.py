@@ -48,9 +48,13 @@ from ._invariants import (
     GramAccumulator,
     GramPlan,
     anchor_tokens,
+    basis_rows,
+    center_rows,
     clean_anchor,
+    layout_votes,
     n_pairs,
     plan_matrix,
+    stem_names,
     vocab_strings,
     whiten,
 )
@@ -154,7 +158,7 @@ class Anchor(BaseModel):
     tensor: str
     width: int = Field(gt=1)
     tokens: list[Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(min_length=3, max_length=1024)
-    source: Literal["tokenizer", "ids"]
+    source: Literal["tokenizer", "ids", "stem"]
 
 
 class GramPrint(BaseModel):
@@ -542,40 +546,61 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
     where = {t.name: (hd, t) for hd in headers for t in hd.tensors}
     embeds = sorted((t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
                      and 1 < t.shape[1] <= MAX_WIDTH and _EMBED_NAME.search(t.name.lower())
-                     and not _TOWER_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))[:MAX_ANCHORS]
-    if not embeds:
+                     and not _TOWER_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))
+    # encoder stems (patch convolutions): recognised by shape, not name (a tower may be renamed)
+    stems = sorted((t for _, t in where.values() if t.is_float and len(t.shape) in (3, 4)
+                    and 1 < t.shape[0] <= MAX_WIDTH and t.shape[1] <= 16 and math.prod(t.shape[1:]) >= 16
+                    and t.nbytes <= 64 * 1024**2), key=lambda t: (-t.numel, t.name))
+    picked = (embeds[:MAX_ANCHORS - min(len(stems), MAX_ANCHORS // 2)] + stems)[:MAX_ANCHORS]
+    if not picked:
         return [], {}, {}
     docs: dict[str, Any] = {}
     for name in ("tokenizer.json", "vocab.json"):
         p = d / name
-        if p.is_file() and not p.is_symlink():
+        if p.is_file() and not p.is_symlink() and embeds:
             try:
                 docs[name] = load_json(p, max_bytes=64 * 1024**2)
             except InputFileError as e:
                 raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
-    if (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
+    if embeds and (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
         docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
-    strings = vocab_strings(docs)
+    strings = vocab_strings(docs) if embeds else None
+    # a LayerNorm model (norms with biases) reads only the centered stream: its anchors are centered
+    layernorm = {t.shape[0] for _, t in where.values() if t.is_float and len(t.shape) == 1
+                 and t.name.endswith("bias") and re.search(r"norm|(^|[._])ln", t.name.lower())}
     anchors: list[Anchor] = []
     data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for t in embeds:
-        ids, hashes, source = anchor_tokens(t.shape[0], strings)
-        id_arr = np.array(ids, dtype=np.int64)
-        rows = _read_rows(where[t.name][0], t, id_arr)
+    for t in picked:
+        hd = where[t.name][0]
+        if len(t.shape) == 2:
+            ids, hashes, source = anchor_tokens(t.shape[0], strings)
+            id_arr = np.array(ids + basis_rows(t.shape[0], strings), dtype=np.int64)
+            rows = _read_rows(hd, t, id_arr)[:len(ids)]
+        else:
+            ids, hashes, _ = anchor_tokens(math.prod(t.shape[1:]), stem_names(t.shape))
+            source, id_arr = "stem", np.array(ids, dtype=np.int64)
+            whole = np.concatenate([c.astype(np.float64).reshape(-1) for c in iter_tensor_chunks(hd, t)])
+            rows = whole.reshape(t.shape[0], -1).T[id_arr]
         if not np.isfinite(rows).all():
             continue
-        anchors.append(Anchor(tensor=t.name, width=t.shape[1], tokens=hashes, source=source))
+        width = t.shape[1] if len(t.shape) == 2 else t.shape[0]
+        if width in layernorm:
+            rows = center_rows(rows)
+        anchors.append(Anchor(tensor=t.name, width=width, tokens=hashes, source=source))
         data[len(anchors) - 1] = (clean_anchor(rows), id_arr)
     norm_infos = {t.name: t for _, t in where.values() if t.is_float and len(t.shape) == 1
                   and any(a.width == t.shape[0] for a in anchors) and re.search(r"norm|ln", t.name.lower())}
     norms = {n: t.shape[0] for n, t in norm_infos.items()}
-    spec = [(a.tensor, where[a.tensor][1].shape[0], a.width) for a in anchors]
+    # a stem has no vocabulary rows: no matrix is sketched as its rows
+    spec = [(a.tensor, where[a.tensor][1].shape[0] if a.source != "stem" else 1 << 62, a.width) for a in anchors]
     plans: dict[str, GramPlan] = {}
     vectors: dict[str, np.ndarray] = {}
+    mats = {n: t.shape for n, (_, t) in where.items() if t.is_float and len(t.shape) == 2}
+    votes = {a.width: layout_votes({n: sh for n, sh in mats.items() if a.width in sh}, a.width) for a in anchors}
     for name, (_, t) in sorted(where.items()):
         if not t.is_float or len(t.shape) != 2:
             continue
-        plan = plan_matrix(name, t.shape, spec, norms)
+        plan = plan_matrix(name, t.shape, spec, norms, votes)
         if plan is None:
             continue
         if plan.norm is not None:
@@ -586,6 +611,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
                 plan.norm = None
             else:
                 plan.vectors = {plan.norm: vectors[plan.norm]}
+        plan.centered = plan.side == "rows" and name == anchors[plan.anchor].tensor and \
+            anchors[plan.anchor].width in layernorm
         plans[name] = plan
     return anchors, data, plans
 
