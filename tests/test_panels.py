@@ -142,7 +142,7 @@ def test_the_language_switch_rerenders_everything_and_keeps_what_was_typed(demo)
     charts = [i for v in views for i in v.items if isinstance(i, PendingChart)]
     assert all(c.drawn for c in charts)  # drawn at once: the form is already there
     titles = " ".join(c.figure().title for c in charts)
-    assert "Benchmark results against targets" in titles and "Similarity statistic per layer" in titles
+    assert "Benchmark results against targets" in titles and "Similarity statistic per component" in titles
     ctl = r.form.controls[cid]
     assert ctl.head.value.count(r.rubric.criterion(cid).title.get("en")) == 1
     assert all(not HANGUL.search(label) for label, _ in ctl.choice.options)

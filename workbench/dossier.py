@@ -75,7 +75,7 @@ from .evidence.benchmarks import (
 from .evidence.config import ConfigEvidence, compare_configs, load_config
 from .evidence.cost import ModelCost, load_model_cost
 from .evidence.licences import LicenceEvidence, check_licences, load_manifest
-from .evidence.provenance import ProvenanceReport, compare
+from .evidence.provenance import ProvenanceReport, compare, component_stack
 from .evidence.tokenizer import TokenizerEvidence, compare_tokenizers, load_tokenizer
 from .evidence.training import Flag as TrainingFlag
 from .evidence.training import TrainingEvidence, analyze_training, load_training_log
@@ -230,9 +230,15 @@ class Dossier:
         """What the independence evidence flags, as codes with parameters (worded by the message table)."""
         out: list[Finding] = []
         if self.provenance is not None:
-            out += [Finding(code=f"weights_{c.verdict}", params={"component": c.component, "reference": c.reference,
-                                                                  "share": c.param_share})
-                    for c in self.provenance.components if c.verdict in COPIED]
+            # a tower is one finding (its blocks' shares summed; the table lists the blocks), the LM's parts one each
+            groups: dict[tuple[str, str, str | None], float] = {}
+            for c in self.provenance.components:
+                if c.verdict in COPIED:
+                    key = (component_stack(c.component) or c.component, c.verdict, c.reference)
+                    groups[key] = groups.get(key, 0.0) + c.param_share
+            out += [Finding(code=f"weights_{verdict}", params={"component": name, "reference": ref,
+                                                                "share": round(share, 9)})
+                    for (name, verdict, ref), share in groups.items()]
         if self.licences is not None:
             out += [Finding(code="undeclared_weights", params={"component": u.component, "reference": u.reference})
                     if u.reference else Finding(code="undeclared_weights_unknown", params={"component": u.component})

@@ -35,6 +35,7 @@ from ..base import Model, from_pydantic
 from ..errors import EvidenceError
 from ..files import Loc, decode_text, line_for, parse_yaml
 from ._inputs import InputFile, as_evidence_errors, read_input
+from .provenance import component_stack
 
 __all__ = [
     "ComponentCheck",
@@ -242,8 +243,9 @@ def _norm(s: str) -> str:
 
 
 def _matches(entry: ManifestComponent, p: ProvenanceComponent) -> bool:
-    """A manifest entry covers a provenance component by name, or by the reference model it came from."""
-    if p.component in entry.model_components:
+    """A manifest entry covers a provenance component by name (or the name of its stack: ``vision_encoder``
+    covers ``vision_encoder.layers.3.mlp``), or by the reference model it came from."""
+    if p.component in entry.model_components or component_stack(p.component) in entry.model_components:
         return True
     if p.reference:
         ref = _norm(p.reference)
@@ -273,6 +275,7 @@ def check_licences(manifest: Manifest, provenance: Mapping | Sequence | None = N
             undeclared.append(UndeclaredWeights(
                 component=p.component, verdict=p.verdict, reference=p.reference, param_share=p.param_share,
                 declared_as=sorted({u for c in entries for u in c.use})))
+        undeclared = _by_stack(undeclared)
     counts = {f: sum(f in c.flags for c in checks)
               for f in ("weights_use", "non_commercial", "unknown_licence", "custom_licence")}
     counts["components"] = len(checks)
@@ -280,6 +283,20 @@ def check_licences(manifest: Manifest, provenance: Mapping | Sequence | None = N
     return LicenceEvidence(model=manifest.model, inputs=manifest.inputs, components=checks,
                            undeclared_weights=undeclared, counts=counts,
                            spdx=f"license-expression {version('license-expression')}")
+
+
+def _by_stack(found: list[UndeclaredWeights]) -> list[UndeclaredWeights]:
+    """One entry per tower (stack) and reference, its blocks' shares summed: a copied encoder is one undeclared
+    use, not one per block; the language model's own components stay one each."""
+    groups: dict[tuple[str, str | None], list[UndeclaredWeights]] = {}
+    for u in found:
+        stack = component_stack(u.component)
+        groups.setdefault((stack or u.component, u.reference), []).append(u)
+    return [us[0] if len(us) == 1 and not component_stack(us[0].component) else UndeclaredWeights(
+        component=name, verdict="identical" if all(u.verdict == "identical" for u in us) else "derived",
+        reference=ref, param_share=round(sum(u.param_share for u in us), 9),
+        declared_as=sorted({d for u in us for d in u.declared_as}))
+        for (name, ref), us in groups.items()]
 
 
 def licences_table(result: LicenceEvidence) -> pd.DataFrame:

@@ -55,6 +55,7 @@ __all__ = [
     "provenance_table",
     "report_html",
     "stacks_of",
+    "component_stack",
 ]
 
 SCHEMA = "workbench.provenance/1"
@@ -153,6 +154,20 @@ def _kind(rest: str) -> str:
     if "expert" in low and "shared_expert" not in low:
         return "experts"
     return "attention" if _ATTN.search(low) else "mlp"
+
+
+def component_stack(component: str) -> str:
+    """The stack a component belongs to: ``vision_encoder`` for ``vision_encoder.layers.3.mlp`` and
+    ``vision_encoder.embeddings``; ``""`` for the language model's own (``layers.3.mlp``, ``embeddings``,
+    ``lm_head``). Findings and licence declarations speak of stacks (a tower is one component to a reader), the
+    table of blocks."""
+    head, sep, _ = component.partition(".layers.")
+    if sep:
+        return head
+    for tail in (".embeddings", ".other"):
+        if component.endswith(tail):
+            return component[: -len(tail)]
+    return ""
 
 
 def stacks_of(fp: Fingerprint) -> tuple[list[Stack], list[str]]:
