@@ -651,15 +651,18 @@ def _add_cosign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="the witness's name on the signature line")
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")
     p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round)")
+    p.add_argument("--round", metavar="ROUND", help="your copy of the round: refuse unless its rules list NAME with "
+                   "this key and its ledger has the checkpoint's head")
     p.set_defaults(func=_cmd_cosign)
 
 
 def _cmd_cosign(args: argparse.Namespace) -> int:
-    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, parse_checkpoint
+    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, cosign_round, parse_checkpoint
     from .files import atomic_write_text, read_bounded
 
-    text = cosign(read_bounded(args.file, MAX_CHECKPOINT_BYTES), _load_signing_key(args.key, args.passphrase_env),
-                  args.name)
+    data = read_bounded(args.file, MAX_CHECKPOINT_BYTES)
+    key = _load_signing_key(args.key, args.passphrase_env)
+    text = cosign_round(args.round, data, key, args.name) if args.round else cosign(data, key, args.name)
     atomic_write_text(args.output, text, mode=0o644)
     cp = parse_checkpoint(text, args.output)
     print(f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")

@@ -6,7 +6,7 @@ scheme, ``rubrics/benchmarks.yaml``, pinned in ``rules.yaml`` like the rubrics);
 lifecycle that signs and amends it (freeze, amend, status) is :mod:`workbench.lifecycle`, one layer up.
 Comparisons use the parsed content, so reformatting or comments never count.
 
-Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
+Public API: :class:`Rules` (and :class:`Witnessing`, :class:`Witness`), :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`find_round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
 :func:`ledger_keys`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
 :data:`PARTS`, :data:`ROUND_FILES`, :data:`EVIDENCE_KEYS`.
@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_serializer, model_validator
 
 from .base import Hex64, Id, Model, from_pydantic
 from .errors import IneligibleError, KeyFileError, RoundError
@@ -47,6 +47,8 @@ __all__ = [
     "Team",
     "Teams",
     "Threshold",
+    "Witness",
+    "Witnessing",
     "eligibility",
     "find_round",
     "ledger_keys",
@@ -133,6 +135,51 @@ class Indices(Model):
     diffusion: Annotated[list[str], Field(min_length=1)]
 
 
+class Witness(Model):
+    """A witness of the round's ledger: the name on their checkpoint signature line and their public key (PEM).
+    Only a listed witness's cosignature counts (see :mod:`workbench.checkpoint`)."""
+
+    name: Id
+    public_key: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @field_validator("public_key")
+    @classmethod
+    def _pem(cls, v: str) -> str:
+        try:
+            public_key_from_pem(v)
+        except KeyFileError as e:
+            raise ValueError(e.message) from None
+        return v
+
+    def key(self) -> Ed25519PublicKey:
+        return public_key_from_pem(self.public_key)
+
+
+class Witnessing(Model):
+    """``rules.yaml`` ``witnesses:``: who may cosign the ledger's checkpoints (``keys``) and how many distinct
+    listed witnesses must have cosigned one for it to count as witnessed (``quorum``)."""
+
+    quorum: Annotated[int, Field(ge=1)] = 1
+    keys: Annotated[list[Witness], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Witnessing:
+        names = [w.name for w in self.keys]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate witness names: {', '.join(dup)}")
+        ids = [key_id(w.key()) for w in self.keys]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two witnesses have the same public key: each witness needs their own")
+        if self.quorum > len(self.keys):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.keys)} listed witness(es)")
+        return self
+
+    def by_name(self) -> dict[str, Ed25519PublicKey]:
+        """Witness name -> public key."""
+        return {w.name: w.key() for w in self.keys}
+
+
 class Rules(Model):
     """``rules.yaml``: everything that decides a result, frozen before anyone scores."""
 
@@ -149,6 +196,16 @@ class Rules(Model):
     thresholds: list[Threshold] = Field(default_factory=list)
     decision_rules: list[DecisionRule] = Field(default_factory=list)
     indices: Indices
+    witnesses: Witnessing | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # a round without witnesses keeps the exact state (and state hash) it was frozen with before rules
+        # could list them
+        out = handler(self)
+        if out.get("witnesses") is None:
+            out.pop("witnesses", None)
+        return out
 
     @model_validator(mode="after")
     def _parts(self) -> Rules:
@@ -370,6 +427,14 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
         if th.criterion not in known:
             raise RoundError(f"unknown criterion '{th.criterion}'", file=rd / "rules.yaml", place=f"thresholds.{i}",
                              expected="a criterion id of a frozen rubric")
+    if rules.witnesses is not None:
+        # a coordinator cosigning their own checkpoint would witness nothing
+        coords = {key_id(e.key()): e.id for e in roster.reviewers if e.role == "coordinator"}
+        for i, w in enumerate(rules.witnesses.keys):
+            if key_id(w.key()) in coords:
+                raise RoundError(f"witness {w.name} has the key of coordinator {coords[key_id(w.key())]}",
+                                 file=rd / "rules.yaml", place=f"witnesses.keys.{i}",
+                                 expected="a key held by someone independent of the coordinators")
     for e in roster.reviewers:
         part = RUBRIC_OF.get(e.role)
         if part is not None and part not in rubrics:
