@@ -294,3 +294,28 @@ def test_property_any_one_character_change_of_a_witnessed_checkpoint_is_never_si
     assert errors, (i, char, found)
     if i < text.index("\u2014") or i >= text.index("\u2014 w1"):  # the body or the witness's own line
         assert not witnessed, (i, char, found)
+
+
+def test_freeze_pins_the_coordinators_and_witnesses_keys_in_the_first_entry(tmp_path):
+    import base64
+
+    from workbench.verifypage import keys_json
+
+    rd = _round(tmp_path, quorum=2)
+    first = read_entries(rd / "ledger.jsonl")[0]
+    coord = load_public_key(tmp_path / "keys" / "coord.pub")
+    assert first.type == "freeze" and first.actor == "coord"
+    assert first.data["coordinators"] == [{"id": "coord", "key_id": key_id(coord),
+                                           "public_key": base64.b64encode(coord.public_bytes_raw()).decode()}]
+    assert first.data["witnesses"]["quorum"] == 2
+    assert [(w["name"], w["key_id"]) for w in first.data["witnesses"]["keys"]] == [
+        (n, key_id(load_public_key(tmp_path / "keys" / f"{n}.pub"))) for n in WITNESSES]
+    # keys.json repeats the pinned records, which the verify page checks it against
+    assert json.loads(keys_json(load_round(rd)))["coordinators"] == first.data["coordinators"]
+
+
+def test_a_round_without_witnesses_keeps_its_rules_state(tmp_path):
+    rd = make_round(tmp_path)
+    r = load_round(rd)
+    assert r.rules.witnesses is None and "witnesses" not in r.rules.model_dump(mode="json")
+    assert "witnesses" not in read_entries(rd / "ledger.jsonl")[0].data

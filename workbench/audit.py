@@ -88,7 +88,7 @@ from .sheet import ScoreSheet, parse_sheet
 from .shipped import shipped_path
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
-from .verifypage import LEDGER_COPY, verify_html
+from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, verify_html
 
 alt = altair()  # the audit page draws with it
 
@@ -589,7 +589,9 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
         return out
 
     given = read([(a.rel(w), Path(w)) for w in witnesses])  # outside the round: its file name alone
-    own = read([(a.rel(f), f) for f in sorted((r.path / "checkpoints").glob("*.txt"))])
+    # the folder's own: the coordinator's, and the report's copy that witnesses cosign after publication
+    mine = sorted((r.path / "checkpoints").glob("*.txt")) + [p for p in [r.path / "report" / CHECKPOINT_COPY] if p.exists()]
+    own = read([(a.rel(f), f) for f in mine])
     coords = {c.id: c.key() for c in r.coordinators()}
     policy = r.rules.witnesses
     listed = policy.by_name() if policy is not None else {}

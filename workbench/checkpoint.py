@@ -24,7 +24,7 @@ they see and adds their line (``workbench cosign``), then keeps the file.
 does not extend.
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
-:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
+:func:`format_checkpoint`, :func:`sign_head`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
 :func:`write_receipts`, :func:`cosign`, :func:`cosign_round`, :class:`CheckpointFinding`,
 :func:`check_checkpoints`, :func:`check_witnessed`.
 """
@@ -63,6 +63,7 @@ __all__ = [
     "format_checkpoint",
     "make_checkpoint",
     "parse_checkpoint",
+    "sign_head",
     "write_checkpoint",
 ]
 
@@ -143,6 +144,11 @@ def parse_checkpoint(data: bytes | str, name: str = "<checkpoint>") -> Checkpoin
         if s is None:
             raise SignatureError("not a signature line", file=name, line=i,
                                  expected="'\u2014 NAME ed25519 BASE64-KEY BASE64-SIGNATURE'")
+        # one spelling per key and signature: base64 with non-zero unused bits decodes to the same bytes, so a
+        # changed character there would otherwise leave a line that still verifies
+        if any(base64.b64encode(base64.b64decode(s[g])).decode() != s[g] for g in ("key", "sig")):
+            raise SignatureError("the key or signature is not in canonical base64", file=name, line=i,
+                                 expected="the line as the signer wrote it")
         sigs.append(Signature(name=s["name"], public_key=s["key"], sig=s["sig"]))
     if not 1 <= len(sigs) <= MAX_SIGNATURES:
         raise SignatureError(f"{len(sigs)} signatures", file=name, expected=f"1 to {MAX_SIGNATURES}")
@@ -155,6 +161,14 @@ def _sign(cp: Checkpoint, key: Ed25519PrivateKey, name: str) -> Signature:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     sig = key.sign(pae(CHECKPOINT_TYPE, cp.body()))
     return Signature(name=name, public_key=base64.b64encode(raw).decode(), sig=base64.b64encode(sig).decode())
+
+
+def sign_head(round_id: str, size: int, head: str, key: Ed25519PrivateKey, actor: str,
+              time: str | None = None) -> Checkpoint:
+    """A checkpoint of ``size`` entries ending in ``head``, signed by ``actor`` (for a caller already holding the
+    ledger's lock)."""
+    cp = Checkpoint(round_id=round_id, size=size, head=head, time=time or utc_now())
+    return cp.model_copy(update={"signatures": (_sign(cp, key, actor),)})
 
 
 def make_checkpoint(ledger_path: str | Path, round_id: str, key: Ed25519PrivateKey, actor: str,
@@ -280,7 +294,9 @@ def _sort_signatures(name: str, cp: Checkpoint, coordinators: Mapping[str, Ed255
         kid = _key_id_of(s)
         ok = kid is not None and _verifies(s, body)
         if kid in coord_ids:
-            if ok:
+            if ok and s.name != coord_ids[kid]:
+                error(f"signed with coordinator {coord_ids[kid]}'s key under another name, '{s.name}'", s, kid)
+            elif ok:
                 coords.append(coord_ids[kid])
             else:
                 error(f"the signature of coordinator {coord_ids[kid]} does not verify (the checkpoint or its line "

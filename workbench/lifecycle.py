@@ -40,6 +40,7 @@ from .round import (
     Round,
     ledger_keys,
     load_round,
+    pinned_keys,
     require_coordinator,
     round_state,
     state_hash,
@@ -139,7 +140,9 @@ def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateK
 
 
 def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry:
-    """Sign the round's state as version 1 and record it in the ledger (once per round)."""
+    """Sign the round's state as version 1 and record it in the ledger (once per round). The entry's data pins
+    the root of trust (:func:`workbench.round.pinned_keys`: the coordinators' keys and the witnesses') where a
+    reader of the ledger alone finds them."""
     r = load_round(path)
     require_coordinator(r, actor, key)
     if _versions(r.ledger_path):
@@ -148,7 +151,8 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     state = round_state(r)
     _write_version(r, 1, state, key)
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
-                         data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json"})
+                         data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json",
+                               **pinned_keys(r)})
 
 
 def signed_state(r: Round, version: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ Comparisons use the parsed content, so reformatting or comments never count.
 
 Public API: :class:`Rules` (and :class:`Witnessing`, :class:`Witness`), :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`find_round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
-:func:`ledger_keys`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
+:func:`ledger_keys`, :func:`pinned_keys`, :func:`raw_key_b64`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
 :data:`PARTS`, :data:`ROUND_FILES`, :data:`EVIDENCE_KEYS`.
 """
 
@@ -54,6 +54,8 @@ __all__ = [
     "ledger_keys",
     "load_round",
     "load_round_file",
+    "pinned_keys",
+    "raw_key_b64",
     "require_coordinator",
     "round_from_state",
     "round_state",
@@ -573,6 +575,30 @@ def state_hash(state: dict[str, Any]) -> str:
 def ledger_keys(r: Round) -> dict[str, Ed25519PublicKey]:
     """Actor id -> roster public key, for :func:`workbench.ledger.verify_chain`."""
     return {e.id: e.key() for e in r.roster.reviewers}
+
+
+def raw_key_b64(key: Ed25519PublicKey) -> str:
+    """The key's raw 32 bytes in base64: the form the verify page and checkpoint lines use."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+
+
+def pinned_keys(r: Round) -> dict[str, Any]:
+    """What the round's first signed entry pins as its root of trust (``freeze``'s data): ``coordinators``, a
+    list of ``{id, key_id, public_key}`` sorted by id (public_key: raw key, base64), and, when the rules list
+    witnesses, ``witnesses``: ``{quorum, keys: [{name, key_id, public_key}]}``. The verify page reads them from
+    the ledger copy instead of a file anyone can edit."""
+    out: dict[str, Any] = {"coordinators": [
+        {"id": c.id, "key_id": key_id(c.key()), "public_key": raw_key_b64(c.key())}
+        for c in sorted((e for e in r.roster.reviewers if e.role == "coordinator"), key=lambda c: c.id)]}
+    if r.rules.witnesses is not None:
+        out["witnesses"] = {"quorum": r.rules.witnesses.quorum, "keys": [
+            {"name": w.name, "key_id": key_id(w.key()), "public_key": raw_key_b64(w.key())}
+            for w in r.rules.witnesses.keys]}
+    return out
 
 
 def require_coordinator(r: Round, actor: str, key: Ed25519PrivateKey) -> None:
