@@ -319,3 +319,17 @@ def test_a_round_without_witnesses_keeps_its_rules_state(tmp_path):
     r = load_round(rd)
     assert r.rules.witnesses is None and "witnesses" not in r.rules.model_dump(mode="json")
     assert "witnesses" not in read_entries(rd / "ledger.jsonl")[0].data
+
+
+def test_an_amendment_that_changes_the_coordinators_pins_the_new_set_and_others_do_not(tmp_path):
+    rd = _round(tmp_path, quorum=1)
+    _amend(rd, tmp_path, "a new title")
+    assert not {"coordinators", "witnesses"} & set(read_entries(rd / "ledger.jsonl")[-1].data)
+    generate_keypair("coord-2", tmp_path / "keys")
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"].append({"id": "coord-2", "role": "coordinator",
+                                "public_key": public_key_pem(load_public_key(tmp_path / "keys" / "coord-2.pub"))})
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster))
+    assert main(["round", "amend", str(rd), "--key", str(tmp_path / "keys" / "coord.key"), "--reason", "a deputy"]) == 0
+    data = read_entries(rd / "ledger.jsonl")[-1].data
+    assert [c["id"] for c in data["coordinators"]] == ["coord", "coord-2"] and "witnesses" not in data

@@ -200,7 +200,20 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
     _write_version(r, last + 1, new, key)
     return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new),
                          data={"version": last + 1, "reason": reason.strip(), "changes": changes,
-                               "after_first_submission": after, "file": f"frozen/v{last + 1}.dsse.json"})
+                               "after_first_submission": after, "file": f"frozen/v{last + 1}.dsse.json",
+                               **_changed_pins(versions, pinned_keys(r))})
+
+
+def _changed_pins(versions: list[ledger.Entry], pins: dict[str, Any]) -> dict[str, Any]:
+    """The pinned key sets (:func:`workbench.round.pinned_keys`) that differ from the ones the ledger pinned last:
+    an amendment that changes the coordinators or the witnesses pins the new set in the open, where a reader of
+    the ledger alone (the verify page) takes it from."""
+    out = {}
+    for name in ("coordinators", "witnesses"):
+        before = next((e.data[name] for e in reversed(versions) if name in e.data), None)
+        if pins.get(name) != before and (name in pins or before is not None):
+            out[name] = pins.get(name)
+    return out
 
 
 def check_frozen(r: Round) -> int:
