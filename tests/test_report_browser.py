@@ -281,3 +281,28 @@ def test_the_page_lists_the_witnesses_cosignatures_it_verified(report, tmp_path)
         # a cosignature nobody listed or pinned: red
         result, _, bad = _verify_at(page, url, f"#key={kid}", "verify-unknown-cosigner-red.png")
         assert result == "bad" and "unknown cosigner ministry-office" in bad
+
+
+def test_a_coordinator_added_by_amendment_signs_a_report_the_page_verifies(tmp_path):
+    import yaml
+
+    from workbench.aggregate import aggregate_round
+    from workbench.lifecycle import amend
+    from workbench.report import write_report
+    from workbench.round import load_round
+    from workbench.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+
+    rd, _ = published_round(tmp_path)
+    keys = tmp_path / "keys"
+    generate_keypair("coord-2", keys)
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"].append({"id": "coord-2", "role": "coordinator",
+                                "public_key": public_key_pem(load_public_key(keys / "coord-2.pub"))})
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster, allow_unicode=True))
+    amend(rd, load_private_key(keys / "coord.key"), "coord", "A deputy coordinator")
+    r = load_round(rd)
+    write_report(r, aggregate_round(r), load_private_key(keys / "coord-2.key"), "coord-2")
+    deputy = key_id(load_public_key(keys / "coord-2.pub"))
+    with served(rd / "report") as url, browser_page() as page:
+        result, verdict, bad = _verify_at(page, url, f"#key={deputy}", "verify-deputy-green.png")
+        assert result == "ok" and bad == "" and f"coord-2 · {deputy}" in verdict, bad
