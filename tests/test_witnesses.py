@@ -333,3 +333,34 @@ def test_an_amendment_that_changes_the_coordinators_pins_the_new_set_and_others_
     assert main(["round", "amend", str(rd), "--key", str(tmp_path / "keys" / "coord.key"), "--reason", "a deputy"]) == 0
     data = read_entries(rd / "ledger.jsonl")[-1].data
     assert [c["id"] for c in data["coordinators"]] == ["coord", "coord-2"] and "witnesses" not in data
+
+
+def test_the_split_view_is_bounded_by_any_witnessed_checkpoint_not_only_those_of_the_same_witness(tmp_path):
+    from workbench import ledger
+    from workbench.checkpoint import sign_head
+
+    coord = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    ws = {n: Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32) for i, n in enumerate(("w1", "w2", "w3"), 1)}
+    books = {}
+    for fork in ("a", "b"):  # two ledgers sharing their first 3 entries
+        p = tmp_path / f"{fork}.jsonl"
+        for i in range(6):
+            ledger.append(p, actor="coord", key=coord, type="amend", payload_sha256="0" * 64,
+                          data={"i": i, "fork": fork if i >= 3 else "common"}, time="2026-01-01T00:00:00Z")
+        books[fork] = ledger.read_entries(p)
+
+    def cp(fork: str, size: int, *witnesses: str) -> tuple[str, bytes]:
+        text = format_checkpoint(sign_head("r", size, ledger.entry_hash(books[fork][size - 1]), coord, "coord"))
+        for w in witnesses:
+            from workbench.checkpoint import cosign
+            text = cosign(text, ws[w], w)
+        return f"{fork}{size}-{'-'.join(witnesses)}.txt", text.encode()
+
+    given = [cp("a", 6, "w1"), cp("b", 3, "w3"), cp("b", 4, "w3"), cp("b", 6, "w2")]
+    found = check_checkpoints(books["a"], "r", {"coord": coord.public_key()}, given,
+                              witnesses={n: k.public_key() for n, k in ws.items()}, quorum=1)
+    errors = {f.file: f for f in found if f.severity == "error"}
+    assert sorted(errors) == ["b4-w3.txt", "b6-w2.txt"]
+    # w2 saw only the fork's end; w3's checkpoints say where it began: entry 4
+    assert errors["b6-w2.txt"].detail["first_entry"] == errors["b6-w2.txt"].detail["last_entry"] == 4
+    assert errors["b6-w2.txt"].detail["other"] == "a6-w1.txt"

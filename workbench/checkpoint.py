@@ -423,14 +423,18 @@ def _consistency(entries: list[ledger.Entry], seen: list[_Seen]) -> list[Checkpo
 def _bounds(x: _Seen, matched: list[_Seen], missed: list[_Seen]) -> tuple[int, int]:
     """The entries between which the ledger parts from the history ``x`` was cut from.
 
-    The last one: the smallest checkpoint the ledger does not extend that shares a listed witness with ``x``
-    (or ``x`` itself). The first one: one after the largest checkpoint the ledger does extend that a witness of
-    ``x`` also cosigned, below that. Only witnesses count: a witness cosigns one history (checking that each
-    checkpoint extends the last they saw), while the coordinator who shows two histories signs both."""
+    The last one: the smallest checkpoint the ledger does not extend among ``x``, every witnessed one and those
+    sharing a listed witness with ``x`` (the earliest entry where the ledger stops matching a witnessed
+    history). The first one: one after the largest checkpoint below it that the ledger does extend and that a
+    witness of either cosigned. Witnesses bound it, not the coordinator: a witness cosigns one history (each
+    checkpoint extending the last they saw), while a coordinator who shows two histories signs both. (For a
+    checkpoint nobody witnessed, every checkpoint bounds it, as for a rewrite.)"""
     mine = set(x.witnesses)
-    last = min([y.cp.size for y in missed if mine & set(y.witnesses)] + [x.cp.size])
-    lo = max((y.cp.size for y in matched if y.cp.size < last and mine & set(y.witnesses)), default=0)
-    return lo + 1, last
+    z = min([y for y in missed if y.witnessed or mine & set(y.witnesses)] + [x], key=lambda y: y.cp.size)
+    theirs = mine | set(z.witnesses)
+    lo = max((y.cp.size for y in matched if y.cp.size < z.cp.size and (not theirs or theirs & set(y.witnesses))),
+             default=0)
+    return lo + 1, z.cp.size
 
 
 def check_witnessed(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
