@@ -364,3 +364,12 @@ def test_the_split_view_is_bounded_by_any_witnessed_checkpoint_not_only_those_of
     # w2 saw only the fork's end; w3's checkpoints say where it began: entry 4
     assert errors["b6-w2.txt"].detail["first_entry"] == errors["b6-w2.txt"].detail["last_entry"] == 4
     assert errors["b6-w2.txt"].detail["other"] == "a6-w1.txt"
+
+
+def test_the_short_form_of_the_witness_list_reads_the_same(tmp_path):
+    rd = _round(tmp_path, quorum=2)
+    rules = yaml.safe_load((rd / "rules.yaml").read_text())
+    long = load_round(rd).rules.witnesses
+    rules["witnesses"], rules["witness_quorum"] = rules["witnesses"]["keys"], 2
+    (rd / "rules.yaml").write_text(yaml.safe_dump(rules))
+    assert load_round(rd).rules.witnesses == long

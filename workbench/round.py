@@ -200,6 +200,15 @@ class Rules(Model):
     indices: Indices
     witnesses: Witnessing | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _short_witnesses(cls, data: Any) -> Any:
+        # the short form: ``witnesses:`` a list of {name, public_key} and ``witness_quorum: N`` beside it (default 1)
+        if isinstance(data, dict) and isinstance(data.get("witnesses"), list):
+            data = dict(data)
+            data["witnesses"] = {"keys": data["witnesses"], "quorum": data.pop("witness_quorum", 1)}
+        return data
+
     @model_serializer(mode="wrap")
     def _dump(self, handler: Any) -> dict[str, Any]:
         # a round without witnesses keeps the exact state (and state hash) it was frozen with before rules
