@@ -20,8 +20,10 @@ Each signature is Ed25519 over the DSSE pre-authentication encoding of the body 
 (``workbench checkpoint``, and ``workbench collect`` after every collection, with a receipt per new sheet; the
 signed report carries the ledger's size and head itself); a witness checks the checkpoint against the ledger
 they see and adds their line (``workbench cosign``), then keeps the file.
-:func:`check_witnessed` proves the current ledger extends a checkpoint or names the first checkpoint it
-does not extend.
+:func:`check_checkpoints` proves the current ledger extends a checkpoint or names the first checkpoint it
+does not extend. Witnesses are named keys: only the witnesses the rules list (``rules.yaml`` ``witnesses:``, name
+and key) count, a checkpoint is *witnessed* with a quorum of them, any other or failing signature line is an
+error, and two checkpoints that contradict each other are a split view (docs/witnesses.md).
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
 :func:`format_checkpoint`, :func:`sign_head`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
@@ -229,7 +231,7 @@ def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
 
 def cosign_round(round_dir: str | Path, data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
     """:func:`cosign` as a witness of a round: refused unless the rules list ``name`` with this very key, the
-    checkpoint is of this round, and the round's ledger (its links checked) has exactly that head at that size."""
+    checkpoint is of this round, and the round's ledger has exactly that head at that size."""
     r = load_round(round_dir)
     listed = r.rules.witnesses.by_name() if r.rules.witnesses is not None else {}
     mine = key_id(key.public_key())
