@@ -25,6 +25,7 @@ from workbench.collect import collect
 from workbench.errors import SignatureError
 from workbench.ledger import read_entries, verify_chain
 from workbench.round import ledger_keys, load_round
+from workbench.signing import key_id, public_key_pem
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 WITNESS = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
@@ -36,7 +37,8 @@ def _witness_findings(res):
 
 @pytest.fixture
 def collected(tmp_path):
-    rd = make_round(tmp_path)
+    rd = make_round(tmp_path, witnesses={"quorum": 1, "keys": [{"name": "auditor-01",
+                                                                "public_key": public_key_pem(WITNESS.public_key())}]})
     sign_sheet(tmp_path, "e1", "ta")
     sign_sheet(tmp_path, "e2", "ta")
     collect(rd, coord_key(tmp_path), "coord")
@@ -113,7 +115,9 @@ def test_checkpoints_of_strangers_or_other_rounds_are_findings(collected, tmp_pa
     problems = check_witnessed(entries, "test-1", keys, [("s.txt", format_checkpoint(stranger).encode()),
                                                          ("o.txt", format_checkpoint(other).encode()),
                                                          ("x.txt", b"not a checkpoint")])
-    assert [(p[0], p[1]) for p in problems] == [("s.txt", "not signed by a coordinator of the roster"),
+    assert [(p[0], p[1]) for p in problems] == [("s.txt", "unknown cosigner 'mallory' (key id "
+                                                         f"{key_id(KEY.public_key())}): the rules list no witnesses"),
+                                               ("s.txt", "not signed by a coordinator of the roster"),
                                                ("o.txt", "checkpoint of round 'other', not 'test-1'"),
                                                ("x.txt", "not a checkpoint body")]
 

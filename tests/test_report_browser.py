@@ -180,3 +180,172 @@ def test_the_verify_page_turns_red_after_one_byte_changes(report, tmp_path, name
         assert failing in bad or ("원장" in bad and failing == "ledger"), bad
         assert "검증 실패" in page.locator("#verdict").inner_text()
 
+
+
+# ---------------------------------------------------------------- authority: whose key, pinned where
+
+def _genuine_key_id(report: Path) -> str:
+    from workbench.signing import key_id, load_public_key
+
+    return key_id(load_public_key(report.parent.parent / "keys" / "coord.pub"))
+
+
+def _forge(report: Path, folder: Path) -> str:
+    """Attack 6: copy the real ledger up to ``ledger_size``, swap two teams in the pages, sign the report with the
+    forger's own key and append a report entry signed with it under the coordinator's name; keys.json lists the
+    genuine key first and the forger's second under the same name. Returns the forger's key id."""
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from workbench import ledger
+    from workbench.files import canonical_json, sha256_bytes
+    from workbench.round import raw_key_b64
+    from workbench.signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
+
+    shutil.copytree(report, folder)
+    forger = Ed25519PrivateKey.generate()
+    signed = json.loads(base64.b64decode(json.loads((folder / "report.dsse.json").read_bytes())["payload"]))
+    led = folder / "ledger.jsonl"
+    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:signed["ledger_size"]]))
+    for page in ("index.html", "index.en.html"):
+        text = (folder / page).read_text(encoding="utf-8")
+        assert ">Ta<" in text and ">Tc<" in text
+        (folder / page).write_text(text.replace(">Ta<", ">@@<").replace(">Tc<", ">Ta<").replace(">@@<", ">Tc<"),
+                                   encoding="utf-8")
+    keys = json.loads((folder / "keys.json").read_bytes())
+    keys["coordinators"].append({"id": "coord", "key_id": key_id(forger.public_key()),
+                                 "public_key": raw_key_b64(forger.public_key())})
+    (folder / "keys.json").write_bytes(canonical_json(keys))
+    signed["files"] = {n: sha256_bytes((folder / n).read_bytes()) for n in signed["files"]}
+    payload = canonical_json(signed)
+    (folder / "report.dsse.json").write_bytes(envelope_bytes(sign_payload(payload, REPORT_TYPE, forger)))
+    ledger.append(led, actor="coord", key=forger, type="report", payload_sha256=sha256_bytes(payload),
+                  data={"file": "report/report.dsse.json", "frozen_version": signed["frozen_version"]})
+    (folder / "ledger.jsonl.lock").unlink(missing_ok=True)
+    (folder / "checkpoint.txt").unlink()
+    return key_id(forger.public_key())
+
+
+def _verify_at(page, url: str, fragment: str, shot: str) -> tuple[str, str, str]:
+    page.goto("about:blank")  # a new load, not a jump within the page
+    page.goto(f"{url}/verify.html{fragment}")
+    page.wait_for_selector("body[data-result]", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    bad = " ".join(page.locator("#checks li[data-ok='0']").all_inner_texts())
+    return page.locator("body").get_attribute("data-result"), page.locator("#verdict").inner_text(), bad
+
+
+def test_the_genuine_report_is_green_against_the_published_key_id_and_the_pages_print_it(report):
+    ARTIFACTS.mkdir(exist_ok=True)
+    kid = _genuine_key_id(report)
+    for page_file in ("index.html", "index.en.html"):
+        assert kid in (report / page_file).read_text(encoding="utf-8")
+    with served(report) as url, browser_page() as page:
+        result, verdict, bad = _verify_at(page, url, f"#key={kid}", "verify-pinned-green.png")
+        assert result == "ok" and bad == "", bad
+        assert page.locator("body").get_attribute("data-pinned") == "1"
+        assert kid in verdict and "coord" in verdict and "링크에 고정된 키 ID와 일치" in verdict and "pinned in the link" in verdict
+        checks = page.locator("#checks").inner_text()
+        assert "원장 첫 항목(동결)이 코디네이터 공개키를 고정" in checks and "pins the coordinators' public keys" in checks
+        page.goto(f"{url}/index.html")
+        assert kid in page.locator("#signer-key").inner_text()
+
+
+def test_the_forged_report_is_red(report, tmp_path):
+    folder = tmp_path / "forged"
+    forger = _forge(report, folder)
+    with served(folder) as url, browser_page() as page:
+        page.goto(f"{url}/index.html")
+        page.screenshot(path=str(ARTIFACTS / "forged-report-ko.png"), full_page=True)
+        result, verdict, bad = _verify_at(page, url, "", "verify-forged-red.png")
+        assert result == "bad" and "검증 실패" in verdict and "NOT verified" in verdict
+        # the report's signature, the report entry's authority, and the duplicate name in keys.json, each named
+        assert "no pinned coordinator key verifies it" in bad
+        assert f"ledger entry {len((folder / 'ledger.jsonl').read_bytes().splitlines())} (report) may be signed by a " \
+               "coordinator only" in bad and forger in bad
+        assert "keys.json lists no name and no key twice" in bad and "twice: coord" in bad
+        # ...and with the ministry's key id in the link, red as well
+        result, verdict, _ = _verify_at(page, url, f"#key={_genuine_key_id(report)}", "verify-forged-pinned-red.png")
+        assert result == "bad"
+
+
+def test_a_folder_re_signed_from_its_first_entry_is_red_only_against_the_published_key_id(report, tmp_path):
+    from test_report_pages import published_round
+
+    rd, _ = published_round(tmp_path / "resigned")  # the same round, every entry signed with another key
+    other = rd / "report"
+    genuine = _genuine_key_id(report)
+    assert _genuine_key_id(other) != genuine
+    with served(other) as url, browser_page() as page:
+        result, verdict, bad = _verify_at(page, url, "", "verify-resigned-unpinned.png")
+        assert result == "ok" and page.locator("body").get_attribute("data-pinned") == "0"
+        assert "고정된 키 ID가 없습니다" in verdict and "nothing was pinned" in verdict and _genuine_key_id(other) in verdict
+        result, verdict, bad = _verify_at(page, url, f"#key={genuine}", "verify-resigned-pinned-red.png")
+        assert result == "bad" and "pinned in the link" in bad and genuine[:16] in bad
+
+
+def test_keys_json_with_a_duplicate_name_is_red(report, tmp_path):
+    import json
+
+    from workbench.files import canonical_json
+
+    folder = tmp_path / "dup"
+    shutil.copytree(report, folder)
+    keys = json.loads((folder / "keys.json").read_bytes())
+    keys["coordinators"].append(dict(keys["coordinators"][0]))
+    (folder / "keys.json").write_bytes(canonical_json(keys))
+    with served(folder) as url, browser_page() as page:
+        result, _, bad = _verify_at(page, url, "", "verify-duplicate-keys-red.png")
+        assert result == "bad" and "twice: coord" in bad
+
+
+def test_the_page_lists_the_witnesses_cosignatures_it_verified(report, tmp_path):
+    from workbench.checkpoint import cosign
+    from workbench.signing import generate_keypair, key_id, load_private_key
+
+    folder = tmp_path / "witnessed"
+    shutil.copytree(report, folder)
+    generate_keypair("ministry-office", tmp_path)
+    generate_keypair("stranger", tmp_path)
+    w = load_private_key(tmp_path / "ministry-office.key")
+    cp = folder / "checkpoint.txt"
+    cp.write_text(cosign(cp.read_text(encoding="utf-8"), w, "ministry-office"), encoding="utf-8")
+    wkid, kid = key_id(w.public_key()), _genuine_key_id(report)
+    stranger = key_id(load_private_key(tmp_path / "stranger.key").public_key())
+    with served(folder) as url, browser_page() as page:
+        result, verdict, bad = _verify_at(page, url, f"#key={kid}&witness={wkid}", "verify-witnessed-green.png")
+        assert result == "ok" and bad == "" and "ministry-office" in verdict, bad
+        assert "witness ministry-office's cosignature verifies" in page.locator("#checks").inner_text()
+        # a witness pinned in the link who did not cosign: red
+        result, _, bad = _verify_at(page, url, f"#key={kid}&witness={stranger}", "verify-witness-missing-red.png")
+        assert result == "bad" and f"the witness {stranger[:16]} pinned in the link cosigned" in bad
+        # a cosignature nobody listed or pinned: red
+        result, _, bad = _verify_at(page, url, f"#key={kid}", "verify-unknown-cosigner-red.png")
+        assert result == "bad" and "unknown cosigner ministry-office" in bad
+
+
+def test_a_coordinator_added_by_amendment_signs_a_report_the_page_verifies(tmp_path):
+    import yaml
+
+    from workbench.aggregate import aggregate_round
+    from workbench.lifecycle import amend
+    from workbench.report import write_report
+    from workbench.round import load_round
+    from workbench.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+
+    rd, _ = published_round(tmp_path)
+    keys = tmp_path / "keys"
+    generate_keypair("coord-2", keys)
+    roster = yaml.safe_load((rd / "roster.yaml").read_text())
+    roster["reviewers"].append({"id": "coord-2", "role": "coordinator",
+                                "public_key": public_key_pem(load_public_key(keys / "coord-2.pub"))})
+    (rd / "roster.yaml").write_text(yaml.safe_dump(roster, allow_unicode=True))
+    amend(rd, load_private_key(keys / "coord.key"), "coord", "A deputy coordinator")
+    r = load_round(rd)
+    write_report(r, aggregate_round(r), load_private_key(keys / "coord-2.key"), "coord-2")
+    deputy = key_id(load_public_key(keys / "coord-2.pub"))
+    with served(rd / "report") as url, browser_page() as page:
+        result, verdict, bad = _verify_at(page, url, f"#key={deputy}", "verify-deputy-green.png")
+        assert result == "ok" and bad == "" and f"coord-2 · {deputy}" in verdict, bad

@@ -22,7 +22,11 @@ relative to the round; a message; details). A round is *clean* when no finding i
   recorded version is still there with its recorded hash. ``sheet.rejected`` (info) and ``sheet.decision``
   (warning: a valid sheet was rejected) account for the rest.
 - ``ledger.witness``: the ledger extends every checkpoint given with ``witnesses`` (kept by witnesses outside
-  the folder) and in ``checkpoints/``; without witnesses, a warning that truncation cannot be detected.
+  the folder) and in ``checkpoints/``; a checkpoint counts as witnessed only with a quorum of the witnesses
+  the rules list (info: who witnessed which size); a cosignature that does not verify or whose name or key
+  the rules do not list is an error; two checkpoints that contradict each other are a split view naming
+  both and the entries where the histories part (:func:`workbench.checkpoint.check_checkpoints`); without
+  witnessed checkpoints, a warning that truncation cannot be detected.
 - ``sheet.input``: every input file an accepted sheet records still has its recorded sha256.
 - ``assignment.coverage`` (info): assignments without an accepted sheet.
 - ``report.missing``, ``report.signature``, ``report.ledger``, ``report.files``, ``report.recompute``,
@@ -59,7 +63,7 @@ from .aggregate import aggregate_round
 from .base import json_diff
 from .batch import Task, default_notebook, execute
 from .charts import altair
-from .checkpoint import MAX_CHECKPOINT_BYTES, check_witnessed
+from .checkpoint import MAX_CHECKPOINT_BYTES, check_checkpoints
 from .collect import check_sheet, choose_versions
 from .errors import RoundError, WorkbenchError
 from .files import (
@@ -89,7 +93,7 @@ from .sheet import ScoreSheet, parse_sheet
 from .shipped import shipped_path
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
-from .verifypage import LEDGER_COPY, verify_html
+from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, verify_html
 
 alt = altair()  # the audit page draws with it
 
@@ -626,14 +630,28 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
                 a.add("error", "ledger.witness", name, e.message, expected=e.expected)
         return out
 
-    given = read([(str(w), Path(w)) for w in witnesses])
-    own = read([(a.rel(f), f) for f in sorted((r.path / "checkpoints").glob("*.txt"))])
+    given = read([(a.rel(w), Path(w)) for w in witnesses])  # outside the round: its file name alone
+    # the folder's own: the coordinator's, and the report's copy that witnesses cosign after publication
+    mine = sorted((r.path / "checkpoints").glob("*.txt")) + [p for p in [r.path / "report" / CHECKPOINT_COPY] if p.exists()]
+    own = read([(a.rel(f), f) for f in mine])
     coords = {c.id: c.key() for c in r.coordinators()}
-    for name, message, detail in check_witnessed(entries, r.rules.round_id, coords, given + own):
-        a.add("error", "ledger.witness", name, message, **{k: v for k, v in detail.items() if v is not None})
-    if given:
+    policy = r.rules.witnesses
+    listed = policy.by_name() if policy is not None else {}
+    quorum = policy.quorum if policy is not None else 1
+    found = check_checkpoints(entries, r.rules.round_id, coords, given, own, witnesses=listed, quorum=quorum)
+    for f in found:
+        a.add(f.severity, "ledger.witness", f.file, f.message, **f.detail)
+    witnessed = [f for f in found if f.severity == "info"]
+    if witnessed:
         a.add("info", "ledger.witness", "", f"the ledger's {len(entries)} entries were checked against "
-              f"{len(given)} witnessed checkpoint(s)")
+              f"{len(witnessed)} witnessed checkpoint(s), each cosigned by at least {quorum} of the "
+              f"{len(listed)} witness(es) the rules list",
+              witnesses=sorted({n for f in witnessed for n in f.detail["witnesses"]}))
+    elif given:
+        a.add("warning", "ledger.witness", "", "no checkpoint given was witnessed (cosigned by a quorum of the "
+              "witnesses the rules list): a ledger rewritten by the coordinator cannot be told from the original",
+              expected=f"checkpoints cosigned by {quorum} of: {', '.join(listed)}" if listed
+              else "rules that list the witnesses (rules.yaml witnesses:) and checkpoints they cosigned")
     else:
         a.add("warning", "ledger.witness", "", "no witnessed checkpoint was given (--witness FILE): a truncated "
               "or rewritten ledger cannot be told from the original", expected="the checkpoints witnesses keep")

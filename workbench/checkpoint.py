@@ -20,12 +20,15 @@ Each signature is Ed25519 over the DSSE pre-authentication encoding of the body 
 (``workbench checkpoint``, and ``workbench collect`` after every collection, with a receipt per new sheet; the
 signed report carries the ledger's size and head itself); a witness checks the checkpoint against the ledger
 they see and adds their line (``workbench cosign``), then keeps the file.
-:func:`check_witnessed` proves the current ledger extends a checkpoint or names the first checkpoint it
-does not extend.
+:func:`check_checkpoints` proves the current ledger extends a checkpoint or names the first checkpoint it
+does not extend. Witnesses are named keys: only the witnesses the rules list (``rules.yaml`` ``witnesses:``, name
+and key) count, a checkpoint is *witnessed* with a quorum of them, any other or failing signature line is an
+error, and two checkpoints that contradict each other are a split view (docs/witnesses.md).
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
-:func:`format_checkpoint`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
-:func:`write_receipts`, :func:`cosign`, :func:`check_witnessed`.
+:func:`format_checkpoint`, :func:`sign_head`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
+:func:`write_receipts`, :func:`cosign`, :func:`cosign_round`, :class:`CheckpointFinding`,
+:func:`check_checkpoints`, :func:`check_witnessed`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -50,14 +54,18 @@ from .signing import key_id, pae
 __all__ = [
     "CHECKPOINT_TYPE",
     "Checkpoint",
+    "CheckpointFinding",
     "Signature",
+    "check_checkpoints",
     "check_witnessed",
     "checkpoint_round",
     "write_receipts",
     "cosign",
+    "cosign_round",
     "format_checkpoint",
     "make_checkpoint",
     "parse_checkpoint",
+    "sign_head",
     "write_checkpoint",
 ]
 
@@ -138,6 +146,11 @@ def parse_checkpoint(data: bytes | str, name: str = "<checkpoint>") -> Checkpoin
         if s is None:
             raise SignatureError("not a signature line", file=name, line=i,
                                  expected="'\u2014 NAME ed25519 BASE64-KEY BASE64-SIGNATURE'")
+        # one spelling per key and signature: base64 with non-zero unused bits decodes to the same bytes, so a
+        # changed character there would otherwise leave a line that still verifies
+        if any(base64.b64encode(base64.b64decode(s[g])).decode() != s[g] for g in ("key", "sig")):
+            raise SignatureError("the key or signature is not in canonical base64", file=name, line=i,
+                                 expected="the line as the signer wrote it")
         sigs.append(Signature(name=s["name"], public_key=s["key"], sig=s["sig"]))
     if not 1 <= len(sigs) <= MAX_SIGNATURES:
         raise SignatureError(f"{len(sigs)} signatures", file=name, expected=f"1 to {MAX_SIGNATURES}")
@@ -150,6 +163,14 @@ def _sign(cp: Checkpoint, key: Ed25519PrivateKey, name: str) -> Signature:
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     sig = key.sign(pae(CHECKPOINT_TYPE, cp.body()))
     return Signature(name=name, public_key=base64.b64encode(raw).decode(), sig=base64.b64encode(sig).decode())
+
+
+def sign_head(round_id: str, size: int, head: str, key: Ed25519PrivateKey, actor: str,
+              time: str | None = None) -> Checkpoint:
+    """A checkpoint of ``size`` entries ending in ``head``, signed by ``actor`` (for a caller already holding the
+    ledger's lock)."""
+    cp = Checkpoint(round_id=round_id, size=size, head=head, time=time or utc_now())
+    return cp.model_copy(update={"signatures": (_sign(cp, key, actor),)})
 
 
 def make_checkpoint(ledger_path: str | Path, round_id: str, key: Ed25519PrivateKey, actor: str,
@@ -208,39 +229,221 @@ def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
     return format_checkpoint(cp.model_copy(update={"signatures": (*cp.signatures, _sign(cp, key, name))}))
 
 
-def check_witnessed(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
-                    checkpoints: Iterable[tuple[str, bytes]]) -> list[tuple[str, str, dict]]:
-    """Check the ledger ``entries`` against witnessed checkpoints ``(file name, bytes)``.
+def cosign_round(round_dir: str | Path, data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
+    """:func:`cosign` as a witness of a round: refused unless the rules list ``name`` with this very key, the
+    checkpoint is of this round, and the round's ledger has exactly that head at that size."""
+    r = load_round(round_dir)
+    listed = r.rules.witnesses.by_name() if r.rules.witnesses is not None else {}
+    mine = key_id(key.public_key())
+    if name not in listed or key_id(listed[name]) != mine:
+        who = ", ".join(f"{n} (key {key_id(k)[:16]})" for n, k in listed.items()) or "none"
+        raise SignatureError(f"'{name}' with key {mine[:16]} is not a witness of round {r.rules.round_id}",
+                             file=r.path / "rules.yaml", place="witnesses.keys",
+                             expected=f"a listed witness name and its key; listed: {who}")
+    cp = parse_checkpoint(data)
+    if cp.round_id != r.rules.round_id:
+        raise SignatureError(f"checkpoint of round '{cp.round_id}'", expected=f"one of round '{r.rules.round_id}'")
+    entries = ledger.read_entries(r.ledger_path)
+    if _head_at(entries, cp.size) != cp.head:
+        raise SignatureError(f"the ledger you see does not have this head at entry {cp.size}", file=r.ledger_path,
+                             expected="a checkpoint of the ledger as it is (a witness cosigns only what they saw)")
+    return cosign(data, key, name)
 
-    Returns problems ``(file, message, details)``: a checkpoint that does not parse, is of another round, is
-    not signed by a roster coordinator, or that the ledger does not extend (shorter, or another entry at
-    that position). For the last, the details name the first entry that may differ: one after the largest
-    checkpoint the ledger still extends.
-    """
-    ok_sizes = [0]
-    problems: list[tuple[str, str, dict]] = []
-    parsed = []
-    for name, data in checkpoints:
-        try:
-            cp = parse_checkpoint(data, name)
-        except SignatureError as e:
-            problems.append((name, e.message, {"line": e.line}))
-            continue
-        keys = {key_id(k) for k in coordinators.values()}
-        signers = [s for s in cp.signatures if _verifies(s, cp.body())]
-        if cp.round_id != round_id:
-            problems.append((name, f"checkpoint of round '{cp.round_id}', not '{round_id}'", {}))
-        elif not any(key_id(s.key()) in keys for s in signers):
-            problems.append((name, "not signed by a coordinator of the roster", {"signers": [s.name for s in signers]}))
+
+class CheckpointFinding(Model):
+    """What :func:`check_checkpoints` found about one checkpoint file (or, with ``file`` empty, all of them)."""
+
+    severity: Literal["error", "warning", "info"]
+    file: str
+    message: str
+    detail: dict[str, Any] = {}
+
+
+class _Seen(Model):
+    """A checkpoint whose signatures were sorted out: who signed it, and whether it counts."""
+
+    file: str
+    cp: Checkpoint
+    coordinators: tuple[str, ...]
+    witnesses: tuple[str, ...]  # listed witnesses whose cosignature verifies under their own name and key
+    witnessed: bool  # a quorum of listed witnesses
+    given: bool  # handed in by a witness (not the folder's own copy)
+
+
+def _key_id_of(s: Signature) -> str | None:
+    try:
+        return key_id(s.key())
+    except ValueError:  # 32 bytes that are not a point of the curve
+        return None
+
+
+def _sort_signatures(name: str, cp: Checkpoint, coordinators: Mapping[str, Ed25519PublicKey],
+                     witnesses: Mapping[str, Ed25519PublicKey]) -> tuple[list[str], list[str], list[CheckpointFinding]]:
+    """The coordinators and listed witnesses whose lines verify, and an error for every other line: a line that
+    does not verify, a name the rules do not list, or a listed name with another key (or the reverse)."""
+    coord_ids = {key_id(k): cid for cid, k in coordinators.items()}
+    witness_ids = {key_id(k): wname for wname, k in witnesses.items()}
+    coords: list[str] = []
+    wits: list[str] = []
+    bad: list[CheckpointFinding] = []
+    body = cp.body()
+
+    def error(message: str, s: Signature, kid: str | None) -> None:
+        bad.append(CheckpointFinding(severity="error", file=name, message=message,
+                                     detail={"size": cp.size, "signer": s.name, "key_id": kid}))
+
+    for s in cp.signatures:
+        kid = _key_id_of(s)
+        ok = kid is not None and _verifies(s, body)
+        if kid in coord_ids:
+            if ok and s.name != coord_ids[kid]:
+                error(f"signed with coordinator {coord_ids[kid]}'s key under another name, '{s.name}'", s, kid)
+            elif ok:
+                coords.append(coord_ids[kid])
+            else:
+                error(f"the signature of coordinator {coord_ids[kid]} does not verify (the checkpoint or its line "
+                      "was changed)", s, kid)
+        elif kid in witness_ids:
+            wname = witness_ids[kid]
+            if not ok:
+                error(f"the cosignature of witness {wname} does not verify (the checkpoint or its line was changed)",
+                      s, kid)
+            elif s.name != wname:
+                error(f"cosigned with witness {wname}'s key under another name, '{s.name}'", s, kid)
+            elif wname not in wits:
+                wits.append(wname)
+        elif s.name in witnesses:
+            error(f"cosigned as witness {s.name} with a key that is not theirs (key id {kid or '(not a key)'}): "
+                  "the rules list another key for that name", s, kid)
         else:
-            parsed.append((name, cp, [s.name for s in signers]))
-    for name, cp, signers in sorted(parsed, key=lambda x: x[1].size):
-        if cp.size <= len(entries) and (ledger.entry_hash(entries[cp.size - 1]) if cp.size else ledger.GENESIS) == cp.head:
-            ok_sizes.append(cp.size)
+            error(f"unknown cosigner '{s.name}' (key id {kid or '(not a key)'}): "
+                  + ("not a witness the rules list" if witnesses else "the rules list no witnesses"), s, kid)
+    return coords, wits, bad
+
+
+def _names(seen: _Seen) -> str:
+    return ", ".join(seen.witnesses) if seen.witnesses else "no listed witness (coordinator only)"
+
+
+def check_checkpoints(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
+                      given: Iterable[tuple[str, bytes]], own: Iterable[tuple[str, bytes]] = (),
+                      witnesses: Mapping[str, Ed25519PublicKey] | None = None,
+                      quorum: int = 1) -> list[CheckpointFinding]:
+    """Check the ledger ``entries`` against checkpoints ``(file name, bytes)``: ``given`` by witnesses, ``own``
+    kept in the round folder.
+
+    ``witnesses`` (name -> key, from the rules) are the only cosigners that count; a checkpoint is *witnessed*
+    when at least ``quorum`` of them verify on it. Errors: a checkpoint that does not parse, is of another round,
+    carries a signature line that does not verify or whose name or key the rules do not list (for a witness:
+    that exact name with that exact key), is signed neither by a coordinator nor by a quorum, or that the ledger
+    does not extend. When two checkpoints contradict each other (the ledger matches one, not the other, and the
+    one it matches is as long or longer; or two of one size with different heads), that is a *split view*: the
+    finding names both and the entries between which the histories part (see :func:`_bounds`). Info: who
+    witnessed each checkpoint given. Warning: a checkpoint given that no quorum witnessed.
+    """
+    witnesses = dict(witnesses or {})
+    out: list[CheckpointFinding] = []
+    seen: list[_Seen] = []
+    for is_given, batch in ((True, given), (False, own)):
+        for name, data in batch:
+            try:
+                cp = parse_checkpoint(data, name)
+            except SignatureError as e:
+                out.append(CheckpointFinding(severity="error", file=name, message=e.message, detail={"line": e.line}))
+                continue
+            if cp.round_id != round_id:
+                out.append(CheckpointFinding(severity="error", file=name,
+                                             message=f"checkpoint of round '{cp.round_id}', not '{round_id}'"))
+                continue
+            coords, wits, bad = _sort_signatures(name, cp, coordinators, witnesses)
+            out += bad
+            witnessed = bool(witnesses) and len(wits) >= quorum
+            if not coords and not witnessed:
+                out.append(CheckpointFinding(severity="error", file=name,
+                                             message="not signed by a coordinator of the roster",
+                                             detail={"size": cp.size, "signers": [s.name for s in cp.signatures]}))
+                continue
+            seen.append(_Seen(file=name, cp=cp, coordinators=tuple(coords), witnesses=tuple(wits),
+                              witnessed=witnessed, given=is_given))
+            if not is_given:
+                continue
+            if witnessed:
+                out.append(CheckpointFinding(
+                    severity="info", file=name,
+                    message=f"checkpoint of size {cp.size} witnessed by {', '.join(wits)} (quorum {quorum})",
+                    detail={"size": cp.size, "head": cp.head, "witnesses": wits, "quorum": quorum}))
+            else:
+                why = (f"cosigned by {len(wits)} of the {quorum} listed witness(es) needed" if witnesses
+                       else "the rules list no witnesses")
+                out.append(CheckpointFinding(
+                    severity="warning", file=name,
+                    message=f"checkpoint of size {cp.size} is not witnessed ({why}): it counts as the "
+                            f"coordinator's own commitment only", detail={"size": cp.size, "witnesses": wits,
+                                                                          "quorum": quorum}))
+    out += _consistency(entries, seen)
+    return out
+
+
+def _head_at(entries: list[ledger.Entry], n: int) -> str | None:
+    if n > len(entries):
+        return None
+    return ledger.entry_hash(entries[n - 1]) if n else ledger.GENESIS
+
+
+def _consistency(entries: list[ledger.Entry], seen: list[_Seen]) -> list[CheckpointFinding]:
+    """An error for every checkpoint the ledger does not extend: a split view when another checkpoint contradicts
+    it, else history removed or rewritten."""
+    matched = [s for s in seen if _head_at(entries, s.cp.size) == s.cp.head]
+    missed = sorted((s for s in seen if _head_at(entries, s.cp.size) != s.cp.head), key=lambda s: (s.cp.size, s.file))
+    out = []
+    for x in missed:
+        others = sorted([y for y in matched if y.cp.size >= x.cp.size]
+                        + [y for y in missed if y.cp.size == x.cp.size and y.cp.head != x.cp.head],
+                        key=lambda y: (y.cp.size != x.cp.size, y.cp.size, not y.witnessed, y.file))
+        detail: dict[str, Any] = {"size": x.cp.size, "head": x.cp.head, "witnesses": list(x.witnesses)}
+        if not others:
+            first = max((y.cp.size for y in matched if y.cp.size < x.cp.size), default=0) + 1
+            what = (f"the ledger has {len(entries)} entries, fewer than the {x.cp.size} witnessed on {x.cp.time}"
+                    if x.cp.size > len(entries) else f"entry {x.cp.size} is not the one witnessed on {x.cp.time}")
+            out.append(CheckpointFinding(severity="error", file=x.file, message=f"{what}: history was removed or "
+                                         f"rewritten at or after entry {first}", detail={**detail, "first_entry": first}))
             continue
-        first = max(s for s in ok_sizes if s <= cp.size) + 1
-        what = (f"the ledger has {len(entries)} entries, fewer than the {cp.size} witnessed on {cp.time}"
-                if cp.size > len(entries) else f"entry {cp.size} is not the one witnessed on {cp.time}")
-        problems.append((name, f"{what}: history was removed or rewritten at or after entry {first}",
-                         {"size": cp.size, "head": cp.head, "first_entry": first, "witnesses": signers}))
-    return problems
+        y = others[0]
+        first, last = _bounds(x, matched, missed)
+        where = f"at entry {first}" if first == last else f"between entry {first} and entry {last}"
+        follows = "follows it" if y in matched else "follows neither"
+        out.append(CheckpointFinding(
+            severity="error", file=x.file,
+            message=f"split view: this checkpoint (size {x.cp.size}, {_names(x)}) and {y.file} (size {y.cp.size}, "
+                    f"{_names(y)}) record different ledgers; the ledger here {follows} and first differs from this "
+                    f"one {where}",
+            detail={**detail, "first_entry": first, "last_entry": last, "other": y.file, "other_size": y.cp.size,
+                    "other_witnesses": list(y.witnesses), "contradicts": [o.file for o in others]}))
+    return out
+
+
+def _bounds(x: _Seen, matched: list[_Seen], missed: list[_Seen]) -> tuple[int, int]:
+    """The entries between which the ledger parts from the history ``x`` was cut from.
+
+    The last one: the smallest checkpoint the ledger does not extend among ``x``, every witnessed one and those
+    sharing a listed witness with ``x`` (the earliest entry where the ledger stops matching a witnessed
+    history). The first one: one after the largest checkpoint below it that the ledger does extend and that a
+    witness of either cosigned. Witnesses bound it, not the coordinator: a witness cosigns one history (each
+    checkpoint extending the last they saw), while a coordinator who shows two histories signs both. (For a
+    checkpoint nobody witnessed, every checkpoint bounds it, as for a rewrite.)"""
+    mine = set(x.witnesses)
+    z = min([y for y in missed if y.witnessed or mine & set(y.witnesses)] + [x], key=lambda y: y.cp.size)
+    theirs = mine | set(z.witnesses)
+    lo = max((y.cp.size for y in matched if y.cp.size < z.cp.size and (not theirs or theirs & set(y.witnesses))),
+             default=0)
+    return lo + 1, z.cp.size
+
+
+def check_witnessed(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
+                    checkpoints: Iterable[tuple[str, bytes]],
+                    witnesses: Mapping[str, Ed25519PublicKey] | None = None,
+                    quorum: int = 1) -> list[tuple[str, str, dict]]:
+    """The errors of :func:`check_checkpoints` for ``checkpoints`` (all given), as ``(file, message, details)``."""
+    return [(f.file, f.message, f.detail) for f in check_checkpoints(entries, round_id, coordinators, checkpoints,
+                                                                     witnesses=witnesses, quorum=quorum)
+            if f.severity == "error"]

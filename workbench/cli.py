@@ -852,17 +852,20 @@ def _add_cosign(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")
     p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round; - "
                                                          "for standard output)")
+    p.add_argument("--round", metavar="ROUND", help="your copy of the round: refuse unless its rules list NAME with "
+                   "this key and its ledger has the checkpoint's head")
     p.set_defaults(func=_cmd_cosign)
 
 
 def _cmd_cosign(args: argparse.Namespace) -> int:
-    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, parse_checkpoint
+    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, cosign_round, parse_checkpoint
     from .files import check_output_path, read_bounded
 
     if args.output != STDOUT:
         check_output_path(args.output)
-    text = cosign(read_bounded(args.file, MAX_CHECKPOINT_BYTES), _load_signing_key(args.key, args.passphrase_env),
-                  args.name)
+    data = read_bounded(args.file, MAX_CHECKPOINT_BYTES)
+    key = _load_signing_key(args.key, args.passphrase_env)
+    text = cosign_round(args.round, data, key, args.name) if args.round else cosign(data, key, args.name)
     _write_out(args.output, text.encode(), mode=0o644)
     cp = parse_checkpoint(text, args.output)
     _say(args.output, f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")

@@ -40,6 +40,7 @@ from .round import (
     Round,
     load_round,
     load_round_with_problems,
+    pinned_keys,
     require_coordinator,
     round_state,
     state_hash,
@@ -146,7 +147,9 @@ def _write_version(r: Round, n: int, state: dict[str, Any], key: Ed25519PrivateK
 
 
 def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry:
-    """Sign the round's state as version 1 and record it in the ledger (once per round).
+    """Sign the round's state as version 1 and record it in the ledger (once per round). The entry's data pins
+    the root of trust (:func:`workbench.round.pinned_keys`: the coordinators' keys and the witnesses') where a
+    reader of the ledger alone finds them.
 
     Every problem that keeps the round from being frozen is reported in one pass: the round files' cross-checks
     (assignments, roles, criteria) and the readiness checks together."""
@@ -161,11 +164,10 @@ def freeze(path: str | Path, key: Ed25519PrivateKey, actor: str) -> ledger.Entry
     require_ready(r, "freeze", earlier=problems)
     state = round_state(r)
     _write_version(r, 1, state, key)
-    # the root of trust, pinned in the first signed entry: who the coordinators are and their key ids
-    pinned = [{"id": c.id, "key_id": key_id(c.key())} for c in sorted(r.coordinators(), key=lambda c: c.id)]
+    # the root of trust, pinned in the first signed entry: the coordinators (id, key id, key) and the witnesses
     return ledger.append(r.ledger_path, actor=actor, key=key, type="freeze", payload_sha256=state_hash(state),
                          data={"version": 1, "round_id": r.rules.round_id, "file": "frozen/v1.dsse.json",
-                               "coordinators": pinned})
+                               **pinned_keys(r)})
 
 
 def signed_state(r: Round, version: int) -> dict[str, Any]:
@@ -252,6 +254,8 @@ def amend(path: str | Path, key: Ed25519PrivateKey, actor: str, reason: str) -> 
                             "after_first_submission": after, "file": f"frozen/v{version}.dsse.json"}
     if cosigs:
         data["cosignatures"] = cosigs
+    # an amendment that changes the coordinators or the witnesses pins the new sets in the open
+    data.update(_changed_pins([e for e in auth.valid if e.type in ("freeze", "amend")], pinned_keys(r)))
     return ledger.append(r.ledger_path, actor=actor, key=key, type="amend", payload_sha256=state_hash(new), data=data)
 
 
@@ -274,6 +278,18 @@ def _propose(r: Round, version: int, payload: bytes, key: Ed25519PrivateKey, act
     body = {"payload": payload.decode(), "signatures": {a: {"key_id": k, "sig": s} for a, (k, s) in sorted(sigs.items())}}
     atomic_write_bytes(f, canonical_json(body) + b"\n", mode=0o644)
     return sigs
+
+
+def _changed_pins(versions: list[ledger.Entry], pins: dict[str, Any]) -> dict[str, Any]:
+    """The pinned key sets (:func:`workbench.round.pinned_keys`) that differ from the ones the ledger pinned last:
+    an amendment that changes the coordinators or the witnesses pins the new set in the open, where a reader of
+    the ledger alone (the verify page) takes it from."""
+    out = {}
+    for name in ("coordinators", "witnesses"):
+        before = next((e.data[name] for e in reversed(versions) if name in e.data), None)
+        if pins.get(name) != before and (name in pins or before is not None):
+            out[name] = pins.get(name)
+    return out
 
 
 def check_frozen(r: Round) -> int:

@@ -283,6 +283,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "r_check": {"ko": "이 보고서가 서명된 그대로인지 확인하기", "en": "Check that this report is the signed one"},
     "r_check_note": {"ko": "이 폴더에서 ‘python3 -m http.server’를 실행하고 브라우저에서 http://127.0.0.1:8000/verify.html 을 여십시오. 설치할 것은 없습니다.",
                      "en": "Run ‘python3 -m http.server’ in this folder and open http://127.0.0.1:8000/verify.html in a browser. Nothing needs installing."},
+    "r_key": {"ko": "이 보고서에 서명한 코디네이터의 키 ID: {kid}. 부처가 따로 공개한 키 ID와 같은지 비교하십시오(verify.html#key=키ID 로 열면 페이지가 직접 비교합니다).",
+              "en": "Key id of the coordinator who signed this report: {kid}. Compare it with the key id the ministry publishes elsewhere (open verify.html#key=KEY-ID and the page compares it)."},
     "chart_training_title": {"ko": "학습 손실 곡선과 ln V — 첫 손실: {reading}",
                              "en": "Training loss against ln V — first loss: {reading}"},
     "formula_achievement_ratio": {"ko": "세트의 벤치마크별 min(점수 ÷ 선언 목표 점수, {cap:g})의 평균 × 배점",

@@ -35,15 +35,16 @@ from . import __version__, ledger
 from .aggregate import Aggregate, SignedReport, panel_score
 from .base import shown
 from .charts import altair, style, to_svg
+from .checkpoint import format_checkpoint, sign_head, write_checkpoint
 from .errors import Problem, RoundError
 from .evidence.cost import cost_chart
 from .evidence.users import strengths_chart
-from .files import atomic_write_bytes, canonical_json, sha256_bytes
+from .files import atomic_write_bytes, atomic_write_text, canonical_json, sha256_bytes
 from .round import Round, require_coordinator
 from .rubric import Rubric
-from .signing import REPORT_TYPE, envelope_bytes, sign_payload
+from .signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
 from .templating import render
-from .verifypage import LEDGER_COPY, keys_json, verify_html
+from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, keys_json, verify_html
 from .wording import Wording
 
 alt = altair()  # the report draws with it throughout
@@ -211,8 +212,9 @@ def _svg(chart: alt.TopLevelMixin | None) -> str:
     return to_svg(style(chart)) if chart is not None else ""
 
 
-def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko") -> str:
-    """The report page in ``lang`` ('ko' or 'en') with every chart inlined as SVG."""
+def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko", signer_key_id: str | None = None) -> str:
+    """The report page in ``lang`` ('ko' or 'en') with every chart inlined as SVG; ``signer_key_id``: the key id of
+    the coordinator who signs it, printed for readers to compare with the ministry's published one."""
     w = Wording(rubrics, lang)
     charts = {"indices": _svg(indices_chart(agg.scores, w)), "totals": _svg(totals_chart(agg.scores, w)),
               "spread": _svg(criteria_chart(agg, w)), "bench": _svg(benchmark_chart(agg, w)),
@@ -223,7 +225,7 @@ def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko")
     ranking = sorted(s["scores"], key=lambda row: (row["rank"] is None, row["rank"] or 0, -row["total"], row["team"]))
     return render("report.html.j2", s=s, w=w, lang=lang, charts=charts, version=__version__, ranking=ranking,
                   names={row["team"]: row["name"] for row in s["scores"]}, other=PAGES["en" if lang == "ko" else "ko"],
-                  rules_hash=sha256_bytes(canonical_json(s["rules"])), problem=_problem_line)
+                  rules_hash=sha256_bytes(canonical_json(s["rules"])), problem=_problem_line, signer_key_id=signer_key_id)
 
 
 def _problem_line(p: dict) -> str:
@@ -238,10 +240,11 @@ def report_payload(agg: Aggregate, files: dict[str, str], ledger_size: int, ledg
     return canonical_json(signed.model_dump(mode="json"))
 
 
-def published_files(r: Round, agg: Aggregate) -> dict[str, bytes]:
-    """The bytes of every file of :data:`PUBLISHED`, as :func:`write_report` writes and signs them."""
-    return {"index.html": render_html(agg, r.rubrics, "ko").encode(),
-            "index.en.html": render_html(agg, r.rubrics, "en").encode(),
+def published_files(r: Round, agg: Aggregate, signer_key_id: str | None = None) -> dict[str, bytes]:
+    """The bytes of every file of :data:`PUBLISHED`, as :func:`write_report` writes and signs them (the pages
+    print ``signer_key_id``, the signing coordinator's key id)."""
+    return {"index.html": render_html(agg, r.rubrics, "ko", signer_key_id).encode(),
+            "index.en.html": render_html(agg, r.rubrics, "en", signer_key_id).encode(),
             "scores.csv": scores_csv(agg).encode(), "verify.html": verify_html(), "keys.json": keys_json(r)}
 
 
@@ -256,7 +259,7 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
                          "'workbench rerun'), or record why the report is published anyway: "
                          "'workbench aggregate ROUND --key KEY --acknowledge REASON'", file=r.path)
     out = r.path / "report"
-    files = published_files(r, agg)
+    files = published_files(r, agg, key_id(key.public_key()))
     with ledger.locked(r.ledger_path) as book:  # the checkpoint signed is the one the report entry follows
         head = ledger.entry_hash(book.entries[-1]) if book.entries else ledger.GENESIS
         payload = report_payload(agg, {n: sha256_bytes(b) for n, b in files.items()}, len(book.entries), head)
@@ -268,5 +271,10 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
                     actor=actor, key=key)
         # the ledger as it stands with the report entry last: what the verify page checks the head against
         copy = atomic_write_bytes(out / LEDGER_COPY, book.path.read_bytes(), mode=0o644)
+        # its checkpoint, for the witnesses to cosign; the verify page lists the cosignatures it verifies
+        cp = sign_head(r.rules.round_id, len(book.entries), ledger.entry_hash(book.entries[-1]), key, actor)
+    write_checkpoint(r.path, cp)
+    atomic_write_text(out / CHECKPOINT_COPY, format_checkpoint(cp), mode=0o644)
     return {"html": written["index.html"], "html_en": written["index.en.html"], "csv": written["scores.csv"],
-            "verify": written["verify.html"], "keys": written["keys.json"], "ledger": copy, "signed": signed}
+            "verify": written["verify.html"], "keys": written["keys.json"], "ledger": copy, "signed": signed,
+            "checkpoint": out / CHECKPOINT_COPY}

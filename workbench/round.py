@@ -6,9 +6,9 @@ scheme, ``rubrics/benchmarks.yaml``, pinned in ``rules.yaml`` like the rubrics);
 lifecycle that signs and amends it (freeze, amend, status) is :mod:`workbench.lifecycle`, one layer up.
 Comparisons use the parsed content, so reformatting or comments never count.
 
-Public API: :class:`Rules`, :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
+Public API: :class:`Rules` (and :class:`Witnessing`, :class:`Witness`), :class:`Roster`, :class:`Teams`, :class:`Assignments` (and parts),
 :class:`Round`, :func:`find_round`, :func:`load_round`, :func:`eligibility`, :func:`round_state`, :func:`state_hash`,
-:func:`ledger_keys`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
+:func:`ledger_keys`, :func:`pinned_keys`, :func:`raw_key_b64`, :func:`require_coordinator`, :func:`load_round_file`, :func:`round_from_state`,
 :data:`PARTS`, :data:`ROUND_FILES`, :data:`EVIDENCE_KEYS`.
 """
 
@@ -48,11 +48,15 @@ __all__ = [
     "Team",
     "Teams",
     "Threshold",
+    "Witness",
+    "Witnessing",
     "eligibility",
     "find_round",
     "ledger_keys",
     "load_round",
     "load_round_file",
+    "pinned_keys",
+    "raw_key_b64",
     "require_coordinator",
     "round_from_state",
     "round_state",
@@ -142,6 +146,51 @@ def title_in(title: str | Mapping[str, str], lang: str) -> str:
     return title.get(lang) or next(iter(title.values()), "")
 
 
+class Witness(Model):
+    """A witness of the round's ledger: the name on their checkpoint signature line and their public key (PEM).
+    Only a listed witness's cosignature counts (see :mod:`workbench.checkpoint`)."""
+
+    name: Id
+    public_key: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @field_validator("public_key")
+    @classmethod
+    def _pem(cls, v: str) -> str:
+        try:
+            public_key_from_pem(v)
+        except KeyFileError as e:
+            raise ValueError(e.message) from None
+        return v
+
+    def key(self) -> Ed25519PublicKey:
+        return public_key_from_pem(self.public_key)
+
+
+class Witnessing(Model):
+    """``rules.yaml`` ``witnesses:``: who may cosign the ledger's checkpoints (``keys``) and how many distinct
+    listed witnesses must have cosigned one for it to count as witnessed (``quorum``)."""
+
+    quorum: Annotated[int, Field(ge=1)] = 1
+    keys: Annotated[list[Witness], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Witnessing:
+        names = [w.name for w in self.keys]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate witness names: {', '.join(dup)}")
+        ids = [key_id(w.key()) for w in self.keys]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two witnesses have the same public key: each witness needs their own")
+        if self.quorum > len(self.keys):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.keys)} listed witness(es)")
+        return self
+
+    def by_name(self) -> dict[str, Ed25519PublicKey]:
+        """Witness name -> public key."""
+        return {w.name: w.key() for w in self.keys}
+
+
 class Rules(Model):
     """``rules.yaml``: everything that decides a result, frozen before anyone scores."""
 
@@ -164,7 +213,19 @@ class Rules(Model):
     indices: Indices
     # how many coordinators must sign an amendment that changes the coordinators or a key, the points and
     # aggregation, the gates, thresholds or the cut (TUF's root threshold; workbench.authority)
-    coordinator_threshold: Annotated[int, Field(ge=1, le=20)] = 1
+    coordinator_threshold: Annotated[int, Field(ge=1, le=20)] = Field(default=1, exclude_if=lambda v: v == 1)
+    # left out of the signed state when unset (like coordinator_threshold at 1): rounds frozen before these
+    # existed keep the state, and the state hash, their signatures cover
+    witnesses: Witnessing | None = Field(default=None, exclude_if=lambda v: v is None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_witnesses(cls, data: Any) -> Any:
+        # the short form: ``witnesses:`` a list of {name, public_key} and ``witness_quorum: N`` beside it (default 1)
+        if isinstance(data, dict) and isinstance(data.get("witnesses"), list):
+            data = dict(data)
+            data["witnesses"] = {"keys": data["witnesses"], "quorum": data.pop("witness_quorum", 1)}
+        return data
 
     @model_validator(mode="after")
     def _parts(self) -> Rules:
@@ -406,6 +467,14 @@ def _cross_check(rd: Path, rules: Rules, roster: Roster, teams: Teams, asg: Assi
         if th.criterion not in known:
             problems.append(RoundError(f"unknown criterion '{th.criterion}'", file=rd / "rules.yaml",
                                        place=f"thresholds.{i}", expected="a criterion id of a frozen rubric"))
+    if rules.witnesses is not None:
+        # a coordinator cosigning their own checkpoint would witness nothing
+        coords = {key_id(e.key()): e.id for e in roster.reviewers if e.role == "coordinator" and e.public_key}
+        for i, w in enumerate(rules.witnesses.keys):
+            if key_id(w.key()) in coords:
+                problems.append(RoundError(f"witness {w.name} has the key of coordinator {coords[key_id(w.key())]}",
+                                           file=rd / "rules.yaml", place=f"witnesses.keys.{i}",
+                                           expected="a key held by someone independent of the coordinators"))
     for e in roster.reviewers:
         part = RUBRIC_OF.get(e.role)
         if part is not None and part not in rubrics:
@@ -568,6 +637,30 @@ def state_hash(state: dict[str, Any]) -> str:
 def ledger_keys(r: Round) -> dict[str, Ed25519PublicKey]:
     """Actor id -> roster public key, for :func:`workbench.ledger.verify_chain`."""
     return {e.id: e.key() for e in r.roster.reviewers if e.public_key is not None}
+
+
+def raw_key_b64(key: Ed25519PublicKey) -> str:
+    """The key's raw 32 bytes in base64: the form the verify page and checkpoint lines use."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+
+
+def pinned_keys(r: Round) -> dict[str, Any]:
+    """What the round's first signed entry pins as its root of trust (``freeze``'s data): ``coordinators``, a
+    list of ``{id, key_id, public_key}`` sorted by id (public_key: raw key, base64), and, when the rules list
+    witnesses, ``witnesses``: ``{quorum, keys: [{name, key_id, public_key}]}``. The verify page reads them from
+    the ledger copy instead of a file anyone can edit."""
+    out: dict[str, Any] = {"coordinators": [
+        {"id": c.id, "key_id": key_id(c.key()), "public_key": raw_key_b64(c.key())}
+        for c in sorted((e for e in r.roster.reviewers if e.role == "coordinator"), key=lambda c: c.id)]}
+    if r.rules.witnesses is not None:
+        out["witnesses"] = {"quorum": r.rules.witnesses.quorum, "keys": [
+            {"name": w.name, "key_id": key_id(w.key()), "public_key": raw_key_b64(w.key())}
+            for w in r.rules.witnesses.keys]}
+    return out
 
 
 def require_coordinator(r: Round, actor: str, key: Ed25519PrivateKey) -> None:

@@ -18,30 +18,30 @@ Public API: :data:`LEDGER_COPY`, :func:`keys_json`, :func:`verify_html`.
 
 from __future__ import annotations
 
-import base64
-
-from cryptography.hazmat.primitives import serialization
-
+from .checkpoint import CHECKPOINT_TYPE
 from .files import canonical_json
-from .round import Round
-from .signing import LEDGER_TYPE, REPORT_TYPE, key_id
+from .round import Round, pinned_keys
+from .signing import LEDGER_TYPE, REPORT_TYPE
 from .templating import render
 
-__all__ = ["LEDGER_COPY", "keys_json", "verify_html"]
+__all__ = ["CHECKPOINT_COPY", "COORDINATOR_TYPES", "LEDGER_COPY", "keys_json", "verify_html"]
 
 LEDGER_COPY = "ledger.jsonl"
+# the report's checkpoint beside it, which witnesses cosign after publication (not among the signed files: its
+# signature lines authenticate it)
+CHECKPOINT_COPY = "checkpoint.txt"
+# ledger entry types only a coordinator may sign: the page goes red on one signed by any other key
+COORDINATOR_TYPES = ("freeze", "amend", "collect", "acknowledge", "users_import", "rerun", "report", "checkpoint")
 
 
 def keys_json(r: Round) -> bytes:
-    """The roster's coordinators and their public keys (raw, base64) with key ids, in canonical JSON."""
-    keys = []
-    for c in sorted(r.coordinators(), key=lambda c: c.id):
-        raw = c.key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        keys.append({"id": c.id, "key_id": key_id(c.key()), "public_key": base64.b64encode(raw).decode()})
-    return canonical_json({"coordinators": keys, "round_id": r.rules.round_id})
+    """The roster's coordinators and their public keys (raw, base64) with key ids, in canonical JSON: the same
+    records the freeze entry pins (:func:`workbench.round.pinned_keys`). The page trusts the ledger's, and
+    only checks that this file agrees with them (one entry per name and key)."""
+    return canonical_json({"coordinators": pinned_keys(r)["coordinators"], "round_id": r.rules.round_id})
 
 
 def verify_html() -> bytes:
     """The verify page (static: the same bytes for every round)."""
-    return render("verify.html.j2", report_type=REPORT_TYPE, ledger_type=LEDGER_TYPE,
-                  ledger_copy=LEDGER_COPY).encode()
+    return render("verify.html.j2", report_type=REPORT_TYPE, ledger_type=LEDGER_TYPE, checkpoint_type=CHECKPOINT_TYPE,
+                  ledger_copy=LEDGER_COPY, checkpoint_copy=CHECKPOINT_COPY, coordinator_types=list(COORDINATOR_TYPES)).encode()
