@@ -187,3 +187,23 @@ def test_read_panel_file_keeps_key_paths_relative_to_the_sheet(tmp_path):
     p.write_text("\ufeffid,role,public_key_file\nexp-1,expert,keys/exp-1.pub\n", encoding="utf-8")
     [m] = read_panel_file(p)
     assert m.public_key_file == str(tmp_path / "sub" / "keys" / "exp-1.pub")
+
+
+def test_an_amendment_after_freeze_reads_in_words(tmp_path, capsys):
+    """Issue 27, item 6: 'round amend' printed Python dict reprs (and PEM keys) for changed records."""
+    rd = _new_round(tmp_path)
+    assert main(["roster", "import", str(rd), str(_panel_csv(tmp_path / "p.csv", experts=3, users=2)),
+                 "--generate-keys", str(tmp_path / "k")]) == 0
+    assert main(["assignments", "generate", str(rd)]) == 0
+    key = str(tmp_path / "keys" / "coord.key")
+    assert main(["round", "freeze", str(rd), "--key", key]) == 0
+    assert main(["roster", "add", str(rd), "user-09", "--role", "user", "--coi", "team-a",
+                 "--generate-key", str(tmp_path / "k")]) == 0
+    assert "round amend" in capsys.readouterr().out  # frozen: the change counts once amended
+    assert main(["assignments", "generate", str(rd)]) == 0
+    capsys.readouterr()
+    assert main(["round", "amend", str(rd), "--key", key, "--reason", "a late user evaluator"]) == 0
+    out = capsys.readouterr().out
+    assert "amended: version 2" in out and "user-09" in out
+    assert "{'" not in out and "BEGIN PUBLIC KEY" not in out and "\\n" not in out, out
+    assert "key " in out  # a public key is named by its id

@@ -590,8 +590,11 @@ def _cmd_round_amend(args: argparse.Namespace) -> int:
         return 0
     print(f"amended: version {e.data['version']} by {actor}, ledger entry {e.seq}"
           f"{' (AFTER sheets were submitted)' if e.data['after_first_submission'] else ''}")
-    for c in e.data["changes"]:
-        print(f"  {c['path']}: {_shown(c['old'])} -> {_shown(c['new'])}")
+    from .round import load_round
+    from .wording import Wording
+
+    for line in Wording(load_round(args.round).rubrics, "en").amendment_changes(e.data["changes"]):
+        print(f"  {line}")  # in the words of the report, never a Python repr
     return 0
 
 
@@ -722,23 +725,6 @@ def _cmd_set_aside(args: argparse.Namespace) -> int:
     e = set_aside(args.round, key, actor, args.sheet, args.reason, args.kind)
     print(f"{args.kind}: {args.sheet} by {actor}, ledger entry {e.seq}")
     return 0
-
-
-def _shown(value) -> str:
-    """A changed value as a person reads it: absent, or short (a public key is named by its id, not its PEM)."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, dict) and isinstance(value.get("public_key"), str):
-        from .signing import key_id, public_key_from_pem
-
-        try:
-            value = {**value, "public_key": "key " + key_id(public_key_from_pem(value["public_key"]))[:16]}
-        except WorkbenchError:
-            value = {**value, "public_key": "(unreadable key)"}
-    if isinstance(value, str) and value.startswith("-----BEGIN"):
-        return "(a public key)"
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _print_checkpoint(round_dir: str, key, actor: str):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from .base import shown
+from .errors import WorkbenchError
 from .messages import msg
 from .round import title_in
 from .rubric import GateScale, Rubric
@@ -207,5 +208,24 @@ class Wording:
 
 
 def _short(v: Any, limit: int = 120) -> str:
-    s = v if isinstance(v, str) else str(v)
+    """A changed value as a person reads it: a record as ``key: value`` pairs, a list comma-separated, a public
+    key by its id (never a Python repr with braces and quotes, never a PEM block)."""
+    if isinstance(v, str):
+        s = _key_name(v) if v.startswith("-----BEGIN") else v
+    elif isinstance(v, Mapping):
+        s = ", ".join(f"{k}: {_key_name(x) if k == 'public_key' and isinstance(x, str) else _short(x, limit)}"
+                      for k, x in v.items() if x not in (None, "", [], {}))
+    elif isinstance(v, list | tuple):
+        s = "[" + ", ".join(_short(x, limit) for x in v) + "]"
+    else:
+        s = str(v)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _key_name(pem: str) -> str:
+    from .signing import key_id, public_key_from_pem
+
+    try:
+        return "key " + key_id(public_key_from_pem(pem))[:16]
+    except WorkbenchError:
+        return "(an unreadable key)"
