@@ -179,6 +179,17 @@ def test_the_verify_page_turns_red_after_one_byte_changes(report, tmp_path, name
         bad = " ".join(page.locator("#checks li[data-ok='0']").all_inner_texts())
         assert failing in bad or ("원장" in bad and failing == "ledger"), bad
         assert "검증 실패" in page.locator("#verdict").inner_text()
+        # issue 27, item 8: a failed check says what failed (never its success wording beside a red mark), shows
+        # the signed and the found value, never a JavaScript error, and numbers entries as the audit does
+        body = page.locator("body").inner_text()
+        assert "SyntaxError" not in body and "TypeError" not in body and "JSON" not in bad, bad
+        assert "서명된 값과 같음" not in bad and "is the signed one" not in bad, bad
+        assert not re.search(r"\bline \d", bad), bad
+        if name == "index.html":
+            assert "서명된 뒤에 바뀜" in bad and "changed since it was signed" in bad
+            assert "signed:" in bad and "found:" in bad
+        if name == "ledger.jsonl":
+            assert "between ledger entries 1 and 2" in bad and "원장 1번과 2번 항목 사이" in bad
 
 
 
