@@ -412,3 +412,29 @@ def test_only_a_coordinators_import_counts(tmp_path, capsys):
     assert main(["audit", str(rd)]) == 1
     out = capsys.readouterr().out
     assert "(users_import) signed by u1 (role: user)" in out and "required: a coordinator" in out
+
+
+def test_one_percent_scale_value_costs_its_benchmark_only(tmp_path):
+    """Issue 27, item 3: 'kmmlu: 48.3' (0-1 expected) rejected the whole results file: all three benchmark criteria
+    scored 0 and the file's other problems stayed hidden. Now kmmlu is scored 0 with its problem; the rest count."""
+    from workbench.dossier import build_dossier
+
+    rd = make_round(tmp_path, experts=("e1",), teams=("ta",), do_freeze=False)
+    with_results(rd, {"ta": 0.9})
+    good = build_dossier(load_round(rd), "ta")
+    f = rd / "evidence" / "ta" / "results.csv"
+    import re
+
+    f.write_text(re.sub(r',kmmlu,"([^"]+)",[0-9.]+,', r',kmmlu,"\1",48.3,', f.read_text()))
+    assert ",48.3," in f.read_text()
+    d = build_dossier(load_round(rd), "ta")
+    crits = {c for c, p in good.points.items() if any(r.benchmark == "kmmlu" for r in p.per_benchmark)}
+    assert crits and set(d.points) == set(good.points)  # every criterion still has points
+    for cid, p in d.points.items():
+        if cid in crits:
+            assert 0 < p.points < good.points[cid].points
+        else:
+            assert p.points == pytest.approx(good.points[cid].points)
+    lines = [str(p) for p in d.problems]
+    assert any("kmmlu" in x and "outside the range" in x and "results.csv:" in x for x in lines), lines
+    assert all("kmmlu" in x for x in lines), lines

@@ -175,8 +175,18 @@ def test_file_without_any_scheme_task_lists_found_and_expected():
     assert "found tasks: piqa" in str(e.value) and "kobest" in str(e.value)
 
 
-@pytest.mark.parametrize("value, why", [(72.5, "outside the range"), (True, "is not a number"),
-                                        ("0.5", "is not a number"), (None, "is not a number")])
+def test_a_value_outside_its_scale_is_a_problem_of_its_benchmark_only():
+    """Issue 27, item 3: one percent-scale value rejected the whole file, and every benchmark criterion scored 0."""
+    doc = _doc({"exact_match,strict-match": 72.5})
+    doc["results"]["arc_challenge"] = {"acc_norm,none": 0.61, "acc_norm_stderr,none": 0.01}
+    rs = parse_harness_results(doc, "r.json", team="t", model="m", benchmarks=SETS.common)
+    assert [r.benchmark for r in rs.results] == ["arc_challenge"]
+    [p] = rs.problems
+    assert p.benchmark == "gsm8k" and "outside the range" in p.problem.message and p.problem.file == "r.json"
+
+
+@pytest.mark.parametrize("value, why", [(True, "is not a number"), ("0.5", "is not a number"),
+                                        (None, "is not a number")])
 def test_bad_values_are_refused(value, why):
     with pytest.raises(EvidenceError, match=why):
         parse_harness_results(_doc({"exact_match,strict-match": value}), "r.json", team="t", model="m",
@@ -241,7 +251,6 @@ HEAD = "team,model,benchmark,metric,value,stderr,n\n"
     ("t,m,kobest,\"acc,none\",,,\n", "empty cell"),
     ("t,m,kobest,\"acc,none\",0.5,-1,\n", "negative stderr"),
     ("t,m,kobest,\"acc,none\",0.5,,2.5\n", "not a positive integer"),
-    ("t,m,kobest,\"acc,none\",55,,\n", "outside the range"),
     ("t,m,kobest,\"acc,none\",0.5,,\nt,m,kobest,\"acc,none\",0.6,,\n", "duplicate result .* \\(first at line 2\\)"),
     ("t,m,kobest,\"acc,none\",0.5\n", "row has 5 fields"),
     # a metric key with its comma unquoted: one field too many, and the fix is said
@@ -253,6 +262,16 @@ def test_tidy_csv_errors_name_the_line_and_what_was_expected(tmp_path, body, mes
     with pytest.raises(EvidenceError, match=message.replace("line 2|", "")) as e:
         read_results_csv(p)
     assert str(e.value).startswith(f"{p}:")
+
+
+def test_tidy_csv_percent_scale_value_is_a_problem_of_that_benchmark_only(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text(HEAD + 't,m,kmmlu,"acc,none",48.3,,\nt,m,kobest,"acc,none",0.5,,\nt,m,gsm8k,"exact_match,strict-match",0.7,,\n')
+    rs = read_results_csv(p)
+    assert sorted(r.benchmark for r in rs.results) == ["gsm8k", "kobest"]
+    [bad] = rs.problems
+    assert bad.benchmark == "kmmlu" and bad.problem.line == 2 and "outside the range" in bad.problem.message
+    assert bad.problem.place == "column value"
 
 
 def test_tidy_csv_missing_column_lists_found_and_expected(tmp_path):

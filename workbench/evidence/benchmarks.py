@@ -200,7 +200,11 @@ def parse_harness_results(
                                 file=name, place=where, expected=f"'{metric}' or legacy '{legacy}'")
         value = _number(entry[key], f"{where}.{key}", name)
         if (why := spec.check_value(value)) is not None:
-            raise EvidenceError(why, file=name, place=f"{where}.{key}", expected="the metric's native scale")
+            # a problem of this benchmark only (it is scored 0, with the problem); the file's other results count
+            problems.append(ResultProblem(benchmark=spec.id, problem=Problem(
+                message=f"{spec.id}: {why}: not used", file=name, place=f"{where}.{key}",
+                expected="the metric's native scale")))
+            continue
         se_raw = entry.get(se_key)
         stderr = None if se_raw in (None, "N/A") else _number(se_raw, f"{where}.{se_key}", name, "a number or 'N/A'")
         if stderr is not None and stderr < 0:
@@ -277,9 +281,10 @@ def read_results_csv(
 
     ``benchmark`` is a scheme id (or one of ``extra``); ``metric`` must be one of the scheme's metric keys
     for it (its own, its legacy key or an alias's); ``stderr`` and ``n`` may be empty (unknown). An unknown
-    benchmark, a wrong metric, a non-numeric value, a value outside the metric's range or a repeated
-    (team, benchmark) row is an error naming the line and listing what was expected; ``name`` is how errors
-    and sources name the file (default: the path in errors, its base name in sources).
+    benchmark, a wrong metric, a non-numeric value or a repeated (team, benchmark) row is an error naming the
+    line and listing what was expected. A value outside the metric's range (``48.3`` where 0-1 is expected) is
+    a problem of that benchmark only (``problems``; the row is not used, the others count); ``name`` is how
+    errors and sources name the file (default: the path in errors, its base name in sources).
     """
     source = name or Path(path).name
     name = name or str(path)
@@ -291,6 +296,7 @@ def read_results_csv(
     ns = to_numbers(frame, "n", name, allow_empty=True)
     seen: dict[tuple[str, str], int] = {}
     results = []
+    problems: list[ResultProblem] = []
     for i, row in enumerate(frame.itertuples(index=False)):
         line = int(row.line)
         spec = specs.get(row.benchmark)
@@ -302,7 +308,11 @@ def read_results_csv(
                                 line=line, place="column metric",
                                 expected=" or ".join(f"'{k}'" for k in spec.metric_keys()))
         if (why := spec.check_value(values[i])) is not None:
-            raise EvidenceError(why, file=name, line=line, place="column value", expected="the metric's native scale")
+            # a problem of this benchmark only (it is scored 0, with the problem); the file's other rows count
+            problems.append(ResultProblem(benchmark=spec.id, problem=Problem(
+                message=f"{spec.id}: {why}: not used", file=name, line=line, place="column value",
+                expected="the metric's native scale")))
+            continue
         if stderrs[i] < 0:
             raise EvidenceError(f"negative stderr {stderrs[i]}", file=name, line=line, place="column stderr",
                                 expected=">= 0 or empty")
@@ -319,7 +329,7 @@ def read_results_csv(
             team=row.team, model=row.model, benchmark=spec.id, metric=row.metric, value=values[i],
             stderr=None if math.isnan(stderrs[i]) else stderrs[i], n=None if n is None else int(n),
             source=f"{source}:{line}"))
-    return ResultSet(results=tuple(results))
+    return ResultSet(results=tuple(results), problems=tuple(problems))
 
 
 def combine_results(*parts: ResultSet) -> ResultSet:
