@@ -18,7 +18,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
              "sheet", "round", "charts", "executor", "kernels", "findings", "tables"),
     "evidence": ("evidence",),
-    "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
+    "review": ("dossier", "dossier_cache", "panels", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("lifecycle", "readiness", "userdata", "ledger", "checkpoint", "batch", "collect", "refresh", "aggregate", "wording",
                      "hub",
                      "verifypage", "report"),
