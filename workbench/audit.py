@@ -575,16 +575,14 @@ def audit_round(
 
 def _check_dossier_cache(a: _Audit, r: Round) -> None:
     """The cached dossiers (``cache/dossier/``) are recomputed and compared, never trusted: an edited one is an
-    error; one made from inputs the round no longer has is never shown, and noted."""
+    error. One made from inputs the round no longer has (an amendment, new evidence) is never shown: no finding."""
     from .dossier_cache import check_cache  # the evidence modules: only when the audit gets here
 
     for c in check_cache(r):
-        if c.state == "ok":
-            continue
-        severity: Severity = "info" if c.state == "stale" else "error"
-        a.add(severity, "evidence.cache", c.file, f"cached dossier of {c.team}: {c.message}", state=c.state,
-              differences=c.differences or None, expected="a dossier equal to the one recomputed from its inputs "
-              "(delete the file; the next notebook or batch writes it again)" if severity == "error" else None)
+        if c.state in ("mismatch", "invalid"):
+            a.add("error", "evidence.cache", c.file, f"cached dossier of {c.team}: {c.message}", state=c.state,
+                  differences=c.differences or None, expected="a dossier equal to the one recomputed from its "
+                  "inputs (delete the file; the next notebook or batch writes it again)")
 
 
 def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses: Collection[str | Path]) -> None:
