@@ -9,7 +9,7 @@ PROXY  := .hub-proxy/node_modules/.bin/configurable-http-proxy
 # (for the hub's proxy).
 APT_PKGS := chromium fonts-nanum
 
-.PHONY: demo test lint bench system-deps proxy clean
+.PHONY: demo test check lint bench system-deps proxy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ demo: $(STAMP) system-deps
 test: $(STAMP) system-deps proxy
 	$(PY) -m ruff check workbench tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# everything but the browser, hub, demo and wheel tests: the development loop (docs: README, Development)
+CHECK_MARKS := not browser and not hub and not demo and not wheel
+check: $(STAMP)
+	$(PY) -m ruff check workbench tests benchmarks
+	$(PY) -m pytest -n 2 --dist loadgroup -m "$(CHECK_MARKS)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check workbench tests benchmarks
