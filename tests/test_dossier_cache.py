@@ -219,3 +219,21 @@ def test_cli_builds_the_dossiers_of_the_teams_experts_review(results_round, caps
     assert out.startswith("tb: cache/dossier/tb/") and not _files(results_round, "ta")
     assert main(["evidence", "build", str(results_round), "--team", "nope"]) == 1
     assert "unknown team(s) nope" in capsys.readouterr().err
+
+
+def test_every_expert_notebook_of_a_team_after_the_first_loads_the_cached_dossier(results_round, monkeypatch):
+    from workbench.files import sha256_file
+    from workbench.review import open_review
+
+    first = open_review(str(results_round), "e1", "ta", "expert", "en")
+    assert len(_files(results_round, "ta")) == 1
+
+    def no_build(*a, **k):
+        raise AssertionError("the second notebook of the team rebuilt the dossier")
+
+    monkeypatch.setattr(dc, "build_dossier", no_build)
+    second = open_review(str(results_round), "e2", "ta", "expert", "en")
+    assert second.ctx.dossier == first.ctx.dossier and second.ctx.dossier.points
+    csv = results_round / "evidence" / "ta" / "results.csv"
+    [rec] = [m for m in second.ctx.materials if m.path == "evidence/ta/results.csv"]
+    assert rec.sha256 == sha256_file(csv) and rec.bytes == csv.stat().st_size
