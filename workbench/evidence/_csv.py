@@ -256,7 +256,8 @@ def to_numbers(frame: pd.DataFrame, column: str, name: str, *, allow_empty: bool
     becomes a silent missing answer.
     """
     raw = frame[column].to_numpy(dtype=object)
-    values = pd.to_numeric(pd.Series(raw, dtype=object).replace("", None), errors="coerce").to_numpy(dtype=float)
+    # an empty cell coerces to NaN like any other non-number; which NaNs are allowed is decided below
+    values = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float)
     empty = raw == ""
     bad = ~np.isfinite(values) & ~empty
     if not allow_empty:
