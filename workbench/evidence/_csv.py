@@ -16,6 +16,7 @@ import array
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,37 @@ def _line_facts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool] | Non
     return per_line, blank, int(lengths.max(initial=0)), strip
 
 
+def _pandas_frame(data: bytes, header: list[str]) -> pd.DataFrame:
+    """Every row after the first line of ``data`` as strings, through pandas' C parser (no NA conversion)."""
+    return pd.read_csv(io.BytesIO(data), header=None, names=header, skiprows=1, dtype=str, na_filter=False,
+                       keep_default_na=False, skip_blank_lines=True, engine="c", encoding="utf-8", quotechar='"',
+                       doublequote=True, on_bad_lines="error")
+
+
+def _check_lines(data: bytes, width: int) -> tuple[np.ndarray, int, bool] | None:
+    """Which lines of ``data`` are rows (not the header, not blank), the longest line, and whether a cell may need
+    stripping; None when a line breaks a rule of the fast path (see :func:`_line_facts`) or has another number
+    of fields than ``width``."""
+    a = np.frombuffer(data, np.uint8)
+    commas, blanks, longest, strip = [], [], 0, not data.isascii()
+    lo = 0
+    while lo < len(a):  # whole lines per chunk: the quote state resets at every line end
+        hi = data.find(b"\n", min(len(a), lo + _CHUNK) - 1) + 1
+        facts = _line_facts(a[lo:hi])
+        if facts is None:
+            return None
+        commas.append(facts[0])
+        blanks.append(facts[1])
+        longest, strip = max(longest, facts[2]), strip or facts[3]
+        lo = hi
+    c, b = np.concatenate(commas), np.concatenate(blanks)
+    rows = ~b
+    rows[0] = False  # the header
+    if b[0] or (c[rows] != width - 1).any():
+        return None  # a row with another number of fields: the exact reader names its line
+    return rows, longest, strip
+
+
 def _fast_frame(data: bytes, name: str, required: Sequence[str], optional: Sequence[str]) -> pd.DataFrame | None:
     """The frame :func:`parse_csv` would return for ``data``, through pandas' C parser; None when the exact reader
     must read it (see the module docstring)."""
@@ -179,29 +211,18 @@ def _fast_frame(data: bytes, name: str, required: Sequence[str], optional: Seque
     if not header or header == [""]:
         return None
     _check_header(header, name, required, optional)
-    a = np.frombuffer(data, np.uint8)
-    commas, blanks, longest, strip = [], [], 0, not data.isascii()
-    lo = 0
-    while lo < len(a):  # whole lines per chunk: the quote state resets at every line end
-        hi = data.find(b"\n", min(len(a), lo + _CHUNK) - 1) + 1
-        facts = _line_facts(a[lo:hi])
-        if facts is None:
+    # pandas splits the fields in a thread (its tokenizer releases the GIL) while the checks run here; its frame
+    # is used only if they pass
+    with ThreadPoolExecutor(1) as pool:
+        parsed = pool.submit(_pandas_frame, data, header)
+        checked = _check_lines(data, len(header))
+        try:
+            frame = parsed.result()
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
             return None
-        commas.append(facts[0])
-        blanks.append(facts[1])
-        longest, strip = max(longest, facts[2]), strip or facts[3]
-        lo = hi
-    c, b = np.concatenate(commas), np.concatenate(blanks)
-    data_rows = ~b
-    data_rows[0] = False  # the header
-    if b[0] or (c[data_rows] != len(header) - 1).any():
-        return None  # a row with another number of fields: the exact reader names its line
-    try:
-        frame = pd.read_csv(io.BytesIO(data), header=None, names=header, skiprows=1, dtype=str,
-                            na_filter=False, keep_default_na=False, skip_blank_lines=True, engine="c",
-                            encoding="utf-8", quotechar='"', doublequote=True, on_bad_lines="error")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+    if checked is None:
         return None
+    data_rows, longest, strip = checked
     where = np.flatnonzero(data_rows) + 1  # 1-based line of each row
     if len(frame) != len(where):
         return None
@@ -233,7 +254,7 @@ def read_csv(
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:  # grew after open_regular checked its size
         raise EvidenceError(f"file larger than {max_bytes} bytes", file=path, expected=f"at most {max_bytes} bytes")
-    frame = _fast_frame(data, name or str(path), required, optional)
+    frame = _fast_frame(data, name or str(path), required, optional)  # both readers read these bytes, once
     if frame is not None:
         return frame
     return parse_csv(decoded_lines(io.BytesIO(data), path), name or str(path), required, optional)
