@@ -17,7 +17,6 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -190,11 +189,14 @@ def _check_lines(data: bytes, width: int) -> tuple[np.ndarray, int, bool] | None
     return rows, longest, strip
 
 
-def _fast_frame(data: bytes, name: str, required: Sequence[str], optional: Sequence[str],
+def _fast_frame(data: bytes | list[bytes], name: str, required: Sequence[str], optional: Sequence[str],
                 reopen: str | None = None) -> pd.DataFrame | None:
     """The frame :func:`parse_csv` would return for ``data``, through pandas' C parser; None when the exact reader
     must read it (see the module docstring). ``reopen``: a path that opens the very file ``data`` was read from
-    (pandas reads a path faster than a buffer); the caller checks the file did not change meanwhile."""
+    (pandas reads a path faster than a buffer); the caller checks the file did not change meanwhile. ``data``
+    given as a one-item list is taken out of it, so that its memory is freed before pandas parses the file."""
+    if isinstance(data, list):
+        data = data.pop()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data or b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
@@ -214,16 +216,15 @@ def _fast_frame(data: bytes, name: str, required: Sequence[str], optional: Seque
     if not header or header == [""]:
         return None
     _check_header(header, name, required, optional)
-    # pandas splits the fields in a thread (its tokenizer releases the GIL) while the checks run here; its frame
-    # is used only if they pass
-    with ThreadPoolExecutor(1) as pool:
-        parsed = pool.submit(_pandas_frame, reopen or io.BytesIO(data), header)
-        checked = _check_lines(data, len(header))
-        try:
-            frame = parsed.result()
-        except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError):
-            return None
+    # the checks first, then pandas on the file itself with the bytes freed: memory stays near pandas' own
+    checked = _check_lines(data, len(header))
     if checked is None:
+        return None
+    source = reopen or io.BytesIO(data)
+    del data
+    try:
+        frame = _pandas_frame(source, header)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError):
         return None
     data_rows, longest, strip = checked
     where = np.flatnonzero(data_rows) + 1  # 1-based line of each row
@@ -263,11 +264,18 @@ def read_csv(
         # frame counts only if the file is still what was read and checked (size, modification time, rows).
         # Only a writer of the round's evidence folder, racing this read, could make pandas read more
         reopen = f"/proc/self/fd/{fh.fileno()}"
-        frame = _fast_frame(data, name or str(path), required, optional, reopen if os.path.exists(reopen) else None)
+        size = len(data)
+        holder = [data]
+        del data  # freed once checked
+        frame = _fast_frame(holder, name or str(path), required, optional, reopen if os.path.exists(reopen) else None)
         after = os.fstat(fh.fileno())
-    unchanged = before.st_size == after.st_size == len(data) and before.st_mtime_ns == after.st_mtime_ns
-    if frame is not None and unchanged:
-        return frame
+        if frame is not None and before.st_size == after.st_size == size and before.st_mtime_ns == after.st_mtime_ns:
+            return frame
+        del frame
+        fh.seek(0)
+        data = fh.read(max_bytes + 1)  # the exact reader, on what the file holds now (bounded again)
+    if len(data) > max_bytes:
+        raise EvidenceError(f"file larger than {max_bytes} bytes", file=path, expected=f"at most {max_bytes} bytes")
     return parse_csv(decoded_lines(io.BytesIO(data), path), name or str(path), required, optional)
 
 
