@@ -13,7 +13,7 @@ PROXY  := .hub-proxy/node_modules/.bin/configurable-http-proxy
 # (for the hub's proxy).
 APT_PKGS := chromium fonts-nanum golang-go golang-golang-x-mod-dev
 
-.PHONY: demo lab test lint bench system-deps proxy clean
+.PHONY: demo lab test check lint bench system-deps proxy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ lab: $(STAMP)
 test: $(STAMP) system-deps proxy
 	$(PY) -m ruff check workbench tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# everything but the browser, hub, demo and wheel tests: the development loop (docs: README, Development)
+CHECK_MARKS := not browser and not hub and not demo and not wheel
+check: $(STAMP)
+	$(PY) -m ruff check workbench tests benchmarks
+	$(PY) -m pytest -n 2 --dist loadgroup -m "$(CHECK_MARKS)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check workbench tests benchmarks

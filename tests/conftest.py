@@ -146,3 +146,16 @@ def pytest_sessionfinish(session, exitstatus) -> None:
             f"FAILED: /dev/null is no longer a character device (mode {stat.filemode(st.st_mode)}): a test or the "
             "code under test replaced it", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# whole modules that `make check` leaves out (it runs `pytest -m "not browser and not hub and not demo and not
+# wheel"`; `make test` runs everything): marked here so that no module has to remember it
+_MODULE_MARKS = {"test_browser.py": "browser", "test_report_browser.py": "browser", "test_hub.py": "hub",
+                 "test_demo.py": "demo"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        mark = _MODULE_MARKS.get(item.path.name)
+        if mark is not None:
+            item.add_marker(getattr(pytest.mark, mark))

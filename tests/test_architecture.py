@@ -18,7 +18,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
              "sheet", "round", "charts", "executor", "kernels", "findings", "tables", "note"),
     "evidence": ("evidence",),
-    "review": ("dossier", "panels", "drafts", "widgets", "submit", "review", "survey"),
+    "review": ("dossier", "dossier_cache", "panels", "drafts", "widgets", "submit", "review", "survey"),
     "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "tlog", "checkpoint",
                      "batch", "collect", "refresh", "aggregate", "wording",
                      "hub",
@@ -135,6 +135,31 @@ def test_altair_is_imported_without_the_iri_grammars_and_they_stay_importable():
         "import rfc3987_syntax\n"
         "assert sys.modules['rfc3987_syntax'] is not None\n"
         "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_the_notebooks_first_cell_defers_ml_dtypes_until_a_bf16_lookup():
+    """``import workbench.review`` must not pay ml_dtypes' import (0.7-1.4 s); the dtype table still knows every
+    name without it, and imports it on the first bfloat16/float8 look-up."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import workbench.review\n"
+        "from workbench.evidence._safetensors import DTYPES, ITEMSIZE\n"
+        "assert 'ml_dtypes' not in sys.modules, 'imported eagerly'\n"
+        "assert 'BF16' in DTYPES and 'F8_E4M3' in DTYPES and [1] not in DTYPES and 'X' not in DTYPES\n"
+        "assert len(DTYPES) == len(list(DTYPES)) == len(ITEMSIZE) == 15\n"
+        "assert DTYPES['F32'].itemsize == 4 and 'ml_dtypes' not in sys.modules\n"
+        "import ml_dtypes\n"
+        "assert DTYPES['BF16'] == ml_dtypes.bfloat16 and DTYPES['F8_E5M2'] == ml_dtypes.float8_e5m2\n"
+        "assert all(DTYPES[k].itemsize == ITEMSIZE[k] for k in DTYPES)\n"
+        "try:\n"
+        "    DTYPES['X']\n"
+        "except KeyError:\n"
+        "    print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -34,3 +34,20 @@ def test_xdist_groups_run_on_one_worker(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     workers = {(tmp_path / "base" / f"g{i}").read_text() for i in range(6)}
     assert len(workers) == 1, f"one group ran on {sorted(workers)}"
+
+
+def test_make_check_leaves_out_exactly_the_browser_hub_demo_and_wheel_tests():
+    """``make check`` (the development loop, README "Development") selects with the Makefile's CHECK_MARKS; the
+    browser, hub and demo modules are marked by conftest, so none of their tests run there, and the rest do."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    marks = re.search(r"^CHECK_MARKS := (.+)$", (root / "Makefile").read_text(), re.M)
+    assert marks and "$(CHECK_MARKS)" in (root / "Makefile").read_text()
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "-m", marks.group(1), "tests/test_hub.py", "tests/test_demo.py", "tests/test_browser.py",
+                          "tests/test_report_browser.py", "tests/test_suite.py"],
+                         capture_output=True, text=True, cwd=root, timeout=300)
+    selected = {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line}
+    assert selected == {"tests/test_suite.py"}, out.stdout[-2000:] + out.stderr[-2000:]

@@ -122,7 +122,7 @@ CHECKS = (
     "sheet.assignment", "sheet.coi", "sheet.ledger", "sheet.missing", "sheet.rejected", "sheet.decision",
     "sheet.input", "assignment.coverage", "report.missing", "report.signature", "report.ledger", "report.files",
     "report.recompute", "report.mismatch", "rerun.template", "rerun.failed", "rerun.mismatch", "rerun.version",
-    "rerun.survey", "sheet.votes", "ledger.authority", "sheet.excluded",
+    "rerun.survey", "sheet.votes", "ledger.authority", "sheet.excluded", "evidence.cache",
 )
 # Fields of a re-run sheet that legitimately differ from the signed one: the clock, where the files were
 # (paths of the temporary answers/output folders), the signing key (the re-run signs nothing) and the
@@ -587,6 +587,7 @@ def audit_round(
     entries, used = _core(a, r)
     _check_witnesses(a, r, entries, witnesses)
     _check_inputs(a, r, used)
+    _check_dossier_cache(a, r)
     _check_coverage(a, r, used)
     _check_report(a, r, entries)
     chosen = {k: v for k, v in used.items() if only is None or f"{k[0]}/{k[1]}" in set(only)}
@@ -615,6 +616,18 @@ def audit_round(
     res = _result(a, r.rules.round_id, rerun)
     n = len(list((r.path / "sheets").glob("*/*.dsse.json")))
     return res.model_copy(update={"sheets": n, "accepted": len(used), "rerun_sheets": len(chosen) if rerun else 0})
+
+
+def _check_dossier_cache(a: _Audit, r: Round) -> None:
+    """The cached dossiers (``cache/dossier/``) are recomputed and compared, never trusted: an edited one is an
+    error. One made from inputs the round no longer has (an amendment, new evidence) is never shown: no finding."""
+    from .dossier_cache import check_cache  # the evidence modules: only when the audit gets here
+
+    for c in check_cache(r):
+        if c.state in ("mismatch", "invalid"):
+            a.add("error", "evidence.cache", c.file, f"cached dossier of {c.team}: {c.message}", state=c.state,
+                  differences=c.differences or None, expected="a dossier equal to the one recomputed from its "
+                  "inputs (delete the file; the next notebook or batch writes it again)")
 
 
 def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses: Collection[str | Path]) -> None:

@@ -65,6 +65,8 @@ from .round import Round, load_round
 from .shipped import review_notebook
 from .submit import UNATTENDED_ENV, issue_token, sheet_versions
 
+DOSSIER_CACHE_ENV = "WORKBENCH_DOSSIER_CACHE"  # = workbench.dossier_cache.CACHE_ENV (not imported here: it loads every evidence module)
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Failure", "Task", "TaskResult", "default_notebook", "execute", "plan", "run_batch", "run_task", "summary_table"]
@@ -281,6 +283,8 @@ def _run_claimed(t: Task, rd: Path, base: Path, folder: Path, notebook: str, tim
     # a one-use token for this notebook's kernel: the variable alone, set by hand, signs nothing
     token_env, token = issue_token(folder, t.reviewer, t.team) if t.answers_file else ("", None)
     task_env = {UNATTENDED_ENV: token_env}
+    # a re-run elsewhere (the audit's) recomputes every dossier: a cached one is never trusted there
+    env[DOSSIER_CACHE_ENV] = "" if base.resolve() == rd.resolve() else "off"
     seen: list[dict[str, Any]] = []
     start = time.monotonic()
     error = ""
@@ -349,6 +353,19 @@ def _batch_lock(rd: Path) -> Iterator[None]:
         yield
 
 
+def _build_dossiers(r: Round, todo: list[tuple[Task, int]]) -> None:
+    """Compute the dossier of every team an expert notebook of ``todo`` shows, once, before the notebooks run
+    (each notebook then loads it after checking its key: :mod:`workbench.dossier_cache`)."""
+    from .dossier_cache import build_cache  # the evidence modules: only when a batch runs
+    from .round import PANEL_ROLES
+
+    teams = sorted({t.team for t, _ in todo if t.role in PANEL_ROLES})
+    if teams:
+        start = time.monotonic()
+        build_cache(r, teams)
+        log.info("dossiers of %d team(s) ready in %.1f s", len(teams), time.monotonic() - start)
+
+
 def run_batch(
     round_dir: str | Path,
     *,
@@ -403,6 +420,7 @@ def run_batch(
                 results[(t.reviewer, t.team)] = done.model_copy(update={"state": "skipped"})
             else:
                 todo.append((t, (old.attempts if old else 0)))
+        _build_dossiers(r, todo)
         log.info("batch %s: %d notebook(s) to run, %d done before; notebook %s, %d job(s) on %s",
                  rd, len(todo), len(results), nb, jobs, executor)
         results.update(execute(todo, rd, nb, jobs=jobs, executor=executor, timeout=timeout, retries=retries,

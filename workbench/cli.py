@@ -641,6 +641,31 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
 
 
 @register
+def _add_evidence(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evidence", help="compute the teams' dossiers once for the round's notebooks")
+    es = p.add_subparsers(dest="evidence_cmd", required=True)
+    b = es.add_parser("build", help="compute and store every expert-reviewed team's dossier under ROUND/cache/dossier "
+                                    "(what `workbench batch` does first); a stored one with the current key is kept")
+    b.add_argument("round", metavar="ROUND")
+    b.add_argument("--team", action="append", help="only this team (repeatable; default: every team an expert reviews)")
+    b.set_defaults(func=_cmd_evidence_build)
+
+
+def _cmd_evidence_build(args: argparse.Namespace) -> int:
+    from .dossier_cache import build_cache
+    from .round import load_round
+
+    r = load_round(args.round)
+    unknown = sorted(set(args.team or ()) - {t.id for t in r.teams.teams})
+    if unknown:
+        raise WorkbenchError(f"unknown team(s) {', '.join(unknown)}", file=r.path / "teams.yaml",
+                         expected="one of " + ", ".join(t.id for t in r.teams.teams))
+    for team, path in build_cache(r, args.team).items():
+        print(f"{team}: {path.relative_to(r.path).as_posix()}")
+    return 0
+
+
+@register
 def _add_batch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="execute the review notebook for every assignment (parallel, resumable)")
     p.add_argument("round", metavar="ROUND")

@@ -41,7 +41,7 @@ from pydantic import Field
 
 from .base import Model, from_pydantic
 from .charts import PendingChart
-from .dossier import build_dossier
+from .dossier_cache import cache_key, cached_dossier
 from .drafts import Autosaver, Draft, DraftStore, Submission
 from .errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
 from .files import atomic_write_bytes, iter_files, load_yaml, sha256_file
@@ -532,10 +532,12 @@ def open_review(
         raise KeyFileError("key file not found", file=params.key_file, place="key_file")
     answers = load_answers(params.answers_file) if params.answers_file else None
     # user evaluators score usability only; the benchmark and independence evidence is the experts'
-    dossier = build_dossier(r, team_id) if role in PANEL_ROLES else None
+    # computed once per round and input (workbench.dossier_cache): loaded when its key matches, else built
+    key = cache_key(r, team_id) if role in PANEL_ROLES else None
+    dossier = cached_dossier(r, team_id, key=key) if key is not None else None
 
     evidence_dir = rd / "evidence" / team_id
-    hashed = {f.path: f for f in dossier.inputs} if dossier is not None else {}
+    hashed = {**key.records(), **{f.path: f for f in dossier.inputs}} if key is not None and dossier is not None else {}
     materials = []
     if evidence_dir.is_dir():
         for i, f in enumerate(iter_files(evidence_dir)):

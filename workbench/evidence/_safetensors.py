@@ -18,11 +18,10 @@ import math
 import mmap
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
 from ..errors import EvidenceError, InputFileError
@@ -30,6 +29,7 @@ from ..files import parse_json
 
 __all__ = [
     "DTYPES",
+    "ITEMSIZE",
     "PICKLE_SUFFIXES",
     "Header",
     "TensorInfo",
@@ -44,24 +44,47 @@ WINDOW_BYTES = 64 * 1024 * 1024
 # an attempt to exhaust memory with per-tensor records, refused before any record is built.
 MAX_TENSORS = 200_000
 
-# safetensors dtype names -> numpy dtypes (ml_dtypes provides bfloat16 and the float8 formats).
-DTYPES: dict[str, np.dtype] = {
-    "F64": np.dtype("<f8"),
-    "F32": np.dtype("<f4"),
-    "F16": np.dtype("<f2"),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
-    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
-    "I64": np.dtype("<i8"),
-    "I32": np.dtype("<i4"),
-    "I16": np.dtype("<i2"),
-    "I8": np.dtype("i1"),
-    "U64": np.dtype("<u8"),
-    "U32": np.dtype("<u4"),
-    "U16": np.dtype("<u2"),
-    "U8": np.dtype("u1"),
-    "BOOL": np.dtype("?"),
+# safetensors dtype names -> numpy dtypes. bfloat16 and the float8 formats come from ml_dtypes, whose import
+# costs 0.7-1.4 s: it is imported on the first look-up of one of them (a notebook that never reads a bf16 tensor
+# never pays it), while membership, iteration and ITEMSIZE need no import.
+_PLAIN_DTYPES: dict[str, str] = {
+    "F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+    "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
 }
+_ML_DTYPES: dict[str, str] = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+_ORDER = ("F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8", "U64", "U32", "U16",
+          "U8", "BOOL")
+ITEMSIZE: dict[str, int] = {**{k: np.dtype(v).itemsize for k, v in _PLAIN_DTYPES.items()},
+                            "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+class _DtypeTable(Mapping[str, np.dtype]):
+    """Read-only ``name -> numpy dtype`` that imports ml_dtypes only when one of its dtypes is looked up."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, np.dtype] = {k: np.dtype(v) for k, v in _PLAIN_DTYPES.items()}
+
+    def __getitem__(self, name: str) -> np.dtype:
+        got = self._cache.get(name)
+        if got is None:
+            if name not in _ML_DTYPES:
+                raise KeyError(name)
+            import ml_dtypes  # deferred: see above
+
+            got = self._cache[name] = np.dtype(getattr(ml_dtypes, _ML_DTYPES[name]))
+        return got
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in ITEMSIZE  # a JSON list or dict is no dtype name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ORDER)
+
+    def __len__(self) -> int:
+        return len(_ORDER)
+
+
+DTYPES: Mapping[str, np.dtype] = _DtypeTable()
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -194,7 +217,7 @@ def _tensor_info(p: Path, name: str, entry: object) -> TensorInfo:
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_int(o) and o >= 0 for o in offsets)
             and offsets[0] <= offsets[1]):
         raise _fail(p, f"bad data_offsets {offsets!r}", place=place, expected="[begin, end] with 0 <= begin <= end")
-    expected = math.prod(shape) * DTYPES[dtype].itemsize
+    expected = math.prod(shape) * ITEMSIZE[dtype]
     if offsets[1] - offsets[0] != expected:
         raise _fail(p, f"data_offsets span {offsets[1] - offsets[0]} bytes but shape {shape} of {dtype} needs "
                     f"{expected}", place=place, expected="shape product x itemsize == byte length")
@@ -230,7 +253,7 @@ def _mapped(header: Header, info: TensorInfo, step: int) -> Iterator[tuple[int, 
 def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first element, 1-D slab)`` over the tensor's elements in order, each slab at most
     ``window_bytes`` whatever the shape (a single row of gigabytes included). Callers must not keep a slab."""
-    yield from _mapped(header, info, max(1, window_bytes // DTYPES[info.dtype].itemsize))
+    yield from _mapped(header, info, max(1, window_bytes // ITEMSIZE[info.dtype]))
 
 
 def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[np.ndarray]:
