@@ -151,7 +151,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # whole modules that `make check` leaves out (it runs `pytest -m "not browser and not hub and not demo and not
 # wheel"`; `make test` runs everything): marked here so that no module has to remember it
 _MODULE_MARKS = {"test_browser.py": "browser", "test_report_browser.py": "browser", "test_hub.py": "hub",
-                 "test_demo.py": "demo"}
+                 "test_hub_stage.py": "hub", "test_demo.py": "demo"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -387,6 +387,11 @@ def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
     figures = re.findall(r"\b\d+\.\d+\b", "\n".join(table[1:]))
     assert figures and all(len(f.split(".")[1]) == 1 for f in figures), figures
     csv = (rd / "report" / "scores.csv").read_text()
+    assert [row.split(",")[1] for row in csv.splitlines()[1:]] == teams  # scores.csv in rank order too
+    from workbench.report import scores_csv
+
+    legacy = scores_csv(aggregate_round(load_round(rd)), team_order=True)  # as reports before 2026-12-04
+    assert [row.split(",")[1] for row in legacy.splitlines()[1:]] == ["ta", "tb", "tc"]
     for line in table[1:]:
         total = line.split()[5]
         assert f",{total}," in csv  # the terminal and the published file show the same figure

@@ -184,10 +184,14 @@ def benchmark_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
     return _panels(charts, w.t("r_bench_chart"))
 
 
-def scores_csv(agg: Aggregate) -> str:
+def scores_csv(agg: Aggregate, *, team_order: bool = False) -> str:
     """The score table as CSV text (UTF-8, '\\n' line ends, stable column order), its figures at the report's
-    rounding (:data:`SHOWN_COLS`; the signed report keeps full precision)."""
+    rounding (:data:`SHOWN_COLS`; the signed report keeps full precision), in rank order as the report lists
+    the teams (unranked ones last). ``team_order``: by team id, as reports signed before 2026-12-04 wrote it
+    (the audit recomputes either)."""
     table = agg.scores[SCORE_COLS].copy()
+    if not team_order:
+        table = table.sort_values(["rank", "team"], na_position="last", kind="stable")
     for col, digits in SHOWN_COLS.items():
         table[col] = [shown(None if pd.isna(v) else float(v), digits) for v in table[col]]
     return table.to_csv(index=False, lineterminator="\n")
