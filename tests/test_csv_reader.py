@@ -105,6 +105,9 @@ def test_a_results_file_keeps_its_line_numbers_through_the_fast_path(tmp_path):
     got = read_results_csv(f)
     assert [r.source for r in got.results] == ["r.csv:2", "r.csv:3", "r.csv:4", "r.csv:6"]
     f.write_text("\n".join([*rows, 't3,m,kobest,"acc,none",1.5,,']) + "\n")
+    [bad] = read_results_csv(f).problems  # out of scale: a problem of its benchmark, named by its line
+    assert bad.problem.line == 7
+    f.write_text("\n".join([*rows, 't3,m,kobest,"acc,none",abc,,']) + "\n")
     with pytest.raises(EvidenceError) as e:
         read_results_csv(f)
     assert e.value.line == 7

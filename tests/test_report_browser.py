@@ -273,10 +273,10 @@ def test_the_forged_report_is_red(report, tmp_path):
         result, verdict, bad = _verify_at(page, url, "", "verify-forged-red.png")
         assert result == "bad" and "검증 실패" in verdict and "NOT verified" in verdict
         # the report's signature, the report entry's authority, and the duplicate name in keys.json, each named
-        assert "no pinned coordinator key verifies it" in bad
+        assert "does not verify with any coordinator key the ledger pins" in bad
         assert f"ledger entry {len((folder / 'ledger.jsonl').read_bytes().splitlines())} (report) may be signed by a " \
                "coordinator only" in bad and forger in bad
-        assert "keys.json lists no name and no key twice" in bad and "twice: coord" in bad
+        assert "keys.json lists a name or a key twice" in bad and "twice: coord" in bad
         # ...and with the ministry's key id in the link, red as well
         result, verdict, _ = _verify_at(page, url, f"#key={_genuine_key_id(report)}", "verify-forged-pinned-red.png")
         assert result == "bad"

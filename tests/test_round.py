@@ -126,7 +126,7 @@ def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "changed after version 1 was frozen: rules" in err
     assert main(["round", "amend", str(rd), "--key", key, "--reason", "two teams"]) == 0
-    assert "rules.cut: 2 -> 1" in capsys.readouterr().out
+    assert "cut line changed from 2 to 1 teams" in capsys.readouterr().out  # the report's words
     assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "e1.key")]) == 1
     assert "not a coordinator's key" in capsys.readouterr().err
 
@@ -158,7 +158,8 @@ def test_amendment_output_names_keys_not_their_pem(tmp_path, capsys):
     write_yaml(rd / "rules.yaml", rules)
     assert main(["round", "amend", str(rd), "--key", str(tmp_path / "keys" / "coord.key"), "--reason", "add e9"]) == 0
     out = capsys.readouterr().out
-    assert "BEGIN PUBLIC KEY" not in out and "roster.reviewers[e9]: (none) -> {" in out and "'public_key': 'key " in out
+    assert "BEGIN PUBLIC KEY" not in out and "roster.reviewers[e9] added: id: e9" in out and "public_key: key " in out
+    assert "{'" not in out  # words, not a Python repr
     assert "-> None" not in out
 
 
