@@ -287,15 +287,13 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def test_the_independence_chart_shows_the_flagged_vision_encoder(tmp_path):
-    """Issue 27, item 10: on Cheonma's notebook the chart drew attention and MLP inside the null band and left
-    out the vision encoder the table flags as derived (z 20.8): a reviewer skimming the chart saw a clean model."""
-    import base64
-    import urllib.parse
-
+def _expert_review_lab(tmp_path: Path, demo_evidence: bool | str):
+    """A round whose one team submitted demo evidence (``demo_evidence``: see roundkit.make_round) and a folder
+    for JupyterLab holding the expert's review notebook for it (Korean), with every cell kept rendered and no
+    news or update prompt. Returns the kit and the folder."""
     import papermill as pm
 
-    kit = make_round(tmp_path / "made", demo_evidence="team-cheonma")
+    kit = make_round(tmp_path / "made", demo_evidence=demo_evidence)
     lab = tmp_path / "lab"
     settings = lab / ".jupyter" / "lab-settings" / "@jupyterlab"
     _dump_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
@@ -304,6 +302,16 @@ def test_the_independence_chart_shows_the_flagged_vision_encoder(tmp_path):
     pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(lab / "review.ipynb"), prepare_only=True,
                         parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM,
                                     "role": "expert", "lang": "ko", "key_file": str(kit.expert_key)})
+    return kit, lab
+
+
+def test_the_independence_chart_shows_the_flagged_vision_encoder(tmp_path):
+    """Issue 27, item 10: on Cheonma's notebook the chart drew attention and MLP inside the null band and left
+    out the vision encoder the table flags as derived (z 20.8): a reviewer skimming the chart saw a clean model."""
+    import base64
+    import urllib.parse
+
+    _, lab = _expert_review_lab(tmp_path, "team-cheonma")
     with _lab_page(lab, width=1280, height=1600, failure="independence-chart-failure.png") as (page, url):
         page.goto(url("lab/tree/review.ipynb"))
         page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
@@ -331,17 +339,7 @@ def test_expert_form_with_every_evidence_panel_and_the_language_switch(tmp_path)
     """The expert's form on a team with the demo's full evidence, as a Korean reviewer sees it: every evidence
     table and the three charts, no error text, tables inside the pane, nothing loaded from outside
     127.0.0.1. Then English: the labels change, the typed comment and the chosen level stay, the draft too."""
-    import papermill as pm
-
-    kit = make_round(tmp_path / "made", demo_evidence=True)
-    lab = tmp_path / "lab"
-    settings = lab / ".jupyter" / "lab-settings" / "@jupyterlab"
-    _dump_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
-    _dump_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
-               {"fetchNews": "false", "checkForUpdates": False})
-    pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(lab / "review.ipynb"), prepare_only=True,
-                        parameters={"round_dir": str(kit.round_dir), "reviewer_id": EXPERT, "team_id": TEAM,
-                                    "role": "expert", "lang": "ko", "key_file": str(kit.expert_key)})
+    kit, lab = _expert_review_lab(tmp_path, True)
     outside: list[str] = []
     comment = "증거 표가 읽기 쉽다 / the tables read well"
     with _lab_page(lab, width=1280, height=1600, failure="expert-panels-failure.png", outside=outside) as (page, url):

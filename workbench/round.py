@@ -146,6 +146,15 @@ def title_in(title: str | Mapping[str, str], lang: str) -> str:
     return title.get(lang) or next(iter(title.values()), "")
 
 
+def _valid_pem(v: str) -> str:
+    """``v`` when it is an Ed25519 public key in PEM, else the reason as a ValueError (for pydantic)."""
+    try:
+        public_key_from_pem(v)
+    except KeyFileError as e:
+        raise ValueError(e.message) from None
+    return v
+
+
 class Witness(Model):
     """A witness of the round's ledger: the name on their checkpoint signature line and their public key (PEM).
     Only a listed witness's cosignature counts (see :mod:`workbench.checkpoint`)."""
@@ -156,11 +165,7 @@ class Witness(Model):
     @field_validator("public_key")
     @classmethod
     def _pem(cls, v: str) -> str:
-        try:
-            public_key_from_pem(v)
-        except KeyFileError as e:
-            raise ValueError(e.message) from None
-        return v
+        return _valid_pem(v)
 
     def key(self) -> Ed25519PublicKey:
         return public_key_from_pem(self.public_key)
@@ -261,13 +266,7 @@ class RosterEntry(Model):
     @field_validator("public_key")
     @classmethod
     def _pem(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            public_key_from_pem(v)
-        except KeyFileError as e:
-            raise ValueError(e.message) from None
-        return v
+        return v if v is None else _valid_pem(v)
 
     def key(self) -> Ed25519PublicKey:
         """The member's public key; :class:`RoundError` when the roster names none yet."""
