@@ -92,14 +92,51 @@ def test_unknown_and_swapped_payload_type(keys):
         b'{"payloadType": "x", "payload": "", "signatures": []}',
         b'{"payloadType": 1, "payload": "", "signatures": [{"sig": ""}]}',
         b'{"payloadType": "x", "payload": "***", "signatures": [{"sig": ""}]}',
-        b'{"payloadType": "x", "payload": "", "signatures": [{"sig": "", "key": "PEM"}]}',
-        b'{"payloadType": "x", "payload": "", "signatures": [{"sig": ""}], "extra": 1}',
+        b'{"payloadType": "x", "payload": "YQ=", "signatures": [{"sig": ""}]}',  # wrong padding
+        b'{"payloadType": "x", "payload": "YQ", "signatures": [{"sig": "-/"}]}',  # two alphabets mixed
+        b'{"payload": "", "signatures": [{"sig": ""}]}',
         b"[" * 5000,
     ],
 )
 def test_malformed_envelopes(keys, env):
     with pytest.raises(SignatureError, match="malformed envelope"):
         verify_envelope(env, keys["alice"][1])
+
+
+def _reencode(b64: str, urlsafe: bool, padded: bool) -> str:
+    raw = base64.b64decode(b64)
+    out = (base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)).decode()
+    return out if padded else out.rstrip("=")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.binary(max_size=300), urlsafe=st.booleans(), padded=st.booleans(),
+       extra=st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k not in ("payloadType", "payload",
+                                                                                      "signatures")),
+                             st.integers() | st.text(max_size=20), max_size=3),
+       sig_extra=st.dictionaries(st.sampled_from(["key", "cert", "note"]), st.text(max_size=20), max_size=2))
+def test_envelopes_the_dsse_spec_says_verifiers_must_accept(keys, payload, urlsafe, padded, extra, sig_extra):
+    """Issue 26: URL-safe base64, missing padding and unknown fields are valid DSSE; the payload is the same, and
+    a field nobody defined is never read (a key put there is not trusted: the caller's key decides)."""
+    priv, pub = keys["alice"]
+    env = sign_payload(payload, SHEET_TYPE, priv)
+    env = {**extra, **env, "payload": _reencode(env["payload"], urlsafe, padded),
+           "signatures": [{**sig_extra, **s, "sig": _reencode(s["sig"], urlsafe, padded)} for s in env["signatures"]]}
+    assert verify_envelope(json.dumps(env).encode(), pub) == payload
+    with pytest.raises(SignatureError):
+        verify_envelope(json.dumps(env).encode(), keys["mallory"][1])  # another key: refused, whatever the extras say
+
+
+def test_cli_verify_accepts_url_safe_unpadded_envelopes_with_unknown_fields(keys, tmp_path, capsys):
+    from workbench.signing import public_key_pem
+
+    priv, pub = keys["alice"]
+    env = sign_payload(PAYLOAD, SHEET_TYPE, priv)
+    env = {**env, "payload": _reencode(env["payload"], True, False), "note": "from another tool",
+           "signatures": [{**env["signatures"][0], "sig": _reencode(env["signatures"][0]["sig"], True, False)}]}
+    (tmp_path / "e.json").write_text(json.dumps(env))
+    (tmp_path / "a.pub").write_text(public_key_pem(pub))
+    assert main(["verify", str(tmp_path / "e.json"), "--pubkey", str(tmp_path / "a.pub")]) == 0
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -842,7 +842,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 @register
 def _add_checkpoint(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("checkpoint", help="sign the ledger's size and head as ROUND/checkpoints/<size>.txt, for witnesses")
+    p = sub.add_parser("checkpoint", help="sign the ledger's size and head as ROUND/checkpoints/<size, 8 digits>.txt (e.g. 00000543.txt), for witnesses")
     p.add_argument("round", metavar="ROUND")
     _key_args(p)
     p.set_defaults(func=_cmd_checkpoint)
@@ -857,7 +857,7 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 @register
 def _add_cosign(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cosign", help="countersign a ledger checkpoint as a witness and keep the copy")
-    p.add_argument("file", metavar="FILE", help="a checkpoint file (ROUND/checkpoints/<size>.txt)")
+    p.add_argument("file", metavar="FILE", help="a checkpoint file (ROUND/checkpoints/00000543.txt for size 543)")
     p.add_argument("--key", required=True, help="the witness's private key")
     p.add_argument("--name", required=True, help="the witness's name on the signature line")
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -164,13 +165,26 @@ def envelope_bytes(envelope: dict[str, Any]) -> bytes:
     return canonical_json(envelope)
 
 
+_STD_B64 = re.compile(r"[A-Za-z0-9+/]*")
+_URL_B64 = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64(value: Any, what: str, name: str) -> bytes:
+    """Base64 as the DSSE spec says verifiers must accept it: the standard or the URL-safe alphabet (one of them,
+    not a mix), with or without padding (when present, the right amount). Anything else is refused."""
     if not isinstance(value, str):
         raise SignatureError(f"malformed envelope: {what} is not a string", file=name, expected="base64 text")
+    body = value.rstrip("=")
+    padded = body + "=" * (-len(body) % 4)
     try:
-        return base64.b64decode(value, validate=True)
+        if value in (body, padded) and _STD_B64.fullmatch(body):
+            return base64.b64decode(padded, validate=True)
+        if value in (body, padded) and _URL_B64.fullmatch(body):
+            return base64.b64decode(padded, altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        raise SignatureError(f"malformed envelope: {what} is not valid base64", file=name) from None
+        pass
+    raise SignatureError(f"malformed envelope: {what} is not valid base64", file=name,
+                         expected="standard or URL-safe base64, with or without padding")
 
 
 def parse_envelope(data: bytes | str | dict[str, Any], name: str = "<envelope>") -> dict[str, Any]:
@@ -182,7 +196,8 @@ def parse_envelope(data: bytes | str | dict[str, Any], name: str = "<envelope>")
             data = parse_json(data, name)
         except Exception as e:  # InputFileError: report as an envelope problem, same one line
             raise SignatureError(f"malformed envelope: {getattr(e, 'message', e)}", file=name) from None
-    if not isinstance(data, dict) or set(data) != {"payloadType", "payload", "signatures"}:
+    # fields the spec does not define are ignored, as DSSE verifiers must (they are never read, let alone trusted)
+    if not isinstance(data, dict) or not {"payloadType", "payload", "signatures"} <= set(data):
         raise SignatureError("malformed envelope", file=name, expected="an object with payloadType, payload, signatures")
     if not isinstance(data["payloadType"], str):
         raise SignatureError("malformed envelope: payloadType is not a string", file=name)
@@ -191,7 +206,7 @@ def parse_envelope(data: bytes | str | dict[str, Any], name: str = "<envelope>")
     if not isinstance(sigs, list) or not sigs or len(sigs) > 16:
         raise SignatureError("malformed envelope: signatures", file=name, expected="a list of 1 to 16 signatures")
     for i, s in enumerate(sigs):
-        if not isinstance(s, dict) or "sig" not in s or not set(s) <= {"keyid", "sig"}:
+        if not isinstance(s, dict) or "sig" not in s:
             raise SignatureError(f"malformed envelope: signature {i}", file=name, expected="an object with keyid and sig")
         if "keyid" in s and not isinstance(s["keyid"], str):
             raise SignatureError(f"malformed envelope: signature {i} keyid", file=name, expected="a string")
