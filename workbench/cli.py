@@ -1053,7 +1053,7 @@ def _cmd_hub_serve(args: argparse.Namespace) -> int:
         return 0
     print(f"JupyterHub on http://127.0.0.1:{st.port}/ (put a TLS reverse proxy in front; Ctrl-C stops it); "
           f"restart it with: {full}", flush=True)
-    return start_hub(config)
+    start_hub(config)  # replaces this process
 
 
 def _cmd_hub_plan(args: argparse.Namespace) -> int:

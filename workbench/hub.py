@@ -59,7 +59,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -951,10 +951,17 @@ def write_hub(round_dir: str | Path, *, port: int, state_dir: str | Path, prefix
     return atomic_write_bytes(state / "jupyterhub_config.py", text.encode(), mode=0o600)
 
 
-def start_hub(config: Path) -> int:
-    """Run JupyterHub with ``config`` in the foreground (as root: it starts servers as other accounts)."""
+def start_hub(config: Path) -> NoReturn:
+    """Become JupyterHub with ``config``, in the foreground (as root: it starts servers as other accounts).
+
+    The process is replaced (exec), not parented: whoever started ``workbench hub serve --start`` (a shell,
+    systemd, a test) holds JupyterHub's own pid, so its stop signal reaches the hub and waiting for the pid waits
+    for the hub. A child hub outlived its parent's SIGTERM once and kept the port and the proxy."""
     _require_root("starting the hub")
-    return subprocess.call([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=config.parent)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(config.parent)
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub", "-f", str(config)])
 
 
 def plan_json(plan: Plan, perms: list[Perm]) -> str:
