@@ -141,10 +141,14 @@ def test_review_in_jupyterlab(tmp_path):
         expect(page.locator(".wb-complete")).to_be_visible()
 
         draft = kit.round_dir / "drafts" / USER / f"{TEAM}.json"
+
+        def saved() -> bool:  # the last input (the declaration) is on disk, not only the comments before it
+            return draft.exists() and "on-premise" in draft.read_text() and '"has_conflict": false' in draft.read_text()
+
         end = time.monotonic() + 5
-        while time.monotonic() < end and not (draft.exists() and "on-premise" in draft.read_text()):
+        while time.monotonic() < end and not saved():
             time.sleep(0.1)
-        assert "on-premise" in draft.read_text()
+        assert saved(), draft.read_text()
         _criterion(page, "user.cost_efficiency").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "review-form.png"))
