@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "data"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_batch import bare_kernel  # noqa: E402
+from bench_batch import bare_batch, bare_kernel  # noqa: E402
 from make_stage1 import make_stage1_round  # noqa: E402
 
 from workbench.batch import run_batch  # noqa: E402
@@ -64,6 +64,7 @@ def main() -> int:
         close_spares()
         bare += bare_kernel(a.bare_runs)
         n = len(results)
+        bare_all = bare_batch(n, a.jobs)  # as many bare kernels as notebooks, as many at a time: every one timed
         failed = [f"{r.reviewer}/{r.team}: {r.error}" for r in results if r.state == "failed"]
         signed = len(list((s1.round_dir / "sheets").glob("*/*.dsse.json")))
         cached = sorted(p.relative_to(s1.round_dir).as_posix() for p in (s1.round_dir / CACHE_DIR).glob("*/*.json"))
@@ -74,8 +75,10 @@ def main() -> int:
         print(f"batch --jobs {a.jobs}: {n} notebooks in {wall:.1f} s ({wall // 60:.0f} min {wall % 60:.0f} s) = "
               f"{60 * n / wall:.1f} notebooks/min, {per_nb:.2f} s/notebook wall; {len(failed)} failed; "
               f"{signed} sheets signed; {len(cached)} cached dossiers")
-        ratio = per_nb / med_bare
-        print(f"ratio per-notebook wall / bare kernel: {ratio:.2f}x  goal <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'}")
+        print(f"{n} bare kernels, {a.jobs} at a time: {bare_all:.1f} s = {bare_all / n:.2f} s/kernel wall")
+        ratio = wall / bare_all
+        print(f"ratio batch wall / {n} bare kernels' wall (same parallelism): {ratio:.2f}x  "
+              f"goal <= 1.5x: {'met' if ratio <= 1.5 else 'MISSED'}")
         me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"peak RSS: this process {me:.0f} MB, largest child {kids:.0f} MB")
