@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import yaml
@@ -92,6 +93,16 @@ def with_results(rd: Path, ratios: dict[str, float]) -> None:
             rows = "".join(f'{t["id"]},m,{s.id},"{s.metric}",{0.8 * ratios[t["id"]]},,\n' for s in specs)
             (rd / "evidence" / t["id"] / "results.csv").write_text("team,model,benchmark,metric,value,stderr,n\n" + rows)
     (rd / "teams.yaml").write_text(yaml.safe_dump(teams))
+
+
+def demo_evidence_round(base: Path) -> Path:
+    """An unfrozen round under ``base`` with the shipped demo teams and their evidence and references."""
+    data = Path(__file__).resolve().parent.parent / "data" / "demo"
+    rd = make_round(base, teams=(), do_freeze=False)
+    shutil.copy(data / "teams.yaml", rd / "teams.yaml")
+    for sub in ("evidence", "references"):
+        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
+    return rd
 
 
 def coord_key(base: Path):

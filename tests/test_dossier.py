@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from coord_helpers import make_round
+from coord_helpers import demo_evidence_round, make_round
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synthetic import make_model, make_vision, perturb, save_model
@@ -409,13 +409,7 @@ def test_references_parser_only_raises_workbench_errors(tmp_path_factory, text):
 @pytest.fixture(scope="module")
 def demo_round(tmp_path_factory) -> Path:
     """The shipped demo teams and evidence in an unfrozen round."""
-    base = tmp_path_factory.mktemp("demo")
-    data = ROOT / "data" / "demo"
-    rd = make_round(base, teams=(), do_freeze=False)
-    shutil.copy(data / "teams.yaml", rd / "teams.yaml")
-    for sub in ("evidence", "references"):
-        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
-    return rd
+    return demo_evidence_round(tmp_path_factory.mktemp("demo"))
 
 
 def test_demo_cheonma_vision_encoder_is_flagged_and_others_are_not(demo_round):

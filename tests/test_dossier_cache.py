@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from coord_helpers import coord_key, make_round, with_results
+from coord_helpers import coord_key, demo_evidence_round, make_round, with_results
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,13 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def demo_round(tmp_path_factory) -> Path:
     """The shipped demo teams and evidence (weights, tokenizer, config, training log, licences, results)."""
-    base = tmp_path_factory.mktemp("demo")
-    data = ROOT / "data" / "demo"
-    rd = make_round(base, teams=(), do_freeze=False)
-    shutil.copy(data / "teams.yaml", rd / "teams.yaml")
-    for sub in ("evidence", "references"):
-        shutil.copytree(data / sub, rd / sub, dirs_exist_ok=True)
-    return rd
+    return demo_evidence_round(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture
