@@ -3,7 +3,7 @@
 1. ``workbench audit --rerun`` on the demo round against the batch that produced its sheets (goal: the audit
    takes at most 1.2x the batch). The batch is timed on a copy of the round with its notebooks removed, with
    the same notebook, keys and ``--jobs``; the audit then re-runs all 25 notebooks of the original round.
-2. Signature and ledger verification alone (:func:`workbench.audit.verify_sheets`) of a round with 10,000
+2. Signature and ledger verification alone (:func:`workbench.audit.checks.verify_sheets`) of a round with 10,000
    signed sheets (100 experts x 100 teams) and their 20,000 ledger entries (goal: under 10 s). Baseline:
    reading every sheet file and the ledger and hashing them with SHA-256 (integrity without signatures).
 
@@ -31,14 +31,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments fixture
 from bench_batch import make_round  # noqa: E402
 from judgments import demo_judgments  # noqa: E402
 
-from workbench import ledger  # noqa: E402
-from workbench.audit import audit_round, verify_sheets  # noqa: E402
-from workbench.batch import run_batch  # noqa: E402
-from workbench.demo import run_demo  # noqa: E402
-from workbench.files import canonical_json, sha256_bytes  # noqa: E402
-from workbench.rubric import load_rubric  # noqa: E402
-from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes  # noqa: E402
-from workbench.signing import (  # noqa: E402
+from workbench.audit.checks import audit_round, verify_sheets  # noqa: E402
+from workbench.core.files import canonical_json, sha256_bytes  # noqa: E402
+from workbench.core.signing import (  # noqa: E402
     LEDGER_TYPE,
     SHEET_TYPE,
     envelope_bytes,
@@ -47,6 +42,11 @@ from workbench.signing import (  # noqa: E402
     pae,
     sign_payload,
 )
+from workbench.demo.run import run_demo  # noqa: E402
+from workbench.model.rubric import load_rubric  # noqa: E402
+from workbench.model.sheet import COI, Reviewer, build_sheet, sheet_bytes  # noqa: E402
+from workbench.round import ledger  # noqa: E402
+from workbench.run.batch import run_batch  # noqa: E402
 
 NOTEBOOK = ROOT / "tests" / "fixtures" / "coord" / "review_fixture.ipynb"
 

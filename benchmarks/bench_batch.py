@@ -7,7 +7,7 @@ evidence; every notebook signs a sheet). ``--notebooks N`` runs an evenly spread
 and users alike; default: all); every figure below is measured on the same notebooks, each in a fresh copy of
 the frozen round:
 
-1. ``workbench batch --jobs J`` (the batch's engine, :func:`workbench.batch.execute`, with spare kernels):
+1. ``workbench batch --jobs J`` (the batch's engine, :func:`workbench.run.batch.execute`, with spare kernels):
    per-notebook wall time (the batch's wall time / N) against a bare kernel (start over IPC, one trivial cell,
    shutdown; the median of ``--bare-runs``, one at a time). Goal: within 1.5x.
 2. The same batch without spare kernels (each kernel started when its notebook is), to show what the spares buy;
@@ -49,17 +49,17 @@ from coord_helpers import team  # noqa: E402
 from judgments import demo_judgments  # noqa: E402
 from make_stage1 import make_stage1_round  # noqa: E402
 
-from workbench.audit import audit_round  # noqa: E402
-from workbench.batch import Task, default_notebook, execute, plan  # noqa: E402
-from workbench.collect import collect  # noqa: E402
-from workbench.demo import COORDINATOR, default_rubrics_dir  # noqa: E402
-from workbench.files import sha256_file  # noqa: E402
-from workbench.kernels import close_spares  # noqa: E402
-from workbench.lifecycle import freeze, init_round  # noqa: E402
-from workbench.round import load_round  # noqa: E402
-from workbench.rubric import load_rubric  # noqa: E402
-from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
-from workbench.submit import UNATTENDED_ENV, issue_token  # noqa: E402
+from workbench.audit.checks import audit_round  # noqa: E402
+from workbench.core.files import sha256_file  # noqa: E402
+from workbench.core.signing import generate_keypair, load_private_key, load_public_key, public_key_pem  # noqa: E402
+from workbench.demo.run import COORDINATOR, default_rubrics_dir  # noqa: E402
+from workbench.model.round import load_round  # noqa: E402
+from workbench.model.rubric import load_rubric  # noqa: E402
+from workbench.round.collect import collect  # noqa: E402
+from workbench.round.lifecycle import freeze, init_round  # noqa: E402
+from workbench.round.submit import UNATTENDED_ENV, issue_token  # noqa: E402
+from workbench.run.batch import Task, default_notebook, execute, plan  # noqa: E402
+from workbench.run.kernels import close_spares  # noqa: E402
 
 
 def make_round(base: Path, n_experts: int, n_teams: int) -> Path:

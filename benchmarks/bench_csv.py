@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from workbench.errors import EvidenceError  # noqa: E402
+from workbench.core.errors import EvidenceError  # noqa: E402
 from workbench.evidence import _csv  # noqa: E402
 from workbench.evidence._inputs import decoded_lines  # noqa: E402
 from workbench.evidence.benchmarks import RESULT_COLUMNS, load_benchmark_sets, read_results_csv  # noqa: E402

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.dossier import build_dossier  # noqa: E402
-from workbench.files import sha256_file  # noqa: E402
-from workbench.lifecycle import init_round  # noqa: E402
-from workbench.round import load_round  # noqa: E402
-from workbench.signing import generate_keypair, load_public_key  # noqa: E402
+from workbench.core.files import sha256_file  # noqa: E402
+from workbench.core.signing import generate_keypair, load_public_key  # noqa: E402
+from workbench.evidence.dossier import build_dossier  # noqa: E402
+from workbench.model.round import load_round  # noqa: E402
+from workbench.round.lifecycle import init_round  # noqa: E402
 
 
 def best_of(fn, repeat: int = 3) -> float:

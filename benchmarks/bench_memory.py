@@ -93,7 +93,7 @@ def make_inputs(d: Path, scale: int) -> dict[str, Path]:
 def peak(code: str, path: Path) -> tuple[float, float, str]:
     """Peak RSS (MB) and wall time of ``code`` in a fresh interpreter; the error's last line if it failed."""
     # a typed refusal (EvidenceError) is an answer too: the bound holds for refused inputs as well
-    prog = (f"import os, sys\nfrom workbench.errors import WorkbenchError\nPATH = {str(path)!r}\n"
+    prog = (f"import os, sys\nfrom workbench.core.errors import WorkbenchError\nPATH = {str(path)!r}\n"
             f"try:\n    {code}\nexcept WorkbenchError as e:\n    print('refused:', str(e)[:80], file=sys.stderr)\n"
             # VmHWM: this process's own peak; ru_maxrss would include the benchmark's RSS from before exec
             "print(next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM')))")

@@ -9,7 +9,7 @@ ends as what they are compared with:
 - draft save: writing the same draft's JSON with ``json.dumps`` + a temporary file (fsync) + ``os.replace`` (the simple
   atomic save a person would write), from the call until the file is on disk; both in milliseconds.
 
-Every run is printed, and so are the first cell's import (``from workbench.review import open_review``,
+Every run is printed, and so are the first cell's import (``from workbench.notebook.review import open_review``,
 timed inside a fresh kernel) and that cell's wall time from kernel start (kernel start -> first code cell done),
 and the time until the evidence charts (a later cell) are drawn.
 
@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from roundkit import EXPERT, TEAM, make_round  # noqa: E402
 
-from workbench.drafts import DraftStore  # noqa: E402
-from workbench.review import open_review  # noqa: E402
+from workbench.notebook.drafts import DraftStore  # noqa: E402
+from workbench.notebook.review import open_review  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
@@ -63,7 +63,7 @@ def bare_kernel(tmp: Path) -> float:
 
 def import_time(tmp: Path) -> float:
     """Seconds the first code cell's import takes in a fresh kernel (timed inside the kernel)."""
-    code = ("import time as _t\n_t0 = _t.perf_counter()\nfrom workbench.review import open_review\n"
+    code = ("import time as _t\n_t0 = _t.perf_counter()\nfrom workbench.notebook.review import open_review\n"
             "print(_t.perf_counter() - _t0)")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)], metadata=KERNEL)
     client = NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp)}})

@@ -17,11 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 
 from judgments import demo_judgments  # noqa: E402
 
-from workbench.demo import default_rubrics_dir  # noqa: E402
-from workbench.files import sha256_bytes  # noqa: E402
-from workbench.rubric import load_rubric  # noqa: E402
-from workbench.sheet import COI, Reviewer, build_sheet, parse_sheet, sheet_bytes  # noqa: E402
-from workbench.signing import (  # noqa: E402
+from workbench.core.files import sha256_bytes  # noqa: E402
+from workbench.core.signing import (
     SHEET_TYPE,
     envelope_bytes,
     generate_keypair,
@@ -31,6 +28,9 @@ from workbench.signing import (  # noqa: E402
     sign_payload,
     verify_envelope,
 )
+from workbench.demo.run import default_rubrics_dir  # noqa: E402
+from workbench.model.rubric import load_rubric  # noqa: E402
+from workbench.model.sheet import COI, Reviewer, build_sheet, parse_sheet, sheet_bytes  # noqa: E402
 
 N = 10_000
 

@@ -7,7 +7,7 @@ sheet; ``--experts``/``--users`` size a smaller one). Measured in one run, on a 
 
 1. a bare kernel (IPC start, ``1 + 1``, shutdown; the median of ``--bare-runs``, before and after the batch):
    the floor a notebook cannot go below;
-2. :func:`workbench.batch.run_batch` (what ``workbench batch ROUND --jobs J --keys DIR`` runs): the teams'
+2. :func:`workbench.run.batch.run_batch` (what ``workbench batch ROUND --jobs J --keys DIR`` runs): the teams'
    dossiers computed once (ROUND/cache/dossier), then every notebook on a pool of spare kernels. Reported: wall
    time, notebooks per minute, per-notebook wall time against the bare kernel (goal <= 1.5x), notebooks failed,
    signed sheets, peak RSS of this process and of the largest child (workers, kernels).
@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_batch import bare_batch, bare_kernel  # noqa: E402
 from make_stage1 import make_stage1_round  # noqa: E402
 
-from workbench.batch import run_batch  # noqa: E402
-from workbench.dossier_cache import CACHE_DIR  # noqa: E402
-from workbench.kernels import close_spares  # noqa: E402
+from workbench.evidence.dossier_cache import CACHE_DIR  # noqa: E402
+from workbench.run.batch import run_batch  # noqa: E402
+from workbench.run.kernels import close_spares  # noqa: E402
 
 
 def main() -> int:

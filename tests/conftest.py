@@ -76,7 +76,7 @@ class _ManualTimer:
 
 
 class AutosaveClock:
-    """The monotonic clock and the timers of :mod:`workbench.drafts`, under the test's control."""
+    """The monotonic clock and the timers of :mod:`workbench.notebook.drafts`, under the test's control."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -96,7 +96,7 @@ def autosave_clock(monkeypatch) -> AutosaveClock:
     import threading
     from types import SimpleNamespace
 
-    from workbench import drafts
+    from workbench.notebook import drafts
 
     clock = AutosaveClock()
     monkeypatch.setattr(drafts, "time", SimpleNamespace(monotonic=clock.monotonic))
@@ -111,21 +111,21 @@ def rubrics_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def expert_rubric():
-    from workbench.rubric import load_rubric
+    from workbench.model.rubric import load_rubric
 
     return load_rubric(RUBRICS / "expert.yaml")
 
 
 @pytest.fixture(scope="session")
 def user_rubric():
-    from workbench.rubric import load_rubric
+    from workbench.model.rubric import load_rubric
 
     return load_rubric(RUBRICS / "user.yaml")
 
 
 @pytest.fixture(scope="session")
 def benchmark_rubric():
-    from workbench.rubric import load_rubric
+    from workbench.model.rubric import load_rubric
 
     return load_rubric(RUBRICS / "benchmark.yaml")
 

@@ -9,12 +9,8 @@ import yaml
 from conftest import RUBRICS
 from judgments import demo_judgments
 
-from workbench.evidence.benchmarks import load_benchmark_sets
-from workbench.files import atomic_write_bytes, sha256_file
-from workbench.lifecycle import freeze, init_round
-from workbench.rubric import load_rubric
-from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
-from workbench.signing import (
+from workbench.core.files import atomic_write_bytes, sha256_file
+from workbench.core.signing import (
     SHEET_TYPE,
     envelope_bytes,
     generate_keypair,
@@ -24,6 +20,10 @@ from workbench.signing import (
     public_key_pem,
     sign_payload,
 )
+from workbench.evidence.benchmarks import load_benchmark_sets
+from workbench.model.rubric import load_rubric
+from workbench.model.sheet import COI, Reviewer, build_sheet, sheet_bytes
+from workbench.round.lifecycle import freeze, init_round
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "coord"
 
@@ -138,7 +138,7 @@ def survey_rows(user: str, team_id: str, level: int, comment: str = "") -> list[
 
 def sign_user(base: Path, user: str, rows: list[str], votes: list[str] = ()) -> list:
     """The user signs their own survey export (``rows``) and votes, as ``workbench users sign`` does."""
-    from workbench.survey import sign_survey
+    from workbench.round.survey import sign_survey
 
     survey = base / f"survey-{user}.csv"
     survey.write_text("user_id,team,item,value,comment\n" + "".join(r + "\n" for r in rows))

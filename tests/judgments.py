@@ -1,12 +1,12 @@
-"""Deterministic sample judgments for tests and benchmarks (formerly ``workbench.demo.demo_judgments``).
+"""Deterministic sample judgments for tests and benchmarks (formerly ``workbench.demo.run.demo_judgments``).
 
 A test fixture: the demo round itself uses the answers shipped in ``workbench/data/demo/answers``.
 """
 
 from __future__ import annotations
 
-from workbench.rubric import AnchoredScale, GateScale, Rubric
-from workbench.sheet import Judgment
+from workbench.model.rubric import AnchoredScale, GateScale, Rubric
+from workbench.model.sheet import Judgment
 
 __all__ = ["demo_judgments"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from judgments import demo_judgments
 
-from workbench.lifecycle import init_round
-from workbench.rubric import load_rubric
-from workbench.signing import generate_keypair, load_public_key
+from workbench.core.signing import generate_keypair, load_public_key
+from workbench.model.rubric import load_rubric
+from workbench.round.lifecycle import init_round
 
 ROOT = Path(__file__).resolve().parent.parent
 TEAM = "team-aurora"

@@ -13,7 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from judgments import demo_judgments
 
-from workbench.aggregate import (
+from workbench.core.errors import EvidenceError, RoundError, WorkbenchError
+from workbench.core.signing import REPORT_TYPE, load_public_key, verify_envelope
+from workbench.model.round import load_round
+from workbench.model.rubric import load_rubric
+from workbench.model.sheet import Judgment
+from workbench.publish.aggregate import (
     acknowledge,
     aggregate_round,
     composite_index,
@@ -26,16 +31,11 @@ from workbench.aggregate import (
     trimmed_mean,
     user_points,
 )
-from workbench.collect import accepted_sheets, collect
-from workbench.errors import EvidenceError, RoundError, WorkbenchError
-from workbench.ledger import read_entries
-from workbench.lifecycle import amend, freeze
-from workbench.report import write_report
-from workbench.round import load_round
-from workbench.rubric import load_rubric
-from workbench.sheet import Judgment
-from workbench.signing import REPORT_TYPE, load_public_key, verify_envelope
-from workbench.userdata import import_users
+from workbench.publish.report import write_report
+from workbench.round.collect import accepted_sheets, collect
+from workbench.round.ledger import read_entries
+from workbench.round.lifecycle import amend, freeze
+from workbench.round.userdata import import_users
 
 
 def test_trimmed_mean_drops_highest_and_lowest():
@@ -334,7 +334,7 @@ def test_icc_is_undefined_without_variance_between_targets():
 
 def test_an_unreadable_results_file_is_never_signed_as_zero(tmp_path, capsys):
     """Issue 12: a results CSV with an unquoted ``acc,none`` passed, and a report was signed with benchmark 0.0."""
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     experts = ("e1", "e2", "e3")
     rd = make_round(tmp_path, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
@@ -362,7 +362,7 @@ def test_an_unreadable_results_file_is_never_signed_as_zero(tmp_path, capsys):
 
 def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
     """Issue 27, item 6: the terminal showed a pandas table in team order, at 4 decimals, with NaN."""
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     experts = ("e1", "e2", "e3")
     rd = make_round(tmp_path, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=1)
@@ -388,7 +388,7 @@ def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
     assert figures and all(len(f.split(".")[1]) == 1 for f in figures), figures
     csv = (rd / "report" / "scores.csv").read_text()
     assert [row.split(",")[1] for row in csv.splitlines()[1:]] == teams  # scores.csv in rank order too
-    from workbench.report import scores_csv
+    from workbench.publish.report import scores_csv
 
     legacy = scores_csv(aggregate_round(load_round(rd)), team_order=True)  # as reports before 2026-12-04
     assert [row.split(",")[1] for row in legacy.splitlines()[1:]] == ["ta", "tb", "tc"]
@@ -399,10 +399,10 @@ def test_aggregate_prints_the_ranking_as_the_report_shows_it(tmp_path, capsys):
 
 def test_only_a_coordinators_import_counts(tmp_path, capsys):
     """Issue 22: the latest users_import entry was read whoever signed it; a user's own import is a finding."""
-    from workbench import ledger
-    from workbench.cli import main
-    from workbench.files import sha256_file
-    from workbench.signing import load_private_key
+    from workbench.cli.app import main
+    from workbench.core.files import sha256_file
+    from workbench.core.signing import load_private_key
+    from workbench.round import ledger
 
     rd = _import_round(tmp_path, users=("u1", "u2"))
     e = _import(tmp_path, "u1,ta,user.usability,4,\nu2,ta,user.usability,5,great\n")
@@ -422,7 +422,7 @@ def test_only_a_coordinators_import_counts(tmp_path, capsys):
 def test_one_percent_scale_value_costs_its_benchmark_only(tmp_path):
     """Issue 27, item 3: 'kmmlu: 48.3' (0-1 expected) rejected the whole results file: all three benchmark criteria
     scored 0 and the file's other problems stayed hidden. Now kmmlu is scored 0 with its problem; the rest count."""
-    from workbench.dossier import build_dossier
+    from workbench.evidence.dossier import build_dossier
 
     rd = make_round(tmp_path, experts=("e1",), teams=("ta",), do_freeze=False)
     with_results(rd, {"ta": 0.9})

@@ -9,29 +9,32 @@ from pathlib import Path
 import pytest
 
 import workbench
-import workbench.evidence
+from workbench._compat import OLD_PATHS
 
 PKG = Path(workbench.__file__).parent
 
-# lowest first; docs/architecture.md draws the same table
+# lowest first; docs/architecture.md draws the same order. A module's layer is its subpackage (folder); the
+# folders of one layer do not import each other.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
-             "sheet", "round", "charts", "executor", "kernels", "findings", "tables", "note"),
-    "evidence": ("evidence",),
-    "review": ("dossier", "dossier_cache", "panels", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "tlog", "checkpoint",
-                     "batch", "collect", "refresh", "aggregate", "wording",
-                     "hub",
-                     "verifypage", "report"),
+    "core": ("core",),          # errors, files, signing, words, templates, drawing: no domain knowledge
+    "model": ("model",),        # rubric, scheme, sheet, the Round as loaded
+    "evidence": ("evidence",),  # team-evidence readers and a team's dossier
+    "round": ("round",),        # the round's signed files: ledger, authority, lifecycle, sheets in, tlog
+    "run": ("run",),            # executor, kernels, batches of notebooks
+    "publish": ("publish",),    # statistics, the report, its wording and verify page
     "audit": ("audit",),
-    "interface": ("schemas", "demo", "lab", "cli", "__main__"),
+    "notebook": ("notebook",),  # the reviewer's UI: nothing below imports it
+    "hub": ("hub",),
+    "interface": ("cli", "demo"),
 }
 RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
-FACADES = {"__init__"}  # workbench/__init__.py re-exports from every layer, lazily
+# top-level modules outside every layer: the package's lazy re-exports, ``python -m workbench``, and the
+# finder that keeps the flat paths of earlier releases importable
+FACADES = {"__init__", "__main__", "_compat"}
 
 
 def _top(module: str) -> str:
-    """``workbench.evidence.weights`` -> ``evidence``; ``workbench.round`` -> ``round``."""
+    """``workbench.evidence.weights`` -> ``evidence``; ``workbench.round`` -> ``round``; ``workbench`` -> ``__init__``."""
     return module.split(".")[1] if module.count(".") else "__init__"
 
 
@@ -39,13 +42,17 @@ def _modules() -> dict[str, Path]:
     out = {}
     for p in sorted(PKG.rglob("*.py")):
         rel = p.relative_to(PKG.parent).with_suffix("")
-        out[".".join(rel.parts)] = p
+        if "data" in rel.parts[1:2]:
+            continue  # shipped data (scripts in the demo's inputs), not the package's code
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        out[".".join(parts)] = p
     return out
 
 
 def _imports(name: str, path: Path) -> set[str]:
     """Every workbench module ``name`` imports, at any depth of the file (function-level imports too)."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    known = _modules()
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom):
@@ -55,8 +62,9 @@ def _imports(name: str, path: Path) -> set[str]:
             else:
                 target = node.module or ""
             if target == "workbench" or target.startswith("workbench."):
-                # "from . import ledger" imports the submodule ledger
-                subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in _modules()]
+                # "from . import ledger" imports the submodule ledger (or an old path's alias)
+                subs = [f"{target}.{a.name}" for a in node.names
+                        if f"{target}.{a.name}" in known or f"{target}.{a.name}" in OLD_PATHS]
                 out.update(subs or [target])
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith("workbench"))
@@ -64,47 +72,98 @@ def _imports(name: str, path: Path) -> set[str]:
 
 
 def upward_imports() -> list[str]:
-    """``importer -> imported`` for every import from a higher layer (the test's verdict, callable for tools)."""
+    """``importer -> imported`` for every import from a higher layer, or of a module that does not exist in
+    the tree (an old flat path such as ``workbench.ledger``): the test's verdict, callable for tools."""
     bad = []
-    for name, path in _modules().items():
+    known = _modules()
+    for name, path in known.items():
         me = _top(name)
         if me in FACADES:
             continue
         for target in sorted(_imports(name, path)):
+            if target not in known:
+                bad.append(f"{name} imports {target}, which is not a module of the tree (an old path?)")
+                continue
             there = _top(target)
             if there in FACADES:
-                continue  # "from . import __version__": the package's own metadata
-            if RANK[there] > RANK[me]:
+                continue  # "from .. import __version__": the package's own metadata
+            if RANK.get(there, -1) > RANK.get(me, -1):
                 bad.append(f"{name} ({_layer(me)}) imports {target} ({_layer(there)})")
     return bad
 
 
 def _layer(top: str) -> str:
-    return next(k for k, v in LAYERS.items() if top in v)
+    return next((k for k, v in LAYERS.items() if top in v), "none")
 
 
-def test_every_module_has_a_layer():
-    missing = sorted({_top(m) for m in _modules()} - set(RANK) - FACADES)
-    assert not missing, f"place these modules in LAYERS and docs/architecture.md: {missing}"
+def test_every_module_sits_in_a_layer_folder():
+    mods = _modules()
+    loose = sorted(m for m in mods if m.count(".") == 1 and _top(m) not in FACADES and _top(m) not in RANK)
+    assert not loose, f"a module of workbench/ sits outside every subpackage; move it into one: {loose}"
+    missing = sorted({_top(m) for m in mods} - set(RANK) - FACADES)
+    assert not missing, f"place these subpackages in LAYERS and docs/architecture.md: {missing}"
+    folders = {p.parent.name for p in PKG.glob("*/__init__.py")}
+    assert folders == set(RANK), "LAYERS names exactly the subpackages of workbench/"
 
 
 def test_no_module_imports_from_a_layer_above_it():
     assert upward_imports() == []
 
 
-def test_the_graph_check_sees_an_upward_import(tmp_path, monkeypatch):
-    # the checker itself must be able to fail: feed it a core module that imports the audit
+def test_the_graph_check_sees_an_upward_import_and_an_old_path(tmp_path, monkeypatch):
+    # the checker itself must be able to fail: feed it a model module that imports the audit, and one that
+    # imports a flat path of an earlier release
     fake = tmp_path / "workbench"
-    fake.mkdir()
+    for d in ("model", "audit"):
+        (fake / d).mkdir(parents=True)
+        (fake / d / "__init__.py").write_text("")
     (fake / "__init__.py").write_text("")
-    (fake / "rubric.py").write_text("def f():\n    from .audit import audit_round\n")
-    (fake / "audit.py").write_text("")
+    (fake / "model" / "rubric.py").write_text("def f():\n    from ..audit.checks import audit_round\n")
+    (fake / "model" / "sheet.py").write_text("from .. import ledger\n")
+    (fake / "audit" / "checks.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "PKG", fake)
-    assert upward_imports() == ["workbench.rubric (core) imports workbench.audit (audit)"]
+    assert upward_imports() == [
+        "workbench.model.rubric (model) imports workbench.audit.checks (audit)",
+        "workbench.model.sheet imports workbench.ledger, which is not a module of the tree (an old path?)",
+    ]
 
 
-@pytest.mark.parametrize("package", [workbench, workbench.evidence])
-def test_public_api_is_curated_and_resolves(package):
+def test_architecture_doc_draws_every_subpackage_and_module():
+    doc = (PKG.parent / "docs" / "architecture.md").read_text()
+    for folders in LAYERS.values():
+        for folder in folders:
+            assert f"{folder}/" in doc, f"docs/architecture.md does not draw {folder}/"
+    for name in _modules():
+        if name.count(".") == 2 and not name.rsplit(".", 1)[1].startswith("_"):
+            assert f"{name.rsplit('.', 1)[1]}.py" in doc, f"docs/architecture.md does not list {name}"
+
+
+def test_old_flat_paths_are_the_new_modules():
+    """An old round's notebook (``from workbench.review import open_review``), a coordinator's notebook copied
+    into a hub home, a user's script: the flat paths of earlier releases import the very module at its new
+    place, and a package that took an old module's name still serves that module's names."""
+    import importlib
+
+    for old, new in OLD_PATHS.items():
+        assert importlib.import_module(old) is importlib.import_module(new), old
+    from workbench.audit.checks import audit_round, write_audit
+    from workbench.model.round import EVIDENCE_KEYS as new_keys
+    from workbench.round import EVIDENCE_KEYS, load_round
+
+    assert EVIDENCE_KEYS is new_keys and load_round.__module__ == "workbench.model.round"
+    assert audit_round.__module__.startswith("workbench.audit.") and callable(write_audit)
+    with pytest.raises(ImportError):
+        importlib.import_module("workbench.no_such_module")
+
+
+PACKAGES = ["workbench"] + [f"workbench.{f}" for fs in LAYERS.values() for f in fs]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_public_api_is_curated_and_resolves(name):
+    import importlib
+
+    package = importlib.import_module(name)
     api = package._API
     assert sorted(n for n in package.__all__ if n != "__version__") == sorted(api)
     for name in package.__all__:
@@ -115,8 +174,11 @@ def test_public_api_is_curated_and_resolves(package):
 
 def test_private_helpers_are_not_public():
     # a private module (named _...) never appears in a public API
-    for package in (workbench, workbench.evidence):
-        assert not any(m.startswith("_") for m in package._API.values())
+    import importlib
+
+    for name in PACKAGES:
+        package = importlib.import_module(name)
+        assert not any(m.startswith("_") for m in package._API.values()), name
 
 
 def test_altair_is_imported_without_the_iri_grammars_and_they_stay_importable():
@@ -127,7 +189,7 @@ def test_altair_is_imported_without_the_iri_grammars_and_they_stay_importable():
     code = (
         "import sys\n"
         "from workbench.evidence.users import strengths_chart\n"
-        "from workbench.charts import altair, to_svg\n"
+        "from workbench.core.charts import altair, to_svg\n"
         "alt = altair()\n"
         "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules, sorted(sys.modules)[:5]\n"
         "svg = to_svg(alt.Chart(alt.Data(values=[{'x': 1}])).mark_point().encode(x='x:Q'))\n"
@@ -141,7 +203,8 @@ def test_altair_is_imported_without_the_iri_grammars_and_they_stay_importable():
 
 
 def test_the_notebooks_first_cell_defers_ml_dtypes_until_a_bf16_lookup():
-    """``import workbench.review`` must not pay ml_dtypes' import (0.7-1.4 s); the dtype table still knows every
+    """``import workbench.review`` (the notebook's first cell, an old path kept) must not pay ml_dtypes' import
+    (0.7-1.4 s); the dtype table still knows every
     name without it, and imports it on the first bfloat16/float8 look-up."""
     import subprocess
 

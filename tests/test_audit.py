@@ -19,20 +19,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.audit import (
-    answers_yaml,
-    audit_round,
-    compare_sheets,
-    findings_chart,
-    findings_table,
-)
-from workbench.base import RECORD_KEYS, json_diff
-from workbench.cli import main
-from workbench.demo import run_demo
-from workbench.files import canonical_json
-from workbench.lifecycle import amend
-from workbench.sheet import Judgment, parse_sheet
-from workbench.signing import (
+from workbench.audit.checks import answers_yaml, audit_round, compare_sheets, findings_chart, findings_table
+from workbench.cli.app import main
+from workbench.core.base import RECORD_KEYS, json_diff
+from workbench.core.files import canonical_json
+from workbench.core.signing import (
     REPORT_TYPE,
     SHEET_TYPE,
     envelope_bytes,
@@ -40,6 +31,9 @@ from workbench.signing import (
     load_private_key,
     sign_payload,
 )
+from workbench.demo.run import run_demo
+from workbench.model.sheet import Judgment, parse_sheet
+from workbench.round.lifecycle import amend
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "tests" / "fixtures" / "coord" / "review_fixture.ipynb"
@@ -104,9 +98,9 @@ def test_published_files_are_versioned_data_that_validate_against_the_shipped_sc
     import jsonschema
     import pydantic
 
-    from workbench.aggregate import SignedReport
-    from workbench.audit import AuditResult, write_audit
-    from workbench.schemas import json_schema
+    from workbench.audit.checks import AuditResult, write_audit
+    from workbench.model.schemas import json_schema
+    from workbench.publish.aggregate import SignedReport
 
     env = json.loads((rd / "report" / "report.dsse.json").read_bytes())
     signed = base64.b64decode(env["payload"])
@@ -165,7 +159,7 @@ def test_rubric_edited_after_freeze(rd):
 
 
 def test_rubric_and_its_pin_edited_after_freeze(rd):
-    from workbench.rubric import load_rubric
+    from workbench.model.rubric import load_rubric
 
     f = rd / "rubrics" / "expert.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace("Expert evaluation (2026 stage 1)", "Expert evaluation (edited)"),
@@ -230,9 +224,9 @@ def test_a_roster_that_does_not_load_falls_back_to_the_key_inside_the_signed_ver
 
 
 def test_without_the_frozen_rubric_content_sheets_are_checked_for_signatures_only(rd, tmp_path, monkeypatch):
-    import workbench.audit
+    import workbench.audit.checks
 
-    monkeypatch.setattr(workbench.audit, "shipped_path", lambda name: tmp_path / "none")  # no copy anywhere
+    monkeypatch.setattr(workbench.audit.checks, "shipped_path", lambda name: tmp_path / "none")  # no copy anywhere
     f = rd / "rubrics" / "user.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace("en: User evaluation (2026 stage 1)", "en: User evaluation (edited)"),
                  encoding="utf-8")
@@ -350,10 +344,10 @@ def real_round(tmp_path_factory) -> Path:
     """expert-01's sheet on team-aurora (the demo's evidence), made by the real notebook, collected."""
     from roundkit import make_round as make_review_round
 
-    from workbench.batch import run_batch
-    from workbench.collect import collect
-    from workbench.files import sha256_file
-    from workbench.lifecycle import freeze
+    from workbench.core.files import sha256_file
+    from workbench.round.collect import collect
+    from workbench.round.lifecycle import freeze
+    from workbench.run.batch import run_batch
 
     base = tmp_path_factory.mktemp("real-notebook")
     kit = make_review_round(base, demo_evidence=True)
@@ -490,7 +484,7 @@ def test_audit_notebook_runs_on_a_round_and_writes_the_audit(rd, tmp_path, monke
 
 
 def test_amendment_whose_recorded_timing_contradicts_the_ledger(rd, coord_key):
-    from workbench import ledger
+    from workbench.round import ledger
 
     ledger.append(rd / "ledger.jsonl", actor="coordinator", key=coord_key, type="amend", payload_sha256="0" * 64,
                   data={"version": 3, "reason": "back-dated", "changes": [], "after_first_submission": False,
@@ -502,7 +496,7 @@ def test_amendment_whose_recorded_timing_contradicts_the_ledger(rd, coord_key):
 
 
 def test_rerun_of_an_unknown_sheet_is_refused(rd):
-    from workbench.errors import RoundError
+    from workbench.core.errors import RoundError
 
     with pytest.raises(RoundError, match="no accepted sheet for expert-09/team-x"):
         audit_round(rd, rerun=True, only=["expert-09/team-x"], notebook=NOTEBOOK)
@@ -524,7 +518,7 @@ def test_a_forged_ledger_entry_with_odd_data_is_a_finding_not_a_traceback(rd):
 
 
 def test_the_report_carries_the_ledger_checkpoint_it_was_made_under(rd, coord_key):
-    from workbench.ledger import append, entry_hash, read_entries
+    from workbench.round.ledger import append, entry_hash, read_entries
     entries = read_entries(rd / "ledger.jsonl")
     report_entry = [e for e in entries if e.type == "report"][-1]
     signed = payload_of(rd / "report" / "report.dsse.json")

@@ -1,4 +1,4 @@
-"""Who may sign what (workbench.authority): each attack of issue 22 reproduced through the CLI, then refused
+"""Who may sign what (workbench.round.authority): each attack of issue 22 reproduced through the CLI, then refused
 or reported, naming the entry, its signer and the signer's role."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from coord_helpers import coord_key, make_round, sign_sheet, write_yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from workbench import ledger
-from workbench.aggregate import aggregate_round
-from workbench.audit import audit_round
-from workbench.authority import replay
-from workbench.base import json_diff
-from workbench.cli import main
-from workbench.lifecycle import _write_version, amend
-from workbench.round import load_round, round_state, state_hash
-from workbench.signing import generate_keypair, load_private_key, load_public_key, public_key_pem
+from workbench.audit.checks import audit_round
+from workbench.cli.app import main
+from workbench.core.base import json_diff
+from workbench.core.signing import generate_keypair, load_private_key, load_public_key, public_key_pem
+from workbench.model.round import load_round, round_state, state_hash
+from workbench.publish.aggregate import aggregate_round
+from workbench.round import ledger
+from workbench.round.authority import replay
+from workbench.round.lifecycle import _write_version, amend
 
 
 def _key(base, name):
@@ -239,7 +239,7 @@ def test_a_later_collect_cannot_drop_an_accepted_sheet(tmp_path, capsys):
     assert "excluded by coordinator coord" in unused[sheet]
     import dataclasses
 
-    from workbench.report import render_html
+    from workbench.publish.report import render_html
 
     # (this small round's missing benchmark results are problems; the page is shown here without them)
     html = render_html(dataclasses.replace(agg, problems=[]), load_round(rd).rubrics, "en")
@@ -289,8 +289,8 @@ def shaped_round(tmp_path_factory):
 @given(etype=st.sampled_from(ledger.ENTRY_TYPES), signer=st.sampled_from(["coord", "e1"]),
        data=st.dictionaries(_fields, _values, max_size=6))
 def test_any_entry_shape_is_a_finding_or_an_entry_never_a_crash(shaped_round, etype, signer, data):
-    from workbench.collect import accepted_sheets
-    from workbench.lifecycle import status
+    from workbench.round.collect import accepted_sheets
+    from workbench.round.lifecycle import status
 
     base, rd, original = shaped_round
     (rd / "ledger.jsonl").write_bytes(original)
@@ -314,10 +314,10 @@ def test_any_entry_shape_is_a_finding_or_an_entry_never_a_crash(shaped_round, et
 def test_a_comment_with_control_or_bidi_characters_is_refused_at_signing_and_at_collection(tmp_path, capsys, char):
     from judgments import demo_judgments
 
-    from workbench.errors import SheetError
-    from workbench.rubric import load_rubric
-    from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes, validate_sheet
-    from workbench.signing import SHEET_TYPE, envelope_bytes, sign_payload
+    from workbench.core.errors import SheetError
+    from workbench.core.signing import SHEET_TYPE, envelope_bytes, sign_payload
+    from workbench.model.rubric import load_rubric
+    from workbench.model.sheet import COI, Reviewer, build_sheet, sheet_bytes, validate_sheet
 
     rd = make_round(tmp_path, teams=("ta",))
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
@@ -345,7 +345,7 @@ def test_a_comment_with_control_or_bidi_characters_is_refused_at_signing_and_at_
 
 
 def test_tabs_and_line_breaks_stay_allowed():
-    from workbench.base import unsafe_chars
+    from workbench.core.base import unsafe_chars
 
     assert unsafe_chars("line one\n\tline two\r\n한국어 ok") == []
     assert unsafe_chars("a\u202eb\u202ec\x00") == ["U+202E", "U+0000"]
@@ -459,7 +459,7 @@ def test_an_unreadable_ledger_line_is_an_audit_finding_and_a_one_line_error_else
 
 
 def test_a_folder_re_signed_from_its_first_entry_fails_against_the_published_key(tmp_path, capsys):
-    from workbench.signing import key_id
+    from workbench.core.signing import key_id
 
     rd = _collected(tmp_path, teams=("ta",))
     real = key_id(load_public_key(tmp_path / "keys" / "coord.pub"))

@@ -16,9 +16,9 @@ import pytest
 from conftest import require_module
 from coord_helpers import FIXTURES, make_round
 
-from workbench.batch import run_batch
-from workbench.lifecycle import status
-from workbench.schemas import json_schema
+from workbench.model.schemas import json_schema
+from workbench.round.lifecycle import status
+from workbench.run.batch import run_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

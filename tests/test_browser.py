@@ -117,9 +117,9 @@ def _criterion(page, cid: str):
 def test_review_in_jupyterlab(tmp_path):
     import papermill as pm
 
-    from workbench.rubric import load_rubric
-    from workbench.sheet import parse_sheet, validate_sheet
-    from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
+    from workbench.core.signing import SHEET_TYPE, load_public_key, verify_envelope
+    from workbench.model.rubric import load_rubric
+    from workbench.model.sheet import parse_sheet, validate_sheet
 
     kit = make_round(tmp_path)
     pm.execute_notebook(str(ROOT / "notebooks" / "review.ipynb"), str(tmp_path / "review.ipynb"), prepare_only=True,
@@ -196,9 +196,9 @@ def test_generated_notebook_opened_from_the_file_browser_shows_the_form_and_offl
 
     import yaml
 
-    from workbench.batch import run_batch
-    from workbench.lifecycle import freeze
-    from workbench.signing import load_private_key
+    from workbench.core.signing import load_private_key
+    from workbench.round.lifecycle import freeze
+    from workbench.run.batch import run_batch
 
     kit = make_round(tmp_path / "made", demo_evidence=True)
     (kit.round_dir / "assignments.yaml").write_text(yaml.safe_dump({"assignments": [{"reviewer": EXPERT, "team": TEAM}]}))

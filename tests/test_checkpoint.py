@@ -10,8 +10,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.audit import audit_round
-from workbench.checkpoint import (
+from workbench.audit.checks import audit_round
+from workbench.cli.app import main
+from workbench.core.errors import SignatureError
+from workbench.core.signing import key_id, public_key_pem
+from workbench.model.round import ledger_keys, load_round
+from workbench.round.checkpoint import (
     Checkpoint,
     check_witnessed,
     checkpoint_round,
@@ -20,12 +24,8 @@ from workbench.checkpoint import (
     make_checkpoint,
     parse_checkpoint,
 )
-from workbench.cli import main
-from workbench.collect import collect
-from workbench.errors import SignatureError
-from workbench.ledger import read_entries, verify_chain
-from workbench.round import ledger_keys, load_round
-from workbench.signing import key_id, public_key_pem
+from workbench.round.collect import collect
+from workbench.round.ledger import read_entries, verify_chain
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 WITNESS = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
@@ -48,7 +48,7 @@ def collected(tmp_path):
 def test_format_round_trips_and_signatures_verify(collected, tmp_path):
     path, cp = checkpoint_round(collected, coord_key(tmp_path), "coord")
     text = path.read_text(encoding="utf-8")
-    assert text.startswith(f"workbench.ledger.checkpoint/1\nround test-1\nsize 5\nhead {cp.head}\ntime ")
+    assert text.startswith(f"workbench.round.ledger.checkpoint/1\nround test-1\nsize 5\nhead {cp.head}\ntime ")
     assert parse_checkpoint(text) == cp and format_checkpoint(cp) == text
     both = cosign(text, WITNESS, "auditor-01")
     assert parse_checkpoint(both).signers() == ["coord", "auditor-01"]
@@ -82,7 +82,7 @@ def test_truncated_history_fails_against_a_witnessed_checkpoint(collected, tmp_p
 
 
 def test_a_consistent_rewrite_with_the_coordinators_key_fails_too(collected, tmp_path):
-    from workbench.ledger import append
+    from workbench.round.ledger import append
 
     early, _ = checkpoint_round(collected, coord_key(tmp_path), "coord")
     kept_early = tmp_path / "early.txt"
@@ -141,7 +141,7 @@ names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 
 @given(round_id=names, size=st.integers(0, 10**9), head=st.binary(min_size=32, max_size=32), signer=names)
 def test_property_format_and_parse_are_inverse(round_id, size, head, signer):
-    from workbench.checkpoint import _sign
+    from workbench.round.checkpoint import _sign
     cp = Checkpoint(round_id=round_id, size=size, head=head.hex(), time="2026-01-15T09:30:00Z")
     cp = cp.model_copy(update={"signatures": (_sign(cp, KEY, signer),)})
     assert parse_checkpoint(format_checkpoint(cp)) == cp and cp.signers() == [signer]
@@ -149,7 +149,7 @@ def test_property_format_and_parse_are_inverse(round_id, size, head, signer):
 
 @given(st.one_of(st.binary(max_size=600), st.text(max_size=600).map(str.encode)))
 def test_property_random_input_gives_a_typed_error_or_a_checkpoint(data):
-    from workbench.errors import WorkbenchError
+    from workbench.core.errors import WorkbenchError
     try:
         cp = parse_checkpoint(data)
     except WorkbenchError:

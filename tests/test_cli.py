@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from workbench.cli import main
+from workbench.cli.app import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from coord_helpers import coord_key, make_round, sign_sheet
 
-from workbench.collect import accepted_sheets, collect
-from workbench.errors import RoundError
-from workbench.ledger import read_entries, verify_chain
-from workbench.round import ledger_keys, load_round
-from workbench.sheet import COI
+from workbench.core.errors import RoundError
+from workbench.model.round import ledger_keys, load_round
+from workbench.model.sheet import COI
+from workbench.round.collect import accepted_sheets, collect
+from workbench.round.ledger import read_entries, verify_chain
 
 
 def _by_path(results):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
 from workbench.evidence import _csv
 from workbench.evidence._inputs import decoded_lines
 from workbench.evidence.benchmarks import read_results_csv

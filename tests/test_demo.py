@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from workbench.lifecycle import status
+from workbench.round.lifecycle import status
 
 # The first test builds, installs and runs the demo (its fixture): 179 s on a quiet 2-core machine running the
 # suite, 397 s at load 8 (2026-11-30); 900 s leaves twice the busy figure

@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synthetic import make_model, make_vision, perturb, save_model
 
-from workbench.aggregate import benchmark_points
-from workbench.dossier import build_dossier, load_references
-from workbench.errors import EvidenceError, RoundError, WorkbenchError
+from workbench.core.errors import EvidenceError, RoundError, WorkbenchError
+from workbench.core.files import canonical_json, sha256_file
 from workbench.evidence.benchmarks import load_benchmark_sets
+from workbench.evidence.dossier import build_dossier, load_references
 from workbench.evidence.weights import fingerprint_model, write_fingerprint
-from workbench.files import canonical_json, sha256_file
-from workbench.round import load_round
+from workbench.model.round import load_round
+from workbench.publish.aggregate import benchmark_points
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -268,7 +268,7 @@ def test_a_folder_of_result_files_is_read_in_name_order_and_merged(tmp_path, pri
 
 
 def test_a_results_folder_is_bounded_and_keeps_to_the_teams_folder(tmp_path, prints, monkeypatch):
-    import workbench.dossier as dossier
+    import workbench.evidence.dossier as dossier
     rd = _round(tmp_path, prints, {"ta": {"benchmark_results": "runs"}, "tb": {"benchmark_results": "r.csv"}})
     runs = rd / "evidence" / "ta" / "runs"
     runs.mkdir()
@@ -292,7 +292,7 @@ def test_the_rounds_scheme_is_used_not_the_packages(tmp_path, prints):
     f = rd / "rubrics" / "benchmarks.yaml"
     f.write_text(f.read_text().replace("task: kobest,", "task: kobest, aliases: [nia_kobest_v2],"))
     rules = yaml.safe_load((rd / "rules.yaml").read_text())
-    from workbench.scheme import load_benchmark_sets as load_scheme
+    from workbench.model.scheme import load_benchmark_sets as load_scheme
     rules["benchmarks"]["sha256"] = load_scheme(f).sha256
     (rd / "rules.yaml").write_text(yaml.safe_dump(rules))
     nia = {s.id: 0.6 for s in load_benchmark_sets().nia}
@@ -432,7 +432,7 @@ def test_demo_cheonma_vision_encoder_is_flagged_and_others_are_not(demo_round):
 
 
 def test_independence_flags_are_codes_worded_in_korean_and_in_the_english_that_sheets_sign(tmp_path, prints):
-    from workbench.panels import ReviewContext, independence_panel
+    from workbench.notebook.panels import ReviewContext, independence_panel
 
     rd = _round(tmp_path, prints, {"ta": FULL}, ta={"vocab_size": 32000, "training_tokens": 390 * 2**20})
     _fill(rd, "ta", prints)

@@ -15,14 +15,14 @@ from coord_helpers import coord_key, demo_evidence_round, make_round, with_resul
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import workbench.dossier_cache as dc
-from workbench.audit import audit_round
-from workbench.cli import main
-from workbench.dossier import build_dossier
-from workbench.errors import EvidenceError
-from workbench.files import canonical_json, file_lock
-from workbench.lifecycle import freeze
-from workbench.round import load_round
+import workbench.evidence.dossier_cache as dc
+from workbench.audit.checks import audit_round
+from workbench.cli.app import main
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json, file_lock
+from workbench.evidence.dossier import build_dossier
+from workbench.model.round import load_round
+from workbench.round.lifecycle import freeze
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,8 +215,8 @@ def test_cli_builds_the_dossiers_of_the_teams_experts_review(results_round, caps
 
 
 def test_every_expert_notebook_of_a_team_after_the_first_loads_the_cached_dossier(results_round, monkeypatch):
-    from workbench.files import sha256_file
-    from workbench.review import open_review
+    from workbench.core.files import sha256_file
+    from workbench.notebook.review import open_review
 
     first = open_review(str(results_round), "e1", "ta", "expert", "en")
     assert len(_files(results_round, "ta")) == 1

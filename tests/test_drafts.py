@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.drafts import Autosaver, Draft, DraftStore, Submission, parse_draft
-from workbench.errors import WorkbenchError
-from workbench.sheet import COI, Judgment
+from workbench.core.errors import WorkbenchError
+from workbench.model.sheet import COI, Judgment
+from workbench.notebook.drafts import Autosaver, Draft, DraftStore, Submission, parse_draft
 
 SHA = "a" * 64
 

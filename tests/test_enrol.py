@@ -12,12 +12,12 @@ from coord_helpers import team, write_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.assign import generate_assignments
-from workbench.cli import main
-from workbench.enrol import read_panel_file
-from workbench.errors import WorkbenchError
-from workbench.round import Roster, Teams, load_round
-from workbench.signing import generate_keypair, key_id, load_public_key
+from workbench.cli.app import main
+from workbench.core.errors import WorkbenchError
+from workbench.core.signing import generate_keypair, key_id, load_public_key
+from workbench.model.round import Roster, Teams, load_round
+from workbench.round.assign import generate_assignments
+from workbench.round.enrol import read_panel_file
 
 TEAMS = ("team-a", "team-b", "team-c", "team-d", "team-e")
 

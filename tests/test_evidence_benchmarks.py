@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from png_pixels import decode_png
 
-from workbench.charts import style, to_png, to_svg
-from workbench.errors import EvidenceError, InputFileError, RubricError
+from workbench.core.charts import style, to_png, to_svg
+from workbench.core.errors import EvidenceError, InputFileError, RubricError
+from workbench.core.files import canonical_json
 from workbench.evidence._csv import parse_csv
 from workbench.evidence.benchmarks import (
     FORMULAS,
@@ -34,7 +35,6 @@ from workbench.evidence.benchmarks import (
     read_results_csv,
     results_chart,
 )
-from workbench.files import canonical_json
 
 FIX = Path(__file__).parent / "fixtures" / "benchmarks"
 SETS = load_benchmark_sets()

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json
 from workbench.evidence.config import (
     CAVEAT,
     compare_configs,
@@ -18,7 +19,6 @@ from workbench.evidence.config import (
     load_config,
     parse_config,
 )
-from workbench.files import canonical_json
 
 FIX = Path(__file__).parent / "fixtures" / "independence" / "configs"
 

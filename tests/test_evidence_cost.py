@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.charts import to_svg
-from workbench.errors import EvidenceError
+from workbench.core.charts import to_svg
+from workbench.core.errors import EvidenceError
 from workbench.evidence.cost import ModelCost, cost_chart, cost_efficiency, load_model_cost
 
 FIX = Path(__file__).parent / "fixtures" / "cost"

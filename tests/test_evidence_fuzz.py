@@ -11,9 +11,9 @@ from coord_helpers import make_round
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from workbench.dossier import build_dossier
-from workbench.errors import Problem
-from workbench.round import load_round
+from workbench.core.errors import Problem
+from workbench.evidence.dossier import build_dossier
+from workbench.model.round import load_round
 
 # evidence key -> the file name the team declares
 FILES = {

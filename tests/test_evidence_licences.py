@@ -9,9 +9,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json
 from workbench.evidence.licences import check_licences, licences_table, load_manifest, parse_manifest
-from workbench.files import canonical_json
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "examples" / "licences.yaml"
 

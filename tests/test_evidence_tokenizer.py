@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json
 from workbench.evidence.tokenizer import (
     compare_tokenizers,
     load_tokenizer,
@@ -17,7 +18,6 @@ from workbench.evidence.tokenizer import (
     tokenizer_chart,
     tokenizer_table,
 )
-from workbench.files import canonical_json
 
 FIX = Path(__file__).parent / "fixtures" / "independence" / "tokenizers"
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json
 from workbench.evidence.training import (
     analyze_training,
     load_accelerators,
@@ -19,7 +20,6 @@ from workbench.evidence.training import (
     training_chart,
     training_table,
 )
-from workbench.files import canonical_json
 
 FIX = Path(__file__).parent / "fixtures" / "independence"
 LN_32000 = 10.373491181781864  # ln(32000), by hand: ln(2^8 * 125) = 8 ln 2 + 3 ln 5

@@ -15,8 +15,9 @@ from conftest import require_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.charts import to_svg
-from workbench.errors import EvidenceError
+from workbench.core.charts import to_svg
+from workbench.core.errors import EvidenceError
+from workbench.core.files import canonical_json
 from workbench.evidence.users import (
     USER_ITEMS,
     bradley_terry,
@@ -29,7 +30,6 @@ from workbench.evidence.users import (
     validate_survey,
     validate_votes,
 )
-from workbench.files import canonical_json
 
 FIX = Path(__file__).parent / "fixtures" / "users"
 POINTS = dict.fromkeys(USER_ITEMS, 5.0)

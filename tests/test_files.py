@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.errors import InputFileError, WorkbenchError
-from workbench.files import (
+from workbench.core.errors import InputFileError, WorkbenchError
+from workbench.core.files import (
     MAX_DEPTH,
     atomic_write_bytes,
     atomic_write_json,
@@ -140,7 +140,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
 
 
 def test_file_lock_excludes_a_second_holder(tmp_path):
-    from workbench.files import file_lock
+    from workbench.core.files import file_lock
 
     lock = tmp_path / "sub" / "x.lock"
     # flock locks belong to the open file description: a second open in this process conflicts too
@@ -156,7 +156,7 @@ def test_file_lock_excludes_a_second_holder(tmp_path):
      ("..", False), ("a\\b", False), ("a/..b", True)],
 )
 def test_is_contained_relpath(text, ok):
-    from workbench.files import is_contained_relpath
+    from workbench.core.files import is_contained_relpath
 
     assert is_contained_relpath(text) is ok
 
@@ -166,7 +166,7 @@ def test_is_contained_relpath(text, ok):
 def test_contained_relpaths_never_leave_their_folder(text):
     import os.path
 
-    from workbench.files import is_contained_relpath
+    from workbench.core.files import is_contained_relpath
 
     if is_contained_relpath(text):
         assert not os.path.normpath(os.path.join("root", text)).startswith("..")
@@ -176,7 +176,7 @@ def test_contained_relpaths_never_leave_their_folder(text):
 def test_special_files_are_refused_without_blocking(tmp_path):
     import os
 
-    from workbench.files import read_bounded, sha256_file
+    from workbench.core.files import read_bounded, sha256_file
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     for read in (read_bounded, sha256_file):
@@ -185,7 +185,7 @@ def test_special_files_are_refused_without_blocking(tmp_path):
 
 
 def test_hashing_is_bounded_and_refuses_sparse_files(tmp_path):
-    from workbench.files import sha256_file
+    from workbench.core.files import sha256_file
     big = tmp_path / "big.bin"
     with big.open("wb") as fh:  # 256 GiB of holes: hashing them would take a quarter of an hour
         fh.truncate(1 << 38)
@@ -203,7 +203,7 @@ def test_yaml_is_parsed_by_libyaml_when_plain_with_the_same_data_and_lines_and_t
     anything unusual goes to the pure-Python loader, which words the error as before."""
     import yaml
 
-    from workbench import files
+    from workbench.core import files
 
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML without LibYAML")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from workbench.errors import InputFileError
-from workbench.files import parse_yaml
+from workbench.core.errors import InputFileError
+from workbench.core.files import parse_yaml
 
 
 @pytest.mark.parametrize(("text", "line"), [("\x00", 1), ("a: 1\nb: \x07\n", 2)])

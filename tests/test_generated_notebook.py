@@ -33,9 +33,9 @@ HANGUL = re.compile("[\uac00-\ud7a3]")
 def stash(tmp_path_factory) -> Path:
     """A frozen round with one assignment (expert-01 on team-aurora, the demo's evidence) after a batch with
     answers and keys: the batch signed v1 and left the generated notebook. Moved away from where it was made."""
-    from workbench.batch import run_batch
-    from workbench.lifecycle import freeze
-    from workbench.signing import load_private_key
+    from workbench.core.signing import load_private_key
+    from workbench.round.lifecycle import freeze
+    from workbench.run.batch import run_batch
 
     base = tmp_path_factory.mktemp("made")
     kit = make_round(base, demo_evidence=True)

@@ -42,8 +42,8 @@ from hypothesis import strategies as st
 from roundkit import ROOT, answers_for
 from traitlets.config import Config
 
-from workbench.errors import HubError, RoundError
-from workbench.hub import (
+from workbench.core.errors import HubError, RoundError
+from workbench.hub.jupyterhub import (
     ACCOUNT_PATTERN,
     account_name,
     default_proxy,
@@ -56,9 +56,9 @@ from workbench.hub import (
     unreachable,
     write_hub,
 )
-from workbench.round import load_round
-from workbench.rubric import load_rubric
-from workbench.submit import issue_token
+from workbench.model.round import load_round
+from workbench.model.rubric import load_rubric
+from workbench.round.submit import issue_token
 
 pytestmark = [pytest.mark.xdist_group("hub")]
 
@@ -95,7 +95,7 @@ def test_an_account_name_is_a_portable_posix_name_or_refused(prefix, rid):
 
 
 def test_hub_plan_prints_every_path_and_a_round_not_frozen_is_one_line(coi_round, tmp_path, capsys):
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     assert main(["hub", "plan", str(coi_round), "--prefix", "p-"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -198,7 +198,7 @@ def test_collect_picks_sheets_up_from_the_outboxes(tmp_path):
     a file changed after pick-up never replaces the collected copy."""
     from coord_helpers import coord_key, sign_sheet
 
-    from workbench.collect import collect
+    from workbench.round.collect import collect
 
     rd = make_round(tmp_path)
     path = sign_sheet(tmp_path, "e1", "ta")
@@ -405,7 +405,7 @@ def test_a_panel_on_jupyterhub_each_sees_only_what_is_theirs(prefix, reachable, 
     from playwright.sync_api import expect, sync_playwright
     from test_browser import _open_from_file_browser, _run_all_and_wait
 
-    from workbench.signing import SHEET_TYPE, load_public_key, public_key_from_pem, verify_envelope
+    from workbench.core.signing import SHEET_TYPE, load_public_key, public_key_from_pem, verify_envelope
 
     require(CHROMIUM.exists(), "Debian's chromium is not installed (/usr/bin/chromium); `make system-deps` installs it")
     require(default_proxy() is not None, "configurable-http-proxy is not installed; `make proxy` installs it")

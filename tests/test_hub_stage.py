@@ -39,9 +39,9 @@ from test_hub import (  # noqa: F401 (fixtures)
     root_only,
 )
 
-from workbench import collect as collect_mod
-from workbench.collect import collect
-from workbench.ledger import read_entries
+from workbench.round import collect as collect_mod
+from workbench.round.collect import collect
+from workbench.round.ledger import read_entries
 
 pytestmark = [pytest.mark.xdist_group("hub")]
 
@@ -182,7 +182,7 @@ def test_a_port_a_stopped_hub_left_in_time_wait_is_free_again():
     import errno
     import socket
 
-    from workbench.hub import _port_free, wait_port
+    from workbench.hub.jupyterhub import _port_free, wait_port
 
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -210,8 +210,8 @@ def test_a_port_a_stopped_hub_left_in_time_wait_is_free_again():
 def test_the_settings_are_kept_in_the_state_folder_and_a_unit_runs_serve_with_none(tmp_path):
     """Issue 24, item 5: what accounts and serve were given is kept per state folder (a restart needs no flag);
     another round's state folder is refused; the systemd unit passes `systemd-analyze verify`."""
-    from workbench.errors import HubError
-    from workbench.hub import SETTINGS_FILE, HubSettings, hub_settings, save_settings, unit_text
+    from workbench.core.errors import HubError
+    from workbench.hub.jupyterhub import SETTINGS_FILE, HubSettings, hub_settings, save_settings, unit_text
 
     state, rd = tmp_path / "st ate", tmp_path / "round"
     first = hub_settings(state, rd, prefix="p-", auditors=["aud"])
@@ -237,7 +237,7 @@ def test_the_settings_are_kept_in_the_state_folder_and_a_unit_runs_serve_with_no
 def test_the_roster_needs_no_key_until_the_freeze_which_names_each_member_without_one(tmp_path):
     """Issue 24, item 7: no placeholder public_key before `hub accounts` writes the real ones; the freeze refuses
     a member without a key with one clear line naming the entry."""
-    from workbench.round import load_round
+    from workbench.model.round import load_round
 
     rd = make_round(tmp_path, do_freeze=False)
     roster = yaml.safe_load((rd / "roster.yaml").read_text())
@@ -335,7 +335,7 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
                 page.close()
             browser.close()
         uid = pwd.getpwnam(coord).pw_uid
-        from workbench.hub import account_processes
+        from workbench.hub.jupyterhub import account_processes
 
         env = {}
         for pid in account_processes(uid):
@@ -362,8 +362,8 @@ def test_a_restart_needs_no_flags_and_each_role_lands_on_its_own_notebook(prefix
 def test_serve_names_the_folder_that_keeps_the_accounts_from_this_python_and_the_fix(base, monkeypatch):
     """Issue 24, item 7: the venv's Python under root's 0700 home (pyenv): refused before anyone logs in, naming
     the folder and how to fix it."""
-    from workbench import hub
-    from workbench.errors import HubError
+    from workbench.core.errors import HubError
+    from workbench.hub import jupyterhub as hub
 
     locked = base / "root-home"
     (locked / ".pyenv").mkdir(parents=True)
@@ -377,8 +377,8 @@ def test_serve_names_the_folder_that_keeps_the_accounts_from_this_python_and_the
 def test_after_publication_each_reviewer_still_reaches_their_own_drafts_and_outbox(tmp_path):
     """Issue 24, item 7: drafts/ and outbox/ became the auditors' after publication, so reviewers lost their own
     drafts and submitted sheets; now the panel passes through them, and the folders inside stay each one's."""
-    from workbench.hub import permission_plan, plan_round, round_paths
-    from workbench.round import load_round
+    from workbench.hub.jupyterhub import permission_plan, plan_round, round_paths
+    from workbench.model.round import load_round
 
     rd = make_round(tmp_path, experts=("e1", "e2"))
     for d in ("drafts/e1", "outbox/e1"):
@@ -395,7 +395,7 @@ def test_after_publication_each_reviewer_still_reaches_their_own_drafts_and_outb
 def test_a_hard_link_in_a_reviewers_folder_never_hands_the_linked_file_over(root_only, base):
     """A reviewer's hard link to a file elsewhere (where fs.protected_hardlinks is off) is left alone: applying
     the plan would otherwise give the reviewer that file."""
-    from workbench.hub import Perm, apply_permissions
+    from workbench.hub.jupyterhub import Perm, apply_permissions
 
     outside = base / "outside.txt"
     outside.write_text("not the reviewer's")
@@ -412,8 +412,8 @@ def test_a_hard_link_in_a_reviewers_folder_never_hands_the_linked_file_over(root
 
 def test_a_system_account_is_never_an_auditor(prefix, base):
     """Its processes would be ended when it leaves the audit group: root or a service account is refused first."""
-    from workbench.errors import HubError
-    from workbench.hub import setup_accounts
+    from workbench.core.errors import HubError
+    from workbench.hub.jupyterhub import setup_accounts
 
     rd = make_round(base, do_freeze=False)
     with pytest.raises(HubError, match=r"--auditor: auditor account\(s\) daemon are system accounts"):
@@ -426,7 +426,7 @@ def test_the_coordinators_notebook_runs_status_and_collect_on_the_round(tmp_path
     import nbformat
     from nbclient import NotebookClient
 
-    from workbench.hub import _role_notebook
+    from workbench.hub.jupyterhub import _role_notebook
 
     rd = make_round(tmp_path)
     _to_outbox(rd, sign_sheet(tmp_path, "e1", "ta"))

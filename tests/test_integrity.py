@@ -9,9 +9,9 @@ import shutil
 
 from coord_helpers import coord_key, make_round, sign_sheet
 
-from workbench.collect import accepted_sheets, choose_versions, collect
-from workbench.round import load_round
-from workbench.sheet import COI, parse_sheet
+from workbench.model.round import load_round
+from workbench.model.sheet import COI, parse_sheet
+from workbench.round.collect import accepted_sheets, choose_versions, collect
 
 
 def _payload(path):
@@ -54,7 +54,7 @@ def test_versions_are_signed_with_their_number_and_predecessor(tmp_path):
     v2 = sign_sheet(tmp_path, "e1", "ta", version=2)
     p1, p2 = parse_sheet(json.dumps(_payload(v1))), parse_sheet(json.dumps(_payload(v2)))
     assert (p1.version, p1.supersedes) == (1, None)
-    from workbench.files import sha256_file
+    from workbench.core.files import sha256_file
     assert (p2.version, p2.supersedes) == (2, sha256_file(v1))
     assert all(r.decision == "accepted" for r in collect(rd, coord_key(tmp_path), "coord"))
 
@@ -82,10 +82,10 @@ def test_choose_versions_rule():
 
 
 def test_signed_parameters_must_be_the_sheets_identity(tmp_path):
-    from workbench.files import atomic_write_bytes
-    from workbench.rubric import load_rubric
-    from workbench.sheet import Reviewer, build_sheet, sheet_bytes
-    from workbench.signing import SHEET_TYPE, envelope_bytes, key_id, load_private_key, sign_payload
+    from workbench.core.files import atomic_write_bytes
+    from workbench.core.signing import SHEET_TYPE, envelope_bytes, key_id, load_private_key, sign_payload
+    from workbench.model.rubric import load_rubric
+    from workbench.model.sheet import Reviewer, build_sheet, sheet_bytes
 
     rd = make_round(tmp_path)
     key = load_private_key(tmp_path / "keys" / "e1.key")
@@ -110,7 +110,7 @@ def _collect_in_process(base: str) -> int:
 def test_two_collections_at_once_record_each_sheet_once(tmp_path):
     from concurrent.futures import ProcessPoolExecutor
 
-    from workbench.ledger import read_entries
+    from workbench.round.ledger import read_entries
     rd = make_round(tmp_path, experts=("e1", "e2"), teams=("ta", "tb"))
     for e in ("e1", "e2"):
         for t in ("ta", "tb"):
@@ -130,9 +130,9 @@ def test_a_full_disk_leaves_the_ledger_whole_and_a_retry_records_once(tmp_path):
     import pytest
     from conftest import require
 
-    from workbench.errors import InputFileError
-    from workbench.ledger import read_entries, verify_chain
-    from workbench.round import ledger_keys
+    from workbench.core.errors import InputFileError
+    from workbench.model.round import ledger_keys
+    from workbench.round.ledger import read_entries, verify_chain
 
     base = tmp_path / "small"
     base.mkdir()
@@ -163,7 +163,7 @@ def test_a_full_disk_leaves_the_ledger_whole_and_a_retry_records_once(tmp_path):
 
 
 def test_a_non_canonical_payload_is_refused(tmp_path):
-    from workbench.signing import SHEET_TYPE, envelope_bytes, load_private_key, sign_payload
+    from workbench.core.signing import SHEET_TYPE, envelope_bytes, load_private_key, sign_payload
     rd = make_round(tmp_path)
     good = sign_sheet(tmp_path, "e1", "ta")
     pretty = json.dumps(_payload(good), indent=1).encode()  # the same sheet, other bytes, validly signed
@@ -177,7 +177,7 @@ def test_a_non_canonical_payload_is_refused(tmp_path):
 def test_a_mistyped_passphrase_option_is_not_echoed(capsys):
     import pytest
 
-    from workbench.cli import main
+    from workbench.cli.app import main
     for argv in (["audit", "r", "--passphrase", "s3cret-pass"], ["audit", "r", "--passphrase=s3cret-pass"]):
         with pytest.raises(SystemExit):
             main(argv)
@@ -189,7 +189,7 @@ def test_draft_temporaries_left_by_a_killed_kernel_are_swept(tmp_path):
     import os
     import time
 
-    from workbench.drafts import STALE_TMP_SECONDS, DraftStore
+    from workbench.notebook.drafts import STALE_TMP_SECONDS, DraftStore
     store = DraftStore(tmp_path)
     p = store.path("e1", "ta")
     p.parent.mkdir(parents=True)

@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from coord_helpers import make_round
 
-from workbench import kernels
-from workbench.batch import run_batch
-from workbench.submit import UNATTENDED_ENV
+from workbench.round.submit import UNATTENDED_ENV
+from workbench.run import kernels
+from workbench.run.batch import run_batch
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ for f in os.listdir("/proc/self/fd"):
 print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "env": dict(os.environ), "dh": list(_dh),
                   "ns": sorted(k for k in ip.user_ns if not k.startswith("_")), "count": ip.execution_count,
                   "history": len(ip.history_manager.input_hist_parsed), "fds": sorted(fds),
-                  "review_imported": "workbench.review" in sys.modules}))
+                  "review_imported": "workbench.notebook.review" in sys.modules}))
 """
 
 
@@ -124,7 +124,7 @@ def test_a_claim_is_waited_for_while_its_holder_exits(tmp_path, monkeypatch):
     import fcntl
     import threading
 
-    from workbench import batch
+    from workbench.run import batch
 
     monkeypatch.setattr(batch, "CLAIM_WAIT", 1.0)
     path = tmp_path / ".t.claim"

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from coord_helpers import make_round
 
-from workbench.cli import main
-from workbench.demo import next_steps
-from workbench.lab import lab_command
+from workbench.cli.app import main
+from workbench.demo.run import next_steps
+from workbench.hub.lab import lab_command
 
 FRESH_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from workbench.errors import RoundError
-from workbench.ledger import GENESIS, append, entry_hash, read_entries, verify_chain
+from workbench.core.errors import RoundError
+from workbench.round.ledger import GENESIS, append, entry_hash, read_entries, verify_chain
 
 H = "a" * 64
 

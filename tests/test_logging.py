@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from workbench.cli import configure_logging, main
-from workbench.drafts import DraftStore
+from workbench.cli.app import configure_logging, main
+from workbench.notebook.drafts import DraftStore
 
 
 def test_library_logs_through_the_workbench_logger(tmp_path, caplog):
@@ -16,7 +16,7 @@ def test_library_logs_through_the_workbench_logger(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="workbench"):
         store.load("expert-01", "team-a")
     (rec,) = caplog.records
-    assert rec.name == "workbench.drafts" and rec.levelno == logging.WARNING and "set aside" in rec.getMessage()
+    assert rec.name == "workbench.notebook.drafts" and rec.levelno == logging.WARNING and "set aside" in rec.getMessage()
 
 
 def test_cli_logs_plain_lines_to_stderr_at_info_or_debug_with_verbose(capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""C2SP signed notes, checkpoints and cosignatures (workbench.note): formats, key hashes, signing, verifying,
+"""C2SP signed notes, checkpoints and cosignatures (workbench.round.note): formats, key hashes, signing, verifying,
 and parsers that refuse rather than crash. Go's note package checks the same files in test_tlog_interop.py."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import note, tlog
-from workbench.errors import InputFileError, SignatureError, WorkbenchError
+from workbench.core.errors import InputFileError, SignatureError, WorkbenchError
+from workbench.round import note, tlog
 
 ROOT = tlog.tree_head([tlog.leaf_hash(b"entry %d" % i) for i in range(7)])
 

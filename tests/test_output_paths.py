@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-from workbench.cli import main
-from workbench.errors import InputFileError
-from workbench.files import atomic_write_bytes, check_output_dir, check_output_path, file_lock
+from workbench.cli.app import main
+from workbench.core.errors import InputFileError
+from workbench.core.files import atomic_write_bytes, check_output_dir, check_output_path, file_lock
 
 SYSTEM_FILE = Path("/etc/hostname") if Path("/etc/hostname").is_file() else Path("/etc/passwd")
 

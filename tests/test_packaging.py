@@ -49,7 +49,7 @@ def _tree(d):
 
 def test_top_level_copies_mirror_the_package_data_byte_for_byte():
     """workbench/data/ is the source (a wheel ships it); the top-level folders of the design card mirror it."""
-    from workbench.shipped import MIRRORS
+    from workbench.core.shipped import MIRRORS
 
     for packaged, mirror in MIRRORS.items():
         src, dst = ROOT / "workbench" / "data" / packaged, ROOT / mirror
@@ -61,8 +61,8 @@ def test_top_level_copies_mirror_the_package_data_byte_for_byte():
 
 
 def test_shipped_data_is_found_through_importlib_resources(monkeypatch):
-    from workbench.batch import default_notebook
-    from workbench.demo import default_demo_data, default_rubrics_dir
+    from workbench.demo.run import default_demo_data, default_rubrics_dir
+    from workbench.run.batch import default_notebook
 
     for var in ("WORKBENCH_NOTEBOOK", "WORKBENCH_RUBRICS", "WORKBENCH_DEMO_DATA"):
         monkeypatch.delenv(var, raising=False)

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from roundkit import EXPERT, TEAM, fill_like_a_person, make_round
 
-from workbench.charts import Figure, PendingChart
-from workbench.drafts import DraftStore
-from workbench.review import open_review
+from workbench.core.charts import Figure, PendingChart
+from workbench.notebook.drafts import DraftStore
+from workbench.notebook.review import open_review
 
 RAW = ("se_source", "param_share", "log10_p", "raw_cosine", "identical_tensors", "ci_low", "within_noise",
        "name_ko", "bench.nia", "bench.common", "near_ln_v", "no_evidence", "item count")
@@ -57,7 +57,7 @@ def test_every_panel_reads_in_the_chosen_language(demo, lang):
     r = _open(demo, lang)
     items = [i for s in _sections(r) for i in s.items]
     assert not [i for i in items if isinstance(i, pd.DataFrame)]  # no raw frames with an index column
-    from workbench.tables import DASH, Table
+    from workbench.core.tables import DASH, Table
 
     tables = [i for i in items if isinstance(i, Table)]
     css = {t.css for t in tables}
@@ -97,7 +97,7 @@ def test_every_panel_reads_in_the_chosen_language(demo, lang):
 
 
 def test_a_table_shows_a_dash_for_a_missing_value_and_numbers_at_their_precision():
-    from workbench.tables import DASH, Column, Table
+    from workbench.core.tables import DASH, Column, Table
 
     t = Table([Column("a", "col_value"), Column("share", "col_param_share", "pct"), Column("n", "col_bytes", "bytes"),
                Column("h", "col_file", "hash")],
@@ -107,7 +107,7 @@ def test_a_table_shows_a_dash_for_a_missing_value_and_numbers_at_their_precision
     assert t.cells() == [[DASH, DASH, "2.5 MB", "abababababab…"], ["x", "12.3%", DASH, DASH]]
     assert "title='" + "ab" * 32 + "'" in t.html()  # the full digest in the tooltip
     assert t.html().count("white-space:nowrap;text-align:right") == 4  # numbers never wrap inside themselves
-    from workbench.tables import number
+    from workbench.core.tables import number
 
     assert [number(-0.04, ".1f"), number(7.56e23, "sci"), number(558_600, "sci"), number(0.4298, "score")] == \
         ["0.0", "7.56 × 10²³", "558,600", "0.430"]

@@ -14,7 +14,7 @@ from scipy import stats
 from synthetic import cast, make_model, make_vision, permute_units, perturb, save_model
 
 from tests.weights_models import minilm_dir
-from workbench.cli import main
+from workbench.cli.app import main
 from workbench.evidence.provenance import (
     compare,
     component_of,

@@ -6,11 +6,11 @@ import pytest
 import yaml
 from coord_helpers import coord_key, make_round, write_yaml
 
-from workbench.errors import RoundError
-from workbench.ledger import read_entries
-from workbench.lifecycle import amend, freeze
-from workbench.readiness import check_declarations
-from workbench.round import load_round
+from workbench.core.errors import RoundError
+from workbench.model.round import load_round
+from workbench.round.ledger import read_entries
+from workbench.round.lifecycle import amend, freeze
+from workbench.round.readiness import check_declarations
 
 
 def _teams(rd):
@@ -63,7 +63,7 @@ def test_individual_benchmarks_must_be_catalogue_ids_and_targets_on_the_metrics_
 
 
 def test_a_teams_own_benchmark_added_to_the_rounds_catalogue_passes(tmp_path):
-    from workbench.scheme import load_benchmark_sets
+    from workbench.model.scheme import load_benchmark_sets
     rd = make_round(tmp_path, do_freeze=False)
     f = rd / "rubrics" / "benchmarks.yaml"
     f.write_text(f.read_text() + '  - {id: ko_doc, name_ko: 한국어 문서, name_en: Korean documents, task: ko_doc, '
@@ -83,7 +83,7 @@ def test_a_frontier_ratio_criterion_needs_frontier_scores_for_its_set(tmp_path):
     p = rd / "rubrics" / "benchmark.yaml"
     p.write_text(p.read_text().replace("formula: achievement_ratio\n      params:\n        set: nia",
                                        "formula: frontier_ratio\n      params:\n        set: nia"))
-    from workbench.rubric import load_rubric
+    from workbench.model.rubric import load_rubric
     rules = yaml.safe_load((rd / "rules.yaml").read_text())
     rules["rubrics"]["benchmark"]["sha256"] = load_rubric(p).sha256
     write_yaml(rd / "rules.yaml", rules)
@@ -117,7 +117,7 @@ def test_freeze_names_every_problem_in_one_pass(tmp_path, capsys):
     import yaml
     from coord_helpers import make_round
 
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     rd = make_round(tmp_path, experts=("e1", "e2", "e3"), teams=("ta", "tb"), do_freeze=False,
                     coi={"e1": ["ta"], "e2": ["tb"]}, cut=2)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from workbench.aggregate import aggregate_round
-from workbench.collect import collect
-from workbench.demo import COORDINATOR, rechallenge_round
-from workbench.files import load_yaml
-from workbench.lifecycle import amend
-from workbench.report import write_report
-from workbench.round import load_round
-from workbench.sheet import COI, Judgment, Reviewer, build_sheet
-from workbench.signing import key_id, load_private_key
-from workbench.submit import submit_sheet
+from workbench.core.files import load_yaml
+from workbench.core.signing import key_id, load_private_key
+from workbench.demo.run import COORDINATOR, rechallenge_round
+from workbench.model.round import load_round
+from workbench.model.sheet import COI, Judgment, Reviewer, build_sheet
+from workbench.publish.aggregate import aggregate_round
+from workbench.publish.report import write_report
+from workbench.round.collect import collect
+from workbench.round.lifecycle import amend
+from workbench.round.submit import submit_sheet
 
 
 def _sign_all(out: Path, rd: Path, flip: dict[tuple[str, str], str] | None = None) -> None:
@@ -107,7 +107,7 @@ def test_a_majority_approve_gate_changes_in_the_open_only(rechallenge):
 
 def test_running_the_example_again_keeps_a_round_that_holds_sheets(tmp_path):
     """Issue 14: re-running the demo deleted the demo round, drafts included, without warning."""
-    from workbench.demo import next_steps
+    from workbench.demo.run import next_steps
 
     rd = rechallenge_round(tmp_path)
     assert rechallenge_round(tmp_path) == rd  # nothing signed yet: replaced quietly

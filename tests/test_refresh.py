@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from coord_helpers import FIXTURES, coord_key, make_round
 
-from workbench.aggregate import aggregate_round
-from workbench.batch import run_batch
-from workbench.cli import main
-from workbench.collect import collect
-from workbench.ledger import read_entries
-from workbench.lifecycle import status
-from workbench.refresh import rerun_changed, stale_sheets
-from workbench.round import load_round
+from workbench.cli.app import main
+from workbench.model.round import load_round
+from workbench.publish.aggregate import aggregate_round
+from workbench.round.collect import collect
+from workbench.round.ledger import read_entries
+from workbench.round.lifecycle import status
+from workbench.run.batch import run_batch
+from workbench.run.refresh import rerun_changed, stale_sheets
 
 
 def test_evidence_fixed_after_the_batch_has_one_documented_path(tmp_path, capsys):

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from roundkit import ROOT
 from test_report_pages import published_round
 
-from workbench.messages import MESSAGES
+from workbench.core.messages import MESSAGES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -196,7 +196,7 @@ def test_the_verify_page_turns_red_after_one_byte_changes(report, tmp_path, name
 # ---------------------------------------------------------------- authority: whose key, pinned where
 
 def _genuine_key_id(report: Path) -> str:
-    from workbench.signing import key_id, load_public_key
+    from workbench.core.signing import key_id, load_public_key
 
     return key_id(load_public_key(report.parent.parent / "keys" / "coord.pub"))
 
@@ -210,10 +210,10 @@ def _forge(report: Path, folder: Path) -> str:
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from workbench import ledger
-    from workbench.files import canonical_json, sha256_bytes
-    from workbench.round import raw_key_b64
-    from workbench.signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
+    from workbench.core.files import canonical_json, sha256_bytes
+    from workbench.core.signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
+    from workbench.model.round import raw_key_b64
+    from workbench.round import ledger
 
     shutil.copytree(report, folder)
     forger = Ed25519PrivateKey.generate()
@@ -300,7 +300,7 @@ def test_a_folder_re_signed_from_its_first_entry_is_red_only_against_the_publish
 def test_keys_json_with_a_duplicate_name_is_red(report, tmp_path):
     import json
 
-    from workbench.files import canonical_json
+    from workbench.core.files import canonical_json
 
     folder = tmp_path / "dup"
     shutil.copytree(report, folder)
@@ -313,8 +313,8 @@ def test_keys_json_with_a_duplicate_name_is_red(report, tmp_path):
 
 
 def test_the_page_lists_the_witnesses_cosignatures_it_verified(report, tmp_path):
-    from workbench.checkpoint import cosign
-    from workbench.signing import generate_keypair, key_id, load_private_key
+    from workbench.core.signing import generate_keypair, key_id, load_private_key
+    from workbench.round.checkpoint import cosign
 
     folder = tmp_path / "witnessed"
     shutil.copytree(report, folder)
@@ -340,11 +340,17 @@ def test_the_page_lists_the_witnesses_cosignatures_it_verified(report, tmp_path)
 def test_a_coordinator_added_by_amendment_signs_a_report_the_page_verifies(tmp_path):
     import yaml
 
-    from workbench.aggregate import aggregate_round
-    from workbench.lifecycle import amend
-    from workbench.report import write_report
-    from workbench.round import load_round
-    from workbench.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+    from workbench.core.signing import (
+        generate_keypair,
+        key_id,
+        load_private_key,
+        load_public_key,
+        public_key_pem,
+    )
+    from workbench.model.round import load_round
+    from workbench.publish.aggregate import aggregate_round
+    from workbench.publish.report import write_report
+    from workbench.round.lifecycle import amend
 
     rd, _ = published_round(tmp_path)
     keys = tmp_path / "keys"

@@ -16,17 +16,17 @@ import yaml
 from coord_helpers import coord_key, make_round, sign_sheet, sign_user, survey_rows, with_results
 from judgments import demo_judgments
 
-from workbench.aggregate import aggregate_round
-from workbench.audit import audit_round
-from workbench.base import shown
-from workbench.collect import collect
-from workbench.lifecycle import amend, freeze
-from workbench.messages import MESSAGES
-from workbench.report import PUBLISHED, write_report
-from workbench.round import load_round
-from workbench.rubric import load_rubric
-from workbench.sheet import Judgment
-from workbench.wording import Wording
+from workbench.audit.checks import audit_round
+from workbench.core.base import shown
+from workbench.core.messages import MESSAGES
+from workbench.model.round import load_round
+from workbench.model.rubric import load_rubric
+from workbench.model.sheet import Judgment
+from workbench.publish.aggregate import aggregate_round
+from workbench.publish.report import PUBLISHED, write_report
+from workbench.publish.wording import Wording
+from workbench.round.collect import collect
+from workbench.round.lifecycle import amend, freeze
 
 RAW_IDS = ("bench.common", "bench.nia", "expert.diffusion.applicability", "expert.independence.verdict", "no_evidence",
            "bt_strength", "majority_approve", "frontier_index", "user.applicability")

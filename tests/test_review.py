@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from roundkit import EXPERT, TEAM, USER, answers_for, fill_like_a_person, make_round
 
-from workbench.charts import PendingChart
-from workbench.drafts import DraftStore
-from workbench.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
-from workbench.review import load_answers, open_review
-from workbench.sheet import Judgment, parse_sheet, sheet_bytes, validate_sheet
-from workbench.signing import SHEET_TYPE, generate_keypair, public_key_from_pem, verify_envelope
+from workbench.core.charts import PendingChart
+from workbench.core.errors import KeyFileError, RoundError, SheetError, ValidationError, WorkbenchError
+from workbench.core.signing import SHEET_TYPE, generate_keypair, public_key_from_pem, verify_envelope
+from workbench.model.sheet import Judgment, parse_sheet, sheet_bytes, validate_sheet
+from workbench.notebook.drafts import DraftStore
+from workbench.notebook.review import load_answers, open_review
 
 
 @pytest.fixture()
@@ -38,7 +38,7 @@ def _open(kit, reviewer=EXPERT, **kw):
 def _batch_token(kit, reviewer=EXPERT, team=TEAM):
     import os
 
-    from workbench.submit import UNATTENDED_ENV, issue_token
+    from workbench.round.submit import UNATTENDED_ENV, issue_token
 
     folder = kit.round_dir / "notebooks" / reviewer
     folder.mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,8 @@ def test_the_language_chosen_is_kept_in_the_draft_across_a_restart(kit):
 
 
 def test_generated_notebooks_use_the_rounds_language(kit):
-    from workbench.batch import plan
-    from workbench.round import load_round
+    from workbench.model.round import load_round
+    from workbench.run.batch import plan
 
     r = load_round(kit.round_dir)
     assert {t.lang for t in plan(r)} == {r.rules.lang or "ko"}
@@ -171,7 +171,7 @@ def test_an_answers_file_outside_a_batch_only_fills_the_form_for_a_person(kit):
 
 
 def test_unattended_mode_is_what_the_batch_set_for_this_notebook_only(kit, monkeypatch):
-    from workbench.submit import UNATTENDED_ENV
+    from workbench.round.submit import UNATTENDED_ENV
 
     value, token = _batch_token(kit)
     path = _open(kit, answers_file=f"answers/{EXPERT}/{TEAM}.yaml", notebook_sha256="ab" * 32).run_unattended()
@@ -295,8 +295,8 @@ def test_sections_show_the_computed_evidence(tmp_path):
 
     from IPython.display import HTML
 
-    from workbench.dossier import build_dossier
-    from workbench.round import load_round
+    from workbench.evidence.dossier import build_dossier
+    from workbench.model.round import load_round
 
     kit = make_round(tmp_path, demo_evidence=True)
     expected = _expected_benchmark_points(kit.round_dir)

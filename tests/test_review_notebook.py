@@ -9,10 +9,10 @@ import pytest
 import yaml
 from roundkit import EXPERT, ROOT, TEAM, fill_like_a_person, make_round
 
-from workbench.review import PASSPHRASE_ENV, WIDGET_PLACEHOLDER, open_review
-from workbench.sheet import parse_sheet
-from workbench.signing import SHEET_TYPE, load_public_key, verify_envelope
-from workbench.submit import UNATTENDED_ENV, issue_token
+from workbench.core.signing import SHEET_TYPE, load_public_key, verify_envelope
+from workbench.model.sheet import parse_sheet
+from workbench.notebook.review import PASSPHRASE_ENV, WIDGET_PLACEHOLDER, open_review
+from workbench.round.submit import UNATTENDED_ENV, issue_token
 
 NOTEBOOK = ROOT / "notebooks" / "review.ipynb"
 PARAMETERS = ["round_dir", "reviewer_id", "team_id", "role", "lang", "key_file", "answers_file", "output_dir",

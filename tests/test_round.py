@@ -6,12 +6,12 @@ import pytest
 import yaml
 from coord_helpers import coord_key, make_round, sign_sheet, team, write_yaml
 
-from workbench.base import json_diff
-from workbench.collect import collect
-from workbench.errors import RoundError
-from workbench.ledger import read_entries
-from workbench.lifecycle import amend, check_frozen, freeze, status
-from workbench.round import find_round, load_round
+from workbench.core.base import json_diff
+from workbench.core.errors import RoundError
+from workbench.model.round import find_round, load_round
+from workbench.round.collect import collect
+from workbench.round.ledger import read_entries
+from workbench.round.lifecycle import amend, check_frozen, freeze, status
 
 
 def test_freeze_signs_state_and_refuses_twice(tmp_path):
@@ -98,7 +98,7 @@ def test_bad_rules_name_file_and_line(tmp_path):
 
 
 def test_freeze_needs_the_coordinators_key(tmp_path):
-    from workbench.signing import load_private_key
+    from workbench.core.signing import load_private_key
 
     rd = make_round(tmp_path, do_freeze=False)
     with pytest.raises(RoundError, match="not a coordinator"):
@@ -115,7 +115,7 @@ def test_state_diff_keys_records_by_id():
 
 
 def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     rd = make_round(tmp_path)
     key = str(tmp_path / "keys" / "coord.key")
@@ -132,7 +132,7 @@ def test_cli_refuses_a_hand_edited_round_in_one_line(tmp_path, capsys):
 
 
 def test_status_of_a_hand_edited_round_names_its_frozen_version_and_the_drift(tmp_path, capsys):
-    from workbench.cli import main
+    from workbench.cli.app import main
     rd = make_round(tmp_path)
     rules = yaml.safe_load((rd / "rules.yaml").read_text())
     rules["cut"] = 1
@@ -145,8 +145,8 @@ def test_status_of_a_hand_edited_round_names_its_frozen_version_and_the_drift(tm
 
 
 def test_amendment_output_names_keys_not_their_pem(tmp_path, capsys):
-    from workbench.cli import main
-    from workbench.signing import generate_keypair, load_public_key, public_key_pem
+    from workbench.cli.app import main
+    from workbench.core.signing import generate_keypair, load_public_key, public_key_pem
     rd = make_round(tmp_path)
     _, pub = generate_keypair("e9", tmp_path / "keys")
     roster = yaml.safe_load((rd / "roster.yaml").read_text())
@@ -164,7 +164,7 @@ def test_amendment_output_names_keys_not_their_pem(tmp_path, capsys):
 
 
 def test_freeze_refuses_rules_that_cannot_work_and_lists_every_problem(tmp_path, capsys):
-    from workbench.cli import main
+    from workbench.cli.app import main
     rd = make_round(tmp_path, do_freeze=False, cut=5,
                     aggregation={"expert": "trimmed_mean", "trim": 1, "min_reviewers": 3})
     with pytest.raises(RoundError) as e:
@@ -188,7 +188,7 @@ def test_freeze_refuses_rules_that_cannot_work_and_lists_every_problem(tmp_path,
 # ---------------------------------------------------------------- the benchmark scheme is round data
 
 def _edit_scheme(rd, old: str, new: str, *, pin: bool) -> None:
-    from workbench.scheme import load_benchmark_sets
+    from workbench.model.scheme import load_benchmark_sets
     f = rd / "rubrics" / "benchmarks.yaml"
     f.write_text(f.read_text().replace(old, new, 1))
     if pin:
@@ -198,7 +198,7 @@ def _edit_scheme(rd, old: str, new: str, *, pin: bool) -> None:
 
 
 def test_init_copies_the_scheme_into_the_round_and_the_rules_pin_it(tmp_path):
-    from workbench.scheme import load_benchmark_sets, package_scheme_text
+    from workbench.model.scheme import load_benchmark_sets, package_scheme_text
     rd = make_round(tmp_path, do_freeze=False)
     copy = rd / "rubrics" / "benchmarks.yaml"
     assert copy.read_text() == package_scheme_text()[0]  # comments included: a coordinator reads it there
@@ -206,7 +206,7 @@ def test_init_copies_the_scheme_into_the_round_and_the_rules_pin_it(tmp_path):
     assert rules["benchmarks"] == {"file": "rubrics/benchmarks.yaml", "sha256": load_benchmark_sets().sha256}
     r = load_round(rd)
     assert r.scheme == load_benchmark_sets()
-    from workbench.round import round_state
+    from workbench.model.round import round_state
     assert round_state(r)["benchmarks"]["common"][0]["id"] == "mmlu_pro"
 
 
@@ -235,9 +235,9 @@ def test_a_comment_in_the_scheme_is_not_a_change(tmp_path):
 
 
 def test_init_takes_another_scheme_and_refuses_an_invalid_one(tmp_path):
-    from workbench.lifecycle import init_round
-    from workbench.scheme import package_scheme_text
-    from workbench.signing import generate_keypair, load_public_key
+    from workbench.core.signing import generate_keypair, load_public_key
+    from workbench.model.scheme import package_scheme_text
+    from workbench.round.lifecycle import init_round
     _, pub = generate_keypair("c", tmp_path / "keys")
     mine = tmp_path / "mine.yaml"
     mine.write_text(package_scheme_text()[0].replace("id: kornat,", "id: kornat2,"))
@@ -246,7 +246,7 @@ def test_init_takes_another_scheme_and_refuses_an_invalid_one(tmp_path):
                    coordinator_key=load_public_key(pub), benchmarks=mine)
     assert "kornat2" in r.scheme.by_id()
     mine.write_text("nia: []\ncommon: []\ncatalog: []\n")
-    from workbench.errors import RubricError
+    from workbench.core.errors import RubricError
     with pytest.raises(RubricError, match=r"mine.yaml:3: catalog: invalid benchmark scheme: unknown field"):
         init_round(tmp_path / "r2", round_id="r2", stage=1, rubrics_dir=RUBRICS, coordinator_id="c",
                    coordinator_key=load_public_key(pub), benchmarks=mine)

@@ -11,9 +11,9 @@ from conftest import ROOT
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from workbench.cli import main
-from workbench.errors import RubricError
-from workbench.rubric import COMPUTED_FORMULAS, check_files, json_schema, load_rubric, load_rubric_text
+from workbench.cli.app import main
+from workbench.core.errors import RubricError
+from workbench.model.rubric import COMPUTED_FORMULAS, check_files, json_schema, load_rubric, load_rubric_text
 
 SHIPPED = ["benchmark.yaml", "expert.yaml", "user.yaml"]
 

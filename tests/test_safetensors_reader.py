@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
 from workbench.evidence._safetensors import DTYPES, iter_tensor_chunks, read_header, refuse_pickle
 
 
@@ -171,7 +171,7 @@ def test_too_many_tensors_are_refused_before_any_record_is_built(tmp_path, monke
     from safetensors.numpy import save_file
 
     import workbench.evidence._safetensors as S
-    from workbench.errors import EvidenceError
+    from workbench.core.errors import EvidenceError
     save_file({f"t{i}": np.zeros((0,), np.float32) for i in range(5)}, tmp_path / "m.safetensors")
     monkeypatch.setattr(S, "MAX_TENSORS", 4)
     with pytest.raises(EvidenceError, match=r"header: 5 tensors in one file, expected at most 4"):

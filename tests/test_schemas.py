@@ -15,12 +15,12 @@ import pydantic
 import pytest
 from conftest import ROOT
 
-from workbench.aggregate import ScoreRow, VoteRow
-from workbench.audit import AuditResult, Finding
-from workbench.batch import Failure, TaskResult
-from workbench.cli import main
-from workbench.errors import EvidenceError, Problem
-from workbench.schemas import SCHEMAS, json_schema, schema_text, shipped_path
+from workbench.audit.checks import AuditResult, Finding
+from workbench.cli.app import main
+from workbench.core.errors import EvidenceError, Problem
+from workbench.model.schemas import SCHEMAS, json_schema, schema_text, shipped_path
+from workbench.publish.aggregate import ScoreRow, VoteRow
+from workbench.run.batch import Failure, TaskResult
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

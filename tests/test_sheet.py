@@ -9,8 +9,8 @@ import pydantic
 import pytest
 from judgments import demo_judgments
 
-from workbench.errors import InputFileError, SheetError
-from workbench.sheet import (
+from workbench.core.errors import InputFileError, SheetError
+from workbench.model.sheet import (
     COI,
     ComputedValue,
     Judgment,

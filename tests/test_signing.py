@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.cli import main
-from workbench.errors import KeyFileError, SignatureError
-from workbench.signing import (
+from workbench.cli.app import main
+from workbench.core.errors import KeyFileError, SignatureError
+from workbench.core.signing import (
     SHEET_TYPE,
     envelope_bytes,
     generate_keypair,
@@ -128,7 +128,7 @@ def test_envelopes_the_dsse_spec_says_verifiers_must_accept(keys, payload, urlsa
 
 
 def test_cli_verify_accepts_url_safe_unpadded_envelopes_with_unknown_fields(keys, tmp_path, capsys):
-    from workbench.signing import public_key_pem
+    from workbench.core.signing import public_key_pem
 
     priv, pub = keys["alice"]
     env = sign_payload(PAYLOAD, SHEET_TYPE, priv)
@@ -199,7 +199,7 @@ def test_world_readable_key_refused(tmp_path):
 def test_cli_keys_sign_verify(tmp_path, capsys, monkeypatch, expert_rubric):
     from judgments import demo_judgments
 
-    from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
+    from workbench.model.sheet import COI, Reviewer, build_sheet, sheet_bytes
 
     monkeypatch.setenv("PASS_FOR_TEST", "s3cret phrase")
     assert main(["keys", "new", "erin", "--dir", str(tmp_path), "--passphrase-env", "PASS_FOR_TEST"]) == 0
@@ -227,7 +227,7 @@ def test_cli_keys_sign_verify(tmp_path, capsys, monkeypatch, expert_rubric):
 def test_cli_sign_refuses_someone_elses_key(tmp_path, capsys, expert_rubric):
     from judgments import demo_judgments
 
-    from workbench.sheet import COI, Reviewer, build_sheet, sheet_bytes
+    from workbench.model.sheet import COI, Reviewer, build_sheet, sheet_bytes
 
     generate_keypair("frank", tmp_path)
     sheet = build_sheet(expert_rubric, round_id="r", team_id="t", reviewer=Reviewer(id="erin", role="expert", key_id="0" * 64),
@@ -239,7 +239,7 @@ def test_cli_sign_refuses_someone_elses_key(tmp_path, capsys, expert_rubric):
 
 
 def test_cli_passphrase_never_from_argv():
-    from workbench.cli import build_parser
+    from workbench.cli.app import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["keys", "new", "x", "--passphrase", "oops"])

@@ -14,16 +14,16 @@ import json
 import yaml
 from coord_helpers import USER_ITEMS, coord_key, make_round, sign_sheet
 
-from workbench.aggregate import aggregate_round
-from workbench.collect import collect
+from workbench.core.signing import load_private_key
 from workbench.evidence.benchmarks import load_benchmark_sets
-from workbench.lifecycle import freeze
-from workbench.report import write_report
-from workbench.round import load_round
-from workbench.rubric import AnchoredScale, GateScale, load_rubric
-from workbench.sheet import Judgment
-from workbench.signing import load_private_key
-from workbench.survey import sign_survey
+from workbench.model.round import load_round
+from workbench.model.rubric import AnchoredScale, GateScale, load_rubric
+from workbench.model.sheet import Judgment
+from workbench.publish.aggregate import aggregate_round
+from workbench.publish.report import write_report
+from workbench.round.collect import collect
+from workbench.round.lifecycle import freeze
+from workbench.round.survey import sign_survey
 
 TEAMS = ("team-a", "team-b", "team-c", "team-d", "team-e")
 EXPERTS = tuple(f"e{i:02d}" for i in range(1, 11))

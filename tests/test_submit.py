@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from judgments import demo_judgments
 
-from workbench import submit as submit_mod
-from workbench.errors import SignatureError
-from workbench.files import sha256_bytes
-from workbench.sheet import COI, Reviewer, build_sheet, parse_sheet
-from workbench.signing import (
+from workbench.core.errors import SignatureError
+from workbench.core.files import sha256_bytes
+from workbench.core.signing import (
     SHEET_TYPE,
     generate_keypair,
     key_id,
@@ -17,7 +15,9 @@ from workbench.signing import (
     load_public_key,
     verify_envelope,
 )
-from workbench.submit import sheet_path, sheet_versions, submit_sheet
+from workbench.model.sheet import COI, Reviewer, build_sheet, parse_sheet
+from workbench.round import submit as submit_mod
+from workbench.round.submit import sheet_path, sheet_versions, submit_sheet
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""The ledger as an RFC 6962 Merkle tree (workbench.tlog): heads, inclusion and consistency proofs, their
+"""The ledger as an RFC 6962 Merkle tree (workbench.round.tlog): heads, inclusion and consistency proofs, their
 verifiers, the ledger's leaves. Go's own sumdb/tlog checks the same proofs in tests/test_tlog_interop.py."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import tlog
-from workbench.errors import InputFileError, SignatureError, WorkbenchError
+from workbench.core.errors import InputFileError, SignatureError, WorkbenchError
+from workbench.round import tlog
 
 
 def _hashes(n: int) -> list[bytes]:
@@ -230,7 +230,7 @@ def test_proof_parser_never_crashes(data):
 def test_ledger_leaves_are_the_chain_hashed_bytes(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from workbench import ledger
+    from workbench.round import ledger
 
     key = Ed25519PrivateKey.generate()
     path = tmp_path / "ledger.jsonl"
@@ -252,8 +252,8 @@ def test_ledger_leaves_are_the_chain_hashed_bytes(tmp_path):
 def test_cli_writes_proofs_that_verify_against_the_ledgers_heads(tmp_path, capsys):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from workbench import ledger
-    from workbench.cli import main
+    from workbench.cli.app import main
+    from workbench.round import ledger
 
     key = Ed25519PrivateKey.generate()
     path = tmp_path / "ledger.jsonl"
@@ -302,7 +302,7 @@ def test_verifiers_never_crash_on_any_input(a, b, proof, h1, h2):
 def _witness_ledger(tmp_path, n):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from workbench import ledger
+    from workbench.round import ledger
 
     key = Ed25519PrivateKey.from_private_bytes(b"c" * 32)
     path = tmp_path / "ledger.jsonl"
@@ -313,7 +313,7 @@ def _witness_ledger(tmp_path, n):
 
 def test_a_witness_follows_the_log_with_proofs_and_refuses_a_rewritten_one(tmp_path):
     """The witness protocol end to end on a real ledger, the witness holding only its last checkpoint."""
-    from workbench import ledger, note
+    from workbench.round import ledger, note
 
     key, path = _witness_ledger(tmp_path, 4)
     origin = note.origin_for("r1")
@@ -363,7 +363,7 @@ def test_a_witness_follows_the_log_with_proofs_and_refuses_a_rewritten_one(tmp_p
 
 
 def test_add_checkpoint_request_parser(tmp_path):
-    from workbench import note
+    from workbench.round import note
 
     key, path = _witness_ledger(tmp_path, 3)
     hs = [tlog.leaf_hash(x) for x in tlog.ledger_leaves(path)]
@@ -384,7 +384,7 @@ def test_add_checkpoint_request_parser(tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.lists(st.binary(min_size=32, max_size=32), max_size=3))
 def test_add_checkpoint_parser_never_crashes(data, hashes):
-    from workbench import note
+    from workbench.round import note
 
     for body in (data, b"old 3\n" + b"".join(base64.b64encode(h) + b"\n" for h in hashes) + b"\n" + data):
         with contextlib.suppress(InputFileError):

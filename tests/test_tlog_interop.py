@@ -24,9 +24,9 @@ from coord_helpers import coord_key, make_round, sign_sheet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from workbench import note, tlog
-from workbench.collect import collect
-from workbench.ledger import read_entries
+from workbench.round import note, tlog
+from workbench.round.collect import collect
+from workbench.round.ledger import read_entries
 
 XMOD = Path("/usr/share/gocode")
 GO_SOURCE = ROOT / "tests" / "go" / "tlogcheck" / "main.go"
@@ -140,7 +140,7 @@ def test_go_reads_and_verifies_a_checkpoint_and_proofs_of_a_real_ledger(tlogchec
 def test_go_checks_the_proofs_the_cli_writes_with_only_the_checkpoint_and_the_entry(tlogcheck, ledger_round, tmp_path):
     """A reviewer's receipt: `workbench tlog prove-inclusion` and `prove-consistency` write JSON proofs; Go
     checks them knowing only the checkpoints' heads and the entry's line, never the ledger."""
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     leaves, key, n, m = ledger_round.leaves, ledger_round.key, len(ledger_round.leaves), ledger_round.first
     ledger_path = str(ledger_round.rd / "ledger.jsonl")

@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 from synthetic import make_model, save_model
 
 from tests.weights_models import minilm_dir
-from workbench.errors import EvidenceError
+from workbench.core.errors import EvidenceError
 from workbench.evidence import weights as W
 from workbench.evidence._invariants import ANCHOR_TOKENS, n_pairs
 from workbench.evidence.weights import (

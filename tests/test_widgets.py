@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from roundkit import answers_for, fill_like_a_person
 
-from workbench.sheet import COI, Judgment
-from workbench.widgets import ScoringForm
+from workbench.model.sheet import COI, Judgment
+from workbench.notebook.widgets import ScoringForm
 
 
 def _texts(form: ScoringForm) -> str:

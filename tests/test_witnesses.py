@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.checkpoint import check_checkpoints, format_checkpoint, parse_checkpoint
-from workbench.cli import main
-from workbench.errors import RoundError
-from workbench.ledger import read_entries
-from workbench.round import load_round
-from workbench.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+from workbench.cli.app import main
+from workbench.core.errors import RoundError
+from workbench.core.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+from workbench.model.round import load_round
+from workbench.round.checkpoint import check_checkpoints, format_checkpoint, parse_checkpoint
+from workbench.round.ledger import read_entries
 
 WITNESSES = ("w1", "w2", "w3")
 
@@ -276,7 +276,7 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pos=st.integers(0, 10_000), char=st.sampled_from("AZaz09+/=- \u2014x"))
 def test_property_any_one_character_change_of_a_witnessed_checkpoint_is_never_silently_witnessed(pos, char):
-    from workbench.checkpoint import Checkpoint, _sign
+    from workbench.round.checkpoint import Checkpoint, _sign
 
     w = Ed25519PrivateKey.from_private_bytes(bytes(range(3, 35)))
     cp = Checkpoint(round_id="r", size=0, head="0" * 64, time="2026-01-15T09:30:00Z")
@@ -299,7 +299,7 @@ def test_property_any_one_character_change_of_a_witnessed_checkpoint_is_never_si
 def test_freeze_pins_the_coordinators_and_witnesses_keys_in_the_first_entry(tmp_path):
     import base64
 
-    from workbench.verifypage import keys_json
+    from workbench.publish.verifypage import keys_json
 
     rd = _round(tmp_path, quorum=2)
     first = read_entries(rd / "ledger.jsonl")[0]
@@ -336,8 +336,8 @@ def test_an_amendment_that_changes_the_coordinators_pins_the_new_set_and_others_
 
 
 def test_the_split_view_is_bounded_by_any_witnessed_checkpoint_not_only_those_of_the_same_witness(tmp_path):
-    from workbench import ledger
-    from workbench.checkpoint import sign_head
+    from workbench.round import ledger
+    from workbench.round.checkpoint import sign_head
 
     coord = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     ws = {n: Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32) for i, n in enumerate(("w1", "w2", "w3"), 1)}
@@ -352,7 +352,7 @@ def test_the_split_view_is_bounded_by_any_witnessed_checkpoint_not_only_those_of
     def cp(fork: str, size: int, *witnesses: str) -> tuple[str, bytes]:
         text = format_checkpoint(sign_head("r", size, ledger.entry_hash(books[fork][size - 1]), coord, "coord"))
         for w in witnesses:
-            from workbench.checkpoint import cosign
+            from workbench.round.checkpoint import cosign
             text = cosign(text, ws[w], w)
         return f"{fork}{size}-{'-'.join(witnesses)}.txt", text.encode()
 

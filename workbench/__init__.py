@@ -19,7 +19,8 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_api
+from . import _compat
+from .core._lazy import lazy_api
 
 # Library modules log to children of the "workbench" logger; the application (the CLI, a notebook) decides
 # where records go. Without a configuration nothing is printed below WARNING.
@@ -32,18 +33,18 @@ except PackageNotFoundError:  # running from a source checkout without installin
 
 # public name -> the module that defines it (not ``collect``: a function of that name would hide the module)
 _API = {
-    "Rubric": "rubric", "load_rubric": "rubric",
-    "ScoreSheet": "sheet", "build_sheet": "sheet", "parse_sheet": "sheet", "validate_sheet": "sheet",
-    "Round": "round", "load_round": "round", "eligibility": "round",
-    "init_round": "lifecycle", "freeze": "lifecycle", "amend": "lifecycle", "check_frozen": "lifecycle",
-    "status": "lifecycle",
-    "open_review": "review",
-    "generate_keypair": "signing", "sign_payload": "signing", "verify_envelope": "signing",
-    "run_batch": "batch", "accepted_sheets": "collect",
-    "aggregate_round": "aggregate", "write_report": "report", "audit_round": "audit", "run_demo": "demo",
-    "WorkbenchError": "errors", "InputFileError": "errors", "ValidationError": "errors", "RubricError": "errors",
-    "SheetError": "errors", "SignatureError": "errors", "KeyFileError": "errors", "EvidenceError": "errors",
-    "RoundError": "errors", "IneligibleError": "errors",
+    "Rubric": "model.rubric", "load_rubric": "model.rubric",
+    "ScoreSheet": "model.sheet", "build_sheet": "model.sheet", "parse_sheet": "model.sheet", "validate_sheet": "model.sheet",
+    "Round": "model.round", "load_round": "model.round", "eligibility": "model.round",
+    "init_round": "round.lifecycle", "freeze": "round.lifecycle", "amend": "round.lifecycle", "check_frozen": "round.lifecycle",
+    "status": "round.lifecycle",
+    "open_review": "notebook.review",
+    "generate_keypair": "core.signing", "sign_payload": "core.signing", "verify_envelope": "core.signing",
+    "run_batch": "run.batch", "accepted_sheets": "round.collect",
+    "aggregate_round": "publish.aggregate", "write_report": "publish.report", "audit_round": "audit.checks", "run_demo": "demo.run",
+    "WorkbenchError": "core.errors", "InputFileError": "core.errors", "ValidationError": "core.errors", "RubricError": "core.errors",
+    "SheetError": "core.errors", "SignatureError": "core.errors", "KeyFileError": "core.errors", "EvidenceError": "core.errors",
+    "RoundError": "core.errors", "IneligibleError": "core.errors",
 }
 
 __all__ = [  # the literal list keeps linters and IDEs informed; tests check it equals _API
@@ -86,15 +87,12 @@ __all__ = [  # the literal list keeps linters and IDEs informed; tests check it 
 
 
 __getattr__, __dir__ = lazy_api(__name__, _API, globals())
+_compat.install()  # the flat module paths of earlier releases stay importable (_compat.OLD_PATHS)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .aggregate import aggregate_round
-    from .audit import audit_round
-    from .batch import run_batch
-    from .collect import accepted_sheets
-    from .demo import run_demo
-    from .errors import (
+    from .audit.checks import audit_round
+    from .core.errors import (
         EvidenceError,
         IneligibleError,
         InputFileError,
@@ -106,10 +104,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
         ValidationError,
         WorkbenchError,
     )
-    from .lifecycle import amend, check_frozen, freeze, init_round, status
-    from .report import write_report
-    from .review import open_review
-    from .round import Round, eligibility, load_round
-    from .rubric import Rubric, load_rubric
-    from .sheet import ScoreSheet, build_sheet, parse_sheet, validate_sheet
-    from .signing import generate_keypair, sign_payload, verify_envelope
+    from .core.signing import generate_keypair, sign_payload, verify_envelope
+    from .demo.run import run_demo
+    from .model.round import Round, eligibility, load_round
+    from .model.rubric import Rubric, load_rubric
+    from .model.sheet import ScoreSheet, build_sheet, parse_sheet, validate_sheet
+    from .notebook.review import open_review
+    from .publish.aggregate import aggregate_round
+    from .publish.report import write_report
+    from .round.collect import accepted_sheets
+    from .round.lifecycle import amend, check_frozen, freeze, init_round, status
+    from .run.batch import run_batch

@@ -1,7 +1,7 @@
 """Evidence: pure functions of hashed, team-submitted inputs, returning typed results, tables and charts.
 
 Every function here treats its input files as untrusted: sizes are bounded, nothing is unpickled, and a
-malformed file raises :class:`workbench.errors.EvidenceError` naming the file, the place and what was expected.
+malformed file raises :class:`workbench.core.errors.EvidenceError` naming the file, the place and what was expected.
 
 The public API is re-exported here and imported on first use (PEP 562): one reader and one analysis per
 kind of evidence. Modules named ``_...`` are private helpers.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_api
+from ..core._lazy import lazy_api
 
 _API = {
     "load_benchmark_sets": "benchmarks", "read_harness_json": "benchmarks", "read_results_csv": "benchmarks",

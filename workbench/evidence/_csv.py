@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import EvidenceError
-from ..files import open_regular
+from ..core.errors import EvidenceError
+from ..core.files import open_regular
 from ._inputs import as_evidence_errors, decoded_lines
 
 MAX_CSV_BYTES = 64 * 1024 * 1024

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import EvidenceError, WorkbenchError
-from ..files import read_bounded, sha256_bytes
+from ..core.errors import EvidenceError, WorkbenchError
+from ..core.files import read_bounded, sha256_bytes
 
 __all__ = ["HashingReader", "InputFile", "as_evidence_errors", "decoded_lines", "read_input"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EvidenceError, InputFileError
-from ..files import parse_json
+from ..core.errors import EvidenceError, InputFileError
+from ..core.files import parse_json
 
 __all__ = [
     "DTYPES",

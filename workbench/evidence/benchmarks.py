@@ -2,7 +2,7 @@
 
 Public API
 ----------
-Scheme (re-exported from :mod:`workbench.scheme`; a round's copy is ``Round.scheme``):
+Scheme (re-exported from :mod:`workbench.model.scheme`; a round's copy is ``Round.scheme``):
     :class:`BenchmarkSpec`, :class:`TaskAlias`, :class:`BenchmarkSets`, :func:`load_benchmark_sets`
 Results in:
     :class:`BenchmarkResult`, :class:`ResultSet`, :func:`parse_harness_results`, :func:`read_harness_json`,
@@ -48,12 +48,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..base import rounded
-from ..charts import altair, style
-from ..errors import EvidenceError, Problem, RubricError
-from ..files import MAX_DOC_BYTES, load_json
-from ..messages import msg
-from ..scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
+from ..core.base import rounded
+from ..core.charts import altair, style
+from ..core.errors import EvidenceError, Problem, RubricError
+from ..core.files import MAX_DOC_BYTES, load_json
+from ..core.messages import msg
+from ..model.scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ RESULT_COLUMNS = ("team", "model", "benchmark", "metric", "value", "stderr", "n"
 
 
 # ---------------------------------------------------------------- the scheme
-# The scheme's models live in the core (workbench.scheme): a round pins and freezes its copy.
+# The scheme's models live in the core (workbench.model.scheme): a round pins and freezes its copy.
 
 # ---------------------------------------------------------------- results
 

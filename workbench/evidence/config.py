@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from ..charts import altair, style
-from ..errors import EvidenceError, WorkbenchError
-from ..files import canonical_json, parse_json
+from ..core.charts import altair, style
+from ..core.errors import EvidenceError, WorkbenchError
+from ..core.files import canonical_json, parse_json
 from ._inputs import InputFile, as_evidence_errors, read_input
 
 if TYPE_CHECKING:

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..base import Model
-from ..charts import altair, style
-from ..errors import EvidenceError
-from ..files import line_for, load_json, load_yaml
-from ..messages import msg
+from ..core.base import Model
+from ..core.charts import altair, style
+from ..core.errors import EvidenceError
+from ..core.files import line_for, load_json, load_yaml
+from ..core.messages import msg
 
 if TYPE_CHECKING:
     import altair as alt

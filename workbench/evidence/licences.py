@@ -31,9 +31,9 @@ import pydantic
 from license_expression import AND, OR, ExpressionError, LicenseSymbol, Licensing, get_spdx_licensing
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..base import Model, from_pydantic
-from ..errors import EvidenceError
-from ..files import Loc, decode_text, line_for, parse_yaml
+from ..core.base import Model, from_pydantic
+from ..core.errors import EvidenceError
+from ..core.files import Loc, decode_text, line_for, parse_yaml
 from ._inputs import InputFile, as_evidence_errors, read_input
 from .provenance import component_stack
 

@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..charts import altair
-from ..messages import msg
-from ..templating import render
+from ..core.charts import altair
+from ..core.messages import msg
+from ..core.templating import render
 from ._invariants import triangle_index
 from .weights import Fingerprint
 

@@ -34,11 +34,11 @@ import pandas as pd
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..base import Model, from_pydantic
-from ..charts import altair, style
-from ..errors import EvidenceError
-from ..files import decode_text, open_regular, parse_yaml
-from ..messages import msg
+from ..core.base import Model, from_pydantic
+from ..core.charts import altair, style
+from ..core.errors import EvidenceError
+from ..core.files import decode_text, open_regular, parse_yaml
+from ..core.messages import msg
 from ._inputs import HashingReader, InputFile, as_evidence_errors, decoded_lines
 
 if TYPE_CHECKING:

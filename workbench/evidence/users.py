@@ -44,9 +44,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from ..charts import altair, style
-from ..errors import EvidenceError
-from ..messages import msg
+from ..core.charts import altair, style
+from ..core.errors import EvidenceError
+from ..core.messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
 if TYPE_CHECKING:

@@ -38,9 +38,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from ..errors import EvidenceError, InputFileError
-from ..executor import open_executor
-from ..files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
+from ..core.errors import EvidenceError, InputFileError
+from ..core.executor import open_executor
+from ..core.files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
 from ._invariants import _EMBED as _EMBED_NAME
 from ._invariants import _TOWER as _TOWER_NAME
 from ._invariants import (
