@@ -1,9 +1,9 @@
 """Generate the embedded demo round's inputs (fictional; deterministic, seeded).
 
-    python data/make_demo.py            # rewrites workbench/data/{demo,rechallenge}/ and their mirrors in data/
+    python data/make_demo.py            # rewrites data/demo/ and data/rechallenge/
 
-The package copy (``workbench/data/demo``, shipped as package data) is the source the demo reads; the
-top-level ``data/demo`` is a byte-identical mirror for readers of the checkout (tests/test_packaging.py).
+``data/demo`` and ``data/rechallenge`` are the one copy of these inputs: the wheel ships them as
+``workbench/data/demo`` and ``workbench/data/rechallenge`` (pyproject.toml, ``force-include``).
 
 Writes (about 0.5 MB in all):
 - teams.yaml: 5 fictional consortia, their models, declared targets (every NIA, common and individual
@@ -28,7 +28,7 @@ Writes (about 0.5 MB in all):
 - users/survey.csv (user_id, team, item, value, comment) and users/votes.csv (user_id, prompt_id, model_a,
   model_b, winner) from 49 user evaluators (each signs their own rows in the demo: workbench users sign).
 
-And the re-challenge round (workbench/data/rechallenge, mirror data/rechallenge): after stage 1 one more team
+And the re-challenge round (data/rechallenge): after stage 1 one more team
 may be selected by a committee of 7, only if more than half approve, and only at 95% or more of the latest
 global models: rubrics/ (the committee's review with an approval gate, and one frontier criterion), teams.yaml
 (2 candidates), references/references.yaml (the fictional frontier model's scores), evidence/<team>/,
@@ -59,11 +59,10 @@ from synthetic import make_model, make_vision, perturb, save_model  # noqa: E402
 
 from workbench.evidence.benchmarks import load_benchmark_sets  # noqa: E402
 from workbench.evidence.weights import fingerprint_model, write_fingerprint  # noqa: E402
-from workbench.rubric import AnchoredScale, GateScale, load_rubric  # noqa: E402
+from workbench.model.rubric import AnchoredScale, GateScale, load_rubric  # noqa: E402
 
 SEED = 20260115
-OUT = ROOT / "workbench" / "data" / "demo"
-MIRROR = ROOT / "data" / "demo"
+OUT = ROOT / "data" / "demo"
 N_EXPERTS = 5
 N_USERS = 49
 
@@ -258,8 +257,8 @@ def _level(rng: np.random.Generator, q: float, lo: int, hi: int, offset: int = 0
 
 def main() -> None:
     rng = np.random.default_rng(SEED)
-    expert = load_rubric(ROOT / "workbench" / "data" / "rubrics" / "expert.yaml")
-    user = load_rubric(ROOT / "workbench" / "data" / "rubrics" / "user.yaml")
+    expert = load_rubric(ROOT / "rubrics" / "expert.yaml")
+    user = load_rubric(ROOT / "rubrics" / "user.yaml")
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
 
@@ -315,16 +314,13 @@ def main() -> None:
                 r = rng.random()
                 winner = "tie" if abs(r - pa) < 0.05 else "A" if r < pa else "B"
                 w.writerow([f"user-{u:02d}", f"p{k:02d}", a, b, winner])
-    shutil.rmtree(MIRROR, ignore_errors=True)
-    shutil.copytree(OUT, MIRROR)
-    print(f"wrote {OUT} and its mirror {MIRROR} (seed {SEED})")
+    print(f"wrote {OUT} (seed {SEED})")
     rechallenge(np.random.default_rng(SEED + 1))
 
 
 # ---------------------------------------------------------------- the re-challenge round
 
-RC_OUT = ROOT / "workbench" / "data" / "rechallenge"
-RC_MIRROR = ROOT / "data" / "rechallenge"
+RC_OUT = ROOT / "data" / "rechallenge"
 RC_COMMITTEE = 7
 # id, name, model, params (B), ratio of the frontier reached, approving members
 RC_TEAMS = [
@@ -448,9 +444,7 @@ def rechallenge(rng: np.random.Generator) -> None:
     _dump(RC_OUT / "teams.yaml", {"teams": teams})
     _dump(RC_OUT / "committee.yaml", {"committee": [f"committee-{m:02d}" for m in range(1, RC_COMMITTEE + 1)],
                                       "conflicts": [{"member": RC_CONFLICT[0], "team": RC_CONFLICT[1]}]})
-    shutil.rmtree(RC_MIRROR, ignore_errors=True)
-    shutil.copytree(RC_OUT, RC_MIRROR)
-    print(f"wrote {RC_OUT} and its mirror {RC_MIRROR}")
+    print(f"wrote {RC_OUT}")
 
 
 if __name__ == "__main__":

@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the sample judgments are a test fixtu
 
 from judgments import demo_judgments  # noqa: E402
 
-from workbench.demo import COORDINATOR, default_demo_data, write_demo_round  # noqa: E402
-from workbench.files import load_yaml  # noqa: E402
-from workbench.lifecycle import freeze  # noqa: E402
-from workbench.rubric import load_rubric  # noqa: E402
-from workbench.signing import generate_keypair, load_private_key  # noqa: E402
+from workbench.demo.run import COORDINATOR, default_demo_data, write_demo_round  # noqa: E402
+from workbench.core.files import load_yaml  # noqa: E402
+from workbench.round.lifecycle import freeze  # noqa: E402
+from workbench.model.rubric import load_rubric  # noqa: E402
+from workbench.core.signing import generate_keypair, load_private_key  # noqa: E402
 
 
 @dataclass(frozen=True)

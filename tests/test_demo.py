@@ -64,6 +64,9 @@ def installed(tmp_path_factory) -> Installed:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "workbench", src / "workbench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # the shipped data's one copy, which the wheel places under workbench/data/ (pyproject's force-include)
+    for name in ("rubrics", "notebooks", "data/demo", "data/rechallenge"):
+        shutil.copytree(ROOT / name, src / name)
     dist = inst.root / "dist"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)], cwd=inst.root)
     (wheel,) = dist.glob("reviewer_workbench-*.whl")
@@ -88,6 +91,15 @@ def test_the_installed_package_is_the_one_that_runs(installed):
     where = _run([str(installed.py), "-c", "import workbench; print(workbench.__file__)"],
                  cwd=installed.work, env=installed.env).strip()
     assert Path(where).is_relative_to(installed.venv) and not Path(where).is_relative_to(ROOT), where
+    # the shipped data comes from inside the installed package (the wheel's force-included copy), and the
+    # notebook's entry point of earlier releases still imports
+    code = ("import workbench.notebook.review\n"
+            "from workbench.core.shipped import demo_data, rechallenge_data, review_notebook, rubrics_dir\n"
+            "for p in (review_notebook(), rubrics_dir() / 'expert.yaml', demo_data() / 'teams.yaml',"
+            " rechallenge_data() / 'teams.yaml'):\n"
+            "    print(p if p.is_file() else f'missing {p}')\n")
+    paths = _run([str(installed.py), "-c", code], cwd=installed.work, env=installed.env).split()
+    assert len(paths) == 4 and all(Path(p).is_relative_to(installed.venv) for p in paths), paths
 
 
 def test_demo_runs_the_whole_round(installed):

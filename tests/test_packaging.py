@@ -42,33 +42,32 @@ def test_ci_runs_make_test():
     assert "make demo" in readme and "make test" in readme
 
 
-def _tree(d):
-    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()} if d.is_dir() \
-        else {"": d.read_bytes()}
+def test_the_wheel_places_the_one_copy_of_the_shipped_data_where_the_lookup_finds_it():
+    """The top-level folders are the only copy; pyproject's force-include puts exactly them under workbench/data/
+    in the wheel, and shipped_path maps the same pairs back to the checkout."""
+    from workbench.core.shipped import SOURCES
 
-
-def test_top_level_copies_mirror_the_package_data_byte_for_byte():
-    """workbench/data/ is the source (a wheel ships it); the top-level folders of the design card mirror it."""
-    from workbench.core.shipped import MIRRORS
-
-    for packaged, mirror in MIRRORS.items():
-        src, dst = ROOT / "workbench" / "data" / packaged, ROOT / mirror
-        a, b = _tree(src), _tree(dst)
-        assert sorted(a) == sorted(b), f"{mirror} lists other files than workbench/data/{packaged}"
-        differ = sorted(k for k in a if a[k] != b[k])
-        assert not differ, (f"{mirror} differs from workbench/data/{packaged} in {differ}: edit the package copy, "
-                            f"then mirror it (rm -r {mirror} && cp -r workbench/data/{packaged} {mirror})")
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    force = cfg["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert force == {src: f"workbench/data/{rel}" for rel, src in SOURCES.items()}
+    for rel, src in SOURCES.items():
+        assert (ROOT / src).exists(), src
+        assert not (ROOT / "workbench" / "data" / rel).exists(), f"workbench/data/{rel} is a second copy of {src}"
 
 
 def test_shipped_data_is_found_through_importlib_resources(monkeypatch):
+    from workbench.core.shipped import rechallenge_data, shipped_path
     from workbench.demo.run import default_demo_data, default_rubrics_dir
     from workbench.run.batch import default_notebook
 
     for var in ("WORKBENCH_NOTEBOOK", "WORKBENCH_RUBRICS", "WORKBENCH_DEMO_DATA"):
         monkeypatch.delenv(var, raising=False)
-    pkg = ROOT / "workbench" / "data"
-    assert default_notebook() == pkg / "notebooks" / "review.ipynb"
-    assert default_rubrics_dir() == pkg / "rubrics" and default_demo_data() == pkg / "demo"
+    # a checkout: the top-level copies (an installed wheel: workbench/data/, tests/test_demo.py runs one)
+    assert default_notebook() == ROOT / "notebooks" / "review.ipynb"
+    assert default_rubrics_dir() == ROOT / "rubrics" and default_demo_data() == ROOT / "data" / "demo"
+    assert shipped_path("rubrics/expert.yaml") == ROOT / "rubrics" / "expert.yaml"
+    assert shipped_path("benchmark_sets.yaml") == ROOT / "workbench" / "data" / "benchmark_sets.yaml"
+    assert rechallenge_data() == ROOT / "data" / "rechallenge"
     monkeypatch.setenv("WORKBENCH_NOTEBOOK", "/elsewhere/nb.ipynb")
     monkeypatch.setenv("WORKBENCH_RUBRICS", str(ROOT / "rubrics"))
     assert default_notebook().as_posix() == "/elsewhere/nb.ipynb" and default_rubrics_dir() == ROOT / "rubrics"

@@ -1,12 +1,14 @@
-"""Files shipped inside the package (``workbench/data/``), found with :mod:`importlib.resources`.
+"""Files shipped with the package, found in an installed wheel and in a source checkout alike.
 
-``workbench/data/`` is the single source of the review notebook, the rubrics (and their JSON Schema), the
-benchmark scheme and the demo round's inputs, so a plain (non-editable) install has everything a batch or
-the demo needs. The top-level ``notebooks/review.ipynb``, ``rubrics/`` and ``data/demo/`` of a checkout are
-byte-identical mirrors (``tests/test_packaging.py`` checks them; :data:`MIRRORS` names the pairs).
+The review notebook, the rubrics (and their JSON Schemas) and the demo's and re-challenge's inputs have one copy:
+the top-level ``notebooks/review.ipynb``, ``rubrics/``, ``data/demo/`` and ``data/rechallenge/`` of the
+checkout. The wheel places them under ``workbench/data/`` at build time (``pyproject.toml``,
+``[tool.hatch.build.targets.wheel.force-include]``, which lists the same pairs as :data:`SOURCES`); files that
+only the package uses (the benchmark scheme, the accelerators table, JupyterLab settings) live in
+``workbench/data/`` itself. :func:`shipped_path` looks in the installed package first, then in the checkout.
 
-Public API: :func:`shipped_path`, :func:`review_notebook`, :func:`rubrics_dir`, :func:`demo_data`, :func:`rechallenge_data`,
-:data:`MIRRORS`.
+Public API: :func:`shipped_path`, :func:`review_notebook`, :func:`rubrics_dir`, :func:`demo_data`,
+:func:`rechallenge_data`, :data:`SOURCES`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from pathlib import Path
 
 from .errors import WorkbenchError
 
-__all__ = ["MIRRORS", "demo_data", "rechallenge_data", "review_notebook", "rubrics_dir", "shipped_path"]
+__all__ = ["SOURCES", "demo_data", "rechallenge_data", "review_notebook", "rubrics_dir", "shipped_path"]
 
-# package data (under workbench/data/) -> its mirror at the top of a source checkout
-MIRRORS = {"notebooks/review.ipynb": "notebooks/review.ipynb", "rubrics": "rubrics", "demo": "data/demo",
+# where the wheel puts it (under workbench/data/) -> its one copy in a source checkout
+SOURCES = {"notebooks/review.ipynb": "notebooks/review.ipynb", "rubrics": "rubrics", "demo": "data/demo",
            "rechallenge": "data/rechallenge"}
+_CHECKOUT = Path(__file__).resolve().parents[2]  # workbench/core/shipped.py -> the checkout's root
 
 _cleanup = contextlib.ExitStack()
 atexit.register(_cleanup.close)
@@ -41,13 +44,19 @@ def _copy_tree(t: Traversable, dest: Path) -> None:
 
 
 def shipped_path(rel: str) -> Path:
-    """A file system path for package data ``workbench/data/<rel>`` (a file or a folder).
+    """A file system path for shipped data ``workbench/data/<rel>`` (a file or a folder).
 
-    Installed as plain files (a wheel, an editable install, a checkout) this is the file itself; from a
-    zipped package the data is extracted once to a temporary folder removed at exit.
+    In an installed wheel that is the package's file; in a source checkout (an editable install, or the
+    folder on ``sys.path``) the data named by :data:`SOURCES` is its top-level copy. From a zipped package the
+    data is extracted once to a temporary folder removed at exit.
     """
     t = files("workbench").joinpath("data", *rel.split("/"))
     if isinstance(t, Path):
+        if t.exists():
+            return t
+        head = next((k for k in SOURCES if rel == k or rel.startswith(k + "/")), None)
+        if head is not None:  # a checkout: the one copy at the top
+            return _CHECKOUT.joinpath(SOURCES[head], *rel[len(head):].split("/")[1:])
         return t
     if not t.is_dir():
         return _cleanup.enter_context(as_file(t))
