@@ -1,4 +1,10 @@
-"""The ``workbench`` command: :func:`main` parses the arguments and dispatches to a command.
+"""The ``workbench`` command: :func:`main` (in :mod:`.app`) parses the arguments and dispatches to a command.
+
+One module per command group, each with ``add_commands(sub)``: :mod:`.rubric` (rubric, schema), :mod:`.keys`
+(keys, sign, verify), :mod:`.demo`, :mod:`.evidence` (weights, evidence), :mod:`.round` (round, roster,
+assignments), :mod:`.sheets` (batch, collect, set-aside, users, rerun), :mod:`.ledger` (checkpoint, cosign,
+tlog), :mod:`.publish` (aggregate, audit), :mod:`.hub` (lab, hub). A third party adds a group with an entry
+point in the group ``workbench.commands``.
 """
 
 from __future__ import annotations
