@@ -146,7 +146,7 @@ def test_old_flat_paths_are_the_new_modules():
 
     for old, new in OLD_PATHS.items():
         assert importlib.import_module(old) is importlib.import_module(new), old
-    from workbench.audit.checks import audit_round, write_audit
+    from workbench.audit import audit_round, write_audit
     from workbench.model.round import EVIDENCE_KEYS as new_keys
     from workbench.round import EVIDENCE_KEYS, load_round
 

@@ -19,7 +19,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.audit.checks import answers_yaml, audit_round, compare_sheets, findings_chart, findings_table
+from workbench.audit.checks import answers_yaml, audit_round, compare_sheets
+from workbench.audit.render import findings_chart, findings_table
 from workbench.cli.app import main
 from workbench.core.base import RECORD_KEYS, json_diff
 from workbench.core.files import canonical_json
@@ -98,7 +99,8 @@ def test_published_files_are_versioned_data_that_validate_against_the_shipped_sc
     import jsonschema
     import pydantic
 
-    from workbench.audit.checks import AuditResult, write_audit
+    from workbench.audit.checks import AuditResult
+    from workbench.audit.render import write_audit
     from workbench.model.schemas import json_schema
     from workbench.publish.aggregate import SignedReport
 

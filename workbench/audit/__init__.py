@@ -1,5 +1,5 @@
 """The audit: re-check a round from its files alone (signatures, ledger, re-run notebooks, recomputed results) and
-write what was found.
+write what was found: :mod:`.checks` finds, :mod:`.render` shows and writes.
 
 ``workbench.audit`` was a module before these subpackages; its names are still served from here.
 """
@@ -10,12 +10,15 @@ from ..core._lazy import lazy_api
 
 # public name -> the submodule that defines it, imported on first use
 _API = {
-    "audit_round": "checks", "write_audit": "checks", "findings_chart": "checks", "findings_table":
-    "checks", "AuditResult": "checks",
+    "CHECKS": "checks", "AuditResult": "checks", "Finding": "checks", "audit_round": "checks",
+    "verify_sheets": "checks", "compare_sheets": "checks", "answers_yaml": "checks",
+    "finding_line": "render", "findings_table": "render", "findings_chart": "render", "render_html": "render",
+    "write_audit": "render",
 }
 
 __all__ = [
-    "AuditResult", "audit_round", "findings_chart", "findings_table", "write_audit",
+    "CHECKS", "AuditResult", "Finding", "answers_yaml", "audit_round", "compare_sheets", "finding_line",
+    "findings_chart", "findings_table", "render_html", "verify_sheets", "write_audit",
 ]
 
 __getattr__, __dir__ = lazy_api(__name__, _API, globals(), fallback="checks")

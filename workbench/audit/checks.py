@@ -40,8 +40,8 @@ Nothing in the result depends on the round's absolute path, the clock, dict orde
 named relative to the round and findings are sorted.
 
 Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
-:func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`finding_line`, :func:`findings_table`,
-:func:`findings_chart`, :func:`render_html`, :func:`write_audit`.
+:func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets` (what the audit finds; :mod:`.render` shows and
+writes it).
 """
 
 from __future__ import annotations
@@ -54,18 +54,14 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .. import __version__
 from ..core.base import json_diff
-from ..core.charts import altair
 from ..core.errors import RoundError, WorkbenchError
 from ..core.files import (
-    atomic_write_bytes,
     canonical_json,
-    check_output_dir,
     is_contained_relpath,
     parse_json,
     read_bounded,
@@ -74,7 +70,6 @@ from ..core.files import (
 )
 from ..core.shipped import shipped_path
 from ..core.signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
-from ..core.templating import render
 from ..model.round import (
     PARTS,
     ROUND_FILES,
@@ -96,8 +91,6 @@ from ..round.collect import check_sheet, choose_versions
 from ..round.lifecycle import verify_state
 from ..run.batch import Task, default_notebook, execute
 
-alt = altair()  # the audit page draws with it
-
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -107,12 +100,7 @@ __all__ = [
     "answers_yaml",
     "audit_round",
     "compare_sheets",
-    "finding_line",
-    "findings_chart",
-    "findings_table",
-    "render_html",
     "verify_sheets",
-    "write_audit",
 ]
 
 Severity = Literal["error", "warning", "info"]
@@ -839,54 +827,3 @@ def _result(a: _Audit, round_id: str, rerun: bool) -> AuditResult:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     found = sorted(a.findings, key=lambda f: (order[f.severity], f.check, f.file, f.message))
     return AuditResult(round_id=round_id, rerun=rerun, findings=found)
-
-
-# ---------------------------------------------------------------- presentation
-
-def finding_line(f: Finding) -> str:
-    """One finding as the command line prints it: what ``audit.json`` holds, ``file:line: place: message;
-    expected ...``, then the other details (shortened) on an indented line."""
-    d = f.detail
-    where = f"{f.file or '-'}" + (f":{d['line']}" if d.get("line") is not None else "")
-    text = f"{f.severity:7} {f.check:18} {where}: " + (f"{d['place']}: " if d.get("place") else "") + f.message
-    if d.get("expected") is not None:
-        text += f"; expected {d['expected']}"
-    rest = {k: v for k, v in d.items() if k not in ("line", "place", "expected")}
-    if rest:
-        more = canonical_json(rest).decode()
-        text += "\n" + " " * 8 + (more if len(more) <= MAX_VALUE_CHARS else more[:MAX_VALUE_CHARS] + "...")
-    return text
-
-
-def findings_table(result: AuditResult) -> pd.DataFrame:
-    """One row per finding: severity, check, file, message."""
-    return pd.DataFrame([f.model_dump(exclude={"detail"}) for f in result.findings],
-                        columns=["severity", "check", "file", "message"])
-
-
-def findings_chart(result: AuditResult) -> alt.Chart:
-    """Findings per check, coloured by severity."""
-    counts = (findings_table(result).groupby(["check", "severity"]).size().reset_index(name="findings")
-              if result.findings else pd.DataFrame(columns=["check", "severity", "findings"]))
-    return alt.Chart(counts).mark_bar().encode(
-        x=alt.X("findings:Q", title="findings"),
-        y=alt.Y("check:N", title=None, sort="-x"),
-        color=alt.Color("severity:N", scale=alt.Scale(domain=list(SEVERITIES), range=["#c0392b", "#e69f00", "#7f8c8d"])),
-        tooltip=["check", "severity", "findings"],
-    ).properties(width=420, title="Audit findings by check")
-
-
-def render_html(result: AuditResult) -> str:
-    """The audit page (self-contained, offline: no script, nothing fetched)."""
-    return render("audit.html.j2", s=result, detail=lambda d: canonical_json(d).decode() if d else "")
-
-
-def write_audit(result: AuditResult, round_dir: str | Path, out_dir: str | Path | None = None) -> dict[str, Path]:
-    """Write ``audit.json`` (sorted keys, UTF-8) and ``index.html`` to ``out_dir`` (default ``<round>/audit``;
-    an auditor's read-only account writes to a folder of its own)."""
-    import json
-
-    out = check_output_dir(Path(out_dir) if out_dir else Path(round_dir) / "audit")
-    text = json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    return {"json": atomic_write_bytes(out / "audit.json", text.encode(), mode=0o644),
-            "html": atomic_write_bytes(out / "index.html", render_html(result).encode(), mode=0o644)}

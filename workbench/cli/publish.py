@@ -54,7 +54,8 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_audit)
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from ..audit.checks import audit_round, finding_line, write_audit
+    from ..audit.checks import audit_round
+    from ..audit.render import finding_line, write_audit
     from ..core.files import check_output_dir
 
     if args.out:

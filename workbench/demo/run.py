@@ -28,7 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from ..audit.checks import audit_round, write_audit
+from ..audit.checks import audit_round
+from ..audit.render import write_audit
 from ..core.files import atomic_write_text, check_output_dir, load_yaml
 from ..core.shipped import demo_data, rechallenge_data, rubrics_dir
 from ..core.signing import generate_keypair, load_private_key, load_public_key, public_key_pem
