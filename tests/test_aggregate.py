@@ -18,9 +18,9 @@ from workbench.core.signing import REPORT_TYPE, load_public_key, verify_envelope
 from workbench.model.round import load_round
 from workbench.model.rubric import load_rubric
 from workbench.model.sheet import Judgment
-from workbench.publish.aggregate import (
-    acknowledge,
-    aggregate_round,
+from workbench.publish.aggregate import acknowledge, aggregate_round, user_points
+from workbench.publish.report import write_report
+from workbench.publish.stats import (
     composite_index,
     gate_decisions,
     icc2k,
@@ -29,9 +29,7 @@ from workbench.publish.aggregate import (
     rank_teams,
     reviewer_outliers,
     trimmed_mean,
-    user_points,
 )
-from workbench.publish.report import write_report
 from workbench.round.collect import accepted_sheets, collect
 from workbench.round.ledger import read_entries
 from workbench.round.lifecycle import amend, freeze

@@ -1,6 +1,6 @@
-"""From accepted sheets to the published report: the statistics (:mod:`.aggregate`), the report's pages and
-charts (:mod:`.report`), its wording in Korean or English (:mod:`.wording`) and the verify page
-(:mod:`.verifypage`).
+"""From accepted sheets to the published report: the pure statistics (:mod:`.stats`) applied to a round
+(:mod:`.aggregate`), the report's pages and charts (:mod:`.report`), its wording in Korean or English
+(:mod:`.wording`) and the verify page (:mod:`.verifypage`).
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ from ..model.round import Round, require_coordinator
 from ..model.rubric import Rubric
 from ..round import ledger
 from ..round.checkpoint import format_checkpoint, sign_head, write_checkpoint
-from .aggregate import Aggregate, SignedReport, panel_score
+from .aggregate import Aggregate, SignedReport
+from .stats import panel_score
 from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, keys_json, verify_html
 from .wording import Wording
 
