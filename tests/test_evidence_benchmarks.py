@@ -21,7 +21,6 @@ from workbench.core.errors import EvidenceError, InputFileError, RubricError
 from workbench.core.files import canonical_json
 from workbench.evidence._csv import parse_csv
 from workbench.evidence.benchmarks import (
-    FORMULAS,
     BenchmarkResult,
     BenchmarkSpec,
     Reference,
@@ -35,6 +34,7 @@ from workbench.evidence.benchmarks import (
     read_results_csv,
     results_chart,
 )
+from workbench.model.formulas import formulas, get_formula
 
 FIX = Path(__file__).parent / "fixtures" / "benchmarks"
 SETS = load_benchmark_sets()
@@ -312,7 +312,35 @@ def test_tidy_csv_roundtrips_generated_rows(tmp_path_factory, rows):
 # ---------------------------------------------------------------- formulas (hand-computed)
 
 def test_formula_registry():
-    assert set(FORMULAS) == {"achievement_ratio", "frontier_ratio"}
+    assert set(formulas()) >= {"achievement_ratio", "frontier_ratio"}
+    from workbench.evidence.benchmarks import frontier_ratio
+
+    assert get_formula("frontier_ratio").function() is frontier_ratio
+    with pytest.raises(RubricError, match="unknown formula 'no_such'.*achievement_ratio"):
+        compute_points("no_such", {"set": "nia"}, 10, read_results_csv(FIX / "results.csv"), targets())
+
+
+def _squared_ratio(scores, targets, higher_is_better, *, frontier=None, cap=1.0, power=2.0):
+    """A third party's formula: the achievement ratio raised to ``power``."""
+    return np.minimum((scores / targets) ** power, cap)
+
+
+def test_a_registered_formula_is_one_registration_for_rubrics_and_points(monkeypatch):
+    """A new formula is one Formula (an entry point of a third party's package, or register_formula): rubric
+    checks accept its id and compute_points runs it with its own params, no list kept in step elsewhere."""
+    import workbench.model.formulas as F
+
+    monkeypatch.setattr(F, "_registered", {})
+    spec = F.register_formula(F.Formula("squared_ratio", "achievement ratio squared",
+                                        f"{__name__}:_squared_ratio", params=F.COMMON_PARAMS | {"power"}))
+    with pytest.raises(RubricError, match="already registered"):
+        F.register_formula(spec)
+    rs = ResultSet(results=(result("wikitext", 10.0), result("textvqa", 0.4)))
+    t = targets(scores={"wikitext": 10.0, "textvqa": 0.8}, individual=("wikitext", "textvqa"))
+    cp = compute_points("squared_ratio", {"set": "individual", "power": 2.0}, 10, rs, t)
+    assert cp.points == pytest.approx(10 * (1.0 + 0.5 ** 2) / 2) and cp.formula == "squared_ratio"
+    cp = compute_points("squared_ratio", {"set": "individual", "power": 1.0}, 10, rs, t)
+    assert cp.points == pytest.approx(10 * (1.0 + 0.5) / 2)  # its own param reaches it
 
 
 def test_achievement_ratio_on_the_nia_set_by_hand():

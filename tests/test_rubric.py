@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from workbench.cli.app import main
 from workbench.core.errors import RubricError
-from workbench.model.rubric import COMPUTED_FORMULAS, check_files, json_schema, load_rubric, load_rubric_text
+from workbench.model.formulas import formulas
+from workbench.model.rubric import check_files, json_schema, load_rubric, load_rubric_text
 
 SHIPPED = ["benchmark.yaml", "expert.yaml", "user.yaml"]
 
@@ -73,7 +74,7 @@ def test_stage1_scheme(benchmark_rubric, expert_rubric, user_rubric):
     assert [o.value for o in gate.scale.options] == ["pass", "concern", "fail"]
     assert [o.excludes for o in gate.scale.options] == [False, False, True]
     for _, c in benchmark_rubric.criteria():
-        assert c.scale.formula in COMPUTED_FORMULAS
+        assert c.scale.formula in formulas()
 
 
 def test_mini_is_valid():
@@ -224,7 +225,17 @@ def test_cli_rubric_check_malformed_yaml_no_traceback(capsys, tmp_path):
     assert "Traceback" not in err and err.startswith(f"{bad}:")
 
 
-def test_rubric_formula_ids_match_the_evidence_registry():
-    from workbench.evidence.benchmarks import FORMULAS
+def test_a_registered_formula_is_a_valid_rubric_formula(monkeypatch):
+    """Rubric checks read the one formula registry: an unknown id is refused, a registered one accepted."""
+    from pathlib import Path
 
-    assert set(FORMULAS) == set(COMPUTED_FORMULAS)
+    import workbench.model.formulas as F
+
+    text = (Path(__file__).parents[1] / "rubrics" / "benchmark.yaml").read_text(encoding="utf-8")
+    text = text.replace("formula: achievement_ratio", "formula: squared_ratio")
+    assert any("unknown formula 'squared_ratio'" in p for p in problems_of(text))
+    monkeypatch.setattr(F, "_registered", {})
+    F.register_formula(F.Formula("squared_ratio", "ratio squared", "math:pow"))
+    assert next(load_rubric_text(text, "c.yaml").criteria())[1].scale.formula == "squared_ratio"
+
+

@@ -10,7 +10,7 @@ Results in:
 Declared references (from the coordinator's ``teams.yaml``):
     :class:`Reference`, :class:`Targets`
 Points (formulas are data: the rubric names a formula id and its params):
-    :data:`FORMULAS`, :func:`achievement_ratio`, :func:`frontier_ratio`, :func:`compute_points`,
+    :func:`achievement_ratio`, :func:`frontier_ratio`, :func:`compute_points`,
     :class:`ComputedPoints`, :class:`BenchmarkRow`
 Chart:
     :func:`results_chart`
@@ -39,7 +39,7 @@ that misses its reference while its own interval reaches it is flagged "within n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,6 +53,7 @@ from ..core.charts import altair, style
 from ..core.errors import EvidenceError, Problem, RubricError
 from ..core.files import MAX_DOC_BYTES, load_json
 from ..core.messages import msg
+from ..model.formulas import COMMON_PARAMS, get_formula
 from ..model.scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     import altair as alt
 
 __all__ = [
-    "FORMULAS",
     "BenchmarkResult",
     "BenchmarkRow",
     "BenchmarkSets",
@@ -405,12 +405,6 @@ def _ratio(scores: np.ndarray, reference: np.ndarray, higher: np.ndarray, cap: f
     return np.minimum(np.nan_to_num(r, nan=cap, posinf=cap), cap)
 
 
-Formula = Callable[..., np.ndarray]
-FORMULAS: dict[str, Formula] = {"achievement_ratio": achievement_ratio, "frontier_ratio": frontier_ratio}
-_PARAMS = {
-    "achievement_ratio": {"set", "cap", "missing", "confidence", "resamples"},
-    "frontier_ratio": {"set", "share", "cap", "missing", "confidence", "resamples"},
-}
 
 
 class BenchmarkRow(BaseModel):
@@ -499,17 +493,16 @@ def compute_points(
 ) -> ComputedPoints:
     """Points for one benchmark criterion of the rubric, with a bootstrap interval and flags.
 
-    ``formula`` is a key of :data:`FORMULAS`; ``params`` its rubric params (``set`` required); ``points``
+    ``formula`` is a formula id of :mod:`workbench.model.formulas`; ``params`` its rubric params (``set`` required); ``points``
     the criterion's maximum; ``results`` hold the team's scores (other teams' rows are ignored); ``targets``
     the team's declaration; ``frontier`` the reference for ``frontier_ratio``. See the module docstring for
     the formulas. Deterministic for a given ``seed``.
     """
-    if formula not in FORMULAS:
-        raise RubricError(f"unknown formula '{formula}'", expected="one of " + ", ".join(sorted(FORMULAS)))
-    extra = set(params) - _PARAMS[formula]
+    spec = get_formula(formula)  # registered once, in workbench.model.formulas
+    extra = set(params) - spec.params
     if extra or "set" not in params:
         raise RubricError(f"formula {formula}: bad params {sorted(params)}",
-                          expected="keys among " + ", ".join(sorted(_PARAMS[formula])) + " including 'set'")
+                          expected="keys among " + ", ".join(sorted(spec.params)) + " including 'set'")
     cap = float(params.get("cap", 1.0))
     share = float(params.get("share", 0.95))
     missing = params.get("missing", "zero")
@@ -523,9 +516,9 @@ def compute_points(
         raise RubricError(f"criterion points {points}", expected="a positive number")
     sets = sets or load_benchmark_sets()
     specs = _set_members(params["set"], targets, sets)
-    reference_of = frontier if formula == "frontier_ratio" else targets
+    reference_of = frontier if spec.reference == "frontier" else targets
     if reference_of is None:
-        raise RubricError("formula frontier_ratio needs frontier reference scores", expected="frontier=Reference(...)")
+        raise RubricError(f"formula {formula} needs frontier reference scores", expected="frontier=Reference(...)")
     absent = [s.id for s in specs if s.id not in reference_of.scores]
     if absent:
         raise EvidenceError(f"{reference_of.model}: no reference score for {', '.join(absent)}", place="scores",
@@ -554,9 +547,11 @@ def compute_points(
     hi_range = np.array([np.inf if s.max is None else s.max for s in specs])
 
     kwargs: dict[str, Any] = {"cap": cap, "frontier": front}
-    if formula == "frontier_ratio":
+    if "share" in spec.params:
         kwargs["share"] = share
-    fn = FORMULAS[formula]
+    # a registered formula's own params (numbers), as the rubric gives them
+    kwargs.update({k: float(params[k]) for k in sorted(spec.params - COMMON_PARAMS - {"share"}) if k in params})
+    fn = spec.function()
 
     def set_points(s: np.ndarray) -> np.ndarray:
         r = np.where(present, fn(np.where(present, s, 1.0), target, higher, **kwargs), 0.0)
@@ -571,7 +566,7 @@ def compute_points(
     ci = np.quantile(boot_total, [alpha, 1 - alpha]) if uncertain else np.array([total, total])
     r_ci = np.quantile(boot_ratio, [alpha, 1 - alpha], axis=0)
     z = NormalDist().inv_cdf(1 - alpha)
-    reference = target if front is None or formula != "frontier_ratio" else np.where(higher, front * share, front / share)
+    reference = target if front is None or spec.reference != "frontier" else np.where(higher, front * share, front / share)
 
     rows = []
     for i, s in enumerate(specs):
@@ -595,7 +590,7 @@ def compute_points(
     method = (f"parametric bootstrap: scores ~ Normal(score, se), {resamples} resamples, seed {seed}, "
               f"{confidence:.0%} percentile interval" if uncertain else "exact: no standard errors available")
     used = {"set": params["set"], "cap": cap, "missing": missing, "confidence": confidence, "resamples": resamples}
-    if formula == "frontier_ratio":
+    if "share" in spec.params:
         used["share"] = share
     return ComputedPoints(formula=formula, params=used, team=targets.team, points=float(total), max_points=float(points),
                           ci_low=float(ci[0]), ci_high=float(ci[1]), confidence=confidence, method=method, seed=seed,

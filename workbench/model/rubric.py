@@ -8,7 +8,7 @@ carries its points and a scale:
 - ``computed``: points computed from evidence by a named formula (never typed in by a person).
 
 Public API: :class:`Rubric` (and its parts), :func:`load_rubric`, :func:`parse_rubric`,
-:func:`check_files`, :func:`json_schema`, :data:`COMPUTED_FORMULAS`.
+:func:`check_files`, :func:`json_schema`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pydantic import Field, ValidationInfo, model_validator
 from ..core.base import Model, pydantic_problems
 from ..core.errors import RubricError, WorkbenchError
 from ..core.files import Loc, canonical_json, line_for, load_yaml, parse_yaml, sha256_bytes
+from .formulas import formulas
 
 __all__ = [
-    "COMPUTED_FORMULAS",
     "AnchoredScale",
     "ComputedScale",
     "Criterion",
@@ -43,13 +43,6 @@ __all__ = [
 ]
 
 MAX_RUBRIC_BYTES = 1024 * 1024
-
-# Formula ids a computed criterion may name; implemented in workbench.evidence.benchmarks (a test checks
-# that the two lists agree). Kept here so that checking a rubric needs no evidence code.
-COMPUTED_FORMULAS: dict[str, str] = {
-    "achievement_ratio": "mean over the set's benchmarks of min(score / declared target score, cap)",
-    "frontier_ratio": "mean over the set's benchmarks of min(score / (share x frontier score), cap)",
-}
 
 ID_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=80)]
@@ -233,8 +226,8 @@ def semantic_problems(r: Rubric) -> list[tuple[Loc, str, str]]:
                 if len(set(opts)) != len(opts):
                     out.append(((*loc, "scale", "options"), f"duplicate gate options in '{c.id}'", "unique option values"))
             elif isinstance(sc, ComputedScale):
-                if sc.formula not in COMPUTED_FORMULAS:
-                    out.append(((*loc, "scale", "formula"), f"unknown formula '{sc.formula}' in '{c.id}'", "one of " + ", ".join(sorted(COMPUTED_FORMULAS))))
+                if sc.formula not in formulas():  # the one registry (workbench.model.formulas)
+                    out.append(((*loc, "scale", "formula"), f"unknown formula '{sc.formula}' in '{c.id}'", "one of " + ", ".join(sorted(formulas()))))
                 if r.role != "computed":
                     out.append(((*loc, "scale"), f"computed criterion '{c.id}' in a rubric filled in by a person", "role: computed"))
     if r.role == "computed" and any(c.kind != "computed" for _, c in r.criteria()):
