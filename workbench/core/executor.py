@@ -2,7 +2,9 @@
 
 ``spec`` is ``"local"`` (a process pool), ``"threads"``, ``"serial"`` (in-process, for debugging), or
 ``"dask://HOST:PORT"`` (an existing dask.distributed scheduler). All return a
-:class:`concurrent.futures.Executor`, so callers never care which one runs the work.
+:class:`concurrent.futures.Executor`, so callers never care which one runs the work. Each is a factory
+registered by name in :data:`EXECUTORS` (:func:`register_executor`); another package adds one with an entry
+point in the group ``workbench.executors``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from importlib.metadata import entry_points
 
 from ..core.errors import WorkbenchError
 
@@ -51,32 +54,85 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# name -> a factory: (address or None, jobs) -> a context manager yielding the Executor
+ExecutorFactory = Callable[[str | None, int], contextlib.AbstractContextManager[Executor]]
+EXECUTORS: dict[str, ExecutorFactory] = {}
+ENTRY_POINT_GROUP = "workbench.executors"
+
+
+def register_executor(name: str) -> Callable[[ExecutorFactory], ExecutorFactory]:
+    """Decorator: register a factory under ``name`` (the part of a spec before ``://``, or the whole spec).
+
+    Another package registers one with an entry point in the group ``workbench.executors`` whose object is
+    the factory (as papermill finds its engines); it is loaded the first time its name is asked for.
+    """
+
+    def add(factory: ExecutorFactory) -> ExecutorFactory:
+        EXECUTORS[name] = factory
+        return factory
+
+    return add
+
+
+@register_executor("serial")
+@contextlib.contextmanager
+def _serial(address: str | None, jobs: int) -> Iterator[Executor]:
+    yield SerialExecutor()
+
+
+@register_executor("local")
+@contextlib.contextmanager
+def _local(address: str | None, jobs: int) -> Iterator[Executor]:
+    if jobs == 1:
+        yield SerialExecutor()
+        return
+    # spawn: forked children would inherit the parent's threads (zmq, tornado) in a kernel
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
+        yield ex
+
+
+@register_executor("threads")
+@contextlib.contextmanager
+def _threads(address: str | None, jobs: int) -> Iterator[Executor]:
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        yield ex
+
+
+@register_executor("dask")
+@register_executor("tcp")
+@contextlib.contextmanager
+def _dask(address: str | None, jobs: int) -> Iterator[Executor]:
+    from distributed import Client  # imported lazily: dask is heavy to import
+
+    address = "tcp://" + (address or "")
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as e:
+        raise WorkbenchError(f"cannot reach dask scheduler at {address}: {e}") from None
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
+
+
+def _factory(name: str) -> ExecutorFactory | None:
+    if name not in EXECUTORS:
+        for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+            EXECUTORS[name] = ep.load()
+    return EXECUTORS.get(name)
+
+
 @contextlib.contextmanager
 def open_executor(spec: str | None = "local", jobs: int | None = None) -> Iterator[Executor]:
-    """Open the executor that ``spec`` names, and close it (and any dask client) on exit."""
+    """Open the executor that ``spec`` names (``NAME`` or ``NAME://ADDRESS``, NAME registered in
+    :data:`EXECUTORS`), and close it (and any dask client) on exit."""
     spec = spec or "local"
-    jobs = jobs or default_jobs()
-    if spec == "serial" or (spec == "local" and jobs == 1):
-        yield SerialExecutor()
-    elif spec == "local":
-        # spawn: forked children would inherit the parent's threads (zmq, tornado) in a kernel
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
-            yield ex
-    elif spec == "threads":
-        with ThreadPoolExecutor(max_workers=jobs) as ex:
-            yield ex
-    elif spec.startswith("dask://") or spec.startswith("tcp://"):
-        from distributed import Client  # imported lazily: dask is heavy to import
-
-        address = "tcp://" + spec.split("://", 1)[1]
-        try:
-            client = Client(address, timeout="10s")
-        except OSError as e:
-            raise WorkbenchError(f"cannot reach dask scheduler at {address}: {e}") from None
-        try:
-            yield client.get_executor(pure=False)
-        finally:
-            client.close()
-    else:
-        raise WorkbenchError(f"unknown executor '{spec}'", expected="local, threads, serial or dask://HOST:PORT")
+    name, sep, address = spec.partition("://")
+    factory = _factory(name)
+    if factory is None:
+        raise WorkbenchError(f"unknown executor '{spec}'",
+                             expected=", ".join(sorted(n for n in EXECUTORS if n not in ("dask", "tcp")))
+                             + " or dask://HOST:PORT")
+    with factory(address if sep else None, jobs or default_jobs()) as ex:
+        yield ex
