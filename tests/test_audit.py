@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from workbench.audit.checks import answers_yaml, audit_round, compare_sheets
 from workbench.audit.render import findings_chart, findings_table
 from workbench.cli.app import main
-from workbench.core.base import RECORD_KEYS, json_diff
+from workbench.core.diff import RECORD_KEYS, json_diff
 from workbench.core.files import canonical_json
 from workbench.core.signing import (
     REPORT_TYPE,

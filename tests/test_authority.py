@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from workbench.audit.checks import audit_round
 from workbench.cli.app import main
-from workbench.core.base import json_diff
+from workbench.core.diff import json_diff
 from workbench.core.signing import generate_keypair, load_private_key, load_public_key, public_key_pem
 from workbench.model.round import load_round, round_state, state_hash
 from workbench.publish.aggregate import aggregate_round

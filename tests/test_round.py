@@ -6,7 +6,7 @@ import pytest
 import yaml
 from coord_helpers import coord_key, make_round, sign_sheet, team, write_yaml
 
-from workbench.core.base import json_diff
+from workbench.core.diff import json_diff
 from workbench.core.errors import RoundError
 from workbench.model.round import find_round, load_round
 from workbench.round.collect import collect

@@ -58,7 +58,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .. import __version__
-from ..core.base import json_diff
+from ..core.diff import json_diff
 from ..core.errors import RoundError, WorkbenchError
 from ..core.files import (
     canonical_json,

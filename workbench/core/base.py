@@ -2,7 +2,8 @@
 one conversion from pydantic's validation errors to the workbench's typed errors.
 
 Public API: :class:`Model`, :data:`Id`, :data:`ID_PATTERN`, :data:`Hex64`, :func:`utc_now`, :func:`rounded`,
-:func:`shown`, :func:`pydantic_problems`, :func:`from_pydantic`, :func:`json_diff`.
+:func:`shown`, :func:`pydantic_problems`, :func:`from_pydantic` (how two JSON values differ:
+:mod:`workbench.core.diff`).
 
 Everything here sits below every other module but :mod:`workbench.core.errors` and :mod:`workbench.core.files`, so
 that a rule (what an id looks like, how a float is fixed before signing) is written once.
@@ -25,8 +26,8 @@ from .errors import ValidationError, WorkbenchError
 from .files import Loc, line_for
 
 __all__ = [
-    "BIDI_CONTROLS", "ID_PATTERN", "RECORD_KEYS", "Hex64", "Id", "Model", "from_pydantic", "json_diff",
-    "pydantic_problems", "require_safe_text", "rounded", "shown", "unsafe_chars", "utc_now",
+    "BIDI_CONTROLS", "ID_PATTERN", "Hex64", "Id", "Model", "from_pydantic", "pydantic_problems",
+    "require_safe_text", "rounded", "shown", "unsafe_chars", "utc_now",
 ]
 
 # Reviewer, team, criterion-free ids: they become file names, so no '/', no leading dot, bounded length.
@@ -167,60 +168,3 @@ def from_pydantic(
 
 
 # ---------------------------------------------------------------- JSON diff
-
-# how lists of records are matched by json_diff: a field, or fields whose values together name the record
-# (an assignment is its reviewer and team, so one removed assignment is one change, not a shifted list)
-RECORD_KEYS: tuple[str | tuple[str, ...], ...] = ("id", ("reviewer", "team"), "path", "team", "criterion", "seq")
-_MISSING = object()
-
-
-def _record_name(x: dict[str, Any], key: str | tuple[str, ...]) -> Any:
-    """The record's identity under ``key`` (``None`` when a field is missing or not a string or number)."""
-    vals = [x.get(k) for k in ((key,) if isinstance(key, str) else key)]
-    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in vals):
-        return None
-    return vals[0] if len(vals) == 1 else "/".join(str(v) for v in vals)
-
-
-def _record_key(items: list[Any]) -> str | tuple[str, ...] | None:
-    if not items or not all(isinstance(x, dict) for x in items):
-        return None
-    for k in RECORD_KEYS:
-        vals = [_record_name(x, k) for x in items]
-        if all(v is not None for v in vals) and len(set(vals)) == len(vals):
-            return k
-    return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    # JSON equality: 1 == 1.0, but True is not 1
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
-
-
-def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
-    """Every differing value between two JSON values: ``{path, old, new}`` (``None`` where absent), in path order.
-
-    Lists of records are matched by the first of ``id``, ``reviewer`` with ``team``, ``path``, ``team``,
-    ``criterion``, ``seq`` that is unique in both (``teams[b]``, ``assignments[e1/ta]``), so an inserted or moved record shows as one difference; other lists are compared by
-    position. An added or removed record or list item is one change holding the whole value.
-    """
-    out: list[dict[str, Any]] = []
-
-    def walk(x: Any, y: Any, p: str) -> None:
-        if isinstance(x, dict) and isinstance(y, dict):
-            for k in sorted(set(x) | set(y)):
-                walk(x.get(k, _MISSING), y.get(k, _MISSING), f"{p}.{k}" if p else str(k))
-        elif isinstance(x, list) and isinstance(y, list):
-            key = _record_key(x)
-            if key is not None and key == _record_key(y):
-                xa, ya = {_record_name(r, key): r for r in x}, {_record_name(r, key): r for r in y}
-                for k in sorted(set(xa) | set(ya), key=str):
-                    walk(xa.get(k, _MISSING), ya.get(k, _MISSING), f"{p}[{k}]")
-            else:
-                for i in range(max(len(x), len(y))):
-                    walk(x[i] if i < len(x) else _MISSING, y[i] if i < len(y) else _MISSING, f"{p}[{i}]")
-        elif not _same(x, y):
-            out.append({"path": p, "old": None if x is _MISSING else x, "new": None if y is _MISSING else y})
-
-    walk(old, new, path)
-    return out

@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.base import json_diff
+from ..core.diff import json_diff
 from ..core.errors import RoundError, WorkbenchError
 from ..core.files import canonical_json, parse_json, read_bounded, sha256_bytes
 from ..core.findings import Finding

@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..core.base import Model, json_diff, require_safe_text
+from ..core.base import Model, require_safe_text
+from ..core.diff import json_diff
 from ..core.errors import RoundError, WorkbenchError
 from ..core.files import (
     atomic_write_bytes,
