@@ -42,6 +42,7 @@ from ..errors import EvidenceError, InputFileError
 from ..executor import open_executor
 from ..files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
 from ._invariants import _EMBED as _EMBED_NAME
+from ._invariants import _HEAD as _HEAD_NAME
 from ._invariants import _TOWER as _TOWER_NAME
 from ._invariants import (
     MAX_ANCHORS,
@@ -540,13 +541,51 @@ def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def _vocab_docs(d: Path) -> dict[str, Any]:
+    """The vocabulary side files of ``d`` that exist (parsed JSON; ``vocab.txt`` as text), bounded."""
+    docs: dict[str, Any] = {}
+    for name in ("tokenizer.json", "vocab.json"):
+        p = d / name
+        if p.is_file() and not p.is_symlink():
+            try:
+                docs[name] = load_json(p, max_bytes=64 * 1024**2)
+            except InputFileError as e:
+                raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
+    if (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
+        docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
+    return docs
+
+
+EMBED_ROWS_PER_WIDTH = 8  # a token embedding found by shape has at least this many rows per column
+
+
+def _embeddings_by_shape(mats: list[TensorInfo], where: dict[str, tuple[Header, TensorInfo]],
+                         vocab: int | None) -> list[TensorInfo]:
+    """Token embeddings recognised by structure when no name says so (a renamed copy, issue 23 item 6).
+
+    A vocabulary matrix has one row per token (as many as the tokenizer's vocabulary where one is shipped,
+    padding and added tokens allowed) and as many columns as a residual stream is wide (the length of the
+    1-D norms). LM heads are left out: they are found from the anchors (``plan_matrix``). Largest first.
+    """
+    widths = {t.shape[0] for _, t in where.values() if t.is_float and len(t.shape) == 1
+              and re.search(r"norm|(^|[._])ln", t.name.lower())}
+    out = [t for t in mats if t.shape[1] in widths and t.shape[0] >= EMBED_ROWS_PER_WIDTH * t.shape[1]
+           and not _HEAD_NAME.search(t.name.lower())
+           and (vocab is None or 0.9 * vocab <= t.shape[0] <= vocab + 4096)]
+    return sorted(out, key=lambda t: (-t.shape[0], t.name))
+
+
 def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[int, tuple[np.ndarray, np.ndarray]],
                                                            dict[str, GramPlan]]:
     """The anchors (token embeddings) of a model, their cleaned rows, and a Gram plan per matrix."""
     where = {t.name: (hd, t) for hd in headers for t in hd.tensors}
-    embeds = sorted((t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
-                     and 1 < t.shape[1] <= MAX_WIDTH and _EMBED_NAME.search(t.name.lower())
-                     and not _TOWER_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))
+    mats2 = [t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
+             and 1 < t.shape[1] <= MAX_WIDTH and not _TOWER_NAME.search(t.name.lower())]
+    embeds = sorted((t for t in mats2 if _EMBED_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))
+    docs = _vocab_docs(d) if mats2 else {}
+    strings = vocab_strings(docs) if docs else None
+    if not embeds:
+        embeds = _embeddings_by_shape(mats2, where, len(strings) if strings else None)
     # encoder stems (patch convolutions): recognised by shape, not name (a tower may be renamed)
     stems = sorted((t for _, t in where.values() if t.is_float and len(t.shape) in (3, 4)
                     and 1 < t.shape[0] <= MAX_WIDTH and t.shape[1] <= 16 and math.prod(t.shape[1:]) >= 16
@@ -554,17 +593,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
     picked = (embeds[:MAX_ANCHORS - min(len(stems), MAX_ANCHORS // 2)] + stems)[:MAX_ANCHORS]
     if not picked:
         return [], {}, {}
-    docs: dict[str, Any] = {}
-    for name in ("tokenizer.json", "vocab.json"):
-        p = d / name
-        if p.is_file() and not p.is_symlink() and embeds:
-            try:
-                docs[name] = load_json(p, max_bytes=64 * 1024**2)
-            except InputFileError as e:
-                raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
-    if embeds and (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
-        docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
-    strings = vocab_strings(docs) if embeds else None
+    if not embeds:
+        strings = None
     # a LayerNorm model (norms with biases) reads only the centered stream: its anchors are centered
     layernorm = {t.shape[0] for _, t in where.values() if t.is_float and len(t.shape) == 1
                  and t.name.endswith("bias") and re.search(r"norm|(^|[._])ln", t.name.lower())}
