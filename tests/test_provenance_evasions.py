@@ -259,7 +259,9 @@ def _bert_rename(t):
 
 @pytest.mark.parametrize("change", ["rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise",
                                     "rotated, norms folded", "rotated, norms folded + 3% noise",
-                                    "rotated, norms folded, embeddings renamed"])
+                                    "rotated, norms folded, embeddings renamed",
+                                    "rotated, norms folded, embeddings transposed",
+                                    "rotated, norms folded + 3% noise, embeddings renamed and transposed"])
 def test_real_model_evasions_are_caught(minilm, tmp_path, change):
     t, fr, tokenizer = minilm
     variant = t
@@ -273,6 +275,10 @@ def test_real_model_evasions_are_caught(minilm, tmp_path, change):
         variant, tokenizer = _bert_extend(variant, tokenizer, 3)
     if "noise" in change:
         variant = perturb(variant, 4, relative=0.03)
+    if "transposed" in change:  # stored (width, vocabulary), as a loader that transposes on load may keep it
+        variant = dict(variant)
+        w = variant["embeddings.word_embeddings.weight"]
+        variant["embeddings.word_embeddings.weight"] = np.ascontiguousarray(w.T)
     if "renamed" in change:
         variant = _bert_rename(variant)
     folder = save_model(variant, tmp_path / "v", tokenizer=tokenizer)
