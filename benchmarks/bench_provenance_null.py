@@ -77,12 +77,17 @@ def detection_table() -> None:
         t, fr, tok = load_file(str(d / "model.safetensors")), fingerprint_model(d, executor="serial"), \
             (d / "tokenizer.json").read_text()
         for name in ("rotated", "pruned", "extended", "rotated + pruned + extended + 3% noise",
-                     "rotated, norms folded + 3% noise"):
+                     "rotated, norms folded + 3% noise", "rotated, norms folded, embeddings renamed",
+                     "rotated, norms folded + 3% noise, embeddings renamed and transposed"):
             v, tk = t, tok
             v = E._bert_rotate_folded(v, 1) if "folded" in name else E._bert_rotate(v, 1) if "rotated" in name else v
             v = E._bert_prune(v, 2) if "pruned" in name else v
             v, tk = E._bert_extend(v, tk, 3) if "extended" in name else (v, tk)
             v = E.perturb(v, 4, relative=0.03) if "noise" in name else v
+            if "transposed" in name:
+                v = {**v, "embeddings.word_embeddings.weight":
+                     np.ascontiguousarray(v["embeddings.word_embeddings.weight"].T)}
+            v = E._bert_rename(v) if "renamed" in name else v
             folder = save_model(v, Path(tmp) / name.replace(" ", "_"), tokenizer=tk)
             _row("all-MiniLM-L6-v2", name, compare(fingerprint_model(folder, executor="serial"), [fr]))
 
