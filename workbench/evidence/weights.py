@@ -42,6 +42,7 @@ from ..core.errors import EvidenceError, InputFileError
 from ..core.executor import open_executor
 from ..core.files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
 from ._invariants import _EMBED as _EMBED_NAME
+from ._invariants import _HEAD as _HEAD_NAME
 from ._invariants import _TOWER as _TOWER_NAME
 from ._invariants import (
     MAX_ANCHORS,
@@ -528,6 +529,16 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads"
     return fp
 
 
+def _read_columns(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
+    """Columns ``ids`` of a 2-D tensor as rows (float64), streamed: a transposed vocabulary matrix's tokens."""
+    out = np.zeros((ids.size, info.shape[0]))
+    row = 0
+    for slab in iter_tensor_chunks(header, info):
+        out[:, row:row + slab.shape[0]] = slab[:, ids].T.astype(np.float64)
+        row += slab.shape[0]
+    return out
+
+
 def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
     """Rows ``ids`` of a 2-D tensor as float64, streamed (the embedding is never read whole)."""
     out = np.zeros((ids.size, info.shape[1]))
@@ -540,13 +551,63 @@ def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def _vocab_docs(d: Path) -> dict[str, Any]:
+    """The vocabulary side files of ``d`` that exist (parsed JSON; ``vocab.txt`` as text), bounded."""
+    docs: dict[str, Any] = {}
+    for name in ("tokenizer.json", "vocab.json"):
+        p = d / name
+        if p.is_file() and not p.is_symlink():
+            try:
+                docs[name] = load_json(p, max_bytes=64 * 1024**2)
+            except InputFileError as e:
+                raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
+    if (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
+        docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
+    return docs
+
+
+EMBED_ROWS_PER_WIDTH = 8  # a token embedding found by shape has at least this many rows per column
+
+
+def _tokens(t: TensorInfo, columns: set[str]) -> int:
+    """How many tokens a vocabulary matrix holds (its columns when stored transposed)."""
+    return t.shape[1] if t.name in columns else t.shape[0]
+
+
+def _embeddings_by_shape(mats: list[TensorInfo], widths: set[int], columns: set[str],
+                         vocab: int | None) -> list[TensorInfo]:
+    """Token embeddings recognised by structure when no name says so (a renamed copy, issue 23 item 6).
+
+    A vocabulary matrix has one row per token (as many as the tokenizer's vocabulary where one is shipped,
+    padding and added tokens allowed) and as many columns as a residual stream is wide (``widths``: the
+    lengths of the 1-D norms), or the transpose (``columns``). LM heads are left out: they are found from the
+    anchors (``plan_matrix``). Largest first.
+    """
+    out = []
+    for t in mats:
+        n, w = (t.shape[1], t.shape[0]) if t.name in columns else t.shape
+        if w in widths and n >= EMBED_ROWS_PER_WIDTH * w and not _HEAD_NAME.search(t.name.lower()) \
+                and (vocab is None or 0.9 * vocab <= n <= vocab + 4096):
+            out.append(t)
+    return sorted(out, key=lambda t: (-_tokens(t, columns), t.name))
+
+
 def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[int, tuple[np.ndarray, np.ndarray]],
                                                            dict[str, GramPlan]]:
     """The anchors (token embeddings) of a model, their cleaned rows, and a Gram plan per matrix."""
     where = {t.name: (hd, t) for hd in headers for t in hd.tensors}
-    embeds = sorted((t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
-                     and 1 < t.shape[1] <= MAX_WIDTH and _EMBED_NAME.search(t.name.lower())
-                     and not _TOWER_NAME.search(t.name.lower())), key=lambda t: (-t.shape[0], t.name))
+    mats2 = [t for _, t in where.values() if t.is_float and len(t.shape) == 2 and t.shape[0] >= 3
+             and 1 < t.shape[1] <= MAX_WIDTH and not _TOWER_NAME.search(t.name.lower())]
+    widths = {t.shape[0] for _, t in where.values() if t.is_float and len(t.shape) == 1
+              and re.search(r"norm|(^|[._])ln", t.name.lower())}
+    # a vocabulary matrix stored transposed, (width, vocabulary), has its tokens as columns
+    columns = {t.name for t in mats2 if t.shape[0] in widths and t.shape[1] >= EMBED_ROWS_PER_WIDTH * t.shape[0]}
+    embeds = sorted((t for t in mats2 if _EMBED_NAME.search(t.name.lower())), key=lambda t: (-_tokens(t, columns),
+                                                                                            t.name))
+    docs = _vocab_docs(d) if mats2 else {}
+    strings = vocab_strings(docs) if docs else None
+    if not embeds:
+        embeds = _embeddings_by_shape(mats2, widths, columns, len(strings) if strings else None)
     # encoder stems (patch convolutions): recognised by shape, not name (a tower may be renamed)
     stems = sorted((t for _, t in where.values() if t.is_float and len(t.shape) in (3, 4)
                     and 1 < t.shape[0] <= MAX_WIDTH and t.shape[1] <= 16 and math.prod(t.shape[1:]) >= 16
@@ -554,17 +615,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
     picked = (embeds[:MAX_ANCHORS - min(len(stems), MAX_ANCHORS // 2)] + stems)[:MAX_ANCHORS]
     if not picked:
         return [], {}, {}
-    docs: dict[str, Any] = {}
-    for name in ("tokenizer.json", "vocab.json"):
-        p = d / name
-        if p.is_file() and not p.is_symlink() and embeds:
-            try:
-                docs[name] = load_json(p, max_bytes=64 * 1024**2)
-            except InputFileError as e:
-                raise EvidenceError(e.message, file=p, line=e.line, expected=e.expected) from None
-    if embeds and (d / "vocab.txt").is_file() and not (d / "vocab.txt").is_symlink():
-        docs["vocab.txt"] = read_bounded(d / "vocab.txt", 64 * 1024**2).decode("utf-8", "replace")
-    strings = vocab_strings(docs) if embeds else None
+    if not embeds:
+        strings = None
     # a LayerNorm model (norms with biases) reads only the centered stream: its anchors are centered
     layernorm = {t.shape[0] for _, t in where.values() if t.is_float and len(t.shape) == 1
                  and t.name.endswith("bias") and re.search(r"norm|(^|[._])ln", t.name.lower())}
@@ -573,9 +625,10 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
     for t in picked:
         hd = where[t.name][0]
         if len(t.shape) == 2:
-            ids, hashes, source = anchor_tokens(t.shape[0], strings)
-            id_arr = np.array(ids + basis_rows(t.shape[0], strings), dtype=np.int64)
-            rows = _read_rows(hd, t, id_arr)[:len(ids)]
+            n_tokens = _tokens(t, columns)
+            ids, hashes, source = anchor_tokens(n_tokens, strings)
+            id_arr = np.array(ids + basis_rows(n_tokens, strings), dtype=np.int64)
+            rows = (_read_columns if t.name in columns else _read_rows)(hd, t, id_arr)[:len(ids)]
         else:
             ids, hashes, _ = anchor_tokens(math.prod(t.shape[1:]), stem_names(t.shape))
             source, id_arr = "stem", np.array(ids, dtype=np.int64)
@@ -583,7 +636,7 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
             rows = whole.reshape(t.shape[0], -1).T[id_arr]
         if not np.isfinite(rows).all():
             continue
-        width = t.shape[1] if len(t.shape) == 2 else t.shape[0]
+        width = (t.shape[0] if t.name in columns else t.shape[1]) if len(t.shape) == 2 else t.shape[0]
         if width in layernorm:
             rows = center_rows(rows)
         anchors.append(Anchor(tensor=t.name, width=width, tokens=hashes, source=source))
@@ -592,7 +645,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
                   and any(a.width == t.shape[0] for a in anchors) and re.search(r"norm|ln", t.name.lower())}
     norms = {n: t.shape[0] for n, t in norm_infos.items()}
     # a stem has no vocabulary rows: no matrix is sketched as its rows
-    spec = [(a.tensor, where[a.tensor][1].shape[0] if a.source != "stem" else 1 << 62, a.width) for a in anchors]
+    spec = [(a.tensor, _tokens(where[a.tensor][1], columns) if a.source != "stem" else 1 << 62, a.width)
+            for a in anchors]
     plans: dict[str, GramPlan] = {}
     vectors: dict[str, np.ndarray] = {}
     mats = {n: t.shape for n, (_, t) in where.items() if t.is_float and len(t.shape) == 2}
@@ -611,6 +665,7 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
                 plan.norm = None
             else:
                 plan.vectors = {plan.norm: vectors[plan.norm]}
+        plan.columns = plan.side == "rows" and name in columns and name == anchors[plan.anchor].tensor
         plan.centered = plan.side == "rows" and name == anchors[plan.anchor].tensor and \
             anchors[plan.anchor].width in layernorm
         plans[name] = plan
