@@ -19,7 +19,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "sheet", "round", "charts", "executor", "kernels", "findings", "tables", "note"),
     "evidence": ("evidence",),
     "review": ("dossier", "dossier_cache", "panels", "drafts", "widgets", "submit", "review", "survey"),
-    "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "tlog", "checkpoint",
+    "coordination": ("authority", "lifecycle", "readiness", "userdata", "enrol", "assign", "ledger", "tlog", "checkpoint", "receipt",
                      "batch", "collect", "refresh", "aggregate", "wording",
                      "hub",
                      "verifypage", "report"),

@@ -21,6 +21,8 @@ relative to the round; a message; details). A round is *clean* when no finding i
 - ``sheet.ledger`` / ``sheet.missing``: every sheet version has its submit and collect entries, and every
   recorded version is still there with its recorded hash. ``sheet.rejected`` (info) and ``sheet.decision``
   (warning: a valid sheet was rejected) account for the rest.
+- ``ledger.receipt``: every reviewer's receipt (``receipts/`` and ``receipts`` given) verifies on its own (the
+  checkpoint's signature, the inclusion proofs of its entries) and the ledger still holds those entries.
 - ``ledger.witness``: the ledger extends every checkpoint given with ``witnesses`` (kept by witnesses outside
   the folder) and in ``checkpoints/``; a checkpoint counts as witnessed only with a quorum of the witnesses
   the rules list (info: who witnessed which size); a cosignature that does not verify or whose name or key
@@ -77,6 +79,7 @@ from .files import (
     sha256_file,
 )
 from .lifecycle import verify_state
+from .receipt import MAX_RECEIPT_BYTES, parse_receipt, verify_receipt
 from .report import scores_csv
 from .round import (
     PARTS,
@@ -570,10 +573,12 @@ def audit_round(
     progress: bool = False,
     witnesses: Collection[str | Path] = (),
     coordinator_keys: Collection[str] = (),
+    receipts: Collection[str | Path] = (),
 ) -> AuditResult:
     """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
     notebooks (``only``: ``"reviewer/team"`` names to re-run a subset); ``witnesses``: checkpoint files kept
-    outside the folder, which the ledger must extend; ``coordinator_keys``: the coordinators' key ids (or
+    outside the folder, which the ledger must extend; ``receipts``: reviewers' receipts kept outside the folder
+    (those under ``receipts/`` are checked too), whose entries the ledger must hold; ``coordinator_keys``: the coordinators' key ids (or
     prefixes of at least 16 hex digits) as the ministry publishes them, which the freeze must pin. Returns the
     sorted findings."""
     bad = [k for k in coordinator_keys if not re.fullmatch(r"[0-9a-fA-F]{16,64}", k)]
@@ -587,6 +592,7 @@ def audit_round(
         return _result(a, _round_id(a), rerun)
     entries, used = _core(a, r)
     _check_witnesses(a, r, entries, witnesses)
+    _check_receipts(a, r, entries, receipts)
     _check_inputs(a, r, used)
     _check_dossier_cache(a, r)
     _check_coverage(a, r, used)
@@ -648,11 +654,14 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
     # the folder's own: the coordinator's, and the report's copy that witnesses cosign after publication
     mine = sorted((r.path / "checkpoints").glob("*.txt")) + [p for p in [r.path / "report" / CHECKPOINT_COPY] if p.exists()]
     own = read([(a.rel(f), f) for f in mine])
+    # the consistency proofs `workbench checkpoint` wrote between them, each checked against its two checkpoints
+    proofs = read([(a.rel(f), f) for f in sorted((r.path / "checkpoints").glob("*.from-*.json"))])
     coords = {c.id: c.key() for c in r.coordinators()}
     policy = r.rules.witnesses
     listed = policy.by_name() if policy is not None else {}
     quorum = policy.quorum if policy is not None else 1
-    found = check_checkpoints(entries, r.rules.round_id, coords, given, own, witnesses=listed, quorum=quorum)
+    found = check_checkpoints(entries, r.rules.round_id, coords, given, own, witnesses=listed, quorum=quorum,
+                              proofs=proofs)
     for f in found:
         a.add(f.severity, "ledger.witness", f.file, f.message, **f.detail)
     witnessed = [f for f in found if f.severity == "info"]
@@ -669,6 +678,35 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
     else:
         a.add("warning", "ledger.witness", "", "no witnessed checkpoint was given (--witness FILE): a truncated "
               "or rewritten ledger cannot be told from the original", expected="the checkpoints witnesses keep")
+
+
+def _check_receipts(a: _Audit, r: Round, entries: list[ledger.Entry], given: Collection[str | Path]) -> None:
+    """Every receipt (``receipts/**/*.json`` and those given) verifies with a coordinator key of the roster on
+    its own (checkpoint signature, inclusion proofs, entry signatures), and the ledger still holds its entries
+    exactly: a receipt whose entries the ledger lost or changed is history rewritten after it was given."""
+    files = [(a.rel(f), f) for f in sorted((r.path / "receipts").glob("*/*.json"))] + [(a.rel(g), Path(g)) for g in given]
+    keys = [c.key() for c in r.coordinators()]
+    checked = 0
+    for name, f in files:
+        try:
+            res = verify_receipt(read_bounded(f, MAX_RECEIPT_BYTES), keys, name)
+            rec = parse_receipt(read_bounded(f, MAX_RECEIPT_BYTES), name)
+        except WorkbenchError as e:
+            a.add("error", "ledger.receipt", name, e.message, expected=e.expected)
+            continue
+        if res.round_id != r.rules.round_id:
+            a.add("error", "ledger.receipt", name, f"receipt of round '{res.round_id}', not '{r.rules.round_id}'")
+            continue
+        lost = [x.entry.seq for x in rec.entries if len(entries) < x.entry.seq or entries[x.entry.seq - 1] != x.entry]
+        if lost:
+            a.add("error", "ledger.receipt", name, f"the ledger does not hold the entries {', '.join(map(str, lost))} "
+                  f"this receipt proves were in the log at size {res.size}: history was removed or rewritten",
+                  seqs=lost, size=res.size, sheet=res.sheet)
+            continue
+        checked += 1
+    if checked:
+        a.add("info", "ledger.receipt", "", f"{checked} receipt(s) verified: each sheet's entries are in the signed log "
+              "by their inclusion proofs, and the ledger still holds them", receipts=checked)
 
 
 def _load(a: _Audit) -> Round | None:

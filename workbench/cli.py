@@ -712,12 +712,14 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     new = [r for r in results if r.new]
     print(f"{len(new)} new sheet(s): {sum(r.decision == 'accepted' for r in new)} accepted, "
           f"{sum(r.decision == 'rejected' for r in new)} rejected; {len(results) - len(new)} collected before")
-    _, cp = _print_checkpoint(args.round, key, actor)
-    from .checkpoint import write_receipts
+    path, cp, _, _ = _print_checkpoint(args.round, key, actor)
+    from .receipt import write_receipts
 
-    receipts = write_receipts(args.round, [(r.reviewer, r.team, r.version) for r in new if r.version], cp)
+    receipts = write_receipts(args.round, cp.round_id or "", [(r.reviewer, r.team, r.version) for r in new if r.version],
+                              path.read_bytes())
     if receipts:
-        print(f"{len(receipts)} receipt(s) under {args.round}/receipts/: each reviewer keeps theirs")
+        print(f"{len(receipts)} receipt(s) under {args.round}/receipts/<reviewer>/<team>.v<N>.json: each reviewer "
+              "keeps theirs ('workbench verify-receipt RECEIPT --key COORDINATOR.pub' checks it without the ledger)")
     return 0
 
 
@@ -752,134 +754,137 @@ def _cmd_set_aside(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_checkpoint(round_dir: str, key, actor: str):
+def _print_checkpoint(round_dir: str, key, actor: str, fmt: int = 2, old_size: int | None = None):
     from .checkpoint import checkpoint_round
 
-    path, cp = checkpoint_round(round_dir, key, actor)
+    path, cp, proof, request = checkpoint_round(round_dir, key, actor, fmt, old_size)
     print(f"checkpoint: {path} (ledger size {cp.size}); give a copy to the witnesses: "
-          "'workbench cosign FILE --key KEY --name NAME'")
-    return path, cp
-
-
-@register
-def _add_users(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("users", help="user evaluators' survey answers and votes: sign your own, or import (coordinator)")
-    us = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
-    s = us.add_parser("sign", help="a user signs their own answers (and votes) from the survey tool's export")
-    s.add_argument("round", metavar="ROUND")
-    s.add_argument("--user", required=True, help="your id in the roster")
-    s.add_argument("--key", required=True, help="your private key file")
-    s.add_argument("--passphrase-env", metavar="VAR", help="read the key passphrase from this environment variable")
-    s.add_argument("--survey", required=True, metavar="CSV", help="user_id, team, item, value[, comment]")
-    s.add_argument("--votes", metavar="CSV", help="user_id, prompt_id, model_a, model_b, winner")
-    s.set_defaults(func=_cmd_users_sign)
-    i = us.add_parser("import", help="coordinator: import the survey CSV as a signed, ledgered act "
-                      "(only when the rules say aggregation.user_source: import)")
-    i.add_argument("round", metavar="ROUND")
-    _key_args(i)
-    i.add_argument("--survey", required=True, metavar="CSV")
-    i.add_argument("--votes", metavar="CSV")
-    i.add_argument("--reason", required=True, help="where the files come from and why they are imported")
-    i.set_defaults(func=_cmd_users_import)
-
-
-def _cmd_users_sign(args: argparse.Namespace) -> int:
-    from .survey import sign_survey
-
-    key = _load_signing_key(args.key, args.passphrase_env)
-    done = sign_survey(args.round, args.user, key, args.survey, args.votes)
-    for team, version, path in done:
-        print(f"{team}: " + (f"signed v{version}: {path}" if path else "unchanged since the last signed version"))
-    print(f"{sum(1 for *_, p in done if p)} sheet(s) signed; the coordinator collects them with 'workbench collect'")
-    return 0
-
-
-def _cmd_users_import(args: argparse.Namespace) -> int:
-    from .userdata import import_users
-
-    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
-    e = import_users(args.round, key, actor, args.survey, args.votes, reason=args.reason)
-    for kind, f in sorted(e.data["files"].items()):
-        print(f"imported {kind}: {f['path']} ({f['bytes']} bytes, sha256 {f['sha256'][:16]})")
-    print(f"ledger entry {e.seq}: users_import by {actor}")
-    return 0
-
-
-@register
-def _add_rerun(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rerun", help="after evidence changed: re-run exactly the notebooks of sheets whose inputs "
-                       "changed, record it in the ledger and collect the new versions")
-    p.add_argument("round", metavar="ROUND")
-    _key_args(p)
-    p.add_argument("--keys", metavar="DIR", help="folder with <reviewer>.key: with answers files, sheets are signed")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--executor", default="local")
-    p.add_argument("--notebook")
-    p.add_argument("--lang", default=None, choices=["ko", "en"], help="the notebooks' language (default: the round's)")
-    p.set_defaults(func=_cmd_rerun)
-
-
-def _cmd_rerun(args: argparse.Namespace) -> int:
-    from .refresh import rerun_changed
-
-    key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
-    stale, results, decisions = rerun_changed(args.round, key, actor, keys_dir=args.keys, notebook=args.notebook,
-                                              jobs=args.jobs, executor=args.executor, lang=args.lang)
-    if not stale:
-        print("no sheet was made from inputs that changed since: nothing to re-run")
-        return 0
-    for s in stale:
-        print(s.line())
-    failed = [res for res in results if res.state == "failed"]
-    for res in results:
-        print(f"{res.state:8} {res.reviewer} x {res.team}{': ' + res.error if res.error else ''}")
-    new = [d for d in decisions if d.new]
-    print(f"{len(stale)} stale sheet(s); {len(results) - len(failed)} notebook(s) re-run, {len(failed)} failed; "
-          f"{sum(d.decision == 'accepted' for d in new)} new version(s) accepted. Reviewers without an answers file "
-          "sign again in their notebook.")
-    return 1 if failed else 0
+          "'workbench cosign FILE --key KEY --name NAME --log-key COORDINATOR.pub'")
+    if proof is not None:
+        print(f"consistency proof from the last witnessed checkpoint: {proof}")
+    return path, cp, proof, request
 
 
 @register
 def _add_checkpoint(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("checkpoint", help="sign the ledger's size and head as ROUND/checkpoints/<size, 8 digits>.txt (e.g. 00000543.txt), for witnesses")
+    p = sub.add_parser("checkpoint", help="sign the ledger's size and Merkle root (a C2SP checkpoint) as "
+                       "ROUND/checkpoints/<size, 8 digits>.txt (e.g. 00000543.txt), for witnesses, with the "
+                       "consistency proof from the last witnessed one")
     p.add_argument("round", metavar="ROUND")
     _key_args(p)
+    p.add_argument("--witness-request", metavar="FILE", help="also write the tlog-witness add-checkpoint request "
+                   "body (POST it to a C2SP witness's <prefix>/add-checkpoint, or hand it to 'workbench cosign'); "
+                   "- for standard output")
+    p.add_argument("--old-size", type=int, metavar="N", help="the size the witness last cosigned (default: the "
+                   "largest checkpoint under ROUND/checkpoints/ a quorum of listed witnesses cosigned, else 0)")
+    p.add_argument("--format", type=int, choices=(1, 2), default=2, help="2: a C2SP checkpoint (default); 1: the "
+                   "older hash-chain form, for witnesses still on it")
     p.set_defaults(func=_cmd_checkpoint)
 
 
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    from .errors import WorkbenchError
+    from .files import check_output_path
+
+    if args.witness_request not in (None, STDOUT):
+        check_output_path(args.witness_request)
+    if args.format == 1 and (args.witness_request or args.old_size is not None):
+        raise WorkbenchError("--witness-request and --old-size need a C2SP checkpoint", expected="--format 2")
     key, actor = _coordinator_key(args.round, args.key, args.passphrase_env)
-    _print_checkpoint(args.round, key, actor)
+    _, _, _, request = _print_checkpoint(args.round, key, actor, args.format, args.old_size)
+    if args.witness_request and request is not None:
+        _write_out(args.witness_request, request, mode=0o644)
+        _say(args.witness_request, f"add-checkpoint request: {args.witness_request}")
     return 0
 
 
 @register
 def _add_cosign(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cosign", help="countersign a ledger checkpoint as a witness and keep the copy")
-    p.add_argument("file", metavar="FILE", help="a checkpoint file (ROUND/checkpoints/00000543.txt for size 543)")
+    p = sub.add_parser("cosign", help="countersign a ledger checkpoint as a witness (a cosignature/v1 line, after "
+                       "checking the consistency proof from the checkpoint you last cosigned) and keep the copy")
+    p.add_argument("file", metavar="FILE", help="an add-checkpoint request body ('workbench checkpoint "
+                   "--witness-request'), or a checkpoint file (ROUND/checkpoints/00000543.txt for size 543)")
     p.add_argument("--key", required=True, help="the witness's private key")
-    p.add_argument("--name", required=True, help="the witness's name on the signature line")
+    p.add_argument("--name", required=True, help="the witness's name on the signature line (as the rules list it)")
     p.add_argument("--passphrase-env", metavar="VAR", help="read the key's passphrase from this environment variable")
     p.add_argument("-o", "--output", required=True, help="where to keep the countersigned copy (outside the round; - "
                                                          "for standard output)")
+    p.add_argument("--log-key", action="append", default=[], metavar="PUB",
+                   help="the coordinator's public key (PEM file) or verifier key (name+hash+key): the checkpoint "
+                   "must be signed with it (repeatable: any one of them)")
+    p.add_argument("--last", metavar="FILE", help="the checkpoint you last cosigned for this round: the request's "
+                   "consistency proof must lead from it (without it, the request must start from size 0)")
+    p.add_argument("--proof", metavar="FILE", help="with a checkpoint FILE: the consistency proof from --last to it "
+                   "(ROUND/checkpoints/<size>.from-<old>.json)")
     p.add_argument("--round", metavar="ROUND", help="your copy of the round: refuse unless its rules list NAME with "
-                   "this key and its ledger has the checkpoint's head")
+                   "this key and its ledger has the checkpoint's tree (the coordinators' keys come from its roster)")
     p.set_defaults(func=_cmd_cosign)
 
 
+def _log_keys(values: list[str]):
+    from pathlib import Path
+
+    from .note import parse_verifier_key
+    from .signing import load_public_key
+
+    out = []
+    for v in values:
+        if "+" in v and not Path(v).exists():
+            out.append(parse_verifier_key(v.strip()))
+        else:  # a PEM key: its key name is the round's origin, which the checkpoint names
+            out.append(load_public_key(v))
+    return out
+
+
 def _cmd_cosign(args: argparse.Namespace) -> int:
-    from .checkpoint import MAX_CHECKPOINT_BYTES, cosign, cosign_round, parse_checkpoint
+    import base64
+
+    from .checkpoint import (
+        MAX_CHECKPOINT_BYTES,
+        cosign,
+        cosign_note,
+        cosign_round,
+        describe_checkpoint,
+        is_format1,
+        log_key,
+        parse_checkpoint,
+    )
+    from .errors import WorkbenchError
     from .files import check_output_path, read_bounded
+    from .note import MAX_NOTE_BYTES, VerifierKey, format_add_checkpoint, parse_add_checkpoint, parse_note
+    from .tlog import ConsistencyProof, parse_proof
 
     if args.output != STDOUT:
         check_output_path(args.output)
-    data = read_bounded(args.file, MAX_CHECKPOINT_BYTES)
+    data = read_bounded(args.file, MAX_CHECKPOINT_BYTES + 8192)
     key = _load_signing_key(args.key, args.passphrase_env)
-    text = cosign_round(args.round, data, key, args.name) if args.round else cosign(data, key, args.name)
-    _write_out(args.output, text.encode(), mode=0o644)
-    cp = parse_checkpoint(text, args.output)
-    _say(args.output, f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")
+    last = read_bounded(args.last, MAX_NOTE_BYTES) if args.last else None
+    if args.proof:
+        proof = parse_proof(read_bounded(args.proof, 64 * 1024), args.proof)
+        if not isinstance(proof, ConsistencyProof) or data.startswith(b"old "):
+            raise WorkbenchError("--proof takes a consistency proof, beside a checkpoint file", file=args.proof)
+        data = format_add_checkpoint(proof.old_size, [base64.b64decode(h) for h in proof.hashes], data)
+    if is_format1(data):
+        text = cosign_round(args.round, data, key, args.name) if args.round else cosign(data, key, args.name)
+        _write_out(args.output, text.encode(), mode=0o644)
+        cp = parse_checkpoint(text, args.output)
+        _say(args.output, f"{args.output}: round {cp.round_id}, ledger size {cp.size}, signed by {', '.join(cp.signers())}")
+        return 0
+    if args.round:
+        out = cosign_round(args.round, data, key, args.name, last).encode()
+    else:
+        body = data if data.startswith(b"old ") else format_add_checkpoint(0, [], data)
+        view = describe_checkpoint(parse_add_checkpoint(body).checkpoint, args.file)
+        keys = [k if isinstance(k, VerifierKey) else log_key(view.round_id or "", k) if view.round_id else
+                VerifierKey(view.origin, k) for k in _log_keys(args.log_key)]
+        if not keys:
+            raise WorkbenchError("no key to check the coordinator's signature with",
+                                 expected="--log-key COORDINATOR.pub (or --round ROUND, your copy of the round)")
+        out = cosign_note(body, key, args.name, keys, last)
+    _write_out(args.output, out, mode=0o644)
+    view = describe_checkpoint(out, args.output)
+    _say(args.output, f"{args.output}: {view.origin}, ledger size {view.size}, signature lines: "
+         f"{', '.join(s.name for s in parse_note(out).signatures)}")
     return 0
 
 
@@ -927,6 +932,9 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
+    p.add_argument("--receipt", action="append", default=[], metavar="FILE",
+                   help="a reviewer's receipt (receipts/<reviewer>/<team>.v<N>.json) kept outside the round: its "
+                   "proofs must verify and the ledger must still hold its entries (repeatable)")
     p.add_argument("--coordinator-key", action="append", default=[], metavar="KEYID",
                    help="a coordinator key id as published (16+ hex digits): the round's first entry must pin it "
                    "(repeatable)")
@@ -943,7 +951,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         check_output_dir(args.out)  # before the audit, which can re-run every notebook
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
-                      witnesses=args.witness, coordinator_keys=args.coordinator_key)
+                      witnesses=args.witness, coordinator_keys=args.coordinator_key, receipts=args.receipt)
     paths = write_audit(res, args.round, args.out)
     for f in res.findings:
         print(finding_line(f))
@@ -1086,6 +1094,45 @@ def _add_tlog(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--new-size", type=int, metavar="NEW", help="the size of the later one (default: the whole ledger)")
     c.add_argument("-o", "--output", default=STDOUT, help="where to write the proof (default: standard output)")
     c.set_defaults(func=_cmd_tlog_consistency)
+    s = ts.add_parser("show", help="print a checkpoint file (either format) as JSON (schema: checkpoint), unverified")
+    s.add_argument("file", metavar="FILE")
+    s.set_defaults(func=_cmd_tlog_show)
+
+
+def _cmd_tlog_show(args: argparse.Namespace) -> int:
+    from .checkpoint import MAX_CHECKPOINT_BYTES, describe_checkpoint
+    from .files import read_bounded
+
+    print(describe_checkpoint(read_bounded(args.file, MAX_CHECKPOINT_BYTES), args.file).model_dump_json(indent=2))
+    return 0
+
+
+@register
+def _add_verify_receipt(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify-receipt", help="check a reviewer's receipt without the ledger: the coordinator's "
+                       "signed checkpoint, the inclusion proofs of the sheet's submit and collect entries")
+    p.add_argument("receipt", metavar="RECEIPT", help="receipts/<reviewer>/<team>.v<N>.json")
+    p.add_argument("--key", action="append", required=True, metavar="PUB",
+                   help="the coordinator's public key (PEM), as published (repeatable: any one of them)")
+    p.add_argument("--sheet", metavar="FILE", help="the sheet file: its SHA-256 must be the one recorded")
+    p.add_argument("--json", action="store_true", help="print what was proved as JSON")
+    p.set_defaults(func=_cmd_verify_receipt)
+
+
+def _cmd_verify_receipt(args: argparse.Namespace) -> int:
+    from .files import read_bounded
+    from .receipt import MAX_RECEIPT_BYTES, verify_receipt
+    from .signing import MAX_ENVELOPE_BYTES, load_public_key
+
+    keys = [load_public_key(k) for k in args.key]
+    sheet = read_bounded(args.sheet, MAX_ENVELOPE_BYTES) if args.sheet else None
+    res = verify_receipt(read_bounded(args.receipt, MAX_RECEIPT_BYTES), keys, args.receipt, sheet)
+    if args.json:
+        print(res.model_dump_json(indent=2))
+    else:
+        print(f"OK: {res.sheet} ({res.decision}) is entries {res.seqs[0]} and {res.seqs[1]} of {res.origin}, in the "
+              f"checkpoint of {res.size} entries signed by coordinator key {res.key_id[:16]}")
+    return 0
 
 
 def _tlog_leaf_hashes(ledger_path: str) -> list[bytes]:

@@ -20,16 +20,19 @@ from __future__ import annotations
 
 from .checkpoint import CHECKPOINT_TYPE
 from .files import canonical_json
+from .note import DEFAULT_AUTHORITY
 from .round import Round, pinned_keys
 from .signing import LEDGER_TYPE, REPORT_TYPE
 from .templating import render
 
-__all__ = ["CHECKPOINT_COPY", "COORDINATOR_TYPES", "LEDGER_COPY", "keys_json", "verify_html"]
+__all__ = ["CHECKPOINT_COPY", "COORDINATOR_TYPES", "INCLUSION_COPY", "LEDGER_COPY", "keys_json", "verify_html"]
 
 LEDGER_COPY = "ledger.jsonl"
 # the report's checkpoint beside it, which witnesses cosign after publication (not among the signed files: its
 # signature lines authenticate it)
 CHECKPOINT_COPY = "checkpoint.txt"
+# the inclusion proof of the report's ledger entry in that checkpoint's tree (workbench.tlog.InclusionProof)
+INCLUSION_COPY = "inclusion.json"
 # ledger entry types only a coordinator may sign: the page goes red on one signed by any other key
 COORDINATOR_TYPES = ("freeze", "amend", "collect", "acknowledge", "users_import", "rerun", "report", "checkpoint")
 
@@ -44,4 +47,5 @@ def keys_json(r: Round) -> bytes:
 def verify_html() -> bytes:
     """The verify page (static: the same bytes for every round)."""
     return render("verify.html.j2", report_type=REPORT_TYPE, ledger_type=LEDGER_TYPE, checkpoint_type=CHECKPOINT_TYPE,
-                  ledger_copy=LEDGER_COPY, checkpoint_copy=CHECKPOINT_COPY, coordinator_types=list(COORDINATOR_TYPES)).encode()
+                  ledger_copy=LEDGER_COPY, checkpoint_copy=CHECKPOINT_COPY, inclusion_copy=INCLUSION_COPY,
+                  log_authority=DEFAULT_AUTHORITY, coordinator_types=list(COORDINATOR_TYPES)).encode()
