@@ -608,7 +608,12 @@ def _sort_note(name: str, data: bytes, round_id: str, coordinators: Mapping[str,
 def _cosigned_at(data: bytes) -> str:
     """The latest cosignature time of a format-2 note (UTC, as format 1 writes times), or ''."""
     times = [s.timestamp for s in note.parse_note(data).signatures if s.timestamp is not None]
-    return datetime.fromtimestamp(max(times), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if times else ""
+    if not times:
+        return ""
+    try:
+        return datetime.fromtimestamp(max(times), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # a time no calendar holds (years past 9999): say the number
+        return f"POSIX time {max(times)}"
 
 
 def _names(seen: _Seen) -> str:

@@ -11,7 +11,17 @@ prints one.
 - ``audit``: ``audit/audit.json`` (:class:`workbench.audit.AuditResult`);
 - ``status``: a batch's ``notebooks/<reviewer>/<team>.status.json`` (:class:`workbench.batch.TaskResult`);
 - ``failure``: why a notebook failed (:class:`workbench.batch.Failure`, in a status file);
-- ``problem``: a problem with an input file (:class:`workbench.errors.Problem`, a dossier's ``problems``).
+- ``problem``: a problem with an input file (:class:`workbench.errors.Problem`, a dossier's ``problems``);
+- ``rules``: ``rules.yaml``, the payload the freeze signs (:class:`workbench.round.Rules`);
+- ``round-status``: ``workbench round status --json`` (:class:`workbench.lifecycle.RoundStatus`);
+- ``ledger-entry``: one line of ``ledger.jsonl`` (:class:`workbench.ledger.Entry`);
+- ``checkpoint``: a checkpoint file as data, either format (:class:`workbench.checkpoint.CheckpointView`, what
+  ``workbench tlog show`` prints; the file itself is a C2SP signed note);
+- ``receipt``: a reviewer's ``receipts/<reviewer>/<team>.v<N>.json`` (:class:`workbench.receipt.Receipt`);
+- ``receipt-check``: what ``workbench verify-receipt --json`` proved (:class:`workbench.receipt.ReceiptCheck`);
+- ``inclusion-proof``, ``consistency-proof``: ``workbench tlog prove-*`` output, a report's ``inclusion.json``,
+  ``checkpoints/<size>.from-<old>.json`` (:class:`workbench.tlog.InclusionProof`, ``ConsistencyProof``);
+- ``keys``: a report's ``keys.json`` (:class:`workbench.verifypage.KeysFile`).
 
 Inputs are described as they are read (validation), outputs as they are written (serialization: derived
 fields such as an audit's ``clean`` and ``counts`` included).
@@ -39,6 +49,15 @@ SCHEMAS: dict[str, tuple[str, str, Literal["validation", "serialization"]]] = {
     "status": ("workbench.batch", "TaskResult", "serialization"),
     "failure": ("workbench.batch", "Failure", "serialization"),
     "problem": ("workbench.errors", "Problem", "serialization"),
+    "rules": ("workbench.round", "Rules", "validation"),
+    "round-status": ("workbench.lifecycle", "RoundStatus", "serialization"),
+    "ledger-entry": ("workbench.ledger", "Entry", "serialization"),
+    "checkpoint": ("workbench.checkpoint", "CheckpointView", "serialization"),
+    "receipt": ("workbench.receipt", "Receipt", "serialization"),
+    "receipt-check": ("workbench.receipt", "ReceiptCheck", "serialization"),
+    "inclusion-proof": ("workbench.tlog", "InclusionProof", "serialization"),
+    "consistency-proof": ("workbench.tlog", "ConsistencyProof", "serialization"),
+    "keys": ("workbench.verifypage", "KeysFile", "serialization"),
 }
 
 

@@ -18,6 +18,7 @@ Public API: :data:`LEDGER_COPY`, :func:`keys_json`, :func:`verify_html`.
 
 from __future__ import annotations
 
+from .base import Hex64, Model
 from .checkpoint import CHECKPOINT_TYPE
 from .files import canonical_json
 from .note import DEFAULT_AUTHORITY
@@ -25,7 +26,8 @@ from .round import Round, pinned_keys
 from .signing import LEDGER_TYPE, REPORT_TYPE
 from .templating import render
 
-__all__ = ["CHECKPOINT_COPY", "COORDINATOR_TYPES", "INCLUSION_COPY", "LEDGER_COPY", "keys_json", "verify_html"]
+__all__ = ["CHECKPOINT_COPY", "COORDINATOR_TYPES", "INCLUSION_COPY", "LEDGER_COPY", "KeysFile", "PinnedKey", "keys_json",
+           "verify_html"]
 
 LEDGER_COPY = "ledger.jsonl"
 # the report's checkpoint beside it, which witnesses cosign after publication (not among the signed files: its
@@ -37,11 +39,27 @@ INCLUSION_COPY = "inclusion.json"
 COORDINATOR_TYPES = ("freeze", "amend", "collect", "acknowledge", "users_import", "rerun", "report", "checkpoint")
 
 
+class PinnedKey(Model):
+    """A coordinator's key as the freeze entry pins it and keys.json repeats it."""
+
+    id: str
+    key_id: Hex64
+    public_key: str
+
+
+class KeysFile(Model):
+    """``report/keys.json`` (shipped schema ``keys``): the round's coordinators and their keys."""
+
+    coordinators: list[PinnedKey]
+    round_id: str
+
+
 def keys_json(r: Round) -> bytes:
     """The roster's coordinators and their public keys (raw, base64) with key ids, in canonical JSON: the same
     records the freeze entry pins (:func:`workbench.round.pinned_keys`). The page trusts the ledger's, and
     only checks that this file agrees with them (one entry per name and key)."""
-    return canonical_json({"coordinators": pinned_keys(r)["coordinators"], "round_id": r.rules.round_id})
+    doc = {"coordinators": pinned_keys(r)["coordinators"], "round_id": r.rules.round_id}
+    return canonical_json(KeysFile.model_validate(doc).model_dump(mode="json"))
 
 
 def verify_html() -> bytes:
