@@ -315,3 +315,16 @@ def test_property_signed_checkpoints_round_trip_and_verify(size, rid, t):
     out = check_checkpoints([], rid, {"c": k["coord"].public_key()}, [("x", data)],
                             witnesses={"w1": k["w"].public_key()})
     assert [f.severity for f in out][:1] == ["info"]
+
+
+def test_witnesses_who_each_return_only_their_own_line_together_make_the_quorum(tmp_path):
+    rd = _round(tmp_path, quorum=2)
+    cp = _checkpoint(rd, tmp_path)
+    one, two = tmp_path / "w1.txt", tmp_path / "w2.txt"
+    assert _cosign(tmp_path, cp, "w1", one) == 0 and _cosign(tmp_path, cp, "w2", two) == 0
+    rc, found = _witness_errors(rd, one)
+    assert rc == 0 and any("is not witnessed (cosigned by 1 of the 2" in f["message"] for f in found)
+    rc, found = _witness_errors(rd, one, two)
+    assert rc == 0 and [f["severity"] for f in found if f["check"] == "ledger.witness"].count("warning") == 0
+    assert [f["message"] for f in found if f["file"].endswith("w1.txt")] == [
+        f"checkpoint of size {describe_checkpoint(cp.read_bytes()).size} witnessed by w1, w2 (quorum 2)"]

@@ -373,7 +373,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
     """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
     sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
     # only entries with authority record anything: the first decision on a file stands (see authority)
-    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in a.auth.of_type("submit")}
+    submitted = {(_text(e.data.get("path")), ledger.envelope_sha256(e)) for e in a.auth.of_type("submit")}
     decided = a.auth.decisions
     set_aside = a.auth.excluded()
     accepted: list[tuple[tuple[str, str], int, tuple[str, ScoreSheet]]] = []

@@ -45,7 +45,7 @@ Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :f
 :func:`checkpoint_round`, :func:`cosign`, :func:`cosign_round`, :class:`CheckpointFinding`,
 :func:`check_checkpoints`, :func:`check_witnessed`, and for format 2: :class:`CheckpointView`,
 :func:`describe_checkpoint`, :func:`is_format1`, :func:`sign_tree`, :func:`log_key`, :func:`witness_keys`,
-:func:`last_witnessed`, :func:`cosign_note`, :func:`check_consistency_file`.
+:func:`last_witnessed`, :func:`cosign_note`, :func:`add_cosignatures`.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ __all__ = [
     "CheckpointFinding",
     "CheckpointView",
     "Signature",
+    "add_cosignatures",
     "check_checkpoints",
-    "check_consistency_file",
     "check_witnessed",
     "checkpoint_round",
     "cosign_note",
@@ -415,22 +415,19 @@ def cosign_note(request: bytes, key: Ed25519PrivateKey, name: str, log_keys: Seq
     return signed.with_signature(note.cosign(signed.text, name, key, t)).format()
 
 
-def check_consistency_file(data: bytes, old: bytes, new: bytes, name: str = "<proof>") -> str | None:
-    """Check a consistency proof file (``checkpoints/<new>.from-<old>.json``) between the two checkpoints it
-    names; returns None when it holds, else the reason."""
-    proof = tlog.parse_proof(data, name)
-    if not isinstance(proof, tlog.ConsistencyProof):
-        return "not a consistency proof"
-    o = note.parse_checkpoint_text(note.parse_note(old).text)
-    n = note.parse_checkpoint_text(note.parse_note(new).text)
-    if (proof.old_size, proof.new_size) != (o.size, n.size) or o.origin != n.origin:
-        return f"the proof is from size {proof.old_size} to {proof.new_size}, the checkpoints are {o.size} and {n.size}"
-    try:
-        proof.verify(o.root_hash, n.root_hash)
-    except SignatureError as e:
-        return e.message
-    return None
-
+def add_cosignatures(data: bytes, *copies: bytes) -> bytes:
+    """The format-2 checkpoint ``data`` with every signature line of ``copies`` (witnesses' cosigned copies of
+    the same checkpoint) added once: what the coordinator keeps under ``checkpoints/`` and publishes. A copy of
+    another text is refused (it would be a signature over something else)."""
+    signed = note.parse_note(data)
+    for c in copies:
+        other = note.parse_note(c)
+        if other.text != signed.text:
+            raise SignatureError("a cosigned copy of another checkpoint", expected="the same origin, size and root")
+        for sig in other.signatures:
+            if sig not in signed.signatures:
+                signed = signed.with_signature(sig)
+    return signed.format()
 
 
 def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
@@ -629,7 +626,8 @@ def check_checkpoints(entries: list[ledger.Entry], round_id: str, coordinators: 
     (``<new size>.from-<old size>.json``) against the two ``own`` checkpoints it names.
 
     ``witnesses`` (name -> key, from the rules) are the only cosigners that count; a checkpoint is *witnessed*
-    when at least ``quorum`` of them verify on it. Errors: a checkpoint that does not parse, is of another round,
+    when at least ``quorum`` of them verify on it (on this file or on another copy of the same checkpoint: a
+    witness who returns only their own line counts with the others'). Errors: a checkpoint that does not parse, is of another round,
     carries a signature line that does not verify or whose name or key the rules do not list (for a witness:
     that exact name with that exact key), is signed neither by a coordinator nor by a quorum, or that the ledger
     does not extend (format 2: the consistency proof from its tree to the ledger's fails). When two checkpoints
@@ -668,21 +666,32 @@ def check_checkpoints(entries: list[ledger.Entry], round_id: str, coordinators: 
                 continue
             seen.append(_Seen(file=name, **commit, coordinators=tuple(coords), witnesses=tuple(wits),
                               witnessed=witnessed, given=is_given))
-            if not is_given:
-                continue
-            if witnessed:
-                out.append(CheckpointFinding(
-                    severity="info", file=name,
-                    message=f"checkpoint of size {size} witnessed by {', '.join(wits)} (quorum {quorum})",
-                    detail={"size": size, **_commitment(seen[-1]), "witnesses": wits, "quorum": quorum}))
-            else:
-                why = (f"cosigned by {len(wits)} of the {quorum} listed witness(es) needed" if witnesses
-                       else "the rules list no witnesses")
-                out.append(CheckpointFinding(
-                    severity="warning", file=name,
-                    message=f"checkpoint of size {size} is not witnessed ({why}): it counts as the "
-                            f"coordinator's own commitment only", detail={"size": size, "witnesses": wits,
-                                                                          "quorum": quorum}))
+    # copies of one tree (one witness's line each, or the coordinator's copy with every line) pool their verified
+    # cosignatures: a quorum counts whichever files the lines arrived in
+    pooled: dict[tuple, list[str]] = {}
+    for x in seen:
+        names = pooled.setdefault((x.size, x.head, x.root), [])
+        names += [w for w in x.witnesses if w not in names]
+    seen = [x.model_copy(update={"witnesses": tuple(pooled[(x.size, x.head, x.root)]),
+                                 "witnessed": bool(witnesses) and len(pooled[(x.size, x.head, x.root)]) >= quorum})
+            for x in seen]
+    for x in seen:
+        if not x.given:
+            continue
+        wits = list(x.witnesses)
+        if x.witnessed:
+            out.append(CheckpointFinding(
+                severity="info", file=x.file,
+                message=f"checkpoint of size {x.size} witnessed by {', '.join(wits)} (quorum {quorum})",
+                detail={"size": x.size, **_commitment(x), "witnesses": wits, "quorum": quorum}))
+        else:
+            why = (f"cosigned by {len(wits)} of the {quorum} listed witness(es) needed" if witnesses
+                   else "the rules list no witnesses")
+            out.append(CheckpointFinding(
+                severity="warning", file=x.file,
+                message=f"checkpoint of size {x.size} is not witnessed ({why}): it counts as the "
+                        f"coordinator's own commitment only", detail={"size": x.size, "witnesses": wits,
+                                                                      "quorum": quorum}))
     out += _consistency(entries, seen)
     out += _proof_files(proofs, {s.file: s for s in seen if not s.given})
     return out
@@ -770,7 +779,7 @@ def _consistency(entries: list[ledger.Entry], seen: list[_Seen]) -> list[Checkpo
     for x in missed:
         others = sorted([y for y in matched if y.size >= x.size]
                         + [y for y in missed if y.size == x.size and not same(y, x)],
-                        key=lambda y: (y.size != x.size, y.size, not y.witnessed, y.file))
+                        key=lambda y: (y.size != x.size, y.size, not y.witnessed, not y.given, y.file))
         detail: dict[str, Any] = {"size": x.size, **_commitment(x), "witnesses": list(x.witnesses)}
         if not others:
             first = max((y.size for y in matched if y.size < x.size), default=0) + 1

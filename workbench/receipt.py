@@ -65,7 +65,8 @@ class Receipt(Model):
 
 class ReceiptCheck(Model):
     """What a receipt proved: this sheet's entries are entries ``seqs`` of the log of ``origin``, whose
-    checkpoint of ``size`` entries the coordinator with key ``key_id`` signed; the sheet was ``decision``."""
+    checkpoint of ``size`` entries the coordinator with key ``key_id`` signed; the sheet (the envelope file of
+    SHA-256 ``sheet_sha256``) was ``decision``."""
 
     round_id: str
     origin: str
@@ -165,9 +166,9 @@ def verify_receipt(data: bytes, keys: Sequence[Ed25519PublicKey], name: str = "<
             submit.payload_sha256 != collected.payload_sha256):
         raise SignatureError("the entries are not this sheet's submit and collect", file=name,
                              expected=f"submit and collect of {r.sheet}")
-    if sheet is not None and sha256_bytes(sheet) != submit.payload_sha256:
+    if sheet is not None and sha256_bytes(sheet) != ledger.envelope_sha256(submit):
         raise SignatureError(f"the sheet file's SHA-256 is not the one recorded for {r.sheet}", file=name,
-                             expected=submit.payload_sha256)
+                             expected=ledger.envelope_sha256(submit))
     return ReceiptCheck(round_id=r.round_id, origin=origin, reviewer=r.reviewer, team=r.team, version=r.version,
-                        sheet=r.sheet, sheet_sha256=submit.payload_sha256, decision=str(collected.data.get("decision")),
+                        sheet=r.sheet, sheet_sha256=ledger.envelope_sha256(submit), decision=str(collected.data.get("decision")),
                         seqs=[submit.seq, collected.seq], size=tree.size, key_id=key_id(signer))
