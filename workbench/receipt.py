@@ -101,18 +101,21 @@ def write_receipts(round_dir: str | Path, round_id: str, sheets: Iterable[tuple[
     entries = ledger.read_entries(Path(round_dir) / "ledger.jsonl")
     size = note.parse_checkpoint_text(note.parse_note(checkpoint).text).size
     tree = tlog.MerkleTree([tlog.leaf_hash(tlog.entry_leaf(e)) for e in entries[:size]])
-    by_sheet: dict[tuple[str, str, int], dict[str, ledger.Entry]] = {}
-    for e in entries[:size]:
-        if e.type in ("submit", "collect"):
-            k = (e.data.get("reviewer"), e.data.get("team"), e.data.get("version"))
-            by_sheet.setdefault(k, {})[e.type] = e  # type: ignore[index]
+    # collect writes a sheet's submit and its decision as two adjacent entries; the first such pair is the one
+    by_sheet: dict[tuple[object, ...], tuple[ledger.Entry, ledger.Entry]] = {}
+    for submit, decided in zip(entries[:size], entries[1:size], strict=False):
+        facts = [submit.data.get(k) for k in ("path", "reviewer", "team", "version")]
+        if (submit.type, decided.type) == ("submit", "collect") and all(
+                isinstance(v, str | int) for v in facts) and [decided.data.get(k) for k in
+                                                             ("path", "reviewer", "team", "version")] == facts:
+            by_sheet.setdefault(tuple(facts[1:]), (submit, decided))
     out = []
     for reviewer, team, version in sheets:
-        pair = by_sheet.get((reviewer, team, version), {})
+        pair = by_sheet.get((reviewer, team, version))
         p = Path(round_dir) / "receipts" / reviewer / f"{team}.v{version}.json"
-        if "submit" not in pair or "collect" not in pair or p.exists():
+        if pair is None or p.exists():
             continue
-        r = make_receipt(round_id, entries, tree, checkpoint, pair["submit"], pair["collect"])
+        r = make_receipt(round_id, entries, tree, checkpoint, *pair)
         out.append(atomic_write_bytes(p, r.model_dump_json(indent=2).encode() + b"\n", mode=0o644, overwrite=False))
     return out
 
