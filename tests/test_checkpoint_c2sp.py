@@ -328,3 +328,17 @@ def test_witnesses_who_each_return_only_their_own_line_together_make_the_quorum(
     assert rc == 0 and [f["severity"] for f in found if f["check"] == "ledger.witness"].count("warning") == 0
     assert [f["message"] for f in found if f["file"].endswith("w1.txt")] == [
         f"checkpoint of size {describe_checkpoint(cp.read_bytes()).size} witnessed by w1, w2 (quorum 2)"]
+
+
+def test_cosign_refuses_a_checkpoint_not_signed_by_the_key_it_was_given(tmp_path, capsys):
+    rd = _round(tmp_path)
+    cp = _checkpoint(rd, tmp_path)
+    out = tmp_path / "copy.txt"
+    capsys.readouterr()
+    assert main(["cosign", str(cp), "--key", str(tmp_path / "keys" / "w1.key"), "--name", "w1", "-o", str(out),
+                 "--log-key", str(tmp_path / "keys" / "w2.pub")]) == 1
+    assert "not signed by the coordinator key(s) given" in capsys.readouterr().err and not out.exists()
+    # the coordinator's verifier key (vkey) works as well as their PEM file
+    vkey = note.verifier_key(ORIGIN, load_public_key(tmp_path / "keys" / "coord.pub"))
+    assert main(["cosign", str(cp), "--key", str(tmp_path / "keys" / "w1.key"), "--name", "w1", "-o", str(out),
+                 "--log-key", vkey]) == 0 and out.exists()

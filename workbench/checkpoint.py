@@ -388,6 +388,14 @@ def _read_last(last: bytes | None, round_id: str | None, log: Sequence[note.Veri
     return tree
 
 
+def _signed_by(data: bytes, key: note.VerifierKey) -> bool:
+    try:
+        note.open_checkpoint(data, key)
+    except (SignatureError, InputFileError):
+        return False
+    return True
+
+
 def cosign_note(request: bytes, key: Ed25519PrivateKey, name: str, log_keys: Sequence[note.VerifierKey],
                 last: bytes | None = None, timestamp: int | None = None) -> bytes:
     """A witness's cosignature on a format-2 checkpoint, as a C2SP witness answers ``add-checkpoint``:
@@ -399,17 +407,12 @@ def cosign_note(request: bytes, key: Ed25519PrivateKey, name: str, log_keys: Seq
         request = note.format_add_checkpoint(0, [], request)
     req = note.parse_add_checkpoint(request)
     prev = _read_last(last, None, log_keys, "<last checkpoint>")
-    checked: SignatureError | None = None
-    for lk in log_keys:  # any coordinator of the roster: the key hash on the line says which
-        try:
-            tlog.witness_check(req, lk, prev)
-        except SignatureError as e:
-            checked = e
-            continue
-        checked = None
-        break
-    if checked is not None or not log_keys:
-        raise checked or SignatureError("no log key to check the checkpoint with", expected="--log-key or --round")
+    lk = next((k for k in log_keys if _signed_by(req.checkpoint, k)), None)  # any coordinator: the key hash says
+    if lk is None:
+        names = ", ".join(sorted({k.name for k in log_keys})) or "none given"
+        raise SignatureError("the checkpoint is not signed by the coordinator key(s) given",
+                             expected=f"a checkpoint signed by the log key of: {names}")
+    tlog.witness_check(req, lk, prev)
     signed = note.parse_note(req.checkpoint)
     t = int(datetime.now(UTC).timestamp()) if timestamp is None else timestamp
     return signed.with_signature(note.cosign(signed.text, name, key, t)).format()

@@ -849,7 +849,6 @@ def _cmd_cosign(args: argparse.Namespace) -> int:
         cosign_round,
         describe_checkpoint,
         is_format1,
-        log_key,
         parse_checkpoint,
     )
     from .errors import WorkbenchError
@@ -878,8 +877,8 @@ def _cmd_cosign(args: argparse.Namespace) -> int:
     else:
         body = data if data.startswith(b"old ") else format_add_checkpoint(0, [], data)
         view = describe_checkpoint(parse_add_checkpoint(body).checkpoint, args.file)
-        keys = [k if isinstance(k, VerifierKey) else log_key(view.round_id or "", k) if view.round_id else
-                VerifierKey(view.origin, k) for k in _log_keys(args.log_key)]
+        # a PEM key signs under the checkpoint's own origin (a changed origin fails that signature)
+        keys = [k if isinstance(k, VerifierKey) else VerifierKey(view.origin, k) for k in _log_keys(args.log_key)]
         if not keys:
             raise WorkbenchError("no key to check the coordinator's signature with",
                                  expected="--log-key COORDINATOR.pub (or --round ROUND, your copy of the round)")

@@ -334,19 +334,17 @@ def _witness_policy(keys: Path) -> dict:
 
 
 def _witness(rd: Path, out: Path, keys: Path, echo: Callable[[str], None], collected: Sequence = ()) -> list[Path]:
-    """The coordinator's C2SP checkpoint of the ledger as it is now (with reviewers' receipts for the sheets
-    just ``collected``), cosigned by each demo witness as a C2SP witness would: from the add-checkpoint request
+    """The coordinator's C2SP checkpoint of the ledger as it is now, cosigned by each demo witness as a C2SP witness would: from the add-checkpoint request
     (the consistency proof from the checkpoint they last cosigned), never reading the ledger. Each witness keeps
     their copy under ``out/witnesses/<witness>/<round id>/``; the coordinator keeps the copy with every
-    cosignature (and, after the report, publishes it as the report's checkpoint). Returns the witnesses' copies."""
+    cosignature (and, after the report, publishes it as the report's checkpoint), and writes the reviewers'
+    receipts of the sheets just ``collected`` against it. Returns the witnesses' copies."""
     from .receipt import write_receipts
     from .verifypage import CHECKPOINT_COPY
 
     r = load_round(rd)
     path, view, _, request = checkpoint_round(rd, load_private_key(keys / f"{COORDINATOR}.key"), COORDINATOR)
     assert request is not None  # format 2
-    receipts = write_receipts(rd, r.rules.round_id, [(d.reviewer, d.team, d.version) for d in collected if d.new],
-                              path.read_bytes())
     logs = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
     kept, copies = [], []
     for w in WITNESSES:
@@ -358,6 +356,9 @@ def _witness(rd: Path, out: Path, keys: Path, echo: Callable[[str], None], colle
         copies.append(mine)
     cosigned = add_cosignatures(path.read_bytes(), *copies)
     atomic_write_bytes(path, cosigned, mode=0o644)
+    # the receipts carry the witnessed checkpoint (the CLI's collect writes them before witnesses answer)
+    receipts = write_receipts(rd, r.rules.round_id, [(d.reviewer, d.team, d.version) for d in collected if d.new],
+                              cosigned)
     if (rd / "report" / CHECKPOINT_COPY).is_file() and (rd / "report" / CHECKPOINT_COPY).read_bytes() != cosigned:
         published = (rd / "report" / CHECKPOINT_COPY).read_bytes()
         atomic_write_bytes(rd / "report" / CHECKPOINT_COPY, add_cosignatures(published, *copies), mode=0o644)
