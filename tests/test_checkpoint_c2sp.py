@@ -342,3 +342,23 @@ def test_cosign_refuses_a_checkpoint_not_signed_by_the_key_it_was_given(tmp_path
     vkey = note.verifier_key(ORIGIN, load_public_key(tmp_path / "keys" / "coord.pub"))
     assert main(["cosign", str(cp), "--key", str(tmp_path / "keys" / "w1.key"), "--name", "w1", "-o", str(out),
                  "--log-key", vkey]) == 0 and out.exists()
+
+
+def test_the_reports_inclusion_proof_is_checked_by_the_audit(tmp_path):
+    from test_report_pages import published_round
+
+    from workbench.audit import audit_round
+
+    rd, paths = published_round(tmp_path)
+    proof = tlog.parse_proof(paths["inclusion"].read_bytes())
+    tree = note.parse_checkpoint_text(note.parse_note(paths["checkpoint"].read_bytes()).text)
+    entries = read_entries(rd / "ledger.jsonl")
+    assert entries[proof.index].type == "report" and proof.size == tree.size == len(entries)
+    proof.verify(tree.root_hash, tlog.entry_leaf(entries[proof.index]))
+    files = [f for f in audit_round(rd).findings if f.check == "report.files"]
+    assert files == []
+    doc = json.loads(paths["inclusion"].read_text())
+    doc["hashes"][-1] = base64.b64encode(bytes(32)).decode()
+    paths["inclusion"].write_text(json.dumps(doc))
+    files = [f for f in audit_round(rd).findings if f.check == "report.files"]
+    assert [f.severity for f in files] == ["error"] and "inclusion proof does not hold" in files[0].message

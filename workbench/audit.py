@@ -60,14 +60,14 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from . import __version__, authority, ledger
+from . import __version__, authority, ledger, note, tlog
 from .aggregate import aggregate_round
 from .base import json_diff
 from .batch import Task, default_notebook, execute
 from .charts import altair
-from .checkpoint import MAX_CHECKPOINT_BYTES, check_checkpoints
+from .checkpoint import MAX_CHECKPOINT_BYTES, check_checkpoints, is_format1, log_key
 from .collect import check_sheet, choose_versions
-from .errors import RoundError, WorkbenchError
+from .errors import RoundError, SignatureError, WorkbenchError
 from .files import (
     atomic_write_bytes,
     canonical_json,
@@ -96,7 +96,7 @@ from .sheet import ScoreSheet, parse_sheet
 from .shipped import shipped_path
 from .signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
 from .templating import render
-from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, verify_html
+from .verifypage import CHECKPOINT_COPY, INCLUSION_COPY, LEDGER_COPY, verify_html
 
 alt = altair()  # the audit page draws with it
 
@@ -447,6 +447,36 @@ def _check_ledger_copy(a: _Audit, r: Round, seq: int, required: bool) -> None:
               "report entry)", expected="a byte-for-byte copy of ledger.jsonl up to the report entry")
 
 
+def _check_report_inclusion(a: _Audit, r: Round, entries: list[ledger.Entry], seq: int) -> None:
+    """``report/inclusion.json`` (reports since C2SP checkpoints) proves the report entry ``seq`` is in the tree
+    of ``report/checkpoint.txt``, which the coordinator signed: what the verify page relies on."""
+    p, cp = r.path / "report" / INCLUSION_COPY, r.path / "report" / CHECKPOINT_COPY
+    if not p.exists() or not cp.exists() or is_format1(read_bounded(cp, MAX_CHECKPOINT_BYTES)):
+        return
+    try:
+        proof = tlog.parse_proof(read_bounded(p, tlog.MAX_PROOF_BYTES), a.rel(p))
+        keys = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
+        data = read_bounded(cp, MAX_CHECKPOINT_BYTES)
+        tree = next((t for t in (_opened(data, k) for k in keys) if t is not None), None)
+        if tree is None:
+            raise SignatureError("report/checkpoint.txt is not signed by a roster coordinator for this round's log",
+                                 file=cp)
+        if not isinstance(proof, tlog.InclusionProof) or (proof.index, proof.size) != (seq - 1, tree.size):
+            raise SignatureError(f"report/inclusion.json is not the proof of entry {seq} in the checkpoint's tree",
+                                 file=p, expected=f"leaf {seq - 1} of a tree of {tree.size}")
+        proof.verify(tree.root_hash, tlog.entry_leaf(entries[seq - 1]))
+    except WorkbenchError as e:
+        a.add("error", "report.files", a.rel(p), f"the report entry's inclusion proof does not hold: {e.message}",
+              expected="report/inclusion.json as `workbench aggregate` wrote it, against report/checkpoint.txt")
+
+
+def _opened(data: bytes, key: note.VerifierKey) -> note.Checkpoint | None:
+    try:
+        return note.open_checkpoint(data, key)[0]
+    except WorkbenchError:
+        return None
+
+
 def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     reports = a.auth.of_type("report")  # a report entry signed without authority is a ledger.authority error
     f = r.path / "report" / "report.dsse.json"
@@ -491,6 +521,7 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
             a.add("error", "report.files", p, f"report/{name} {'is missing' if now is None else 'was edited'}: "
                   "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
     _check_ledger_copy(a, r, last.seq, "verify.html" in signed_files)
+    _check_report_inclusion(a, r, entries, last.seq)
     if "verify.html" in signed_files and sha256_bytes(verify_html()) != signed_files["verify.html"]:
         a.add("error", "report.files", "report/verify.html", "the signed verify page is not the one this workbench "
               "makes: a page that checks nothing could say green", sha256=sha256_bytes(verify_html()),
