@@ -451,12 +451,14 @@ def _check_report_inclusion(a: _Audit, r: Round, entries: list[ledger.Entry], se
     """``report/inclusion.json`` (reports since C2SP checkpoints) proves the report entry ``seq`` is in the tree
     of ``report/checkpoint.txt``, which the coordinator signed: what the verify page relies on."""
     p, cp = r.path / "report" / INCLUSION_COPY, r.path / "report" / CHECKPOINT_COPY
-    if not p.exists() or not cp.exists() or is_format1(read_bounded(cp, MAX_CHECKPOINT_BYTES)):
+    if not p.exists() or not cp.exists() or not 1 <= seq <= len(entries):  # a lost entry: report.ledger says so
         return
     try:
+        data = read_bounded(cp, MAX_CHECKPOINT_BYTES)
+        if is_format1(data):  # an older report: no inclusion proof to check
+            return
         proof = tlog.parse_proof(read_bounded(p, tlog.MAX_PROOF_BYTES), a.rel(p))
         keys = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
-        data = read_bounded(cp, MAX_CHECKPOINT_BYTES)
         tree = next((t for t in (_opened(data, k) for k in keys) if t is not None), None)
         if tree is None:
             raise SignatureError("report/checkpoint.txt is not signed by a roster coordinator for this round's log",
