@@ -482,7 +482,8 @@ def test_audit_notebook_runs_on_a_round_and_writes_the_audit(rd, tmp_path, monke
     pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters={"ROUND": str(rd)}, kernel_name="python3",
                         progress_bar=False, cwd=str(tmp_path))
     saved = json.loads((rd / "audit" / "audit.json").read_text())
-    assert saved["clean"] and saved["counts"] == {"error": 0, "warning": 2, "info": 0}  # amendment, no witness
+    # warnings: the amendment, no witness; info: the reviewers' receipts verified
+    assert saved["clean"] and saved["counts"] == {"error": 0, "warning": 2, "info": 1}
 
 
 def test_amendment_whose_recorded_timing_contradicts_the_ledger(rd, coord_key):

@@ -144,7 +144,7 @@ def test_a_revoked_key_signs_nothing_after_its_revocation(tmp_path):
 def test_coordinator_acts_signed_by_an_expert_are_findings_that_count_for_nothing(tmp_path, capsys, etype):
     rd = _collected(tmp_path, experts=("e1", "e2", "e3"), teams=("ta",))
     sheet = "sheets/e2/ta.v1.dsse.json"
-    sha = next(e.payload_sha256 for e in ledger.read_entries(rd / "ledger.jsonl") if e.data.get("path") == sheet)
+    sha = next(ledger.envelope_sha256(e) for e in ledger.read_entries(rd / "ledger.jsonl") if e.data.get("path") == sheet)
     data = {
         "collect": {"path": sheet, "reviewer": "e2", "team": "ta", "version": 1, "decision": "rejected",
                     "reason": "late"},
@@ -222,7 +222,7 @@ def test_one_removed_assignment_and_one_added_conflict_read_as_two_changes():
 def test_a_later_collect_cannot_drop_an_accepted_sheet(tmp_path, capsys):
     rd = _collected(tmp_path, teams=("ta",))
     sheet = "sheets/e2/ta.v1.dsse.json"
-    sha = next(e.payload_sha256 for e in ledger.read_entries(rd / "ledger.jsonl") if e.data.get("path") == sheet)
+    sha = next(ledger.envelope_sha256(e) for e in ledger.read_entries(rd / "ledger.jsonl") if e.data.get("path") == sheet)
     ledger.append(rd / "ledger.jsonl", actor="coord", key=coord_key(tmp_path), type="collect", payload_sha256=sha,
                   data={"path": sheet, "reviewer": "e2", "team": "ta", "version": 1, "decision": "rejected",
                         "reason": "submitted after the deadline"})
@@ -393,7 +393,7 @@ def test_the_audit_of_a_round_with_every_attack_reports_each_with_signer_and_rol
     log = rd / "ledger.jsonl"
     coord, e1 = coord_key(tmp_path), _key(tmp_path, "e1")
     sheet = "sheets/e2/ta.v1.dsse.json"
-    sha = next(e.payload_sha256 for e in ledger.read_entries(log) if e.data.get("path") == sheet)
+    sha = next(ledger.envelope_sha256(e) for e in ledger.read_entries(log) if e.data.get("path") == sheet)
     facts = {"path": sheet, "reviewer": "e2", "team": "ta", "version": 1}
     # 3: a coordinator's amendment that removes the gates but records a title "change"
     rules = yaml.safe_load((rd / "rules.yaml").read_text())

@@ -1,4 +1,6 @@
-"""Ledger checkpoints: the format, countersigning, and an audit that catches erased or rewritten history."""
+"""Ledger checkpoints of format 1 (the hash-chain form of rounds before C2SP checkpoints, still read and, with
+`--format 1`, written): the format, countersigning, and an audit that catches erased or rewritten history.
+Format 2 (C2SP) has its own tests in test_checkpoint_c2sp.py."""
 
 from __future__ import annotations
 
@@ -46,24 +48,24 @@ def collected(tmp_path):
 
 
 def test_format_round_trips_and_signatures_verify(collected, tmp_path):
-    path, cp = checkpoint_round(collected, coord_key(tmp_path), "coord")
+    path, cp = checkpoint_round(collected, coord_key(tmp_path), "coord", fmt=1)[:2]
     text = path.read_text(encoding="utf-8")
-    assert text.startswith(f"workbench.round.ledger.checkpoint/1\nround test-1\nsize 5\nhead {cp.head}\ntime ")
-    assert parse_checkpoint(text) == cp and format_checkpoint(cp) == text
+    assert text.startswith(f"workbench.ledger.checkpoint/1\nround test-1\nsize 5\nhead {cp.head}\ntime ")
+    assert parse_checkpoint(text).head == cp.head and cp.format == 1 and format_checkpoint(parse_checkpoint(text)) == text
     both = cosign(text, WITNESS, "auditor-01")
     assert parse_checkpoint(both).signers() == ["coord", "auditor-01"]
     assert cosign(both, WITNESS, "auditor-01") == both  # the same key signs once
 
 
 def test_a_changed_byte_is_refused_when_countersigning(collected, tmp_path):
-    path, _ = checkpoint_round(collected, coord_key(tmp_path), "coord")
+    path, _ = checkpoint_round(collected, coord_key(tmp_path), "coord", fmt=1)[:2]
     text = path.read_text(encoding="utf-8").replace("size 5", "size 4")
     with pytest.raises(SignatureError, match="signature of coord does not verify"):
         cosign(text, WITNESS, "auditor-01")
 
 
 def test_truncated_history_fails_against_a_witnessed_checkpoint(collected, tmp_path):
-    path, _ = checkpoint_round(collected, coord_key(tmp_path), "coord")
+    path, _ = checkpoint_round(collected, coord_key(tmp_path), "coord", fmt=1)[:2]
     kept = tmp_path / "auditor-copy.txt"
     kept.write_text(cosign(path.read_text(encoding="utf-8"), WITNESS, "auditor-01"), encoding="utf-8")
     assert _witness_findings(audit_round(collected, witnesses=[kept])) == []
@@ -84,12 +86,12 @@ def test_truncated_history_fails_against_a_witnessed_checkpoint(collected, tmp_p
 def test_a_consistent_rewrite_with_the_coordinators_key_fails_too(collected, tmp_path):
     from workbench.round.ledger import append
 
-    early, _ = checkpoint_round(collected, coord_key(tmp_path), "coord")
+    early, _ = checkpoint_round(collected, coord_key(tmp_path), "coord", fmt=1)[:2]
     kept_early = tmp_path / "early.txt"
     kept_early.write_text(early.read_text())
     sign_sheet(tmp_path, "e1", "tb")
     collect(collected, coord_key(tmp_path), "coord")
-    late, _ = checkpoint_round(collected, coord_key(tmp_path), "coord")
+    late, _ = checkpoint_round(collected, coord_key(tmp_path), "coord", fmt=1)[:2]
     kept_late = tmp_path / "late.txt"
     kept_late.write_text(late.read_text())
     # the coordinator rewrites everything after the first 5 entries, re-signing every line
@@ -119,12 +121,12 @@ def test_checkpoints_of_strangers_or_other_rounds_are_findings(collected, tmp_pa
                                                          f"{key_id(KEY.public_key())}): the rules list no witnesses"),
                                                ("s.txt", "not signed by a coordinator of the roster"),
                                                ("o.txt", "checkpoint of round 'other', not 'test-1'"),
-                                               ("x.txt", "not a checkpoint body")]
+                                               ("x.txt", "no blank line before the signatures")]
 
 
 def test_cli_checkpoint_cosign_and_audit_witness(collected, tmp_path, capsys):
     keys = tmp_path / "keys"
-    assert main(["checkpoint", str(collected), "--key", str(keys / "coord.key")]) == 0
+    assert main(["checkpoint", str(collected), "--key", str(keys / "coord.key"), "--format", "1"]) == 0
     cp_file = next((collected / "checkpoints").glob("*.txt"))
     kept = tmp_path / "witness" / "kept.txt"
     assert main(["cosign", str(cp_file), "--key", str(keys / "e1.key"), "--name", "e1", "-o", str(kept)]) == 0
@@ -155,23 +157,6 @@ def test_property_random_input_gives_a_typed_error_or_a_checkpoint(data):
     except WorkbenchError:
         return
     assert format_checkpoint(cp).encode() == data  # the only texts accepted are canonical ones
-
-
-def test_cli_collect_writes_a_checkpoint_and_a_receipt_per_new_sheet(tmp_path, capsys):
-    rd = make_round(tmp_path)
-    sign_sheet(tmp_path, "e1", "ta")
-    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
-    out = capsys.readouterr().out
-    assert "checkpoint:" in out and "1 receipt(s)" in out
-    receipt = rd / "receipts" / "e1" / "ta.v1.txt"
-    cp = parse_checkpoint(receipt.read_bytes())
-    entries = read_entries(rd / "ledger.jsonl")
-    assert cp.size == len(entries) and cp.signers() == ["coord"]
-    # the reviewer's receipt is a witness: the collection it covers cannot be removed unnoticed
-    led = rd / "ledger.jsonl"
-    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:-2]))
-    shutil.rmtree(rd / "checkpoints")
-    assert _witness_findings(audit_round(rd, witnesses=[receipt]))
 
 
 def test_an_unreadable_checkpoint_in_the_folder_is_a_finding_not_a_crash(collected):

@@ -77,3 +77,32 @@ def test_accepted_sheets_takes_latest_accepted_and_needs_collect(tmp_path):
     reasons = {u.path: u.reason for u in unused}
     assert reasons["sheets/e1/ta.v1.dsse.json"] == "superseded by v2"
     assert "wrong key" in reasons["sheets/e1/ta.v3.dsse.json"]
+
+
+def test_payload_sha256_is_the_signed_payloads_hash_and_sheet_entries_name_the_file(tmp_path):
+    """Issue 26: one meaning for a ledger entry's payload_sha256, the signed content (here the sheet's DSSE
+    payload, as for freeze, amend and report); the envelope file's hash is data.envelope_sha256. An entry without
+    it (written before) reads as before: its payload_sha256 is the file's hash."""
+    import base64
+    import json
+
+    from workbench.core.files import sha256_bytes
+    from workbench.round import ledger
+
+    rd = make_round(tmp_path)
+    sign_sheet(tmp_path, "e1", "ta")
+    collect(rd, coord_key(tmp_path), "coord")
+    f = rd / "sheets" / "e1" / "ta.v1.dsse.json"
+    payload = base64.b64decode(json.loads(f.read_bytes())["payload"])
+    entries = read_entries(rd / "ledger.jsonl")
+    submit, decided = entries[-2], entries[-1]
+    for e in (submit, decided):
+        assert e.payload_sha256 == sha256_bytes(payload) != sha256_bytes(f.read_bytes())
+        assert e.data["envelope_sha256"] == ledger.envelope_sha256(e) == sha256_bytes(f.read_bytes())
+    old = submit.model_copy(update={"payload_sha256": sha256_bytes(f.read_bytes()),
+                                    "data": {k: v for k, v in submit.data.items() if k != "envelope_sha256"}})
+    assert ledger.envelope_sha256(old) == sha256_bytes(f.read_bytes())
+    # the freeze entry means the same: the hash of the state its envelope signs
+    freeze = entries[0]
+    env = json.loads((rd / freeze.data["file"]).read_bytes())
+    assert freeze.payload_sha256 == sha256_bytes(base64.b64decode(env["payload"]))

@@ -8,6 +8,7 @@ download); only ``workbench`` itself comes from the wheel.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -125,6 +126,16 @@ def test_demo_runs_the_whole_round(installed):
     assert s["collected"] == {"accepted": 270, "rejected": 0}  # 25 expert sheets, 245 user sheets
     # both rounds audited clean, and the re-challenge selected its one approved candidate
     assert text.count("audit: CLEAN") == 2, text
+    # issue 26: every collection and report wrote a C2SP checkpoint both demo witnesses cosigned (from the
+    # consistency proof, without the ledger), the reviewers got receipts, and the audits given the witnesses'
+    # copies warn about no checkpoint
+    assert text.count("cosigned by witness-press, witness-teams") == 4, text
+    assert "270 reviewer receipt(s)" in text
+    for name in ("round", "rechallenge"):
+        found = json.loads((installed.work / "demo" / name / "audit" / "audit.json").read_text())["findings"]
+        assert [f for f in found if f["check"].startswith("ledger.") and f["severity"] != "info"] == [], name
+        assert any(f["check"] == "ledger.witness" and "witnessed by witness-press, witness-teams" in f["message"]
+                   for f in found), name
     assert "selected: team-daehan" in text
 
 

@@ -58,6 +58,7 @@ def _file_commands(tmp_path: Path, target: Path) -> list[list[str]]:
         ["provenance", str(tmp_path / "model"), "--ref", str(tmp_path / "ref"), "--json", str(target)],
         ["provenance", str(tmp_path / "model"), "--ref", str(tmp_path / "ref"), "--html", str(target)],
         ["cosign", str(tmp_path / "cp.txt"), "--key", str(keys / "w.key"), "--name", "w", "-o", str(target)],
+        ["checkpoint", str(tmp_path / "round"), "--key", str(keys / "w.key"), "--witness-request", str(target)],
         ["hub", "accounts", str(tmp_path / "round"), "--passwords", str(target)],
         ["tlog", "prove-inclusion", str(tmp_path / "ledger.jsonl"), "--entry", "1", "-o", str(target)],
         ["tlog", "prove-consistency", str(tmp_path / "ledger.jsonl"), "--old-size", "0", "-o", str(target)],

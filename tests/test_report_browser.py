@@ -5,7 +5,9 @@ report tells a reader); any request leaving 127.0.0.1 fails the test. Screenshot
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import re
 import shutil
 import socket
@@ -312,29 +314,83 @@ def test_keys_json_with_a_duplicate_name_is_red(report, tmp_path):
         assert result == "bad" and "twice: coord" in bad
 
 
-def test_the_page_lists_the_witnesses_cosignatures_it_verified(report, tmp_path):
-    from workbench.core.signing import generate_keypair, key_id, load_private_key
-    from workbench.round.checkpoint import cosign
+@pytest.fixture(scope="module")
+def witnessed_report(tmp_path_factory):
+    """A published report of a round whose rules list the witness ministry-office; its key in the folder above."""
+    from workbench.core.signing import generate_keypair, load_public_key, public_key_pem
 
-    folder = tmp_path / "witnessed"
-    shutil.copytree(report, folder)
-    generate_keypair("ministry-office", tmp_path)
-    generate_keypair("stranger", tmp_path)
-    w = load_private_key(tmp_path / "ministry-office.key")
+    base = tmp_path_factory.mktemp("witnessed-report")
+    generate_keypair("ministry-office", base / "wkeys")
+    generate_keypair("stranger", base / "wkeys")
+    policy = {"quorum": 1, "keys": [{"name": "ministry-office",
+                                     "public_key": public_key_pem(load_public_key(base / "wkeys" / "ministry-office.pub"))}]}
+    rd, _ = published_round(base, witnesses=policy)
+    return rd / "report"
+
+
+def _cosigned(folder: Path, key_file: Path, name: str) -> None:
+    """Cosign the folder's checkpoint.txt as a witness's first cosignature (no earlier checkpoint)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from workbench.core.signing import load_private_key
+    from workbench.round.checkpoint import cosign_note, log_key
+
+    keys = json.loads((folder / "keys.json").read_text())
+    logs = [log_key(keys["round_id"], Ed25519PublicKey.from_public_bytes(base64.b64decode(c["public_key"])))
+            for c in keys["coordinators"]]
     cp = folder / "checkpoint.txt"
-    cp.write_text(cosign(cp.read_text(encoding="utf-8"), w, "ministry-office"), encoding="utf-8")
-    wkid, kid = key_id(w.public_key()), _genuine_key_id(report)
-    stranger = key_id(load_private_key(tmp_path / "stranger.key").public_key())
+    cp.write_bytes(cosign_note(cp.read_bytes(), load_private_key(key_file), name, logs))
+
+
+def test_the_page_checks_the_report_entrys_inclusion_proof_and_the_witnesses_cosignatures(witnessed_report, tmp_path):
+    from workbench.core.signing import key_id, load_private_key
+
+    keys = witnessed_report.parent.parent / "wkeys"
+    folder = tmp_path / "witnessed"
+    shutil.copytree(witnessed_report, folder)
+    _cosigned(folder, keys / "ministry-office.key", "ministry-office")
+    wkid, kid = key_id(load_private_key(keys / "ministry-office.key").public_key()), _genuine_key_id(witnessed_report)
+    stranger = key_id(load_private_key(keys / "stranger.key").public_key())
     with served(folder) as url, browser_page() as page:
         result, verdict, bad = _verify_at(page, url, f"#key={kid}&witness={wkid}", "verify-witnessed-green.png")
         assert result == "ok" and bad == "" and "ministry-office" in verdict, bad
-        assert "witness ministry-office's cosignature verifies" in page.locator("#checks").inner_text()
+        checks = page.locator("#checks").inner_text()
+        assert "witness ministry-office's cosignature verifies" in checks
+        assert "the report's ledger entry" in checks and "RFC 6962 inclusion proof" in checks
+        assert "the Merkle root of the ledger copy's" in checks
         # a witness pinned in the link who did not cosign: red
         result, _, bad = _verify_at(page, url, f"#key={kid}&witness={stranger}", "verify-witness-missing-red.png")
         assert result == "bad" and f"the witness {stranger[:16]} pinned in the link cosigned" in bad
-        # a cosignature nobody listed or pinned: red
+    # a cosignature by a key the rules do not list: red
+    _cosigned(folder, keys / "stranger.key", "stranger")
+    with served(folder) as url, browser_page() as page:
         result, _, bad = _verify_at(page, url, f"#key={kid}", "verify-unknown-cosigner-red.png")
-        assert result == "bad" and "unknown cosigner ministry-office" in bad
+        assert result == "bad" and "unknown cosigner stranger" in bad
+
+
+@pytest.mark.parametrize("tamper", ["proof-hash", "proof-index", "root"])
+def test_the_page_is_red_when_the_inclusion_proof_or_the_root_does_not_hold(report, tmp_path, tamper):
+    folder = tmp_path / "report"
+    shutil.copytree(report, folder)
+    if tamper == "root":  # the checkpoint's root changed: its signature and the proof both fail
+        lines = (folder / "checkpoint.txt").read_text().split("\n")
+        lines[2] = base64.b64encode(bytes(32)).decode()
+        (folder / "checkpoint.txt").write_text("\n".join(lines))
+    else:
+        proof = json.loads((folder / "inclusion.json").read_text())
+        if tamper == "proof-hash":
+            proof["hashes"][0] = base64.b64encode(bytes(32)).decode()
+        else:
+            proof["index"] -= 1
+        (folder / "inclusion.json").write_text(json.dumps(proof))
+    with served(folder) as url, browser_page() as page:
+        assert _verify(page, url, f"verify-red-inclusion-{tamper}.png") == "bad"
+        bad = " ".join(page.locator("#checks li[data-ok='0']").all_inner_texts())
+        assert "inclusion.json" in bad or "checkpoint.txt" in bad, bad
+        if tamper != "root":
+            assert "does not prove the report's ledger entry is in the checkpoint's tree" in bad, bad
+        else:
+            assert "signed by a coordinator" in bad and "Merkle root" in bad, bad
 
 
 def test_a_coordinator_added_by_amendment_signs_a_report_the_page_verifies(tmp_path):

@@ -44,12 +44,14 @@ def test_every_message_has_korean_and_english():
     assert all(set(v) == {"ko", "en"} and all(v.values()) for v in MESSAGES.values())
 
 
-def published_round(base, model_cards: bool = False):
+def published_round(base, model_cards: bool = False, witnesses: dict | None = None):
     """A round with two teams (tb excluded by the independence gate) and the cut changed from 2 to 1 after the
     first sheets were submitted; its report written. Returns the round folder and write_report's paths.
-    ``model_cards``: every team submits one (the report then has its cost chart)."""
+    ``model_cards``: every team submits one (the report then has its cost chart); ``witnesses``: the rules'
+    witness list."""
     experts = ("e1", "e2", "e3")
-    rd = make_round(base, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=2)
+    rd = make_round(base, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False, cut=2,
+                    witnesses=witnesses)
     with_results(rd, {"ta": 0.77, "tb": 0.5, "tc": 0.61})
     if model_cards:
         teams = yaml.safe_load((rd / "teams.yaml").read_text())

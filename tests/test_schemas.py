@@ -114,3 +114,42 @@ def test_report_rows_take_pandas_values_as_json_data():
     assert ScoreRow.rows(scores)[0].model_dump(mode="json")["rank"] == 1
     with pytest.raises(pydantic.ValidationError):
         VoteRow.rows(votes.assign(bt_low=[float("inf"), None]))
+
+
+def test_what_a_round_writes_and_prints_is_valid_against_the_new_schemas(tmp_path, capsys):
+    """Issue 26: round status --json, the rules, every ledger line, a checkpoint (as `tlog show` prints it), a
+    receipt, verify-receipt --json, the proofs and the report's keys.json validate against their shipped schema."""
+    import yaml
+    from coord_helpers import make_round, sign_sheet
+
+    rd = make_round(tmp_path)
+    sign_sheet(tmp_path, "e1", "ta")
+    assert main(["collect", str(rd), "--key", str(tmp_path / "keys" / "coord.key")]) == 0
+
+    def check(name: str, doc) -> None:
+        jsonschema.Draft202012Validator(json_schema(name)).validate(doc)
+
+    capsys.readouterr()
+    main(["round", "status", str(rd), "--json"])
+    check("round-status", json.loads(capsys.readouterr().out))
+    check("rules", yaml.safe_load((rd / "rules.yaml").read_text()))
+    for line in (rd / "ledger.jsonl").read_text().splitlines():
+        check("ledger-entry", json.loads(line))
+    cp = next((rd / "checkpoints").glob("*.txt"))
+    assert main(["tlog", "show", str(cp)]) == 0
+    check("checkpoint", json.loads(capsys.readouterr().out))
+    receipt = rd / "receipts" / "e1" / "ta.v1.json"
+    check("receipt", json.loads(receipt.read_text()))
+    assert main(["verify-receipt", str(receipt), "--key", str(tmp_path / "keys" / "coord.pub"), "--json"]) == 0
+    check("receipt-check", json.loads(capsys.readouterr().out))
+    assert main(["tlog", "prove-inclusion", str(rd / "ledger.jsonl"), "--entry", "2"]) == 0
+    check("inclusion-proof", json.loads(capsys.readouterr().out))
+    assert main(["tlog", "prove-consistency", str(rd / "ledger.jsonl"), "--old-size", "1"]) == 0
+    check("consistency-proof", json.loads(capsys.readouterr().out))
+    from workbench.model.round import load_round
+    from workbench.publish.verifypage import keys_json
+
+    check("keys", json.loads(keys_json(load_round(rd))))
+    # and a schema refuses what the model refuses: a ledger entry with an unknown field
+    with pytest.raises(jsonschema.ValidationError):
+        check("ledger-entry", {**json.loads((rd / "ledger.jsonl").read_text().splitlines()[0]), "extra": 1})

@@ -1,11 +1,14 @@
 """Checked by code nobody here wrote: the workbench's C2SP checkpoints, cosignatures and Merkle proofs as Go's
-golang.org/x/mod/sumdb/note and sumdb/tlog and sigstore-python read them.
+golang.org/x/mod/sumdb/note and sumdb/tlog and sigstore-python read them (also the files a witnessed round
+writes: `workbench checkpoint`, `cosign` and the consistency proof between two checkpoints), and the three DSSE
+envelope variants (standard, URL-safe base64, unknown fields) as securesystemslib verifies them.
 
 tests/go/tlogcheck/main.go is built here against Debian's golang-golang-x-mod-dev (no network: GOPATH mode,
 GOPROXY=off). Go computes the tree heads and proofs itself from the leaves (so its answers are the known
 answers ours must equal) and checks ours with CheckRecord/CheckTree; note.Open verifies the coordinator's
 signature with a vkey from note.NewVerifier and each witness's cosignature/v1 with the C2SP algorithm
-written in Go (x/mod has no cosignature code). Under CI=true a missing go, x/mod or sigstore fails the tests.
+written in Go (x/mod has no cosignature code). Under CI=true a missing go, x/mod, sigstore or securesystemslib
+fails the tests.
 """
 
 from __future__ import annotations
@@ -237,3 +240,117 @@ def test_sigstore_python_parses_our_checkpoint_and_checks_signature_and_inclusio
     with pytest.raises(VerificationError):
         verify_merkle_inclusion(SimpleNamespace(_inner=SimpleNamespace(inclusion_proof=proof,
                                                                        canonicalized_body=leaves[0])))
+
+
+# ---------------------------------------------------------------- the files a round writes, as others read them
+
+@pytest.fixture(scope="module")
+def witnessed_round(tmp_path_factory):
+    """A round with two listed witnesses, checkpointed by `workbench checkpoint` after each of two collections,
+    each checkpoint cosigned by both witnesses with `workbench cosign` (the second from the add-checkpoint
+    request and their first copy: the consistency proof path); the files are what Go and sigstore read."""
+    from workbench.cli.app import main
+    from workbench.core.signing import generate_keypair, load_public_key, public_key_pem
+
+    base = tmp_path_factory.mktemp("witnessed")
+    keys = base / "keys"
+    for n in ("w1", "w2"):
+        generate_keypair(n, keys)
+    rd = make_round(base, witnesses={"quorum": 2, "keys": [
+        {"name": n, "public_key": public_key_pem(load_public_key(keys / f"{n}.pub"))} for n in ("w1", "w2")]})
+    kept = base / "witnesses"
+    kept.mkdir()
+    files = []
+    for i, (reviewer, team) in enumerate((("e1", "ta"), ("e2", "tb")), start=1):
+        sign_sheet(base, reviewer, team)
+        assert main(["collect", str(rd), "--key", str(keys / "coord.key")]) == 0
+        assert main(["checkpoint", str(rd), "--key", str(keys / "coord.key"),
+                     "--witness-request", str(kept / f"req-{i}")]) == 0
+        cp = rd / "checkpoints" / f"{len(read_entries(rd / 'ledger.jsonl')):08d}.txt"
+        src = kept / f"req-{i}"
+        for w in ("w1", "w2"):
+            last = ["--last", str(kept / f"{w}-{i - 1}.txt")] if i > 1 else []
+            assert main(["cosign", str(src), "--key", str(keys / f"{w}.key"), "--name", w, "-o",
+                         str(kept / f"{w}-{i}.txt"), "--log-key", str(keys / "coord.pub"), *last]) == 0
+            if w == "w1":  # w2 cosigns w1's copy (the same request): both lines end up on one file
+                body = src.read_bytes()
+                src = kept / f"req-{i}-w1"
+                src.write_bytes(body[: body.index(b"\n\n") + 2] + (kept / f"w1-{i}.txt").read_bytes())
+        cp.write_bytes((kept / f"w2-{i}.txt").read_bytes())  # the coordinator keeps the witnessed copy
+        files.append(cp)
+    return SimpleNamespace(rd=rd, base=base, files=files, coord=load_public_key(keys / "coord.pub"),
+                           witnesses={n: load_public_key(keys / f"{n}.pub") for n in ("w1", "w2")})
+
+
+def test_a_rounds_witnessed_checkpoints_and_consistency_proof_verify_in_go(tlogcheck, witnessed_round):
+    w = witnessed_round
+    origin = note.origin_for("test-1")
+    first, second = (note.parse_checkpoint_text(note.parse_note(f.read_bytes()).text) for f in w.files)
+    proof = tlog.parse_proof(next((w.rd / "checkpoints").glob("*.from-*.json")).read_bytes())
+    assert (proof.old_size, proof.new_size) == (first.size, second.size)
+    for f in w.files:
+        request = {"Note": f.read_text(), "Vkey": note.verifier_key(origin, w.coord), "Leaves": [],
+                   "Cosigners": {n: b64(_raw(k)) for n, k in w.witnesses.items()},
+                   "Consistency": [{"Old": proof.old_size, "New": proof.new_size, "OldRoot": b64(first.root_hash),
+                                    "NewRoot": b64(second.root_hash), "Hashes": proof.hashes}]}
+        out = run_go(tlogcheck, request)
+        tree = note.parse_checkpoint_text(note.parse_note(f.read_bytes()).text)
+        assert out["open_error"] == "" and sorted(out["signers"]) == sorted([origin, "w1", "w2"])
+        assert out["origin"] == origin and out["tree"] == {"N": tree.size, "Hash": b64(tree.root_hash)}
+        # Go's tlog.CheckTree accepts the proof `workbench checkpoint` wrote between the two checkpoints
+        assert out["consistency"][0]["check"] == ""
+    # a ledger rewritten under the first checkpoint: Go refuses the proof against the witnessed root
+    forged = {"Old": proof.old_size, "New": proof.new_size, "OldRoot": b64(bytes(32)),
+              "NewRoot": b64(second.root_hash), "Hashes": proof.hashes}
+    out = run_go(tlogcheck, {"Leaves": [], "Consistency": [forged]})
+    assert out["consistency"][0]["check"] != ""
+
+
+def test_a_rounds_witnessed_checkpoint_verifies_with_sigstore_python(witnessed_round):
+    require_module("sigstore", "sigstore-python is not installed (pip install sigstore)")
+    from sigstore._internal.rekor.checkpoint import SignedCheckpoint
+    from sigstore._internal.trust import Keyring
+    from sigstore_models.common import v1 as common_v1
+
+    w = witnessed_round
+    origin = note.origin_for("test-1")
+    for f in w.files:
+        tree = note.parse_checkpoint_text(note.parse_note(f.read_bytes()).text)
+        parsed = SignedCheckpoint.from_text(f.read_text())
+        assert (parsed.checkpoint.origin, parsed.checkpoint.log_size) == (origin, tree.size)
+        assert parsed.checkpoint.log_hash == tree.root_hash.hex()
+        assert [s.name for s in parsed.signed_note.signatures] == [origin, "w1", "w2"]
+        der = w.coord.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        keyring = Keyring([common_v1.PublicKey(raw_bytes=base64.b64encode(der),
+                                               key_details=common_v1.PublicKeyDetails.PKIX_ED25519)])
+        parsed.signed_note.verify(keyring, note.key_hash(origin, w.coord) + bytes(28))
+
+
+@pytest.mark.parametrize("variant", ["standard", "url-safe", "unknown-fields"])
+def test_the_three_dsse_variants_verify_with_securesystemslib_and_workbench_verify(tmp_path, variant):
+    require_module("securesystemslib", "securesystemslib is not installed (pip install securesystemslib)")
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    from workbench.cli.app import main
+    from workbench.core.signing import SHEET_TYPE, key_id, public_key_pem, sign_payload
+
+    # a payload whose base64 holds '+' and '/': the URL-safe alphabet spells it otherwise
+    env = sign_payload(b'{"a sheet": ">>>???"}', SHEET_TYPE, W1)
+    if variant == "url-safe":
+        env = {**env, "payload": base64.urlsafe_b64encode(base64.b64decode(env["payload"])).decode(),
+               "signatures": [{**s, "sig": base64.urlsafe_b64encode(base64.b64decode(s["sig"])).decode()}
+                              for s in env["signatures"]]}
+        assert "-" in env["payload"] or "_" in env["payload"]
+    elif variant == "unknown-fields":
+        env = {**env, "note": "from another tool", "signatures": [{**s, "cert": ""} for s in env["signatures"]]}
+    (tmp_path / "e.json").write_text(json.dumps(env))
+    (tmp_path / "w.pub").write_text(public_key_pem(W1.public_key()))
+    assert main(["verify", str(tmp_path / "e.json"), "--pubkey", str(tmp_path / "w.pub")]) == 0
+    key = SSlibKey.from_crypto(W1.public_key(), keyid=key_id(W1.public_key()))
+    verified = Envelope.from_dict(json.loads(json.dumps(env))).verify([key], 1)
+    assert list(verified) == [key_id(W1.public_key())]
+    other = SSlibKey.from_crypto(W2.public_key(), keyid=key_id(W1.public_key()))
+    from securesystemslib.exceptions import VerificationError
+    with pytest.raises(VerificationError):
+        Envelope.from_dict(json.loads(json.dumps(env))).verify([other], 1)

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from workbench.cli.app import main
 from workbench.core.errors import RoundError
-from workbench.core.signing import generate_keypair, key_id, load_private_key, load_public_key, public_key_pem
+from workbench.core.signing import generate_keypair, key_id, load_public_key, public_key_pem
 from workbench.model.round import load_round
-from workbench.round.checkpoint import check_checkpoints, format_checkpoint, parse_checkpoint
+from workbench.round.checkpoint import check_checkpoints, describe_checkpoint, format_checkpoint
 from workbench.round.ledger import read_entries
 
 WITNESSES = ("w1", "w2", "w3")
@@ -48,13 +48,15 @@ def _checkpoint(rd: Path, base: Path) -> Path:
 
 
 def _cosign(base: Path, src: Path, *signers: str, out: str = "kept.txt", name: dict | None = None) -> Path:
-    """Cosign ``src`` as each of ``signers`` in turn (``name`` maps a signer to the name on its line)."""
+    """Cosign ``src`` as each of ``signers`` in turn (``name`` maps a signer to the name on its line), each as a
+    witness's first cosignature of the log (no earlier checkpoint to be consistent with), checking the
+    coordinator's signature with their public key."""
     kept = base / "witness" / out
     kept.parent.mkdir(exist_ok=True)
     cur = src
     for s in signers:
         assert main(["cosign", str(cur), "--key", str(base / "keys" / f"{s}.key"), "--name", (name or {}).get(s, s),
-                     "-o", str(kept)]) == 0
+                     "-o", str(kept), "--log-key", str(base / "keys" / "coord.pub")]) == 0
         cur = kept
     return kept
 
@@ -104,7 +106,7 @@ def test_a_coordinator_cannot_be_a_witness(tmp_path):
 def test_a_quorum_of_listed_witnesses_makes_a_checkpoint_witnessed_and_the_audit_names_them(tmp_path, capsys):
     rd = _round(tmp_path, quorum=2)
     cp = _checkpoint(rd, tmp_path)
-    size = parse_checkpoint(cp.read_bytes()).size
+    size = describe_checkpoint(cp.read_bytes()).size
     one = _cosign(tmp_path, cp, "w1", out="one.txt")
     rc, found = _audit(rd, one)
     # one of two: the audit says the checkpoint is not witnessed, and counts no witnessed checkpoint
@@ -140,9 +142,9 @@ def test_an_unknown_cosigner_is_an_error_and_does_not_count(tmp_path):
     # a random key under the name of an office the rules do not list
     kept = _cosign(tmp_path, cp, "mallory", name={"mallory": "ministry-office"})
     rc, found = _audit(rd, kept)
-    mallory = key_id(load_private_key(tmp_path / "keys" / "mallory.key").public_key())
+    line = next(x for x in describe_checkpoint(kept.read_bytes()).signatures if x.name == "ministry-office")
     assert rc == 1 and [f["message"] for f in _by(found, "error")] == [
-        f"unknown cosigner 'ministry-office' (key id {mallory}): not a witness the rules list"]
+        f"unknown cosigner 'ministry-office' (key hash {line.key_hash}): not a witness the rules list"]
     assert _by(found, "error")[0]["detail"]["signer"] == "ministry-office"
     assert _by(found, "info") == []  # not witnessed
     # ...and a listed witness's name on a key that is not theirs
@@ -159,7 +161,7 @@ def _changed(line: str, at: int) -> str:
 @pytest.mark.parametrize(("where", "message"), [
     ("signature", "the cosignature of witness w1 does not verify"),
     ("key", "cosigned as witness w1 with a key that is not theirs"),
-    ("name", "cosigned with witness w1's key under another name"),
+    ("name", "unknown cosigner 'wl'"),
 ])
 def test_a_witness_line_with_one_character_changed_fails(tmp_path, where, message):
     rd = _round(tmp_path, quorum=1)
@@ -167,8 +169,9 @@ def test_a_witness_line_with_one_character_changed_fails(tmp_path, where, messag
     assert _audit(rd, kept)[0] == 0
     lines = kept.read_text().split("\n")
     i = next(i for i, line in enumerate(lines) if line.startswith("\u2014 w1 "))
-    _, name, _, pub, sig = lines[i].split(" ")
-    at = {"name": 2 + 1, "key": lines[i].index(pub) + 10, "signature": lines[i].index(sig) + 10}[where]
+    # the line is "— w1 base64(4-byte key hash, 8-byte time, signature)": characters 0-4 of the base64 are the
+    # key hash, those from 20 on the Ed25519 signature
+    at = {"key": len("\u2014 w1 ") + 1, "signature": len("\u2014 w1 ") + 40}.get(where, 0)
     lines[i] = _changed(lines[i], at) if where != "name" else lines[i].replace("\u2014 w1 ", "\u2014 wl ")
     kept.write_text("\n".join(lines))
     rc, found = _audit(rd, kept)
@@ -191,13 +194,14 @@ def test_cosign_refuses_a_name_or_key_the_rules_do_not_list_and_a_head_it_did_no
     shutil.copytree(rd, other)
     sign_sheet(tmp_path, "e2", "ta")  # the round moves on: the witness's copy (other) has not seen it
     newer = _checkpoint(rd, tmp_path) if main(["collect", str(rd), "--key", str(keys / "coord.key")]) == 0 else None
-    assert newer is not None and parse_checkpoint(newer.read_bytes()).size == 5
+    assert newer is not None and describe_checkpoint(newer.read_bytes()).size == 5
     assert main(["cosign", str(newer), "--key", str(keys / "w1.key"), "--name", "w1", "-o", str(out),
                  "--round", str(other)]) == 1
-    assert "does not have this head" in capsys.readouterr().err
+    assert "does not have this tree at size 5" in capsys.readouterr().err
     assert main(["cosign", str(cp), "--key", str(keys / "w1.key"), "--name", "w1", "-o", str(out),
                  "--round", str(rd)]) == 0
-    assert parse_checkpoint(out.read_bytes()).signers() == ["coord", "w1"]
+    assert [x.name for x in describe_checkpoint(out.read_bytes()).signatures] == ["workbench.example/rounds/test-1",
+                                                                                  "w1"]
 
 
 def _amend(rd: Path, base: Path, title: str) -> None:
@@ -232,7 +236,7 @@ def _fork(base: Path) -> tuple[Path, Path, dict[str, Path]]:
 
 def test_two_contradicting_witnessed_checkpoints_are_a_split_view_naming_the_first_differing_entry(tmp_path):
     rd, alt, kept = _fork(tmp_path)
-    assert [parse_checkpoint(kept[k].read_bytes()).size for k in ("w1-4", "w2-4")] == [4, 4]
+    assert [describe_checkpoint(kept[k].read_bytes()).size for k in ("w1-4", "w2-4")] == [4, 4]
     # w1's witnessed history is the one in the folder: alone, it audits clean
     assert _audit(rd, kept["w1-3"], kept["w1-4"], kept["w1-6"])[0] == 0
     # two checkpoints of one size alone: both verify, they disagree; the ledger follows w1's

@@ -21,6 +21,8 @@ relative to the round; a message; details). A round is *clean* when no finding i
 - ``sheet.ledger`` / ``sheet.missing``: every sheet version has its submit and collect entries, and every
   recorded version is still there with its recorded hash. ``sheet.rejected`` (info) and ``sheet.decision``
   (warning: a valid sheet was rejected) account for the rest.
+- ``ledger.receipt``: every reviewer's receipt (``receipts/`` and ``receipts`` given) verifies on its own (the
+  checkpoint's signature, the inclusion proofs of its entries) and the ledger still holds those entries.
 - ``ledger.witness``: the ledger extends every checkpoint given with ``witnesses`` (kept by witnesses outside
   the folder) and in ``checkpoints/``; a checkpoint counts as witnessed only with a quorum of the witnesses
   the rules list (info: who witnessed which size); a cosignature that does not verify or whose name or key
@@ -59,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from .. import __version__
 from ..core.diff import json_diff
-from ..core.errors import RoundError, WorkbenchError
+from ..core.errors import RoundError, SignatureError, WorkbenchError
 from ..core.files import (
     canonical_json,
     is_contained_relpath,
@@ -84,11 +86,12 @@ from ..model.rubric import Rubric, load_rubric
 from ..model.sheet import ScoreSheet, parse_sheet
 from ..publish.aggregate import aggregate_round
 from ..publish.report import scores_csv
-from ..publish.verifypage import CHECKPOINT_COPY, LEDGER_COPY, verify_html
-from ..round import authority, ledger
-from ..round.checkpoint import MAX_CHECKPOINT_BYTES, check_checkpoints
+from ..publish.verifypage import CHECKPOINT_COPY, INCLUSION_COPY, LEDGER_COPY, verify_html
+from ..round import authority, ledger, note, tlog
+from ..round.checkpoint import MAX_CHECKPOINT_BYTES, check_checkpoints, is_format1, log_key
 from ..round.collect import check_sheet, choose_versions
 from ..round.lifecycle import verify_state
+from ..round.receipt import MAX_RECEIPT_BYTES, parse_receipt, verify_receipt
 from ..run.batch import Task, default_notebook, execute
 
 log = logging.getLogger(__name__)
@@ -359,7 +362,7 @@ def _check_sheets(a: _Audit, r: Round, entries: list[ledger.Entry], signature_on
     """Check every sheet file against the roster, rubric, assignments and the ledger's records; return the
     sheets the results rest on: the highest accepted version per (reviewer, team), with its file."""
     # only entries with authority record anything: the first decision on a file stands (see authority)
-    submitted = {(_text(e.data.get("path")), e.payload_sha256) for e in a.auth.of_type("submit")}
+    submitted = {(_text(e.data.get("path")), ledger.envelope_sha256(e)) for e in a.auth.of_type("submit")}
     decided = a.auth.decisions
     set_aside = a.auth.excluded()
     accepted: list[tuple[tuple[str, str], int, tuple[str, ScoreSheet]]] = []
@@ -433,6 +436,38 @@ def _check_ledger_copy(a: _Audit, r: Round, seq: int, required: bool) -> None:
               "report entry)", expected="a byte-for-byte copy of ledger.jsonl up to the report entry")
 
 
+def _check_report_inclusion(a: _Audit, r: Round, entries: list[ledger.Entry], seq: int) -> None:
+    """``report/inclusion.json`` (reports since C2SP checkpoints) proves the report entry ``seq`` is in the tree
+    of ``report/checkpoint.txt``, which the coordinator signed: what the verify page relies on."""
+    p, cp = r.path / "report" / INCLUSION_COPY, r.path / "report" / CHECKPOINT_COPY
+    if not p.exists() or not cp.exists() or not 1 <= seq <= len(entries):  # a lost entry: report.ledger says so
+        return
+    try:
+        data = read_bounded(cp, MAX_CHECKPOINT_BYTES)
+        if is_format1(data):  # an older report: no inclusion proof to check
+            return
+        proof = tlog.parse_proof(read_bounded(p, tlog.MAX_PROOF_BYTES), a.rel(p))
+        keys = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
+        tree = next((t for t in (_opened(data, k) for k in keys) if t is not None), None)
+        if tree is None:
+            raise SignatureError("report/checkpoint.txt is not signed by a roster coordinator for this round's log",
+                                 file=cp)
+        if not isinstance(proof, tlog.InclusionProof) or (proof.index, proof.size) != (seq - 1, tree.size):
+            raise SignatureError(f"report/inclusion.json is not the proof of entry {seq} in the checkpoint's tree",
+                                 file=p, expected=f"leaf {seq - 1} of a tree of {tree.size}")
+        proof.verify(tree.root_hash, tlog.entry_leaf(entries[seq - 1]))
+    except WorkbenchError as e:
+        a.add("error", "report.files", a.rel(p), f"the report entry's inclusion proof does not hold: {e.message}",
+              expected="report/inclusion.json as `workbench aggregate` wrote it, against report/checkpoint.txt")
+
+
+def _opened(data: bytes, key: note.VerifierKey) -> note.Checkpoint | None:
+    try:
+        return note.open_checkpoint(data, key)[0]
+    except WorkbenchError:
+        return None
+
+
 def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
     reports = a.auth.of_type("report")  # a report entry signed without authority is a ledger.authority error
     f = r.path / "report" / "report.dsse.json"
@@ -477,6 +512,7 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
             a.add("error", "report.files", p, f"report/{name} {'is missing' if now is None else 'was edited'}: "
                   "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
     _check_ledger_copy(a, r, last.seq, "verify.html" in signed_files)
+    _check_report_inclusion(a, r, entries, last.seq)
     if "verify.html" in signed_files and sha256_bytes(verify_html()) != signed_files["verify.html"]:
         a.add("error", "report.files", "report/verify.html", "the signed verify page is not the one this workbench "
               "makes: a page that checks nothing could say green", sha256=sha256_bytes(verify_html()),
@@ -559,10 +595,12 @@ def audit_round(
     progress: bool = False,
     witnesses: Collection[str | Path] = (),
     coordinator_keys: Collection[str] = (),
+    receipts: Collection[str | Path] = (),
 ) -> AuditResult:
     """Run every check on a round folder (read only); with ``rerun`` also re-execute the accepted sheets'
     notebooks (``only``: ``"reviewer/team"`` names to re-run a subset); ``witnesses``: checkpoint files kept
-    outside the folder, which the ledger must extend; ``coordinator_keys``: the coordinators' key ids (or
+    outside the folder, which the ledger must extend; ``receipts``: reviewers' receipts kept outside the folder
+    (those under ``receipts/`` are checked too), whose entries the ledger must hold; ``coordinator_keys``: the coordinators' key ids (or
     prefixes of at least 16 hex digits) as the ministry publishes them, which the freeze must pin. Returns the
     sorted findings."""
     bad = [k for k in coordinator_keys if not re.fullmatch(r"[0-9a-fA-F]{16,64}", k)]
@@ -576,6 +614,7 @@ def audit_round(
         return _result(a, _round_id(a), rerun)
     entries, used = _core(a, r)
     _check_witnesses(a, r, entries, witnesses)
+    _check_receipts(a, r, entries, receipts)
     _check_inputs(a, r, used)
     _check_dossier_cache(a, r)
     _check_coverage(a, r, used)
@@ -637,11 +676,14 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
     # the folder's own: the coordinator's, and the report's copy that witnesses cosign after publication
     mine = sorted((r.path / "checkpoints").glob("*.txt")) + [p for p in [r.path / "report" / CHECKPOINT_COPY] if p.exists()]
     own = read([(a.rel(f), f) for f in mine])
+    # the consistency proofs `workbench checkpoint` wrote between them, each checked against its two checkpoints
+    proofs = read([(a.rel(f), f) for f in sorted((r.path / "checkpoints").glob("*.from-*.json"))])
     coords = {c.id: c.key() for c in r.coordinators()}
     policy = r.rules.witnesses
     listed = policy.by_name() if policy is not None else {}
     quorum = policy.quorum if policy is not None else 1
-    found = check_checkpoints(entries, r.rules.round_id, coords, given, own, witnesses=listed, quorum=quorum)
+    found = check_checkpoints(entries, r.rules.round_id, coords, given, own, witnesses=listed, quorum=quorum,
+                              proofs=proofs)
     for f in found:
         a.add(f.severity, "ledger.witness", f.file, f.message, **f.detail)
     witnessed = [f for f in found if f.severity == "info"]
@@ -658,6 +700,35 @@ def _check_witnesses(a: _Audit, r: Round, entries: list[ledger.Entry], witnesses
     else:
         a.add("warning", "ledger.witness", "", "no witnessed checkpoint was given (--witness FILE): a truncated "
               "or rewritten ledger cannot be told from the original", expected="the checkpoints witnesses keep")
+
+
+def _check_receipts(a: _Audit, r: Round, entries: list[ledger.Entry], given: Collection[str | Path]) -> None:
+    """Every receipt (``receipts/**/*.json`` and those given) verifies with a coordinator key of the roster on
+    its own (checkpoint signature, inclusion proofs, entry signatures), and the ledger still holds its entries
+    exactly: a receipt whose entries the ledger lost or changed is history rewritten after it was given."""
+    files = [(a.rel(f), f) for f in sorted((r.path / "receipts").glob("*/*.json"))] + [(a.rel(g), Path(g)) for g in given]
+    keys = [c.key() for c in r.coordinators()]
+    checked = 0
+    for name, f in files:
+        try:
+            res = verify_receipt(read_bounded(f, MAX_RECEIPT_BYTES), keys, name)
+            rec = parse_receipt(read_bounded(f, MAX_RECEIPT_BYTES), name)
+        except WorkbenchError as e:
+            a.add("error", "ledger.receipt", name, e.message, expected=e.expected)
+            continue
+        if res.round_id != r.rules.round_id:
+            a.add("error", "ledger.receipt", name, f"receipt of round '{res.round_id}', not '{r.rules.round_id}'")
+            continue
+        lost = [x.entry.seq for x in rec.entries if len(entries) < x.entry.seq or entries[x.entry.seq - 1] != x.entry]
+        if lost:
+            a.add("error", "ledger.receipt", name, f"the ledger does not hold the entries {', '.join(map(str, lost))} "
+                  f"this receipt proves were in the log at size {res.size}: history was removed or rewritten",
+                  seqs=lost, size=res.size, sheet=res.sheet)
+            continue
+        checked += 1
+    if checked:
+        a.add("info", "ledger.receipt", "", f"{checked} receipt(s) verified: each sheet's entries are in the signed log "
+              "by their inclusion proofs, and the ledger still holds them", receipts=checked)
 
 
 def _load(a: _Audit) -> Round | None:

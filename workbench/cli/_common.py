@@ -79,10 +79,14 @@ def _after_freeze_hint(round_dir: str) -> str:
         return "; the round is frozen: 'workbench round amend ROUND --reason ... --key KEY' records the change"
     return "; freeze the round when it is complete"
 
-def _print_checkpoint(round_dir: str, key, actor: str):
+def _print_checkpoint(round_dir: str, key, actor: str, fmt: int = 2, old_size: int | None = None):
     from ..round.checkpoint import checkpoint_round
 
-    path, cp = checkpoint_round(round_dir, key, actor)
+    path, cp, proof, request = checkpoint_round(round_dir, key, actor, fmt, old_size)
     print(f"checkpoint: {path} (ledger size {cp.size}); give a copy to the witnesses: "
-          "'workbench cosign FILE --key KEY --name NAME'")
-    return path, cp
+          "'workbench cosign FILE --key KEY --name NAME --log-key COORDINATOR.pub'")
+    if proof is not None:
+        print(f"consistency proof from the last witnessed checkpoint: {proof}")
+    return path, cp, proof, request
+
+

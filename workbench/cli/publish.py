@@ -46,6 +46,9 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebook", help="the review notebook template (default: the shipped notebooks/review.ipynb)")
     p.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="a checkpoint kept by a witness; the ledger must extend it (repeatable)")
+    p.add_argument("--receipt", action="append", default=[], metavar="FILE",
+                   help="a reviewer's receipt (receipts/<reviewer>/<team>.v<N>.json) kept outside the round: its "
+                   "proofs must verify and the ledger must still hold its entries (repeatable)")
     p.add_argument("--coordinator-key", action="append", default=[], metavar="KEYID",
                    help="a coordinator key id as published (16+ hex digits): the round's first entry must pin it "
                    "(repeatable)")
@@ -62,7 +65,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         check_output_dir(args.out)  # before the audit, which can re-run every notebook
     res = audit_round(args.round, rerun=args.rerun, only=args.only, jobs=args.jobs, executor=args.executor,
                       notebook=args.notebook, timeout=args.timeout, progress=sys.stderr.isatty(),
-                      witnesses=args.witness, coordinator_keys=args.coordinator_key)
+                      witnesses=args.witness, coordinator_keys=args.coordinator_key, receipts=args.receipt)
     paths = write_audit(res, args.round, args.out)
     for f in res.findings:
         print(finding_line(f))

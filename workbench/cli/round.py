@@ -163,6 +163,9 @@ def _cmd_round_status(args: argparse.Namespace) -> int:
         s["stale_sheets"] = None
         s["stale_problem"] = str(e)
     if args.json:
+        from ..round.lifecycle import RoundStatus
+
+        RoundStatus.model_validate(s)  # what leaves is what the shipped schema round-status says
         print(json.dumps(s, ensure_ascii=False, indent=2, sort_keys=True))
         return 0 if s["problem"] is None else 1
     print(f"round {s['round_id']} (stage {s['stage']}): {s['teams']} teams, {s['reviewers']} roster entries, "

@@ -49,12 +49,14 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     new = [r for r in results if r.new]
     print(f"{len(new)} new sheet(s): {sum(r.decision == 'accepted' for r in new)} accepted, "
           f"{sum(r.decision == 'rejected' for r in new)} rejected; {len(results) - len(new)} collected before")
-    _, cp = _print_checkpoint(args.round, key, actor)
-    from ..round.checkpoint import write_receipts
+    path, cp, _, _ = _print_checkpoint(args.round, key, actor)
+    from ..round.receipt import write_receipts
 
-    receipts = write_receipts(args.round, [(r.reviewer, r.team, r.version) for r in new if r.version], cp)
+    receipts = write_receipts(args.round, cp.round_id or "", [(r.reviewer, r.team, r.version) for r in new if r.version],
+                              path.read_bytes())
     if receipts:
-        print(f"{len(receipts)} receipt(s) under {args.round}/receipts/: each reviewer keeps theirs")
+        print(f"{len(receipts)} receipt(s) under {args.round}/receipts/<reviewer>/<team>.v<N>.json: each reviewer "
+              "keeps theirs ('workbench verify-receipt RECEIPT --key COORDINATOR.pub' checks it without the ledger)")
     return 0
 
 def _add_set_aside(sub: argparse._SubParsersAction) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "RULES_TYPE",
     "SHEET_TYPE",
     "envelope_bytes",
+    "envelope_payload",
     "generate_keypair",
     "key_id",
     "load_private_key",
@@ -212,6 +213,11 @@ def parse_envelope(data: bytes | str | dict[str, Any], name: str = "<envelope>")
             raise SignatureError(f"malformed envelope: signature {i} keyid", file=name, expected="a string")
         _b64(s["sig"], f"signature {i}", name)
     return data
+
+
+def envelope_payload(data: bytes | str | dict[str, Any], name: str = "<envelope>") -> bytes:
+    """An envelope's payload bytes, structure checked but signature not verified (for hashing what was signed)."""
+    return _b64(parse_envelope(data, name)["payload"], "payload", name)
 
 
 def verify_envelope(

@@ -30,13 +30,14 @@ import yaml
 
 from ..audit.checks import audit_round
 from ..audit.render import write_audit
-from ..core.files import atomic_write_text, check_output_dir, load_yaml
+from ..core.files import atomic_write_bytes, atomic_write_text, check_output_dir, load_yaml
 from ..core.shipped import demo_data, rechallenge_data, rubrics_dir
 from ..core.signing import generate_keypair, load_private_key, load_public_key, public_key_pem
 from ..model.round import load_round
 from ..model.rubric import check_files
 from ..publish.aggregate import aggregate_round
 from ..publish.report import write_report
+from ..round.checkpoint import add_cosignatures, checkpoint_round, cosign_note, log_key
 from ..round.collect import collect
 from ..round.lifecycle import amend, freeze, init_round
 from ..round.survey import sign_survey
@@ -49,6 +50,9 @@ __all__ = ["default_demo_data", "default_rubrics_dir", "next_steps", "rechalleng
 
 COORDINATOR = "coordinator"
 ROUND_ID = "demo-2026-stage1"
+# the demo's witnesses: a newspaper and the teams' association each keep a copy of every checkpoint they cosign
+# (out/witnesses/<witness>/<round id>/), and the rules need both (quorum 2)
+WITNESSES = ("witness-press", "witness-teams")
 
 
 def default_rubrics_dir() -> Path:
@@ -171,14 +175,18 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     experts = sorted(p.name for p in (data / "answers").iterdir() if p.is_dir())
     users = sorted({line.split(",", 1)[0] for line in (data / "users" / "survey.csv").read_text().splitlines()[1:]})
     keys = out / "keys"
-    _keys(keys, [COORDINATOR, *experts, *users])
-    echo(f"demo keys: {keys} (1 coordinator, {len(experts)} experts, {len(users)} users; unencrypted, demo only)")
+    _keys(keys, [COORDINATOR, *experts, *users, *WITNESSES])
+    echo(f"demo keys: {keys} (1 coordinator, {len(experts)} experts, {len(users)} users, {len(WITNESSES)} witnesses; "
+         "unencrypted, demo only)")
     coord_key = load_private_key(keys / f"{COORDINATOR}.key")
 
     rd = out / "round"
     _make_room(rd, fresh, echo)
     write_demo_round(rd, keys, round_id=ROUND_ID, experts=experts, users=users, teams=teams)
-    echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users)")
+    rules = load_yaml(rd / "rules.yaml")[0]
+    _write_yaml(rd / "rules.yaml", {**rules, "witnesses": _witness_policy(keys)})
+    echo(f"round created: {rd} ({len(teams)} teams, {len(experts)} experts, {len(users)} users, witnesses "
+         f"{', '.join(WITNESSES)})")
 
     e = freeze(rd, coord_key, COORDINATOR)
     echo(f"rules frozen: version 1, cut {load_round(rd).rules.cut} teams, ledger entry {e.seq} (sha256 {e.payload_sha256[:16]})")
@@ -201,6 +209,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     decisions = collect(rd, coord_key, COORDINATOR)
     acc = sum(d.decision == "accepted" for d in decisions)
     echo(f"collected: {acc} accepted, {len(decisions) - acc} rejected")
+    kept = _witness(rd, out, keys, echo, decisions)
 
     rules = load_yaml(rd / "rules.yaml")[0]
     rules["cut"] = 3
@@ -214,6 +223,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
     r = load_round(rd)
     agg = aggregate_round(r)
     paths = write_report(r, agg, coord_key, COORDINATOR)
+    kept += _witness(rd, out, keys, echo)
     echo("")
     echo("ranking:")
     for row in agg.scores.sort_values(["rank", "team"], na_position="last").itertuples():
@@ -228,7 +238,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
         for p in d.problems:
             echo(f"    evidence problem: {p}")
     echo("")
-    _audit_line(rd, echo)
+    _audit_line(rd, echo, kept)
     echo(f"report: {paths['html'].resolve()}")
     echo(f"stage 1 finished in {time.monotonic() - t0:.0f} s")
     return paths["html"]
@@ -247,7 +257,7 @@ def rechallenge_round(out: str | Path, *, fresh: bool = False, echo: Callable[[s
     committee, conflicts = members["committee"], {(c["member"], c["team"]) for c in members["conflicts"]}
     teams = load_yaml(data / "teams.yaml")[0]["teams"]
     keys = out / "keys"
-    _keys(keys, [COORDINATOR, *committee])
+    _keys(keys, [COORDINATOR, *committee, *WITNESSES])
     rd = out / "rechallenge"
     _make_room(rd, fresh, echo or log.info)
     rules = {"title": "Re-challenge: one additional team (패자부활전)", "cut": 1,
@@ -259,7 +269,8 @@ def rechallenge_round(out: str | Path, *, fresh: bool = False, echo: Callable[[s
                          "diffusion": ["committee.presentation.impact"]},
              "decision_rules": [{"id": "re-challenge", "text": "One additional team, selected by the expert committee "
                                  "only if more than half approve; the team must reach 95% of the latest global models; "
-                                 "possibly none."}]}
+                                 "possibly none."}],
+             "witnesses": _witness_policy(keys)}
     init_round(rd, round_id=RECHALLENGE_ID, stage=1, rubrics_dir=data / "rubrics", coordinator_id=COORDINATOR,
                coordinator_key=load_public_key(keys / f"{COORDINATOR}.pub"), rules_overrides=rules)
     roster = load_yaml(rd / "roster.yaml")[0]
@@ -301,22 +312,64 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
     decisions = collect(rd, coord_key, COORDINATOR)
     echo(f"collected: {sum(d.decision == 'accepted' for d in decisions)} accepted, "
          f"{sum(d.decision == 'rejected' for d in decisions)} rejected")
+    kept = _witness(rd, Path(out), keys, echo, decisions)
     r = load_round(rd)
     agg = aggregate_round(r)
     paths = write_report(r, agg, coord_key, COORDINATOR)
+    kept += _witness(rd, Path(out), keys, echo)
     echo("outcome:")
     for row in agg.scores.sort_values("team").itertuples():
         echo(f"  {row.team:<14} {row.total:5.1f}  {row.status}")
     selected = agg.scores[agg.scores["status"] == "advances"]["team"].tolist()
     echo(f"selected: {', '.join(selected) if selected else 'none'}")
-    _audit_line(rd, echo)
+    _audit_line(rd, echo, kept)
     echo(f"report: {paths['html'].resolve()}")
     echo(f"re-challenge finished in {time.monotonic() - t0:.1f}s")
     return paths["html"]
 
 
-def _audit_line(rd: Path, echo: Callable[[str], None]) -> None:
-    result = audit_round(rd)
+def _witness_policy(keys: Path) -> dict:
+    """The demo rules' witness list: both demo witnesses, both needed."""
+    return {"quorum": len(WITNESSES), "keys": [{"name": w, "public_key": public_key_pem(load_public_key(keys / f"{w}.pub"))}
+                                              for w in WITNESSES]}
+
+
+def _witness(rd: Path, out: Path, keys: Path, echo: Callable[[str], None], collected: Sequence = ()) -> list[Path]:
+    """The coordinator's C2SP checkpoint of the ledger as it is now, cosigned by each demo witness as a C2SP witness would: from the add-checkpoint request
+    (the consistency proof from the checkpoint they last cosigned), never reading the ledger. Each witness keeps
+    their copy under ``out/witnesses/<witness>/<round id>/``; the coordinator keeps the copy with every
+    cosignature (and, after the report, publishes it as the report's checkpoint), and writes the reviewers'
+    receipts of the sheets just ``collected`` against it. Returns the witnesses' copies."""
+    from ..publish.verifypage import CHECKPOINT_COPY
+    from ..round.receipt import write_receipts
+
+    r = load_round(rd)
+    path, view, _, request = checkpoint_round(rd, load_private_key(keys / f"{COORDINATOR}.key"), COORDINATOR)
+    assert request is not None  # format 2
+    logs = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
+    kept, copies = [], []
+    for w in WITNESSES:
+        folder = out / "witnesses" / w / r.rules.round_id
+        last = max(folder.glob("*.txt"), default=None)  # 8-digit sizes: the largest name is the latest
+        mine = cosign_note(request, load_private_key(keys / f"{w}.key"), w, logs,
+                           last.read_bytes() if last is not None else None)
+        kept.append(atomic_write_bytes(folder / f"{view.size:08d}.txt", mine, mode=0o644))
+        copies.append(mine)
+    cosigned = add_cosignatures(path.read_bytes(), *copies)
+    atomic_write_bytes(path, cosigned, mode=0o644)
+    # the receipts carry the witnessed checkpoint (the CLI's collect writes them before witnesses answer)
+    receipts = write_receipts(rd, r.rules.round_id, [(d.reviewer, d.team, d.version) for d in collected if d.new],
+                              cosigned)
+    if (rd / "report" / CHECKPOINT_COPY).is_file() and (rd / "report" / CHECKPOINT_COPY).read_bytes() != cosigned:
+        published = (rd / "report" / CHECKPOINT_COPY).read_bytes()
+        atomic_write_bytes(rd / "report" / CHECKPOINT_COPY, add_cosignatures(published, *copies), mode=0o644)
+    echo(f"checkpoint: {path.name} (ledger size {view.size}) cosigned by {', '.join(WITNESSES)}"
+         + (f"; {len(receipts)} reviewer receipt(s) under {rd.name}/receipts/" if receipts else ""))
+    return kept
+
+
+def _audit_line(rd: Path, echo: Callable[[str], None], witnessed: Sequence[Path] = ()) -> None:
+    result = audit_round(rd, witnesses=witnessed)
     write_audit(result, rd)
     c = result.counts
     echo(f"audit: {'CLEAN' if result.clean else 'NOT CLEAN'} ({c['error']} error(s), {c['warning']} warning(s)); "

@@ -11,7 +11,17 @@ prints one.
 - ``audit``: ``audit/audit.json`` (:class:`workbench.audit.checks.AuditResult`);
 - ``status``: a batch's ``notebooks/<reviewer>/<team>.status.json`` (:class:`workbench.run.batch.TaskResult`);
 - ``failure``: why a notebook failed (:class:`workbench.run.batch.Failure`, in a status file);
-- ``problem``: a problem with an input file (:class:`workbench.core.errors.Problem`, a dossier's ``problems``).
+- ``problem``: a problem with an input file (:class:`workbench.core.errors.Problem`, a dossier's ``problems``);
+- ``rules``: ``rules.yaml``, the payload the freeze signs (:class:`workbench.model.round.Rules`);
+- ``round-status``: ``workbench round status --json`` (:class:`workbench.round.lifecycle.RoundStatus`);
+- ``ledger-entry``: one line of ``ledger.jsonl`` (:class:`workbench.round.ledger.Entry`);
+- ``checkpoint``: a checkpoint file as data, either format (:class:`workbench.round.checkpoint.CheckpointView`, what
+  ``workbench tlog show`` prints; the file itself is a C2SP signed note);
+- ``receipt``: a reviewer's ``receipts/<reviewer>/<team>.v<N>.json`` (:class:`workbench.round.receipt.Receipt`);
+- ``receipt-check``: what ``workbench verify-receipt --json`` proved (:class:`workbench.round.receipt.ReceiptCheck`);
+- ``inclusion-proof``, ``consistency-proof``: ``workbench tlog prove-*`` output, a report's ``inclusion.json``,
+  ``checkpoints/<size>.from-<old>.json`` (:class:`workbench.round.tlog.InclusionProof`, ``ConsistencyProof``);
+- ``keys``: a report's ``keys.json`` (:class:`workbench.publish.verifypage.KeysFile`).
 
 Inputs are described as they are read (validation), outputs as they are written (serialization: derived
 fields such as an audit's ``clean`` and ``counts`` included).
@@ -39,6 +49,15 @@ SCHEMAS: dict[str, tuple[str, str, Literal["validation", "serialization"]]] = {
     "status": ("workbench.run.batch", "TaskResult", "serialization"),
     "failure": ("workbench.run.batch", "Failure", "serialization"),
     "problem": ("workbench.core.errors", "Problem", "serialization"),
+    "rules": ("workbench.round", "Rules", "validation"),
+    "round-status": ("workbench.round.lifecycle", "RoundStatus", "serialization"),
+    "ledger-entry": ("workbench.round.ledger", "Entry", "serialization"),
+    "checkpoint": ("workbench.round.checkpoint", "CheckpointView", "serialization"),
+    "receipt": ("workbench.round.receipt", "Receipt", "serialization"),
+    "receipt-check": ("workbench.round.receipt", "ReceiptCheck", "serialization"),
+    "inclusion-proof": ("workbench.round.tlog", "InclusionProof", "serialization"),
+    "consistency-proof": ("workbench.round.tlog", "ConsistencyProof", "serialization"),
+    "keys": ("workbench.publish.verifypage", "KeysFile", "serialization"),
 }
 
 

@@ -35,18 +35,18 @@ from .. import __version__
 from ..core.base import shown
 from ..core.charts import altair, style, to_svg
 from ..core.errors import Problem, RoundError
-from ..core.files import atomic_write_bytes, atomic_write_text, canonical_json, sha256_bytes
+from ..core.files import atomic_write_bytes, canonical_json, sha256_bytes
 from ..core.signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
 from ..core.templating import render
 from ..evidence.cost import cost_chart
 from ..evidence.users import strengths_chart
 from ..model.round import Round, require_coordinator
 from ..model.rubric import Rubric
-from ..round import ledger
-from ..round.checkpoint import format_checkpoint, sign_head, write_checkpoint
+from ..round import ledger, tlog
+from ..round.checkpoint import sign_tree, write_tree_checkpoint
 from .aggregate import Aggregate, SignedReport
 from .stats import panel_score
-from .verifypage import CHECKPOINT_COPY, LEDGER_COPY, keys_json, verify_html
+from .verifypage import CHECKPOINT_COPY, INCLUSION_COPY, LEDGER_COPY, keys_json, verify_html
 from .wording import Wording
 
 alt = altair()  # the report draws with it throughout
@@ -277,10 +277,14 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
                     actor=actor, key=key)
         # the ledger as it stands with the report entry last: what the verify page checks the head against
         copy = atomic_write_bytes(out / LEDGER_COPY, book.path.read_bytes(), mode=0o644)
-        # its checkpoint, for the witnesses to cosign; the verify page lists the cosignatures it verifies
-        cp = sign_head(r.rules.round_id, len(book.entries), ledger.entry_hash(book.entries[-1]), key, actor)
-    write_checkpoint(r.path, cp)
-    atomic_write_text(out / CHECKPOINT_COPY, format_checkpoint(cp), mode=0o644)
+        # its checkpoint (C2SP, format 2), for the witnesses to cosign, and the inclusion proof of the report's
+        # entry in it: the verify page checks both, and lists the cosignatures it verifies
+        tree = tlog.MerkleTree([tlog.leaf_hash(tlog.entry_leaf(e)) for e in book.entries])
+        cp = sign_tree(r.rules.round_id, tree, key)
+        proof = tlog.InclusionProof.make(tree.leaf_hashes, len(book.entries) - 1)
+    write_tree_checkpoint(r.path, cp, len(tree))
+    atomic_write_bytes(out / CHECKPOINT_COPY, cp, mode=0o644)
+    atomic_write_bytes(out / INCLUSION_COPY, proof.model_dump_json(indent=2).encode() + b"\n", mode=0o644)
     return {"html": written["index.html"], "html_en": written["index.en.html"], "csv": written["scores.csv"],
             "verify": written["verify.html"], "keys": written["keys.json"], "ledger": copy, "signed": signed,
-            "checkpoint": out / CHECKPOINT_COPY}
+            "checkpoint": out / CHECKPOINT_COPY, "inclusion": out / INCLUSION_COPY}

@@ -113,6 +113,8 @@ class _Sheet(_Data):
     reviewer: Annotated[str, Field(min_length=1, max_length=64)]
     team: str
     version: Annotated[int, Field(ge=0)]
+    # the envelope file's SHA-256, on entries whose payload_sha256 is the sheet payload's (workbench.round.ledger)
+    envelope_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class SubmitData(_Sheet):
@@ -510,7 +512,7 @@ class _Replay:
         return True
 
     def on_collect(self, e: ledger.Entry, data: CollectData, me: RosterEntry) -> bool:
-        before = self.out.decisions.setdefault(data.path, {}).get(e.payload_sha256)
+        before = self.out.decisions.setdefault(data.path, {}).get(ledger.envelope_sha256(e))
         if before is not None:
             if before.data.get("decision") != data.decision:
                 self.fail(e, "reversal", f"{data.path} was {before.data.get('decision')} in entry {before.seq}; a "
@@ -518,12 +520,12 @@ class _Replay:
                           "'exclude' entry and a reason)", me.role)
                 return False
             return True  # the same decision again changes nothing
-        self.out.decisions[data.path][e.payload_sha256] = e
+        self.out.decisions[data.path][ledger.envelope_sha256(e)] = e
         return True
 
     def _set_aside(self, e: ledger.Entry, data: WithdrawData | ExcludeData, me: RosterEntry,
                    kind: Literal["withdrawn", "excluded"]) -> bool:
-        decided = self.out.decisions.get(data.path, {}).get(e.payload_sha256)
+        decided = self.out.decisions.get(data.path, {}).get(ledger.envelope_sha256(e))
         if decided is None:
             self.fail(e, "order", f"{data.path} with this sha256 was never collected: nothing to {e.type}", me.role)
             return False

@@ -1,12 +1,28 @@
-"""Ledger checkpoints: the ledger's size and head hash, signed by the coordinator and countersigned by
-witnesses who keep a copy outside the round folder.
+"""Ledger checkpoints: the ledger's size and Merkle root (format 2) or head hash (format 1), signed by the
+coordinator and countersigned by witnesses who keep a copy outside the round folder.
 
-A ledger is a hash chain, so anyone holding the hash of entry ``n`` can later tell whether the ledger still
-begins with those ``n`` entries: a truncated or rewritten history no longer has that head, whoever holds the
-coordinator's key. A checkpoint is a small text file in the spirit of transparency-log checkpoints (C2SP
-signed notes): a body of fixed lines, a blank line, then one signature line per signer::
+**Format 2** (what ``workbench checkpoint``, ``collect`` and the report write): a C2SP tlog-checkpoint signed
+note (:mod:`workbench.round.note`) whose tree is the ledger's entries as RFC 6962 leaves (:mod:`workbench.round.tlog`)::
 
-    workbench.round.ledger.checkpoint/1
+    workbench.example/rounds/demo-2026-stage1
+    57
+    <base64 RFC 6962 root hash of the first 57 entries>
+
+    — workbench.example/rounds/demo-2026-stage1 <base64(key hash || Ed25519 signature)>
+    — w1 <base64(key hash || 8-byte time || Ed25519 signature)>
+
+The origin (first line) is :func:`workbench.round.note.origin_for` of the round id; the coordinator signs with the
+origin as key name (any coordinator of the roster: the key hash tells which), a witness adds a timestamped
+``cosignature/v1`` line under the name the rules list for them. Go's ``sumdb/note``, sigstore-python and
+every C2SP witness read these files. A witness checks a *consistency proof* from the checkpoint they last
+cosigned before cosigning the next (:func:`cosign_note`, as tlog-witness ``add-checkpoint`` does), so a
+witness never needs the ledger; ``workbench checkpoint`` writes that proof beside the checkpoint
+(``<size>.from-<old size>.json``) and, with ``--witness-request``, the add-checkpoint request body.
+
+**Format 1** (rounds before format 2; still read, and written by ``workbench checkpoint --format 1``): a body
+of fixed lines, a blank line, then one signature line per signer::
+
+    workbench.ledger.checkpoint/1
     round demo-2026-stage1
     size 57
     head 3f1c...e9 (hex SHA-256 of entry 57, as the next entry's "prev" would name it)
@@ -15,20 +31,21 @@ signed notes): a body of fixed lines, a blank line, then one signature line per 
     — coord ed25519 <base64 raw public key> <base64 signature>
     — auditor-01 ed25519 <base64 raw public key> <base64 signature>
 
-Each signature is Ed25519 over the DSSE pre-authentication encoding of the body bytes (payload type
-:data:`CHECKPOINT_TYPE`), so a signature line cannot be moved to another body. The coordinator signs first
-(``workbench checkpoint``, and ``workbench collect`` after every collection, with a receipt per new sheet; the
-signed report carries the ledger's size and head itself); a witness checks the checkpoint against the ledger
-they see and adds their line (``workbench cosign``), then keeps the file.
-:func:`check_checkpoints` proves the current ledger extends a checkpoint or names the first checkpoint it
-does not extend. Witnesses are named keys: only the witnesses the rules list (``rules.yaml`` ``witnesses:``, name
+Each format-1 signature is Ed25519 over the DSSE pre-authentication encoding of the body bytes (payload type
+:data:`CHECKPOINT_TYPE`).
+
+:func:`check_checkpoints` reads both formats and proves the current ledger extends a checkpoint (format 2:
+with a consistency proof from the checkpoint's tree to the ledger's) or names the first checkpoint it does
+not extend. Witnesses are named keys: only the witnesses the rules list (``rules.yaml`` ``witnesses:``, name
 and key) count, a checkpoint is *witnessed* with a quorum of them, any other or failing signature line is an
 error, and two checkpoints that contradict each other are a split view (docs/witnesses.md).
 
 Public API: :class:`Checkpoint`, :class:`Signature`, :data:`CHECKPOINT_TYPE`, :func:`parse_checkpoint`,
-:func:`format_checkpoint`, :func:`sign_head`, :func:`make_checkpoint`, :func:`write_checkpoint`, :func:`checkpoint_round`,
-:func:`write_receipts`, :func:`cosign`, :func:`cosign_round`, :class:`CheckpointFinding`,
-:func:`check_checkpoints`, :func:`check_witnessed`.
+:func:`format_checkpoint`, :func:`sign_head`, :func:`make_checkpoint`, :func:`write_checkpoint`,
+:func:`checkpoint_round`, :func:`cosign`, :func:`cosign_round`, :class:`CheckpointFinding`,
+:func:`check_checkpoints`, :func:`check_witnessed`, and for format 2: :class:`CheckpointView`,
+:func:`describe_checkpoint`, :func:`is_format1`, :func:`sign_tree`, :func:`log_key`, :func:`witness_keys`,
+:func:`last_witnessed`, :func:`cosign_note`, :func:`add_cosignatures`.
 """
 
 from __future__ import annotations
@@ -36,7 +53,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,21 +63,30 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..core.base import ID_PATTERN, Model, utc_now
-from ..core.errors import SignatureError
-from ..core.files import atomic_write_text, decode_text
+from ..core.errors import InputFileError, SignatureError
+from ..core.files import atomic_write_bytes, atomic_write_text, decode_text
 from ..core.signing import key_id, pae
 from ..model.round import load_round, require_coordinator
-from . import ledger
+from . import ledger, note, tlog
 
 __all__ = [
     "CHECKPOINT_TYPE",
     "Checkpoint",
     "CheckpointFinding",
+    "CheckpointView",
     "Signature",
+    "add_cosignatures",
     "check_checkpoints",
     "check_witnessed",
     "checkpoint_round",
-    "write_receipts",
+    "cosign_note",
+    "describe_checkpoint",
+    "is_format1",
+    "last_witnessed",
+    "log_key",
+    "sign_tree",
+    "write_tree_checkpoint",
+    "witness_keys",
     "cosign",
     "cosign_round",
     "format_checkpoint",
@@ -70,7 +97,7 @@ __all__ = [
 ]
 
 CHECKPOINT_TYPE = "application/vnd.workbench.checkpoint"
-ORIGIN = "workbench.round.ledger.checkpoint/1"
+ORIGIN = "workbench.ledger.checkpoint/1"
 MAX_CHECKPOINT_BYTES = 64 * 1024
 MAX_SIGNATURES = 100
 _NAME = ID_PATTERN[1:-1]
@@ -197,29 +224,214 @@ def write_checkpoint(round_dir: str | Path, cp: Checkpoint) -> Path:
     raise SignatureError("too many checkpoints of one size", file=folder)
 
 
-def checkpoint_round(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> tuple[Path, Checkpoint]:
-    """Sign a checkpoint of a round's ledger as the coordinator ``actor`` and keep it under ``checkpoints/``."""
+def is_format1(data: bytes | str) -> bool:
+    """Whether checkpoint text is format 1 (the hash-chain form); anything else is read as a format-2 note."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    return raw.startswith(ORIGIN.encode() + b"\n")
+
+
+def log_key(round_id: str, public_key: Ed25519PublicKey) -> note.VerifierKey:
+    """A coordinator's key as the round's log key: the origin as key name, an Ed25519 note signature."""
+    return note.VerifierKey(note.origin_for(round_id), public_key, note.ED25519)
+
+
+def witness_keys(name: str, public_key: Ed25519PublicKey) -> tuple[note.VerifierKey, note.VerifierKey]:
+    """A listed witness's keys: a ``cosignature/v1`` (what witnesses sign) and, for witnesses of the older Go
+    checksum-database kind, a plain Ed25519 note signature; both under the name the rules list."""
+    return (note.VerifierKey(name, public_key, note.COSIGNATURE_V1), note.VerifierKey(name, public_key, note.ED25519))
+
+
+class NoteLine(Model):
+    """One signature line of a checkpoint as read (not verified): the signer's name and, for format 2, the key
+    hash (hex) and a cosignature's time; for format 1, the raw public key (base64)."""
+
+    name: str
+    key_hash: str | None = None
+    timestamp: int | None = None
+    public_key: str | None = None
+
+
+class CheckpointView(Model):
+    """A checkpoint file as data, either format (``workbench tlog show FILE`` prints it; shipped schema
+    ``checkpoint``): for format 2 the origin and base64 RFC 6962 root hash, for format 1 the hex head and time."""
+
+    schema_version: Literal[1] = 1
+    format: Literal[1, 2]
+    round_id: str | None
+    origin: str
+    size: int
+    root_hash: str | None = None
+    head: str | None = None
+    time: str | None = None
+    extensions: tuple[str, ...] = ()
+    signatures: tuple[NoteLine, ...]
+
+
+def _round_of(origin: str) -> str | None:
+    """The round id an origin names (``<authority>/rounds/<round id>``), or None."""
+    head, sep, rid = origin.rpartition("/rounds/")
+    return rid if sep and head and re.fullmatch(ID_PATTERN, rid) else None
+
+
+def describe_checkpoint(data: bytes | str, name: str = "<checkpoint>") -> CheckpointView:
+    """Parse a checkpoint of either format (without verifying it) into a :class:`CheckpointView`; a malformed
+    one is an :class:`InputFileError` or :class:`SignatureError` naming ``name`` and the line."""
+    if is_format1(data):
+        cp = parse_checkpoint(data, name)
+        return CheckpointView(format=1, round_id=cp.round_id, origin=ORIGIN, size=cp.size, head=cp.head,
+                              time=cp.time, signatures=tuple(NoteLine(name=s.name, public_key=s.public_key)
+                                                             for s in cp.signatures))
+    signed = note.parse_note(data, name)
+    tree = note.parse_checkpoint_text(signed.text, name)
+    return CheckpointView(format=2, round_id=_round_of(tree.origin), origin=tree.origin, size=tree.size,
+                          root_hash=base64.b64encode(tree.root_hash).decode(), extensions=tree.extensions,
+                          signatures=tuple(NoteLine(name=s.name, key_hash=s.key_hash.hex(), timestamp=s.timestamp)
+                                           for s in signed.signatures))
+
+
+def sign_tree(round_id: str, leaf_hashes: list[bytes] | tlog.MerkleTree, key: Ed25519PrivateKey,
+              size: int | None = None) -> bytes:
+    """The coordinator's format-2 checkpoint of the first ``size`` leaves (all by default) of a round's log."""
+    hashes = leaf_hashes.leaf_hashes if isinstance(leaf_hashes, tlog.MerkleTree) else leaf_hashes
+    n = len(hashes) if size is None else size
+    root = leaf_hashes.head(n) if isinstance(leaf_hashes, tlog.MerkleTree) else tlog.tree_head(hashes, n)
+    return note.sign_checkpoint(note.Checkpoint(note.origin_for(round_id), n, root), key)
+
+
+def write_tree_checkpoint(round_dir: str | Path, data: bytes, size: int) -> Path:
+    """Keep a format-2 checkpoint as ``checkpoints/<size, 8 digits>.txt``: a file of that size holding the same
+    tree (perhaps already cosigned) is kept as it is; another tree of that size goes beside it (``-1``...)."""
+    folder = Path(round_dir) / "checkpoints"
+    text = note.parse_note(data).text
+    for n in range(100):
+        p = folder / (f"{size:08d}.txt" if n == 0 else f"{size:08d}-{n}.txt")
+        if not p.exists():
+            return atomic_write_bytes(p, data, overwrite=False, mode=0o644)
+        try:
+            if note.parse_note(p.read_bytes()).text == text:
+                return p
+        except (InputFileError, SignatureError, OSError):
+            continue
+    raise SignatureError("too many checkpoints of one size", file=folder)
+
+
+def _witness_map(r) -> tuple[dict[str, Ed25519PublicKey], int]:
+    policy = r.rules.witnesses
+    return (policy.by_name() if policy is not None else {}), (policy.quorum if policy is not None else 1)
+
+
+def last_witnessed(round_dir: str | Path, size: int | None = None) -> tuple[Path, note.Checkpoint] | None:
+    """The largest format-2 checkpoint under ``checkpoints/`` (at most ``size``) that a quorum of the listed
+    witnesses cosigned and a coordinator signed, or None: where the next consistency proof starts."""
+    r = load_round(round_dir)
+    listed, quorum = _witness_map(r)
+    if not listed:
+        return None
+    coords = {c.id: c.key() for c in r.coordinators()}
+    best: tuple[Path, note.Checkpoint] | None = None
+    for p in sorted((r.path / "checkpoints").glob("*.txt")):
+        try:
+            data = p.read_bytes()
+            if is_format1(data):
+                continue
+            tree, coords_ok, wits, bad = _sort_note(p.name, data, r.rules.round_id, coords, listed)
+        except (InputFileError, SignatureError, OSError):
+            continue
+        if (coords_ok and not bad and len(wits) >= quorum and (size is None or tree.size <= size)
+                and (best is None or tree.size > best[1].size)):
+            best = (p, tree)
+    return best
+
+
+def checkpoint_round(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, fmt: int = 2,
+                     old_size: int | None = None) -> tuple[Path, CheckpointView, Path | None, bytes | None]:
+    """Sign a checkpoint of a round's ledger as the coordinator ``actor`` and keep it under ``checkpoints/``.
+
+    Format 2 (the default) also writes the consistency proof from the last witnessed checkpoint (or from
+    ``old_size``) as ``checkpoints/<size>.from-<old size>.json`` and returns it with the tlog-witness
+    ``add-checkpoint`` request body that starts there: ``(checkpoint file, its view, proof file, request)``.
+    Format 1 writes the older hash-chain form and no proof."""
     r = load_round(round_dir)
     require_coordinator(r, actor, key)
-    cp = make_checkpoint(r.ledger_path, r.rules.round_id, key, actor)
-    return write_checkpoint(r.path, cp), cp
+    if fmt == 1:
+        cp = make_checkpoint(r.ledger_path, r.rules.round_id, key, actor)
+        path = write_checkpoint(r.path, cp)
+        return path, describe_checkpoint(path.read_bytes(), str(path)), None, None
+    with ledger.locked(r.ledger_path) as book:
+        tree = tlog.MerkleTree([tlog.leaf_hash(tlog.entry_leaf(e)) for e in book.entries])
+    data = sign_tree(r.rules.round_id, tree, key)
+    path = write_tree_checkpoint(r.path, data, len(tree))
+    if old_size is None:
+        last = last_witnessed(r.path, len(tree))
+        old_size = last[1].size if last is not None else 0
+    if not 0 <= old_size <= len(tree):
+        raise SignatureError(f"old size {old_size}", expected=f"0..{len(tree)} (the size a witness last cosigned)")
+    proof = tree.consistency(old_size)
+    proof_path = None
+    if old_size:
+        proof_path = atomic_write_bytes(path.parent / f"{len(tree):08d}.from-{old_size:08d}.json",
+                                        proof.model_dump_json(indent=2).encode() + b"\n", mode=0o644)
+    request = note.format_add_checkpoint(old_size, [base64.b64decode(h) for h in proof.hashes], data)
+    return path, describe_checkpoint(data, str(path)), proof_path, request
 
 
-def write_receipts(round_dir: str | Path, sheets: Iterable[tuple[str, str, int]], cp: Checkpoint) -> list[Path]:
-    """A receipt per newly collected sheet version ``(reviewer, team, version)``: the checkpoint that covers its
-    collection, as ``receipts/<reviewer>/<team>.v<N>.txt``, for the reviewer to keep (and hand to an audit as
-    a witness). Existing receipts are kept."""
-    out = []
-    text = format_checkpoint(cp)
-    for reviewer, team, version in sheets:
-        p = Path(round_dir) / "receipts" / reviewer / f"{team}.v{version}.txt"
-        if not p.exists():
-            out.append(atomic_write_text(p, text, overwrite=False))
-    return out
+def _read_last(last: bytes | None, log: Sequence[note.VerifierKey], name: str) -> note.Checkpoint | None:
+    """The checkpoint a witness last cosigned (their own copy): still signed by the log."""
+    if last is None:
+        return None
+    signed = note.parse_note(last, name)
+    tree = note.parse_checkpoint_text(signed.text, name)
+    note.verify_signatures(signed, log)
+    return tree
+
+
+def _signed_by(data: bytes, key: note.VerifierKey) -> bool:
+    try:
+        note.open_checkpoint(data, key)
+    except (SignatureError, InputFileError):
+        return False
+    return True
+
+
+def cosign_note(request: bytes, key: Ed25519PrivateKey, name: str, log_keys: Sequence[note.VerifierKey],
+                last: bytes | None = None, timestamp: int | None = None) -> bytes:
+    """A witness's cosignature on a format-2 checkpoint, as a C2SP witness answers ``add-checkpoint``:
+    ``request`` is the request body (``old <size>``, the consistency proof, the signed checkpoint) or a bare
+    checkpoint (then ``last`` must be absent: nothing to be consistent with); the checkpoint must verify with
+    one of ``log_keys`` and extend ``last`` (the checkpoint this witness last cosigned, by its proof). Returns
+    the checkpoint with this witness's ``cosignature/v1`` line added (replacing an earlier line of this key)."""
+    if not request.startswith(b"old "):
+        request = note.format_add_checkpoint(0, [], request)
+    req = note.parse_add_checkpoint(request)
+    prev = _read_last(last, log_keys, "<last checkpoint>")
+    lk = next((k for k in log_keys if _signed_by(req.checkpoint, k)), None)  # any coordinator: the key hash says
+    if lk is None:
+        names = ", ".join(sorted({k.name for k in log_keys})) or "none given"
+        raise SignatureError("the checkpoint is not signed by the coordinator key(s) given",
+                             expected=f"a checkpoint signed by the log key of: {names}")
+    tlog.witness_check(req, lk, prev)
+    signed = note.parse_note(req.checkpoint)
+    t = int(datetime.now(UTC).timestamp()) if timestamp is None else timestamp
+    return signed.with_signature(note.cosign(signed.text, name, key, t)).format()
+
+
+def add_cosignatures(data: bytes, *copies: bytes) -> bytes:
+    """The format-2 checkpoint ``data`` with every signature line of ``copies`` (witnesses' cosigned copies of
+    the same checkpoint) added once: what the coordinator keeps under ``checkpoints/`` and publishes. A copy of
+    another text is refused (it would be a signature over something else)."""
+    signed = note.parse_note(data)
+    for c in copies:
+        other = note.parse_note(c)
+        if other.text != signed.text:
+            raise SignatureError("a cosigned copy of another checkpoint", expected="the same origin, size and root")
+        for sig in other.signatures:
+            if sig not in signed.signatures:
+                signed = signed.with_signature(sig)
+    return signed.format()
 
 
 def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
-    """Add ``name``'s signature to checkpoint text (after checking the signatures already there)."""
+    """Add ``name``'s signature to format-1 checkpoint text (after checking the signatures already there)."""
     cp = parse_checkpoint(data)
     bad = [s.name for s in cp.signatures if not _verifies(s, cp.body())]
     if bad:
@@ -229,9 +441,11 @@ def cosign(data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
     return format_checkpoint(cp.model_copy(update={"signatures": (*cp.signatures, _sign(cp, key, name))}))
 
 
-def cosign_round(round_dir: str | Path, data: bytes | str, key: Ed25519PrivateKey, name: str) -> str:
-    """:func:`cosign` as a witness of a round: refused unless the rules list ``name`` with this very key, the
-    checkpoint is of this round, and the round's ledger has exactly that head at that size."""
+def cosign_round(round_dir: str | Path, data: bytes | str, key: Ed25519PrivateKey, name: str,
+                 last: bytes | None = None) -> str:
+    """Cosign as a witness of a round: refused unless the rules list ``name`` with this very key, the
+    checkpoint is of this round, and the round's ledger (the witness's copy) has exactly that head (format 1)
+    or tree (format 2) at that size. A format-2 request's consistency proof from ``last`` is checked too."""
     r = load_round(round_dir)
     listed = r.rules.witnesses.by_name() if r.rules.witnesses is not None else {}
     mine = key_id(key.public_key())
@@ -240,14 +454,27 @@ def cosign_round(round_dir: str | Path, data: bytes | str, key: Ed25519PrivateKe
         raise SignatureError(f"'{name}' with key {mine[:16]} is not a witness of round {r.rules.round_id}",
                              file=r.path / "rules.yaml", place="witnesses.keys",
                              expected=f"a listed witness name and its key; listed: {who}")
-    cp = parse_checkpoint(data)
-    if cp.round_id != r.rules.round_id:
-        raise SignatureError(f"checkpoint of round '{cp.round_id}'", expected=f"one of round '{r.rules.round_id}'")
+    raw = data if isinstance(data, bytes) else data.encode()
     entries = ledger.read_entries(r.ledger_path)
-    if _head_at(entries, cp.size) != cp.head:
-        raise SignatureError(f"the ledger you see does not have this head at entry {cp.size}", file=r.ledger_path,
+    if is_format1(raw):
+        cp = parse_checkpoint(raw)
+        if cp.round_id != r.rules.round_id:
+            raise SignatureError(f"checkpoint of round '{cp.round_id}'", expected=f"one of round '{r.rules.round_id}'")
+        if _head_at(entries, cp.size) != cp.head:
+            raise SignatureError(f"the ledger you see does not have this head at entry {cp.size}", file=r.ledger_path,
+                                 expected="a checkpoint of the ledger as it is (a witness cosigns only what they saw)")
+        return cosign(raw, key, name)
+    body = raw if raw.startswith(b"old ") else note.format_add_checkpoint(0, [], raw)
+    tree = note.parse_checkpoint_text(note.parse_note(note.parse_add_checkpoint(body).checkpoint).text)
+    if tree.origin != note.origin_for(r.rules.round_id):
+        raise SignatureError(f"checkpoint of the log '{tree.origin}'",
+                             expected=f"one of round '{r.rules.round_id}' ({note.origin_for(r.rules.round_id)})")
+    hashes = [tlog.leaf_hash(tlog.entry_leaf(e)) for e in entries]
+    if tree.size > len(hashes) or tlog.tree_head(hashes, tree.size) != tree.root_hash:
+        raise SignatureError(f"the ledger you see does not have this tree at size {tree.size}", file=r.ledger_path,
                              expected="a checkpoint of the ledger as it is (a witness cosigns only what they saw)")
-    return cosign(data, key, name)
+    logs = [log_key(r.rules.round_id, c.key()) for c in r.coordinators()]
+    return cosign_note(body, key, name, logs, last).decode()
 
 
 class CheckpointFinding(Model):
@@ -260,10 +487,14 @@ class CheckpointFinding(Model):
 
 
 class _Seen(Model):
-    """A checkpoint whose signatures were sorted out: who signed it, and whether it counts."""
+    """A checkpoint whose signatures were sorted out: who signed it, and whether it counts. Format 1 commits to
+    the ledger by ``head`` (hex hash of entry ``size``), format 2 by ``root`` (RFC 6962 root of ``size`` leaves)."""
 
     file: str
-    cp: Checkpoint
+    size: int
+    head: str | None = None
+    root: bytes | None = None
+    time: str
     coordinators: tuple[str, ...]
     witnesses: tuple[str, ...]  # listed witnesses whose cosignature verifies under their own name and key
     witnessed: bool  # a quorum of listed witnesses
@@ -321,6 +552,67 @@ def _sort_signatures(name: str, cp: Checkpoint, coordinators: Mapping[str, Ed255
     return coords, wits, bad
 
 
+def _sort_note(name: str, data: bytes, round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
+               witnesses: Mapping[str, Ed25519PublicKey]
+               ) -> tuple[note.Checkpoint, list[str], list[str], list[CheckpointFinding]]:
+    """Format 2: the tree, the coordinators and listed witnesses whose lines verify, and an error for every
+    other line. A line is matched to a key by name and key hash (signed-note): the origin's name with a
+    coordinator's key, or a listed witness's name with their key (``cosignature/v1`` or Ed25519). A line by a
+    key the rules do not list is an error here (the rules say who may witness), not silently ignored."""
+    signed = note.parse_note(data, name)
+    tree = note.parse_checkpoint_text(signed.text, name)
+    if tree.origin != note.origin_for(round_id):
+        raise SignatureError(f"checkpoint of the log '{tree.origin}', not '{note.origin_for(round_id)}'", file=name,
+                             expected=f"a checkpoint of round '{round_id}'")
+    known: dict[tuple[str, bytes], tuple[str, str, note.VerifierKey]] = {}
+    for cid, k in coordinators.items():
+        vk = log_key(round_id, k)
+        known[(vk.name, vk.key_hash)] = ("coordinator", cid, vk)
+    for wname, k in witnesses.items():
+        for vk in witness_keys(wname, k):
+            known[(vk.name, vk.key_hash)] = ("witness", wname, vk)
+    coords: list[str] = []
+    wits: list[str] = []
+    bad: list[CheckpointFinding] = []
+    for sig in signed.signatures:
+        detail = {"size": tree.size, "signer": sig.name, "key_hash": sig.key_hash.hex()}
+        role, who, vk = known.get((sig.name, sig.key_hash), ("", "", None))
+        if vk is None:
+            if sig.name == tree.origin:
+                message = (f"signed under the log's name with a key that is no coordinator's (key hash "
+                           f"{sig.key_hash.hex()})")
+            elif sig.name in witnesses:
+                message = (f"cosigned as witness {sig.name} with a key that is not theirs (key hash "
+                           f"{sig.key_hash.hex()}): the rules list another key for that name")
+            else:
+                message = (f"unknown cosigner '{sig.name}' (key hash {sig.key_hash.hex()}): "
+                           + ("not a witness the rules list" if witnesses else "the rules list no witnesses"))
+            bad.append(CheckpointFinding(severity="error", file=name, message=message, detail=detail))
+            continue
+        try:
+            note.verify_signatures(note.SignedNote(signed.text, (sig,)), [vk])
+        except SignatureError:
+            what = f"signature of coordinator {who}" if role == "coordinator" else f"cosignature of witness {who}"
+            bad.append(CheckpointFinding(severity="error", file=name, detail=detail,
+                                         message=f"the {what} does not verify (the checkpoint or its line was changed)"))
+            continue
+        group = coords if role == "coordinator" else wits
+        if who not in group:
+            group.append(who)
+    return tree, coords, wits, bad
+
+
+def _cosigned_at(data: bytes) -> str:
+    """The latest cosignature time of a format-2 note (UTC, as format 1 writes times), or ''."""
+    times = [s.timestamp for s in note.parse_note(data).signatures if s.timestamp is not None]
+    if not times:
+        return ""
+    try:
+        return datetime.fromtimestamp(max(times), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # a time no calendar holds (years past 9999): say the number
+        return f"POSIX time {max(times)}"
+
+
 def _names(seen: _Seen) -> str:
     return ", ".join(seen.witnesses) if seen.witnesses else "no listed witness (coordinator only)"
 
@@ -328,18 +620,21 @@ def _names(seen: _Seen) -> str:
 def check_checkpoints(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],
                       given: Iterable[tuple[str, bytes]], own: Iterable[tuple[str, bytes]] = (),
                       witnesses: Mapping[str, Ed25519PublicKey] | None = None,
-                      quorum: int = 1) -> list[CheckpointFinding]:
-    """Check the ledger ``entries`` against checkpoints ``(file name, bytes)``: ``given`` by witnesses, ``own``
-    kept in the round folder.
+                      quorum: int = 1, proofs: Iterable[tuple[str, bytes]] = ()) -> list[CheckpointFinding]:
+    """Check the ledger ``entries`` against checkpoints ``(file name, bytes)`` of either format: ``given`` by
+    witnesses, ``own`` kept in the round folder; and every consistency proof file in ``proofs``
+    (``<new size>.from-<old size>.json``) against the two ``own`` checkpoints it names.
 
     ``witnesses`` (name -> key, from the rules) are the only cosigners that count; a checkpoint is *witnessed*
-    when at least ``quorum`` of them verify on it. Errors: a checkpoint that does not parse, is of another round,
+    when at least ``quorum`` of them verify on it (on this file or on another copy of the same checkpoint: a
+    witness who returns only their own line counts with the others'). Errors: a checkpoint that does not parse, is of another round,
     carries a signature line that does not verify or whose name or key the rules do not list (for a witness:
     that exact name with that exact key), is signed neither by a coordinator nor by a quorum, or that the ledger
-    does not extend. When two checkpoints contradict each other (the ledger matches one, not the other, and the
-    one it matches is as long or longer; or two of one size with different heads), that is a *split view*: the
-    finding names both and the entries between which the histories part (see :func:`_bounds`). Info: who
-    witnessed each checkpoint given. Warning: a checkpoint given that no quorum witnessed.
+    does not extend (format 2: the consistency proof from its tree to the ledger's fails). When two checkpoints
+    contradict each other (the ledger matches one, not the other, and the one it matches is as long or longer;
+    or two of one size with different heads), that is a *split view*: the finding names both and the entries
+    between which the histories part (see :func:`_bounds`). Info: who witnessed each checkpoint given. Warning:
+    a checkpoint given that no quorum witnessed.
     """
     witnesses = dict(witnesses or {})
     out: list[CheckpointFinding] = []
@@ -347,40 +642,108 @@ def check_checkpoints(entries: list[ledger.Entry], round_id: str, coordinators: 
     for is_given, batch in ((True, given), (False, own)):
         for name, data in batch:
             try:
-                cp = parse_checkpoint(data, name)
-            except SignatureError as e:
+                if is_format1(data):
+                    cp = parse_checkpoint(data, name)
+                    if cp.round_id != round_id:
+                        out.append(CheckpointFinding(severity="error", file=name,
+                                                     message=f"checkpoint of round '{cp.round_id}', not '{round_id}'"))
+                        continue
+                    coords, wits, bad = _sort_signatures(name, cp, coordinators, witnesses)
+                    commit: dict[str, Any] = {"size": cp.size, "head": cp.head, "time": cp.time}
+                else:
+                    tree, coords, wits, bad = _sort_note(name, data, round_id, coordinators, witnesses)
+                    commit = {"size": tree.size, "root": tree.root_hash, "time": _cosigned_at(data)}
+            except (SignatureError, InputFileError) as e:
                 out.append(CheckpointFinding(severity="error", file=name, message=e.message, detail={"line": e.line}))
                 continue
-            if cp.round_id != round_id:
-                out.append(CheckpointFinding(severity="error", file=name,
-                                             message=f"checkpoint of round '{cp.round_id}', not '{round_id}'"))
-                continue
-            coords, wits, bad = _sort_signatures(name, cp, coordinators, witnesses)
             out += bad
+            size = commit["size"]
             witnessed = bool(witnesses) and len(wits) >= quorum
             if not coords and not witnessed:
                 out.append(CheckpointFinding(severity="error", file=name,
                                              message="not signed by a coordinator of the roster",
-                                             detail={"size": cp.size, "signers": [s.name for s in cp.signatures]}))
+                                             detail={"size": size, "signers": _signer_names(data)}))
                 continue
-            seen.append(_Seen(file=name, cp=cp, coordinators=tuple(coords), witnesses=tuple(wits),
+            seen.append(_Seen(file=name, **commit, coordinators=tuple(coords), witnesses=tuple(wits),
                               witnessed=witnessed, given=is_given))
-            if not is_given:
-                continue
-            if witnessed:
-                out.append(CheckpointFinding(
-                    severity="info", file=name,
-                    message=f"checkpoint of size {cp.size} witnessed by {', '.join(wits)} (quorum {quorum})",
-                    detail={"size": cp.size, "head": cp.head, "witnesses": wits, "quorum": quorum}))
-            else:
-                why = (f"cosigned by {len(wits)} of the {quorum} listed witness(es) needed" if witnesses
-                       else "the rules list no witnesses")
-                out.append(CheckpointFinding(
-                    severity="warning", file=name,
-                    message=f"checkpoint of size {cp.size} is not witnessed ({why}): it counts as the "
-                            f"coordinator's own commitment only", detail={"size": cp.size, "witnesses": wits,
-                                                                          "quorum": quorum}))
+    # copies of one tree (one witness's line each, or the coordinator's copy with every line) pool their verified
+    # cosignatures: a quorum counts whichever files the lines arrived in
+    pooled: dict[tuple, list[str]] = {}
+    for x in seen:
+        names = pooled.setdefault((x.size, x.head, x.root), [])
+        names += [w for w in x.witnesses if w not in names]
+    seen = [x.model_copy(update={"witnesses": tuple(pooled[(x.size, x.head, x.root)]),
+                                 "witnessed": bool(witnesses) and len(pooled[(x.size, x.head, x.root)]) >= quorum})
+            for x in seen]
+    for x in seen:
+        if not x.given:
+            continue
+        wits = list(x.witnesses)
+        if x.witnessed:
+            out.append(CheckpointFinding(
+                severity="info", file=x.file,
+                message=f"checkpoint of size {x.size} witnessed by {', '.join(wits)} (quorum {quorum})",
+                detail={"size": x.size, **_commitment(x), "witnesses": wits, "quorum": quorum}))
+        else:
+            why = (f"cosigned by {len(wits)} of the {quorum} listed witness(es) needed" if witnesses
+                   else "the rules list no witnesses")
+            out.append(CheckpointFinding(
+                severity="warning", file=x.file,
+                message=f"checkpoint of size {x.size} is not witnessed ({why}): it counts as the "
+                        f"coordinator's own commitment only", detail={"size": x.size, "witnesses": wits,
+                                                                      "quorum": quorum}))
     out += _consistency(entries, seen)
+    out += _proof_files(proofs, {s.file: s for s in seen if not s.given})
+    return out
+
+
+def _signer_names(data: bytes) -> list[str]:
+    if is_format1(data):
+        return [s.name for s in parse_checkpoint(data).signatures]
+    return [s.name for s in note.parse_note(data).signatures]
+
+
+def _commitment(s: _Seen) -> dict[str, str]:
+    return {"head": s.head} if s.head is not None else {"root_hash": base64.b64encode(s.root or b"").decode()}
+
+
+_PROOF_NAME = re.compile(r"(?P<new>[0-9]{8})\.from-(?P<old>[0-9]{8})\.json\Z")
+
+
+def _proof_files(proofs: Iterable[tuple[str, bytes]], own: Mapping[str, _Seen]) -> list[CheckpointFinding]:
+    """Check each consistency proof file against the folder's own format-2 checkpoints of its two sizes."""
+    out = []
+    by_size: dict[int, list[_Seen]] = {}
+    for s in own.values():
+        if s.root is not None:
+            by_size.setdefault(s.size, []).append(s)
+    for name, data in proofs:
+        m = _PROOF_NAME.search(name)
+        try:
+            proof = tlog.parse_proof(data, name)
+        except InputFileError as e:
+            out.append(CheckpointFinding(severity="error", file=name, message=e.message))
+            continue
+        if not isinstance(proof, tlog.ConsistencyProof) or m is None or (
+                int(m["old"]), int(m["new"])) != (proof.old_size, proof.new_size):
+            out.append(CheckpointFinding(severity="error", file=name, message="not the consistency proof its name says",
+                                         detail={"expected": "<new size>.from-<old size>.json"}))
+            continue
+        olds, news = by_size.get(proof.old_size, []), by_size.get(proof.new_size, [])
+        if not olds or not news:
+            continue  # a proof whose checkpoints are gone proves nothing either way
+        failed = []
+        for o in olds:
+            for n in news:
+                try:
+                    proof.verify(o.root or b"", n.root or b"")
+                except SignatureError as e:
+                    failed.append((o.file, n.file, e.message))
+        if len(failed) == len(olds) * len(news):
+            o_file, n_file, why = failed[0]
+            out.append(CheckpointFinding(severity="error", file=name,
+                                         message=f"the consistency proof from {o_file} to {n_file} fails: {why}",
+                                         detail={"old_size": proof.old_size, "new_size": proof.new_size}))
     return out
 
 
@@ -392,19 +755,39 @@ def _head_at(entries: list[ledger.Entry], n: int) -> str | None:
 
 def _consistency(entries: list[ledger.Entry], seen: list[_Seen]) -> list[CheckpointFinding]:
     """An error for every checkpoint the ledger does not extend: a split view when another checkpoint contradicts
-    it, else history removed or rewritten."""
-    matched = [s for s in seen if _head_at(entries, s.cp.size) == s.cp.head]
-    missed = sorted((s for s in seen if _head_at(entries, s.cp.size) != s.cp.head), key=lambda s: (s.cp.size, s.file))
+    it, else history removed or rewritten. A format-2 checkpoint is extended when the consistency proof from its
+    tree to the ledger's whole tree (made from the ledger, checked against the checkpoint's root) holds."""
+    tree = tlog.MerkleTree([tlog.leaf_hash(tlog.entry_leaf(e)) for e in entries])
+
+    def extends(s: _Seen) -> bool:
+        if s.root is None:
+            return _head_at(entries, s.size) == s.head
+        if s.size > len(tree):
+            return False
+        try:
+            tree.consistency(s.size).verify(s.root, tree.head())
+        except SignatureError:
+            return False
+        return True
+
+    def same(a: _Seen, b: _Seen) -> bool:
+        return (a.head, a.root) == (b.head, b.root) if (a.root is None) == (b.root is None) else True
+
+    matched = [s for s in seen if extends(s)]
+    missed = sorted((s for s in seen if not extends(s)), key=lambda s: (s.size, s.file))
     out = []
     for x in missed:
-        others = sorted([y for y in matched if y.cp.size >= x.cp.size]
-                        + [y for y in missed if y.cp.size == x.cp.size and y.cp.head != x.cp.head],
-                        key=lambda y: (y.cp.size != x.cp.size, y.cp.size, not y.witnessed, y.file))
-        detail: dict[str, Any] = {"size": x.cp.size, "head": x.cp.head, "witnesses": list(x.witnesses)}
+        others = sorted([y for y in matched if y.size >= x.size]
+                        + [y for y in missed if y.size == x.size and not same(y, x)],
+                        key=lambda y: (y.size != x.size, y.size, not y.witnessed, not y.given, y.file))
+        detail: dict[str, Any] = {"size": x.size, **_commitment(x), "witnesses": list(x.witnesses)}
         if not others:
-            first = max((y.cp.size for y in matched if y.cp.size < x.cp.size), default=0) + 1
-            what = (f"the ledger has {len(entries)} entries, fewer than the {x.cp.size} witnessed on {x.cp.time}"
-                    if x.cp.size > len(entries) else f"entry {x.cp.size} is not the one witnessed on {x.cp.time}")
+            first = max((y.size for y in matched if y.size < x.size), default=0) + 1
+            when = f" on {x.time}" if x.time else ""
+            what = (f"the ledger has {len(entries)} entries, fewer than the {x.size} witnessed{when}"
+                    if x.size > len(entries) else f"entry {x.size} is not the one witnessed{when}"
+                    if x.root is None else f"the ledger's first {x.size} entries are not the tree witnessed{when} "
+                    "(its consistency proof to the ledger fails)")
             out.append(CheckpointFinding(severity="error", file=x.file, message=f"{what}: history was removed or "
                                          f"rewritten at or after entry {first}", detail={**detail, "first_entry": first}))
             continue
@@ -414,10 +797,10 @@ def _consistency(entries: list[ledger.Entry], seen: list[_Seen]) -> list[Checkpo
         follows = "follows it" if y in matched else "follows neither"
         out.append(CheckpointFinding(
             severity="error", file=x.file,
-            message=f"split view: this checkpoint (size {x.cp.size}, {_names(x)}) and {y.file} (size {y.cp.size}, "
+            message=f"split view: this checkpoint (size {x.size}, {_names(x)}) and {y.file} (size {y.size}, "
                     f"{_names(y)}) record different ledgers; the ledger here {follows} and first differs from this "
                     f"one {where}",
-            detail={**detail, "first_entry": first, "last_entry": last, "other": y.file, "other_size": y.cp.size,
+            detail={**detail, "first_entry": first, "last_entry": last, "other": y.file, "other_size": y.size,
                     "other_witnesses": list(y.witnesses), "contradicts": [o.file for o in others]}))
     return out
 
@@ -432,11 +815,11 @@ def _bounds(x: _Seen, matched: list[_Seen], missed: list[_Seen]) -> tuple[int, i
     checkpoint extending the last they saw), while a coordinator who shows two histories signs both. (For a
     checkpoint nobody witnessed, every checkpoint bounds it, as for a rewrite.)"""
     mine = set(x.witnesses)
-    z = min([y for y in missed if y.witnessed or mine & set(y.witnesses)] + [x], key=lambda y: y.cp.size)
+    z = min([y for y in missed if y.witnessed or mine & set(y.witnesses)] + [x], key=lambda y: y.size)
     theirs = mine | set(z.witnesses)
-    lo = max((y.cp.size for y in matched if y.cp.size < z.cp.size and (not theirs or theirs & set(y.witnesses))),
+    lo = max((y.size for y in matched if y.size < z.size and (not theirs or theirs & set(y.witnesses))),
              default=0)
-    return lo + 1, z.cp.size
+    return lo + 1, z.size
 
 
 def check_witnessed(entries: list[ledger.Entry], round_id: str, coordinators: Mapping[str, Ed25519PublicKey],

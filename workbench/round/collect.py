@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from ..core.base import require_safe_text
 from ..core.errors import RoundError, WorkbenchError
 from ..core.files import atomic_write_bytes, read_bounded, sha256_bytes
-from ..core.signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
+from ..core.signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, envelope_payload, verify_envelope
 from ..model.round import RUBRIC_OF, Round, load_round, require_coordinator
 from ..model.sheet import (
     ScoreSheet,
@@ -56,8 +56,8 @@ from ..model.sheet import (
 from . import authority, ledger
 from .lifecycle import check_frozen
 
-__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect", "pick_up",
-           "set_aside"]
+__all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect",
+           "payload_sha256", "pick_up", "set_aside"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -283,6 +283,15 @@ def _outbox_file(r: Round, reviewer: str, dfd: int, name: str) -> tuple[str, byt
     return "", data
 
 
+def payload_sha256(envelope: bytes) -> str:
+    """What a sheet entry's ``payload_sha256`` names (:mod:`workbench.round.ledger`): the SHA-256 of the envelope's
+    payload; for a file that is no envelope (a rejected one), of the file itself (it is its own content)."""
+    try:
+        return sha256_bytes(envelope_payload(envelope))
+    except WorkbenchError:
+        return sha256_bytes(envelope)
+
+
 def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[CollectResult]:
     """Pick up the outboxes (:func:`pick_up`), check every sheet file; record new ones (submit + decision) in
     the ledger; return all decisions.
@@ -310,9 +319,11 @@ def collect(round_dir: str | Path, key: Ed25519PrivateKey, actor: str) -> list[C
             if earlier:
                 res = res.model_copy(update={"decision": "rejected", "total": None,
                                              "reason": "file was replaced after it was collected (versions are never overwritten)"})
-            facts = {"path": res.path, "reviewer": res.reviewer, "team": res.team, "version": res.version}
-            book.append({"type": "submit", "payload_sha256": res.sha256, "data": facts},
-                        {"type": "collect", "payload_sha256": res.sha256,
+            facts = {"path": res.path, "reviewer": res.reviewer, "team": res.team, "version": res.version,
+                     "envelope_sha256": res.sha256}
+            payload_sha = payload_sha256(read_bounded(f, MAX_ENVELOPE_BYTES))
+            book.append({"type": "submit", "payload_sha256": payload_sha, "data": facts},
+                        {"type": "collect", "payload_sha256": payload_sha,
                          "data": {**facts, "decision": res.decision, "reason": res.reason}}, actor=actor, key=key)
             out.append(res)
     return out
@@ -339,8 +350,10 @@ def set_aside(round_dir: str | Path, key: Ed25519PrivateKey, actor: str, path: s
         sha = sha256_bytes(read_bounded(f, MAX_ENVELOPE_BYTES)) if f.is_file() else None
         if sha is None or sha not in auth.decisions.get(path, {}):
             raise RoundError(f"{path} was never collected (or changed since)", file=f, expected="a collected sheet file")
-        data = {"path": path, "reviewer": parts[1], "team": m[0], "version": m[1], "reason": reason.strip()}
-        return book.append({"type": kind, "payload_sha256": sha, "data": data}, actor=actor, key=key)[0]
+        data = {"path": path, "reviewer": parts[1], "team": m[0], "version": m[1], "envelope_sha256": sha,
+                "reason": reason.strip()}
+        return book.append({"type": kind, "payload_sha256": payload_sha256(read_bounded(f, MAX_ENVELOPE_BYTES)),
+                            "data": data}, actor=actor, key=key)[0]
 
 
 def choose_versions(

@@ -8,8 +8,14 @@ Every line is one entry::
 the first), so editing, removing or reordering any line breaks every later link. ``sig`` is the actor's
 Ed25519 signature over the DSSE pre-authentication encoding of the entry without ``sig`` (payload type
 :data:`~workbench.core.signing.LEDGER_TYPE`), so an entry cannot be forged without the actor's key.
-``payload_sha256`` names the artifact the entry is about (frozen rules, a sheet envelope, the report);
-``data`` holds the small facts a reader needs (reason, reviewer, team, decision).
+``payload_sha256`` is the SHA-256 of the *signed content* the entry is about, never of its container: the
+DSSE payload of an envelope (the frozen rules state, a sheet, the report), the RFC 8785 JSON of a record the
+entry itself signs (a rerun's data, acknowledged problems), the file itself when nobody signed it (a
+users_import's survey export). Sheet entries (submit, collect, withdraw, exclude) also name the envelope
+file's SHA-256 in ``data.envelope_sha256`` (what collect compares files by). Entries written before this
+meaning was fixed have no ``data.envelope_sha256``, and their ``payload_sha256`` is the envelope file's hash:
+:func:`envelope_sha256` reads both. ``data`` holds the small facts a reader needs (reason, reviewer, team,
+decision).
 
 Appends take an exclusive lock (``ledger.jsonl.lock``) and replace the file atomically, so parallel
 writers never interleave and a crash never leaves half a line; :func:`locked` holds the lock while a writer
@@ -17,7 +23,7 @@ reads what is recorded and appends a group of entries at once (a full disk leave
 
 Public API: :class:`Entry`, :data:`ENTRY_TYPES`, :data:`GENESIS`, :func:`append`, :func:`locked`, :class:`Book`,
 :func:`read_entries`,
-:func:`verify_chain`, :func:`check_links`, :func:`signature_ok`, :func:`entry_hash`. Who may sign which entry is
+:func:`verify_chain`, :func:`check_links`, :func:`signature_ok`, :func:`entry_hash`, :func:`envelope_sha256`. Who may sign which entry is
 not this module's business: :mod:`workbench.round.authority` replays the ledger against the signed roster.
 """
 
@@ -40,8 +46,8 @@ from ..core.errors import InputFileError, RoundError
 from ..core.files import atomic_write_bytes, canonical_json, file_lock, parse_json, read_bounded, sha256_bytes
 from ..core.signing import LEDGER_TYPE, key_id, pae
 
-__all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "check_links", "entry_hash", "locked", "read_entries",
-           "signature_ok", "verify_chain"]
+__all__ = ["ENTRY_TYPES", "GENESIS", "Book", "Entry", "append", "check_links", "entry_hash", "envelope_sha256", "locked",
+           "read_entries", "signature_ok", "verify_chain"]
 
 LEDGER_MODE = 0o644
 
@@ -74,6 +80,14 @@ class Entry(Model):
         d = self.model_dump(mode="json")
         d.pop("sig")
         return d
+
+
+def envelope_sha256(entry: Entry) -> str:
+    """The SHA-256 of the envelope file a sheet entry (submit, collect, withdraw, exclude) is about:
+    ``data.envelope_sha256`` on entries that carry it (``payload_sha256`` is then the sheet payload's hash),
+    else ``payload_sha256`` (older entries, where it meant the file)."""
+    v = entry.data.get("envelope_sha256")
+    return v if isinstance(v, str) else entry.payload_sha256
 
 
 def entry_hash(entry: Entry) -> str:

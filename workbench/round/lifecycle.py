@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -318,6 +318,51 @@ def check_frozen(r: Round) -> int:
         raise RoundError(f"round files changed after version {auth.version} was frozen: {', '.join(changed)}",
                          file=r.path, expected="the frozen files, or 'workbench round amend --reason ...'")
     return auth.version
+
+
+class AmendmentStatus(Model):
+    """One amendment as ``round status --json`` lists it."""
+
+    seq: int
+    time: str
+    actor: str
+    version: int
+    reason: str
+    after_first_submission: bool
+    changes: list[Any]
+    signers: list[str]
+
+
+class RerunStatus(Model):
+    """One re-run entry as ``round status --json`` lists it."""
+
+    seq: int
+    time: str
+    sheets: int
+    files: list[str]
+
+
+class RoundStatus(Model):
+    """What ``workbench round status --json`` prints (shipped schema ``round-status``): :func:`status` and the
+    CLI's stale-sheet lines (``stale_sheets`` None, with ``stale_problem``, when they cannot be told)."""
+
+    round_id: str
+    stage: int
+    teams: int
+    reviewers: int
+    assignments: int
+    frozen_version: int | None
+    problem: str | None
+    ledger_entries: int
+    authority: list[str]
+    amendments: list[AmendmentStatus]
+    exclusions: list[authority.Exclusion]
+    notebooks: dict[str, int]
+    sheets: int
+    reruns: list[RerunStatus]
+    collected: dict[Literal["accepted", "rejected"], int]
+    stale_sheets: list[str] | None = None
+    stale_problem: str | None = None
 
 
 def status(path: str | Path) -> dict[str, Any]:

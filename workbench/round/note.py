@@ -174,7 +174,7 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     name, hash_hex, material = parts
     try:
         raw = base64.b64decode(material, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
         raise InputFileError("verifier key material is not base64", expected="base64(type || 32-byte key)") from None
     if len(raw) != 33 or raw[0] not in SIGNATURE_TYPES:
         raise InputFileError("verifier key is not an Ed25519 key of a known type",
@@ -238,7 +238,7 @@ def parse_checkpoint_text(text: str, name: str = "<checkpoint>") -> Checkpoint:
                              expected="a decimal number without leading zeroes")
     try:
         digest = base64.b64decode(root, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
         digest = b""
     if len(digest) != HASH_SIZE or base64.b64encode(digest).decode() != root:
         raise InputFileError("invalid root hash", file=name, line=3, expected="standard base64 of 32 bytes")
