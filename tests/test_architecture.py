@@ -15,7 +15,7 @@ PKG = Path(workbench.__file__).parent
 
 # lowest first; docs/architecture.md draws the same table
 LAYERS: dict[str, tuple[str, ...]] = {
-    "core": ("_lazy", "errors", "files", "base", "messages", "shipped", "templating", "signing", "rubric", "scheme",
+    "core": ("_lazy", "errors", "files", "base", "quantities", "messages", "versions", "shipped", "templating", "signing", "rubric", "scheme",
              "sheet", "round", "charts", "executor", "kernels", "findings", "tables", "note"),
     "evidence": ("evidence",),
     "review": ("dossier", "dossier_cache", "panels", "drafts", "widgets", "submit", "review", "survey"),

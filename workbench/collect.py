@@ -43,11 +43,12 @@ from pydantic import BaseModel, Field
 from . import authority, ledger
 from .base import require_safe_text
 from .errors import RoundError, WorkbenchError
-from .files import atomic_write_bytes, read_bounded, sha256_bytes
+from .files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes
 from .lifecycle import check_frozen
 from .round import RUBRIC_OF, Round, load_round, require_coordinator
 from .sheet import ScoreSheet, parse_sheet, parse_sheet_filename, sheet_bytes, sheet_filename, validate_sheet
 from .signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, verify_envelope
+from .versions import CURRENT
 
 __all__ = ["CollectResult", "SheetDecision", "accepted_sheets", "check_sheet", "choose_versions", "collect", "pick_up",
            "set_aside"]
@@ -110,7 +111,9 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
         return reject(e.message, "sheet.format")
-    if sheet_bytes(sheet) != payload:
+    # a sheet of an earlier release was upgraded on read: its own bytes must be the canonical form of its JSON
+    made = sheet_bytes(sheet) if sheet.read_from == CURRENT["scoresheet"] else canonical_json(parse_json(payload, rel))
+    if made != payload:
         # equal sheets are equal bytes: a payload with other spacing, key order or number forms is not one we made
         return reject("payload is not the sheet's canonical JSON (RFC 8785)", "sheet.format")
     if sheet.reviewer.id != reviewer or sheet.team_id != m[0]:

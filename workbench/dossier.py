@@ -215,7 +215,7 @@ class Dossier:
                           ("licences", self.licences), ("weights", self.provenance)):
             if part is not None:
                 out[key] = part.to_summary()
-        out["independence_flags"] = self.independence_flags()
+        out["independence_flags"] = [f.model_dump(mode="json") for f in self.independence_findings()]
         out["problems"] = [p.model_dump(mode="json") for p in self.problems]
         out["point_problems"] = [p.model_dump(mode="json") for p in self.point_problems]
         out["notes"] = list(self.notes)
@@ -254,8 +254,8 @@ class Dossier:
         return out
 
     def independence_flags(self) -> list[str]:
-        """What the independence evidence flags, one short English line each (empty: nothing flagged). Signed
-        sheets record these lines; :meth:`independence_findings` words them in either language."""
+        """What the independence evidence flags, one short English line each (empty: nothing flagged), for the
+        console. Signed sheets record :meth:`independence_findings` (codes), worded in either language."""
         return [f.text("en") for f in self.independence_findings()]
 
     def independence_line(self) -> str:
@@ -479,11 +479,14 @@ def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None
         for row in rows:
             if row.score is None:  # partial credit: this benchmark's share of the set is lost, the rest counts
                 spec = by_id[row.benchmark]
+                tasks = " or ".join(k.task for k in spec.task_keys())
                 c.add(Problem(message=f"{crit.id}: no result for {row.benchmark}: scored 0, "
                                       f"{crit.points / len(rows):.4g} of {crit.points:g} points lost",
                               file=source, place=f"benchmark {row.benchmark}",
-                              expected=f"a result for {row.benchmark} (harness task "
-                                       + " or ".join(k.task for k in spec.task_keys()) + ")"), (crit.id,))
+                              expected=f"a result for {row.benchmark} (harness task {tasks})",
+                              code="bench_no_result", params={"criterion": crit.id, "benchmark": row.benchmark,
+                                                              "lost": crit.points / len(rows), "points": crit.points,
+                                                              "tasks": tasks}), (crit.id,))
     # a --limit run changes what a score means: a problem of every criterion whose set holds the benchmark
     for rp in results.problems:
         concerned = tuple(cid for cid, cp in out.items() if any(row.benchmark == rp.benchmark for row in cp.per_benchmark))
