@@ -136,7 +136,7 @@ def test_user_points_come_from_the_users_signed_sheets_with_their_votes(tmp_path
     u = user_points(load_round(rd), _accepted(rd))
     # levels 4 and 5 -> fractions 0.75 and 1.0 -> mean 0.875 x 5 points
     assert u.points["ta"]["user.usability"] == pytest.approx(4.375)
-    assert sum(u.points["tb"].values()) == 0.0 and u.flags == ("tb: no user answers, user points 0",)
+    assert sum(u.points["tb"].values()) == 0.0 and u.flags == (Finding(code="users_no_answers", params={"team": "tb"}),)
     assert u.source.kind == "sheets" and (u.source.sheets, u.source.users) == (2, 2)
     # ta won 1.5 of 2 votes (a tie is half a win): P = 0.75 = 1/(1+exp(-(s_ta - s_tb))), so
     # s_ta - s_tb = ln 3, and with mean 0 the strengths are +-ln(3)/2

@@ -261,7 +261,7 @@ class UserPoints:
     points: dict[str, dict[str, float]]
     survey: SurveyPoints
     strengths: BradleyTerry | None
-    flags: tuple[str, ...] = ()
+    flags: tuple[Finding, ...] = ()  # codes users_no_answers, votes_not_fitted
     source: UserSource | None = None
     unanswered: tuple[str, ...] = ()  # teams without any user answer (scored 0)
 
@@ -277,7 +277,8 @@ class UserPoints:
     def to_summary(self) -> dict[str, Any]:
         """JSON-able: where the inputs came from, survey points and agreement, strengths, flags."""
         return {"source": self.source.model_dump(mode="json") if self.source else None, "survey": self.survey.to_summary(),
-                "strengths": self.strengths.to_summary() if self.strengths else None, "flags": list(self.flags)}
+                "strengths": self.strengths.to_summary() if self.strengths else None,
+                "flags": [f.model_dump(mode="json") for f in self.flags]}
 
 
 def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed: int = 0) -> UserPoints:
@@ -299,7 +300,7 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
                            seed=seed)
     by_team = {t.team: t for t in scored.teams}
     unanswered = tuple(sorted(teams - set(by_team)))
-    flags = [f"{t}: no user answers, user points 0" for t in unanswered]
+    flags = [Finding(code="users_no_answers", params={"team": t}) for t in unanswered]
     points = {t: ({row.item: row.points for row in by_team[t].items} if t in by_team else dict.fromkeys(sorted(items), 0.0))
               for t in sorted(teams)}
     strengths = None
@@ -307,7 +308,7 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
         try:
             strengths = bradley_terry(inputs.votes, seed=seed)
         except EvidenceError as e:
-            flags.append(f"votes not fitted: {e.message}")
+            flags.append(Finding(code="votes_not_fitted", params={"problem": e.problem().model_dump(mode="json")}))
     return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags), source=inputs.source,
                       unanswered=unanswered)
 

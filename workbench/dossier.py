@@ -486,7 +486,8 @@ def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None
                               expected=f"a result for {row.benchmark} (harness task {tasks})",
                               code="bench_no_result", params={"criterion": crit.id, "benchmark": row.benchmark,
                                                               "lost": crit.points / len(rows), "points": crit.points,
-                                                              "tasks": tasks}), (crit.id,))
+                                                              "tasks": [k.task for k in spec.task_keys()]}),
+                      (crit.id,))
     # a --limit run changes what a score means: a problem of every criterion whose set holds the benchmark
     for rp in results.problems:
         concerned = tuple(cid for cid, cp in out.items() if any(row.benchmark == rp.benchmark for row in cp.per_benchmark))

@@ -71,6 +71,8 @@ def problem_text(p: Mapping[str, Any], lang: str = "en") -> str:
         where = one_line("", file=file, line=line, place=place).rstrip(": ") or "?"
         return msg("problem_uncoded", lang, where=where, message=p.get("message", ""))
     params = {k: _param(v, lang) for k, v in (p.get("params") or {}).items()}
+    if f"{code}_place" in MESSAGES:  # a place said in words (``benchmark gpqa``), in this language
+        place = msg(f"{code}_place", lang, **params)
     text = msg(code, lang, **params)
     if f"{code}_expected" in MESSAGES:
         text = msg("problem_expected", lang, text=text, expected=msg(f"{code}_expected", lang, **params))

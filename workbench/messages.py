@@ -467,8 +467,28 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "en": "a run over every item (effective = original, no --limit)"},
     "bench_no_result": {"ko": "{criterion}: {benchmark} 결과가 없어 0점 처리되어 {points:points}점 중 {lost:points}점을 잃었습니다",
                         "en": "{criterion}: no result for {benchmark}: scored 0, {lost:points} of {points:points} points lost"},
+    "bench_no_result_place": {"ko": "벤치마크 {benchmark}", "en": "benchmark {benchmark}"},
     "bench_no_result_expected": {"ko": "{benchmark}의 결과 (평가 도구 과제 {tasks})",
                                  "en": "a result for {benchmark} (harness task {tasks})"},
+    # user evidence and cost (workbench.evidence.users, .cost; workbench.aggregate.user_points)
+    "users_item_unanswered": {"ko": "{item}: 응답이 없어 0점입니다", "en": "{item}: no answers, scored 0"},
+    "users_item_blank": {"ko": "{item}: 사용자 {n}명이 응답하지 않았습니다 (평균에서 제외)",
+                         "en": "{item}: {n} user(s) left it blank (not answered, left out of the mean)"},
+    "users_few": {"ko": "사용자가 2명 미만이라 신뢰구간이 의미가 없습니다",
+                  "en": "fewer than 2 users: the interval is not informative"},
+    "users_no_answers": {"ko": "{team}: 사용자 응답이 없어 사용자 점수가 0점입니다", "en": "{team}: no user answers, user points 0"},
+    "votes_not_fitted": {"ko": "쌍대 비교 투표로 강도를 추정하지 못했습니다: {problem}", "en": "votes not fitted: {problem}"},
+    "alpha_undefined_sparse": {"ko": "계산 불가: 한 팀을 2명 이상이 평가하고 두 가지 이상의 값이 있어야 합니다",
+                               "en": "undefined: needs 2+ users rating a team and more than one value used"},
+    "alpha_undefined_no_disagreement": {"ko": "계산 불가: 불일치가 생길 수 없는 자료입니다",
+                                        "en": "undefined: no disagreement possible"},
+    "bt_unbounded": {"ko": "부트스트랩 재표본 {resamples}개 중 {failed}개는 강도가 발산하여 구간 계산에서 제외했습니다",
+                     "en": "{failed} of {resamples} bootstrap resamples left a model unbounded and were not used for "
+                           "the interval"},
+    "cost_undeclared": {"ko": "{team}: 추론 비용을 신고하지 않았습니다", "en": "{team}: no inference cost declared"},
+    "cost_units": {"ko": "추론 비용의 단위가 서로 다릅니다({units}): 비용 대비 점수를 팀끼리 비교할 수 없습니다",
+                   "en": "inference costs are declared in different units ({units}): points per cost are not "
+                         "comparable across teams"},
     # a team's result (ReportData.scores[].status and status_params): codes, worded here
     "status_ranked": {"ko": "순위 대상", "en": "ranked"},
     "status_advances": {"ko": "진출", "en": "advances"},

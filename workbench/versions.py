@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import WorkbenchError, one_line
 
-__all__ = ["CURRENT", "RELEASED_VERIFY_PAGES", "UPGRADES", "bench_flag_v3", "problem_line_v2", "report_as_signed", "schema_name", "schema_of", "sheet_as_signed",
+__all__ = ["CURRENT", "RELEASED_VERIFY_PAGES", "UPGRADES", "bench_flag_v3", "flag_line_v2", "problem_line_v2", "report_as_signed", "schema_name", "schema_of", "sheet_as_signed",
            "status_v2", "upgrade"]
 
 Data = dict[str, Any]
@@ -158,6 +158,44 @@ def problem_line_v2(f: Data) -> str:
     raise ValueError(f"no /2 form of problem code {code!r}")
 
 
+# the user evidence's and cost chart's flags as reports up to /2 wrote them
+_FLAGS_V2: dict[str, Callable[[Data], str]] = {
+    "users_item_unanswered": lambda p: f"{p['item']}: no answers, scored 0",
+    "users_item_blank": lambda p: f"{p['item']}: {p['n']} user(s) left it blank (not answered, left out of the mean)",
+    "users_few": lambda p: "fewer than 2 users: the interval is not informative",
+    "users_no_answers": lambda p: f"{p['team']}: no user answers, user points 0",
+    "votes_not_fitted": lambda p: f"votes not fitted: {p['problem']['message']}",
+    "alpha_undefined_sparse": lambda p: "undefined: needs 2+ users rating a team and more than one value used",
+    "alpha_undefined_no_disagreement": lambda p: "undefined: no disagreement possible",
+    "bt_unbounded": lambda p: (f"{p['failed']} of {p['resamples']} bootstrap resamples left a model unbounded and were "
+                               "not used for the interval"),
+    "cost_undeclared": lambda p: f"{p['team']}: no inference cost declared",
+    "cost_units": lambda p: (f"inference costs are declared in different units ({'; '.join(p['units'])}): points per "
+                             "cost are not comparable across teams"),
+}
+
+
+def flag_line_v2(f: Any) -> Any:
+    """A user-evidence or cost flag (a finding as JSON data) as reports up to /2 wrote it (text stays text)."""
+    if isinstance(f, dict) and f.get("code") in _FLAGS_V2:
+        return _FLAGS_V2[f["code"]](f.get("params") or {})
+    return f
+
+
+def _users_v2(users: Any, cost: Any) -> None:
+    if isinstance(users, dict):
+        users["flags"] = [flag_line_v2(f) for f in users.get("flags", [])]
+        survey = users.get("survey") or {}
+        for t in survey.get("teams", []):
+            t["flags"] = [flag_line_v2(f) for f in t.get("flags", [])]
+        for a in survey.get("agreement", []):
+            a["note"] = flag_line_v2(a["note"]) if a.get("note") else ""
+        if isinstance(users.get("strengths"), dict):
+            users["strengths"]["flags"] = [flag_line_v2(f) for f in users["strengths"].get("flags", [])]
+    if isinstance(cost, dict):
+        cost["flags"] = [flag_line_v2(f) for f in cost.get("flags", [])]
+
+
 def status_v2(code: str, p: Data) -> str:
     """A team's status as reports up to /2 wrote it."""
     if code == "tie":
@@ -196,6 +234,7 @@ def report_as_signed(recomputed: Data, signed_version: int) -> Data:
     out["gates"] = [_gate_v2(g) for g in out.get("gates", [])]
     for ev in out.get("evidence", {}).values():
         _evidence_v3(ev)
+    _users_v2(out.get("users"), out.get("cost_efficiency"))
     return out
 
 
