@@ -16,7 +16,8 @@ import pytest
 from conftest import ROOT
 
 from workbench.aggregate import ScoreRow, VoteRow
-from workbench.audit import AuditResult, Finding
+from workbench.audit import AuditFinding as Finding
+from workbench.audit import AuditResult
 from workbench.batch import Failure, TaskResult
 from workbench.cli import main
 from workbench.errors import EvidenceError, Problem

@@ -1,8 +1,9 @@
 """The audit: establish, without trusting the coordinator, that a round's published numbers follow from
 signed reviewer inputs, frozen rules and the submitted evidence - or name exactly where they do not.
 
-Every check yields :class:`Finding` records (severity ``error``, ``warning`` or ``info``; a check id; the file,
-relative to the round; a message; details). A round is *clean* when no finding is an error. The checks
+Every check yields :class:`AuditFinding` records (a :class:`workbench.findings.Finding` whose code is a check id
+and whose parameters are its details, with a severity ``error``, ``warning`` or ``info``, the file, relative
+to the round, and a message). A round is *clean* when no finding is an error. The checks
 (see docs/auditor-guide.md for what each means and what to do):
 
 - ``round.load``: the round's files load and agree with each other (:func:`workbench.round.load_round`).
@@ -39,7 +40,7 @@ relative to the round; a message; details). A round is *clean* when no finding i
 Nothing in the result depends on the round's absolute path, the clock, dict order or the locale: files are
 named relative to the round and findings are sorted.
 
-Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
+Public API: :class:`AuditFinding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
 :func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets`, :func:`finding_line`, :func:`findings_table`,
 :func:`findings_chart`, :func:`render_html`, :func:`write_audit`.
 """
@@ -56,7 +57,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from . import __version__, authority, ledger
 from .aggregate import aggregate_round
@@ -76,6 +77,7 @@ from .files import (
     sha256_bytes,
     sha256_file,
 )
+from .findings import Finding
 from .lifecycle import verify_state
 from .report import scores_csv
 from .round import (
@@ -103,7 +105,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CHECKS",
     "AuditResult",
-    "Finding",
+    "AuditFinding",
     "answers_yaml",
     "audit_round",
     "compare_sheets",
@@ -138,16 +140,34 @@ RERUN_IGNORED = frozenset({
 MAX_VALUE_CHARS = 300
 
 
-class Finding(BaseModel):
-    """One result of one check, naming the file (relative to the round) it is about."""
+class AuditFinding(Finding):
+    """One result of one check: a :class:`workbench.findings.Finding` whose code is the check's id and whose
+    parameters are its details, with its severity, the file (relative to the round) it is about, and its line
+    for auditors (English, what ``audit.json`` and the command print). ``audit.json`` names the code ``check``
+    and the parameters ``detail``, as it always has."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
+    code: str = Field(validation_alias=AliasChoices("check", "code"), serialization_alias="check")
+    params: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("detail", "params"),
+                                   serialization_alias="detail")
     severity: Severity
-    check: str
     file: str = ""
     message: str
-    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def check(self) -> str:
+        """The check's id (the finding's code)."""
+        return self.code
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        """The check's details (the finding's parameters)."""
+        return self.params
+
+    def text(self, lang: str = "en") -> str:
+        """The finding's line: the audit speaks to auditors in English (``lang`` is accepted for the interface)."""
+        return self.message
 
 
 class AuditResult(BaseModel):
@@ -165,7 +185,7 @@ class AuditResult(BaseModel):
     sheets: int = 0
     accepted: int = 0
     rerun_sheets: int = 0
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[AuditFinding] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -240,7 +260,7 @@ class _Audit:
     def __init__(self, rd: Path) -> None:
         self.rd = rd
         self.root = rd.resolve()
-        self.findings: list[Finding] = []
+        self.findings: list[AuditFinding] = []
         # set when the round's files do not load and the checks run on the last signed version instead
         self.signed_version: int | None = None
         self.missing_rubrics: list[str] = []  # parts whose frozen rubric content is not at hand
@@ -260,7 +280,7 @@ class _Audit:
             return p.name if p.is_absolute() else p.as_posix()
 
     def add(self, severity: Severity, check: str, file: str | Path | None, message: str, **detail: Any) -> None:
-        self.findings.append(Finding(severity=severity, check=check, file=self.rel(file), message=message,
+        self.findings.append(AuditFinding(severity=severity, check=check, file=self.rel(file), message=message,
                                      detail={k: v for k, v in detail.items() if v is not None}))
 
     def error(self, check: str, e: WorkbenchError, file: str | Path | None = None) -> None:
@@ -852,7 +872,7 @@ def _result(a: _Audit, round_id: str, rerun: bool) -> AuditResult:
 
 # ---------------------------------------------------------------- presentation
 
-def finding_line(f: Finding) -> str:
+def finding_line(f: AuditFinding) -> str:
     """One finding as the command line prints it: what ``audit.json`` holds, ``file:line: place: message;
     expected ...``, then the other details (shortened) on an indented line."""
     d = f.detail
@@ -869,7 +889,7 @@ def finding_line(f: Finding) -> str:
 
 def findings_table(result: AuditResult) -> pd.DataFrame:
     """One row per finding: severity, check, file, message."""
-    return pd.DataFrame([f.model_dump(exclude={"detail"}) for f in result.findings],
+    return pd.DataFrame([f.model_dump(exclude={"params"}) for f in result.findings],
                         columns=["severity", "check", "file", "message"])
 
 

@@ -34,7 +34,7 @@ from .batch import run_batch
 from .collect import collect
 from .files import atomic_write_text, check_output_dir, load_yaml
 from .lifecycle import amend, freeze, init_round
-from .report import write_report
+from .report import status_text, write_report
 from .round import load_round
 from .rubric import check_files
 from .shipped import demo_data, rechallenge_data, rubrics_dir
@@ -219,7 +219,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
         rank = "-" if row.rank is None or str(row.rank) == "<NA>" else str(row.rank)
         # the report's precision (one decimal), so the terminal and the published page show the same numbers
         echo(f"  {rank:>2}  {row.team:<14} {row.total:5.1f}  (bench {row.benchmark:4.1f}, expert {row.expert:4.1f}, "
-             f"user {row.user:4.1f})  {row.status}")
+             f"user {row.user:4.1f})  {status_text(row.status, row.status_params)}")
     echo("")
     echo("independence evidence:")
     for d in sorted(agg.dossiers.values(), key=lambda d: d.team):
@@ -305,7 +305,7 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
     paths = write_report(r, agg, coord_key, COORDINATOR)
     echo("outcome:")
     for row in agg.scores.sort_values("team").itertuples():
-        echo(f"  {row.team:<14} {row.total:5.1f}  {row.status}")
+        echo(f"  {row.team:<14} {row.total:5.1f}  {status_text(row.status, row.status_params)}")
     selected = agg.scores[agg.scores["status"] == "advances"]["team"].tolist()
     echo(f"selected: {', '.join(selected) if selected else 'none'}")
     _audit_line(rd, echo)

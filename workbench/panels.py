@@ -25,7 +25,7 @@ from .dossier import Dossier
 from .evidence.benchmarks import ComputedPoints, results_chart
 from .evidence.provenance import provenance_chart
 from .evidence.training import training_chart
-from .findings import Finding
+from .findings import Finding, problem_text
 from .messages import msg
 from .round import RosterEntry, Team
 from .rubric import ComputedScale, Rubric
@@ -132,7 +132,9 @@ def _problems(ctx: ReviewContext) -> list[Any]:
     d = ctx.dossier
     if d is None or not d.problems:
         return []
-    return [HTML(_html().problems(ctx.t("evidence_problems"), [str(p) for p in d.problems]))]
+    # a coded problem in the reviewer's language; a parser's message as it is (the reviewer needs its detail)
+    return [HTML(_html().problems(ctx.t("evidence_problems"), [problem_text(p.model_dump(mode="json"), ctx.lang)
+                                                              if p.code else str(p) for p in d.problems]))]
 
 
 def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
