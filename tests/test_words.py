@@ -34,7 +34,7 @@ from workbench.rubric import load_rubric
 from workbench.sheet import Judgment
 
 PKG = Path(workbench.__file__).parent
-CODE_PREFIXES = ("problem_", "bench_", "flag_", "status_", "file_", "users_", "votes_", "alpha_", "bt_", "cost_")
+CODE_PREFIXES = ("problem_", "bench_", "flag_", "status_", "file_", "users_", "votes_", "alpha_", "bt_", "cost_", "note_")
 
 
 def _fields(template: str) -> dict[str, str]:
@@ -202,11 +202,11 @@ def test_the_sentence_check_finds_english_and_lets_names_and_quotes_be():
 
 
 def limit_round(base: Path) -> Path:
-    """Two teams, three experts, one user; tb's results are an lm-eval harness file run with ``--limit``
-    (arc_challenge and gsm8k on 100 items) that lacks most benchmarks; the problems acknowledged, the report
-    published."""
+    """Three teams, three experts, one user; tb's results are an lm-eval harness file run with ``--limit``
+    (arc_challenge and gsm8k on 100 items) that lacks most benchmarks; tc submitted no results and got no user
+    answers; the problems acknowledged, the report published."""
     experts = ("e1", "e2", "e3")
-    rd = make_round(base, experts=experts, teams=("ta", "tb"), users=("u1",), do_freeze=False)
+    rd = make_round(base, experts=experts, teams=("ta", "tb", "tc"), users=("u1",), do_freeze=False)
     with_results(rd, {"ta": 0.5})
     doc = json.loads((FIXTURES.parent / "benchmarks" / "harness_v0_4.json").read_text())
     for task in ("arc_challenge", "gsm8k"):
@@ -220,7 +220,7 @@ def limit_round(base: Path) -> Path:
     freeze(rd, coord_key(base), "coord")
     rubric = load_rubric(rd / "rubrics" / "expert.yaml")
     for i, e in enumerate(experts):
-        for t in ("ta", "tb"):
+        for t in ("ta", "tb", "tc"):
             j = dict(demo_judgments(rubric))
             if t == "tb" and i == 0:
                 j["expert.independence.verdict"] = Judgment(verdict="fail", comment="the encoder looks copied")
@@ -253,6 +253,7 @@ def test_a_limit_rounds_acknowledged_problems_read_in_korean_only(published_limi
     assert "--limit 옵션으로 실행되어 arc_challenge의 문항 1,172개 중 100개만 채점되었습니다" in ko
     assert "코디네이터 coord이(가)" in ko and "“tb ran with --limit; the committee publishes anyway”" in ko
     assert "expected a run over every item" not in ko and "no --limit" not in ko
+    assert "tc: 벤치마크 결과를 제출하지 않아 벤치마크 점수가 0점입니다" in ko and "tc: 사용자 응답이 없어" in ko
     english = _english_sentences(_visible_text(ko))
     assert not english, english
     # and the English page says the same in English

@@ -200,7 +200,7 @@ class Dossier:
     inputs: tuple[InputFile, ...] = ()
     problems: tuple[Problem, ...] = ()
     point_problems: tuple[PointProblem, ...] = ()  # the problems above that change points, with their criteria
-    notes: tuple[str, ...] = ()
+    notes: tuple[Finding, ...] = ()  # what the reviewer should know besides (codes note_*)
 
     def summary(self) -> dict[str, Any]:
         """The ``evidence`` block of a score sheet: JSON-able, deterministic, one key per part present."""
@@ -218,7 +218,7 @@ class Dossier:
         out["independence_flags"] = [f.model_dump(mode="json") for f in self.independence_findings()]
         out["problems"] = [p.model_dump(mode="json") for p in self.problems]
         out["point_problems"] = [p.model_dump(mode="json") for p in self.point_problems]
-        out["notes"] = list(self.notes)
+        out["notes"] = [n.model_dump(mode="json") for n in self.notes]
         return out
 
     def computed(self) -> dict[str, ComputedValue]:
@@ -377,7 +377,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     base = r.path / "evidence" / team.id
     computed = _computed_criteria(r)
     parts: dict[str, Any] = {}
-    notes: list[str] = []
+    notes: list[Finding] = []
     paths: dict[str, Path] = {}
     for key, text in sorted(team.evidence.items()):
         with c.part(computed if key == "benchmark_results" else ()):
@@ -400,7 +400,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
             parts["points"] = _points(r, team, parts["results"], refs.frontier, seed, c,
                                       c.rel(paths["benchmark_results"]))
     elif computed and "benchmark_results" not in team.evidence:
-        notes.append("no benchmark_results submitted: the computed benchmark criteria score 0")
+        notes.append(Finding(code="note_no_benchmark_results", params={}))
     if "model_card" in paths:
         with c.part():
             parts["cost"] = load_model_cost(paths["model_card"], team.id)
@@ -423,8 +423,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
                                               [load_config(ref_dir / x.config, name=x.name) for x in with_cfg])
     if "weights" in paths:
         if not with_fp:
-            notes.append("weights submitted, but references.yaml names no reference fingerprint: "
-                         "provenance not computed")
+            notes.append(Finding(code="note_no_reference_fingerprint", params={}))
         with c.part():
             candidate = load_model_or_fingerprint(paths["weights"], executor="serial")
             references = [read_fingerprint(ref_dir / x.fingerprint) for x in with_fp]

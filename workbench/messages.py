@@ -470,6 +470,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "bench_no_result_place": {"ko": "벤치마크 {benchmark}", "en": "benchmark {benchmark}"},
     "bench_no_result_expected": {"ko": "{benchmark}의 결과 (평가 도구 과제 {tasks})",
                                  "en": "a result for {benchmark} (harness task {tasks})"},
+    # a dossier's notes (workbench.dossier.Dossier.notes)
+    "note_no_benchmark_results": {"ko": "벤치마크 결과(benchmark_results)를 제출하지 않아 계산 항목은 0점입니다",
+                                  "en": "no benchmark_results submitted: the computed benchmark criteria score 0"},
+    "note_no_reference_fingerprint": {"ko": "가중치가 제출되었지만 references.yaml에 비교할 지문이 없어 가중치 출처를 계산하지 않았습니다",
+                                      "en": "weights submitted, but references.yaml names no reference fingerprint: "
+                                            "provenance not computed"},
     # user evidence and cost (workbench.evidence.users, .cost; workbench.aggregate.user_points)
     "users_item_unanswered": {"ko": "{item}: 응답이 없어 0점입니다", "en": "{item}: no answers, scored 0"},
     "users_item_blank": {"ko": "{item}: 사용자 {n}명이 응답하지 않았습니다 (평균에서 제외)",

@@ -158,7 +158,7 @@ def problem_line_v2(f: Data) -> str:
     raise ValueError(f"no /2 form of problem code {code!r}")
 
 
-# the user evidence's and cost chart's flags as reports up to /2 wrote them
+# the user evidence's and cost chart's flags and a dossier's notes as reports up to /2 (sheets up to /3) wrote them
 _FLAGS_V2: dict[str, Callable[[Data], str]] = {
     "users_item_unanswered": lambda p: f"{p['item']}: no answers, scored 0",
     "users_item_blank": lambda p: f"{p['item']}: {p['n']} user(s) left it blank (not answered, left out of the mean)",
@@ -170,6 +170,9 @@ _FLAGS_V2: dict[str, Callable[[Data], str]] = {
     "bt_unbounded": lambda p: (f"{p['failed']} of {p['resamples']} bootstrap resamples left a model unbounded and were "
                                "not used for the interval"),
     "cost_undeclared": lambda p: f"{p['team']}: no inference cost declared",
+    "note_no_benchmark_results": lambda p: "no benchmark_results submitted: the computed benchmark criteria score 0",
+    "note_no_reference_fingerprint": lambda p: ("weights submitted, but references.yaml names no reference "
+                                                "fingerprint: provenance not computed"),
     "cost_units": lambda p: (f"inference costs are declared in different units ({'; '.join(p['units'])}): points per "
                              "cost are not comparable across teams"),
 }
@@ -267,6 +270,8 @@ def _evidence_v3(ev: Any) -> None:
     if not isinstance(ev, dict):
         return
     _drop_codes(ev)
+    if isinstance(ev.get("notes"), list):
+        ev["notes"] = [flag_line_v2(n) for n in ev["notes"]]
     for cp in (ev.get("benchmark_points") or {}).values():
         _points_v3(cp)
     if isinstance(ev.get("independence_flags"), list):
