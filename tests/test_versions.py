@@ -21,7 +21,7 @@ from workbench.audit import audit_round
 from workbench.cli import main
 from workbench.errors import SheetError, WorkbenchError
 from workbench.sheet import parse_sheet
-from workbench.versions import CURRENT, report_as_signed, schema_name, schema_of, upgrade
+from workbench.versions import CURRENT, report_as_signed, schema_name, schema_of, sheet_as_signed, upgrade
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-793404f" / "round"
 
@@ -100,3 +100,27 @@ def test_any_schema_value_is_read_or_refused_with_a_clear_error(value):
             assert kind in e.message
         else:
             assert isinstance(n, int) and n >= 1
+
+
+def test_a_rerun_sheet_is_compared_with_a_3_sheet_in_the_lines_that_sheet_signed():
+    noise = {"code": "bench_noise", "params": {"benchmark": "textvqa", "reference": 0.75, "confidence": 0.95,
+                                               "low": 0.7204, "high": 0.7596}}
+    derived = {"code": "weights_derived", "params": {"component": "vision_encoder", "reference": "Foreign-VL",
+                                                     "share": 0.128}}
+    limit = {"message": "gsm8k: run with --limit: 100 of 1319 items of gsm8k scored, so the score is not the "
+                        "benchmark's", "file": "evidence/ta/r.json", "line": None, "place": "n-samples.gsm8k",
+             "expected": "a run over every item (effective = original, no --limit)", "schema_version": 1,
+             "code": "bench_limit", "params": {"benchmark": "gsm8k", "task": "gsm8k", "effective": 100, "original": 1319}}
+    rerun = {"schema": "workbench.scoresheet/4",
+             "evidence": {"benchmark_points": {"bench.individual": {"flags": [noise]}}, "independence_flags": [derived],
+                          "notes": [{"code": "note_no_benchmark_results", "params": {}}], "problems": [limit],
+                          "point_problems": [{"criteria": ["bench.common"], "problem": limit}]},
+             "computed": {"bench.individual": {"points": 9.9, "detail": {"flags": [noise]}}}}
+    old = sheet_as_signed(rerun, 3)
+    line = "textvqa: misses its reference 0.75 but the 95% interval [0.7204, 0.7596] reaches it: the miss may be noise"
+    assert old["computed"]["bench.individual"]["detail"]["flags"] == [line]
+    assert old["evidence"]["benchmark_points"]["bench.individual"]["flags"] == [line]
+    assert old["evidence"]["independence_flags"] == ["vision_encoder derived from Foreign-VL (12.8% of parameters)"]
+    assert old["evidence"]["notes"] == ["no benchmark_results submitted: the computed benchmark criteria score 0"]
+    assert "code" not in old["evidence"]["problems"][0] and "params" not in old["evidence"]["point_problems"][0]["problem"]
+    assert sheet_as_signed(rerun, 4) == rerun and rerun["evidence"]["problems"][0]["code"] == "bench_limit"
