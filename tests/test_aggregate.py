@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from judgments import demo_judgments
 
 from workbench.core.errors import EvidenceError, RoundError, WorkbenchError
+from workbench.core.findings import Finding
 from workbench.core.signing import REPORT_TYPE, load_public_key, verify_envelope
 from workbench.model.round import load_round
 from workbench.model.rubric import load_rubric
@@ -81,7 +82,9 @@ def test_gates_need_a_strict_majority():
     g = gate_decisions(v, {"g": {"fail"}}).set_index("team")
     assert bool(g.loc["t1", "excluded"]) is True and g.loc["t1", "excluding"] == 3
     assert bool(g.loc["t2", "excluded"]) is False     # 2 of 4 is not a majority
-    assert "r0 (fail): why 0" in g.loc["t1", "justifications"]
+    # each justification as data: who, which verdict, and the reviewer's own words (never one English line)
+    assert {"reviewer": "r0", "verdict": "fail", "comment": "why 0"} in g.loc["t1", "justifications"]
+    assert "decision" not in g.columns  # the report words the decision from the counts
 
 
 def test_an_approval_gate_needs_more_than_half_and_a_tie_fails():
@@ -89,8 +92,8 @@ def test_an_approval_gate_needs_more_than_half_and_a_tie_fails():
     tie = [("t1", "g", f"r{i}", "approve" if i < 5 else "reject", "") for i in range(10)]
     yes = [("t2", "g", f"r{i}", "approve" if i < 4 else "reject", "") for i in range(7)]
     g = gate_decisions(tie + yes, {"g": {"reject"}}, {"g": "majority_approve"}, ["t1", "t2", "t3"]).set_index("team")
-    assert bool(g.loc["t1", "excluded"]) is True and "5 of 10 approve" in g.loc["t1", "decision"]
-    assert bool(g.loc["t2", "excluded"]) is False and g.loc["t2", "decision"].startswith("approved: 4 of 7")
+    assert bool(g.loc["t1", "excluded"]) is True and (g.loc["t1", "n"], g.loc["t1", "excluding"]) == (10, 5)
+    assert bool(g.loc["t2", "excluded"]) is False and (g.loc["t2", "n"], g.loc["t2", "excluding"]) == (7, 3)
     assert bool(g.loc["t3", "excluded"]) is True and g.loc["t3", "n"] == 0  # nobody approved: not selected
     # the same tie under today's majority-to-exclude rule keeps the team: the two rules differ exactly there
     assert bool(gate_decisions(tie, {"g": {"reject"}}).set_index("team").loc["t1", "excluded"]) is False
@@ -102,17 +105,17 @@ def _scores(rows):
 
 def test_ranking_tie_break_cut_and_exclusion():
     s = _scores([("a", 90, 30, 40, 20, "ranked"), ("b", 85, 31, 34, 20, "ranked"), ("c", 85, 29, 36, 20, "ranked"),
-                 ("d", 95, 30, 45, 20, "excluded by gate"), ("e", 70, 20, 30, 20, "ranked")])
+                 ("d", 95, 30, 45, 20, "excluded"), ("e", 70, 20, 30, 20, "ranked")])
     out = rank_teams(s, cut=2, tie_break=["expert", "benchmark"]).set_index("team")
     assert [out.loc[t, "rank"] for t in "abce"] == [1, 2, 3, 4] and out.loc["d", "rank"] is pd.NA
-    assert [out.loc[t, "status"] for t in "abcde"] == ["advances", "advances", "eliminated", "excluded by gate", "eliminated"]
+    assert [out.loc[t, "status"] for t in "abcde"] == ["advances", "advances", "eliminated", "excluded", "eliminated"]
 
 
 def test_unresolved_tie_at_the_cut_is_reported():
     s = _scores([("a", 90, 30, 40, 20, "ranked"), ("b", 85, 30, 35, 20, "ranked"), ("c", 85, 30, 35, 20, "ranked")])
     out = rank_teams(s, cut=2, tie_break=["expert", "benchmark", "user"]).set_index("team")
     assert out.loc["b", "rank"] == out.loc["c", "rank"] == 2
-    assert out.loc["b", "status"] == out.loc["c", "status"] == "tie at cut line (committee decides)"
+    assert out.loc["b", "status"] == out.loc["c", "status"] == "tie"  # a code: "tie at the cut line" in words
 
 
 def test_composite_index():
@@ -131,7 +134,7 @@ def test_user_points_come_from_the_users_signed_sheets_with_their_votes(tmp_path
     u = user_points(load_round(rd), _accepted(rd))
     # levels 4 and 5 -> fractions 0.75 and 1.0 -> mean 0.875 x 5 points
     assert u.points["ta"]["user.usability"] == pytest.approx(4.375)
-    assert sum(u.points["tb"].values()) == 0.0 and u.flags == ("tb: no user answers, user points 0",)
+    assert sum(u.points["tb"].values()) == 0.0 and u.flags == (Finding(code="users_no_answers", params={"team": "tb"}),)
     assert u.source.kind == "sheets" and (u.source.sheets, u.source.users) == (2, 2)
     # ta won 1.5 of 2 votes (a tie is half a win): P = 0.75 = 1/(1+exp(-(s_ta - s_tb))), so
     # s_ta - s_tb = ln 3, and with mean 0 the strengths are +-ln(3)/2
@@ -293,11 +296,14 @@ def test_round_aggregate_and_signed_report(tmp_path):
     assert s.loc["ta", "benchmark"] == pytest.approx(20) and s.loc["ta", "user"] == pytest.approx(12.5)
     assert s.loc["tb", "benchmark"] == 0 and agg.dossiers["tb"].points == {}
     assert agg.report_data().evidence["ta"]["benchmark_points"]["bench.common"]["points"] == pytest.approx(10)
-    assert s.loc["tb", "status"].startswith("excluded by gate") and s.loc["ta", "status"] == "advances"
+    assert s.loc["tb", "status"] == "excluded" and s.loc["ta", "status"] == "advances"
+    assert s.loc["tb", "status_params"] == {"criterion": "expert.independence.verdict", "n": 3, "k": 2}
     assert set(agg.reliability["criterion"]) == set(rubric.ids("anchored"))
     # tb's benchmark points are 0 because it submitted nothing: never signed without an answer for it
-    assert agg.problems == ["tb: no benchmark results submitted: benchmark points 0",
-                            "tb: no user answers: user points 0"] and agg.acknowledged is None
+    assert agg.problems == [Finding(code="problem_no_benchmark_results", params={"team": "tb"}),
+                            Finding(code="problem_no_user_answers", params={"team": "tb"})] and agg.acknowledged is None
+    assert [p.text("en") for p in agg.problems] == ["tb: no benchmark results submitted: benchmark points 0",
+                                                    "tb: no user answers: user points 0"]
     with pytest.raises(RoundError, match="not signed: 2 problem"):
         write_report(r, agg, coord_key(tmp_path), "coord")
     assert not (rd / "report").exists()
@@ -312,6 +318,7 @@ def test_round_aggregate_and_signed_report(tmp_path):
     ko = paths["html"].read_text()
     assert '<html lang="ko">' in ko and "팀별 증빙" in ko and 'href="index.en.html"' in ko and 'href="index.html"' in html
     assert "<script" not in ko and "tb withdrew its benchmark submission in writing" in ko
+    assert "tb: 벤치마크 결과를 제출하지 않아 벤치마크 점수가 0점입니다" in ko and "no benchmark results" not in ko
     payload = json.loads(verify_envelope(paths["signed"].read_bytes(), load_public_key(tmp_path / "keys" / "coord.pub"),
                                          REPORT_TYPE))
     assert payload["scores"][0]["team"] == "ta" and payload["files"]["scores.csv"]

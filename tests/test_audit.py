@@ -109,7 +109,8 @@ def test_published_files_are_versioned_data_that_validate_against_the_shipped_sc
     payload = json.loads(signed)
     jsonschema.validate(payload, json_schema("report"))
     # signed exactly as the model serializes
-    assert payload["schema_version"] == 2 and canonical_json(SignedReport.model_validate(payload).model_dump(mode="json")) == signed
+    assert payload["schema"] == "workbench.report/3"
+    assert canonical_json(SignedReport.model_validate(payload).model_dump(mode="json")) == signed
     jsonschema.validate(payload_of(rd / SHEET), json_schema("sheet"))
     res = audit_round(rd)
     saved = json.loads(write_audit(res, rd)["json"].read_text(encoding="utf-8"))

@@ -110,7 +110,7 @@ def test_demo_runs_the_whole_round(installed):
     report = rd / "report" / "index.html"
     assert report.is_file() and "<svg" in report.read_text()
     assert "batch: 25 of 25 notebooks done with 2 jobs" in text and "collected: 270 accepted, 0 rejected" in text, text
-    assert "team-cheonma" in text and "excluded by gate" in text          # the copied vision encoder
+    assert "team-cheonma" in text and "reviewers gave an excluding verdict" in text  # the copied vision encoder
     # the evidence says so too: one independence line per team, only cheonma's flagged
     lines = text.splitlines()
     lines_by_team = {ln.strip().split(":", 1)[0]: ln for ln in lines if ln.startswith("  team-") and ": " in ln}

@@ -19,6 +19,8 @@ from png_pixels import decode_png
 from workbench.core.charts import style, to_png, to_svg
 from workbench.core.errors import EvidenceError, InputFileError, RubricError
 from workbench.core.files import canonical_json
+from workbench.core.findings import Finding
+from workbench.core.versions import bench_flag_v3
 from workbench.evidence._csv import parse_csv
 from workbench.evidence.benchmarks import (
     BenchmarkResult,
@@ -352,7 +354,7 @@ def test_achievement_ratio_on_the_nia_set_by_hand():
     ratios = {r.benchmark: r.ratio for r in cp.per_benchmark}
     assert ratios["click"] == 1.0 and ratios["kobest"] == pytest.approx(0.70 / 0.75)
     assert cp.ci_low <= cp.points <= cp.ci_high
-    assert "kornat: no standard error or item count, treated as exact" in cp.flags
+    assert Finding(code="bench_exact", params={"benchmark": "kornat"}) in cp.flags
     # team-b's kobest row is in the file but not counted for team-a
     assert all(r.source.startswith("results.csv:") and r.source != "results.csv:7" for r in cp.per_benchmark)
 
@@ -413,7 +415,7 @@ def test_missing_result_costs_its_own_share_by_default_or_is_an_error():
     cp = compute_points("achievement_ratio", {"set": "nia"}, 10, rs, targets())
     assert cp.params["missing"] == "zero"
     assert cp.points == pytest.approx(10 * 2 / 5)
-    assert "click: no result submitted, scored 0" in cp.flags
+    assert Finding(code="bench_missing", params={"benchmark": "click"}) in cp.flags
     assert [row.benchmark for row in cp.per_benchmark if row.score is None] == ["click", "kornat", "k2_eval"]
     assert cp.to_summary()["points"] == pytest.approx(4.0)
     # all or nothing, only when the rubric says so
@@ -479,8 +481,16 @@ def test_a_miss_within_noise_is_flagged_and_a_clear_miss_is_not():
     assert rows["textvqa"].within_noise and not rows["textvqa"].met
     assert not rows["docvqa"].within_noise and not rows["docvqa"].met
     assert rows["textvqa"].ci_high == pytest.approx(0.74 + 1.959964 * 0.01, rel=1e-6)
-    assert [f for f in cp.flags if "noise" in f] == [
-        "textvqa: misses its reference 0.75 but the 95% interval [0.7204, 0.7596] reaches it: the miss may be noise"]
+    (noise,) = [f for f in cp.flags if f.code == "bench_noise"]
+    assert noise.params == {"benchmark": "textvqa", "reference": 0.75, "confidence": 0.95,
+                            "low": pytest.approx(0.7204, abs=1e-6), "high": pytest.approx(0.7596, abs=1e-6)}
+    # words at render time, every score at the policy's three significant digits (never .4g beside .3f)
+    assert noise.text("en") == ("textvqa: misses its reference 0.750 but the 95% interval [0.720, 0.760] reaches it: "
+                                "the miss may be noise")
+    assert noise.text("ko") == "textvqa: 기준 0.750에 못 미치지만 95% 신뢰구간 [0.720, 0.760]이 기준에 닿음: 차이가 잡음일 수 있음"
+    # sheets signed up to workbench.scoresheet/3 recorded the line; re-runs of them are compared in that form
+    assert bench_flag_v3(noise.model_dump(mode="json")) == (
+        "textvqa: misses its reference 0.75 but the 95% interval [0.7204, 0.7596] reaches it: the miss may be noise")
 
 
 def test_summary_is_json_canonical_and_finite():

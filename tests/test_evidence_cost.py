@@ -9,6 +9,7 @@ import pytest
 
 from workbench.core.charts import to_svg
 from workbench.core.errors import EvidenceError
+from workbench.core.findings import Finding
 from workbench.evidence.cost import ModelCost, cost_chart, cost_efficiency, load_model_cost
 
 FIX = Path(__file__).parent / "fixtures" / "cost"
@@ -34,8 +35,8 @@ def test_different_cost_units_and_missing_cost_are_flagged():
                   inference_cost={"value": 3.0, "unit": "KRW per request"})
     c = ModelCost(team="team-c", model="m", active_parameters=1e9, total_parameters=2e9)
     ce = cost_efficiency([a, b, c], {"team-a": 30, "team-b": 20, "team-c": 10})
-    assert "team-c: no inference cost declared" in ce.flags
-    assert any("different units" in f for f in ce.flags)
+    assert Finding(code="cost_undeclared", params={"team": "team-c"}) in ce.flags
+    assert any("different units" in f.text("en") for f in ce.flags)
     assert {r.team: r.points_per_cost for r in ce.rows}["team-c"] is None
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from workbench.core.charts import to_svg
 from workbench.core.errors import EvidenceError
 from workbench.core.files import canonical_json
+from workbench.core.findings import Finding
 from workbench.evidence.users import (
     USER_ITEMS,
     bradley_terry,
@@ -56,8 +57,10 @@ def test_survey_points_by_hand():
     assert items_a["user.korean_quality"].not_answered == 1 and items_a["user.korean_quality"].answers == 2
     assert a.points == pytest.approx(6.25) and a.max_points == 25
     assert b.points == pytest.approx(5 * (0.25 + 0 + 0.25) / 3 + 5 * (0.5 + 0.5 + 0) / 3)
-    assert "user.korean_quality: 1 user(s) left it blank (not answered, left out of the mean)" in a.flags
-    assert "user.reliability: no answers, scored 0" in a.flags
+    assert Finding(code="users_item_blank", params={"item": "user.korean_quality", "n": 1}) in a.flags
+    assert Finding(code="users_item_blank", params={"item": "user.korean_quality", "n": 1}).text("en") == \
+        "user.korean_quality: 1 user(s) left it blank (not answered, left out of the mean)"
+    assert Finding(code="users_item_unanswered", params={"item": "user.reliability"}) in a.flags
     assert a.ci_low <= a.points <= a.ci_high
     lo, hi = items_a["user.usability"].mean_low, items_a["user.usability"].mean_high
     assert 3.0 <= lo <= 4.0 <= hi <= 5.0  # a mean of resampled 3..5 answers
@@ -103,7 +106,7 @@ def test_krippendorff_alpha_perfect_agreement_and_systematic_disagreement():
     alpha = {a.item: a for a in sp.agreement}
     assert alpha["user.usability"].alpha == pytest.approx(1.0)
     assert alpha["user.usability"].users == 3 and alpha["user.usability"].teams == 3
-    assert alpha["user.reliability"].alpha is None and "undefined" in alpha["user.reliability"].note
+    assert alpha["user.reliability"].alpha is None and alpha["user.reliability"].note.code == "alpha_undefined_sparse"
     # two users ranking three teams in opposite order: agreement below chance
     opposed = _survey([("u1", "a", "user.usability", 1), ("u1", "b", "user.usability", 3), ("u1", "c", "user.usability", 5),
                        ("u2", "a", "user.usability", 5), ("u2", "b", "user.usability", 3), ("u2", "c", "user.usability", 1)])
@@ -221,7 +224,8 @@ def test_failed_resamples_are_counted_not_hidden():
                           "winner": ["A"] * 5 + ["B"]})
     bt = bradley_terry(votes, resamples=200, seed=1)
     assert 0 < bt.failed_resamples < 200
-    assert bt.flags[0].startswith(f"{bt.failed_resamples} of 200 bootstrap resamples")
+    assert bt.flags[0] == Finding(code="bt_unbounded", params={"failed": bt.failed_resamples, "resamples": 200})
+    assert bt.flags[0].text("en").startswith(f"{bt.failed_resamples} of 200 bootstrap resamples")
     json.dumps(bt.to_summary(), allow_nan=False)
 
 

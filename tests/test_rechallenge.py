@@ -53,9 +53,10 @@ def test_an_approval_is_selected_and_a_tie_is_not(rechallenge):
     agg = aggregate_round(load_round(rd))
     s = agg.scores.set_index("team")
     assert s.loc["team-daehan", "status"] == "advances" and s.loc["team-daehan", "user"] == 0
-    assert s.loc["team-hanbit", "status"].startswith("not selected") and "3 of 6 approve" in s.loc["team-hanbit", "status"]
+    assert s.loc["team-hanbit", "status"] == "not_selected" and s.loc["team-hanbit", "status_params"]["k"] == 3
+    assert s.loc["team-hanbit", "status_params"]["n"] == 6
     g = agg.gates.set_index("team")
-    assert g.loc["team-daehan", "decision"].startswith("approved: 5 of 7")
+    assert not g.loc["team-daehan", "excluded"] and (g.loc["team-daehan", "n"], g.loc["team-daehan", "excluding"]) == (7, 2)
     paths = write_report(load_round(rd), agg, load_private_key(out / "keys" / f"{COORDINATOR}.key"), COORDINATOR)
     html = paths["html_en"].read_text()
     assert "selected only when more than half of the reviewers approve" in html and "a tie fails" in html
@@ -68,7 +69,8 @@ def test_none_selected_when_the_approval_fails(rechallenge):
     _sign_all(out, rd, flip={("committee-01", "team-daehan"): "reject", ("committee-02", "team-daehan"): "reject"})
     agg = aggregate_round(load_round(rd))
     assert "advances" not in set(agg.scores["status"])
-    assert "3 of 7 approve" in agg.scores.set_index("team").loc["team-daehan", "status"]
+    daehan = agg.scores.set_index("team").loc["team-daehan"]
+    assert daehan["status"] == "not_selected" and (daehan["status_params"]["k"], daehan["status_params"]["n"]) == (3, 7)
     paths = write_report(load_round(rd), agg, load_private_key(out / "keys" / f"{COORDINATOR}.key"), COORDINATOR)
     assert "No team advances: none selected" in paths["html_en"].read_text()
     assert "선정된 팀 없음" in paths["html"].read_text()
@@ -87,8 +89,9 @@ def test_none_selected_below_the_frontier_threshold(rechallenge):
     _sign_all(out, rd)
     agg = aggregate_round(load_round(rd))
     s = agg.scores.set_index("team")
-    assert s.loc["team-daehan", "status"].startswith("below threshold (bench.frontier:")
-    assert "100% required" in s.loc["team-daehan", "status"]
+    assert s.loc["team-daehan", "status"] == "below"
+    assert s.loc["team-daehan", "status_params"]["criterion"] == "bench.frontier"
+    assert s.loc["team-daehan", "status_params"]["need"] == 1.0
     assert "advances" not in set(agg.scores["status"])
 
 
@@ -102,7 +105,7 @@ def test_a_majority_approve_gate_changes_in_the_open_only(rechallenge):
     _sign_all(out, rd)
     # under majority-to-exclude the 3-3 tie keeps team-hanbit, and the cut of 1 decides by points
     s = aggregate_round(load_round(rd)).scores.set_index("team")
-    assert not s.loc["team-hanbit", "status"].startswith("not selected")
+    assert s.loc["team-hanbit", "status"] != "not_selected"
 
 
 def test_running_the_example_again_keeps_a_round_that_holds_sheets(tmp_path):

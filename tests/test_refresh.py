@@ -31,7 +31,8 @@ def test_evidence_fixed_after_the_batch_has_one_documented_path(tmp_path, capsys
     assert {r.state for r in run_batch(rd, notebook=nb, keys_dir=keys, progress=False)} == {"skipped"}
     # ... and the report is not signed on top of it; status names it
     agg = aggregate_round(load_round(rd))
-    assert any("e1 x ta: sheet v1 was made from evidence/ta/technical-report.md (changed)" in p for p in agg.problems)
+    assert any("e1 x ta: sheet v1 was made from evidence/ta/technical-report.md (changed)" in p.text("en")
+               for p in agg.problems)
     capsys.readouterr()
     assert main(["round", "status", str(rd)]) == 0
     assert "STALE: 1 accepted sheet(s)" in capsys.readouterr().out
@@ -43,7 +44,8 @@ def test_evidence_fixed_after_the_batch_has_one_documented_path(tmp_path, capsys
     [entry] = [e for e in read_entries(rd / "ledger.jsonl") if e.type == "rerun"]
     assert entry.data["sheets"] == [{"reviewer": "e1", "team": "ta", "version": 1}]
     assert entry.data["files"]["evidence/ta/technical-report.md"]["new"] == s.changed["evidence/ta/technical-report.md"][1]
-    assert stale_sheets(load_round(rd)) == [] and not any("sheet v" in p for p in aggregate_round(load_round(rd)).problems)
+    assert stale_sheets(load_round(rd)) == [] and not any(
+        p.code == "problem_stale_sheet" for p in aggregate_round(load_round(rd)).problems)
     assert status(rd)["reruns"][0]["files"] == ["evidence/ta/technical-report.md"]
     capsys.readouterr()
     assert main(["rerun", str(rd), "--key", str(keys / "coord.key"), "--keys", str(keys), "--notebook", str(nb)]) == 0

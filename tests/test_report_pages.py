@@ -150,18 +150,31 @@ def test_gates_amendments_and_reliability_are_said_in_words(published):
 
 def test_wording_of_statuses_flags_and_changes():
     w = Wording({}, "ko")
-    # one precision for every score of a flag (issue 27: "목표 0.4882 ... [0.4293, 0.4913]" beside "[0.38, 0.4444]")
-    assert w.flag("math: misses its reference 0.4882 but the 95% interval [0.38, 0.4444] reaches it: the miss "
-                  "may be noise") == "math: 목표 0.488에 못 미쳤지만 95% 구간 [0.380, 0.444]이 목표에 닿음: 잡음일 수 있음"
-    assert w.status({"team": "t", "status": "incomplete (1 of 3 expert sheets)"}, []) == "평가 미완료: 전문가 평가표 1/3장"
-    assert w.status({"team": "t", "status": "something new"}, []) == "something new"  # never dropped
-    assert w.flag("vision_encoder derived from Foreign-VL (12.8% of parameters)") == \
-        "vision_encoder 구성요소가 Foreign-VL에서 파생 (가져와 추가 학습) (파라미터의 12.8%)"
+    # one precision for every score of a flag (issue 27: "목표 0.4882 ... [0.4293, 0.4913]" beside "[0.38, 0.4444]"):
+    # the flag is a code with its numbers, worded here; nothing is read back from an English line
+    noise = {"code": "bench_noise", "params": {"benchmark": "math", "reference": 0.4882, "confidence": 0.95,
+                                               "low": 0.38, "high": 0.4444}}
+    assert w.flag(noise) == "math: 기준 0.488에 못 미치지만 95% 신뢰구간 [0.380, 0.444]이 기준에 닿음: 차이가 잡음일 수 있음"
+    assert Wording({}, "en").flag(noise) == ("math: misses its reference 0.488 but the 95% interval [0.380, 0.444] "
+                                             "reaches it: the miss may be noise")
+    assert w.status({"team": "t", "status": "incomplete", "status_params": {"got": 1, "need": 3}}) == \
+        "평가 미완료: 전문가 평가표 1/3장"
+    assert w.status({"team": "t", "status": "below", "status_params": {"criterion": "x", "got": 0.125, "need": 0.4}}) \
+        == "기준선 미달: x 만점의 13% (필요: 40%)"
+    # a status a report signed as text before codes (workbench.report/2) is shown as signed, never dropped
+    assert w.status({"team": "t", "status": "incomplete (1 of 3 expert sheets)"}) == "incomplete (1 of 3 expert sheets)"
+    derived = {"code": "weights_derived", "params": {"component": "vision_encoder", "reference": "Foreign-VL",
+                                                     "share": 0.128}}
+    assert w.flag(derived) == "vision_encoder: Foreign-VL에서 파생된 가중치 (파라미터의 12.8%)"
     assert w.weight_verdict("no_evidence") == "재사용 증거 없음"
-    assert w.flag("gpqa: no standard error or item count, treated as exact", {"gpqa": "GPQA 다이아몬드 추론"}) == \
-        "GPQA 다이아몬드 추론: 표준오차나 문항 수가 없어 오차 없는 값으로 처리"
+    assert w.flag({"code": "bench_exact", "params": {"benchmark": "gpqa"}}, {"gpqa": "GPQA 다이아몬드 추론"}) == \
+        "GPQA 다이아몬드 추론: 표준오차나 문항 수가 없어 정확한 값으로 취급"
+    assert w.justification("g", {"reviewer": "e1", "verdict": "fail", "comment": "copied, see p. 3"}) == \
+        "e1 (fail): “copied, see p. 3”"  # the reviewer's own words, quoted as written
     assert Wording({}, "en").amendment_changes([{"path": "rules.cut", "old": 4, "new": 3}]) == \
         ["cut line changed from 4 to 3 teams"]
+    assert Wording({}, "en").amendment_changes([{"path": "rules.points.user", "old": 20, "new": 25}]) == \
+        [Wording({}, "en").t("am_points", part="User", old=20, new=25)]
 
 
 def test_the_verify_page_its_keys_and_ledger_copy_are_published_signed_and_audited(published):

@@ -15,7 +15,8 @@ import pydantic
 import pytest
 from conftest import ROOT
 
-from workbench.audit.checks import AuditResult, Finding
+from workbench.audit.checks import AuditFinding as Finding
+from workbench.audit.checks import AuditResult
 from workbench.cli.app import main
 from workbench.core.errors import EvidenceError, Problem
 from workbench.model.schemas import SCHEMAS, json_schema, schema_text, shipped_path

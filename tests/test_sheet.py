@@ -142,7 +142,7 @@ def test_judging_a_computed_criterion_is_refused(benchmark_rubric):
 def test_roundtrip_canonical_and_validate(expert_rubric):
     s = make(expert_rubric, parameters={"lang": "ko", "team_id": "team-a"})
     b = sheet_bytes(s)
-    assert json.loads(b)["schema"] == "workbench.scoresheet/3"
+    assert json.loads(b)["schema"] == "workbench.scoresheet/4"
     again = parse_sheet(b, "s.json")
     assert again == s and sheet_bytes(again) == b
     validate_sheet(again, expert_rubric)

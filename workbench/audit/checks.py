@@ -1,8 +1,9 @@
 """The audit: establish, without trusting the coordinator, that a round's published numbers follow from
 signed reviewer inputs, frozen rules and the submitted evidence - or name exactly where they do not.
 
-Every check yields :class:`Finding` records (severity ``error``, ``warning`` or ``info``; a check id; the file,
-relative to the round; a message; details). A round is *clean* when no finding is an error. The checks
+Every check yields :class:`AuditFinding` records (a :class:`workbench.core.findings.Finding` whose code is a check id
+and whose parameters are its details, with a severity ``error``, ``warning`` or ``info``, the file, relative
+to the round, and a message). A round is *clean* when no finding is an error. The checks
 (see docs/auditor-guide.md for what each means and what to do):
 
 - ``round.load``: the round's files load and agree with each other (:func:`workbench.model.round.load_round`).
@@ -41,7 +42,7 @@ relative to the round; a message; details). A round is *clean* when no finding i
 Nothing in the result depends on the round's absolute path, the clock, dict order or the locale: files are
 named relative to the round and findings are sorted.
 
-Public API: :class:`Finding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
+Public API: :class:`AuditFinding`, :class:`AuditResult`, :data:`CHECKS`, :func:`audit_round`,
 :func:`compare_sheets`, :func:`answers_yaml`, :func:`verify_sheets` (what the audit finds; :mod:`.render` shows and
 writes it).
 """
@@ -57,7 +58,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from .. import __version__
 from ..core.diff import json_diff
@@ -70,8 +71,10 @@ from ..core.files import (
     sha256_bytes,
     sha256_file,
 )
+from ..core.findings import Finding
 from ..core.shipped import shipped_path
 from ..core.signing import MAX_ENVELOPE_BYTES, REPORT_TYPE, key_id, parse_envelope, verify_envelope
+from ..core.versions import RELEASED_VERIFY_PAGES, report_as_signed, schema_of, sheet_as_signed, upgrade
 from ..model.round import (
     PARTS,
     ROUND_FILES,
@@ -99,7 +102,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "CHECKS",
     "AuditResult",
-    "Finding",
+    "AuditFinding",
     "answers_yaml",
     "audit_round",
     "compare_sheets",
@@ -129,16 +132,34 @@ RERUN_IGNORED = frozenset({
 MAX_VALUE_CHARS = 300
 
 
-class Finding(BaseModel):
-    """One result of one check, naming the file (relative to the round) it is about."""
+class AuditFinding(Finding):
+    """One result of one check: a :class:`workbench.core.findings.Finding` whose code is the check's id and whose
+    parameters are its details, with its severity, the file (relative to the round) it is about, and its line
+    for auditors (English, what ``audit.json`` and the command print). ``audit.json`` names the code ``check``
+    and the parameters ``detail``, as it always has."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
+    code: str = Field(validation_alias=AliasChoices("check", "code"), serialization_alias="check")
+    params: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("detail", "params"),
+                                   serialization_alias="detail")
     severity: Severity
-    check: str
     file: str = ""
     message: str
-    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def check(self) -> str:
+        """The check's id (the finding's code)."""
+        return self.code
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        """The check's details (the finding's parameters)."""
+        return self.params
+
+    def text(self, lang: str = "en") -> str:
+        """The finding's line: the audit speaks to auditors in English (``lang`` is accepted for the interface)."""
+        return self.message
 
 
 class AuditResult(BaseModel):
@@ -156,7 +177,7 @@ class AuditResult(BaseModel):
     sheets: int = 0
     accepted: int = 0
     rerun_sheets: int = 0
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[AuditFinding] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -231,7 +252,7 @@ class _Audit:
     def __init__(self, rd: Path) -> None:
         self.rd = rd
         self.root = rd.resolve()
-        self.findings: list[Finding] = []
+        self.findings: list[AuditFinding] = []
         # set when the round's files do not load and the checks run on the last signed version instead
         self.signed_version: int | None = None
         self.missing_rubrics: list[str] = []  # parts whose frozen rubric content is not at hand
@@ -251,7 +272,7 @@ class _Audit:
             return p.name if p.is_absolute() else p.as_posix()
 
     def add(self, severity: Severity, check: str, file: str | Path | None, message: str, **detail: Any) -> None:
-        self.findings.append(Finding(severity=severity, check=check, file=self.rel(file), message=message,
+        self.findings.append(AuditFinding(severity=severity, check=check, file=self.rel(file), message=message,
                                      detail={k: v for k, v in detail.items() if v is not None}))
 
     def error(self, check: str, e: WorkbenchError, file: str | Path | None = None) -> None:
@@ -513,7 +534,8 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
                   "its sha256 is not the signed one", sha256=now, signed_sha256=signed_files.get(name))
     _check_ledger_copy(a, r, last.seq, "verify.html" in signed_files)
     _check_report_inclusion(a, r, entries, last.seq)
-    if "verify.html" in signed_files and sha256_bytes(verify_html()) != signed_files["verify.html"]:
+    if ("verify.html" in signed_files and sha256_bytes(verify_html()) != signed_files["verify.html"]
+            and signed_files["verify.html"] not in RELEASED_VERIFY_PAGES):  # an earlier release's page is its own
         a.add("error", "report.files", "report/verify.html", "the signed verify page is not the one this workbench "
               "makes: a page that checks nothing could say green", sha256=sha256_bytes(verify_html()),
               signed_sha256=signed_files["verify.html"])
@@ -527,7 +549,15 @@ def _check_report(a: _Audit, r: Round, entries: list[ledger.Entry]) -> None:
         a.add("error", "report.recompute", e.file, f"the report cannot be recomputed: {e.message}", line=e.line,
               place=e.place, expected=e.expected)
         return
-    recomputed = parse_json(canonical_json(agg.report_data().model_dump(mode="json")))
+    # a report of an earlier release is read in today's shape, and compared with the recomputation in its own
+    try:
+        version = schema_of(signed, "report", a.rel(f))
+        signed = upgrade(signed, "report", a.rel(f))
+    except WorkbenchError as e:
+        a.error("report.signature", e, f)
+        return
+    recomputed = report_as_signed(parse_json(canonical_json(agg.report_data().model_dump(mode="json"))),
+                                  version)
     for d in json_diff(signed, recomputed):
         a.add("error", "report.mismatch", f, f"{d['path']}: signed {_short(d['old'])!r}, recomputed {_short(d['new'])!r}",
               path=d["path"], signed=_short(d["old"]), recomputed=_short(d["new"]))
@@ -575,7 +605,7 @@ def _rerun(a: _Audit, r: Round, used: dict[tuple[str, str], tuple[str, ScoreShee
                 a.error("rerun.failed", e, path)
                 continue
             signed = sheet.to_json()
-            for d in compare_sheets(signed, again):
+            for d in compare_sheets(signed, sheet_as_signed(again, sheet.read_from)):
                 a.add("error", "rerun.mismatch", path, f"{d['path']}: signed {d['signed']!r}, re-run {d['recomputed']!r}",
                       **d)
             if signed["workbench_version"] != again["workbench_version"]:

@@ -14,14 +14,14 @@ import pandas as pd
 from ..core.charts import altair
 from ..core.files import atomic_write_bytes, canonical_json, check_output_dir
 from ..core.templating import render
-from .checks import MAX_VALUE_CHARS, SEVERITIES, AuditResult, Finding
+from .checks import MAX_VALUE_CHARS, SEVERITIES, AuditFinding, AuditResult
 
 alt = altair()  # the audit page draws with it
 
 __all__ = ["finding_line", "findings_chart", "findings_table", "render_html", "write_audit"]
 
 
-def finding_line(f: Finding) -> str:
+def finding_line(f: AuditFinding) -> str:
     """One finding as the command line prints it: what ``audit.json`` holds, ``file:line: place: message;
     expected ...``, then the other details (shortened) on an indented line."""
     d = f.detail
@@ -38,7 +38,7 @@ def finding_line(f: Finding) -> str:
 
 def findings_table(result: AuditResult) -> pd.DataFrame:
     """One row per finding: severity, check, file, message."""
-    return pd.DataFrame([f.model_dump(exclude={"detail"}) for f in result.findings],
+    return pd.DataFrame([f.model_dump(exclude={"params"}) for f in result.findings],
                         columns=["severity", "check", "file", "message"])
 
 

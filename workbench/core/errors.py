@@ -7,9 +7,9 @@ The line has the shape ``file:line: what is wrong, expected what`` wherever a fi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "EvidenceError",
@@ -49,8 +49,12 @@ class WorkbenchError(Exception):
         line: int | None = None,
         place: str | None = None,
         expected: str | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.message = message
+        self.code = code  # the catalogue's code for this message, when it has one (see Problem)
+        self.params = dict(params or {})
         self.file = str(file) if file is not None else None
         self.line = line
         self.place = place
@@ -63,7 +67,8 @@ class WorkbenchError(Exception):
 
     def problem(self) -> Problem:
         """The error as data (:class:`Problem`): what results carry instead of its text."""
-        return Problem(message=self.message, file=self.file, line=self.line, place=self.place, expected=self.expected)
+        return Problem(message=self.message, file=self.file, line=self.line, place=self.place, expected=self.expected,
+                       code=self.code, params=self.params)
 
 
 class Problem(BaseModel):
@@ -79,6 +84,11 @@ class Problem(BaseModel):
     line: int | None = None
     place: str | None = None
     expected: str | None = None
+    # what the message says, as data: a code of the message catalogue and its parameters (workbench.core.findings
+    # words it in either language); problems without one are shown by their message. Left out of the JSON
+    # when absent, so data written before codes reads back unchanged.
+    code: str | None = Field(None, exclude_if=lambda v: v is None)
+    params: dict[str, Any] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def __str__(self) -> str:
         return one_line(self.message, file=self.file, line=self.line, place=self.place, expected=self.expected)

@@ -1,6 +1,18 @@
-"""The bilingual message table: every label that does not come from a rubric comes from here."""
+"""The bilingual message catalogue: every label, problem, finding and reason the workbench words comes from here.
+
+A message's parameters are data (a code's ``params``); a number names its quantity as its format
+(``{reference:score}``), so every place shows it by the one precision policy (:mod:`workbench.core.quantities`).
+Keys of problems and findings are their codes (``problem_*``, ``flag_*``, ``status_*``, ``bench_*``).
+
+Public API: :data:`LANGS`, :data:`MESSAGES`, :func:`msg`.
+"""
 
 from __future__ import annotations
+
+import string
+from typing import Any
+
+from .quantities import QUANTITIES
 
 LANGS = ("ko", "en")
 
@@ -164,15 +176,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "r_thresholds": {"ko": "기준선: {items}. 기준선에 못 미친 팀은 순위를 매기지 않습니다.",
                      "en": "Thresholds: {items}. A team below one is not ranked."},
     "r_threshold_item": {"ko": "{criterion} 만점의 {share}% 이상", "en": "{criterion} at least {share}% of its maximum"},
-    "st_advances": {"ko": "진출", "en": "advances"},
-    "st_eliminated": {"ko": "탈락", "en": "eliminated"},
-    "st_tie": {"ko": "컷라인 동점: 위원회가 결정", "en": "tie at the cut line: the committee decides"},
-    "st_excluded": {"ko": "제외: {criterion}에서 위원 {n}명 중 {k}명이 제외 의견",
-                    "en": "excluded: {k} of {n} reviewers gave an excluding verdict on {criterion}"},
-    "st_not_selected": {"ko": "선정되지 않음: {criterion}에서 위원 {n}명 중 {k}명만 찬성 (과반 필요)",
-                        "en": "not selected: only {k} of {n} reviewers approved on {criterion} (more than half needed)"},
-    "st_below": {"ko": "기준선 미달: {criterion} 만점의 {got} (필요: {need})", "en": "below threshold: {criterion} at {got} of its maximum ({need} required)"},
-    "st_incomplete": {"ko": "평가 미완료: 전문가 평가표 {got}/{need}장", "en": "incomplete: {got} of {need} expert sheets"},
     "r_exclusions_title": {"ko": "수락 후 제외된 평가표", "en": "Sheets taken out after they were accepted"},
     "r_exclusion_excluded": {"ko": "{reviewer} x {team} 평가표 v{version}: 코디네이터 {actor}이(가) {time}에 제외했습니다(원장 {seq}번 항목): “{reason}”",
                              "en": "{reviewer} x {team}, sheet v{version}: excluded by coordinator {actor} at {time} (ledger entry {seq}): “{reason}”"},
@@ -241,14 +244,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "v_cannot_tell": {"ko": "판단 불가 (회전·배치를 확인할 수 없음)", "en": "cannot tell (rotation or layout not checkable)"},
     "r_evidence_problems": {"ko": "사용할 수 없었던 증빙 파일", "en": "Evidence files that could not be used"},
     "r_note": {"ko": "참고", "en": "Note"},
-    "fl_noise": {"ko": "{bench}: 목표 {ref}에 못 미쳤지만 {conf} 구간 [{lo}, {hi}]이 목표에 닿음: 잡음일 수 있음",
-                 "en": "{bench}: misses its target {ref} but the {conf} interval [{lo}, {hi}] reaches it: the miss may be noise"},
-    "fl_exact": {"ko": "{bench}: 표준오차나 문항 수가 없어 오차 없는 값으로 처리", "en": "{bench}: no standard error or item count, treated as exact"},
-    "fl_copied": {"ko": "{component} 구성요소가 {reference}에서 {verdict} (파라미터의 {share})", "en": "{component}: {verdict} from {reference} ({share} of parameters)"},
-    "fl_undeclared": {"ko": "신고하지 않은 가중치 사용: {component} ({reference})", "en": "undeclared weights use: {component} ({reference})"},
-    "fl_licence": {"ko": "라이선스 주의 ({kind}): 구성요소 {n}개", "en": "licence flag ({kind}): {n} component(s)"},
-    "fl_tokenizer": {"ko": "토크나이저 어휘가 {reference}와 {share} 겹침 (같은 계열 수준)", "en": "tokenizer shares {share} of the larger vocabulary with {reference} (same-family range)"},
-    "fl_training": {"ko": "학습 로그: {message}", "en": "training log: {message}"},
     "r_users": {"ko": "사용자 평가: 설문 일치도, 쌍대 비교, 비용", "en": "Users: survey agreement, pairwise votes and cost"},
     "r_col_item": {"ko": "설문 항목", "en": "Survey item"},
     "r_col_alpha": {"ko": "크리펜도르프 알파", "en": "Krippendorff's alpha"},
@@ -391,8 +386,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "licflag_unknown_licence": {"ko": "알 수 없는 라이선스", "en": "unknown licence"},
     "licflag_custom_licence": {"ko": "자체 라이선스", "en": "custom licence"},
     "licflag_undeclared_weights": {"ko": "미신고 가중치 사용", "en": "undeclared weights use"},
-    # evidence flags (workbench.core.findings): the English text of the independence flags is signed data
-    # (sheets' evidence.independence.independence_flags) and must not change
+    # evidence flags (workbench.core.findings): the English of the independence flags is what sheets up to
+    # workbench.scoresheet/3 signed (workbench.core.versions compares re-runs of those sheets in it): keep it
     "flag_weights_identical": {"ko": "{component}: {reference}의 가중치와 동일 (파라미터의 {share:.1%})",
                                "en": "{component} identical from {reference} ({share:.1%} of parameters)"},
     "flag_weights_derived": {"ko": "{component}: {reference}에서 파생된 가중치 (파라미터의 {share:.1%})",
@@ -442,11 +437,94 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "en": "{benchmark}: no standard error or item count, treated as exact"},
     "flag_bench_noise": {
         "ko": "{benchmark}: 기준 {reference:.3f}에 못 미치지만 {confidence:.0%} 신뢰구간 [{low:.3f}, {high:.3f}]이 기준에 닿음: 차이가 잡음일 수 있음",
-        "en": "{benchmark}: misses its reference {reference:.3f} but the {confidence:.0%} interval [{low:.3f}, {high:.3f}] reaches it: the miss may be noise"},
+        "en": "{benchmark}: misses its reference {reference:score} but the {confidence:percent} interval [{low:score}, {high:score}] reaches it: the miss may be noise"},
+    # problems that change points (workbench.publish.aggregate.point_problems): signed in the report and the acknowledgement
+    # as codes; the English of these is also how reports signed before codes (workbench.report/2) wrote them
+    "problem_no_benchmark_results": {"ko": "{team}: 벤치마크 결과를 제출하지 않아 벤치마크 점수가 0점입니다",
+                                     "en": "{team}: no benchmark results submitted: benchmark points 0"},
+    "problem_evidence": {"ko": "{team}: {criteria} 점수에 영향을 주는 증거 문제: {problem}",
+                         "en": "{team}: {criteria}: {problem}"},
+    "problem_not_computed": {"ko": "{team}: {criterion} 점수를 계산할 수 없어 0점입니다",
+                             "en": "{team}: {criterion} not computed: scored 0"},
+    "problem_no_user_answers": {"ko": "{team}: 사용자 응답이 없어 사용자 점수가 0점입니다",
+                                "en": "{team}: no user answers: user points 0"},
+    "problem_stale_sheet": {"ko": "{team}: {reviewer} x {team} 평가표 v{version}을(를) 만든 입력이 그 뒤 바뀌었습니다: {files}. "
+                                  "'workbench rerun'으로 새 버전을 만드십시오",
+                            "en": "{team}: {reviewer} x {team}: sheet v{version} was made from {files} since: "
+                                  "'workbench rerun' makes new versions"},
+    "file_changed": {"ko": "{path} (변경됨)", "en": "{path} (changed)"},
+    "file_removed": {"ko": "{path} (삭제됨)", "en": "{path} (removed)"},
+    # an evidence problem's place and what was expected (workbench.core.errors.Problem), around its coded text
+    "problem_where": {"ko": "{where}: {text}", "en": "{where}: {text}"},
+    "problem_expected": {"ko": "{text} (필요한 것: {expected})", "en": "{text}; expected {expected}"},
+    "problem_uncoded": {"ko": "{where}의 증거를 사용할 수 없습니다", "en": "{message}"},
+    # evidence problems with a code (workbench.core.errors.Problem.code)
+    "bench_limit": {"ko": "{benchmark}: --limit 옵션으로 실행되어 {task}의 문항 {original:count}개 중 {effective:count}개만 "
+                          "채점되었습니다. 이 점수는 벤치마크 전체의 점수가 아닙니다",
+                    "en": "{benchmark}: run with --limit: {effective} of {original} items of {task} scored, so the score "
+                          "is not the benchmark's"},
+    "bench_limit_expected": {"ko": "모든 문항을 채점한 실행 (effective = original, --limit 없음)",
+                             "en": "a run over every item (effective = original, no --limit)"},
+    "bench_no_result": {"ko": "{criterion}: {benchmark} 결과가 없어 0점 처리되어 {points:points}점 중 {lost:points}점을 잃었습니다",
+                        "en": "{criterion}: no result for {benchmark}: scored 0, {lost:points} of {points:points} points lost"},
+    "bench_no_result_place": {"ko": "벤치마크 {benchmark}", "en": "benchmark {benchmark}"},
+    "bench_no_result_expected": {"ko": "{benchmark}의 결과 (평가 도구 과제 {tasks})",
+                                 "en": "a result for {benchmark} (harness task {tasks})"},
+    # a dossier's notes (workbench.evidence.dossier.Dossier.notes)
+    "note_no_benchmark_results": {"ko": "벤치마크 결과(benchmark_results)를 제출하지 않아 계산 항목은 0점입니다",
+                                  "en": "no benchmark_results submitted: the computed benchmark criteria score 0"},
+    "note_no_reference_fingerprint": {"ko": "가중치가 제출되었지만 references.yaml에 비교할 지문이 없어 가중치 출처를 계산하지 않았습니다",
+                                      "en": "weights submitted, but references.yaml names no reference fingerprint: "
+                                            "provenance not computed"},
+    # user evidence and cost (workbench.evidence.users, .cost; workbench.publish.aggregate.user_points)
+    "users_item_unanswered": {"ko": "{item}: 응답이 없어 0점입니다", "en": "{item}: no answers, scored 0"},
+    "users_item_blank": {"ko": "{item}: 사용자 {n}명이 응답하지 않았습니다 (평균에서 제외)",
+                         "en": "{item}: {n} user(s) left it blank (not answered, left out of the mean)"},
+    "users_few": {"ko": "사용자가 2명 미만이라 신뢰구간이 의미가 없습니다",
+                  "en": "fewer than 2 users: the interval is not informative"},
+    "users_no_answers": {"ko": "{team}: 사용자 응답이 없어 사용자 점수가 0점입니다", "en": "{team}: no user answers, user points 0"},
+    "votes_not_fitted": {"ko": "쌍대 비교 투표로 강도를 추정하지 못했습니다: {problem}", "en": "votes not fitted: {problem}"},
+    "alpha_undefined_sparse": {"ko": "계산 불가: 한 팀을 2명 이상이 평가하고 두 가지 이상의 값이 있어야 합니다",
+                               "en": "undefined: needs 2+ users rating a team and more than one value used"},
+    "alpha_undefined_no_disagreement": {"ko": "계산 불가: 불일치가 생길 수 없는 자료입니다",
+                                        "en": "undefined: no disagreement possible"},
+    "bt_unbounded": {"ko": "부트스트랩 재표본 {resamples}개 중 {failed}개는 강도가 발산하여 구간 계산에서 제외했습니다",
+                     "en": "{failed} of {resamples} bootstrap resamples left a model unbounded and were not used for "
+                           "the interval"},
+    "cost_undeclared": {"ko": "{team}: 추론 비용을 신고하지 않았습니다", "en": "{team}: no inference cost declared"},
+    "cost_units": {"ko": "추론 비용의 단위가 서로 다릅니다({units}): 비용 대비 점수를 팀끼리 비교할 수 없습니다",
+                   "en": "inference costs are declared in different units ({units}): points per cost are not "
+                         "comparable across teams"},
+    # a team's result (ReportData.scores[].status and status_params): codes, worded here
+    "status_ranked": {"ko": "순위 대상", "en": "ranked"},
+    "status_advances": {"ko": "진출", "en": "advances"},
+    "status_eliminated": {"ko": "탈락", "en": "eliminated"},
+    "status_tie": {"ko": "컷라인 동점: 위원회가 결정", "en": "tie at the cut line: the committee decides"},
+    "status_excluded": {"ko": "제외: {criterion}에서 위원 {n}명 중 {k}명이 제외 의견",
+                        "en": "excluded: {k} of {n} reviewers gave an excluding verdict on {criterion}"},
+    "status_not_selected": {"ko": "선정되지 않음: {criterion}에서 위원 {n}명 중 {k}명만 찬성 (과반 필요)",
+                            "en": "not selected: only {k} of {n} reviewers approved on {criterion} (more than half needed)"},
+    "status_below": {"ko": "기준선 미달: {criterion} 만점의 {got:percent} (필요: {need:percent})",
+                     "en": "below threshold: {criterion} at {got:percent} of its maximum ({need:percent} required)"},
+    "status_incomplete": {"ko": "평가 미완료: 전문가 평가표 {got}/{need}장", "en": "incomplete: {got} of {need} expert sheets"},
+    # a reviewer's gate verdict and their own words (quoted: free text is shown as written)
+    "justification": {"ko": "{reviewer} ({verdict}): “{comment}”", "en": "{reviewer} ({verdict}): “{comment}”"},
 }
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` that also knows the quantities of the precision policy as formats (``{x:score}``)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec in QUANTITIES:
+            return QUANTITIES[format_spec](float(value))
+        return super().format_field(value, format_spec)
+
+
+_FORMAT = _Formatter()
 
 
 def msg(key: str, lang: str = "ko", **params: object) -> str:
     """The message ``key`` in ``lang`` with ``params`` filled in."""
     table = MESSAGES[key]
-    return table.get(lang, table["en"]).format(**params)
+    return _FORMAT.format(table.get(lang, table["en"]), **params)

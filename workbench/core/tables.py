@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .messages import msg
+from .quantities import QUANTITIES, figure
 from .templating import macros
 
 __all__ = ["DASH", "Column", "Table", "number"]
@@ -30,7 +31,8 @@ def _missing(v: Any) -> bool:
 
 def number(v: Any, fmt: str = "g") -> str:
     """``v`` formatted for reading: ``g`` (4 significant digits), ``int`` (thousands separated), ``pct``
-    (one decimal), ``pct0``, ``.Nf`` (N decimals), ``score`` (3 decimals below 10, else 1), ``sci``
+    (one decimal), ``pct0``, ``.Nf`` (N decimals), a quantity of :mod:`workbench.core.quantities` (``score``: a
+    benchmark score at three significant digits, as the report and the console show it), ``sci``
     (``7.56 × 10²³`` for large counts), ``bytes`` (KB/MB/GB); :data:`DASH` when missing."""
     if _missing(v):
         return DASH
@@ -38,8 +40,8 @@ def number(v: Any, fmt: str = "g") -> str:
         return str(v)
     if v == 0:
         v = abs(v)  # never "-0.0"
-    if fmt == "score":
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    if fmt in QUANTITIES:  # the precision policy's quantities (a benchmark score: three significant digits)
+        return figure(fmt, v)
     if fmt == "sci":
         if abs(v) < 1e6:
             return f"{v:,.0f}"

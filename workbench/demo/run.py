@@ -36,7 +36,7 @@ from ..core.signing import generate_keypair, load_private_key, load_public_key, 
 from ..model.round import load_round
 from ..model.rubric import check_files
 from ..publish.aggregate import aggregate_round
-from ..publish.report import write_report
+from ..publish.report import status_text, write_report
 from ..round.checkpoint import add_cosignatures, checkpoint_round, cosign_note, log_key
 from ..round.collect import collect
 from ..round.lifecycle import amend, freeze, init_round
@@ -230,7 +230,7 @@ def run_demo(out: str | Path, echo: Callable[[str], None] | None = None, jobs: i
         rank = "-" if row.rank is None or str(row.rank) == "<NA>" else str(row.rank)
         # the report's precision (one decimal), so the terminal and the published page show the same numbers
         echo(f"  {rank:>2}  {row.team:<14} {row.total:5.1f}  (bench {row.benchmark:4.1f}, expert {row.expert:4.1f}, "
-             f"user {row.user:4.1f})  {row.status}")
+             f"user {row.user:4.1f})  {status_text(row.status, row.status_params)}")
     echo("")
     echo("independence evidence:")
     for d in sorted(agg.dossiers.values(), key=lambda d: d.team):
@@ -319,7 +319,7 @@ def run_rechallenge(out: str | Path, echo: Callable[[str], None] | None = None, 
     kept += _witness(rd, Path(out), keys, echo)
     echo("outcome:")
     for row in agg.scores.sort_values("team").itertuples():
-        echo(f"  {row.team:<14} {row.total:5.1f}  {row.status}")
+        echo(f"  {row.team:<14} {row.total:5.1f}  {status_text(row.status, row.status_params)}")
     selected = agg.scores[agg.scores["status"] == "advances"]["team"].tolist()
     echo(f"selected: {', '.join(selected) if selected else 'none'}")
     _audit_line(rd, echo, kept)

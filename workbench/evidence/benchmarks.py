@@ -52,6 +52,7 @@ from ..core.base import rounded
 from ..core.charts import altair, style
 from ..core.errors import EvidenceError, Problem, RubricError
 from ..core.files import MAX_DOC_BYTES, load_json
+from ..core.findings import Finding
 from ..core.messages import msg
 from ..model.formulas import COMMON_PARAMS, get_formula
 from ..model.scheme import BenchmarkSets, BenchmarkSpec, TaskAlias, load_benchmark_sets
@@ -215,7 +216,8 @@ def parse_harness_results(
                 problems.append(ResultProblem(benchmark=spec.id, problem=Problem(
                     message=f"{spec.id}: run with --limit: {eff} of {orig} items of {sub} scored, so the score "
                             "is not the benchmark's", file=name, place=f"n-samples.{sub}",
-                    expected="a run over every item (effective = original, no --limit)")))
+                    expected="a run over every item (effective = original, no --limit)",
+                    code="bench_limit", params={"benchmark": spec.id, "task": sub, "effective": eff, "original": orig})))
         results.append(BenchmarkResult(team=team, model=model, benchmark=spec.id, metric=key, value=value,
                                        stderr=stderr, n=n, source=f"{source}:{where}"))
     if not results:
@@ -447,7 +449,7 @@ class ComputedPoints(BaseModel):
     method: str
     seed: int
     per_benchmark: tuple[BenchmarkRow, ...]
-    flags: tuple[str, ...]
+    flags: tuple[Finding, ...]  # codes bench_missing, bench_exact, bench_noise (flag_<code> in the catalogue)
 
     def table(self) -> pd.DataFrame:
         """Per-benchmark rows as a DataFrame."""
@@ -464,7 +466,7 @@ class ComputedPoints(BaseModel):
                 {k: (rounded(v, 6) if isinstance(v, float) else v) for k, v in row.model_dump().items()}
                 for row in self.per_benchmark
             ],
-            "flags": list(self.flags),
+            "flags": [f.model_dump(mode="json") for f in self.flags],
         }
 
 
@@ -526,12 +528,12 @@ def compute_points(
 
     mine = {r.benchmark: r for r in results.results if r.team == targets.team}
     lacking = [s.id for s in specs if s.id not in mine]
-    flags: list[str] = []
+    flags: list[Finding] = []
     if lacking and missing == "error":
         raise EvidenceError(f"team {targets.team}: no result for {', '.join(lacking)} "
                             f"(found: {', '.join(sorted(mine)) or 'none'})", place=f"set {params['set']}",
                             expected="a result for every benchmark of the set: " + ", ".join(s.id for s in specs))
-    flags += [f"{b}: no result submitted, scored 0" for b in lacking]
+    flags += [Finding(code="bench_missing", params={"benchmark": b}) for b in lacking]
 
     k = len(specs)
     present = np.array([s.id in mine for s in specs])
@@ -542,7 +544,7 @@ def compute_points(
     se, se_source = _standard_errors(specs, mine)
     for s, src in zip(specs, se_source, strict=True):
         if src == "none":
-            flags.append(f"{s.id}: no standard error or item count, treated as exact")
+            flags.append(Finding(code="bench_exact", params={"benchmark": s.id}))
     lo_range = np.array([-np.inf if s.min is None else s.min for s in specs])
     hi_range = np.array([np.inf if s.max is None else s.max for s in specs])
 
@@ -578,8 +580,9 @@ def compute_points(
             met = bool(score[i] >= reference[i] if higher[i] else score[i] <= reference[i])
             within = not met and se[i] > 0 and (hi >= reference[i] if higher[i] else lo <= reference[i])
             if within:
-                flags.append(f"{s.id}: misses its reference {reference[i]:.4g} but the {confidence:.0%} interval "
-                             f"[{lo:.4g}, {hi:.4g}] reaches it: the miss may be noise")
+                flags.append(Finding(code="bench_noise", params={
+                    "benchmark": s.id, "reference": rounded(float(reference[i]), 6), "confidence": confidence,
+                    "low": rounded(lo, 6), "high": rounded(hi, 6)}))
         rows.append(BenchmarkRow(
             benchmark=s.id, name_ko=s.name_ko, name_en=s.name_en, metric=s.metric if r is None else r.metric,
             higher_is_better=s.higher_is_better,

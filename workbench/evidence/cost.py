@@ -31,6 +31,7 @@ from ..core.base import Model
 from ..core.charts import altair, style
 from ..core.errors import EvidenceError
 from ..core.files import line_for, load_json, load_yaml
+from ..core.findings import Finding
 from ..core.messages import msg
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class CostEfficiency(BaseModel):
 
     points_label: str
     rows: tuple[CostRow, ...]
-    flags: tuple[str, ...]
+    flags: tuple[Finding, ...]  # codes cost_*
 
     def table(self) -> pd.DataFrame:
         """One row per team."""
@@ -124,7 +125,7 @@ class CostEfficiency(BaseModel):
             "points_label": self.points_label,
             "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.model_dump().items()}
                      for r in self.rows],
-            "flags": list(self.flags),
+            "flags": [f.model_dump(mode="json") for f in self.flags],
         }
 
 
@@ -156,11 +157,10 @@ def cost_efficiency(
                             total_billions=c.total_parameters / 1e9, points_per_billion_active=pts / active,
                             inference_cost=cost.value if cost else None, cost_unit=cost.unit if cost else None,
                             points_per_cost=pts / cost.value if cost else None))
-    flags = [f"{r.team}: no inference cost declared" for r in rows if r.inference_cost is None]
+    flags = [Finding(code="cost_undeclared", params={"team": r.team}) for r in rows if r.inference_cost is None]
     units = sorted({r.cost_unit for r in rows if r.cost_unit})
     if len(units) > 1:
-        flags.append(f"inference costs are declared in different units ({'; '.join(units)}): "
-                     "points per cost are not comparable across teams")
+        flags.append(Finding(code="cost_units", params={"units": units}))
     return CostEfficiency(points_label=points_label, rows=tuple(rows), flags=tuple(flags))
 
 

@@ -200,7 +200,7 @@ class Dossier:
     inputs: tuple[InputFile, ...] = ()
     problems: tuple[Problem, ...] = ()
     point_problems: tuple[PointProblem, ...] = ()  # the problems above that change points, with their criteria
-    notes: tuple[str, ...] = ()
+    notes: tuple[Finding, ...] = ()  # what the reviewer should know besides (codes note_*)
 
     def summary(self) -> dict[str, Any]:
         """The ``evidence`` block of a score sheet: JSON-able, deterministic, one key per part present."""
@@ -215,10 +215,10 @@ class Dossier:
                           ("licences", self.licences), ("weights", self.provenance)):
             if part is not None:
                 out[key] = part.to_summary()
-        out["independence_flags"] = self.independence_flags()
+        out["independence_flags"] = [f.model_dump(mode="json") for f in self.independence_findings()]
         out["problems"] = [p.model_dump(mode="json") for p in self.problems]
         out["point_problems"] = [p.model_dump(mode="json") for p in self.point_problems]
-        out["notes"] = list(self.notes)
+        out["notes"] = [n.model_dump(mode="json") for n in self.notes]
         return out
 
     def computed(self) -> dict[str, ComputedValue]:
@@ -254,8 +254,8 @@ class Dossier:
         return out
 
     def independence_flags(self) -> list[str]:
-        """What the independence evidence flags, one short English line each (empty: nothing flagged). Signed
-        sheets record these lines; :meth:`independence_findings` words them in either language."""
+        """What the independence evidence flags, one short English line each (empty: nothing flagged), for the
+        console. Signed sheets record :meth:`independence_findings` (codes), worded in either language."""
         return [f.text("en") for f in self.independence_findings()]
 
     def independence_line(self) -> str:
@@ -377,7 +377,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     base = r.path / "evidence" / team.id
     computed = _computed_criteria(r)
     parts: dict[str, Any] = {}
-    notes: list[str] = []
+    notes: list[Finding] = []
     paths: dict[str, Path] = {}
     for key, text in sorted(team.evidence.items()):
         with c.part(computed if key == "benchmark_results" else ()):
@@ -400,7 +400,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
             parts["points"] = _points(r, team, parts["results"], refs.frontier, seed, c,
                                       c.rel(paths["benchmark_results"]))
     elif computed and "benchmark_results" not in team.evidence:
-        notes.append("no benchmark_results submitted: the computed benchmark criteria score 0")
+        notes.append(Finding(code="note_no_benchmark_results", params={}))
     if "model_card" in paths:
         with c.part():
             parts["cost"] = load_model_cost(paths["model_card"], team.id)
@@ -423,8 +423,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
                                               [load_config(ref_dir / x.config, name=x.name) for x in with_cfg])
     if "weights" in paths:
         if not with_fp:
-            notes.append("weights submitted, but references.yaml names no reference fingerprint: "
-                         "provenance not computed")
+            notes.append(Finding(code="note_no_reference_fingerprint", params={}))
         with c.part():
             candidate = load_model_or_fingerprint(paths["weights"], executor="serial")
             references = [read_fingerprint(ref_dir / x.fingerprint) for x in with_fp]
@@ -479,11 +478,15 @@ def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None
         for row in rows:
             if row.score is None:  # partial credit: this benchmark's share of the set is lost, the rest counts
                 spec = by_id[row.benchmark]
+                tasks = " or ".join(k.task for k in spec.task_keys())
                 c.add(Problem(message=f"{crit.id}: no result for {row.benchmark}: scored 0, "
                                       f"{crit.points / len(rows):.4g} of {crit.points:g} points lost",
                               file=source, place=f"benchmark {row.benchmark}",
-                              expected=f"a result for {row.benchmark} (harness task "
-                                       + " or ".join(k.task for k in spec.task_keys()) + ")"), (crit.id,))
+                              expected=f"a result for {row.benchmark} (harness task {tasks})",
+                              code="bench_no_result", params={"criterion": crit.id, "benchmark": row.benchmark,
+                                                              "lost": crit.points / len(rows), "points": crit.points,
+                                                              "tasks": [k.task for k in spec.task_keys()]}),
+                      (crit.id,))
     # a --limit run changes what a score means: a problem of every criterion whose set holds the benchmark
     for rp in results.problems:
         concerned = tuple(cid for cid, cp in out.items() if any(row.benchmark == rp.benchmark for row in cp.per_benchmark))

@@ -46,6 +46,7 @@ from scipy.special import expit
 
 from ..core.charts import altair, style
 from ..core.errors import EvidenceError
+from ..core.findings import Finding
 from ..core.messages import msg
 from ._csv import MAX_CSV_BYTES, read_csv, require_filled, to_numbers
 
@@ -175,7 +176,7 @@ class TeamUserPoints(BaseModel):
     ci_low: float
     ci_high: float
     items: tuple[ItemRow, ...]
-    flags: tuple[str, ...]
+    flags: tuple[Finding, ...]  # codes users_* (the catalogue words them)
 
     def to_summary(self) -> dict[str, Any]:
         """JSON-able summary of this team's user points."""
@@ -184,7 +185,7 @@ class TeamUserPoints(BaseModel):
             "ci_low": _r(self.ci_low), "ci_high": _r(self.ci_high),
             "items": [{k: (_r(v) if isinstance(v, float) else v) for k, v in row.model_dump().items()}
                       for row in self.items],
-            "flags": list(self.flags),
+            "flags": [f.model_dump(mode="json") for f in self.flags],
         }
 
 
@@ -197,7 +198,7 @@ class ItemAgreement(BaseModel):
     alpha: float | None
     users: int
     teams: int
-    note: str = ""
+    note: Finding | None = None  # why alpha is undefined (codes alpha_undefined_*)
 
 
 class SurveyPoints(BaseModel):
@@ -231,7 +232,8 @@ class SurveyPoints(BaseModel):
         teams = [self.team(team)] if team is not None else list(self.teams)
         return {
             "teams": [t.to_summary() for t in teams],
-            "agreement": [{"item": a.item, "alpha": _r(a.alpha), "users": a.users, "teams": a.teams, "note": a.note}
+            "agreement": [{"item": a.item, "alpha": _r(a.alpha), "users": a.users, "teams": a.teams,
+                           "note": a.note.model_dump(mode="json") if a.note else None}
                           for a in self.agreement],
             "fraction": {item: {str(k): v for k, v in sorted(f.items())} for item, f in sorted(self.fraction.items())},
             "confidence": self.confidence, "resamples": self.resamples, "seed": self.seed, "method": self.method,
@@ -292,9 +294,9 @@ def survey_points(
             answered = int(np.sum(~np.isnan(levels[:, j])))
             not_answered = int(np.sum((sub["item"] == item) & sub["value"].isna()))
             if answered == 0:
-                flags.append(f"{item}: no answers, scored 0")
+                flags.append(Finding(code="users_item_unanswered", params={"item": item}))
             if not_answered:
-                flags.append(f"{item}: {not_answered} user(s) left it blank (not answered, left out of the mean)")
+                flags.append(Finding(code="users_item_blank", params={"item": item, "n": not_answered}))
             lo, hi = (np.nanquantile(boot_level[:, j], [alpha, 1 - alpha]) if answered else (np.nan, np.nan))
             plo, phi = np.quantile(boot_pts[:, j], [alpha, 1 - alpha])
             rows.append(ItemRow(item=item, answers=answered, not_answered=not_answered,
@@ -302,7 +304,7 @@ def survey_points(
                                 points=float(pts[j]), max_points=float(weights[j]),
                                 points_low=float(plo), points_high=float(phi)))
         if n_users < 2:
-            flags.append("fewer than 2 users: the interval is not informative")
+            flags.append(Finding(code="users_few", params={}))
         ci = np.quantile(total, [alpha, 1 - alpha])
         teams.append(TeamUserPoints(team=str(team), users=n_users, points=float(pts.sum()),
                                     max_points=float(weights.sum()), ci_low=float(ci[0]), ci_high=float(ci[1]),
@@ -323,12 +325,13 @@ def _agreement(survey: Survey, items: Sequence[str]) -> tuple[ItemAgreement, ...
         rated = np.sum(~np.isnan(data), axis=0)
         if users < 2 or np.sum(rated >= 2) < 1 or len(np.unique(data[~np.isnan(data)])) < 2:
             out.append(ItemAgreement(item=item, alpha=None, users=users, teams=teams,
-                                     note="undefined: needs 2+ users rating a team and more than one value used"))
+                                     note=Finding(code="alpha_undefined_sparse", params={})))
             continue
         a = krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal",
                                value_domain=np.asarray(survey.levels, dtype=float))
         out.append(ItemAgreement(item=item, alpha=float(a) if math.isfinite(a) else None, users=users, teams=teams,
-                                 note="" if math.isfinite(a) else "undefined: no disagreement possible"))
+                                 note=None if math.isfinite(a) else Finding(code="alpha_undefined_no_disagreement",
+                                                                            params={})))
     return tuple(out)
 
 
@@ -412,7 +415,7 @@ class BradleyTerry(BaseModel):
     failed_resamples: int
     seed: int
     method: str
-    flags: tuple[str, ...]
+    flags: tuple[Finding, ...]  # code bt_unbounded
 
     def table(self) -> pd.DataFrame:
         """One row per model, strongest first."""
@@ -425,7 +428,7 @@ class BradleyTerry(BaseModel):
                           for s in self.strengths],
             "anchor": self.anchor, "votes": self.votes, "confidence": self.confidence,
             "resamples": self.resamples, "failed_resamples": self.failed_resamples, "seed": self.seed,
-            "method": self.method, "flags": list(self.flags),
+            "method": self.method, "flags": [f.model_dump(mode="json") for f in self.flags],
         }
 
 
@@ -628,8 +631,7 @@ def bradley_terry_counts(
         key=lambda s: (-s.strength, s.model))
     flags = []
     if failed:
-        flags.append(f"{failed} of {resamples} bootstrap resamples left a model unbounded and were not used "
-                     "for the interval")
+        flags.append(Finding(code="bt_unbounded", params={"failed": failed, "resamples": resamples}))
     method = (f"Bradley-Terry MLE (Newton, ties = half a win each), {'anchor ' + anchor if anchor else 'mean 0'}; "
               f"bootstrap over votes (multinomial), {resamples} resamples, seed {seed}, "
               f"{confidence:.0%} percentile interval")

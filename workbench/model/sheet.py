@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .. import __version__
 from ..core.base import ID_PATTERN, Hex64, Id, Model, pydantic_problems, rounded, unsafe_chars, utc_now
 from ..core.errors import SheetError, WorkbenchError
 from ..core.files import canonical_json, is_contained_relpath, parse_json, sha256_file
 from ..core.messages import msg
+from ..core.versions import schema_of, upgrade
 from .rubric import AnchoredScale, ComputedScale, GateScale, Rubric
 
 __all__ = [
@@ -51,7 +52,7 @@ __all__ = [
     "validate_sheet",
 ]
 
-SCHEMA = "workbench.scoresheet/3"
+SCHEMA = "workbench.scoresheet/4"  # /4: evidence problems carry their code; older sheets are read by versions.upgrade
 MAX_SHEET_BYTES = 8 * 1024 * 1024
 Scalar = str | int | float | bool | None
 
@@ -130,7 +131,7 @@ class ScoreSheet(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
-    schema_: Literal["workbench.scoresheet/3"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["workbench.scoresheet/4"] = Field(SCHEMA, alias="schema")
     round_id: Annotated[str, Field(min_length=1, max_length=100)]
     team_id: Id
     reviewer: Reviewer
@@ -164,6 +165,14 @@ class ScoreSheet(Model):
                 raise ValueError(f"two votes on prompt {v.prompt_id} against {v.opponent}")
             seen.add((v.prompt_id, v.opponent))
         return self
+
+    # the version of the file it was read from (an older one was upgraded on read): what it is compared with
+    _read_from: int = PrivateAttr(default=4)
+
+    @property
+    def read_from(self) -> int:
+        """The ``workbench.scoresheet/<n>`` version of the file this sheet was read from (today's when built)."""
+        return self._read_from
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (with ``schema`` as the key)."""
@@ -352,9 +361,15 @@ def parse_sheet(data: bytes | str | dict[str, Any], name: str = "<sheet>") -> Sc
     if not isinstance(data, dict):
         raise SheetError("sheet is not a JSON object", file=name, expected="an object with schema, round_id, ...")
     try:
-        return ScoreSheet.model_validate(data)
+        # a sheet of an earlier release reads in today's shape (after its signature was checked on its bytes)
+        version = schema_of(data, "scoresheet", name)
+        sheet = ScoreSheet.model_validate(upgrade(data, "scoresheet", name))
+    except WorkbenchError as e:
+        raise SheetError(e.message, file=name, place=e.place, expected=e.expected) from None
     except pydantic.ValidationError as e:
         raise _from_pydantic(e, name) from None
+    sheet._read_from = version
+    return sheet
 
 
 # ---------------------------------------------------------------- file names

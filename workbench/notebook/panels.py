@@ -21,7 +21,7 @@ from typing import Any
 from IPython.display import HTML
 
 from ..core.charts import PendingChart
-from ..core.findings import Finding
+from ..core.findings import Finding, problem_text
 from ..core.messages import msg
 from ..core.tables import Column, Table, number
 from ..core.templating import macros
@@ -132,7 +132,9 @@ def _problems(ctx: ReviewContext) -> list[Any]:
     d = ctx.dossier
     if d is None or not d.problems:
         return []
-    return [HTML(_html().problems(ctx.t("evidence_problems"), [str(p) for p in d.problems]))]
+    # a coded problem in the reviewer's language; a parser's message as it is (the reviewer needs its detail)
+    return [HTML(_html().problems(ctx.t("evidence_problems"), [problem_text(p.model_dump(mode="json"), ctx.lang)
+                                                              if p.code else str(p) for p in d.problems]))]
 
 
 def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
@@ -144,19 +146,11 @@ def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
 
 
 def benchmark_findings(cp: ComputedPoints, lang: str) -> list[Finding]:
-    """What one criterion's benchmark rows flag (the same facts as ``cp.flags``, as codes)."""
-    out = []
-    for r in cp.per_benchmark:
-        name = r.name_ko if lang == "ko" else r.name_en
-        if r.score is None:
-            out.append(Finding(code="bench_missing", params={"benchmark": name}))
-        elif r.se_source == "none":
-            out.append(Finding(code="bench_exact", params={"benchmark": name}))
-        if r.within_noise:
-            out.append(Finding(code="bench_noise", params={"benchmark": name, "reference": r.reference,
-                                                           "confidence": cp.confidence, "low": r.ci_low,
-                                                           "high": r.ci_high}))
-    return out
+    """What one criterion's benchmark rows flag (``cp.flags``), with each benchmark named in ``lang``."""
+    names = {r.benchmark: r.name_ko if lang == "ko" else r.name_en for r in cp.per_benchmark}
+    return [f.model_copy(update={"params": {**f.params, "benchmark": names.get(f.params["benchmark"],
+                                                                                f.params["benchmark"])}})
+            for f in cp.flags]
 
 
 def _interval(low: float | None, high: float | None, fmt: str = "g") -> str | None:

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..core.base import require_safe_text
 from ..core.errors import EvidenceError, RoundError
 from ..core.files import canonical_json, sha256_bytes, sha256_file
+from ..core.findings import Finding
+from ..core.versions import problem_line_v2, schema_name
 from ..evidence.cost import CostEfficiency, cost_efficiency
 from ..evidence.dossier import Dossier, build_dossier
 from ..evidence.users import BradleyTerry, SurveyPoints, bradley_terry, survey_points
@@ -55,7 +57,7 @@ from .stats import (
 )
 
 __all__ = [
-    "REPORT_SCHEMA_VERSION",
+    "REPORT_SCHEMA",
     "Acknowledgement",
     "Aggregate",
     "GateRow",
@@ -96,7 +98,7 @@ class UserPoints:
     points: dict[str, dict[str, float]]
     survey: SurveyPoints
     strengths: BradleyTerry | None
-    flags: tuple[str, ...] = ()
+    flags: tuple[Finding, ...] = ()  # codes users_no_answers, votes_not_fitted
     source: UserSource | None = None
     unanswered: tuple[str, ...] = ()  # teams without any user answer (scored 0)
 
@@ -112,7 +114,8 @@ class UserPoints:
     def to_summary(self) -> dict[str, Any]:
         """JSON-able: where the inputs came from, survey points and agreement, strengths, flags."""
         return {"source": self.source.model_dump(mode="json") if self.source else None, "survey": self.survey.to_summary(),
-                "strengths": self.strengths.to_summary() if self.strengths else None, "flags": list(self.flags)}
+                "strengths": self.strengths.to_summary() if self.strengths else None,
+                "flags": [f.model_dump(mode="json") for f in self.flags]}
 
 
 def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed: int = 0) -> UserPoints:
@@ -134,7 +137,7 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
                            seed=seed)
     by_team = {t.team: t for t in scored.teams}
     unanswered = tuple(sorted(teams - set(by_team)))
-    flags = [f"{t}: no user answers, user points 0" for t in unanswered]
+    flags = [Finding(code="users_no_answers", params={"team": t}) for t in unanswered]
     points = {t: ({row.item: row.points for row in by_team[t].items} if t in by_team else dict.fromkeys(sorted(items), 0.0))
               for t in sorted(teams)}
     strengths = None
@@ -142,14 +145,14 @@ def user_points(r: Round, sheets: Mapping[tuple[str, str], ScoreSheet], *, seed:
         try:
             strengths = bradley_terry(inputs.votes, seed=seed)
         except EvidenceError as e:
-            flags.append(f"votes not fitted: {e.message}")
+            flags.append(Finding(code="votes_not_fitted", params={"problem": e.problem().model_dump(mode="json")}))
     return UserPoints(points=points, survey=scored, strengths=strengths, flags=tuple(flags), source=inputs.source,
                       unanswered=unanswered)
 
 
 # ---------------------------------------------------------------- the report's data
 
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA = schema_name("report")  # workbench.report/3; /2 reports are read by workbench.core.versions
 
 
 def _plain(v: Any) -> Any:
@@ -162,7 +165,9 @@ def _plain(v: Any) -> Any:
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # the report's format is named by its "schema" field (the convention of workbench.core.versions) in every dump
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True,
+                              serialize_by_alias=True)
 
 
 class _Row(_Data):
@@ -191,7 +196,8 @@ class ScoreRow(_Row):
     frontier_index: float
     diffusion_index: float
     joined_by_amendment: bool
-    status: str
+    status: str  # a code (status_<code> in the catalogue): ranked, advances, eliminated, tie, excluded, ...
+    status_params: dict[str, Any] = Field(default_factory=dict)  # the values its wording uses
     rank: int | None
     votes: int
     bt_strength: float | None
@@ -221,8 +227,17 @@ class OutlierRow(_Row):
     outlier: bool
 
 
+class Justification(_Data):
+    """A reviewer's verdict on a gate and their own words for it (shown as written)."""
+
+    reviewer: str
+    verdict: str
+    comment: str
+
+
 class GateRow(_Row):
-    """One (team, gate criterion): the rule, verdict counts, the excluding ones, the justifications, the decision."""
+    """One (team, gate criterion): the rule, verdict counts, the excluding ones, the justifications, whether the
+    gate excludes the team."""
 
     team: str
     criterion: str
@@ -230,9 +245,8 @@ class GateRow(_Row):
     n: int
     counts: dict[str, int]
     excluding: int
-    justifications: list[str]
+    justifications: list[Justification | str]  # text: as reports before workbench.report/3 signed it
     excluded: bool
-    decision: str
 
 
 class VoteRow(_Row):
@@ -258,7 +272,7 @@ class Acknowledgement(_Data):
     time: str
     actor: str
     reason: str
-    problems: list[str]
+    problems: list[Finding | str]  # text: a report signed before codes (workbench.report/2), read as signed
 
 
 class ReportData(_Data):
@@ -270,7 +284,7 @@ class ReportData(_Data):
     and ``acknowledged`` the coordinator's acknowledgement of exactly those problems (None when there are none).
     """
 
-    schema_version: Literal[2] = REPORT_SCHEMA_VERSION
+    schema_: Literal["workbench.report/3"] = Field(REPORT_SCHEMA, alias="schema")
     round_id: str
     frozen_version: int
     rules: dict[str, Any]
@@ -284,7 +298,7 @@ class ReportData(_Data):
     cost_efficiency: dict[str, Any] | None
     unused_sheets: list[UnusedSheet]
     amendments: list[dict[str, Any]]
-    problems: list[str]
+    problems: list[Finding | str]  # text: as above
     acknowledged: Acknowledgement | None
     # accepted sheets taken out afterwards (withdrawn by their reviewer, excluded by a coordinator): who and why
     exclusions: list[Exclusion] = Field(default_factory=list)
@@ -321,7 +335,7 @@ class Aggregate:
     unused: list[CollectResult] = field(default_factory=list)
     amendments: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
     acknowledged: Acknowledgement | None = None
     exclusions: list[Exclusion] = field(default_factory=list)
 
@@ -357,8 +371,9 @@ def _points_of(sheet: ScoreSheet, rubric: Rubric) -> dict[str, float]:
 
 
 def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints | None,
-                   stale: Sequence[StaleSheet] = ()) -> list[str]:
-    """Every problem that changes a team's points from what the rules intend, one line each, sorted.
+                   stale: Sequence[StaleSheet] = ()) -> list[Finding]:
+    """Every problem that changes a team's points from what the rules intend, as codes with parameters
+    (``problem_*`` of the catalogue), sorted by their English line (the order reports always had).
 
     Benchmark part (when it has points): a team that submitted no results, and each of its dossier's
     :attr:`~workbench.evidence.dossier.Dossier.point_problems` (an unreadable or partial results file, a missing
@@ -366,29 +381,39 @@ def point_problems(r: Round, dossiers: Mapping[str, Dossier], user: UserPoints |
     accepted sheet made from inputs that changed since (``stale``, see :mod:`workbench.run.refresh`). A report is
     signed on top of these only with the coordinator's acknowledgement (:func:`acknowledge`).
     """
-    out: list[str] = []
+    out: list[Finding] = []
     if r.rules.uses("benchmark"):
         want = [c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale)]
         for t in r.teams.teams:
             d = dossiers[t.id]
             results = t.evidence.get("benchmark_results")
             if results is None:
-                out.append(f"{t.id}: no benchmark results submitted: benchmark points 0")
+                out.append(Finding(code="problem_no_benchmark_results", params={"team": t.id}))
                 continue
-            out += [f"{t.id}: {', '.join(p.criteria)}: {p.problem}" for p in d.point_problems]
+            out += [Finding(code="problem_evidence", params={"team": t.id, "criteria": list(p.criteria),
+                                                             "problem": p.problem.model_dump(mode="json")})
+                    for p in d.point_problems]
             flagged = {c for p in d.point_problems for c in p.criteria}
-            out += [f"{t.id}: {cid} not computed: scored 0" for cid in want if cid not in d.points and cid not in flagged]
+            out += [Finding(code="problem_not_computed", params={"team": t.id, "criterion": cid})
+                    for cid in want if cid not in d.points and cid not in flagged]
     if user is not None and r.rules.uses("user"):
-        out += [f"{t}: no user answers: user points 0" for t in user.unanswered]
-    out += [f"{s.team}: {s.line()} since: 'workbench rerun' makes new versions" for s in stale]
-    return sorted(dict.fromkeys(out))
+        out += [Finding(code="problem_no_user_answers", params={"team": t}) for t in user.unanswered]
+    out += [Finding(code="problem_stale_sheet", params={
+        "team": s.team, "reviewer": s.reviewer, "version": s.version,
+        "files": [{"path": p, "state": "removed" if now is None else "changed"} for p, (_, now) in sorted(s.changed.items())]})
+        for s in stale]
+    unique = {canonical_json(f.model_dump(mode="json")): f for f in out}
+    return sorted(unique.values(), key=lambda f: (problem_line_v2(f.model_dump(mode="json")), canonical_json(f.params)))
 
 
-def _acknowledged(r: Round, problems: list[str]) -> Acknowledgement | None:
+def _acknowledged(r: Round, problems: list[Finding]) -> Acknowledgement | None:
     """The latest acknowledgement of exactly ``problems`` by a coordinator (None when there is none): an
-    acknowledge entry signed by anyone else counts for nothing (:mod:`workbench.round.authority`)."""
+    acknowledge entry signed by anyone else counts for nothing (:mod:`workbench.round.authority`). An entry written
+    before codes (its problems English lines) acknowledges the problems whose lines those were."""
+    data = [f.model_dump(mode="json") for f in problems]
+    lines = [problem_line_v2(d) for d in data]
     for e in reversed(authority.replay(r.path).of_type("acknowledge")):
-        if e.data.get("problems") == problems:
+        if e.data.get("problems") in (data, lines):
             return Acknowledgement(seq=e.seq, time=e.time, actor=e.actor, reason=str(e.data.get("reason", "")),
                                    problems=problems)
     return None
@@ -405,9 +430,10 @@ def acknowledge(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str, re
     require_safe_text(reason, "--acknowledge")
     if not agg.problems:
         raise RoundError("there is nothing to acknowledge: no problem changes points", file=r.path)
+    data = [f.model_dump(mode="json") for f in agg.problems]
     e = ledger.append(r.ledger_path, actor=actor, key=key, type="acknowledge",
-                      payload_sha256=sha256_bytes(canonical_json(agg.problems)),
-                      data={"problems": agg.problems, "reason": reason.strip()})
+                      payload_sha256=sha256_bytes(canonical_json(data)),
+                      data={"problems": data, "reason": reason.strip()})
     return Acknowledgement(seq=e.seq, time=e.time, actor=e.actor, reason=reason.strip(), problems=agg.problems)
 
 
@@ -464,8 +490,10 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                 for cid, j in s.judgments.items() if cid in excluding and j.verdict]
     gates = gate_decisions(verdicts, excluding, {g.criterion: g.rule for g in rules.gates},
                            sorted(t.id for t in r.teams.teams))
-    gate_reason = {row.team: f"{'not selected' if row.rule == 'majority_approve' else 'excluded by gate'} "
-                             f"({row.criterion}: {row.decision})"
+    # a team's status: a code and the values its wording uses (the first excluding gate, threshold)
+    gate_status = {row.team: ("not_selected" if row.rule == "majority_approve" else "excluded",
+                              {"criterion": row.criterion, "n": int(row.n),
+                               "k": int(row.n - row.excluding if row.rule == "majority_approve" else row.excluding)})
                    for row in gates[gates["excluded"]].itertuples()}
 
     rows = []
@@ -476,17 +504,17 @@ def aggregate_round(r: Round, *, dossiers: Mapping[str, Dossier] | None = None, 
                     for cid, g in crit[crit["team"] == t.id].groupby("criterion", sort=True)}
         pts = {**bench[t.id], **per_crit, **users[t.id]}
         b_pts, u_pts = sum(bench[t.id].values()), sum(users[t.id].values())
-        below = [f"below threshold ({th.criterion}: {pts.get(th.criterion, 0.0) / max_points[th.criterion]:.0%} of its "
-                 f"maximum, {th.min_share:.0%} required)" for th in rules.thresholds
+        below = [("below", {"criterion": th.criterion, "got": pts.get(th.criterion, 0.0) / max_points[th.criterion],
+                            "need": th.min_share}) for th in rules.thresholds
                  if pts.get(th.criterion, 0.0) < th.min_share * max_points[th.criterion] - 1e-9]
-        status = (gate_reason[t.id] if t.id in gate_reason else below[0] if below
-                  else f"incomplete ({len(mine)} of {agg.min_reviewers} expert sheets)"
-                  if rules.uses("expert") and len(mine) < agg.min_reviewers else "ranked")
+        status, status_params = (gate_status[t.id] if t.id in gate_status else below[0] if below
+                                 else ("incomplete", {"got": len(mine), "need": agg.min_reviewers})
+                                 if rules.uses("expert") and len(mine) < agg.min_reviewers else ("ranked", {}))
         rows.append({"team": t.id, "name": t.name, "benchmark": round(b_pts, 4), "expert": round(e_pts, 4),
                      "user": round(u_pts, 4), "total": round(b_pts + e_pts + u_pts, 4), "n_expert_sheets": len(mine),
                      "frontier_index": round(composite_index(pts, max_points, rules.indices.frontier), 2),
                      "diffusion_index": round(composite_index(pts, max_points, rules.indices.diffusion), 2),
-                     "joined_by_amendment": t.joined_by_amendment, "status": status})
+                     "joined_by_amendment": t.joined_by_amendment, "status": status, "status_params": status_params})
     scores = pd.DataFrame(rows)
     scores = rank_teams(scores, rules.cut, rules.tie_break).merge(votes, on="team", how="left")
 

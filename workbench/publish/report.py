@@ -34,10 +34,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .. import __version__
 from ..core.base import shown
 from ..core.charts import altair, style, to_svg
-from ..core.errors import Problem, RoundError
+from ..core.errors import RoundError
 from ..core.files import atomic_write_bytes, canonical_json, sha256_bytes
+from ..core.findings import Finding
+from ..core.messages import MESSAGES
 from ..core.signing import REPORT_TYPE, envelope_bytes, key_id, sign_payload
 from ..core.templating import render
+from ..core.versions import status_v2
 from ..evidence.cost import cost_chart
 from ..evidence.users import strengths_chart
 from ..model.round import Round, require_coordinator
@@ -186,12 +189,22 @@ def benchmark_chart(agg: Aggregate, w: Wording) -> alt.ConcatChart | None:
     return _panels(charts, w.t("r_bench_chart"))
 
 
+def status_text(status: str, params: Mapping[str, object] | None, lang: str = "en") -> str:
+    """A team's status (a code and its values) in words (``lang``); a status signed as text is shown as it is."""
+    if f"status_{status}" not in MESSAGES:
+        return status
+    return Finding(code=f"status_{status}", params=dict(params or {})).text(lang)
+
+
 def scores_csv(agg: Aggregate, *, team_order: bool = False) -> str:
     """The score table as CSV text (UTF-8, '\\n' line ends, stable column order), its figures at the report's
     rounding (:data:`SHOWN_COLS`; the signed report keeps full precision), in rank order as the report lists
     the teams (unranked ones last). ``team_order``: by team id, as reports signed before 2026-12-04 wrote it
     (the audit recomputes either)."""
     table = agg.scores[SCORE_COLS].copy()
+    # each status in English words; as reports signed before 2026-12-04 wrote it with team_order
+    table["status"] = [status_v2(s, p) if team_order else status_text(s, p)
+                       for s, p in zip(agg.scores["status"], agg.scores["status_params"], strict=True)]
     if not team_order:
         table = table.sort_values(["rank", "team"], na_position="last", kind="stable")
     for col, digits in SHOWN_COLS.items():
@@ -203,11 +216,12 @@ def ranking_text(agg: Aggregate) -> str:
     """The ranking as a terminal reads it: rank order (unranked teams last), the report's figures at its rounding
     (:data:`SHOWN_COLS`), an empty cell as "-" (never NaN), columns aligned; what ``workbench aggregate`` prints."""
     cols = ["rank", "team", "benchmark", "expert", "user", "total", "status"]
-    rows = sorted(agg.scores[cols].to_dict("records"),
+    rows = sorted(agg.scores[[*cols, "status_params"]].to_dict("records"),
                   key=lambda r: (pd.isna(r["rank"]), 0 if pd.isna(r["rank"]) else r["rank"], r["team"]))
     cells = [cols] + [["-" if pd.isna(r["rank"]) else str(int(r["rank"])), r["team"],
                        *(shown(None if pd.isna(r[c]) else float(r[c]), SHOWN_COLS[c]) or "-"
-                         for c in ("benchmark", "expert", "user", "total")), str(r["status"])] for r in rows]
+                         for c in ("benchmark", "expert", "user", "total")), status_text(r["status"], r["status_params"])]
+             for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cols) - 1)]
     numeric = {0, 2, 3, 4, 5}
     return "\n".join("  ".join([*(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i])
@@ -231,12 +245,7 @@ def render_html(agg: Aggregate, rubrics: Mapping[str, Rubric], lang: str = "ko",
     ranking = sorted(s["scores"], key=lambda row: (row["rank"] is None, row["rank"] or 0, -row["total"], row["team"]))
     return render("report.html.j2", s=s, w=w, lang=lang, charts=charts, version=__version__, ranking=ranking,
                   names={row["team"]: row["name"] for row in s["scores"]}, other=PAGES["en" if lang == "ko" else "ko"],
-                  rules_hash=sha256_bytes(canonical_json(s["rules"])), problem=_problem_line, signer_key_id=signer_key_id)
-
-
-def _problem_line(p: dict) -> str:
-    """A dossier problem of the report's evidence (JSON data) as its one line."""
-    return str(Problem.model_validate(p))
+                  rules_hash=sha256_bytes(canonical_json(s["rules"])), signer_key_id=signer_key_id)
 
 
 def report_payload(agg: Aggregate, files: dict[str, str], ledger_size: int, ledger_head: str) -> bytes:
@@ -260,7 +269,7 @@ def write_report(r: Round, agg: Aggregate, key: Ed25519PrivateKey, actor: str) -
     require_coordinator(r, actor, key)
     if agg.problems and agg.acknowledged is None:
         # a signed report is a promise: never on top of a problem nobody answered for
-        lines = "\n".join(f"  {p}" for p in agg.problems)
+        lines = "\n".join(f"  {p.text('en') if not isinstance(p, str) else p}" for p in agg.problems)
         raise RoundError(f"not signed: {len(agg.problems)} problem(s) change points:\n{lines}\nFix the evidence (then "
                          "'workbench rerun'), or record why the report is published anyway: "
                          "'workbench aggregate ROUND --key KEY --acknowledge REASON'", file=r.path)

@@ -120,8 +120,10 @@ def reviewer_outliers(totals: pd.DataFrame, threshold: float = 3.5) -> pd.DataFr
 
 def gate_decisions(verdicts: Iterable[tuple[str, str, str, str, str]], excluding: Mapping[str, set[str]],
                    rules: Mapping[str, str] | None = None, teams: Sequence[str] = ()) -> pd.DataFrame:
-    """Gate decisions, one row per (team, criterion). ``verdicts``: (team, criterion, reviewer, verdict,
-    comment) from accepted sheets; ``excluding``: criterion -> verdicts that exclude; ``rules``: criterion ->
+    """Gate decisions, one row per (team, criterion), with each justification as data (reviewer, verdict and the
+    reviewer's own comment); the decision is ``excluded`` with the counts it follows from (the report words it).
+    ``verdicts``: (team, criterion, reviewer, verdict, comment) from accepted sheets; ``excluding``: criterion ->
+    verdicts that exclude; ``rules``: criterion ->
     ``majority`` (the default: excluded when more than half exclude; a tie keeps the team) or
     ``majority_approve`` (advances only when more than half approve; a tie fails). For a
     ``majority_approve`` gate every team of ``teams`` gets a row: no verdict at all is no approval."""
@@ -142,21 +144,18 @@ def gate_decisions(verdicts: Iterable[tuple[str, str, str, str, str]], excluding
         row["counts"][verdict] = row["counts"].get(verdict, 0) + 1
         if verdict in excluding.get(crit, set()):
             row["excluding"] += 1
-        row["justifications"].append(f"{reviewer} ({verdict}): {comment.strip()}")
+        row["justifications"].append({"reviewer": reviewer, "verdict": verdict, "comment": comment.strip()})
     out = pd.DataFrame([rows[k] for k in sorted(rows)],
                        columns=["team", "criterion", "rule", "n", "counts", "excluding", "justifications"])
     approve = out["rule"] == "majority_approve"
     approving = out["n"] - out["excluding"]
     out["excluded"] = np.where(approve, approving * 2 <= out["n"], out["excluding"] * 2 > out["n"]).astype(bool)
-    out["decision"] = [
-        (f"{'approved' if not x else 'not approved'}: {a} of {n} approve (more than half needed; a tie fails)" if ap
-         else f"{'excluded' if x else 'kept'}: {e} of {n} give an excluding verdict")
-        for ap, x, a, e, n in zip(approve, out["excluded"], approving, out["excluding"], out["n"], strict=True)]
     return out
 
 
 def rank_teams(scores: pd.DataFrame, cut: int, tie_break: Sequence[str]) -> pd.DataFrame:
-    """Rank the teams whose ``status`` is ``ranked``; set rank and status (advances, eliminated, tie at cut).
+    """Rank the teams whose ``status`` is ``ranked``; set rank and status (codes: ``advances``, ``eliminated``,
+    ``tie`` at the cut line, worded by the catalogue's ``status_<code>``).
 
     ``scores`` has columns team, total, status and every part named in ``tie_break``.
     """
@@ -179,7 +178,7 @@ def rank_teams(scores: pd.DataFrame, cut: int, tie_break: Sequence[str]) -> pd.D
         elif r > cut:
             out.at[i, "status"] = "eliminated"
         else:
-            out.at[i, "status"] = "tie at cut line (committee decides)"
+            out.at[i, "status"] = "tie"
     return out
 
 

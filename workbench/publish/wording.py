@@ -3,56 +3,34 @@ results, gate rules and decisions, amendments and evidence flags as sentences, a
 rounding people read (:func:`workbench.core.base.shown`).
 
 Everything here reads the signed report data (:class:`~workbench.publish.aggregate.ReportData` as JSON) and the
-round's rubrics; it computes nothing new. Lines the aggregate and the evidence write in English for the
-console (a team's status, a gate decision, an evidence flag) are re-said from the structured fields next to
-them where there are any, else recognised by their fixed shape; a line of an unknown shape is shown as it
-is, never dropped.
+round's rubrics; it computes nothing new. What the aggregate and the evidence decide (a team's status, a
+gate decision, an evidence flag, a problem) is signed as a code with parameters and worded here by the message
+catalogue, with criterion titles and benchmark names in this language; nothing is read back from words.
+Text a report signed before codes (``workbench.report/2``) holds is shown as it was signed; a reviewer's or
+coordinator's own words are quoted as written.
 
 Public API: :class:`Wording`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ..core.base import shown
 from ..core.errors import WorkbenchError
-from ..core.messages import msg
+from ..core.findings import Finding, problem_text
+from ..core.messages import MESSAGES, msg
 from ..model.round import title_in
 from ..model.rubric import GateScale, Rubric
 
 __all__ = ["Wording"]
 
-_BELOW = re.compile(r"^below threshold \((?P<crit>[^:]+): (?P<got>\d+%) of its maximum, (?P<need>\d+%) required\)$")
-_INCOMPLETE = re.compile(r"^incomplete \((?P<got>\d+) of (?P<need>\d+) expert sheets\)$")
-_JUSTIFICATION = re.compile(r"^(?P<who>\S+) \((?P<verdict>[a-z_]+)\): (?P<text>.*)$", re.S)
-_NOISE = re.compile(r"^(?P<bench>\S+): misses its reference (?P<ref>\S+) but the (?P<conf>\d+%) interval "
-                    r"\[(?P<lo>[^,]+), (?P<hi>[^\]]+)\] reaches it: the miss may be noise$")
-_EXACT = re.compile(r"^(?P<bench>\S+): no standard error or item count, treated as exact$")
-_FLAGS = (
-    (re.compile(r"^(?P<component>\S+) (?P<verdict>identical|derived) from (?P<reference>.+) "
-                r"\((?P<share>[\d.]+%) of parameters\)$"), "fl_copied"),
-    (re.compile(r"^undeclared weights use: (?P<component>\S+) \((?P<reference>.+)\)$"), "fl_undeclared"),
-    (re.compile(r"^licence flag (?P<kind>\S+): (?P<n>\d+) component\(s\)$"), "fl_licence"),
-    (re.compile(r"^tokenizer shares (?P<share>\d+%) of the larger vocabulary with (?P<reference>.+) "
-                r"\(same-family range\)$"), "fl_tokenizer"),
-    (re.compile(r"^training log: (?P<message>.*)$", re.S), "fl_training"),
-)
 VERDICTS = ("identical", "derived", "no_evidence", "uninformative", "cannot_tell")
 KST = timezone(timedelta(hours=9), "KST")  # Korea keeps no daylight saving time
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
-
-
-def _score(text: str) -> str:
-    """A benchmark score (0-1) as every page shows one: three decimals ("0.4606" and "0.38" were side by side)."""
-    try:
-        return shown(float(text), 3)
-    except ValueError:
-        return text
 
 
 class Wording:
@@ -134,34 +112,41 @@ class Wording:
             return self.t("gate_not_approved" if g["excluded"] else "gate_approved", n=n, k=n - excluding)
         return self.t("gate_excluded" if g["excluded"] else "gate_kept", n=n, k=excluding)
 
-    def justification(self, cid: str, line: str) -> str:
-        """``expert-01 (fail): text`` with the verdict's label (the reviewer's own text stays as written)."""
-        m = _JUSTIFICATION.match(line)
-        if not m:
-            return line
-        return f"{m['who']} ({self.verdict_label(cid, m['verdict'])}): {m['text']}"
+    def justification(self, cid: str, j: Mapping[str, Any] | str) -> str:
+        """A reviewer's gate verdict with its label from the rubric and their own words, quoted as written (a
+        line signed as text before codes is shown as it is)."""
+        if isinstance(j, str):
+            return j
+        return self.t("justification", reviewer=j["reviewer"], verdict=self.verdict_label(cid, j["verdict"]),
+                      comment=j["comment"])
 
-    def status(self, row: Mapping[str, Any], gates: list[Mapping[str, Any]]) -> str:
-        """A team's result: advances, eliminated, or why it is not ranked, in words."""
-        s = str(row["status"])
-        if s == "advances":
-            return self.t("st_advances")
-        if s == "eliminated":
-            return self.t("st_eliminated")
-        if s.startswith("tie at cut line"):
-            return self.t("st_tie")
-        if s.startswith(("excluded by gate", "not selected")):
-            g = next((g for g in gates if g["team"] == row["team"] and g["excluded"]), None)
-            if g is not None:  # one sentence: the criterion and the count, not a gate label then a decision label
-                n, excluding = int(g["n"]), int(g["excluding"])
-                approve = g["rule"] == "majority_approve"
-                return self.t("st_not_selected" if approve else "st_excluded", criterion=self.title(g["criterion"]),
-                              n=n, k=n - excluding if approve else excluding)
-        if m := _BELOW.match(s):
-            return self.t("st_below", criterion=self.title(m["crit"]), got=m["got"], need=m["need"])
-        if m := _INCOMPLETE.match(s):
-            return self.t("st_incomplete", got=m["got"], need=m["need"])
-        return s
+    def status(self, row: Mapping[str, Any], gates: list[Mapping[str, Any]] | None = None) -> str:
+        """A team's result (its status code and values): advances, eliminated, or why it is not ranked, in words;
+        a status signed as text before codes is shown as it is."""
+        code = f"status_{row['status']}"
+        if code not in MESSAGES:
+            return str(row["status"])
+        return self.finding({"code": code, "params": row.get("status_params") or {}})
+
+    def finding(self, f: Mapping[str, Any] | str, names: Mapping[str, str] | None = None) -> str:
+        """A finding (code and params, JSON data) in words, criteria by their titles and benchmarks by their
+        names in this language (``names``: benchmark id -> name); a line signed as text is shown as it is."""
+        if isinstance(f, str):
+            return f
+        params = dict(f.get("params") or {})
+        if isinstance(params.get("criterion"), str):
+            params["criterion"] = self.title(params["criterion"])
+        if isinstance(params.get("criteria"), list):
+            params["criteria"] = [self.title(c) for c in params["criteria"]]
+        if names and params.get("benchmark") in names:
+            params["benchmark"] = names[params["benchmark"]]
+        if isinstance(params.get("verdict"), str):
+            params["verdict"] = self.weight_verdict(params["verdict"])
+        return Finding(code=f["code"], params=params).text(self.lang)
+
+    def problem(self, p: Mapping[str, Any]) -> str:
+        """An evidence problem (:class:`~workbench.core.errors.Problem` as JSON data) in words."""
+        return problem_text(p, self.lang)
 
     # -- amendments
     def amendment_changes(self, changes: list[Mapping[str, Any]]) -> list[str]:
@@ -181,8 +166,9 @@ class Wording:
                 return self.t("am_team_added", name=new.get("name", new.get("id", "")))
             if new is None and isinstance(old, dict):
                 return self.t("am_team_removed", name=old.get("name", old.get("id", "")))
-        if m := re.fullmatch(r"rules\.points\.(benchmark|expert|user)", path):
-            return self.t("am_points", part=self.t(f"r_part_{m[1]}"), old=old, new=new)
+        part = path.removeprefix("rules.points.")
+        if path.startswith("rules.points.") and part in ("benchmark", "expert", "user"):
+            return self.t("am_points", part=self.t(f"r_part_{part}"), old=old, new=new)
         if old is None:
             return self.t("am_added", path=path, new=_short(new))
         if new is None:
@@ -190,21 +176,9 @@ class Wording:
         return self.t("am_changed", path=path, old=_short(old), new=_short(new))
 
     # -- evidence
-    def flag(self, text: str, names: Mapping[str, str] | None = None) -> str:
-        """An evidence flag in words; ``names`` maps benchmark ids to their names in this language."""
-        if m := _EXACT.match(text):
-            return self.t("fl_exact", bench=(names or {}).get(m["bench"], m["bench"]))
-        if m := _NOISE.match(text):
-            bench = (names or {}).get(m["bench"], m["bench"])
-            return self.t("fl_noise", bench=bench, conf=m["conf"],
-                          **{k: _score(m[k]) for k in ("ref", "lo", "hi")})
-        for pattern, key in _FLAGS:
-            if m := pattern.match(text):
-                params = m.groupdict()
-                if "verdict" in params:
-                    params["verdict"] = self.weight_verdict(params["verdict"])
-                return self.t(key, **params)
-        return text
+    def flag(self, f: Mapping[str, Any] | str, names: Mapping[str, str] | None = None) -> str:
+        """An evidence flag (a finding) in words; ``names`` maps benchmark ids to their names in this language."""
+        return self.finding(f, names)
 
 
 def _short(v: Any, limit: int = 120) -> str:

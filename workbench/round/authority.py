@@ -167,8 +167,13 @@ class AmendData(_Data):
     coordinators: list[PinnedKey] | None = None
 
 
+class _Finding(_Data):
+    code: str
+    params: dict[str, Any]
+
+
 class AcknowledgeData(_Data):
-    problems: list[str]
+    problems: list[_Finding] | list[str]  # codes; English lines in entries written before codes
     reason: Annotated[str, Field(min_length=1)]
 
 

@@ -42,8 +42,9 @@ from pydantic import BaseModel, Field
 
 from ..core.base import require_safe_text
 from ..core.errors import RoundError, WorkbenchError
-from ..core.files import atomic_write_bytes, read_bounded, sha256_bytes
+from ..core.files import atomic_write_bytes, canonical_json, parse_json, read_bounded, sha256_bytes
 from ..core.signing import MAX_ENVELOPE_BYTES, SHEET_TYPE, envelope_payload, verify_envelope
+from ..core.versions import CURRENT
 from ..model.round import RUBRIC_OF, Round, load_round, require_coordinator
 from ..model.sheet import (
     ScoreSheet,
@@ -117,7 +118,9 @@ def check_sheet(r: Round, path: Path, signature_only: bool = False) -> tuple[Col
         sheet = parse_sheet(payload, rel)
     except WorkbenchError as e:
         return reject(e.message, "sheet.format")
-    if sheet_bytes(sheet) != payload:
+    # a sheet of an earlier release was upgraded on read: its own bytes must be the canonical form of its JSON
+    made = sheet_bytes(sheet) if sheet.read_from == CURRENT["scoresheet"] else canonical_json(parse_json(payload, rel))
+    if made != payload:
         # equal sheets are equal bytes: a payload with other spacing, key order or number forms is not one we made
         return reject("payload is not the sheet's canonical JSON (RFC 8785)", "sheet.format")
     if sheet.reviewer.id != reviewer or sheet.team_id != m[0]:
