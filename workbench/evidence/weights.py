@@ -24,14 +24,12 @@ Public API: :class:`Fingerprint`, :class:`TensorPrint`, :func:`fingerprint_model
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..errors import EvidenceError, InputFileError
-from ..executor import default_jobs, open_executor
+from ..executor import default_jobs, one_blas_thread, open_executor
 from ..files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
 from ._invariants import _EMBED as _EMBED_NAME
 from ._invariants import _TOWER as _TOWER_NAME
@@ -508,7 +506,8 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads"
     results: dict[str, _Sketched] = {}
     wset = frozenset(widths)
     hashes: dict[str, str] = {}
-    with open_executor(executor, jobs) as ex, _one_blas_thread(executor, jobs):
+    several = executor == "threads" and (jobs or default_jobs()) > 1
+    with open_executor(executor, jobs) as ex, one_blas_thread(several):
         # the hashes need no plan: they start first, and run while this thread reads the anchors
         hashing = [ex.submit(_hash_unit, hd, infos) for hd, infos in units]
         anchors, anchor_data, plans = _anchor_plans(d, headers)
@@ -545,19 +544,6 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads"
     fp._arrays = fp_arrays
     fp._grams = gram_arrays
     return fp
-
-
-@contextlib.contextmanager
-def _one_blas_thread(executor: str | None, jobs: int | None) -> Iterator[None]:
-    """One BLAS thread per worker thread while several threads sketch: OpenBLAS's own threads would
-    otherwise compete with them for the same cores (a third more CPU time and a slower run, measured)."""
-    if executor != "threads" or (jobs or default_jobs()) < 2:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
