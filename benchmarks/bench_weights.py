@@ -134,9 +134,15 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each command run, its children included, in order
+
+
 def run_measured(cmd: list[str]) -> tuple[float, int, int]:
-    """Run ``cmd``; return wall seconds, max RSS of one process, peak RSS summed over the process tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run ``cmd``; return wall seconds, max RSS of one process, peak RSS summed over the process tree. Its CPU
+    seconds go to :data:`CPU` (what the load average cannot take away: on a shared machine the wall ratio
+    depends on what else ran during each command)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=ROOT)
     peak = 0
@@ -156,8 +162,9 @@ def run_measured(cmd: list[str]) -> tuple[float, int, int]:
     th.join()
     if rc != 0:
         raise SystemExit(f"{cmd[:4]} failed with exit code {rc}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(before, after) * 1024, peak
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(usage.ru_utime + usage.ru_stime - cpu0)
+    return elapsed, max(before, usage.ru_maxrss) * 1024, peak
 
 
 def bench_fingerprint(gb: int, repeat: int = 1) -> None:
@@ -179,6 +186,7 @@ def bench_fingerprint(gb: int, repeat: int = 1) -> None:
             hl_s, _, _ = run_measured([sys.executable, "-c", HASHLIB_PASS, *shards])
             fp_size = (tmp / "model.fp").stat().st_size
             base_gbs, fp_gbs, hl_gbs = nbytes / base_s / 1e9, nbytes / fp_s / 1e9, nbytes / hl_s / 1e9
+            cpu = CPU[-4:]  # sha256sum, processes, threads, hashlib: in the order run
             print(f"[{gb} GB] sha256sum (baseline): {base_s:.2f} s = {base_gbs:.2f} GB/s {load()}")
             print(f"[{gb} GB] workbench fingerprint --executor local (processes): {fp_s:.2f} s = {fp_gbs:.2f} GB/s  "
                   f"ratio {fp_gbs / base_gbs:.2f} (goal >= 1.0) {load()}")
@@ -188,6 +196,8 @@ def bench_fingerprint(gb: int, repeat: int = 1) -> None:
                   f"{hl_gbs:.2f} GB/s  ratio {fp_gbs / hl_gbs:.2f} (processes), {hl_s / th_s:.2f} (threads)")
             print(f"[{gb} GB] threads took {th_s / fp_s:.2f}x the processes' time in this run and "
                   f"{th_tree / max(fp_tree, 1):.2f}x their memory (the default is threads; see docs/weight-provenance.md)")
+            print(f"[{gb} GB] CPU seconds (user + system): sha256sum {cpu[0]:.2f}, processes {cpu[1]:.2f}, threads "
+                  f"{cpu[2]:.2f}, hashlib {cpu[3]:.2f}: threads use {cpu[2] / cpu[0]:.2f}x sha256sum's CPU time")
             print(f"[{gb} GB] peak RSS with processes: largest process {fp_rss / 2**20:.0f} MiB, process tree "
                   f"{fp_tree / 2**20:.0f} MiB; with threads {th_tree / 2**20:.0f} MiB (goal < 1024 MiB)")
             print(f"[{gb} GB] fingerprint {fp_size / 1e3:.1f} kB = {100 * fp_size / nbytes:.4f}% of the model "

@@ -145,7 +145,8 @@ class PendingChart:
             doc = json.loads(read_bounded(self.cache, MAX_CHART_BYTES))
             return Figure(str(doc["svg"]), str(doc["title"]))
         except (OSError, ValueError, KeyError, TypeError, WorkbenchError):  # damaged: drawn again, rewritten
-            self.cache.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (or unreadable here, and then left alone)
+                self.cache.unlink()
             return None
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
