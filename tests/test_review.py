@@ -396,6 +396,19 @@ def test_a_teams_charts_are_drawn_once_and_read_by_its_later_notebooks(tmp_path,
     assert all(f.read_text() == "{not json" for f in before)
 
 
+def test_a_chart_cache_that_cannot_be_read_or_written_is_no_error(tmp_path):
+    """A kernel that may not read or write the round's cache (a reviewer's on a hub) draws the chart itself."""
+    from workbench.charts import altair
+
+    alt = altair()
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder would be")
+    chart = PendingChart(lambda: alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q"), "pending",
+                         blocker / "team" / "chart.json")
+    assert chart.figure().svg.startswith("<svg")
+    assert blocker.read_text() == "a file where the cache folder would be"
+
+
 def test_corrupt_draft_is_kept_aside_and_reported(kit):
     p = DraftStore(kit.round_dir).path(EXPERT, TEAM)
     p.parent.mkdir(parents=True)

@@ -131,21 +131,26 @@ class PendingChart:
     def figure(self) -> Figure:
         """The chart as SVG (drawn on the first call)."""
         if self._figure is None:
-            self._figure = self._cached() or figure(self._build())
-            if self.cache is not None and not self.cache.is_file():
-                # a read-only round (a reviewer's kernel on a hub) is no error: it draws each time
-                with contextlib.suppress(OSError):
+            cached = self._cached()
+            self._figure = cached or figure(self._build())
+            if self.cache is not None and cached is None:
+                # a round this account cannot write (a reviewer's kernel on a hub: cache/ is the coordinator's)
+                # is no error: it draws each time
+                with contextlib.suppress(OSError, WorkbenchError):
                     atomic_write_text(self.cache, json.dumps({"title": self._figure.title, "svg": self._figure.svg}))
         return self._figure
 
     def _cached(self) -> Figure | None:
-        if self.cache is None or not self.cache.is_file():
+        """The kept drawing, or None when there is none this account can read (never an error: it is drawn)."""
+        if self.cache is None:
             return None
         try:
             doc = json.loads(read_bounded(self.cache, MAX_CHART_BYTES))
             return Figure(str(doc["svg"]), str(doc["title"]))
-        except (OSError, ValueError, KeyError, TypeError, WorkbenchError):  # damaged: drawn again, rewritten
-            with contextlib.suppress(OSError):  # (or unreadable here, and then left alone)
+        except (OSError, WorkbenchError):  # absent, unreadable here, or too large
+            return None
+        except (ValueError, KeyError, TypeError):  # damaged: drawn again and rewritten
+            with contextlib.suppress(OSError):
                 self.cache.unlink()
             return None
 
