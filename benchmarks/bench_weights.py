@@ -10,7 +10,9 @@
 2. Synthesizes two fingerprints at the size of a ~110B-parameter MoE model (48 layers x 128 experts,
    ~19k tensors) and times their comparison (goal < 10 s).
 
-Usage: python benchmarks/bench_weights.py [--sizes 1,4] [--skip-moe]
+Every figure is printed with the 1-minute load average when it was taken (the machine is shared).
+
+Usage: python benchmarks/bench_weights.py [--sizes 1,4] [--skip-moe] [--repeat N]
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ def write_model(folder: Path, total_bytes: int) -> int:
     return written
 
 
+def load() -> str:
+    """The 1-minute load average, printed beside each figure."""
+    return f"[load {os.getloadavg()[0]:.1f}]"
+
+
 def tree_rss(pid: int) -> int:
     """Sum of VmRSS (bytes) over ``pid`` and its descendants."""
     total, stack = 0, [pid]
@@ -127,9 +134,15 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each command run, its children included, in order
+
+
 def run_measured(cmd: list[str]) -> tuple[float, int, int]:
-    """Run ``cmd``; return wall seconds, max RSS of one process, peak RSS summed over the process tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run ``cmd``; return wall seconds, max RSS of one process, peak RSS summed over the process tree. Its CPU
+    seconds go to :data:`CPU` (what the load average cannot take away: on a shared machine the wall ratio
+    depends on what else ran during each command)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=ROOT)
     peak = 0
@@ -149,11 +162,12 @@ def run_measured(cmd: list[str]) -> tuple[float, int, int]:
     th.join()
     if rc != 0:
         raise SystemExit(f"{cmd[:4]} failed with exit code {rc}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(before, after) * 1024, peak
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(usage.ru_utime + usage.ru_stime - cpu0)
+    return elapsed, max(before, usage.ru_maxrss) * 1024, peak
 
 
-def bench_fingerprint(gb: int) -> None:
+def bench_fingerprint(gb: int, repeat: int = 1) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-weights-{gb}g-", dir="/tmp"))
     try:
         model = tmp / "model"
@@ -162,28 +176,32 @@ def bench_fingerprint(gb: int) -> None:
         nbytes = write_model(model, gb * 1024**3)
         print(f"[{gb} GB] generated {nbytes / 1e9:.3f} GB of bf16 shards in {time.perf_counter() - t0:.1f} s")
         shards = sorted(str(p) for p in model.glob("*.safetensors"))
-        run_measured(["cat", *shards])  # untimed: every timed pass below finds the same (warm) page cache
-        base_s, base_rss, _ = run_measured(["sha256sum", *shards])
-        fp_s, fp_rss, fp_tree = run_measured([sys.executable, "-m", "workbench", "fingerprint", str(model),
-                                              "-o", str(tmp / "model.fp"), "--executor", "local"])
-        th_s, _, th_tree = run_measured([sys.executable, "-m", "workbench", "fingerprint", str(model),
-                                         "-o", str(tmp / "threads.fp"), "--executor", "threads"])
-        hl_s, _, _ = run_measured([sys.executable, "-c", HASHLIB_PASS, *shards])
-        fp_size = (tmp / "model.fp").stat().st_size
-        base_gbs, fp_gbs, hl_gbs = nbytes / base_s / 1e9, nbytes / fp_s / 1e9, nbytes / hl_s / 1e9
-        print(f"[{gb} GB] sha256sum (baseline): {base_s:.2f} s = {base_gbs:.2f} GB/s")
-        print(f"[{gb} GB] workbench fingerprint --executor local (processes): {fp_s:.2f} s = {fp_gbs:.2f} GB/s  "
-              f"ratio {fp_gbs / base_gbs:.2f} (goal >= 1.0)")
-        print(f"[{gb} GB] workbench fingerprint --executor threads (the default): {th_s:.2f} s = {nbytes / th_s / 1e9:.2f} GB/s  "
-              f"ratio {base_s / th_s:.2f}; process tree peak RSS {th_tree / 2**20:.0f} MiB")
-        print(f"[{gb} GB] stricter baseline, Python hashlib (OpenSSL, SHA-NI) one pass: {hl_s:.2f} s = "
-              f"{hl_gbs:.2f} GB/s  ratio {fp_gbs / hl_gbs:.2f} (processes), {hl_s / th_s:.2f} (threads)")
-        print(f"[{gb} GB] threads took {th_s / fp_s:.2f}x the processes' time in this run and "
-              f"{th_tree / max(fp_tree, 1):.2f}x their memory (the default is threads; see docs/weight-provenance.md)")
-        print(f"[{gb} GB] peak RSS with processes: largest process {fp_rss / 2**20:.0f} MiB, process tree "
-              f"{fp_tree / 2**20:.0f} MiB; with threads {th_tree / 2**20:.0f} MiB (goal < 1024 MiB)")
-        print(f"[{gb} GB] fingerprint {fp_size / 1e3:.1f} kB = {100 * fp_size / nbytes:.4f}% of the model "
-              f"(goal <= 0.1%)")
+        for _run in range(repeat):  # the same model, every pass timed and printed
+            run_measured(["cat", *shards])  # untimed: every timed pass below finds the same (warm) page cache
+            base_s, base_rss, _ = run_measured(["sha256sum", *shards])
+            fp_s, fp_rss, fp_tree = run_measured([sys.executable, "-m", "workbench", "fingerprint", str(model),
+                                                  "-o", str(tmp / "model.fp"), "--executor", "local"])
+            th_s, _, th_tree = run_measured([sys.executable, "-m", "workbench", "fingerprint", str(model),
+                                             "-o", str(tmp / "threads.fp"), "--executor", "threads"])
+            hl_s, _, _ = run_measured([sys.executable, "-c", HASHLIB_PASS, *shards])
+            fp_size = (tmp / "model.fp").stat().st_size
+            base_gbs, fp_gbs, hl_gbs = nbytes / base_s / 1e9, nbytes / fp_s / 1e9, nbytes / hl_s / 1e9
+            cpu = CPU[-4:]  # sha256sum, processes, threads, hashlib: in the order run
+            print(f"[{gb} GB] sha256sum (baseline): {base_s:.2f} s = {base_gbs:.2f} GB/s {load()}")
+            print(f"[{gb} GB] workbench fingerprint --executor local (processes): {fp_s:.2f} s = {fp_gbs:.2f} GB/s  "
+                  f"ratio {fp_gbs / base_gbs:.2f} (goal >= 1.0) {load()}")
+            print(f"[{gb} GB] workbench fingerprint --executor threads (the default): {th_s:.2f} s = {nbytes / th_s / 1e9:.2f} GB/s  "
+                  f"ratio {base_s / th_s:.2f} (goal >= 1.0); process tree peak RSS {th_tree / 2**20:.0f} MiB {load()}")
+            print(f"[{gb} GB] stricter baseline, Python hashlib (OpenSSL, SHA-NI) one pass: {hl_s:.2f} s = "
+                  f"{hl_gbs:.2f} GB/s  ratio {fp_gbs / hl_gbs:.2f} (processes), {hl_s / th_s:.2f} (threads)")
+            print(f"[{gb} GB] threads took {th_s / fp_s:.2f}x the processes' time in this run and "
+                  f"{th_tree / max(fp_tree, 1):.2f}x their memory (the default is threads; see docs/weight-provenance.md)")
+            print(f"[{gb} GB] CPU seconds (user + system): sha256sum {cpu[0]:.2f}, processes {cpu[1]:.2f}, threads "
+                  f"{cpu[2]:.2f}, hashlib {cpu[3]:.2f}: threads use {cpu[2] / cpu[0]:.2f}x sha256sum's CPU time")
+            print(f"[{gb} GB] peak RSS with processes: largest process {fp_rss / 2**20:.0f} MiB, process tree "
+                  f"{fp_tree / 2**20:.0f} MiB; with threads {th_tree / 2**20:.0f} MiB (goal < 1024 MiB)")
+            print(f"[{gb} GB] fingerprint {fp_size / 1e3:.1f} kB = {100 * fp_size / nbytes:.4f}% of the model "
+                  f"(goal <= 0.1%)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -255,7 +273,7 @@ def baseline_compare(cand: Fingerprint, ref: Fingerprint) -> int:
     return hits
 
 
-def bench_compare() -> None:
+def bench_compare(repeat: int = 1) -> None:
     rng = np.random.default_rng(SEED)
     t0 = time.perf_counter()
     ref = synth_moe(rng)
@@ -263,30 +281,33 @@ def bench_compare() -> None:
     print(f"[MoE] synthesized two fingerprints of {len(ref.tensors)} tensors, {ref.n_params / 1e9:.1f}B parameters "
           f"each, in {time.perf_counter() - t0:.1f} s")
     print(f"[MoE] {len(ref.grams)} anchored Grams per fingerprint")
-    t0 = time.perf_counter()
-    hits = baseline_compare(cand, ref)
-    base = time.perf_counter() - t0
-    print(f"[MoE] baseline (numpy: per shape one product of sampled values, argmax, statistic): {base:.2f} s; "
-          f"{hits} tensors matched")
-    t0 = time.perf_counter()
-    report = compare(cand, [ref])
-    took = time.perf_counter() - t0
-    flagged = sorted({c.component for c in report.components if c.verdict in ("identical", "derived")})
-    print(f"[MoE] workbench compare (samples, profiles and anchored Grams, across shapes): {took:.2f} s "
-          f"(goal < 10 s), {took / base:.2f}x the baseline's time; flagged {len(flagged)} components "
-          f"({report.summary['identical']:.2%} identical, {report.summary['derived']:.2%} derived of the parameters)")
+    for run in range(1, repeat + 1):  # every run timed and printed, baseline and compare alike
+        t0 = time.perf_counter()
+        hits = baseline_compare(cand, ref)
+        base = time.perf_counter() - t0
+        print(f"[MoE run {run}] baseline (numpy: per shape one product of sampled values, argmax, statistic): "
+              f"{base:.2f} s; {hits} tensors matched {load()}")
+        t0 = time.perf_counter()
+        report = compare(cand, [ref])
+        took = time.perf_counter() - t0
+        flagged = sorted({c.component for c in report.components if c.verdict in ("identical", "derived")})
+        print(f"[MoE run {run}] workbench compare (samples, profiles and anchored Grams, across shapes): {took:.2f} s "
+              f"(goal < 10 s), {took / base:.2f}x the baseline's time; flagged {len(flagged)} components "
+              f"({report.summary['identical']:.2%} identical, {report.summary['derived']:.2%} derived of the "
+              f"parameters) {load()}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,4", help="model sizes in GB, comma-separated")
     ap.add_argument("--skip-moe", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1, help="fingerprint and compare runs (each timed and printed)")
     args = ap.parse_args()
     print(f"cores available: {len(os.sched_getaffinity(0))}; seed {SEED}")
     for gb in (int(s) for s in args.sizes.split(",") if s):
-        bench_fingerprint(gb)
+        bench_fingerprint(gb, args.repeat)
     if not args.skip_moe:
-        bench_compare()
+        bench_compare(args.repeat)
 
 
 if __name__ == "__main__":

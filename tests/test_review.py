@@ -352,6 +352,63 @@ def test_sections_show_the_computed_evidence(tmp_path):
     assert any(p.startswith("references/") for p in paths)
 
 
+def _charts(review) -> list:
+    return [i.figure() for s in (review.benchmark_section(), review.independence_section()) for i in s.items
+            if isinstance(i, PendingChart)]
+
+
+def test_a_teams_charts_are_drawn_once_and_read_by_its_later_notebooks(tmp_path, monkeypatch):
+    """The first notebook of a team draws its charts and keeps them in the round's chart cache; later ones show
+    the same pictures without drawing (no Altair, no vl-convert). A damaged file is drawn again, changed
+    evidence names other files, and with the dossier cache off nothing is read or written."""
+    import workbench.core.charts as charts
+    from workbench.evidence.dossier_cache import CACHE_ENV, CHARTS_DIR
+
+    kit = make_round(tmp_path, demo_evidence=True)
+    drawn = _charts(_open(kit))
+    files = sorted((kit.round_dir / CHARTS_DIR).rglob("*.json"))
+    assert len(drawn) == len(files) == 3  # results against targets, provenance, training curve
+    real_figure = charts.figure
+    monkeypatch.setattr(charts, "figure", lambda chart: pytest.fail("drawn again"))
+    again = _charts(_open(kit))
+    assert [(f.svg, f.title) for f in again] == [(f.svg, f.title) for f in drawn]
+    assert all(f.svg.startswith("<svg") for f in again)
+    # another language is another picture (labels): drawn, and kept beside the first
+    monkeypatch.setattr(charts, "figure", real_figure)
+    _charts(_open(kit, lang="ko"))
+    assert len(sorted((kit.round_dir / CHARTS_DIR).rglob("*.json"))) == 6
+    # a damaged file is no error: drawn again and rewritten
+    files[0].write_text("{not json")
+    redrawn = _charts(_open(kit))  # (vega numbers a drawing's clip paths per engine: compared by title)
+    assert [f.title for f in redrawn] == [f.title for f in drawn] and all(f.svg.startswith("<svg") for f in redrawn)
+    assert json.loads(files[0].read_text())["svg"].startswith("<svg")
+    # changed evidence: another dossier key, so other files (the old pictures are never shown for it)
+    results = next(p for p in (kit.round_dir / "evidence" / TEAM).rglob("*") if p.is_file() and p.suffix == ".json")
+    results.write_bytes(results.read_bytes() + b"\n")
+    _charts(_open(kit))
+    assert len(sorted((kit.round_dir / CHARTS_DIR).rglob("*.json"))) == 9
+    # the audit's re-run turns the caches off: nothing read or written
+    monkeypatch.setenv(CACHE_ENV, "off")
+    before = sorted((kit.round_dir / CHARTS_DIR).rglob("*.json"))
+    for f in before:
+        f.write_text("{not json")  # would be rewritten if it were read
+    _charts(_open(kit))
+    assert all(f.read_text() == "{not json" for f in before)
+
+
+def test_a_chart_cache_that_cannot_be_read_or_written_is_no_error(tmp_path):
+    """A kernel that may not read or write the round's cache (a reviewer's on a hub) draws the chart itself."""
+    from workbench.core.charts import altair
+
+    alt = altair()
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder would be")
+    chart = PendingChart(lambda: alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q"), "pending",
+                         blocker / "team" / "chart.json")
+    assert chart.figure().svg.startswith("<svg")
+    assert blocker.read_text() == "a file where the cache folder would be"
+
+
 def test_corrupt_draft_is_kept_aside_and_reported(kit):
     p = DraftStore(kit.round_dir).path(EXPERT, TEAM)
     p.parent.mkdir(parents=True)

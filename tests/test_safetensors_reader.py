@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
 from workbench.core.errors import EvidenceError
-from workbench.evidence._safetensors import DTYPES, iter_tensor_chunks, read_header, refuse_pickle
+from workbench.evidence._safetensors import DTYPES, as_values, iter_tensor_chunks, read_header, refuse_pickle
 
 
 def st_bytes(entries: dict, data: bytes, metadata: dict | None = None, pad: bool = True) -> bytes:
@@ -176,3 +176,45 @@ def test_too_many_tensors_are_refused_before_any_record_is_built(tmp_path, monke
     monkeypatch.setattr(S, "MAX_TENSORS", 4)
     with pytest.raises(EvidenceError, match=r"header: 5 tensors in one file, expected at most 4"):
         S.read_header(tmp_path / "m.safetensors")
+
+
+def test_as_values_reads_every_bfloat16_exactly_as_ml_dtypes_does(tmp_path):
+    """The shift that reads bfloat16 without ml_dtypes gives the same float32 for all 65536 bit patterns
+    (NaNs keep their bits), and the other dtypes read as themselves."""
+    bits = np.arange(1 << 16, dtype="<u2")
+    p = tmp_path / "m.safetensors"
+    p.write_bytes(st_bytes({"w": {"dtype": "BF16", "shape": [256, 256], "data_offsets": [0, 1 << 17]}},
+                           bits.tobytes()))
+    hd = read_header(p)
+    raw = np.concatenate([c.reshape(-1) for c in iter_tensor_chunks(hd, hd.tensors[0], raw=True)])
+    assert raw.dtype == np.dtype("<u2")
+    got = as_values(raw, "BF16")
+    want = bits.view(ml_dtypes.bfloat16).astype(np.float32)
+    assert got.dtype == np.float32
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    for dtype, np_dtype in (("F16", "<f2"), ("F8_E4M3", ml_dtypes.float8_e4m3fn), ("I32", "<i4")):
+        vals = np.arange(-8, 8).astype(np_dtype)
+        assert np.array_equal(as_values(vals.view(f"<u{vals.itemsize}" if vals.itemsize > 1 else "u1"), dtype),
+                              vals)
+
+
+def test_fingerprinting_a_bf16_model_does_not_import_ml_dtypes(tmp_path):
+    """bfloat16 models are read through the shift (ml_dtypes' import costs about as much as hashing 1 GB)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(1)
+    d = tmp_path / "model"
+    d.mkdir()
+    bits = (rng.integers(0x3B80, 0x3D80, size=(64, 32)) | (rng.integers(0, 2, size=(64, 32)) << 15)).astype("<u2")
+    header = {"model.embed_tokens.weight": {"dtype": "BF16", "shape": [64, 32], "data_offsets": [0, bits.nbytes]}}
+    (d / "model.safetensors").write_bytes(st_bytes(header, bits.tobytes()))
+    code = ("import sys\nfrom workbench.evidence.weights import fingerprint_model\n"
+            f"fp = fingerprint_model({str(d)!r})\n"
+            "assert fp.tensors[0].sketches, fp.tensors[0]\n"
+            "assert 'ml_dtypes' not in sys.modules, 'ml_dtypes imported'\n"
+            "print(fp.tensors[0].sha256)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    import hashlib
+
+    assert out == [hashlib.sha256(bits.tobytes()).hexdigest()]

@@ -13,8 +13,10 @@ package in its first cell, and a batch runs hundreds of such notebooks.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ._lazy import without_iri_grammars
-from .files import atomic_write_bytes, atomic_write_text
+from .errors import WorkbenchError
+from .files import atomic_write_bytes, atomic_write_text, read_bounded
 
 if TYPE_CHECKING:
     import altair as alt
@@ -101,16 +104,24 @@ def figure(chart: alt.TopLevelMixin) -> Figure:
     return Figure(_svg(spec), str(title.get("text", "") if isinstance(title, dict) else title))
 
 
+MAX_CHART_BYTES = 16 * 1024 * 1024
+
+
 class PendingChart:
     """A chart drawn on demand: a reviewer's form is shown first and its charts after it (drawing the first
     chart loads Altair and starts vl-convert's engine, seconds a reviewer would otherwise wait for the form).
 
     Displayed before it is drawn, it shows a placeholder; :meth:`figure` draws it once. The review displays
     it with a display id and replaces the placeholder with the SVG when it draws its charts.
+
+    ``cache``: a file that holds the drawn chart (title and SVG) under a name that says everything the
+    picture depends on (see :func:`workbench.evidence.dossier_cache.chart_file`): read instead of drawing when present,
+    written after drawing when not. Every notebook of a team then shows the picture its first one drew,
+    without Altair's import and vl-convert's engine start (most of a batch notebook's time).
     """
 
-    def __init__(self, build: Callable[[], alt.TopLevelMixin], placeholder: str) -> None:
-        self._build, self.placeholder = build, placeholder
+    def __init__(self, build: Callable[[], alt.TopLevelMixin], placeholder: str, cache: Path | None = None) -> None:
+        self._build, self.placeholder, self.cache = build, placeholder, cache
         self._figure: Figure | None = None
 
     @property
@@ -120,8 +131,28 @@ class PendingChart:
     def figure(self) -> Figure:
         """The chart as SVG (drawn on the first call)."""
         if self._figure is None:
-            self._figure = figure(self._build())
+            cached = self._cached()
+            self._figure = cached or figure(self._build())
+            if self.cache is not None and cached is None:
+                # a round this account cannot write (a reviewer's kernel on a hub: cache/ is the coordinator's)
+                # is no error: it draws each time
+                with contextlib.suppress(OSError, WorkbenchError):
+                    atomic_write_text(self.cache, json.dumps({"title": self._figure.title, "svg": self._figure.svg}))
         return self._figure
+
+    def _cached(self) -> Figure | None:
+        """The kept drawing, or None when there is none this account can read (never an error: it is drawn)."""
+        if self.cache is None:
+            return None
+        try:
+            doc = json.loads(read_bounded(self.cache, MAX_CHART_BYTES))
+            return Figure(str(doc["svg"]), str(doc["title"]))
+        except (OSError, WorkbenchError):  # absent, unreadable here, or too large
+            return None
+        except (ValueError, KeyError, TypeError):  # damaged: drawn again and rewritten
+            with contextlib.suppress(OSError):
+                self.cache.unlink()
+            return None
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         if self._figure is not None:

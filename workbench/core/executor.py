@@ -124,6 +124,20 @@ def _factory(name: str) -> ExecutorFactory | None:
 
 
 @contextlib.contextmanager
+def one_blas_thread(active: bool = True) -> Iterator[None]:
+    """While several Python threads run numpy products at once: one BLAS thread each. OpenBLAS's own threads
+    would otherwise compete with them for the same cores (on 2 cores a third more CPU time, and its spinning
+    threads slow everything on a loaded machine). Process-wide; restored on exit."""
+    if not active:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # imported when needed: it inspects the loaded libraries
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
 def open_executor(spec: str | None = "local", jobs: int | None = None) -> Iterator[Executor]:
     """Open the executor that ``spec`` names (``NAME`` or ``NAME://ADDRESS``, NAME registered in
     :data:`EXECUTORS`), and close it (and any dask client) on exit."""

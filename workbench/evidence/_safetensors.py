@@ -35,6 +35,7 @@ __all__ = [
     "TensorInfo",
     "iter_tensor_chunks",
     "read_header",
+    "as_values",
     "refuse_pickle",
 ]
 
@@ -85,6 +86,8 @@ class _DtypeTable(Mapping[str, np.dtype]):
 
 
 DTYPES: Mapping[str, np.dtype] = _DtypeTable()
+# the unsigned integers a tensor's elements are stored as, for reading without ml_dtypes (see as_values)
+_STORAGE: dict[str, np.dtype] = {k: np.dtype(f"<u{n}" if n > 1 else "u1") for k, n in ITEMSIZE.items()}
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -224,11 +227,24 @@ def _tensor_info(p: Path, name: str, entry: object) -> TensorInfo:
     return TensorInfo(name=name, dtype=dtype, shape=tuple(shape), begin=offsets[0], end=offsets[1])
 
 
-def _mapped(header: Header, info: TensorInfo, step: int) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first element, 1-D view)`` for consecutive runs of ``step`` elements of the tensor, each through a fresh memory map closed before the next is opened (resident memory stays at
-    one run). The file must still have the size the header was validated against (a shrunk file would fault
-    the map)."""
-    dtype = DTYPES[info.dtype]
+def as_values(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Elements read with ``raw=True`` (unsigned storage integers) as numbers, exactly: bfloat16 as float32,
+    every other dtype as a view of itself.
+
+    bfloat16 is the top half of a float32, so a shift converts it without ml_dtypes (whose import costs about
+    as much as hashing a gigabyte) and as fast as its cast; the float8 formats still go through ml_dtypes.
+    """
+    if dtype == "BF16":
+        return np.left_shift(raw, 16, dtype=np.uint32).view(np.float32)
+    return raw.view(DTYPES[dtype])
+
+
+def _mapped(header: Header, info: TensorInfo, step: int, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first element, 1-D view)`` for consecutive runs of ``step`` elements of the tensor, each through a
+    fresh memory map closed before the next is opened (resident memory stays at one run). ``raw``: as the
+    unsigned integers they are stored as. The file must still have the size the header was validated against
+    (a shrunk file would fault the map)."""
+    dtype = _STORAGE[info.dtype] if raw else DTYPES[info.dtype]
     n = info.numel
     gran = mmap.ALLOCATIONGRANULARITY
     with header.path.open("rb") as fh:
@@ -250,25 +266,29 @@ def _mapped(header: Header, info: TensorInfo, step: int) -> Iterator[tuple[int, 
                     mm.close()
 
 
-def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+def iter_flat_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES,
+                     raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first element, 1-D slab)`` over the tensor's elements in order, each slab at most
-    ``window_bytes`` whatever the shape (a single row of gigabytes included). Callers must not keep a slab."""
-    yield from _mapped(header, info, max(1, window_bytes // ITEMSIZE[info.dtype]))
+    ``window_bytes`` whatever the shape (a single row of gigabytes included). Callers must not keep a slab.
+    ``raw``: the elements as their unsigned storage integers (see :func:`as_values`)."""
+    yield from _mapped(header, info, max(1, window_bytes // ITEMSIZE[info.dtype]), raw)
 
 
-def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES) -> Iterator[np.ndarray]:
+def iter_tensor_chunks(header: Header, info: TensorInfo, window_bytes: int = WINDOW_BYTES,
+                       raw: bool = False) -> Iterator[np.ndarray]:
     """Yield the tensor as consecutive slabs along axis 0 (whole rows), each at most ``window_bytes``.
 
     Every slab is a read-only view of a fresh memory map that is closed before the next one is opened, so
     resident memory stays bounded. Callers must not keep a slab after asking for the next one.
-    A scalar or one-row tensor comes as a single slab.
+    A scalar or one-row tensor comes as a single slab. ``raw``: the elements as their unsigned storage
+    integers (see :func:`as_values`).
     """
-    dtype = DTYPES[info.dtype]
+    dtype = _STORAGE[info.dtype] if raw else DTYPES[info.dtype]
     shape = info.shape or (1,)
     row_elems = math.prod(shape[1:])
     if shape[0] == 0 or row_elems == 0:
         yield np.zeros(shape, dtype=dtype)
         return
     rows_per = max(1, window_bytes // max(1, row_elems * dtype.itemsize))
-    for _, arr in _mapped(header, info, rows_per * row_elems):
+    for _, arr in _mapped(header, info, rows_per * row_elems, raw):
         yield arr.reshape((arr.size // row_elems, *shape[1:]))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import logging
 import os
 from collections.abc import Collection
@@ -63,13 +64,15 @@ from .provenance import ProvenanceReport
 from .tokenizer import TokenizerEvidence
 from .training import TrainingEvidence
 
-__all__ = ["CACHE_DIR", "CACHE_ENV", "SCHEMA_VERSION", "CacheCheck", "CacheKey", "build_cache", "cache_key",
-           "cached_dossier", "check_cache", "dossier_from_json", "dossier_to_json"]
+__all__ = ["CACHE_DIR", "CACHE_ENV", "CHARTS_DIR", "SCHEMA_VERSION", "CacheCheck", "CacheKey", "build_cache",
+           "cache_key", "cached_dossier", "chart_file", "check_cache", "dossier_from_json", "dossier_to_json"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CACHE_DIR = "cache/dossier"
+# the evidence charts the notebooks draw from a cached dossier (presentation only: no sheet records them)
+CHARTS_DIR = "cache/charts"
 # "off": build every dossier afresh, read and write no file (the audit's re-run sets it in its kernels)
 CACHE_ENV = "WORKBENCH_DOSSIER_CACHE"
 MAX_CACHE_BYTES = 256 * 1024 * 1024
@@ -248,6 +251,23 @@ def cached_dossier(r: Round, team_id: str, *, seed: int = 0, key: CacheKey | Non
     except (OSError, InputFileError) as e:  # no write access to the round (a reviewer's kernel on a hub)
         log.info("dossier of %s not cached: %s", team_id, e)
         return build_dossier(r, team_id, seed=seed)
+
+
+def chart_file(r: Round, key: CacheKey, chart: str, lang: str) -> Path | None:
+    """Where chart ``chart`` of the dossier of ``key`` in language ``lang`` is kept, drawn once for every
+    notebook of the team (:class:`workbench.core.charts.PendingChart`); None with :data:`CACHE_ENV` set to ``off``.
+
+    The name is the SHA-256 of what the picture depends on: the dossier's key (its inputs, the round's state
+    and the workbench's code), the chart, the language and the renderer's version. Changed evidence or code
+    names another file, so a picture of old evidence is never shown."""
+    if os.environ.get(CACHE_ENV, "") == "off":
+        return None
+    try:
+        renderer = importlib.metadata.version("vl-convert-python")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        renderer = "?"
+    name = sha256_bytes(canonical_json({"dossier": key.key, "chart": chart, "lang": lang, "renderer": renderer}))
+    return r.path / CHARTS_DIR / key.team / f"{name}.json"
 
 
 def _expert_teams(r: Round) -> list[str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.charts import altair
+from ..core.executor import one_blas_thread
 from ..core.messages import msg
 from ..core.templating import render
 from ._invariants import triangle_index
@@ -441,12 +443,15 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
         if _informative(candidate, i) and t.shape in pool:
             cand_groups[t.shape].append(i)
     best: dict[int, tuple[tuple[int, int], str, float, int]] = {}
-    for shape, cands in sorted(cand_groups.items()):
-        best.update(_search(candidate, references, cands, pool[shape], by_hash))
+    # the Gram search runs on a second core meanwhile (numpy releases the GIL), one BLAS thread each
+    with one_blas_thread(), ThreadPoolExecutor(1) as side:
+        grams = side.submit(_gram_search, candidate, references)
+        for shape, cands in sorted(cand_groups.items()):
+            best.update(_search(candidate, references, cands, pool[shape], by_hash))
+        gram_best = grams.result()
     stacks, labels = stacks_of(candidate)
     ref_comp = {(names[r], t.name): c for r, fp in enumerate(references)
                 for t, c in zip(fp.tensors, stacks_of(fp)[1], strict=True)}
-    gram_best = _gram_search(candidate, references)
     for i, t in enumerate(candidate.tensors):
         comp = labels[i]
         tm = TensorMatch(name=t.name, component=comp, params=t.numel, informative=_informative(candidate, i),
@@ -529,7 +534,7 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
     xs: dict[str, np.ndarray] = {}
     ys: dict[str, np.ndarray] = {}
     for k in kinds:
-        xv = [candidate._arrays.get((i, k)) for i in cands]  # float16 as stored: converted once, in _matrix
+        xv = [candidate._arrays.get((i, k)) for i in cands]  # float16 as stored
         yv = [_ref_sketch(references, candidate, r, j, k) for r, j in refs]
         width = max(v.size for v in xv + yv if v is not None)  # equal shapes give equal lengths
         xs[k], ys[k] = _matrix(xv, width), _matrix(yv, width)
@@ -538,7 +543,9 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
                       for i in cands])
     top = min(TOP, nref)
     width = max(x.shape[1] for x in xs.values())
-    step = max(1, min(BLOCK, (1 << 24) // ((top + 1) * width)))
+    # blocks of at most 4M scores (16 MB): larger temporaries are fresh memory maps each time, and their page
+    # faults cost more than the products on a virtual machine
+    step = max(1, min(BLOCK, (1 << 22) // max(nref, (top + 1) * width)))
     out: dict[int, tuple[tuple[int, int], str, float, int]] = {}
     for b0 in range(0, len(cands), step):
         rows = slice(b0, min(len(cands), b0 + step))
@@ -642,8 +649,10 @@ def _gram_matrix(fp: Fingerprint, ks: list[int], cols: np.ndarray, double_center
         r = full.sum(axis=2) / (n - 1)
         m = m - r[:, iu[0]] - r[:, iu[1]] + m.mean(axis=1, keepdims=True)
     m -= m.mean(axis=1, keepdims=True)
-    sd = m.std(axis=1, keepdims=True)
-    return _clean(np.divide(m, sd, out=np.zeros_like(m), where=sd > 0))
+    sd = np.sqrt(np.einsum("ij,ij->i", m, m) / m.shape[1])[:, None]  # the rows' sd, without a squared copy
+    np.divide(m, sd, out=m, where=sd > 0)  # in place: no second fresh copy
+    m[~(sd[:, 0] > 0)] = 0.0
+    return np.clip(m, -CLIP, CLIP, out=m)  # _clean, in place
 
 
 def _shared_null(sims: np.ndarray, ceiling: float, n_anchors: int) -> np.ndarray:
@@ -662,7 +671,7 @@ def _best_rows(x: np.ndarray, y: np.ndarray, ceiling: float = 0.0, n_anchors: in
     px, py = _probe(x, GRAM_PROBE), _probe(y, GRAM_PROBE)
     ny = _unit(y)
     top = min(GRAM_TOP, y.shape[0])
-    step = max(1, min(BLOCK, (1 << 24) // max(1, y.shape[0])))
+    step = max(1, min(BLOCK, (1 << 22) // max(1, y.shape[0])))  # 16 MB of scores: see _search
     out = []
     for b0 in range(0, x.shape[0], step):
         xs = x[b0:b0 + step]
@@ -676,14 +685,15 @@ def _best_rows(x: np.ndarray, y: np.ndarray, ceiling: float = 0.0, n_anchors: in
         # correlations with the other reference Grams (independent of the candidate's but for its one
         # partner) measure that null: the partner must stand out from them (Fisher z, Student t with the
         # sample's degrees of freedom), and the statistic is the smaller of the two.
+        ux = _unit(xs)
         if y.shape[0] >= 6 and ceiling < SHARED_ROWS:
-            r = np.clip(_unit(xs) @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T, -0.9999, 0.9999)
+            r = np.clip(ux @ ny[::max(1, y.shape[0] // NULL_SAMPLE)].T, -0.9999, 0.9999)
             f = np.sort(np.arctanh(r.astype(np.float64)), axis=1)[:, :-1]  # all but the best (the partner, if any)
             mu, sd = f.mean(axis=1), np.maximum(f.std(axis=1, ddof=1), 1e-3)
             emp_df = f.shape[1] - 1
         best = idx[np.arange(xs.shape[0]), col]
         zs = z[np.arange(xs.shape[0]), col].astype(np.float64)
-        sims = np.clip((_unit(xs) * ny[best]).sum(axis=1).astype(np.float64), -0.9999, 0.9999)
+        sims = np.clip((ux * ny[best]).sum(axis=1).astype(np.float64), -0.9999, 0.9999)
         if y.shape[0] >= 6 and ceiling < SHARED_ROWS:
             t = (np.arctanh(sims) - mu) / sd
             logp = np.log(np.maximum(_special().stdtr(emp_df, -t), 1e-300))
@@ -695,11 +705,20 @@ def _best_rows(x: np.ndarray, y: np.ndarray, ceiling: float = 0.0, n_anchors: in
 
 
 def _pair_sums(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row ``n`` of ``x`` and partner ``y[idx[n, t]]``: ``sum(x*y)`` and ``sqrt(sum(x^2 y^2))``."""
-    p = x[:, None, :] * y[idx]
-    num = p.sum(-1)
-    np.multiply(p, p, out=p)
-    return num, np.sqrt(p.sum(-1))
+    """For each row ``n`` of ``x`` and partner ``y[idx[n, t]]``: ``sum(x*y)`` and ``sqrt(sum(x^2 y^2))``.
+
+    One partner column at a time, as row-wise dot products: no (rows x partners x width) product is
+    materialized (it was the comparison's largest cost at 100B-MoE scale)."""
+    num = np.empty(idx.shape, dtype=np.float32)
+    den = np.empty_like(num)
+    x = x.astype(np.float32, copy=False)  # sketches may come as stored (float16): products in float32
+    x2 = x * x
+    for t in range(idx.shape[1]):
+        yt = y[idx[:, t]].astype(np.float32, copy=False)
+        num[:, t] = np.einsum("nw,nw->n", x, yt)
+        np.multiply(yt, yt, out=yt)
+        den[:, t] = np.einsum("nw,nw->n", x2, yt)
+    return num, np.sqrt(den, out=den)
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -729,17 +748,19 @@ def _ref_sketch(references: list[Fingerprint], candidate: Fingerprint, r: int, j
 
 
 def _matrix(vectors: list[np.ndarray | None], width: int) -> np.ndarray:
-    """Winsorized sketches as rows (zeros where a tensor lacks the sketch)."""
-    out = np.zeros((len(vectors), width), dtype=np.float32)
+    """Winsorized sketches as rows (zeros where a tensor lacks the sketch), float16 as stored: half the fresh
+    memory of float32 (whose page faults cost more than the products); rows are converted where multiplied."""
+    out = np.zeros((len(vectors), width), dtype=np.float16)
     for n, v in enumerate(vectors):
         if v is not None and v.size == width:
             out[n] = v
-    return _clean(out)
+    return np.clip(out, -CLIP, CLIP, out=out)  # _clean, in place (exact: 3.0 is a float16)
 
 
 def _probe(m: np.ndarray, width: int = PROBE) -> np.ndarray:
     """The first ``width`` columns, centered and unit-normed, so a product of two is a correlation."""
-    out = m[:, :width] - m[:, :width].mean(axis=1, keepdims=True)
+    out = m[:, :width].astype(np.float32)
+    out -= out.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(out, axis=1, keepdims=True)
     return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
 

@@ -39,7 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..core.errors import EvidenceError, InputFileError
-from ..core.executor import open_executor
+from ..core.executor import default_jobs, one_blas_thread, open_executor
 from ..core.files import atomic_write_bytes, load_json, parse_json, read_bounded, sha256_bytes, sha256_file
 from ._invariants import _EMBED as _EMBED_NAME
 from ._invariants import _HEAD as _HEAD_NAME
@@ -61,10 +61,12 @@ from ._invariants import (
 )
 from ._safetensors import (
     DTYPES,
+    ITEMSIZE,
     MAX_TENSORS,
     PICKLE_SUFFIXES,
     Header,
     TensorInfo,
+    as_values,
     iter_flat_chunks,
     iter_tensor_chunks,
     read_header,
@@ -148,7 +150,7 @@ class TensorPrint(BaseModel):
 
     @property
     def nbytes(self) -> int:
-        return self.numel * DTYPES[self.dtype].itemsize
+        return self.numel * ITEMSIZE[self.dtype]
 
 
 class Anchor(BaseModel):
@@ -343,24 +345,34 @@ def _standardize(v: np.ndarray) -> tuple[np.ndarray | None, float, float]:
     return z.astype(np.float16), mean, std
 
 
+def _hash_unit(header: Header, infos: list[TensorInfo]) -> dict[str, str]:
+    """The SHA-256 of each tensor's bytes. A task of its own, apart from the sketches: hashlib releases the
+    GIL on these large buffers, so hashing runs beside the sketching (and the anchors) on another core."""
+    out = {}
+    for info in infos:
+        h = hashlib.sha256()
+        for _, slab in iter_flat_chunks(header, info, raw=True):
+            h.update(slab)
+        out[info.name] = h.hexdigest()
+    return out
+
+
 def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], seed: int,
                    gram: GramAccumulator | None = None) -> _Sketched:
-    h = hashlib.sha256()
+    """The sketches of one tensor (its hash is :func:`_hash_unit`'s: ``sha256`` is left empty)."""
     if not info.is_float or info.numel == 0:
-        for slab in iter_tensor_chunks(header, info):
-            h.update(slab.view(np.uint8).reshape(-1))
-        return _Sketched(info.name, h.hexdigest(), {}, None, None)
+        return _Sketched(info.name, "", {}, None, None)
     shape = info.shape
     positions = sample_positions(shape, seed)
     taken = np.empty(positions.size, dtype=np.float64)
     axes = [a for a in range(len(shape)) if len(shape) >= 2 and shape[a] in widths]
     profiles = {a: np.zeros(shape[a], dtype=np.float64) for a in axes}
     row_elems = math.prod(shape[1:]) if len(shape) > 1 else 1
-    if row_elems * DTYPES[info.dtype].itemsize > BLOCK_BYTES:  # rows too large to convert whole: go flat
-        _sketch_flat(header, info, h, positions, taken, profiles)
+    if row_elems * ITEMSIZE[info.dtype] > BLOCK_BYTES:  # rows too large to convert whole: go flat
+        _sketch_flat(header, info, positions, taken, profiles)
         gram = None  # rows of megabytes are no residual-stream matrix of any model
     else:
-        _sketch_rows(header, info, h, positions, taken, profiles, gram)
+        _sketch_rows(header, info, positions, taken, profiles, gram)
     grams = gram.finish() if gram is not None else []
     sketches: dict[str, np.ndarray] = {}
     z, mean, std = _standardize(taken)
@@ -371,26 +383,25 @@ def _sketch_tensor(header: Header, info: TensorInfo, widths: frozenset[int], see
         if zp is not None:
             sketches[f"profile{a}"] = zp
     if not (math.isfinite(mean) and math.isfinite(std)):
-        return _Sketched(info.name, h.hexdigest(), sketches, None, None, grams)
-    return _Sketched(info.name, h.hexdigest(), sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"), grams)
+        return _Sketched(info.name, "", sketches, None, None, grams)
+    return _Sketched(info.name, "", sketches, float(f"{mean:.6g}"), float(f"{std:.6g}"), grams)
 
 
-def _sketch_rows(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
+def _sketch_rows(header: Header, info: TensorInfo, positions: np.ndarray, taken: np.ndarray,
                  profiles: dict[int, np.ndarray], gram: GramAccumulator | None = None) -> None:
-    """Hash, samples and per-axis sums over blocks of whole rows (a row fits a block)."""
+    """Samples, per-axis sums and Gram products over blocks of whole rows (a row fits a block)."""
     row_elems = math.prod(info.shape[1:]) if len(info.shape) > 1 else 1
-    rows_per_block = max(1, BLOCK_BYTES // max(1, row_elems * DTYPES[info.dtype].itemsize))
+    rows_per_block = max(1, BLOCK_BYTES // max(1, row_elems * ITEMSIZE[info.dtype]))
     row = 0
-    for slab in iter_tensor_chunks(header, info):
+    for slab in iter_tensor_chunks(header, info, raw=True):
         for b0 in range(0, slab.shape[0], rows_per_block):
             block = slab[b0:b0 + rows_per_block]
-            h.update(block.view(np.uint8).reshape(-1))
             e0, e1 = (row + b0) * row_elems, (row + b0 + block.shape[0]) * row_elems
             lo, hi = np.searchsorted(positions, [e0, e1])
             flat = block.reshape(-1)
-            taken[lo:hi] = flat[positions[lo:hi] - e0].astype(np.float64)
+            taken[lo:hi] = as_values(flat[positions[lo:hi] - e0], info.dtype).astype(np.float64)
             if profiles or gram is not None:
-                x = block.astype(np.float32)
+                x = as_values(block, info.dtype).astype(np.float32, copy=False)
                 if gram is not None:
                     gram.update(row + b0, x.reshape(x.shape[0], -1))
                 for a, prof in profiles.items():
@@ -402,20 +413,19 @@ def _sketch_rows(header: Header, info: TensorInfo, h: Any, positions: np.ndarray
         row += slab.shape[0]
 
 
-def _sketch_flat(header: Header, info: TensorInfo, h: Any, positions: np.ndarray, taken: np.ndarray,
+def _sketch_flat(header: Header, info: TensorInfo, positions: np.ndarray, taken: np.ndarray,
                  profiles: dict[int, np.ndarray]) -> None:
-    """The same hash, samples and per-axis sums as the row-block path, over bounded flat windows."""
+    """The same samples and per-axis sums as the row-block path, over bounded flat windows."""
     shape = info.shape
     strides = [math.prod(shape[a + 1:]) for a in range(len(shape))]
-    for e0, slab in iter_flat_chunks(header, info):
+    for e0, slab in iter_flat_chunks(header, info, raw=True):
         for b0 in range(0, slab.size, BLOCK_BYTES // slab.itemsize):
             block = slab[b0:b0 + BLOCK_BYTES // slab.itemsize]
             start = e0 + b0
-            h.update(block.view(np.uint8))
             lo, hi = np.searchsorted(positions, [start, start + block.size])
-            taken[lo:hi] = block[positions[lo:hi] - start].astype(np.float64)
+            taken[lo:hi] = as_values(block[positions[lo:hi] - start], info.dtype).astype(np.float64)
             if profiles:
-                x = block.astype(np.float64)
+                x = as_values(block, info.dtype).astype(np.float64)
                 flat_index = np.arange(start, start + block.size, dtype=np.int64)
                 for a, prof in profiles.items():
                     prof += np.bincount((flat_index // strides[a]) % shape[a], weights=x, minlength=shape[a])
@@ -496,11 +506,19 @@ def fingerprint_model(model_dir: str | Path, *, executor: str | None = "threads"
     units.sort(key=lambda u: -sum(t.nbytes for t in u[1]))
     results: dict[str, _Sketched] = {}
     wset = frozenset(widths)
-    anchors, anchor_data, plans = _anchor_plans(d, headers)
-    with open_executor(executor, jobs) as ex:
+    hashes: dict[str, str] = {}
+    several = executor == "threads" and (jobs or default_jobs()) > 1
+    with open_executor(executor, jobs) as ex, one_blas_thread(several):
+        # the hashes need no plan: they start first, and run while this thread reads the anchors
+        hashing = [ex.submit(_hash_unit, hd, infos) for hd, infos in units]
+        anchors, anchor_data, plans = _anchor_plans(d, headers)
         for batch in _run(ex, units, wset, seed, plans, anchor_data):
             for r in batch:
                 results[r.name] = r
+        for f in hashing:
+            hashes.update(f.result())
+    for name, r in results.items():
+        r.sha256 = hashes[name]
     file_of = {t.name: hd.path.name for hd in headers for t in hd.tensors}
     info_of = {t.name: t for t in all_infos}
     prints: list[TensorPrint] = []
@@ -543,10 +561,10 @@ def _read_rows(header: Header, info: TensorInfo, ids: np.ndarray) -> np.ndarray:
     """Rows ``ids`` of a 2-D tensor as float64, streamed (the embedding is never read whole)."""
     out = np.zeros((ids.size, info.shape[1]))
     row = 0
-    for slab in iter_tensor_chunks(header, info):
+    for slab in iter_tensor_chunks(header, info, raw=True):
         sel = np.nonzero((ids >= row) & (ids < row + slab.shape[0]))[0]
         if sel.size:
-            out[sel] = slab[ids[sel] - row].astype(np.float64)
+            out[sel] = as_values(slab[ids[sel] - row], info.dtype).astype(np.float64)
         row += slab.shape[0]
     return out
 
@@ -632,7 +650,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
         else:
             ids, hashes, _ = anchor_tokens(math.prod(t.shape[1:]), stem_names(t.shape))
             source, id_arr = "stem", np.array(ids, dtype=np.int64)
-            whole = np.concatenate([c.astype(np.float64).reshape(-1) for c in iter_tensor_chunks(hd, t)])
+            whole = np.concatenate([as_values(c, t.dtype).astype(np.float64).reshape(-1)
+                                    for c in iter_tensor_chunks(hd, t, raw=True)])
             rows = whole.reshape(t.shape[0], -1).T[id_arr]
         if not np.isfinite(rows).all():
             continue
@@ -660,7 +679,8 @@ def _anchor_plans(d: Path, headers: list[Header]) -> tuple[list[Anchor], dict[in
         if plan.norm is not None:
             if plan.norm not in vectors:
                 hd, info = where[plan.norm]
-                vectors[plan.norm] = np.concatenate([c.astype(np.float64) for c in iter_tensor_chunks(hd, info)])
+                vectors[plan.norm] = np.concatenate([as_values(c, info.dtype).astype(np.float64)
+                                                     for c in iter_tensor_chunks(hd, info, raw=True)])
             if not np.isfinite(vectors[plan.norm]).all():
                 plan.norm = None
             else:

@@ -51,6 +51,8 @@ class ReviewContext:
     evidence_dir: Path
     materials: list[InputFile]
     dossier: Dossier | None = None  # the team's computed evidence (experts; user evaluators see none)
+    # (chart, language) -> the file that keeps that chart of this dossier (workbench.evidence.dossier_cache.chart_file)
+    chart_cache: Callable[[str, str], Path | None] | None = None
 
     def t(self, key: str, **params: object) -> str:
         """A message in the review's language."""
@@ -122,9 +124,11 @@ def team_table(ctx: ReviewContext) -> Table:
                  [{"fact": ctx.t(k), "value": v} for k, v in facts], ctx.lang, css="wb-team")
 
 
-def _chart(ctx: ReviewContext, build: Callable[[], Any]) -> PendingChart:
-    """A chart drawn after the form is shown (:meth:`workbench.notebook.review.Review.draw_charts`)."""
-    return PendingChart(build, ctx.t("chart_pending"))
+def _chart(ctx: ReviewContext, name: str, build: Callable[[], Any]) -> PendingChart:
+    """Chart ``name`` of the dossier, drawn after the form is shown (:meth:`workbench.notebook.review.Review.draw_charts`),
+    or read from the round's chart cache when a notebook of the team drew it before."""
+    cache = ctx.chart_cache(name, ctx.lang) if ctx.chart_cache is not None else None
+    return PendingChart(build, ctx.t("chart_pending"), cache)
 
 
 def _problems(ctx: ReviewContext) -> list[Any]:
@@ -182,7 +186,7 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_html().heading(3, ctx.t("targets_title", model=t.target_model or "?")))]
     points = d.points if d is not None else {}
     if points:
-        items.append(_chart(ctx, lambda: results_chart(list(points.values()), lang=ctx.lang)))
+        items.append(_chart(ctx, "results", lambda: results_chart(list(points.values()), lang=ctx.lang)))
     elif t.targets:
         items.append(Table([Column("benchmark", "col_benchmark"), Column("target", "col_target", "g")],
                            [{"benchmark": b, "target": v} for b, v in sorted(t.targets.items())], ctx.lang,
@@ -340,9 +344,9 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
     items: list[Any] = [HTML(_independence_head(ctx, d))]
     parts: list[tuple[str, Any, list[Callable[[], Any]]]] = [
         ("evidence_weights", d.provenance, [lambda: _provenance_table(ctx, d),
-                                            lambda: _chart(ctx, lambda: provenance_chart(d.provenance, lang=ctx.lang))]),
+                                            lambda: _chart(ctx, "provenance", lambda: provenance_chart(d.provenance, lang=ctx.lang))]),
         ("evidence_training", d.training, [lambda: _training_table(ctx, d),
-                                           lambda: _chart(ctx, lambda: training_chart(d.training, lang=ctx.lang))]),
+                                           lambda: _chart(ctx, "training", lambda: training_chart(d.training, lang=ctx.lang))]),
         ("evidence_tokenizer", d.tokenizer, [lambda: _tokenizer_table(ctx, d)]),
         ("evidence_config", d.config, [lambda: _config_table(ctx, d)]),
         ("evidence_licences", d.licences, [lambda: _licences_table(ctx, d)]),

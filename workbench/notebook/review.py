@@ -46,7 +46,7 @@ from ..core.files import atomic_write_bytes, iter_files, load_yaml, sha256_file
 from ..core.messages import LANGS
 from ..core.signing import is_encrypted, key_id, load_private_key, public_key_from_pem
 from ..core.templating import macros
-from ..evidence.dossier_cache import cache_key, cached_dossier
+from ..evidence.dossier_cache import cache_key, cached_dossier, chart_file
 from ..model.round import PANEL_ROLES, RUBRIC_OF, find_round, load_round
 from ..model.sheet import (
     COI,
@@ -546,7 +546,9 @@ def open_review(
             # a file the evidence already read is not read again (weights can be gigabytes)
             materials.append(hashed.get(f.relative_to(rd).as_posix()) or input_record(f, rd))
     bench = r.rubrics.get("benchmark") if role in PANEL_ROLES else None
-    ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier)
+    charts = (lambda chart, in_lang: chart_file(r, key, chart, in_lang)) if key is not None else None
+    ctx = ReviewContext(rd, r.rules.round_id, lang, rubric, bench, team, reviewer, evidence_dir, materials, dossier,
+                        charts)
     return Review(ctx, params, kid, answers, unattended)
 
 
