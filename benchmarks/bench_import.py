@@ -1,10 +1,10 @@
-"""The notebook's first cell, ``import workbench.notebook.review``, against ``import pandas`` measured in the same run.
+"""The notebook's first cell, ``from workbench.review import open_review`` (through the alias of the flat path), against ``import pandas`` measured in the same run.
 
-    python benchmarks/bench_import.py [--runs 7] [--top 15] [--module workbench.notebook.review]
+    python benchmarks/bench_import.py [--runs 7] [--top 15] [--module workbench.review]
 
 Each import runs in a fresh interpreter (``python -c "import X"``), alternating between the two so that load
 changes hit both alike; every run is timed (wall clock around the subprocess, interpreter start included for
-both) and the median is compared. Goal: ``import workbench.notebook.review`` <= 2.5x ``import pandas``. Then one
+both) and the median is compared. Goal: ``import workbench.review`` <= 2.5x ``import pandas``. Then one
 ``python -X importtime`` run of the module prints the top entries by cumulative time, to name what to defer
 (the notebook needs ml_dtypes, altair and the weight readers only when it uses them).
 """
@@ -54,7 +54,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--top", type=int, default=15)
-    ap.add_argument("--module", default="workbench.notebook.review")
+    ap.add_argument("--module", default="workbench.review")
     args = ap.parse_args()
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.runs} runs each, alternating")

@@ -4,7 +4,7 @@
 Notebooks generated for existing rounds, the coordinator's and auditor's notebooks copied into hub homes, and
 users' own scripts import the old paths; an audit re-runs old rounds' notebooks, so those paths must keep
 working. A meta-path finder answers for exactly the names in :data:`OLD_PATHS` by importing the new module
-and returning it, so ``workbench.notebook.review`` *is* ``workbench.notebook.review`` (monkeypatching one patches the
+and returning it, so ``workbench.review`` *is* ``workbench.notebook.review`` (monkeypatching one patches the
 other) and nothing is imported until asked for. The package's own code uses the new paths
 (tests/test_architecture.py checks that).
 """
