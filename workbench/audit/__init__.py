@@ -10,14 +10,14 @@ from ..core._lazy import lazy_api
 
 # public name -> the submodule that defines it, imported on first use
 _API = {
-    "CHECKS": "checks", "AuditResult": "checks", "Finding": "checks", "audit_round": "checks",
+    "CHECKS": "checks", "AuditFinding": "checks", "AuditResult": "checks", "Finding": "checks", "audit_round": "checks",
     "verify_sheets": "checks", "compare_sheets": "checks", "answers_yaml": "checks",
     "finding_line": "render", "findings_table": "render", "findings_chart": "render", "render_html": "render",
     "write_audit": "render",
 }
 
 __all__ = [
-    "CHECKS", "AuditResult", "Finding", "answers_yaml", "audit_round", "compare_sheets", "finding_line",
+    "AuditFinding", "CHECKS", "AuditResult", "Finding", "answers_yaml", "audit_round", "compare_sheets", "finding_line",
     "findings_chart", "findings_table", "render_html", "verify_sheets", "write_audit",
 ]
 
