@@ -115,7 +115,7 @@ class CacheKey(BaseModel):
 @functools.cache
 def _code_sha256() -> str:
     """SHA-256 over the workbench package's files (sources and data), computed once per process."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole package: evidence/dossier_cache.py -> workbench/
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts:

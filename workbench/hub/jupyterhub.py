@@ -778,7 +778,7 @@ def default_proxy() -> Path | None:
     found = shutil.which("configurable-http-proxy")
     if found:
         return Path(found)
-    local = Path(__file__).resolve().parent.parent / ".hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+    local = Path(__file__).resolve().parents[2] / ".hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
     return local if local.exists() else None
 
 
