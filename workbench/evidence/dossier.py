@@ -1,8 +1,9 @@
 """A team's dossier: everything computed from the evidence files it submitted, in one place.
 
 The evidence a team submits is named in ``teams.yaml`` (``evidence:``, keys in
-:data:`workbench.model.round.EVIDENCE_KEYS`, paths relative to ``evidence/<team>/``); the reference models the
-round compares against are named in ``references/references.yaml`` (paths relative to ``references/``)::
+:data:`workbench.model.round.EVIDENCE_KEYS`, the registered kinds of evidence, paths relative to
+``evidence/<team>/``); the reference models the round compares against are named in
+``references/references.yaml`` (paths relative to ``references/``)::
 
     references:
       - id: foreign-vl
@@ -14,8 +15,10 @@ round compares against are named in ``references/references.yaml`` (paths relati
       model: Frontier-2026
       scores: {kobest: 0.91, ...}
 
-:func:`build_dossier` runs each evidence module on what the team submitted; each part is optional and is
-absent when not submitted. A file that fails to load does not stop the round: its one-line
+:func:`build_dossier` reads each kind of evidence the team submitted with its registered reader
+(:mod:`workbench.model.evidence_kinds`: the built-in readers are the ``read_*`` functions below, called with an
+:class:`EvidenceContext`; another package's kind fills :attr:`Dossier.extra` under its key); each part is
+optional and is absent when not submitted. A file that fails to load does not stop the round: its one-line
 :class:`~workbench.core.errors.EvidenceError` goes into ``problems`` as a :class:`~workbench.core.errors.Problem` (file, line,
 place, message, expected; shown to reviewers and in the report),
 and the parts that need it are absent. Paths must stay inside the round folder: absolute paths, ``..`` and
@@ -45,7 +48,8 @@ as a :class:`PointProblem` naming the computed criteria whose points it changes;
 as ``point_problems``. Every path in a problem or a result source is relative to the round folder, whatever
 the working directory.
 
-Public API: :class:`Dossier`, :class:`PointProblem`, :func:`build_dossier`, :class:`References`,
+Public API: :class:`Dossier`, :class:`PointProblem`, :func:`build_dossier`, :class:`EvidenceContext` (and the
+built-in readers ``read_*``), :class:`References`,
 :class:`ReferenceModel`, :func:`load_references`, :data:`REFERENCES_FILE`.
 """
 
@@ -87,8 +91,8 @@ from .training import Flag as TrainingFlag
 from .training import TrainingEvidence, analyze_training, load_training_log
 from .weights import load_model_or_fingerprint, read_fingerprint
 
-__all__ = ["REFERENCES_FILE", "Dossier", "PointProblem", "ReferenceModel", "References", "build_dossier",
-           "load_references"]
+__all__ = ["REFERENCES_FILE", "Dossier", "EvidenceContext", "PointProblem", "ReferenceModel", "References",
+           "build_dossier", "load_references"]
 
 REFERENCES_FILE = "references/references.yaml"
 MAX_REFERENCES_BYTES = 1 << 20
