@@ -1,8 +1,9 @@
 """A team's dossier: everything computed from the evidence files it submitted, in one place.
 
 The evidence a team submits is named in ``teams.yaml`` (``evidence:``, keys in
-:data:`workbench.model.round.EVIDENCE_KEYS`, paths relative to ``evidence/<team>/``); the reference models the
-round compares against are named in ``references/references.yaml`` (paths relative to ``references/``)::
+:data:`workbench.model.round.EVIDENCE_KEYS`, the registered kinds of evidence, paths relative to
+``evidence/<team>/``); the reference models the round compares against are named in
+``references/references.yaml`` (paths relative to ``references/``)::
 
     references:
       - id: foreign-vl
@@ -14,8 +15,10 @@ round compares against are named in ``references/references.yaml`` (paths relati
       model: Frontier-2026
       scores: {kobest: 0.91, ...}
 
-:func:`build_dossier` runs each evidence module on what the team submitted; each part is optional and is
-absent when not submitted. A file that fails to load does not stop the round: its one-line
+:func:`build_dossier` reads each kind of evidence the team submitted with its registered reader
+(:mod:`workbench.model.evidence_kinds`: the built-in readers are the ``read_*`` functions below, called with an
+:class:`EvidenceContext`; another package's kind fills :attr:`Dossier.extra` under its key); each part is
+optional and is absent when not submitted. A file that fails to load does not stop the round: its one-line
 :class:`~workbench.core.errors.EvidenceError` goes into ``problems`` as a :class:`~workbench.core.errors.Problem` (file, line,
 place, message, expected; shown to reviewers and in the report),
 and the parts that need it are absent. Paths must stay inside the round folder: absolute paths, ``..`` and
@@ -45,7 +48,8 @@ as a :class:`PointProblem` naming the computed criteria whose points it changes;
 as ``point_problems``. Every path in a problem or a result source is relative to the round folder, whatever
 the working directory.
 
-Public API: :class:`Dossier`, :class:`PointProblem`, :func:`build_dossier`, :class:`References`,
+Public API: :class:`Dossier`, :class:`PointProblem`, :func:`build_dossier`, :class:`EvidenceContext` (and the
+built-in readers ``read_*``), :class:`References`,
 :class:`ReferenceModel`, :func:`load_references`, :data:`REFERENCES_FILE`.
 """
 
@@ -53,7 +57,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -64,6 +68,7 @@ from ..core.base import Id, Model, from_pydantic
 from ..core.errors import EvidenceError, InputFileError, Problem
 from ..core.files import is_contained_relpath, iter_files, load_yaml
 from ..core.findings import Finding
+from ..model.evidence_kinds import evidence_kinds, reading_order
 from ..model.round import Round, Team
 from ..model.rubric import ComputedScale
 from ..model.sheet import ComputedValue, InputFile, input_record
@@ -86,8 +91,8 @@ from .training import Flag as TrainingFlag
 from .training import TrainingEvidence, analyze_training, load_training_log
 from .weights import load_model_or_fingerprint, read_fingerprint
 
-__all__ = ["REFERENCES_FILE", "Dossier", "PointProblem", "ReferenceModel", "References", "build_dossier",
-           "load_references"]
+__all__ = ["REFERENCES_FILE", "Dossier", "EvidenceContext", "PointProblem", "ReferenceModel", "References",
+           "build_dossier", "load_references"]
 
 REFERENCES_FILE = "references/references.yaml"
 MAX_REFERENCES_BYTES = 1 << 20
@@ -201,6 +206,8 @@ class Dossier:
     problems: tuple[Problem, ...] = ()
     point_problems: tuple[PointProblem, ...] = ()  # the problems above that change points, with their criteria
     notes: tuple[Finding, ...] = ()  # what the reviewer should know besides (codes note_*)
+    # the parts of kinds registered by other packages (workbench.model.evidence_kinds), by key
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The ``evidence`` block of a score sheet: JSON-able, deterministic, one key per part present."""
@@ -215,6 +222,8 @@ class Dossier:
                           ("licences", self.licences), ("weights", self.provenance)):
             if part is not None:
                 out[key] = part.to_summary()
+        for key, part in sorted(self.extra.items()):
+            out[key] = _part_summary(part)
         out["independence_flags"] = [f.model_dump(mode="json") for f in self.independence_findings()]
         out["problems"] = [p.model_dump(mode="json") for p in self.problems]
         out["point_problems"] = [p.model_dump(mode="json") for p in self.point_problems]
@@ -268,6 +277,20 @@ class Dossier:
         if not checked:
             return f"{self.team}: no independence evidence submitted"
         return f"{self.team}: nothing flagged ({', '.join(checked)} checked)"
+
+
+# the Dossier fields a kind's reader fills (EvidenceKind.part), or derives besides (benchmark_results: points)
+_PART_FIELDS = frozenset(f.name for f in fields(Dossier)) - {"team", "seed", "inputs", "problems", "point_problems",
+                                                              "notes", "extra"}
+
+
+def _part_summary(part: Any) -> Any:
+    """A part's sheet summary: its ``to_summary()``, a pydantic model's JSON, or the JSON-able value itself."""
+    if hasattr(part, "to_summary"):
+        return part.to_summary()
+    if isinstance(part, pydantic.BaseModel):
+        return part.model_dump(mode="json")
+    return part
 
 
 class _Collector:
@@ -361,12 +384,100 @@ def _computed_criteria(r: Round) -> tuple[str, ...]:
     return tuple(c.id for _, c in r.rubrics["benchmark"].criteria() if isinstance(c.scale, ComputedScale))
 
 
+@dataclass
+class EvidenceContext:
+    """What a kind's reader (:class:`~workbench.model.evidence_kinds.EvidenceKind`) may use: the round, the team,
+    the file it submitted (checked to stay inside ``evidence/<team>/``), the round's references and their folder,
+    the seed, and the parts read before (by Dossier field, or by key for a kind without one)."""
+
+    round: Round
+    team: Team
+    key: str
+    path: Path
+    references: References
+    seed: int
+    parts: dict[str, Any]
+    notes: list[Finding]
+    collector: _Collector
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.round.path / "references"
+
+    def record(self, path: Path) -> None:
+        """Record a file (or every file of a folder) the part was computed from as a sheet input."""
+        self.collector.record(path)
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` relative to the round folder (as problems and sources name files)."""
+        return self.collector.rel(path)
+
+    def note(self, code: str, **params: Any) -> None:
+        """Something the reviewer should know besides (a code ``note_*`` of the message catalogue)."""
+        self.notes.append(Finding(code=code, params=params))
+
+
+def read_benchmark_results(ctx: EvidenceContext) -> ResultSet:
+    """``benchmark_results``: the results, and (``parts["points"]``) the computed criteria's points."""
+    results = _read_results(ctx.round, ctx.path, ctx.team, ctx.collector)
+    ctx.parts["points"] = _points(ctx.round, ctx.team, results, ctx.references.frontier, ctx.seed, ctx.collector,
+                                  ctx.rel(ctx.path))
+    return results
+
+
+def read_model_card(ctx: EvidenceContext) -> ModelCost:
+    """``model_card``: the declared cost data."""
+    return load_model_cost(ctx.path, ctx.team.id)
+
+
+def read_training_log(ctx: EvidenceContext) -> TrainingEvidence:
+    """``training_log``: the loss curve read against the team's declared facts."""
+    t = ctx.team
+    return analyze_training(load_training_log(ctx.path), vocab_size=t.vocab_size, claimed_tokens=t.training_tokens,
+                            params=t.active_params_b * 1e9, gpu=t.gpu, gpu_hours=t.gpu_hours)
+
+
+def read_tokenizer(ctx: EvidenceContext) -> TokenizerEvidence:
+    """``tokenizer``: compared with every reference model's tokenizer."""
+    mine = load_tokenizer(ctx.path, name=ctx.team.model)
+    if mine.format == "vocab.json" and (m := ctx.path.with_name("merges.txt")).is_file():
+        ctx.record(m)
+    return compare_tokenizers(mine, [load_tokenizer(ctx.reference_dir / x.tokenizer, name=x.name)
+                                     for x in ctx.references.references if x.tokenizer])
+
+
+def read_config(ctx: EvidenceContext) -> ConfigEvidence:
+    """``config``: compared field by field with every reference model's config."""
+    return compare_configs(load_config(ctx.path, name=ctx.team.model),
+                           [load_config(ctx.reference_dir / x.config, name=x.name)
+                            for x in ctx.references.references if x.config])
+
+
+def read_weights(ctx: EvidenceContext) -> ProvenanceReport | None:
+    """``weights``: provenance against every reference fingerprint (None when the round has none)."""
+    with_fp = [x for x in ctx.references.references if x.fingerprint]
+    if not with_fp:
+        ctx.note("note_no_reference_fingerprint")
+    candidate = load_model_or_fingerprint(ctx.path, executor="serial")
+    references = [read_fingerprint(ctx.reference_dir / x.fingerprint) for x in with_fp]
+    if not references:
+        return None
+    return compare(candidate, references, names=[x.name for x in with_fp], candidate_name=ctx.team.model)
+
+
+def read_licences(ctx: EvidenceContext) -> LicenceEvidence:
+    """``licences``: the manifest, checked against the weights' provenance when there is one."""
+    prov = ctx.parts.get("provenance")
+    return check_licences(load_manifest(ctx.path), None if prov is None else [x.model_dump() for x in prov.components])
+
+
 def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     """Compute every evidence part a team submitted (see the module docstring); deterministic for ``seed``.
 
-    Raises :class:`EvidenceError` only for the round's own files (an unknown team, a bad
-    ``references.yaml`` or reference file); a team's bad file becomes a :class:`~workbench.core.errors.Problem` in
-    ``problems`` (and in ``point_problems`` when it changes points).
+    Each submitted kind is read by its registered reader (:mod:`workbench.model.evidence_kinds`), in the
+    registry's order, a kind after those whose parts it needs. Raises :class:`EvidenceError` only for the
+    round's own files (an unknown team, a bad ``references.yaml`` or reference file); a team's bad file becomes
+    a :class:`~workbench.core.errors.Problem` in ``problems`` (and in ``point_problems`` when it changes points).
     """
     team = r.team(team_id)
     if team is None:
@@ -377,6 +488,7 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
     base = r.path / "evidence" / team.id
     computed = _computed_criteria(r)
     parts: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     notes: list[Finding] = []
     paths: dict[str, Path] = {}
     for key, text in sorted(team.evidence.items()):
@@ -388,62 +500,31 @@ def build_dossier(r: Round, team_id: str, *, seed: int = 0) -> Dossier:
                 c.record(p)  # result files are recorded as they are read (a folder may hold others)
             paths[key] = p  # only a file that could be hashed is read: one problem per file, not two
 
-    ref_dir = r.path / "references"
-    with_tok = [x for x in refs.references if x.tokenizer]
-    with_cfg = [x for x in refs.references if x.config]
-    with_fp = [x for x in refs.references if x.fingerprint]
-
-    if "benchmark_results" in paths:
-        with c.part(computed):
-            parts["results"] = _read_results(r, paths["benchmark_results"], team, c)
-        if "results" in parts:
-            parts["points"] = _points(r, team, parts["results"], refs.frontier, seed, c,
-                                      c.rel(paths["benchmark_results"]))
-    elif computed and "benchmark_results" not in team.evidence:
+    if computed and "benchmark_results" not in team.evidence:
         notes.append(Finding(code="note_no_benchmark_results", params={}))
-    if "model_card" in paths:
-        with c.part():
-            parts["cost"] = load_model_cost(paths["model_card"], team.id)
-    if "training_log" in paths:
-        with c.part():
-            parts["training"] = analyze_training(
-                load_training_log(paths["training_log"]), vocab_size=team.vocab_size,
-                claimed_tokens=team.training_tokens, params=team.active_params_b * 1e9, gpu=team.gpu,
-                gpu_hours=team.gpu_hours)
-    if "tokenizer" in paths:
-        with c.part():
-            mine = load_tokenizer(paths["tokenizer"], name=team.model)
-            if mine.format == "vocab.json" and (m := paths["tokenizer"].with_name("merges.txt")).is_file():
-                c.record(m)
-            parts["tokenizer"] = compare_tokenizers(mine, [load_tokenizer(ref_dir / x.tokenizer, name=x.name)
-                                                           for x in with_tok])
-    if "config" in paths:
-        with c.part():
-            parts["config"] = compare_configs(load_config(paths["config"], name=team.model),
-                                              [load_config(ref_dir / x.config, name=x.name) for x in with_cfg])
-    if "weights" in paths:
-        if not with_fp:
-            notes.append(Finding(code="note_no_reference_fingerprint", params={}))
-        with c.part():
-            candidate = load_model_or_fingerprint(paths["weights"], executor="serial")
-            references = [read_fingerprint(ref_dir / x.fingerprint) for x in with_fp]
-            if references:
-                parts["provenance"] = compare(candidate, references, names=[x.name for x in with_fp],
-                                              candidate_name=team.model)
-    if "licences" in paths:
-        with c.part():
-            prov = parts.get("provenance")
-            parts["licences"] = check_licences(
-                load_manifest(paths["licences"]),
-                None if prov is None else [x.model_dump() for x in prov.components])
-    # the reference files each comparison read are inputs too
-    for key, kind in (("weights", "fingerprint"), ("tokenizer", "tokenizer"), ("config", "config")):
-        if key in paths:
+    for kind in reading_order([k for k in evidence_kinds() if k in paths]):
+        reader = kind.read()
+        if reader is None:  # hashed (recorded above), not parsed
+            continue
+        ctx = EvidenceContext(round=r, team=team, key=kind.key, path=paths[kind.key], references=refs, seed=seed,
+                              parts={**extra, **parts}, notes=notes, collector=c)
+        given = set(ctx.parts)
+        with c.part(computed if kind.key == "benchmark_results" else ()):
+            value = reader(ctx)
+            if value is not None and kind.part in _PART_FIELDS:
+                parts[kind.part] = value
+            elif value is not None:
+                extra[kind.key] = value
+        # parts a reader derived besides its own (benchmark_results: the points)
+        parts |= {k: v for k, v in ctx.parts.items() if k in _PART_FIELDS and k not in given and k not in parts}
+        # the reference files a comparison read are inputs too
+        if kind.references is not None:
             for x in refs.references:
-                if (v := getattr(x, kind)) is not None:
-                    c.record(ref_dir / v)
-    return Dossier(team=team.id, seed=seed, **parts, inputs=tuple(v for _, v in sorted(c.inputs.items())),
-                   problems=tuple(c.problems), point_problems=tuple(c.point_problems), notes=tuple(notes))
+                if (v := getattr(x, kind.references, None)) is not None:
+                    c.record(r.path / "references" / v)
+    return Dossier(team=team.id, seed=seed, **parts, extra=extra,
+                   inputs=tuple(v for _, v in sorted(c.inputs.items())), problems=tuple(c.problems),
+                   point_problems=tuple(c.point_problems), notes=tuple(notes))
 
 
 def _points(r: Round, team: Team, results: ResultSet, frontier: Reference | None, seed: int,

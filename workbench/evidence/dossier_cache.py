@@ -53,6 +53,8 @@ from ..core.files import (
     sha256_bytes,
     sha256_file,
 )
+from ..core.findings import Finding
+from ..model.evidence_kinds import evidence_kinds
 from ..model.round import PANEL_ROLES, Round, round_state, state_hash
 from ..model.sheet import InputFile
 from .benchmarks import ComputedPoints, ResultSet
@@ -78,12 +80,14 @@ CACHE_ENV = "WORKBENCH_DOSSIER_CACHE"
 MAX_CACHE_BYTES = 256 * 1024 * 1024
 MAX_KEY_FILES = 100_000
 
-# the dossier's model-valued fields and their types (the rest are plain: team, seed, notes)
+# the dossier's model-valued fields and their types (the rest are plain: team, seed; extra: other packages' kinds)
 _PARTS: dict[str, type[BaseModel]] = {
     "results": ResultSet, "cost": ModelCost, "training": TrainingEvidence, "tokenizer": TokenizerEvidence,
     "config": ConfigEvidence, "provenance": ProvenanceReport, "licences": LicenceEvidence,
 }
-_LISTS: dict[str, type[BaseModel]] = {"inputs": InputFile, "problems": Problem, "point_problems": PointProblem}
+# notes are findings (codes note_*): as JSON, so that a dossier with a note can be written at all
+_LISTS: dict[str, type[BaseModel]] = {"inputs": InputFile, "problems": Problem, "point_problems": PointProblem,
+                                      "notes": Finding}
 
 
 class CacheKey(BaseModel):
@@ -149,6 +153,17 @@ def cache_key(r: Round, team_id: str, seed: int = 0) -> CacheKey:
                     files=files)
 
 
+def _json_part(part: Any) -> Any:
+    return part.model_dump(mode="json") if isinstance(part, BaseModel) else part
+
+
+def _part_from_json(key: str, data: Any) -> Any:
+    """Another package's part, through its kind's ``model`` when it names one, else the JSON as stored."""
+    kind = evidence_kinds().get(key)
+    model = kind.load_model() if kind is not None else None
+    return model.model_validate(data) if model is not None else data
+
+
 def dossier_to_json(d: Dossier) -> dict[str, Any]:
     """The dossier as JSON-able data (every part through its typed model's JSON form)."""
     out: dict[str, Any] = {}
@@ -160,6 +175,9 @@ def dossier_to_json(d: Dossier) -> dict[str, Any]:
             out[f.name] = {k: p.model_dump(mode="json") for k, p in sorted(v.items())}
         elif f.name in _LISTS:
             out[f.name] = [x.model_dump(mode="json") for x in v]
+        elif f.name == "extra":  # other packages' kinds: left out when none (built-in dossiers keep their JSON)
+            if v:
+                out[f.name] = {k: _json_part(x) for k, x in sorted(v.items())}
         else:
             out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
@@ -179,7 +197,7 @@ def dossier_from_json(data: Any, *, file: str | Path | None = None) -> Dossier:
         kw["points"] = {str(k): ComputedPoints.model_validate(v) for k, v in (data.get("points") or {}).items()}
         for name, model in _LISTS.items():
             kw[name] = tuple(model.model_validate(x) for x in data.get(name) or ())
-        kw["notes"] = tuple(str(x) for x in data.get("notes") or ())
+        kw["extra"] = {str(k): _part_from_json(str(k), v) for k, v in (data.get("extra") or {}).items()}
     except (pydantic.ValidationError, TypeError, ValueError, AttributeError) as e:
         raise EvidenceError(f"the dossier does not validate: {' '.join(str(e).split())[:300]}", file=file,
                             place="dossier", expected="a dossier written by this workbench version") from None

@@ -28,6 +28,7 @@ from ..core.base import Hex64, Id, Model, from_pydantic
 from ..core.errors import IneligibleError, KeyFileError, RoundError
 from ..core.files import canonical_json, is_contained_relpath, line_for, load_yaml, sha256_bytes
 from ..core.signing import key_id, public_key_from_pem
+from .evidence_kinds import EVIDENCE_KEYS
 from .rubric import GateScale, Rubric, load_rubric
 from .scheme import SCHEME_FILE, BenchmarkSets, load_benchmark_sets
 
@@ -294,20 +295,6 @@ class Roster(Model):
         return next((r for r in self.reviewers if r.id == rid), None)
 
 
-# The evidence a team may submit (``teams.yaml`` ``evidence:``): key -> what the file is. Paths are relative
-# to ``evidence/<team>/``; see docs/coordinator-guide.md, "Evidence files", and workbench.evidence.dossier.
-EVIDENCE_KEYS: dict[str, str] = {
-    "benchmark_results": "lm-evaluation-harness results JSON, or the tidy results CSV",
-    "model_card": "model-card cost data (YAML or JSON): model, active/total parameters, inference cost",
-    "training_log": "loss curve, CSV or JSONL (step, tokens, loss, ...)",
-    "tokenizer": "tokenizer.json (or vocab.json with merges.txt beside it)",
-    "config": "the model's config.json",
-    "licences": "licence and transparency manifest (YAML)",
-    "weights": "a weight fingerprint file (workbench fingerprint) or a model folder of safetensors",
-    "technical_report": "the technical report (read by the experts; hashed, not parsed)",
-}
-
-
 def _relative_path(v: str) -> str:
     if not is_contained_relpath(v):
         raise ValueError(f"path '{v}' must be relative, with '/' separators and no '..'")
@@ -340,6 +327,8 @@ class Team(Model):
     @field_validator("evidence")
     @classmethod
     def _evidence(cls, v: dict[str, str]) -> dict[str, str]:
+        # the keys of the registered evidence kinds (EVIDENCE_KEYS is read live); paths are relative to
+        # ``evidence/<team>/``: see docs/coordinator-guide.md, "Evidence files", and workbench.evidence.dossier
         unknown = sorted(set(v) - set(EVIDENCE_KEYS))
         if unknown:
             raise ValueError(f"unknown evidence key(s) {', '.join(unknown)}; expected some of {', '.join(EVIDENCE_KEYS)}")

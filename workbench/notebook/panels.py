@@ -13,6 +13,7 @@ Public API: :class:`ReviewContext`, :class:`EvidencePanel`, :data:`EVIDENCE_PANE
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ from ..evidence.benchmarks import ComputedPoints, results_chart
 from ..evidence.dossier import Dossier
 from ..evidence.provenance import provenance_chart
 from ..evidence.training import training_chart
+from ..model.evidence_kinds import evidence_kinds
 from ..model.round import RosterEntry, Team
 from ..model.rubric import ComputedScale, Rubric
 from ..model.sheet import InputFile
@@ -149,6 +151,25 @@ def _dossier_part(ctx: ReviewContext, *keys: str) -> dict[str, Any]:
     return {k: full[k] for k in keys if k in full}
 
 
+def _other_kinds(ctx: ReviewContext, section: str) -> tuple[list[Any], dict[str, Any]]:
+    """The parts of other packages' kinds of evidence (``Dossier.extra``) that ``section``'s panel shows: a
+    heading (the kind's ``title`` message, else its key) and its summary as a table; and their summaries."""
+    d = ctx.dossier
+    if d is None or not d.extra:
+        return [], {}
+    items: list[Any] = []
+    keys = [k.key for k in evidence_kinds().values() if k.section == section and k.key in d.extra]
+    for key in keys:
+        kind = evidence_kinds()[key]
+        items.append(HTML(_html().heading(3, ctx.t(kind.title) if kind.title else key)))
+        part = d.summary()[key]
+        rows = ([{"fact": k, "value": v if isinstance(v, str | int | float) or v is None else json.dumps(v)}
+                 for k, v in part.items()] if isinstance(part, dict) else [{"fact": key, "value": json.dumps(part)}])
+        items.append(Table([Column("fact", "col_fact"), Column("value", "col_value")], rows, ctx.lang,
+                           css="wb-evidence-kind"))
+    return items, _dossier_part(ctx, *keys)
+
+
 def benchmark_findings(cp: ComputedPoints, lang: str) -> list[Finding]:
     """What one criterion's benchmark rows flag (``cp.flags``), with each benchmark named in ``lang``."""
     names = {r.benchmark: r.name_ko if lang == "ko" else r.name_en for r in cp.per_benchmark}
@@ -214,10 +235,12 @@ def benchmark_panel(ctx: ReviewContext) -> EvidencePanel:
         flags = benchmark_findings(cp, ctx.lang)
         if flags:
             items.append(HTML(_html().bullets([f.text(ctx.lang) for f in flags])))
+    others, other_summary = _other_kinds(ctx, "benchmark")
+    items += others
     items += _problems(ctx)
     summary = {"target_model": t.target_model, "targets": dict(sorted(t.targets.items())),
                "individual_benchmarks": list(t.individual_benchmarks),
-               **_dossier_part(ctx, "benchmark_results", "benchmark_points")}
+               **_dossier_part(ctx, "benchmark_results", "benchmark_points"), **other_summary}
     return EvidencePanel(items, summary)
 
 
@@ -233,8 +256,10 @@ def usability_panel(ctx: ReviewContext) -> EvidencePanel:
                 {"fact": ctx.t("fact_total"), "value": number(c.total_parameters)},
                 {"fact": ctx.t("col_cost"), "value": cost}]
         items.append(Table([Column("fact", "col_fact"), Column("value", "col_value")], rows, ctx.lang, css="wb-cost"))
-    return EvidencePanel(items, {"active_params_b": ctx.team.active_params_b, "total_params_b": ctx.team.total_params_b,
-                                 **_dossier_part(ctx, "model_card")})
+    others, other_summary = _other_kinds(ctx, "usability")
+    return EvidencePanel(items + others, {"active_params_b": ctx.team.active_params_b,
+                                          "total_params_b": ctx.team.total_params_b,
+                                          **_dossier_part(ctx, "model_card"), **other_summary})
 
 
 def _independence_head(ctx: ReviewContext, d: Dossier) -> str:
@@ -356,9 +381,11 @@ def independence_panel(ctx: ReviewContext) -> EvidencePanel:
             continue
         items.append(HTML(_html().heading(3, ctx.t(key))))
         items += [view() for view in views]
+    others, other_summary = _other_kinds(ctx, "independence")
+    items += others
     items += _problems(ctx)
     summary = _dossier_part(ctx, "weights", "training_log", "tokenizer", "config", "licences",
-                            "independence_flags", "problems", "notes")
+                            "independence_flags", "problems", "notes") | other_summary
     return EvidencePanel(items, summary)
 
 
