@@ -13,6 +13,7 @@ import pytest
 import yaml
 from coord_helpers import make_round
 
+import workbench.core.registry as registry_module
 from workbench.core.errors import EvidenceError, RoundError, WorkbenchError
 from workbench.core.files import canonical_json
 from workbench.core.messages import MESSAGES, msg
@@ -110,7 +111,7 @@ def test_an_entry_point_kind_is_loaded_and_accepted_in_teams_yaml(registry, monk
             return SBOM
 
     monkeypatch.setattr(K, "_from_entry_points", None)
-    monkeypatch.setattr(K, "entry_points", lambda group: [EP()] if group == K.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [EP()] if group == K.ENTRY_POINT_GROUP else [])
     assert "sbom" in EVIDENCE_KEYS and list(EVIDENCE_KEYS)[-1] == "sbom"
     assert msg("evidence_sbom", "ko") == "소프트웨어 구성 명세"
     rd = _round(tmp_path, {"sbom": "sbom.json"})
@@ -125,7 +126,7 @@ def test_an_entry_point_that_is_not_a_kind_is_refused(registry, monkeypatch):
             return read_sbom
 
     monkeypatch.setattr(K, "_from_entry_points", None)
-    monkeypatch.setattr(K, "entry_points", lambda group: [EP()])
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [EP()])
     with pytest.raises(WorkbenchError, match="is not an EvidenceKind with key 'sbom'"):
         K.evidence_kinds()
 

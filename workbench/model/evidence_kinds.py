@@ -22,10 +22,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from ..core.errors import WorkbenchError
+from ..core.registry import entry_point_objects
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "EVIDENCE_KEYS", "EvidenceKind", "evidence_kinds", "get_evidence_kind",
            "reading_order", "register_evidence_kind"]
@@ -115,16 +115,12 @@ def register_evidence_kind(kind: EvidenceKind) -> EvidenceKind:
 def _entry_points() -> dict[str, EvidenceKind]:
     global _from_entry_points
     if _from_entry_points is None:
-        found: dict[str, EvidenceKind] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            k = ep.load()
-            if not isinstance(k, EvidenceKind) or k.key != ep.name:
-                raise WorkbenchError(f"entry point {ep.name} = {ep.value} of {ENTRY_POINT_GROUP} is not an "
-                                     f"EvidenceKind with key '{ep.name}'",
-                                     expected="workbench.model.evidence_kinds.EvidenceKind(key=...)")
-            if ep.name not in BUILTIN:  # a built-in kind is never replaced
-                _add_messages(k)
-                found[ep.name] = k
+        found = {name: k for name, k in entry_point_objects(
+            ENTRY_POINT_GROUP, EvidenceKind, lambda k: k.key, what="an EvidenceKind with key",
+            expected="workbench.model.evidence_kinds.EvidenceKind(key=...)").items()
+            if name not in BUILTIN}  # a built-in kind is never replaced
+        for k in found.values():
+            _add_messages(k)
         _from_entry_points = found
     return _from_entry_points
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from ..core.errors import RubricError
+from ..core.registry import entry_point_objects
 
 __all__ = ["BUILTIN", "COMMON_PARAMS", "Formula", "formulas", "get_formula", "register_formula"]
 
@@ -70,13 +70,8 @@ def register_formula(formula: Formula) -> Formula:
 def _entry_points() -> dict[str, Formula]:
     global _from_entry_points
     if _from_entry_points is None:
-        found: dict[str, Formula] = {}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            f = ep.load()
-            if not isinstance(f, Formula) or f.name != ep.name:
-                raise RubricError(f"entry point {ep.name} = {ep.value} of {ENTRY_POINT_GROUP} is not a Formula "
-                                  f"named '{ep.name}'", expected="workbench.model.formulas.Formula(name=...)")
-            found[ep.name] = f
+        found = entry_point_objects(ENTRY_POINT_GROUP, Formula, lambda f: f.name, error=RubricError,
+                                    what="a Formula named", expected="workbench.model.formulas.Formula(name=...)")
         _from_entry_points = found
     return _from_entry_points
 
