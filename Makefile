@@ -16,6 +16,10 @@ APT_PKGS := chromium fonts-nanum golang-go golang-golang-x-mod-dev
 .PHONY: demo lab test check lint bench system-deps proxy clean
 
 $(STAMP): pyproject.toml
+	@# a .venv made by another Python (an older Makefile chose python3 on PATH) cannot be re-created in place:
+	@# venv would point it at this Python's standard library under the other's binary. Start it afresh.
+	@if [ -f $(VENV)/pyvenv.cfg ] && [ "$$($(VENV)/bin/python -c 'import sys, os; print(os.path.realpath(sys._base_executable))' 2>/dev/null)" != "$$($(PYTHON) -c 'import sys, os; print(os.path.realpath(sys.executable))')" ]; then \
+	  echo "$(VENV) was made by another Python: removing it"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

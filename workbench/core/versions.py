@@ -78,6 +78,7 @@ def _report_2_to_3(d: Data) -> Data:
 # signed with one of these is checked by the page that was signed, which that release made
 RELEASED_VERIFY_PAGES = {
     "5b989fac23bf2e5010602e5fd1b8ded066ccd288950ed5063edd9009ba2c2d54": "793404f (2026-11-30)",
+    "8ea6075c6237b56ff51700f20b56e68d8c7ddd13624d525692d59021ba7f7cfe": "2fe994d (2026-12-04)",
 }
 
 # kind -> (current version, {n: upgrade from n to n + 1})

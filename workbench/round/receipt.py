@@ -53,7 +53,7 @@ class Receipt(Model):
     """A reviewer's receipt for one collected sheet version (see the module doc)."""
 
     schema_version: Literal[1] = 1
-    kind: Literal["workbench.round.receipt"] = "workbench.round.receipt"
+    kind: Literal["workbench.receipt"] = "workbench.receipt"
     round_id: Id
     reviewer: Id
     team: Id
