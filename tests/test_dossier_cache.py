@@ -230,3 +230,25 @@ def test_every_expert_notebook_of_a_team_after_the_first_loads_the_cached_dossie
     csv = results_round / "evidence" / "ta" / "results.csv"
     [rec] = [m for m in second.ctx.materials if m.path == "evidence/ta/results.csv"]
     assert rec.sha256 == sha256_file(csv) and rec.bytes == csv.stat().st_size
+
+
+def test_the_code_part_of_the_key_covers_the_whole_package_and_every_file_in_it(tmp_path):
+    """After the move into subpackages the code hash covered only evidence/: a change in core/ or model/ (a
+    message, a formula) must make a new key too."""
+    import workbench
+    from workbench.evidence import dossier_cache as dc
+
+    assert Path(workbench.__file__).resolve().parent == dc.PACKAGE_ROOT
+    assert dc._code_sha256() == dc.tree_sha256(dc.PACKAGE_ROOT)
+    tree = tmp_path / "pkg"
+    (tree / "core").mkdir(parents=True)
+    (tree / "core" / "messages.py").write_text("A = 1\n")
+    (tree / "evidence").mkdir()
+    (tree / "evidence" / "weights.py").write_text("B = 2\n")
+    before = dc.tree_sha256(tree)
+    (tree / "core" / "messages.py").write_text("A = 2\n")
+    changed = dc.tree_sha256(tree)
+    assert changed != before
+    (tree / "core" / "__pycache__").mkdir()
+    (tree / "core" / "__pycache__" / "messages.cpython-311.pyc").write_bytes(b"\0")
+    assert dc.tree_sha256(tree) == changed  # compiled files never count

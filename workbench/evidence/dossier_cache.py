@@ -116,15 +116,24 @@ class CacheKey(BaseModel):
         return out
 
 
-@functools.cache
-def _code_sha256() -> str:
-    """SHA-256 over the workbench package's files (sources and data), computed once per process."""
-    root = Path(__file__).resolve().parents[1]  # the whole package: evidence/dossier_cache.py -> workbench/
+# the whole workbench package (this module is workbench/evidence/dossier_cache.py): a change of any module,
+# not only an evidence reader, can change a dossier
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def tree_sha256(root: Path) -> str:
+    """SHA-256 over every file under ``root`` (its path and bytes; ``__pycache__`` left out), in path order."""
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts:
             h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+@functools.cache
+def _code_sha256() -> str:
+    """SHA-256 over the workbench package's files (sources and data), computed once per process."""
+    return tree_sha256(PACKAGE_ROOT)
 
 
 def _hash_tree(rd: Path, folder: Path, out: dict[str, str]) -> None:
