@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 import pydantic
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..core.base import Hex64, Id, Model, from_pydantic
 from ..core.errors import InputFileError, SignatureError
@@ -49,11 +49,15 @@ class ReceiptEntry(Model):
     proof: tlog.InclusionProof
 
 
+RECEIPT_SCHEMA = "workbench.receipt/1"  # the convention of workbench.core.versions
+
+
 class Receipt(Model):
     """A reviewer's receipt for one collected sheet version (see the module doc)."""
 
-    schema_version: Literal[1] = 1
-    kind: Literal["workbench.receipt"] = "workbench.receipt"
+    model_config = ConfigDict(**Model.model_config, populate_by_name=True, serialize_by_alias=True)
+
+    schema_: Literal["workbench.receipt/1"] = Field(RECEIPT_SCHEMA, alias="schema")
     round_id: Id
     reviewer: Id
     team: Id

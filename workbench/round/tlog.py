@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pydantic
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ..core.base import Model, from_pydantic
 from ..core.errors import InputFileError, SignatureError
@@ -328,12 +328,18 @@ def _unb64(s: str) -> bytes:
         raise SignatureError(f"hash '{s[:16]}' is not base64", expected="standard base64 of 32 bytes") from None
 
 
+# the proofs' formats, in the convention of workbench.core.versions
+INCLUSION_SCHEMA = "workbench.inclusion-proof/1"
+CONSISTENCY_SCHEMA = "workbench.consistency-proof/1"
+
+
 class InclusionProof(Model):
     """An audit path as JSON: leaf ``index`` (0-based: ledger entry ``index + 1``) of the tree of ``size``
     leaves, the leaf's hash, and ``hashes`` (standard base64, lowest level first)."""
 
-    schema_version: Literal[1] = 1
-    kind: Literal["inclusion"] = "inclusion"
+    model_config = ConfigDict(**Model.model_config, populate_by_name=True, serialize_by_alias=True)
+
+    schema_: Literal["workbench.inclusion-proof/1"] = Field(INCLUSION_SCHEMA, alias="schema")
     index: Annotated[int, Field(ge=0, le=MAX_TREE_SIZE)]
     size: Annotated[int, Field(ge=1, le=MAX_TREE_SIZE)]
     leaf_hash: Hash64
@@ -358,8 +364,9 @@ class InclusionProof(Model):
 class ConsistencyProof(Model):
     """A consistency proof as JSON: the tree of ``new_size`` leaves extends the tree of ``old_size``."""
 
-    schema_version: Literal[1] = 1
-    kind: Literal["consistency"] = "consistency"
+    model_config = ConfigDict(**Model.model_config, populate_by_name=True, serialize_by_alias=True)
+
+    schema_: Literal["workbench.consistency-proof/1"] = Field(CONSISTENCY_SCHEMA, alias="schema")
     old_size: Annotated[int, Field(ge=0, le=MAX_TREE_SIZE)]
     new_size: Annotated[int, Field(ge=0, le=MAX_TREE_SIZE)]
     hashes: Annotated[list[Hash64], Field(max_length=MAX_PROOF_HASHES)]
@@ -382,15 +389,15 @@ def parse_proof(data: bytes | str, name: str = "<proof>") -> InclusionProof | Co
     if len(data) > MAX_PROOF_BYTES:
         raise InputFileError(f"proof is {len(data)} bytes", file=name, expected=f"at most {MAX_PROOF_BYTES}")
     obj = parse_json(data, name)
-    kind = obj.get("kind") if isinstance(obj, dict) else None
+    schema = obj.get("schema") if isinstance(obj, dict) else None
     model: type[InclusionProof] | type[ConsistencyProof]
-    if kind == "inclusion":
-        model = InclusionProof
-    elif kind == "consistency":
-        model = ConsistencyProof
+    if schema == INCLUSION_SCHEMA:
+        model, kind = InclusionProof, "inclusion"
+    elif schema == CONSISTENCY_SCHEMA:
+        model, kind = ConsistencyProof, "consistency"
     else:
-        raise InputFileError("not a Merkle proof", file=name, expected='a JSON object with "kind": "inclusion" or '
-                             '"consistency"')
+        raise InputFileError("not a Merkle proof", file=name, expected=f'a JSON object with "schema": '
+                             f'"{INCLUSION_SCHEMA}" or "{CONSISTENCY_SCHEMA}"')
     try:
         return model.model_validate(obj)
     except pydantic.ValidationError as e:
