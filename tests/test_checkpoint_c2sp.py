@@ -65,6 +65,17 @@ def _witness_errors(rd: Path, *kept: Path, receipts=()) -> tuple[int, list[dict]
     return rc, [f for f in found if f["check"] in ("ledger.witness", "ledger.receipt")]
 
 
+def _rewrite_entry_2(rd: Path, base: Path) -> None:
+    """The coordinator rewrites ledger entry 2 and re-signs every later line: a valid chain, another history."""
+    key = load_private_key(base / "keys" / "coord.key")
+    led = rd / "ledger.jsonl"
+    entries = read_entries(led)
+    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:1]))
+    for e in entries[1:]:
+        append(led, actor=e.actor, key=key, type=e.type, payload_sha256=e.payload_sha256,
+               data={**e.data, "reason": "rewritten"} if e.seq == 2 else e.data)
+
+
 def test_checkpoint_is_a_c2sp_note_of_the_ledgers_merkle_tree(tmp_path, capsys):
     rd = _round(tmp_path)
     path = _checkpoint(rd, tmp_path)
@@ -110,13 +121,7 @@ def test_a_witness_follows_the_log_with_proofs_only_and_refuses_a_rewritten_one(
     assert _cosign(tmp_path, witness / "req-2", "w1", witness / "x.txt") == 1
     # the coordinator rewrites entry 2 (re-signing every later line) and asks for a cosignature of the new tree,
     # with a proof made from the rewritten ledger: the witness's check of the proof fails, nothing is written
-    key = load_private_key(tmp_path / "keys" / "coord.key")
-    led = rd / "ledger.jsonl"
-    entries = read_entries(led)
-    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:1]))
-    for e in entries[1:]:
-        append(led, actor=e.actor, key=key, type=e.type, payload_sha256=e.payload_sha256,
-               data={**e.data, "reason": "rewritten"} if e.seq == 2 else e.data)
+    _rewrite_entry_2(rd, tmp_path)
     forged = _checkpoint(rd, tmp_path, request=witness / "req-3")
     assert main(["checkpoint", str(rd), "--key", str(tmp_path / "keys" / "coord.key"), "--old-size", str(new),
                  "--witness-request", str(witness / "req-3")]) == 0
@@ -150,13 +155,7 @@ def test_a_rewritten_ledger_fails_the_consistency_check_against_a_witnessed_chec
     rc, found = _witness_errors(rd, kept)
     assert rc == 0 and [f["severity"] for f in found if f["file"].endswith("w1-kept.txt")] == ["info"]
     # the coordinator re-signs a consistent, valid chain whose entry 2 differs, and drops the folder's checkpoints
-    key = load_private_key(tmp_path / "keys" / "coord.key")
-    led = rd / "ledger.jsonl"
-    entries = read_entries(led)
-    led.write_bytes(b"".join(led.read_bytes().splitlines(keepends=True)[:1]))
-    for e in entries[1:]:
-        append(led, actor=e.actor, key=key, type=e.type, payload_sha256=e.payload_sha256,
-               data={**e.data, "reason": "rewritten"} if e.seq == 2 else e.data)
+    _rewrite_entry_2(rd, tmp_path)
     shutil.rmtree(rd / "checkpoints")
     shutil.rmtree(rd / "receipts")
     rc, found = _witness_errors(rd, kept)
@@ -164,8 +163,8 @@ def test_a_rewritten_ledger_fails_the_consistency_check_against_a_witnessed_chec
     assert rc == 1 and len(errors) == 1 and errors[0]["file"].endswith("w1-kept.txt")
     assert "not the tree witnessed" in errors[0]["message"] and "consistency proof" in errors[0]["message"]
     # the same with the library call: a witnessed checkpoint the rewritten ledger does not extend
-    coords = {"coord": key.public_key()}
-    out = check_checkpoints(read_entries(led), "test-1", coords, [("k", kept.read_bytes())],
+    coords = {"coord": load_public_key(tmp_path / "keys" / "coord.pub")}
+    out = check_checkpoints(read_entries(rd / "ledger.jsonl"), "test-1", coords, [("k", kept.read_bytes())],
                             witnesses={"w1": load_public_key(tmp_path / "keys" / "w1.pub")})
     assert [f.severity for f in out] == ["info", "error"]
 
