@@ -35,24 +35,30 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import forkserver
+
 __all__ = ["SPARE_MAX_AGE", "WARM_UP", "close_spares", "ipc_kernel_manager", "prepared"]
 
 # what a spare imports before its notebook is known: the notebook's first cell, without binding a name
-WARM_UP = "if 1: __import__('workbench.notebook.review')"
+WARM_UP = "; ".join(f"__import__({m!r})" for m in forkserver.WARM_UP)
 # a spare older than this is not used (a long-lived dask worker may keep one from a batch long finished, with
 # the workbench code of that time imported): it is shut down and a kernel started instead
 SPARE_MAX_AGE = 300.0
 
 
-def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str, Any]], log: IO[bytes] | None = None) -> type:
+def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str, Any]], log: IO[bytes] | None = None,
+                       fork: bool = False) -> type:
     """A kernel manager class whose kernels listen on Unix sockets in ``ipc_dir``, with ``env`` added to this
     process's environment and their output written to ``log``; each started kernel's connection info is
-    appended to ``seen``. Clients it makes are kept in ``made_clients`` so that their sockets can be closed."""
+    appended to ``seen``. Clients it makes are kept in ``made_clients`` so that their sockets can be closed.
+    With ``fork`` its kernels are forked from a template that has imported the notebook's modules
+    (:mod:`workbench.run.forkserver`) where that is possible."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -70,6 +76,10 @@ def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str
             return os.path.join(ipc_dir, "kernel")
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            if fork and self.provisioner is None and forkserver.available():
+                self.provisioner = forkserver.ForkProvisioner(kernel_id=self.kernel_id or str(uuid.uuid4()),
+                                                              kernel_spec=self.kernel_spec, parent=self)
+                self.kernel_id = self.provisioner.kernel_id
             kw["env"] = {**os.environ, **env, **kw.get("env", {})}
             if log is not None:  # the kernel's own messages go to the notebook's log, not the console
                 kw.setdefault("stdout", log)
@@ -133,13 +143,14 @@ class _Kernel:
 
 
 def _start(env: Mapping[str, str], cwd: str | None, warm_up: str) -> _Kernel:
-    """Start a kernel (returns at once; it boots in the background) in ``cwd``, else in its IPC folder."""
+    """Start a kernel (returns at once; it boots in the background) in ``cwd``, else in its IPC folder; one
+    that warms up (a spare) is forked from a template that has done so already, where possible."""
     from jupyter_core.utils import run_sync
 
     ipc_dir = tempfile.mkdtemp(prefix="wb-ipc-")  # short path: Unix socket names are limited to ~100 bytes
     log = Path(ipc_dir, "kernel.log").open("wb")  # noqa: SIM115 - open while the kernel lives; closed by _Kernel.close
     seen: list[dict[str, Any]] = []
-    km = ipc_kernel_manager(ipc_dir, env, seen, log)(kernel_name="python3")
+    km = ipc_kernel_manager(ipc_dir, env, seen, log, fork=bool(warm_up))(kernel_name="python3")
     extra = [f"--IPKernelApp.exec_lines={[warm_up]!r}"] if warm_up else []
     try:
         run_sync(km.start_kernel)(cwd=cwd or ipc_dir, extra_arguments=extra)
@@ -173,6 +184,7 @@ def close_spares() -> None:
     for k in kernels:
         k.close(now=not k.asked)  # a spare ran nothing: killed; a used kernel may finish its own exit
     _spares.kernel, _spares.closing = None, []
+    forkserver.close_servers()  # after the kernels: a server's kernels end with it
 
 
 atexit.register(close_spares)
