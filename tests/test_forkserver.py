@@ -48,8 +48,8 @@ def test_pooled_kernels_are_forked_and_share_nothing_but_code(tmp_path):
                 assert isinstance(km.provisioner.process, forkserver._Forked)  # not a Popen: forked
                 _, text = _run(km, f"secret_{i} = 1\n" + PROBE)
                 seen.append(json.loads(text))
-                if server_socket is None:
-                    (server,) = forkserver._servers.values()
+                if server_socket is None:  # the server these kernels come from (a test before may have left others)
+                    server = next(v for v in forkserver._servers.values() if v.proc.pid == seen[-1]["ppid"])
                     server_socket = os.readlink(f"/proc/{server.proc.pid}/fd/{server.remote_fd}")
     finally:
         kernels.close_spares()
