@@ -34,7 +34,7 @@ def _run(km, code: str, timeout: float = 60) -> tuple[dict, str]:
     return reply["content"], "".join(out)
 
 
-PROBE = "import json, os, sys, numpy; print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'r': numpy.random.rand(), 'ns': sorted(k for k in get_ipython().user_ns if not k.startswith('_')), 'fds': sorted(os.readlink(f'/proc/self/fd/{f}') for f in os.listdir('/proc/self/fd') if os.path.exists(f'/proc/self/fd/{f}'))}))"
+PROBE = "import json, os, sys, numpy; print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'parent': get_ipython().kernel.parent.parent_handle, 'r': numpy.random.rand(), 'ns': sorted(k for k in get_ipython().user_ns if not k.startswith('_')), 'fds': sorted(os.readlink(f'/proc/self/fd/{f}') for f in os.listdir('/proc/self/fd') if os.path.exists(f'/proc/self/fd/{f}'))}))"
 
 
 def test_pooled_kernels_are_forked_and_share_nothing_but_code(tmp_path):
@@ -57,6 +57,7 @@ def test_pooled_kernels_are_forked_and_share_nothing_but_code(tmp_path):
     assert len({s["pid"] for s in seen}) == 3
     assert len({s["ppid"] for s in seen}) == 1 and seen[0]["ppid"] != os.getpid()  # the fork server's children
     assert len({s["r"] for s in seen}) == 3  # numpy's global generator reseeded in each
+    assert {s["parent"] for s in seen} == {os.getpid()}  # as jupyter_client's launch tells a kernel (JPY_PARENT_PID)
     for i, s in enumerate(seen):  # each namespace holds its own notebook's names only
         assert [n for n in s["ns"] if n.startswith("secret_")] == [f"secret_{i}"]
         assert server_socket.startswith("socket:") and server_socket not in s["fds"]  # the server's socket stays there

@@ -170,7 +170,10 @@ def _become_kernel(req: dict[str, Any], fds: list[int]) -> None:
     sys.argv = [_LAUNCHER_FILE, *req["argv"]]
     from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance(argv=req["argv"])
+    # ipykernel reads JPY_PARENT_PID when it is imported (the template's environment has none): as a kernel
+    # started by jupyter_client, this one has a parent to watch and prints no console banner
+    parent = int(os.environ.get("JPY_PARENT_PID") or 0)
+    kernelapp.IPKernelApp.launch_instance(argv=req["argv"], parent_handle=parent)
 
 
 # ---------------------------------------------------------------------------------------------- the client
