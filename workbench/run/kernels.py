@@ -6,7 +6,9 @@ to ``kernel.log`` in that folder.
 
 A batch worker (a local process or a ``dask://`` worker thread) keeps one *spare*: a kernel started before
 its task is known, which has already imported :data:`WARM_UP` (the notebook's first import, seconds of
-work) while the previous notebook ran. A spare is used exactly once: :func:`prepared` hands it to one
+work) while the previous notebook ran. Where it can, a spare is forked from a template that imported them
+once for the whole worker (:mod:`workbench.run.forkserver`), so neither Python's start nor the imports are
+paid per notebook; its client waits for it without jupyter_client's fixed fifth of a second. A spare is used exactly once: :func:`prepared` hands it to one
 notebook and the kernel is shut down after it; no state passes between notebooks. Before the notebook's
 first cell the kernel is made to look as if it had been started for that notebook (:func:`prepared`):
 
