@@ -44,7 +44,7 @@ def test_pooled_kernels_are_forked_and_share_nothing_but_code(tmp_path):
             folder = tmp_path / f"nb{i}"
             folder.mkdir()
             with kernels.prepared(folder, {}, {}, None) as (km, _, _):
-                assert isinstance(km.provisioner, forkserver.ForkProvisioner)
+                assert isinstance(km.provisioner, forkserver.provisioner_class())
                 assert isinstance(km.provisioner.process, forkserver._Forked)  # not a Popen: forked
                 _, text = _run(km, f"secret_{i} = 1\n" + PROBE)
                 seen.append(json.loads(text))

@@ -9,7 +9,7 @@ standard streams and arguments), so the notebook runs in a fresh kernel that sha
 its siblings, never state: the template has run nothing else. ``random`` reseeds itself in a forked child and
 numpy's global generator is reseeded here, so no two kernels share a random stream.
 
-:class:`ForkProvisioner` is a ``jupyter_client`` kernel provisioner that launches through the fork server and
+:func:`provisioner_class` gives a ``jupyter_client`` kernel provisioner that launches through the fork server and
 manages the child through a Linux *pidfd* (``os.pidfd_open``, passed back over the server's socket): signals
 and liveness checks reach that very process even after its pid is reused. Anything else (a kernel command
 other than this Python's ``ipykernel_launcher``, a platform without ``os.fork`` or ``os.pidfd_open``, a server
@@ -18,11 +18,13 @@ that failed to start) falls back to ``jupyter_client``'s own launch.
 Lifetimes: the server dies with the process that started it (``PR_SET_PDEATHSIG``, and the end of its socket),
 and each kernel with the server (the same signal), so killing a batch worker takes its kernels along.
 
-Public API: :data:`WARM_UP`, :class:`ForkProvisioner`, :func:`available`, :func:`close_servers`.
+Public API: :data:`WARM_UP`, :func:`provisioner_class`, :func:`available`, :func:`close_servers`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import select
@@ -35,7 +37,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-__all__ = ["WARM_UP", "ForkProvisioner", "available", "close_servers"]
+__all__ = ["WARM_UP", "available", "close_servers", "provisioner_class"]
 
 # what the template imports before it forks: the review notebook's first cell's module and the form's widgets
 # (imported when the form is built; with them the kernel's first cell only builds)
@@ -94,8 +96,9 @@ def serve(fd: int, warm_up: str) -> None:  # warm_up: module names, comma-separa
             return
         if not data:
             return  # the worker closed its end: it is done (or gone)
+        pidfd = None
         try:
-            reply, pidfd = _fork(json.loads(data), fds, sock), None
+            reply = _fork(json.loads(data), fds, sock)
             pidfd = reply.pop("_pidfd")
             socket.send_fds(sock, [json.dumps(reply).encode()], [pidfd])
         except Exception as e:  # noqa: BLE001 - reported to the worker, which starts the kernel the usual way
@@ -187,6 +190,11 @@ class _Forked:
 
     def __init__(self, pid: int, pidfd: int) -> None:
         self.pid, self._pidfd, self.returncode = pid, pidfd, None
+
+    def __del__(self) -> None:
+        if self.returncode is None:  # never seen to exit: its descriptor is closed all the same
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
 
     def _exited(self, timeout: float | None) -> bool:
         p = select.poll()
@@ -305,42 +313,42 @@ def close_servers() -> None:
         s.close()
 
 
-def _provisioner_base() -> type:
+@functools.cache
+def provisioner_class() -> type:
+    """:class:`ForkProvisioner`: ``jupyter_client``'s local provisioner, launching ``ipykernel_launcher`` kernels
+    by forking them from this process's fork server (see the module's docstring); any other command is launched
+    as usual. (Made on first use: jupyter_client is not imported with this module.)"""
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
-    return LocalProvisioner
+    class ForkProvisioner(LocalProvisioner):
+        start_timeout: float = 60.0
 
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:  # type: ignore[override]
+            # [python, interpreter options..., -m, ipykernel_launcher, kernel arguments...]
+            at = next((i for i in range(1, len(cmd) - 1) if tuple(cmd[i:i + 2]) == _LAUNCHER), None)
+            if not available() or at is None or cmd[0] != sys.executable:
+                return await super().launch_kernel(cmd, **kwargs)
+            # as jupyter_client's launcher sets it: ipykernel watches that process (a kernel outliving it exits)
+            env = {**(kwargs.get("env") or os.environ), "JPY_PARENT_PID": str(os.getpid())}
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            try:
+                proc = _server(cmd[:at], env).spawn(cmd[at + 2:], env, cwd, kwargs.get("stdout"), kwargs.get("stderr"),
+                                                    self.start_timeout)
+            except OSError:  # no server here: the usual launch
+                return await super().launch_kernel(cmd, **kwargs)
+            self.process, self.pid, self.pgid, self.cwd = proc, proc.pid, proc.pid, cwd
+            return self.connection_info
 
-class ForkProvisioner(_provisioner_base()):  # type: ignore[misc]
-    """``jupyter_client``'s local provisioner, launching ``ipykernel_launcher`` kernels by forking them from
-    this process's fork server (see the module's docstring); any other command is launched as usual."""
+        async def send_signal(self, signum: int) -> None:
+            if isinstance(self.process, _Forked):
+                # to the kernel's process group (what it started too), but only while the kernel itself lives:
+                # the group's id is its pid, which may be another process's once it has been reaped
+                if self.process.poll() is None:
+                    try:
+                        os.killpg(self.process.pid, signum)
+                    except OSError:
+                        self.process.send_signal(signum)
+                return
+            await super().send_signal(signum)
 
-    start_timeout: float = 60.0
-
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:  # type: ignore[override]
-        # [python, interpreter options..., -m, ipykernel_launcher, kernel arguments...]
-        at = next((i for i in range(1, len(cmd) - 1) if tuple(cmd[i:i + 2]) == _LAUNCHER), None)
-        if not available() or at is None or cmd[0] != sys.executable:
-            return await super().launch_kernel(cmd, **kwargs)
-        # as jupyter_client's launcher sets it: ipykernel watches that process (a kernel outliving it exits)
-        env = {**(kwargs.get("env") or os.environ), "JPY_PARENT_PID": str(os.getpid())}
-        cwd = str(kwargs.get("cwd") or os.getcwd())
-        try:
-            proc = _server(cmd[:at], env).spawn(cmd[at + 2:], env, cwd, kwargs.get("stdout"), kwargs.get("stderr"),
-                                               self.start_timeout)
-        except OSError:  # no server here: the usual launch
-            return await super().launch_kernel(cmd, **kwargs)
-        self.process, self.pid, self.pgid, self.cwd = proc, proc.pid, proc.pid, cwd
-        return self.connection_info
-
-    async def send_signal(self, signum: int) -> None:
-        if isinstance(self.process, _Forked):
-            # to the kernel's process group (what it started too), but only while the kernel itself lives: the
-            # group's id is its pid, which may be another process's once it has been reaped
-            if self.process.poll() is None:
-                try:
-                    os.killpg(self.process.pid, signum)
-                except OSError:
-                    self.process.send_signal(signum)
-            return
-        await super().send_signal(signum)
+    return ForkProvisioner

@@ -83,7 +83,7 @@ def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             if fork and self.provisioner is None and forkserver.available():
-                self.provisioner = forkserver.ForkProvisioner(kernel_id=self.kernel_id or str(uuid.uuid4()),
+                self.provisioner = forkserver.provisioner_class()(kernel_id=self.kernel_id or str(uuid.uuid4()),
                                                               kernel_spec=self.kernel_spec, parent=self)
                 self.kernel_id = self.provisioner.kernel_id
             kw["env"] = {**os.environ, **env, **kw.get("env", {})}
