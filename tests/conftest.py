@@ -13,6 +13,23 @@ ROOT = Path(__file__).resolve().parent.parent
 RUBRICS = ROOT / "rubrics"
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist, each worker's BLAS uses one thread (and so do the processes it starts: kernels, batch
+    workers): with a pool of threads per worker on a few cores, OpenBLAS threads spin against each other and
+    the numpy-heavy tests (weight provenance) took twice as long (110.9 s against 54.3 s for two of their files,
+    two workers on two cores). One process alone (``-n 0``) keeps the machine's default."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # numpy may already be loaded (a plugin, this conftest's imports)
+
+
+_share_the_cores()
+
+
 def in_ci() -> bool:
     """True where CI runs the tests (CI sets ``CI=true``)."""
     return os.environ.get("CI", "").strip().lower() == "true"
