@@ -135,3 +135,31 @@ def test_a_claim_is_waited_for_while_its_holder_exits(tmp_path, monkeypatch):
     threading.Timer(0.3, os.close, [held]).start()  # the kernel exits within the wait
     with batch._claim(path) as fd:
         assert fd is not None
+
+
+def test_the_notebooks_client_waits_for_the_kernel_and_loses_no_output(tmp_path):
+    """papermill's client (the manager's ``client()``) is ready once the kernel answered and its output channel is
+    shown connected (its request's idle status received), so a first cell's output is never missed."""
+    import asyncio
+
+    async def first_cell(km) -> tuple[str, list[str]]:
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            out: list[str] = []
+            await kc.execute_interactive("print('first output')", timeout=60,
+                                         output_hook=lambda m: out.append(m["content"].get("text", "")))
+            return type(kc).__name__, out
+        finally:
+            kc.stop_channels()
+
+    try:
+        for i in range(3):  # a spare (booted) and kernels started for the cell (booting while waited for)
+            folder = tmp_path / f"nb{i}"
+            folder.mkdir()
+            with kernels.prepared(folder, {}, {}, None, pool=i != 2) as (km, _, _):
+                name, out = asyncio.run(first_cell(km))
+                assert name == "ReadyClient" and "".join(out) == "first output\n"
+    finally:
+        kernels.close_spares()

@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -112,10 +112,17 @@ def _ready_client_class() -> type:
             deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
             while True:
                 msg_id = self.kernel_info()
-                reply = await _reply_to(self.shell_channel, msg_id, 1.0)
+
+                def answers(m: dict[str, Any], msg_id: str = msg_id) -> bool:
+                    return m["parent_header"].get("msg_id") == msg_id
+
+                def idle(m: dict[str, Any]) -> bool:
+                    return answers(m) and m["msg_type"] == "status" and m["content"].get("execution_state") == "idle"
+
+                reply = await _first(self.shell_channel, answers, 1.0)
                 # the kernel reports 'idle' for the request on the output channel after its reply: received,
                 # it proves the subscription live and that nothing published before is still on its way
-                if reply is not None and await _idle_seen(self.iopub_channel, msg_id, 0.5):
+                if reply is not None and await _first(self.iopub_channel, idle, 0.5) is not None:
                     self._handle_kernel_info_reply(reply)
                     return
                 if not await self._async_is_alive():
@@ -126,8 +133,8 @@ def _ready_client_class() -> type:
     return ReadyClient
 
 
-async def _reply_to(channel: Any, msg_id: str, timeout: float) -> dict[str, Any] | None:
-    """The message on ``channel`` whose parent is ``msg_id`` (others are dropped), or None after ``timeout``."""
+async def _first(channel: Any, match: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any] | None:
+    """The first message on ``channel`` that ``match``es (others are dropped), or None after ``timeout``."""
     from queue import Empty
 
     end = time.monotonic() + timeout
@@ -136,24 +143,9 @@ async def _reply_to(channel: Any, msg_id: str, timeout: float) -> dict[str, Any]
             msg = await channel.get_msg(timeout=left)
         except Empty:
             return None
-        if msg["parent_header"].get("msg_id") == msg_id:
+        if match(msg):
             return msg
     return None
-
-
-async def _idle_seen(channel: Any, msg_id: str, timeout: float) -> bool:
-    from queue import Empty
-
-    end = time.monotonic() + timeout
-    while (left := end - time.monotonic()) > 0:
-        try:
-            msg = await channel.get_msg(timeout=left)
-        except Empty:
-            return False
-        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-                and msg["content"].get("execution_state") == "idle"):
-            return True
-    return False
 
 
 @dataclass
