@@ -24,6 +24,13 @@ batch with spares 51.1 s = 2.56 s/notebook (23.5 notebooks/min; 2.24x the bare k
 spares 51.8 s (spares' gain 1.01x: none measurable when both cores are busy anyway); papermill loop 71.2 s =
 3.56 s/notebook (speed-up 1.39x: goal MISSED); audit --rerun 62.4 s (1.22x: goal missed by a hair; 0.76x and
 0.85x in two earlier runs, load 5-6). The full stage (295 notebooks) was not run here: it takes over 30 minutes.
+
+Recorded 2026-12-05, kernels forked from a template that imported the notebook's modules (workbench.run.forkserver)
+and a ready check without jupyter_client's fixed 0.2 s wait, ``--notebooks 40 --skip-audit`` (8 expert, 32 user
+notebooks), load 2.2 at the start (another session's tests beside it): bare kernel 0.62 s; batch with spares 21.3 s
+= 0.53 s/notebook (112.8 notebooks/min), 1.45x 40 bare kernels 2 at a time (14.6 s): goal met, the batch's fixed
+costs (worker and template start) included; without spares 42.7 s (spares' gain 2.01x); papermill loop 64.6 s:
+the batch 3.03x faster, goal met. The whole stage: benchmarks/bench_stage.py.
 """
 
 from __future__ import annotations
