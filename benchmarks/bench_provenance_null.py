@@ -181,8 +181,8 @@ def class_table() -> None:
     classes = sorted({c for c, _, _ in rows}, key=lambda c: [c for c, _, _ in rows].index(c))
     tp = fp = 0
     print("| class | pairs | truth | pairs flagged | pairs: recall / false positives | "
-          "components: precision | components: recall |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "components: precision | components: recall | components cannot_tell |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for c in classes:
         sel = [(reused, rep) for cl, reused, rep in rows if cl == c]
         reused = sel[0][0]
@@ -203,8 +203,9 @@ def class_table() -> None:
         rate = f"recall {flagged}/{len(sel)}" if reused else f"{flagged} of {len(sel)}"
         prec = f"{right} / {len(hit)}" if hit else "none flagged"
         rec = f"{sum(is_reused(x.component) for x in hit)} / {should}" if should else "n/a (none reused)"
+        unsure = sum(x.verdict == "cannot_tell" for x in comps)
         print(f"| {c} | {len(sel)} | {'reused' if reused else 'independent'} | {flagged} | {rate} | {prec} | "
-              f"{rec} |")
+              f"{rec} | {unsure} / {len(comps)} |")
     print(f"precision over all pairs: {tp} / {tp + fp}")
     print("| component kind (independent pairs above) | flagged / compared |")
     print("| --- | --- |")

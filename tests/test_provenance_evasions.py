@@ -287,6 +287,52 @@ def test_real_model_evasions_are_caught(minilm, tmp_path, change):
     assert want <= flagged(report), [(c.component, c.verdict, c.statistic) for c in report.components]
 
 
+def _respell(tokenizer: str) -> str:
+    """The same vocabulary (every id kept) in SentencePiece spelling: a word-start piece gets ``▁``, a
+    ``##`` continuation loses its marks. No token string is left as it was."""
+    doc = json.loads(tokenizer)
+    doc["model"]["vocab"] = {(s[2:] if s.startswith("##") else "\u2581" + s): i
+                             for s, i in doc["model"]["vocab"].items()}
+    doc.pop("added_tokens", None)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.03])
+def test_a_rotated_copy_with_a_respelled_vocabulary_is_still_found(minilm, tmp_path, noise):
+    """Issue 23, item 2: the anchors chosen by hash of the token strings are not shared when every string is
+    respelled (WordPiece to SentencePiece spelling), so before, nothing rotation-proof could be compared and
+    every layer read ``cannot_tell``. The common words are anchors under names of their own: the copy is found
+    through them, layer by layer."""
+    t, fr, tokenizer = minilm
+    variant = perturb(_bert_rotate_folded(t, 1), 4, relative=noise) if noise else _bert_rotate_folded(t, 1)
+    fp = fingerprint_model(save_model(variant, tmp_path / "v", tokenizer=_respell(tokenizer)), executor="serial")
+    assert len(set(fp.anchors[0].tokens) & set(fr.anchors[0].tokens)) >= 16
+    report = compare(fp, [fr], names=["all-MiniLM-L6-v2"])
+    want = {f"layers.{i}.{k}" for i in range(6) for k in ("attention", "mlp")}
+    assert want <= flagged(report), [(c.component, c.verdict, c.statistic) for c in report.components]
+    for c in report.components:
+        if c.component in want:
+            assert c.reference_component == c.component
+
+
+def test_common_words_are_anchors_under_their_own_names():
+    from workbench.evidence._invariants import COMMON_WORDS, WORD_HASHES, word_hash
+
+    wordpiece = [f"w{i}" for i in range(300)] + list(COMMON_WORDS) + [f"##{w}" for w in COMMON_WORDS]
+    sentencepiece = [f"s{i}" for i in range(500)] + [w for w in COMMON_WORDS] + [f"\u2581{w}" for w in COMMON_WORDS]
+    ids_a, names_a, _ = anchor_tokens(len(wordpiece), wordpiece)
+    ids_b, names_b, _ = anchor_tokens(len(sentencepiece), sentencepiece)
+    assert len(set(names_a) & set(names_b) & WORD_HASHES) >= 16
+    # each word names the whole-word token: WordPiece's plain string, SentencePiece's marked one
+    row_a = dict(zip(names_a, ids_a, strict=True))
+    row_b = dict(zip(names_b, ids_b, strict=True))
+    assert wordpiece[row_a[word_hash("the")]] == "the" and sentencepiece[row_b[word_hash("the")]] == "\u2581the"
+    assert names_a == sorted(names_a)
+    # a vocabulary without enough of the words, or named by ids, gets none
+    assert not set(anchor_tokens(300, [f"x{i}" for i in range(300)])[1]) & WORD_HASHES
+    assert not set(anchor_tokens(len(wordpiece), None)[1]) & WORD_HASHES
+
+
 # ---------------------------------------------------------------- the team's vocabulary files are untrusted
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**7) | st.text(max_size=5),

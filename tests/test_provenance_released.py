@@ -182,6 +182,21 @@ def test_an_unrelated_released_model_of_the_same_shapes_is_never_flagged(referen
             [(c.component, c.verdict, c.statistic) for c in report.components]
 
 
+@pytest.mark.parametrize("kind", ["e5", "e5-enpt"])
+def test_an_unrelated_released_model_with_another_vocabulary_is_cleared(reference, released, kind):
+    """Item 2: a WordPiece and a SentencePiece vocabulary share no token string the anchors are chosen from,
+    so before, every component read ``cannot_tell``. The common words they both hold are anchors of their own:
+    every component is now compared rotation-proof and reads ``no_evidence``, with its statistic."""
+    _, fr = reference
+    _, fp = released(kind)
+    for cand, ref in ((fp, fr), (fr, fp)):
+        report = compare(cand, [ref], names=["reference"])
+        scored = [c for c in report.components if c.component != "norms"]
+        assert scored and {c.verdict for c in scored} == {"no_evidence"}, \
+            [(c.component, c.verdict, c.statistic) for c in scored]
+        assert all(c.statistic < report.method["threshold_z"] for c in scored)
+
+
 @pytest.mark.parametrize("direction", ["pruned vs original", "original vs pruned"])
 def test_a_vocabulary_pruned_descendant_is_flagged_everywhere(released, direction):
     _, fo = released("e5")

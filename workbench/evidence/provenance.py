@@ -561,7 +561,8 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
             num, den = _pair_sums(xs[k][rows], ys[k], idx)
             z[q] = np.divide(num, den, out=np.full_like(den, -np.inf), where=den > 0)
             if k.startswith("profile") and nref > 1:
-                z[q] = np.minimum(z[q], _runner_up_margin(probes[k][0][rows] @ probes[k][1].T, idx))
+                z[q] = np.minimum(z[q], _runner_up_margin(probes[k][0][rows] @ probes[k][1].T, idx,
+                                                          probes[k][0].shape[1]))
         # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
@@ -578,21 +579,21 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
     return out
 
 
-def _runner_up_margin(corr: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def _runner_up_margin(corr: np.ndarray, idx: np.ndarray, m: int) -> np.ndarray:
     """z of each partner ``idx[n, t]`` standing out from the best other reference tensor of the shape.
 
     A profile (the sums of a matrix along the residual axis) is shaped by the residual basis more than by the
     matrix: the layers of two models that share a basis (a common ancestor's embeddings, its outlier
     dimensions) have alike profiles, so a profile match says "same basis", not "this layer". Evidence of the
     layer is how far the partner's correlation exceeds the runner-up's: ``(atanh r1 - atanh r2) *
-    sqrt((m - 3) / 2)`` on the ``m`` probe entries (the difference of two Fisher z's), which also takes the
+    sqrt((m - 3) / 2)`` on the ``m`` probe entries (at most ``PROBE``) (the difference of two Fisher z's), which also takes the
     best of many reference layers into account. A copy stands out from its source's neighbours (r 0.99 against
     0.8); a neighbour of a shared ancestor's layer does not.
     """
     f = np.arctanh(np.clip(corr.astype(np.float64), -0.9999, 0.9999))
     rows = np.arange(idx.shape[0])
     out = np.empty(idx.shape)
-    scale = math.sqrt(max(PROBE - 3, 1) / 2)
+    scale = math.sqrt(max(m - 3, 1) / 2)
     for t in range(idx.shape[1]):
         part = f[rows, idx[:, t]]
         rest = f.copy()
