@@ -37,9 +37,10 @@ ANCHOR_TOKENS = 48
 # SentencePiece's ``▁the``, byte-level BPE's ``Ġthe``). Anchors are otherwise chosen by the smallest hash of a
 # model's own token strings, so two models with different vocabularies (a WordPiece and a SentencePiece one)
 # share none and nothing rotation-proof could be compared; the words a vocabulary holds are added under names
-# of their own (``word_hash``), so such pairs still share anchors. They are used only where the
-# tokenizer-chosen anchors are not shared (see :func:`shared_triangle`): frequent words are where
-# independently trained models agree most, and the shared-vocabulary calibration rests on the hashed anchors.
+# of their own (``word_hash``), so such pairs still share anchors. They are compared only where fewer than
+# ``MIN_COMMON`` hashed anchors are shared (see :func:`triangle_index`): frequent words are where independently
+# trained models agree most, and the shared-vocabulary calibration rests on the hashed anchors. (The Grams are
+# computed over all of a model's anchors, whitened together; the comparison selects their shared part.)
 COMMON_WORDS = ("the", "of", "and", "in", "to", "was", "is", "for", "on", "as", "with", "by", "he", "at",
                 "from", "his", "an", "were", "are", "which", "this", "be", "or", "has", "had", "not", "but",
                 "first", "one", "their", "its", "new", "after", "who", "they", "have", "her", "she", "two",
