@@ -205,3 +205,19 @@ def test_a_vocabulary_pruned_descendant_is_flagged_everywhere(released, directio
     v = _verdicts(compare(cand, [ref], names=["multilingual-e5-small"]))
     assert v["embeddings"] == "derived" and sum(c.startswith("layers.") for c in v) == 24
     assert all(x in FLAGGED for c, x in v.items() if c != "norms"), v
+
+
+def test_a_candidate_without_a_tokenizer_is_told_why_it_cannot_be_compared(reference, released):
+    """The sibling's package ships no vocabulary: its anchors are named by id, MiniLM's by string, so its
+    layers stay ``cannot_tell``; the report says why and what would let them be compared."""
+    _, fr = reference
+    _, fs = released("sibling")
+    assert {a.source for a in fs.anchors} == {"ids"}
+    for cand, ref, who in ((fs, fr, "the candidate"), (fr, fs, "reference 'reference'")):
+        report = compare(cand, [ref], names=["reference"])
+        assert any(c.verdict == "cannot_tell" for c in report.components)
+        assert any(n.startswith(who + " names its token anchors by id") and "tokenizer.json" in n
+                   for n in report.notes), report.notes
+    # a pair that shares its anchors gets no such note
+    _, fi = released("identical")
+    assert not any("by id" in n for n in compare(fi, [fr]).notes)

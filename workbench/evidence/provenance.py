@@ -505,6 +505,9 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                and not c.compared_tensors]
     if nothing:
         notes.append("nothing to compare (reported uninformative): " + ", ".join(nothing))
+    by_id = _anchors_by_id(candidate, references, names)
+    if by_id and any(c.verdict == "cannot_tell" for c in components):
+        notes.append(by_id)
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
@@ -519,6 +522,22 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
             "clip": CLIP, "probe": PROBE, "top": TOP, "seed": candidate.seed,
         },
     )
+
+
+def _anchors_by_id(candidate: Fingerprint, references: list[Fingerprint], names: list[str]) -> str | None:
+    """Why token anchors could not be shared when one side named its tokens by id (no vocabulary shipped)
+    and the other by string: the remedy is to fingerprint the side without one together with its tokenizer."""
+    def source(fp: Fingerprint) -> set[str]:
+        return {a.source for a in fp.anchors if a.source != "stem"}
+
+    mine = source(candidate)
+    other = [n for r, n in zip(references, names, strict=True) if source(r) and source(r) != mine]
+    if not mine or not other or (mine | {s for r in references for s in source(r)}) != {"ids", "tokenizer"}:
+        return None
+    who = "the candidate" if mine == {"ids"} else "reference " + ", ".join(f"'{n}'" for n in other)
+    return (f"{who} names its token anchors by id (no vocabulary file covers its embedding rows), the other side "
+            "by token string: they share none, so its matrices could not be compared rotation-proof "
+            "(cannot_tell); fingerprint it together with its tokenizer.json to compare them")
 
 
 def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[int],
