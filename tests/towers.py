@@ -71,6 +71,8 @@ def rotate_tower(t: dict[str, np.ndarray], seed: int, prefix: str = P) -> dict[s
     out[prefix + "embeddings.patch_embedding.weight"] = (qc @ stem.reshape(d, -1)).reshape(stem.shape)
     out[prefix + "embeddings.patch_embedding.bias"] = qc @ f64[prefix + "embeddings.patch_embedding.bias"]
     out[prefix + "embeddings.position_embedding.weight"] = f64[prefix + "embeddings.position_embedding.weight"] @ qc.T
+    if prefix + "embeddings.class_embedding" in f64:  # the class token joins the stream too
+        out[prefix + "embeddings.class_embedding"] = qc @ f64[prefix + "embeddings.class_embedding"]
     for i in _layers(t, prefix):
         p = f"{prefix}encoder.layers.{i}."
         for norm, readers in READERS.items():

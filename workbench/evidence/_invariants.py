@@ -33,6 +33,20 @@ from typing import Any, Literal
 import numpy as np
 
 ANCHOR_TOKENS = 48
+# Common words that almost every vocabulary with English in it holds as whole words (BERT's plain ``the``,
+# SentencePiece's ``▁the``, byte-level BPE's ``Ġthe``). Anchors are otherwise chosen by the smallest hash of a
+# model's own token strings, so two models with different vocabularies (a WordPiece and a SentencePiece one)
+# share none and nothing rotation-proof could be compared; the words a vocabulary holds are added under names
+# of their own (``word_hash``), so such pairs still share anchors. They are compared only where fewer than
+# ``MIN_COMMON`` hashed anchors are shared (see :func:`triangle_index`): frequent words are where independently
+# trained models agree most, and the shared-vocabulary calibration rests on the hashed anchors. (The Grams are
+# computed over all of a model's anchors, whitened together; the comparison selects their shared part.)
+COMMON_WORDS = ("the", "of", "and", "in", "to", "was", "is", "for", "on", "as", "with", "by", "he", "at",
+                "from", "his", "an", "were", "are", "which", "this", "be", "or", "has", "had", "not", "but",
+                "first", "one", "their", "its", "new", "after", "who", "they", "have", "her", "she", "two",
+                "been", "other", "when", "there", "all", "during", "into", "school", "time")
+COMMON_SET = frozenset(COMMON_WORDS)
+WORD_TOKENS = len(COMMON_WORDS)
 MIN_COMMON = 16  # fewer shared anchor tokens than this: the Grams are not compared
 MAX_ANCHORS = 4
 MAX_VOCAB = 1 << 22  # token ids beyond this are ignored (the largest vocabularies today: ~256k)
@@ -102,14 +116,43 @@ def _ranked(n_rows: int, strings: list[str | None] | None) -> tuple[list[tuple[s
     return keys, named
 
 
+def word_hash(word: str) -> str:
+    """The anchor name of a common word (whatever its token's spelling), apart from every token string's."""
+    return token_hash("\x00word:" + word)
+
+
+WORD_HASHES = frozenset(word_hash(w) for w in COMMON_WORDS)
+
+
+def _word_rows(n_rows: int, strings: list[str | None]) -> list[tuple[str, int]]:
+    """(name, row) of the first ``WORD_TOKENS`` common words the vocabulary holds as a whole word: a
+    word-start marker (``▁``, ``Ġ``) preferred, else the plain string (WordPiece, whose pieces are ``##``)."""
+    marked: dict[str, int] = {}
+    plain: dict[str, int] = {}
+    for i, s in enumerate(strings[:n_rows]):
+        if s and s[0] in "\u2581\u0120" and s[1:] in COMMON_SET:
+            marked.setdefault(s[1:], i)
+        elif s in COMMON_SET:
+            plain.setdefault(s, i)
+    out = [(word_hash(w), marked.get(w, plain.get(w, -1))) for w in COMMON_WORDS]
+    return [(h, i) for h, i in out if i >= 0][:WORD_TOKENS]
+
+
 def anchor_tokens(n_rows: int, strings: list[str | None] | None) -> tuple[list[int], list[str], str]:
     """Row ids and token hashes of the anchors (sorted by hash), and where the names came from.
 
     Tokens are named by their strings when the vocabulary covers at least 90% of the rows (an extended or
-    reordered vocabulary then picks the same tokens), else by their ids (``#id``).
+    reordered vocabulary then picks the same tokens), else by their ids (``#id``). A named vocabulary also
+    contributes the common words it holds (:data:`COMMON_WORDS`, named by :func:`word_hash`), when at least
+    ``MIN_COMMON`` of them: rows already picked by hash are not taken twice.
     """
     keys, named = _ranked(n_rows, strings)
     picked = keys[:ANCHOR_TOKENS]
+    if named and strings is not None:
+        taken = {i for _, i in picked}
+        words = [(h, i) for h, i in _word_rows(n_rows, strings) if i not in taken]
+        if len(words) >= MIN_COMMON:
+            picked = sorted(picked + words)
     return [i for _, i in picked], [h for h, _ in picked], "tokenizer" if named else "ids"
 
 
@@ -364,9 +407,16 @@ def standardize_offdiag(g: np.ndarray, null: np.ndarray | None) -> np.ndarray | 
 
 
 def triangle_index(tokens_a: list[str], tokens_b: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Positions in two anchor triangles of the pairs of tokens both anchors hold (None if too few)."""
+    """Positions in two anchor triangles of the pairs of tokens both anchors hold (None if too few).
+
+    The common words (:data:`WORD_HASHES`) count only when fewer than ``MIN_COMMON`` tokens chosen by hash
+    are shared: models of one vocabulary are compared on those alone, as before the words were added.
+    """
     pos_b = {t: j for j, t in enumerate(tokens_b)}
     common = [(i, pos_b[t]) for i, t in enumerate(tokens_a) if t in pos_b]
+    hashed = [(i, j) for i, j in common if tokens_a[i] not in WORD_HASHES]
+    if len(hashed) >= MIN_COMMON:
+        common = hashed
     if len(common) < MIN_COMMON:
         return None
     ia = np.array([i for i, _ in common])

@@ -505,6 +505,9 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
                and not c.compared_tensors]
     if nothing:
         notes.append("nothing to compare (reported uninformative): " + ", ".join(nothing))
+    by_id = _anchors_by_id(candidate, references, names)
+    if by_id and any(c.verdict == "cannot_tell" for c in components):
+        notes.append(by_id)
     return ProvenanceReport(
         candidate=_describe(candidate, candidate_name or candidate.model),
         references=[_describe(fp, n) for fp, n in zip(references, names, strict=True)],
@@ -519,6 +522,22 @@ def compare(candidate: Fingerprint, references: list[Fingerprint], *, names: lis
             "clip": CLIP, "probe": PROBE, "top": TOP, "seed": candidate.seed,
         },
     )
+
+
+def _anchors_by_id(candidate: Fingerprint, references: list[Fingerprint], names: list[str]) -> str | None:
+    """Why token anchors could not be shared when one side named its tokens by id (no vocabulary shipped)
+    and the other by string: the remedy is to fingerprint the side without one together with its tokenizer."""
+    def source(fp: Fingerprint) -> set[str]:
+        return {a.source for a in fp.anchors if a.source != "stem"}
+
+    mine = source(candidate)
+    other = [n for r, n in zip(references, names, strict=True) if source(r) and source(r) != mine]
+    if not mine or not other or (mine | {s for r in references for s in source(r)}) != {"ids", "tokenizer"}:
+        return None
+    who = "the candidate" if mine == {"ids"} else "reference " + ", ".join(f"'{n}'" for n in other)
+    return (f"{who} names its token anchors by id (no vocabulary file covers its embedding rows), the other side "
+            "by token string: they share none, so its matrices could not be compared rotation-proof "
+            "(cannot_tell); fingerprint it together with its tokenizer.json to compare them")
 
 
 def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[int],
@@ -560,6 +579,9 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         for q, k in enumerate(kinds):
             num, den = _pair_sums(xs[k][rows], ys[k], idx)
             z[q] = np.divide(num, den, out=np.full_like(den, -np.inf), where=den > 0)
+            if k.startswith("profile") and nref > 1:
+                z[q] = np.minimum(z[q], _runner_up_margin(probes[k][0][rows] @ probes[k][1].T, idx,
+                                                          probes[k][0].shape[1]))
         # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
@@ -573,6 +595,29 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
                 continue  # nothing comparable among the reference tensors of this shape
             out[cands[rows.start + row]] = (refs[k], kinds[int(best_kind[row, c])], float(zmax[row, c]),
                                             nref * len(kinds))
+    return out
+
+
+def _runner_up_margin(corr: np.ndarray, idx: np.ndarray, m: int) -> np.ndarray:
+    """z of each partner ``idx[n, t]`` standing out from the best other reference tensor of the shape.
+
+    A profile (the sums of a matrix along the residual axis) is shaped by the residual basis more than by the
+    matrix: the layers of two models that share a basis (a common ancestor's embeddings, its outlier
+    dimensions) have alike profiles, so a profile match says "same basis", not "this layer". Evidence of the
+    layer is how far the partner's correlation exceeds the runner-up's: ``(atanh r1 - atanh r2) *
+    sqrt((m - 3) / 2)`` on the ``m`` probe entries (at most ``PROBE``) (the difference of two Fisher z's), which also takes the
+    best of many reference layers into account. A copy stands out from its source's neighbours (r 0.99 against
+    0.8); a neighbour of a shared ancestor's layer does not.
+    """
+    f = np.arctanh(np.clip(corr.astype(np.float64), -0.9999, 0.9999))
+    rows = np.arange(idx.shape[0])
+    out = np.empty(idx.shape)
+    scale = math.sqrt(max(m - 3, 1) / 2)
+    for t in range(idx.shape[1]):
+        part = f[rows, idx[:, t]]
+        rest = f.copy()
+        rest[rows, idx[:, t]] = -np.inf
+        out[:, t] = (part - rest.max(axis=1)) * scale
     return out
 
 
