@@ -15,7 +15,7 @@ APT_PKGS := chromium fonts-nanum golang-go golang-golang-x-mod-dev
 
 .PHONY: demo lab test check lint bench system-deps proxy clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@# a .venv made by another Python (an older Makefile chose python3 on PATH) cannot be re-created in place:
 	@# venv would point it at this Python's standard library under the other's binary. Start it afresh.
 	@if [ -f $(VENV)/pyvenv.cfg ] && [ "$$($(VENV)/bin/python -c 'import sys, os; print(os.path.realpath(sys._base_executable))' 2>/dev/null)" != "$$($(PYTHON) -c 'import sys, os; print(os.path.realpath(sys.executable))')" ]; then \
