@@ -30,7 +30,9 @@ and a ready check without jupyter_client's fixed 0.2 s wait, ``--notebooks 40 --
 notebooks), load 2.2 at the start (another session's tests beside it): bare kernel 0.62 s; batch with spares 21.3 s
 = 0.53 s/notebook (112.8 notebooks/min), 1.45x 40 bare kernels 2 at a time (14.6 s): goal met, the batch's fixed
 costs (worker and template start) included; without spares 42.7 s (spares' gain 2.01x); papermill loop 64.6 s:
-the batch 3.03x faster, goal met. The whole stage: benchmarks/bench_stage.py.
+the batch 3.03x faster, goal met. Quiet (load 0.6), ``--notebooks 60`` (11 expert, 49 user): batch 19.2 s = 0.32
+s/notebook (187.7 notebooks/min), 1.10x 60 bare kernels 2 at a time (17.5 s); without spares 43.8 s (gain 2.28x);
+papermill loop 86.9 s: 4.53x. The whole stage: benchmarks/bench_stage.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ Record the load average it prints with the figures (README, Development).
 Recorded 2026-12-05 (kernels forked from a template: workbench.run.forkserver), load 1.9-3.0 (another session's
 tests beside it): 295 notebooks in 87.5 s (202.2 notebooks/min, 0.30 s/notebook), 0 failed, 295 sheets signed, 5
 cached dossiers; 295 bare kernels 2 at a time 97.5 s: 0.90x, goal met; peak RSS 183 MB here, 241 MB the largest
-child. Before (2026-11-30, quiet): 6 min 28 s, 46 notebooks/min.
+child. Quiet, the same day (load 0.6 at the start): 77.9 s (227.2 notebooks/min), 0 failed; bare kernels 88.7 s:
+0.88x. Before (2026-11-30, quiet): 6 min 28 s, 46 notebooks/min.
 """
 
 from __future__ import annotations
