@@ -17,6 +17,7 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -170,18 +171,25 @@ def _check_lines(data: bytes, width: int) -> tuple[np.ndarray, int, bool] | None
     stripping; None when a line breaks a rule of the fast path (see :func:`_line_facts`) or has another number
     of fields than ``width``."""
     a = np.frombuffer(data, np.uint8)
-    commas, blanks, longest, strip = [], [], 0, not data.isascii()
-    lo = 0
+    bounds, lo = [], 0
     while lo < len(a):  # whole lines per chunk: the quote state resets at every line end
         hi = data.find(b"\n", min(len(a), lo + _CHUNK) - 1) + 1
-        facts = _line_facts(a[lo:hi])
-        if facts is None:
-            return None
-        commas.append(facts[0])
-        blanks.append(facts[1])
-        longest, strip = max(longest, facts[2]), strip or facts[3]
+        bounds.append((lo, hi))
         lo = hi
-    c, b = np.concatenate(commas), np.concatenate(blanks)
+    # chunks on threads (numpy releases the GIL): pandas' own parser reads on every core meanwhile, so one
+    # thread here would make the checks the slowest part
+    workers = min(len(bounds), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            facts = list(ex.map(lambda r: _line_facts(a[r[0]:r[1]]), bounds))
+    else:
+        facts = [_line_facts(a[lo:hi]) for lo, hi in bounds]
+    if any(f is None for f in facts):
+        return None
+    c = np.concatenate([f[0] for f in facts])  # type: ignore[index]
+    b = np.concatenate([f[1] for f in facts])  # type: ignore[index]
+    longest = max((f[2] for f in facts), default=0)  # type: ignore[index]
+    strip = not data.isascii() or any(f[3] for f in facts)  # type: ignore[index]
     rows = ~b
     rows[0] = False  # the header
     if b[0] or (c[rows] != width - 1).any():
