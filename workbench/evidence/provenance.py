@@ -570,8 +570,12 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         rows = slice(b0, min(len(cands), b0 + step))
         n = rows.stop - rows.start
         scores = np.full((n, nref), -np.inf, dtype=np.float32)
+        profile_corr = {}  # kept for the runner-up margin below (profiles only)
         for k in kinds:
-            np.maximum(scores, probes[k][0][rows] @ probes[k][1].T, out=scores)
+            corr = probes[k][0][rows] @ probes[k][1].T
+            np.maximum(scores, corr, out=scores)
+            if k.startswith("profile") and nref > 1:
+                profile_corr[k] = corr
         idx = _top_k(scores, top)
         ex = exact[rows]
         idx = np.concatenate([idx, np.where(ex >= 0, ex, idx[:, 0])[:, None]], axis=1)
@@ -579,9 +583,8 @@ def _search(candidate: Fingerprint, references: list[Fingerprint], cands: list[i
         for q, k in enumerate(kinds):
             num, den = _pair_sums(xs[k][rows], ys[k], idx)
             z[q] = np.divide(num, den, out=np.full_like(den, -np.inf), where=den > 0)
-            if k.startswith("profile") and nref > 1:
-                z[q] = np.minimum(z[q], _runner_up_margin(probes[k][0][rows] @ probes[k][1].T, idx,
-                                                          probes[k][0].shape[1]))
+            if k in profile_corr:
+                z[q] = np.minimum(z[q], _runner_up_margin(profile_corr[k], idx, probes[k][0].shape[1]))
         # a kind that one side lacks (seed, width or a constant sketch) is no comparison: -inf, never picked
         best_kind = z.argmax(0)
         zmax = z.max(0)
@@ -613,11 +616,15 @@ def _runner_up_margin(corr: np.ndarray, idx: np.ndarray, m: int) -> np.ndarray:
     rows = np.arange(idx.shape[0])
     out = np.empty(idx.shape)
     scale = math.sqrt(max(m - 3, 1) / 2)
+    # the best other than a partner is the row's best, or its second best where the partner is the best
+    best_at = f.argmax(axis=1)
+    best = f[rows, best_at]
+    f[rows, best_at] = -np.inf
+    second = f.max(axis=1)
+    f[rows, best_at] = best
     for t in range(idx.shape[1]):
-        part = f[rows, idx[:, t]]
-        rest = f.copy()
-        rest[rows, idx[:, t]] = -np.inf
-        out[:, t] = (part - rest.max(axis=1)) * scale
+        partner = idx[:, t]
+        out[:, t] = (f[rows, partner] - np.where(partner == best_at, second, best)) * scale
     return out
 
 
