@@ -263,10 +263,13 @@ class _Server:
             if not self.ready(timeout):
                 raise OSError("the fork server is not ready")
             self.used = time.monotonic()
-            socket.send_fds(self.sock, [json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode()], fds)
             self.sock.settimeout(timeout)
             try:
+                socket.send_fds(self.sock, [json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode()], fds)
                 data, got, _, _ = socket.recv_fds(self.sock, 65536, 1)
+            except OSError:
+                self.ok = False  # out of step with the server (a late reply would answer the next request): replaced
+                raise
             finally:
                 self.sock.settimeout(None)
         reply = json.loads(data or b"{}")
