@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -168,3 +169,25 @@ def test_a_server_with_threads_running_does_not_fork(tmp_path, monkeypatch):
             assert status["status"] == "ok" and text.strip() == "42"
     finally:
         kernels.close_spares()
+
+
+def test_a_server_that_does_not_answer_is_replaced(tmp_path):
+    """A request that times out leaves the socket out of step (a late reply would answer the next request):
+    that server is not asked again, a new one is started."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    python = [sys.executable]
+    s = forkserver._server(python, env)
+    try:
+        assert s.ready(60)
+        os.kill(s.proc.pid, signal.SIGSTOP)  # alive, but answering nothing
+        with pytest.raises(OSError):
+            s.spawn(["--version"], env, str(tmp_path), None, None, 1.0)
+        assert s.ok is False
+        os.kill(s.proc.pid, signal.SIGCONT)
+        fresh = forkserver._server(python, env)
+        assert fresh is not s and fresh.ready(60)
+        assert s.proc.poll() is not None  # the old one was stopped
+        proc = fresh.spawn(["--version"], env, str(tmp_path), None, None, 60)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        forkserver.close_servers()
