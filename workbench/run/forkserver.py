@@ -149,20 +149,24 @@ def _fork(req: dict[str, Any], fds: list[int], server: socket.socket) -> dict[st
     return {"pid": pid, "_pidfd": pidfd}
 
 
+# the handlers a Python process starts with (the server ignores SIGINT and reaps on SIGCHLD)
+_START_HANDLERS = {signal.SIGCHLD: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler,
+                   signal.SIGTERM: signal.SIG_DFL, signal.SIGPIPE: signal.SIG_IGN}
+
+
 def _become_kernel(req: dict[str, Any], fds: list[int]) -> None:
     """In the forked child: what ``python -m ipykernel_launcher ARGS`` started by jupyter_client would be."""
     _die_with_parent()  # with the server, hence with the worker
     os.setsid()  # jupyter_client starts kernels in a new session: interrupts reach the kernel only
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else
-                      (signal.SIG_IGN if sig == signal.SIGPIPE else signal.SIG_DFL))  # as a Python process starts
+    for sig, handler in _START_HANDLERS.items():
+        signal.signal(sig, handler)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    out, err = (fds + fds)[:2] if fds else (None, None)
-    for src, dst in ((out, 1), (err, 2)):
-        if src is not None:
-            os.dup2(src, dst)
+    given = iter(fds)  # the streams the request names, in order: standard output, then standard error
+    for dst, present in zip((1, 2), req.get("streams", (False, False)), strict=True):
+        if present:
+            os.dup2(next(given), dst)
     for f in fds:
         os.close(f)
     os.chdir(req["cwd"])
@@ -239,7 +243,7 @@ class _Server:
             self.proc = subprocess.Popen(  # noqa: S603 - this Python, this module
                 [*python, "-c", code, str(theirs.fileno()), ",".join(WARM_UP)], pass_fds=[theirs.fileno()], env=dict(env),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                cwd="/", start_new_session=False)
+                cwd="/")
         finally:
             theirs.close()
         self.ok: bool | None = None  # unknown until its ready message arrives
@@ -259,13 +263,14 @@ class _Server:
     def spawn(self, argv: list[str], env: Mapping[str, str], cwd: str, out: IO[Any] | int | None,
               err: IO[Any] | int | None, timeout: float) -> _Forked:
         fds = [f if isinstance(f, int) else f.fileno() for f in (out, err) if f is not None]
+        request = {"argv": argv, "env": dict(env), "cwd": cwd, "streams": [out is not None, err is not None]}
         with self.lock:
             if not self.ready(timeout):
                 raise OSError("the fork server is not ready")
             self.used = time.monotonic()
             self.sock.settimeout(timeout)
             try:
-                socket.send_fds(self.sock, [json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode()], fds)
+                socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
                 data, got, _, _ = socket.recv_fds(self.sock, 65536, 1)
             except OSError:
                 self.ok = False  # out of step with the server (a late reply would answer the next request): replaced

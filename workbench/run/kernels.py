@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -101,6 +102,7 @@ def ipc_kernel_manager(ipc_dir: str, env: Mapping[str, str], seen: list[dict[str
     return IPCKernelManager
 
 
+@functools.cache
 def _ready_client_class() -> type:
     """An asynchronous kernel client whose ``wait_for_ready`` returns as soon as the kernel has answered and its
     output channel is shown to be connected, without jupyter_client's fixed wait (it then listens to the output
