@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -139,6 +140,13 @@ def subset(tasks: list[Task], n: int) -> list[Task]:
     return [tasks[math.floor(i * step)] for i in range(n)]
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of every process it started and waited for (workers,
+    their templates and kernels: each parent reaps its children, so their time adds up the chain)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_engine(rd: Path, nb: Path, tasks: list[Task], jobs: int, pool: bool) -> float:
     t = time.perf_counter()
     res = execute([(x, 0) for x in tasks], rd, nb, jobs=jobs, progress=False, pool=pool)
@@ -204,16 +212,21 @@ def main() -> None:
               f"{sum(x.role == 'expert' for x in chosen)} expert and {sum(x.role == 'user' for x in chosen)} user notebooks")
 
         bare = bare_kernel(a.bare_runs)
-        spares, plain = [], []
+        spares, plain, spares_cpu = [], [], []
         for i in range(a.repeat):  # alternating order (ABBA...), so a busy spell weighs on both alike
             for pool in ((True, False) if i % 2 == 0 else (False, True)):
                 rd_run = fresh(f"batch-{i}-{pool}")
+                c0 = cpu_seconds()
                 (spares if pool else plain).append(run_engine(rd_run, nb, chosen, a.jobs, pool=pool))
+                if pool:
+                    spares_cpu.append(cpu_seconds() - c0)
                 close_spares()
                 assert _signed(rd_run) == n
                 if pool:
                     rd_batch = rd_run  # the audit re-runs this one
+        c0 = cpu_seconds()
         bare_all = bare_batch(n, a.jobs)  # the same number of kernels, as many at a time as the batch
+        bare_cpu = cpu_seconds() - c0
         rd_seq = fresh("sequential")
         seq_s = papermill_loop(rd_seq, nb, chosen)
         bare += bare_kernel(a.bare_runs)  # before and after, so a busy spell weighs on both sides
@@ -225,12 +238,13 @@ def main() -> None:
         print(f"bare kernel (IPC start, '1 + 1', shutdown), one at a time: median {med_bare:.2f} s "
               f"(runs: {', '.join(f'{x:.2f}' for x in bare)})")
         print(f"batch --jobs {a.jobs}, spare kernels:      {batch_s:7.1f} s = {per_nb:.2f} s/notebook wall "
-              f"({per_nb * a.jobs:.2f} worker-s/notebook); {60 / per_nb:.1f} notebooks/min  "
+              f"({statistics.median(spares_cpu) / n:.2f} CPU-s/notebook, measured); {60 / per_nb:.1f} notebooks/min  "
               f"(runs: {', '.join(f'{x:.1f}' for x in spares)})")
         print(f"batch --jobs {a.jobs}, no spare kernels:   {nopool_s:7.1f} s = {nopool_s / n:.2f} s/notebook wall  "
               f"(runs: {', '.join(f'{x:.1f}' for x in plain)})")
         print(f"papermill.execute_notebook loop (1 process): {seq_s:7.1f} s = {seq_s / n:.2f} s/notebook")
-        print(f"{n} bare kernels, {a.jobs} at a time:      {bare_all:7.1f} s = {bare_all / n:.2f} s/kernel wall")
+        print(f"{n} bare kernels, {a.jobs} at a time:      {bare_all:7.1f} s = {bare_all / n:.2f} s/kernel wall "
+              f"({bare_cpu / n:.2f} CPU-s/kernel, measured)")
         r1 = batch_s / bare_all
         print(f"ratio batch wall / {n} bare kernels' wall (same parallelism): {r1:.2f}x  "
               f"goal <= 1.5x: {'met' if r1 <= 1.5 else 'MISSED'}")
